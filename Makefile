@@ -1,0 +1,53 @@
+# The two set-up commands are `make run` and `make test`; everything else is a helper for them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test test-fast lint fmt bench bench-smoke system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/brook serve --host 127.0.0.1 --port 9092 --data-dir ./data
+
+# Debian's kcat is used by the integration tests as an independent librdkafka client.
+system-deps:
+	@command -v kcat >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat; }
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+fmt: $(TEST_STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+test-fast: $(TEST_STAMP)
+	$(BIN)/pytest -q tests/unit tests/contract tests/property
+
+test: system-deps $(TEST_STAMP)
+	$(MAKE) lint
+	$(BIN)/pytest -q -ra tests
+
+
+bench: $(TEST_STAMP)
+	$(BIN)/python bench/run.py
+
+bench-smoke: $(TEST_STAMP)
+	$(BIN)/python bench/run.py --smoke
+
+clean:
+	rm -rf $(VENV) data

@@ -1,0 +1,113 @@
+"""The BrookError tree: typed errors inside, Kafka error codes at the protocol edge."""
+
+from typing import ClassVar
+
+from kio.schema.errors import ErrorCode
+
+__all__ = [
+    "BrookError",
+    "CorruptMessage",
+    "ErrorCode",
+    "InvalidPartitions",
+    "InvalidRecord",
+    "InvalidReplicationFactor",
+    "InvalidRequest",
+    "InvalidTopic",
+    "InvalidConfig",
+    "LogDirOffline",
+    "MessageTooLarge",
+    "NotLeaderOrFollower",
+    "OffsetOutOfRange",
+    "TopicAlreadyExists",
+    "UnknownTopicOrPartition",
+    "UnsupportedCompressionType",
+    "OutOfOrderSequence",
+    "DuplicateSequence",
+    "InvalidProducerEpoch",
+    "UnknownProducerId",
+    "PolicyViolation",
+]
+
+
+class BrookError(Exception):
+    """Base of every error brook raises on purpose; `error_code` is what the client sees."""
+
+    error_code: ClassVar[ErrorCode] = ErrorCode.unknown_server_error
+
+
+class CorruptMessage(BrookError):
+    error_code = ErrorCode.corrupt_message
+
+
+class InvalidRecord(BrookError):
+    error_code = ErrorCode.invalid_record
+
+
+class MessageTooLarge(BrookError):
+    error_code = ErrorCode.message_too_large
+
+
+class UnsupportedCompressionType(BrookError):
+    error_code = ErrorCode.unsupported_compression_type
+
+
+class UnknownTopicOrPartition(BrookError):
+    error_code = ErrorCode.unknown_topic_or_partition
+
+
+class NotLeaderOrFollower(BrookError):
+    error_code = ErrorCode.not_leader_or_follower
+
+
+class OffsetOutOfRange(BrookError):
+    error_code = ErrorCode.offset_out_of_range
+
+
+class InvalidTopic(BrookError):
+    error_code = ErrorCode.invalid_topic_exception
+
+
+class TopicAlreadyExists(BrookError):
+    error_code = ErrorCode.topic_already_exists
+
+
+class InvalidPartitions(BrookError):
+    error_code = ErrorCode.invalid_partitions
+
+
+class InvalidReplicationFactor(BrookError):
+    error_code = ErrorCode.invalid_replication_factor
+
+
+class InvalidConfig(BrookError):
+    error_code = ErrorCode.invalid_config
+
+
+class InvalidRequest(BrookError):
+    error_code = ErrorCode.invalid_request
+
+
+class PolicyViolation(BrookError):
+    error_code = ErrorCode.policy_violation
+
+
+class LogDirOffline(BrookError):
+    """A log dir failed with an OSError; its partitions answer KAFKA_STORAGE_ERROR until restart."""
+
+    error_code = ErrorCode.kafka_storage_error
+
+
+class OutOfOrderSequence(BrookError):
+    error_code = ErrorCode.out_of_order_sequence_number
+
+
+class DuplicateSequence(BrookError):
+    error_code = ErrorCode.duplicate_sequence_number
+
+
+class InvalidProducerEpoch(BrookError):
+    error_code = ErrorCode.invalid_producer_epoch
+
+
+class UnknownProducerId(BrookError):
+    error_code = ErrorCode.unknown_producer_id

@@ -1,0 +1,135 @@
+"""The PartitionLog interface: what handlers and (later) replication may call on a partition's log.
+
+Implementations: `brook.storage.log.FileLog` (segments on disk) and `brook.testing.MemoryLog`.
+Both pass tests/contract/test_partition_log.py. Storage is synchronous and knows nothing of sockets;
+the broker serializes mutations per partition and runs fsync off the event loop.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = ["AppendInfo", "FileSlice", "LogConfig", "PartitionLog", "ReadResult", "TimestampOffset"]
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    """Per-topic log settings, Kafka's topic-level names in snake_case (segment.bytes -> segment_bytes)."""
+
+    segment_bytes: int = 1024 * 1024 * 1024
+    segment_ms: int = 7 * 24 * 3600 * 1000
+    segment_index_bytes: int = 10 * 1024 * 1024
+    index_interval_bytes: int = 4096
+    retention_ms: int = 7 * 24 * 3600 * 1000
+    retention_bytes: int = -1
+    cleanup_policy: str = "delete"  # "delete", "compact" or "compact,delete"
+    delete_retention_ms: int = 24 * 3600 * 1000
+    min_compaction_lag_ms: int = 0
+    file_delete_delay_ms: int = 60_000
+    flush_messages: int = 2**63 - 1
+    flush_ms: int = 2**63 - 1
+    max_message_bytes: int = 1048588
+    message_timestamp_type: str = "CreateTime"  # or "LogAppendTime"
+
+    @property
+    def compact(self) -> bool:
+        return "compact" in self.cleanup_policy
+
+    @property
+    def delete(self) -> bool:
+        return "delete" in self.cleanup_policy
+
+
+@dataclass(frozen=True, slots=True)
+class AppendInfo:
+    first_offset: int
+    last_offset: int
+    log_append_time_ms: int  # -1 unless the topic uses LogAppendTime
+    log_start_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileSlice:
+    """A byte range of an open segment file, sent to the client without decoding.
+
+    The fd stays valid while the slice is in use even if retention deletes the segment meanwhile:
+    deleted segments are renamed to .deleted and closed only after file.delete.delay.ms.
+    """
+
+    fd: int
+    position: int
+    size: int
+
+    def read_bytes(self) -> bytes:
+        return os.pread(self.fd, self.size, self.position)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """Whole batches starting with the one holding the requested offset (fetch may begin mid-batch)."""
+
+    chunks: list[FileSlice | bytes] = field(default_factory=list)
+    size: int = 0
+    high_watermark: int = 0
+    log_start_offset: int = 0
+    log_end_offset: int = 0
+
+    def to_bytes(self) -> bytes:
+        return b"".join(c if isinstance(c, bytes) else c.read_bytes() for c in self.chunks)
+
+
+@dataclass(frozen=True, slots=True)
+class TimestampOffset:
+    timestamp: int
+    offset: int
+    leader_epoch: int = -1
+
+
+class PartitionLog(Protocol):
+    @property
+    def log_start_offset(self) -> int: ...
+
+    @property
+    def log_end_offset(self) -> int: ...
+
+    @property
+    def high_watermark(self) -> int: ...
+
+    @property
+    def size_bytes(self) -> int: ...
+
+    def append_as_leader(self, batches: bytearray, *, leader_epoch: int) -> AppendInfo:
+        """Assign offsets (patching each batch's base_offset in place) and append. Batches are pre-validated."""
+        ...
+
+    def append_as_follower(self, batches: bytes) -> AppendInfo:
+        """Append batches that already carry their offsets (replication)."""
+        ...
+
+    def read(self, offset: int, *, max_bytes: int, upper_bound: int | None = None) -> ReadResult:
+        """Batches from the one holding `offset`, up to max_bytes (at least one whole batch), ending
+        before `upper_bound` (the high watermark for consumers, None for followers).
+        Raises OffsetOutOfRange outside [log_start_offset, log_end_offset]."""
+        ...
+
+    def update_high_watermark(self, offset: int) -> None: ...
+
+    def offset_for_timestamp(self, timestamp: int) -> TimestampOffset | None:
+        """First offset whose timestamp >= `timestamp`; -1 latest, -2 earliest, -3 max timestamp."""
+        ...
+
+    def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
+        """(largest epoch <= `epoch`, its end offset), as OffsetForLeaderEpoch answers."""
+        ...
+
+    def truncate_to(self, offset: int) -> None: ...
+
+    def delete_records_before(self, offset: int) -> int:
+        """DeleteRecords: move log_start_offset forward; returns the new log_start_offset."""
+        ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
