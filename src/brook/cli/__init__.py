@@ -1,0 +1,1 @@
+"""The `brook` command line (click; rich only when drawing)."""

@@ -1,0 +1,3 @@
+from brook.cli.main import main
+
+main()

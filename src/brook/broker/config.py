@@ -1,0 +1,315 @@
+"""Broker and topic configuration under Kafka's property names and defaults.
+
+The only module that knows property names: it reads `server.properties` files and overrides, and
+turns a topic's overrides plus the broker's defaults into a `LogConfig` for the storage layer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from brook.common.errors import InvalidConfig
+from brook.storage.api import LogConfig
+
+logger = logging.getLogger(__name__)
+
+LONG_MAX = 2**63 - 1
+
+__all__ = [
+    "BROKER_DEFAULTS",
+    "TOPIC_CONFIGS",
+    "BrokerConfig",
+    "TopicConfigDef",
+    "load_properties",
+    "log_config_for",
+    "validate_topic_configs",
+]
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered not in ("true", "false"):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return lowered == "true"
+
+
+def _int(value: str) -> int:
+    return int(value.strip())
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def _cleanup_policy(value: str) -> str:
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if not parts or any(p not in ("delete", "compact") for p in parts):
+        raise ValueError(f"{value!r} is not a list of delete and compact")
+    return ",".join(parts)
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    def check(value: str) -> int:
+        number = int(value.strip())
+        if number < minimum:
+            raise ValueError(f"{number} is below the minimum {minimum}")
+        return number
+
+    return check
+
+
+@dataclass(frozen=True)
+class TopicConfigDef:
+    name: str
+    broker_key: str | None  # the broker property that supplies the default, as in Kafka
+    default: str
+    parse: Callable[[str], Any]
+    kind: str = "LONG"  # Kafka's ConfigType, for DescribeConfigs v3+
+
+
+TOPIC_CONFIGS: dict[str, TopicConfigDef] = {
+    d.name: d
+    for d in [
+        TopicConfigDef("cleanup.policy", "log.cleanup.policy", "delete", _cleanup_policy, "LIST"),
+        TopicConfigDef(
+            "compression.type",
+            "compression.type",
+            "producer",
+            _one_of("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"),
+            "STRING",
+        ),
+        TopicConfigDef("delete.retention.ms", "log.cleaner.delete.retention.ms", "86400000", _at_least(0)),
+        TopicConfigDef("file.delete.delay.ms", "log.segment.delete.delay.ms", "60000", _at_least(0)),
+        TopicConfigDef("flush.messages", "log.flush.interval.messages", str(LONG_MAX), _at_least(1)),
+        TopicConfigDef("flush.ms", "log.flush.interval.ms", str(LONG_MAX), _at_least(0)),
+        TopicConfigDef("index.interval.bytes", "log.index.interval.bytes", "4096", _at_least(0), "INT"),
+        TopicConfigDef(
+            "max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", str(LONG_MAX), _at_least(1)
+        ),
+        TopicConfigDef("max.message.bytes", "message.max.bytes", "1048588", _at_least(0), "INT"),
+        TopicConfigDef(
+            "message.timestamp.type",
+            "log.message.timestamp.type",
+            "CreateTime",
+            _one_of("CreateTime", "LogAppendTime"),
+            "STRING",
+        ),
+        TopicConfigDef(
+            "min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "0.5", float, "DOUBLE"
+        ),
+        TopicConfigDef("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0", _at_least(0)),
+        TopicConfigDef("min.insync.replicas", "min.insync.replicas", "1", _at_least(1), "INT"),
+        TopicConfigDef("preallocate", "log.preallocate", "false", _bool, "BOOLEAN"),
+        TopicConfigDef("retention.bytes", "log.retention.bytes", "-1", _int),
+        TopicConfigDef("retention.ms", None, "604800000", _at_least(-1)),
+        TopicConfigDef("segment.bytes", "log.segment.bytes", "1073741824", _at_least(14), "INT"),
+        TopicConfigDef("segment.index.bytes", "log.index.size.max.bytes", "10485760", _at_least(4), "INT"),
+        TopicConfigDef("segment.ms", None, "604800000", _at_least(1)),
+        TopicConfigDef(
+            "unclean.leader.election.enable", "unclean.leader.election.enable", "false", _bool, "BOOLEAN"
+        ),
+    ]
+}
+
+# Broker properties brook reads, with Kafka's defaults. Values are strings, as in server.properties.
+BROKER_DEFAULTS: dict[str, str] = {
+    "node.id": "0",
+    "broker.id": "",
+    "listeners": "PLAINTEXT://127.0.0.1:9092",
+    "advertised.listeners": "",
+    "log.dirs": "",
+    "log.dir": "/tmp/kafka-logs",
+    "num.partitions": "1",
+    "default.replication.factor": "1",
+    "auto.create.topics.enable": "true",
+    "delete.topic.enable": "true",
+    "message.max.bytes": "1048588",
+    "socket.request.max.bytes": "104857600",
+    "queued.max.requests": "500",
+    "queued.max.request.bytes": "-1",
+    "log.segment.bytes": "1073741824",
+    "log.roll.hours": "168",
+    "log.roll.ms": "",
+    "log.retention.hours": "168",
+    "log.retention.minutes": "",
+    "log.retention.ms": "",
+    "log.retention.bytes": "-1",
+    "log.retention.check.interval.ms": "300000",
+    "log.cleanup.policy": "delete",
+    "log.cleaner.enable": "true",
+    "log.cleaner.backoff.ms": "15000",
+    "log.cleaner.delete.retention.ms": "86400000",
+    "log.cleaner.min.compaction.lag.ms": "0",
+    "log.cleaner.max.compaction.lag.ms": str(LONG_MAX),
+    "log.cleaner.min.cleanable.ratio": "0.5",
+    "log.segment.delete.delay.ms": "60000",
+    "log.flush.interval.messages": str(LONG_MAX),
+    "log.flush.interval.ms": "",
+    "log.flush.scheduler.interval.ms": str(LONG_MAX),
+    "log.flush.offset.checkpoint.interval.ms": "60000",
+    "log.index.interval.bytes": "4096",
+    "log.index.size.max.bytes": "10485760",
+    "log.message.timestamp.type": "CreateTime",
+    "log.preallocate": "false",
+    "compression.type": "producer",
+    "min.insync.replicas": "1",
+    "unclean.leader.election.enable": "false",
+    "offsets.topic.num.partitions": "50",
+    "offsets.topic.replication.factor": "3",
+    "offsets.topic.segment.bytes": "104857600",
+    "offsets.retention.minutes": "10080",
+    "offsets.retention.check.interval.ms": "600000",
+    "offsets.commit.timeout.ms": "5000",
+    "group.initial.rebalance.delay.ms": "3000",
+    "group.min.session.timeout.ms": "6000",
+    "group.max.session.timeout.ms": "1800000",
+    "group.max.size": "2147483647",
+    "transactional.id.expiration.ms": "604800000",
+    "producer.id.expiration.ms": "86400000",
+    "connections.max.idle.ms": "600000",
+    "zookeeper.connect": "",
+}
+
+
+def load_properties(path: Path) -> dict[str, str]:
+    """Parse a Java-style .properties file (key=value or key: value, # and ! comments)."""
+    props: dict[str, str] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#!":
+            continue
+        sep = min((i for i in (line.find("="), line.find(":")) if i >= 0), default=-1)
+        if sep < 0:
+            props[line] = ""
+            continue
+        props[line[:sep].strip()] = line[sep + 1 :].strip()
+    return props
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """Effective broker properties: Kafka's defaults, then the file, then overrides."""
+
+    props: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_sources(
+        cls, file: Path | None = None, overrides: Iterable[tuple[str, str]] = ()
+    ) -> BrokerConfig:
+        merged = dict(BROKER_DEFAULTS)
+        if file is not None:
+            merged.update(load_properties(file))
+        merged.update(overrides)
+        return cls(merged)
+
+    def get(self, key: str) -> str:
+        return self.props.get(key, BROKER_DEFAULTS.get(key, ""))
+
+    def is_default(self, key: str) -> bool:
+        return self.get(key) == BROKER_DEFAULTS.get(key)
+
+    def int(self, key: str) -> int:
+        return int(self.get(key))
+
+    def bool(self, key: str) -> bool:
+        return _bool(self.get(key))
+
+    @property
+    def node_id(self) -> int:
+        broker_id = self.get("broker.id")
+        return int(broker_id) if broker_id not in ("", "-1") else self.int("node.id")
+
+    @property
+    def log_dirs(self) -> list[Path]:
+        dirs = self.get("log.dirs") or self.get("log.dir")
+        return [Path(d.strip()) for d in dirs.split(",") if d.strip()]
+
+    @property
+    def listener(self) -> tuple[str, int]:
+        return _parse_listener(self.get("listeners").split(",")[0])
+
+    @property
+    def advertised_listener(self) -> tuple[str, int]:
+        advertised = self.get("advertised.listeners")
+        host, port = _parse_listener(advertised.split(",")[0]) if advertised else self.listener
+        return (host or "127.0.0.1", port)
+
+    @property
+    def retention_ms(self) -> int:
+        for key, factor in (("log.retention.ms", 1), ("log.retention.minutes", 60_000)):
+            if self.get(key):
+                return int(self.get(key)) * factor
+        return int(self.get("log.retention.hours")) * 3_600_000
+
+    @property
+    def segment_ms(self) -> int:
+        if self.get("log.roll.ms"):
+            return self.int("log.roll.ms")
+        return self.int("log.roll.hours") * 3_600_000
+
+    def topic_default(self, name: str) -> str:
+        """The broker-level default of a topic config (what a topic without an override gets)."""
+        if name == "retention.ms":
+            return str(self.retention_ms)
+        if name == "segment.ms":
+            return str(self.segment_ms)
+        definition = TOPIC_CONFIGS[name]
+        if definition.broker_key and self.get(definition.broker_key):
+            return self.get(definition.broker_key)
+        return definition.default
+
+
+def _parse_listener(listener: str) -> tuple[str, int]:
+    address = listener.split("://", 1)[-1]
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def validate_topic_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
+    """Check names and values; raises InvalidConfig with Kafka-like messages."""
+    checked: dict[str, str] = {}
+    for name, value in configs.items():
+        definition = TOPIC_CONFIGS.get(name)
+        if definition is None:
+            raise InvalidConfig(f"Unknown topic config name: {name}")
+        if value is None:
+            raise InvalidConfig(f"Null value not supported for topic config {name}")
+        try:
+            definition.parse(value)
+        except ValueError as exc:
+            raise InvalidConfig(f"Invalid value {value} for configuration {name}: {exc}") from exc
+        checked[name] = value
+    return checked
+
+
+def effective_topic_configs(broker: BrokerConfig, overrides: Mapping[str, str]) -> dict[str, str]:
+    return {name: overrides.get(name, broker.topic_default(name)) for name in TOPIC_CONFIGS}
+
+
+def log_config_for(broker: BrokerConfig, overrides: Mapping[str, str]) -> LogConfig:
+    values = effective_topic_configs(broker, overrides)
+    return LogConfig(
+        segment_bytes=int(values["segment.bytes"]),
+        segment_ms=int(values["segment.ms"]),
+        segment_index_bytes=int(values["segment.index.bytes"]),
+        index_interval_bytes=int(values["index.interval.bytes"]),
+        retention_ms=int(values["retention.ms"]),
+        retention_bytes=int(values["retention.bytes"]),
+        cleanup_policy=values["cleanup.policy"],
+        delete_retention_ms=int(values["delete.retention.ms"]),
+        min_compaction_lag_ms=int(values["min.compaction.lag.ms"]),
+        file_delete_delay_ms=int(values["file.delete.delay.ms"]),
+        flush_messages=int(values["flush.messages"]),
+        flush_ms=int(values["flush.ms"]),
+        max_message_bytes=int(values["max.message.bytes"]),
+        message_timestamp_type=values["message.timestamp.type"],
+    )

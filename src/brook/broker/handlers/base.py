@@ -1,0 +1,97 @@
+"""The handler registry and the context a handler gets: one module per API registers itself here.
+
+ApiVersions is computed from this registry, so the versions brook advertises are the versions it handles.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from brook.common.errors import BrookError, ErrorCode
+from brook.common.types import TopicPartition
+from brook.protocol import codec
+from brook.protocol.connection import Request
+
+if TYPE_CHECKING:
+    from brook.broker.app import Broker
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["REGISTRY", "Handler", "RequestContext", "error_entry", "handles"]
+
+HandlerFunc = Callable[["RequestContext", Any], Awaitable[Any]]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Handler:
+    api_key: int
+    versions: range
+    func: HandlerFunc
+
+
+REGISTRY: dict[int, Handler] = {}
+
+
+def handles(api_key: int, versions: range) -> Callable[[HandlerFunc], HandlerFunc]:
+    def register(func: HandlerFunc) -> HandlerFunc:
+        assert api_key not in REGISTRY, f"two handlers for api_key {api_key}"
+        REGISTRY[api_key] = Handler(api_key, versions, func)
+        return func
+
+    return register
+
+
+def error_entry(exc: BaseException) -> dict[str, Any]:
+    """The error_code/error_message pair a Kafka response carries for this exception."""
+    if isinstance(exc, BrookError):
+        return {"error_code": exc.error_code, "error_message": str(exc) or None}
+    logger.error("unexpected error while handling a request", exc_info=exc)
+    return {"error_code": ErrorCode.unknown_server_error, "error_message": "Unexpected server error"}
+
+
+class RequestContext:
+    """What a handler may use: the request's header fields and the broker's collaborators."""
+
+    def __init__(self, broker: Broker, request: Request) -> None:
+        self.broker = broker
+        self.request = request
+        self.version = request.api_version
+
+    @property
+    def client_id(self) -> str:
+        return self.request.client_id or ""
+
+    def respond(self, **fields: Any) -> Any:
+        """The response entity for this request's version, from version-independent fields."""
+        return codec.build(codec.response_class(self.request.api_key, self.version), fields)
+
+    def per_partition(
+        self,
+        topics: Iterable[Any],
+        func: Callable[[TopicPartition, Any], dict[str, Any]],
+        *,
+        topic_field: str = "name",
+        partitions_field: str = "partitions",
+        index_field: str = "partition_index",
+        out_partitions_field: str | None = None,
+        out_index_field: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Run `func` once per requested partition; a BrookError becomes that partition's error_code."""
+        result = []
+        for topic in topics:
+            name = getattr(topic, topic_field)
+            entries = []
+            for p in getattr(topic, partitions_field):
+                index = p if isinstance(p, int) else getattr(p, index_field)
+                try:
+                    entry = func(TopicPartition(name, index), p)
+                except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)
+                    entry = {"error_code": error_entry(exc)["error_code"]}
+                entry[out_index_field or index_field] = index
+                entries.append(entry)
+            result.append({topic_field: name, out_partitions_field or partitions_field: entries})
+        return result

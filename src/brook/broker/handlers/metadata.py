@@ -1,0 +1,54 @@
+"""Metadata (key 3): brokers, controller, and topics with their partitions; auto-creates topics."""
+
+from typing import Any
+
+from brook.broker.handlers.base import RequestContext, error_entry, handles
+from brook.common.errors import ErrorCode
+
+
+@handles(3, versions=range(0, 12))
+async def metadata(ctx: RequestContext, req: Any) -> Any:
+    broker = ctx.broker
+    store = broker.metadata
+    if req.topics is None or (ctx.version == 0 and not req.topics):
+        names = sorted(store.topics())
+    else:
+        names = [t.name if t.name is not None else broker.topics.name_for_id(t.topic_id) for t in req.topics]
+    allow_create = getattr(req, "allow_auto_topic_creation", True)
+    topics = []
+    for name in names:
+        try:
+            state = broker.topics.get_or_auto_create(name, allow_create=allow_create)
+        except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)
+            topics.append({"name": name, "error_code": error_entry(exc)["error_code"], "partitions": []})
+            continue
+        topics.append(
+            {
+                "error_code": ErrorCode.none,
+                "name": state.name,
+                "topic_id": state.topic_id,
+                "is_internal": state.internal,
+                "partitions": [
+                    {
+                        "error_code": ErrorCode.none,
+                        "partition_index": p.partition,
+                        "leader_id": p.leader,
+                        "leader_epoch": p.leader_epoch,
+                        "replica_nodes": list(p.replicas),
+                        "isr_nodes": list(p.isr),
+                        "offline_replicas": [],
+                    }
+                    for p in sorted(state.partitions.values(), key=lambda p: p.partition)
+                ],
+            }
+        )
+    return ctx.respond(
+        throttle_time=0,
+        brokers=[
+            {"node_id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack}
+            for b in store.live_brokers()
+        ],
+        cluster_id=store.cluster_id,
+        controller_id=store.controller_id,
+        topics=topics,
+    )

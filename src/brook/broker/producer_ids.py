@@ -1,0 +1,20 @@
+"""Producer id allocation: blocks reserved in the metadata store, so ids never repeat across restarts."""
+
+from brook.metadata.api import MetadataStore
+
+BLOCK_SIZE = 1000
+
+
+class ProducerIdManager:
+    def __init__(self, metadata: MetadataStore) -> None:
+        self._metadata = metadata
+        self._next = 0
+        self._end = 0
+
+    def next_id(self) -> int:
+        if self._next >= self._end:
+            self._next = self._metadata.allocate_producer_ids(BLOCK_SIZE)
+            self._end = self._next + BLOCK_SIZE
+        producer_id = self._next
+        self._next += 1
+        return producer_id

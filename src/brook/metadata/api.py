@@ -1,0 +1,81 @@
+"""Cluster metadata: brokers, topics, partition assignments and topic configs.
+
+One `MetadataStore` interface; `EmbeddedMetadataStore` (a file in the data dir) serves a single node,
+and a ZooKeeper implementation will serve clusters. Partition state carries a leader epoch and a
+replica set from day one so replication plugs in without a change of shape.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = ["BrokerInfo", "MetadataStore", "PartitionState", "TopicState"]
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerInfo:
+    node_id: int
+    host: str
+    port: int
+    rack: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionState:
+    partition: int
+    replicas: tuple[int, ...]
+    leader: int
+    leader_epoch: int
+    isr: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicState:
+    name: str
+    topic_id: uuid.UUID
+    partitions: Mapping[int, PartitionState]
+    configs: Mapping[str, str] = field(default_factory=dict)
+    internal: bool = False
+
+
+class MetadataStore(Protocol):
+    @property
+    def cluster_id(self) -> str: ...
+
+    @property
+    def controller_id(self) -> int: ...
+
+    def live_brokers(self) -> list[BrokerInfo]: ...
+
+    def register_broker(self, broker: BrokerInfo) -> None: ...
+
+    def topics(self) -> Mapping[str, TopicState]: ...
+
+    def topic(self, name: str) -> TopicState | None: ...
+
+    def create_topic(
+        self,
+        name: str,
+        num_partitions: int,
+        replication_factor: int,
+        configs: Mapping[str, str],
+        *,
+        internal: bool = False,
+    ) -> TopicState: ...
+
+    def delete_topic(self, name: str) -> TopicState: ...
+
+    def add_partitions(self, name: str, total_count: int) -> TopicState: ...
+
+    def set_topic_configs(self, name: str, configs: Mapping[str, str]) -> TopicState: ...
+
+    def broker_configs(self) -> Mapping[str, str]: ...
+
+    def set_broker_configs(self, configs: Mapping[str, str]) -> None: ...
+
+    def allocate_producer_ids(self, count: int) -> int:
+        """Reserve `count` producer ids, never handed out again; returns the first."""
+        ...

@@ -1,0 +1,203 @@
+"""EmbeddedMetadataStore: cluster metadata for a single node, kept in one JSON file in the data dir.
+
+File layout (`brook-metadata.json`, rewritten atomically: temp file, fsync, rename, fsync dir):
+    {"version": 1, "cluster_id": str, "broker_configs": {k: v}, "next_producer_id": int,
+     "topics": {name: {"topic_id": hex, "internal": bool, "configs": {k: v},
+                        "partitions": {"0": {"replicas": [..], "leader": n, "leader_epoch": n, "isr": [..]}}}}}
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from brook.common.errors import InvalidPartitions, TopicAlreadyExists, UnknownTopicOrPartition
+from brook.metadata.api import BrokerInfo, PartitionState, TopicState
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["EmbeddedMetadataStore", "new_cluster_id", "write_atomically"]
+
+FILE_NAME = "brook-metadata.json"
+
+
+def new_cluster_id() -> str:
+    """Kafka's format: a random UUID as 22 characters of URL-safe base64."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class EmbeddedMetadataStore:
+    """Owned by the broker's event loop; every change is persisted before it returns."""
+
+    def __init__(self, data_dir: Path, node_id: int) -> None:
+        self._path = data_dir / FILE_NAME
+        self._node_id = node_id
+        self._brokers: dict[int, BrokerInfo] = {}
+        self._topics: dict[str, TopicState] = {}
+        self._broker_configs: dict[str, str] = {}
+        self._next_producer_id = 0
+        if self._path.exists():
+            self._load()
+        else:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self._cluster_id = new_cluster_id()
+            self._save()
+            logger.info("created cluster metadata cluster_id=%s path=%s", self._cluster_id, self._path)
+
+    @property
+    def cluster_id(self) -> str:
+        return self._cluster_id
+
+    @property
+    def controller_id(self) -> int:
+        return self._node_id
+
+    def live_brokers(self) -> list[BrokerInfo]:
+        return sorted(self._brokers.values(), key=lambda b: b.node_id)
+
+    def register_broker(self, broker: BrokerInfo) -> None:
+        self._brokers[broker.node_id] = broker
+
+    def topics(self) -> Mapping[str, TopicState]:
+        return self._topics
+
+    def topic(self, name: str) -> TopicState | None:
+        return self._topics.get(name)
+
+    def create_topic(
+        self,
+        name: str,
+        num_partitions: int,
+        replication_factor: int,
+        configs: Mapping[str, str],
+        *,
+        internal: bool = False,
+    ) -> TopicState:
+        if name in self._topics:
+            raise TopicAlreadyExists(f"Topic '{name}' already exists.")
+        partitions = {p: self._new_partition(p) for p in range(num_partitions)}
+        state = TopicState(name, uuid.uuid4(), partitions, dict(configs), internal)
+        self._topics[name] = state
+        self._save()
+        return state
+
+    def delete_topic(self, name: str) -> TopicState:
+        state = self._require(name)
+        del self._topics[name]
+        self._save()
+        return state
+
+    def add_partitions(self, name: str, total_count: int) -> TopicState:
+        state = self._require(name)
+        current = len(state.partitions)
+        if total_count <= current:
+            raise InvalidPartitions(
+                f"Topic currently has {current} partitions, which is higher than or equal to "
+                f"the requested {total_count}."
+            )
+        partitions = dict(state.partitions)
+        partitions.update({p: self._new_partition(p) for p in range(current, total_count)})
+        return self._replace(name, partitions=partitions)
+
+    def set_topic_configs(self, name: str, configs: Mapping[str, str]) -> TopicState:
+        self._require(name)
+        return self._replace(name, configs=dict(configs))
+
+    def broker_configs(self) -> Mapping[str, str]:
+        return self._broker_configs
+
+    def set_broker_configs(self, configs: Mapping[str, str]) -> None:
+        self._broker_configs = dict(configs)
+        self._save()
+
+    def allocate_producer_ids(self, count: int) -> int:
+        first = self._next_producer_id
+        self._next_producer_id += count
+        self._save()
+        return first
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _new_partition(self, partition: int) -> PartitionState:
+        return PartitionState(partition, (self._node_id,), self._node_id, 0, (self._node_id,))
+
+    def _require(self, name: str) -> TopicState:
+        state = self._topics.get(name)
+        if state is None:
+            raise UnknownTopicOrPartition(f"Topic '{name}' does not exist.")
+        return state
+
+    def _replace(self, name: str, **changes: Any) -> TopicState:
+        old = self._topics[name]
+        state = TopicState(
+            name,
+            old.topic_id,
+            changes.get("partitions", old.partitions),
+            changes.get("configs", old.configs),
+            old.internal,
+        )
+        self._topics[name] = state
+        self._save()
+        return state
+
+    def _load(self) -> None:
+        doc = json.loads(self._path.read_text())
+        self._cluster_id = doc["cluster_id"]
+        self._broker_configs = dict(doc.get("broker_configs", {}))
+        self._next_producer_id = int(doc.get("next_producer_id", 0))
+        for name, t in doc["topics"].items():
+            partitions = {
+                int(p): PartitionState(
+                    int(p), tuple(s["replicas"]), s["leader"], s["leader_epoch"], tuple(s["isr"])
+                )
+                for p, s in t["partitions"].items()
+            }
+            self._topics[name] = TopicState(
+                name, uuid.UUID(t["topic_id"]), partitions, t.get("configs", {}), t.get("internal", False)
+            )
+
+    def _save(self) -> None:
+        doc = {
+            "version": 1,
+            "cluster_id": self._cluster_id,
+            "broker_configs": self._broker_configs,
+            "next_producer_id": self._next_producer_id,
+            "topics": {
+                name: {
+                    "topic_id": t.topic_id.hex,
+                    "internal": t.internal,
+                    "configs": dict(t.configs),
+                    "partitions": {
+                        str(p): {
+                            "replicas": list(s.replicas),
+                            "leader": s.leader,
+                            "leader_epoch": s.leader_epoch,
+                            "isr": list(s.isr),
+                        }
+                        for p, s in t.partitions.items()
+                    },
+                }
+                for name, t in self._topics.items()
+            },
+        }
+        write_atomically(self._path, json.dumps(doc, indent=1, sort_keys=True).encode())

@@ -1,0 +1,186 @@
+"""The only module that calls kio: request decoding, response encoding, and version-independent bodies.
+
+Handlers describe a response as plain nested dicts holding the union of every version's fields
+(ints for durations and timestamps, ints for error codes). `build` turns such a dict into the kio
+dataclass of the requested version: it drops fields that version lacks and fills the ones the dict
+omits with the schema's defaults. So one handler serves every version in its advertised range.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import struct
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, fields, is_dataclass
+from functools import cache
+from typing import Any
+
+from kio.index import load_request_schema, load_response_schema
+from kio.schema.errors import ErrorCode
+from kio.serial import entity_reader, entity_writer
+from kio.serial._introspect import EntityField, EntityTupleField, PrimitiveTupleField, classify_field
+
+__all__ = [
+    "build",
+    "decode_request_body",
+    "encode_body",
+    "is_flexible_request",
+    "request_class",
+    "response_class",
+    "to_ms",
+]
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+_ZERO_UUID = uuid.UUID(int=0)
+
+
+@cache
+def request_class(api_key: int, version: int) -> type[Any]:
+    return load_request_schema(api_key, version)
+
+
+@cache
+def response_class(api_key: int, version: int) -> type[Any]:
+    return load_response_schema(api_key, version)
+
+
+@cache
+def is_flexible_request(api_key: int, version: int) -> bool:
+    return bool(request_class(api_key, version).__flexible__)
+
+
+@cache
+def _reader(cls: type[Any]) -> Callable[[Any, int], tuple[Any, int]]:
+    return entity_reader(cls)  # type: ignore[no-any-return]
+
+
+@cache
+def _writer(cls: type[Any]) -> Callable[[Any, Any], None]:
+    return entity_writer(cls)  # type: ignore[no-any-return]
+
+
+def decode_request_body(api_key: int, version: int, buf: bytes | memoryview, offset: int) -> Any:
+    """Decode a request body; raises on malformed bytes (the caller turns that into a closed connection)."""
+    body, size = _reader(request_class(api_key, version))(buf, offset)
+    if offset + size != len(buf):
+        raise ValueError(f"{len(buf) - offset - size} trailing bytes after request body")
+    return body
+
+
+def encode_body(entity: Any) -> bytes:
+    buffer = io.BytesIO()
+    _writer(type(entity))(buffer, entity)
+    return buffer.getvalue()
+
+
+def to_ms(value: Any) -> int:
+    """A kio duration or timestamp field as integer milliseconds."""
+    if isinstance(value, datetime.timedelta):
+        return round(value.total_seconds() * 1000)
+    if isinstance(value, datetime.datetime):
+        return round((value - _EPOCH).total_seconds() * 1000)
+    if value is None:
+        return -1
+    return int(value)
+
+
+# --- dict -> kio entity ------------------------------------------------------------------------
+
+_FieldPlan = tuple[str, str, Any, Any, bool]  # name, kind, nested class or kafka_type, default, optional
+
+
+@cache
+def _plan(cls: type[Any]) -> tuple[_FieldPlan, ...]:
+    plan: list[_FieldPlan] = []
+    for f in fields(cls):
+        kafka_type = f.metadata.get("kafka_type")
+        if f.default is not MISSING:
+            default: Any = f.default
+        elif f.default_factory is not MISSING:
+            default = f.default_factory()
+        else:
+            default = MISSING
+        optional = "None" in str(f.type)
+        klass = classify_field(f)
+        if isinstance(klass, EntityTupleField):
+            plan.append((f.name, "entities", klass.type_, default, optional))
+        elif isinstance(klass, EntityField):
+            plan.append((f.name, "entity", klass.type_, default, optional))
+        elif isinstance(klass, PrimitiveTupleField):
+            plan.append((f.name, "values", kafka_type, default, optional))
+        else:
+            plan.append((f.name, "value", kafka_type, default, optional))
+    return tuple(plan)
+
+
+_ZERO_BY_TYPE: Mapping[str, Any] = {
+    "bool": False,
+    "bytes": b"",
+    "error_code": ErrorCode.none,
+    "float64": 0.0,
+    "int8": 0,
+    "int16": 0,
+    "int32": 0,
+    "int64": 0,
+    "uint16": 0,
+    "string": "",
+    "uuid": _ZERO_UUID,
+    "records": None,
+    "timedelta_i32": datetime.timedelta(0),
+    "timedelta_i64": datetime.timedelta(0),
+    "datetime_i64": None,
+}
+
+
+def _convert(kafka_type: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kafka_type == "error_code":
+        return ErrorCode(int(value))
+    if kafka_type in ("timedelta_i32", "timedelta_i64") and not isinstance(value, datetime.timedelta):
+        return datetime.timedelta(milliseconds=int(value))
+    if kafka_type == "datetime_i64" and not isinstance(value, datetime.datetime):
+        return None if int(value) < 0 else _EPOCH + datetime.timedelta(milliseconds=int(value))
+    if kafka_type == "uuid" and not isinstance(value, uuid.UUID):
+        return uuid.UUID(bytes=value) if isinstance(value, bytes) else uuid.UUID(str(value))
+    return value
+
+
+def build(cls: type[Any], data: Mapping[str, Any]) -> Any:
+    """Make a kio entity of class `cls` from a version-independent dict (see module docstring)."""
+    kwargs: dict[str, Any] = {}
+    for name, kind, spec, default, optional in _plan(cls):
+        if name in data:
+            value = data[name]
+            if kind == "entities":
+                value = None if value is None else tuple(build(spec, item) for item in value)
+            elif kind == "entity":
+                value = None if value is None else build(spec, value)
+            elif kind == "values":
+                value = None if value is None else tuple(_convert(spec, v) for v in value)
+            else:
+                value = _convert(spec, value)
+        elif default is not MISSING:
+            continue
+        elif kind in ("entities", "values"):
+            value = ()
+        elif kind == "entity":
+            value = None if optional else build(spec, {})
+        else:
+            value = None if optional else _ZERO_BY_TYPE.get(spec, 0)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def as_dict(entity: Any) -> Any:
+    """A kio entity as nested dicts (for tests and tools)."""
+    if is_dataclass(entity):
+        return {f.name: as_dict(getattr(entity, f.name)) for f in fields(entity)}
+    if isinstance(entity, tuple):
+        return [as_dict(v) for v in entity]
+    return entity
+
+
+_INT32 = struct.Struct(">i")

@@ -1,0 +1,163 @@
+"""Sans-IO server side of a Kafka connection: bytes in, decoded requests out, framed responses back.
+
+Owns framing (int32 size prefix), request headers v1/v2, response headers v0/v1. Knows no sockets:
+the broker feeds it bytes with `receive_data` and writes what `send_response` returns.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any, Final
+
+from brook.protocol import codec
+
+__all__ = [
+    "NEED_DATA",
+    "LocalProtocolError",
+    "NeedData",
+    "RemoteProtocolError",
+    "Request",
+    "ServerConnection",
+]
+
+API_VERSIONS_KEY: Final = 18
+_SIZE = struct.Struct(">i")
+_HEADER_FIXED = struct.Struct(">hhih")  # api_key, api_version, correlation_id, client_id length
+
+
+class RemoteProtocolError(Exception):
+    """The peer sent bytes that are not a valid Kafka request: log it and close the connection."""
+
+
+class LocalProtocolError(Exception):
+    """We could not encode a response: a bug in brook."""
+
+
+class NeedData:
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA: Final = NeedData()
+
+
+@dataclass(slots=True)
+class Request:
+    api_key: int
+    api_version: int
+    correlation_id: int
+    client_id: str | None
+    body: Any  # the kio request entity; None when `unsupported_version` is set
+    size: int  # frame bytes, for memory accounting
+    unsupported_version: bool = False
+    raw_body: bytes = b""  # kept only for requests brook answers without kio (old Produce versions)
+
+
+class ServerConnection:
+    """One client connection's protocol state. Not thread-safe; owned by the connection's task."""
+
+    def __init__(self, *, max_request_bytes: int, supported: dict[int, range]) -> None:
+        self._max_request_bytes = max_request_bytes
+        self._supported = supported
+        self._buffer = bytearray()
+        self._closed = False
+
+    @property
+    def buffered_bytes(self) -> int:
+        return len(self._buffer)
+
+    def receive_data(self, data: bytes) -> None:
+        if not data:
+            self._closed = True
+        self._buffer += data
+
+    def next_request(self) -> Request | NeedData:
+        buf = self._buffer
+        if len(buf) < 4:
+            return NEED_DATA
+        (size,) = _SIZE.unpack_from(buf, 0)
+        if size < _HEADER_FIXED.size or size > self._max_request_bytes:
+            raise RemoteProtocolError(f"frame size {size} outside [8, {self._max_request_bytes}]")
+        if len(buf) < 4 + size:
+            return NEED_DATA
+        frame = bytes(buf[4 : 4 + size])
+        del buf[: 4 + size]
+        return self._parse(frame)
+
+    def _parse(self, frame: bytes) -> Request:
+        api_key, api_version, correlation_id, client_id_len = _HEADER_FIXED.unpack_from(frame, 0)
+        pos = _HEADER_FIXED.size
+        client_id: str | None = None
+        if client_id_len >= 0:
+            if pos + client_id_len > len(frame):
+                raise RemoteProtocolError("client_id runs past the frame")
+            client_id = frame[pos : pos + client_id_len].decode("utf-8", "replace")
+            pos += client_id_len
+        versions = self._supported.get(api_key)
+        if versions is None:
+            raise RemoteProtocolError(f"unknown or unsupported api_key {api_key}")
+        if api_version not in versions or _needs_raw_handling(api_key, api_version):
+            # KIP-511: an ApiVersions request we cannot parse still gets an answer (v0 layout).
+            # Old Produce versions are advertised for old librdkafka's sake and answered by hand.
+            if api_key == API_VERSIONS_KEY or api_version in versions:
+                return Request(
+                    api_key, api_version, correlation_id, client_id, None, len(frame), True, frame[pos:]
+                )
+            raise RemoteProtocolError(f"api_key {api_key} version {api_version} is not supported")
+        try:
+            if codec.is_flexible_request(api_key, api_version):
+                pos = _skip_tagged_fields(frame, pos)
+            body = codec.decode_request_body(api_key, api_version, frame, pos)
+        except RemoteProtocolError:
+            raise
+        except Exception as exc:
+            raise RemoteProtocolError(f"cannot decode api_key={api_key} v{api_version}: {exc!r}") from exc
+        return Request(api_key, api_version, correlation_id, client_id, body, len(frame))
+
+    def send_response(self, request: Request, body: Any) -> bytes:
+        """Frame a response entity (or already-encoded body bytes) for `request`."""
+        try:
+            payload = body if isinstance(body, bytes | bytearray) else codec.encode_body(body)
+        except Exception as exc:
+            raise LocalProtocolError(f"cannot encode response to api_key={request.api_key}") from exc
+        return self.frame_response(request, payload)
+
+    def frame_response(self, request: Request, payload: bytes | bytearray) -> bytes:
+        # Response header v1 (a tagged-field byte) for flexible versions, except ApiVersions: always v0.
+        flexible = (
+            request.api_key != API_VERSIONS_KEY
+            and not request.unsupported_version
+            and codec.is_flexible_request(request.api_key, request.api_version)
+        )
+        header = struct.pack(">ii", len(payload) + (5 if flexible else 4), request.correlation_id)
+        return header + (b"\x00" if flexible else b"") + payload
+
+
+def _needs_raw_handling(api_key: int, api_version: int) -> bool:
+    return api_key == 0 and api_version < 3
+
+
+def _read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    while True:
+        if pos >= len(buf) or shift > 28:
+            raise RemoteProtocolError("bad unsigned varint in header")
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _skip_tagged_fields(buf: bytes, pos: int) -> int:
+    count, pos = _read_uvarint(buf, pos)
+    for _ in range(count):
+        _tag, pos = _read_uvarint(buf, pos)
+        size, pos = _read_uvarint(buf, pos)
+        pos += size
+        if pos > len(buf):
+            raise RemoteProtocolError("tagged field runs past the frame")
+    return pos

@@ -1,0 +1,1 @@
+"""Partition replication state: leader epoch, replica set, ISR, high watermark (plain objects)."""

@@ -1,0 +1,109 @@
+"""Idempotent-producer state of one partition: the last 5 batches of each producer id.
+
+Kafka keeps this beside the log (ProducerStateManager). A resent batch (same producer id, epoch and
+sequence range as a cached one) gets its original offsets back instead of being written twice; a gap
+in the sequence is OUT_OF_ORDER_SEQUENCE_NUMBER; an older epoch is fenced. The state is rebuilt
+from the batch headers in the log when a partition opens, so dedupe survives restarts.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from brook.common.errors import InvalidProducerEpoch, OutOfOrderSequence
+from brook.records.batch import BatchHeader
+
+__all__ = ["BATCHES_PER_PRODUCER", "CachedBatch", "ProducerStateManager"]
+
+BATCHES_PER_PRODUCER = 5
+_SEQUENCE_WRAP = 2**31
+
+
+@dataclass(frozen=True, slots=True)
+class CachedBatch:
+    first_sequence: int
+    last_sequence: int
+    first_offset: int
+    last_offset: int
+    timestamp_ms: int
+
+
+@dataclass(slots=True)
+class _ProducerEntry:
+    epoch: int
+    batches: deque[CachedBatch] = field(default_factory=lambda: deque(maxlen=BATCHES_PER_PRODUCER))
+    last_timestamp_ms: int = -1
+
+
+class ProducerStateManager:
+    """Owned by its partition; not thread-safe."""
+
+    def __init__(self, producer_id_expiration_ms: int = 86_400_000) -> None:
+        self._producers: dict[int, _ProducerEntry] = {}
+        self._expiration_ms = producer_id_expiration_ms
+
+    def __len__(self) -> int:
+        return len(self._producers)
+
+    def find_duplicate(self, header: BatchHeader) -> CachedBatch | None:
+        """The cached batch this one repeats, or None. Raises on a fenced epoch or a sequence gap."""
+        if header.producer_id < 0:
+            return None
+        entry = self._producers.get(header.producer_id)
+        if entry is None:
+            return None  # unknown producer (new, or expired): accept any sequence, as Kafka does
+        if header.producer_epoch < entry.epoch:
+            raise InvalidProducerEpoch(
+                f"producer {header.producer_id} epoch {header.producer_epoch} is older than {entry.epoch}"
+            )
+        if header.producer_epoch > entry.epoch:
+            if header.base_sequence != 0:
+                raise OutOfOrderSequence(
+                    f"producer {header.producer_id} new epoch {header.producer_epoch} "
+                    f"must start at sequence 0, got {header.base_sequence}"
+                )
+            return None
+        for cached in entry.batches:
+            if cached.first_sequence == header.base_sequence and cached.last_sequence == header.last_sequence:
+                return cached
+        if entry.batches:
+            expected = (entry.batches[-1].last_sequence + 1) % _SEQUENCE_WRAP
+            if header.base_sequence != expected:
+                raise OutOfOrderSequence(
+                    f"producer {header.producer_id} expected sequence {expected}, got {header.base_sequence}"
+                )
+        return None
+
+    def record(self, header: BatchHeader, first_offset: int, now_ms: int) -> None:
+        """Remember an appended batch (its header must already carry `first_offset`)."""
+        if header.producer_id < 0 or header.is_control:
+            return
+        entry = self._producers.get(header.producer_id)
+        if entry is None or header.producer_epoch != entry.epoch:
+            entry = _ProducerEntry(header.producer_epoch)
+            self._producers[header.producer_id] = entry
+        entry.batches.append(
+            CachedBatch(
+                header.base_sequence,
+                header.last_sequence,
+                first_offset,
+                first_offset + header.last_offset_delta,
+                header.max_timestamp,
+            )
+        )
+        entry.last_timestamp_ms = now_ms
+
+    def truncate(self) -> None:
+        """Forget everything (after a log truncation the caller rebuilds from the log)."""
+        self._producers.clear()
+
+    def remove_expired(self, now_ms: int) -> int:
+        expired = [
+            pid
+            for pid, entry in self._producers.items()
+            if entry.last_timestamp_ms >= 0 and now_ms - entry.last_timestamp_ms > self._expiration_ms
+        ]
+        for pid in expired:
+            del self._producers[pid]
+        return len(expired)

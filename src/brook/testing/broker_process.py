@@ -1,0 +1,142 @@
+"""Run a real `brook serve` process for tests and scripts: free port, temporary data dir, clean teardown.
+
+with BrookProcess() as broker:
+    producer = confluent_kafka.Producer({"bootstrap.servers": broker.bootstrap})
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["BrookProcess"]
+
+_READY = re.compile(r"ready on (?P<host>[^:\s]+):(?P<port>\d+)")
+
+
+class BrookProcess:
+    """A brook broker in a child process. Restartable on the same data dir (SIGTERM or SIGKILL)."""
+
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        overrides: dict[str, str] | None = None,
+        port: int = 0,
+        startup_timeout_s: float = 30.0,
+    ) -> None:
+        self._own_dir = data_dir is None
+        self.data_dir = Path(tempfile.mkdtemp(prefix="brook-test-")) if data_dir is None else data_dir
+        self.overrides = {"group.initial.rebalance.delay.ms": "0", **(overrides or {})}
+        self.port = port
+        self.startup_timeout_s = startup_timeout_s
+        self.process: subprocess.Popen[str] | None = None
+        self.output: deque[str] = deque(maxlen=2000)
+        self._reader: threading.Thread | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> BrookProcess:
+        cmd = [sys.executable, "-m", "brook", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        cmd += ["--data-dir", str(self.data_dir)]
+        for key, value in self.overrides.items():
+            cmd += ["--override", f"{key}={value}"]
+        self.output.clear()
+        self.process = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        ready = threading.Event()
+
+        def pump() -> None:
+            assert self.process is not None
+            assert self.process.stdout is not None
+            for line in self.process.stdout:
+                self.output.append(line.rstrip("\n"))
+                match = _READY.search(line)
+                if match and not ready.is_set():
+                    self.port = int(match.group("port"))
+                    ready.set()
+            ready.set()
+
+        self._reader = threading.Thread(target=pump, daemon=True)
+        self._reader.start()
+        if not ready.wait(self.startup_timeout_s) or self.process.poll() is not None:
+            log = "\n".join(self.output)
+            self.kill()
+            raise RuntimeError(f"brook did not start within {self.startup_timeout_s}s:\n{log}")
+        return self
+
+    def stop(self, timeout_s: float = 15.0) -> int:
+        """SIGTERM and wait: the clean shutdown path. Returns the exit code."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self._join()
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, no shutdown work at all."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._join()
+
+    def restart(self, *, crash: bool = False) -> BrookProcess:
+        if crash:
+            self.kill()
+        else:
+            self.stop()
+        return self.start()
+
+    def _join(self) -> None:
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+            self._reader = None
+
+    def log_text(self) -> str:
+        return "\n".join(self.output)
+
+    def wait_for_log(self, pattern: str, timeout_s: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        regex = re.compile(pattern)
+        while time.monotonic() < deadline:
+            if any(regex.search(line) for line in list(self.output)):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> BrookProcess:
+        if self.process is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,60 @@
+"""Small helpers for integration tests: deadlines instead of sleeps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+
+def wait_until(predicate: Callable[[], Any], timeout_s: float = 15.0, interval_s: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s}s")
+        time.sleep(interval_s)
+
+
+def produce_all(
+    bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]], **config: Any
+) -> list[Any]:
+    """Produce records and return their delivery reports (messages), failing on any delivery error."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **config})
+    delivered: list[Any] = []
+    errors: list[Any] = []
+
+    def on_delivery(err: Any, msg: Any) -> None:
+        (errors if err else delivered).append(err or msg)
+
+    for key, value in records:
+        producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
+    remaining = producer.flush(30)
+    assert remaining == 0, "producer did not flush"
+    assert not errors, errors
+    return delivered
+
+
+def consume_assigned(
+    bootstrap: str, topic: str, partition: int, count: int, offset: int = 0, timeout_s: float = 20.0
+) -> list[Any]:
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "assign-only", "enable.auto.commit": False}
+    )
+    consumer.assign([TopicPartition(topic, partition, offset)])
+    messages: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(messages) < count and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            assert msg.error() is None, msg.error()
+            messages.append(msg)
+    finally:
+        consumer.close()
+    return messages
