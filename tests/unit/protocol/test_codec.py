@@ -83,7 +83,7 @@ def test_api_versions_response_header_is_v0_even_for_v3() -> None:
     )
     conn.receive_data(_frame(18, 3, 7, body))
     request = conn.next_request()
-    out = conn.send_response(request, codec.build(codec.response_class(18, 3), {}))
+    out = b"".join(conn.send_response(request, codec.build(codec.response_class(18, 3), {})))
     size, correlation_id = struct.unpack_from(">ii", out)
     assert correlation_id == 7
     assert size == len(out) - 4
