@@ -207,6 +207,8 @@ class LogSegment:
         position = index_position
         self.max_timestamp, self.offset_of_max_timestamp = -1, self.base_offset
         ts_entry = self.time_index.last_entry()
+        if ts_entry is None and self.size > 0:
+            return False  # roll and close always leave an entry for the largest timestamp
         if ts_entry is not None:
             found = self.translate_offset(ts_entry[1])
             if found is None or found[1].base_offset != ts_entry[1] or found[1].max_timestamp != ts_entry[0]:
@@ -243,9 +245,8 @@ class LogSegment:
         self.size = position
         self.offset_index.truncate_to(header.base_offset)
         self.time_index.truncate_to(header.base_offset)
-        self.load_state_from_indexes()
-        if self.size == 0:
-            self.next_offset = self.base_offset
+        if not self.load_state_from_indexes():
+            self.recover()  # e.g. no time index entry left: rescan what remains (less than an interval or so)
         return removed
 
     def recover(self) -> int:
