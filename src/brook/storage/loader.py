@@ -162,7 +162,11 @@ class LogLoader:
             if name.endswith((DELETED_SUFFIX, CLEANED_SUFFIX, ".tmp")):
                 path.unlink()
             elif name.endswith(SWAP_SUFFIX):
-                os.replace(path, path.with_name(name[: -len(SWAP_SUFFIX)]))
+                # A finished compaction: the swap file replaces the segment; its indexes are stale.
+                target = path.with_name(name[: -len(SWAP_SUFFIX)])
+                for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+                    target.with_suffix(suffix).unlink(missing_ok=True)
+                os.replace(path, target)
         logs = {segment_base_offset(p) for p in self.directory.glob(f"*{LOG_SUFFIX}")}
         for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
             for path in self.directory.glob(f"*{suffix}"):

@@ -445,22 +445,24 @@ class FileLog:
             deleted += 1
         return deleted
 
-    def _delete_oldest_segment(self) -> None:
+    def _delete_oldest_segment(self, now_ms: int | None = None) -> None:
         segment = self._segments.pop(0)
         self._bases.pop(0)
         self._log_start_offset = max(self._log_start_offset, self._segments[0].base_offset)
         self._epochs.truncate_from_start(self._log_start_offset)
-        self._schedule_delete(segment)
+        self._schedule_delete(segment, now_ms)
 
-    def _schedule_delete(self, segment: LogSegment) -> None:
+    def _schedule_delete(self, segment: LogSegment, now_ms: int | None = None) -> None:
         """Hide the segment now; close and unlink it after file_delete_delay_ms so open reads finish."""
+        now_ms = self.clock.now_ms() if now_ms is None else now_ms
         try:
             segment.rename_to_deleted()
         except OSError as exc:
             raise self._fail(exc) from exc
-        self._pending_deletes.append((self.clock.now_ms() + self.config.file_delete_delay_ms, segment))
         if self.config.file_delete_delay_ms <= 0:
-            self.delete_expired_files(self.clock.now_ms())
+            segment.close_and_remove()
+        else:
+            self._pending_deletes.append((now_ms + self.config.file_delete_delay_ms, segment))
 
     def delete_expired_files(self, now_ms: int) -> int:
         due = [s for t, s in self._pending_deletes if t <= now_ms]
@@ -469,17 +471,37 @@ class FileLog:
             segment.close_and_remove()
         return len(due)
 
+    def replace_segment(self, old: LogSegment, swap_path: Path) -> None:
+        """Compaction's last step: `swap_path` holds the cleaned copy of inactive segment `old`."""
+        i = self._segments.index(old)
+        log_file = old.path
+        try:
+            self._schedule_delete(old)
+            os.rename(swap_path, log_file)
+            segment = LogSegment(
+                self.directory,
+                old.base_offset,
+                index_bytes=self.config.segment_index_bytes,
+                index_interval_bytes=self.config.index_interval_bytes,
+                now_ms=old.created_ms,
+            )
+            segment.recover()
+            segment.on_become_inactive()
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        self._segments[i] = segment
+
     # -- retention -------------------------------------------------------------------------------
 
     def delete_old_segments(self, now_ms: int) -> int:
         """Retention: whole inactive segments past retention_ms or beyond retention_bytes; returns count."""
         if self._offline or self._closed:
             return 0
+        self.delete_expired_files(now_ms)
         deleted = self.delete_segments_before_log_start()
         if self.config.delete:
             deleted += self._delete_retention_ms_breached(now_ms)
             deleted += self._delete_retention_bytes_breached()
-        self.delete_expired_files(now_ms)
         return deleted
 
     def _delete_retention_ms_breached(self, now_ms: int) -> int:
@@ -492,7 +514,7 @@ class FileLog:
                 break  # no timestamps (should not happen with v2); never guess
             if now_ms - max(segment.max_timestamp, 0) <= self.config.retention_ms:
                 break
-            self._delete_oldest_segment()
+            self._delete_oldest_segment(now_ms)
             deleted += 1
         return deleted
 
