@@ -135,7 +135,7 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="small sizes, a couple of seconds")
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: a temp dir)")
     args = parser.parse_args()
-    append_bytes = 32 * MIB if args.smoke else 512 * MIB
+    append_bytes = 128 * MIB if args.smoke else 512 * MIB
     recovery_bytes = 64 * MIB if args.smoke else 1024 * MIB
     segment_bytes = 16 * MIB if args.smoke else 256 * MIB
     batch_bytes = MIB
