@@ -49,7 +49,8 @@ class Broker:
         return self.server.port
 
     async def start(self) -> None:
-        self.log_manager.load()
+        topics = self.metadata.topics()
+        self.log_manager.load({name: self.topics.log_config(state) for name, state in topics.items()})
         host, port = self.config.listener
         await self.server.start(host, port)
         adv_host, adv_port = self.config.advertised_listener

@@ -113,7 +113,7 @@ class ReplicaManager:
         if partition is None:
             raise UnknownTopicOrPartition(f"This server does not host this topic-partition: {tp}")
         partition.require_leader()
-        if self.log_manager.is_offline(tp):
+        if partition.log.is_offline:
             raise LogDirOffline(f"the log dir of {tp} is offline")
         return partition
 

@@ -62,10 +62,12 @@ def _writer(cls: type[Any]) -> Callable[[Any, Any], None]:
 
 
 def decode_request_body(api_key: int, version: int, buf: bytes | memoryview, offset: int) -> Any:
-    """Decode a request body; raises on malformed bytes (the caller turns that into a closed connection)."""
-    body, size = _reader(request_class(api_key, version))(buf, offset)
-    if offset + size != len(buf):
-        raise ValueError(f"{len(buf) - offset - size} trailing bytes after request body")
+    """Decode a request body; raises on malformed bytes (the caller turns that into a closed connection).
+
+    Bytes after the body are ignored, as Kafka's own parser does: librdkafka 2.x sends Metadata v11
+    with a field v11 no longer has, and Kafka answers it.
+    """
+    body, _size = _reader(request_class(api_key, version))(buf, offset)
     return body
 
 

@@ -113,6 +113,8 @@ class BrookProcess:
         if self._reader is not None:
             self._reader.join(timeout=5)
             self._reader = None
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
 
     def log_text(self) -> str:
         return "\n".join(self.output)
