@@ -209,9 +209,9 @@ class GroupCoordinator:
             for member in group.members.values():
                 member.last_heartbeat_ms = now  # restored members get a full session to come back
         self._loading.discard(partition)
-        logger.info(
-            "loaded __consumer_offsets partition=%d groups=%d", partition, len(self._groups_in(partition))
-        )
+        groups = len(self._groups_in(partition))
+        if groups:
+            logger.info("loaded __consumer_offsets partition=%d groups=%d", partition, groups)
 
     def unload(self, partition: int) -> None:
         """Leadership of `partition` moved away: drop its groups, failing their pending calls."""
