@@ -85,6 +85,7 @@ class Broker:
 
     async def stop(self) -> None:
         logger.info("shutting down")
+        self.groups.shutdown()
         await self.server.stop()
         for task in self._background:
             task.cancel()

@@ -61,6 +61,7 @@ class GroupService:
         self.config = coordinator_config(broker)
         self.coordinator = GroupCoordinator(self.config, self, broker.clock)
         self._to_load: list[int] = []
+        self._stopped = False
 
     # --- OffsetsWriter -------------------------------------------------------------------------
 
@@ -109,6 +110,8 @@ class GroupService:
 
     def sync_ownership(self) -> None:
         """Follow leadership: load partitions this broker now leads, drop the ones it lost."""
+        if self._stopped:
+            return
         owned = self.coordinator.owned_partitions
         replicas = self._broker.replicas.partitions
         for p in range(self.config.offsets_topic_partitions):
@@ -131,6 +134,7 @@ class GroupService:
         end = log.high_watermark
         records = 0
         while offset < end:
+            before = offset
             data = log.read(offset, max_bytes=_LOAD_CHUNK_BYTES, upper_bound=end).to_bytes()
             if not data:
                 break
@@ -142,6 +146,9 @@ class GroupService:
                             self.coordinator.replay(p, record.key, record.value)
                             records += 1
                 offset = max(offset, header.next_offset)
+            if offset == before:
+                logger.warning("stopped loading __consumer_offsets partition=%d at offset=%d", p, offset)
+                break
         self.coordinator.finish_loading(p)
         if records:
             logger.info("replayed __consumer_offsets partition=%d records=%d", p, records)
@@ -153,6 +160,12 @@ class GroupService:
         if self._broker.metadata.topic(OFFSETS_TOPIC) is not None:
             self.sync_ownership()
         return asyncio.create_task(self._run())
+
+    def shutdown(self) -> None:
+        """Answer every parked JoinGroup/SyncGroup (NOT_COORDINATOR) so connections can close promptly."""
+        self._stopped = True
+        for p in sorted(self.coordinator.owned_partitions):
+            self.coordinator.unload(p)
 
     async def _run(self) -> None:
         while self._to_load:  # one partition per loop iteration: requests keep flowing meanwhile

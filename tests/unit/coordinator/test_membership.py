@@ -1,6 +1,6 @@
 """JoinGroup / SyncGroup / Heartbeat / LeaveGroup through every state and timer, on a FakeClock."""
 
-from brook.common.errors import ErrorCode
+from brook.common.errors import ErrorCode, NotLeaderOrFollower
 from tests.unit.coordinator.conftest import Env, make_env
 
 
@@ -320,3 +320,54 @@ def test_unload_fails_pending_joins_with_not_coordinator(env):
     pending = env.join_new(client_id="c1")
     env.coordinator.unload(env.coordinator.partition_for("g"))
     assert pending.result.error_code == ErrorCode.not_coordinator
+
+
+def test_new_member_during_completing_rebalance_restarts_it(env):
+    a = env.join_new(client_id="a").result
+    follower_sync = env.sync("g", 1, a.member_id)  # not the leader's assignment yet: a is leader
+    assert follower_sync.done  # the leader's own sync completes the round
+    b = env.join_new(client_id="b")
+    assert env.state() == "PreparingRebalance"
+    rejoin = env.join("g", a.member_id, client_id="a")
+    assert rejoin.result.generation_id == b.result.generation_id == 2
+    waiting = env.sync("g", 2, b.result.member_id)
+    assert not waiting.done
+    c = env.join_new(client_id="c")  # arrives while CompletingRebalance: pending syncs are told to rejoin
+    assert waiting.result.error_code == ErrorCode.rebalance_in_progress
+    assert not c.done
+    assert env.state() == "PreparingRebalance"
+
+
+def test_failed_assignment_store_fails_the_sync_and_rebalances(env):
+    r = env.join_new().result
+    env.writer.fail = NotLeaderOrFollower("moved")
+    sync = env.sync("g", 1, r.member_id, {r.member_id: b"x"})
+    assert sync.result.error_code == ErrorCode.not_coordinator
+    env.writer.fail = None
+    assert env.state() == "PreparingRebalance"
+    assert env.join("g", r.member_id).result.generation_id == 2
+
+
+def test_new_member_that_never_completes_join_times_out():
+    env = make_env(new_member_join_timeout_ms=5_000)
+    [a] = stable_group(env, 1)
+    b = env.join_new(client_id="b", rebalance_ms=600_000)
+    for _ in range(6):
+        env.advance(1_000)
+        env.coordinator.heartbeat("g", 1, a, None)
+    assert b.result.error_code == ErrorCode.unknown_member_id
+
+
+def test_dead_group_is_recreated_by_the_next_join(env):
+    first = env.join_new().result
+    env.coordinator.leave_group("g", [(first.member_id, None)])
+    assert env.coordinator.delete_groups(["g"]) == {"g": 0}
+    assert env.state() == "Dead"
+    assert env.join_new().result.generation_id == 1
+
+
+def test_sync_for_unknown_group_and_empty_group(env):
+    assert env.sync("nope", 1, "m").result.error_code == ErrorCode.unknown_member_id
+    r = env.join_new().result
+    env.coordinator.leave_group("g", [(r.member_id, None)])
+    assert env.sync("g", 1, r.member_id).result.error_code == ErrorCode.unknown_member_id
