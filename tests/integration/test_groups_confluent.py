@@ -243,3 +243,56 @@ def _committed_or_none(c, partitions):
         return c.committed(partitions, timeout=5)
     except Exception:  # noqa: BLE001 - still loading or reconnecting: try again
         return None
+
+
+def test_admin_client_lists_describes_alters_and_deletes_groups(broker):
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    from confluent_kafka.admin import AdminClient
+
+    create_topics(broker.bootstrap, 2, "adm")
+    member = consumer(broker.bootstrap, "adm-live")
+    member.subscribe(["adm"])
+    tracker = Tracker([member])
+    tracker.poll_until(lambda: len(partitions_of(member)) == 2)
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+
+    listed = admin.list_consumer_groups().result(10)
+    states = {g.group_id: g.state.name for g in listed.valid}
+    assert states["adm-live"] == "STABLE"
+    [future] = admin.describe_consumer_groups(["adm-live"]).values()
+    described = future.result(10)
+    assert described.state.name == "STABLE"
+    [m] = described.members
+    assert sorted(tp.partition for tp in m.assignment.topic_partitions) == [0, 1]
+
+    offsets = [TopicPartition("adm", 0, 5), TopicPartition("adm", 1, 6)]
+    [future] = admin.alter_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions("adm-idle", offsets)]
+    ).values()
+    future.result(10)
+    [future] = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions("adm-idle")]).values()
+    listed_offsets = future.result(10)
+    assert sorted((tp.partition, tp.offset) for tp in listed_offsets.topic_partitions) == [(0, 5), (1, 6)]
+
+    futures = admin.delete_consumer_groups(["adm-idle", "adm-live"])
+    futures["adm-idle"].result(10)
+    with pytest.raises(Exception, match=r"NON_EMPTY_GROUP|not empty"):
+        futures["adm-live"].result(10)
+    member.close()
+
+
+def test_offsets_of_empty_groups_expire(tmp_path):
+    overrides = {"offsets.retention.minutes": "0", "offsets.retention.check.interval.ms": "300"}
+    with BrookProcess(data_dir=tmp_path / "data", overrides=overrides) as b:
+        create_topics(b.bootstrap, 1, "expiring")
+        c = consumer(b.bootstrap, "expiring-g", **{"enable.auto.commit": False})
+        c.commit(offsets=[TopicPartition("expiring", 0, 3)], asynchronous=False)
+        wait_until(
+            lambda: c.committed([TopicPartition("expiring", 0)], timeout=5)[0].offset < 0, timeout_s=10
+        )
+        c.close()
+        b.restart()  # the tombstones were written: the offset stays gone
+        fresh = consumer(b.bootstrap, "expiring-g")
+        [tp] = wait_until(lambda: _committed_or_none(fresh, [TopicPartition("expiring", 0)]), timeout_s=20)
+        assert tp.offset < 0
+        fresh.close()
