@@ -13,6 +13,7 @@ from confluent_kafka.admin import (
     NewTopic,
 )
 
+from brook.records.batch import Compression, iter_batches
 from brook.testing import BrookProcess
 from tests.integration.helpers import consume_assigned, produce_all
 
@@ -157,3 +158,21 @@ def test_describe_cluster(admin, broker):
     assert [n.id for n in cluster.nodes] == [0]
     assert cluster.controller.id == 0
     assert len(cluster.cluster_id) == 22
+
+
+def test_topic_compression_type_reencodes_batches(admin, broker):
+    admin.create_topics([NewTopic("zstd-topic", 1, 1, config={"compression.type": "zstd"})])[
+        "zstd-topic"
+    ].result(10)
+    produce_all(
+        broker.bootstrap,
+        "zstd-topic",
+        [(b"k%d" % i, b"v" * 100) for i in range(20)],
+        **{"compression.type": "gzip"},
+    )
+    segment = next((broker.data_dir / "zstd-topic-0").glob("*.log")).read_bytes()
+    codecs = {header.compression for _, header in iter_batches(segment)}
+    assert codecs == {Compression.zstd}
+    assert [m.key() for m in consume_assigned(broker.bootstrap, "zstd-topic", 0, 20)] == [
+        b"k%d" % i for i in range(20)
+    ]

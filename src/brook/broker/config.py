@@ -312,4 +312,5 @@ def log_config_for(broker: BrokerConfig, overrides: Mapping[str, str]) -> LogCon
         flush_ms=int(values["flush.ms"]),
         max_message_bytes=int(values["max.message.bytes"]),
         message_timestamp_type=values["message.timestamp.type"],
+        compression_type=values["compression.type"],
     )

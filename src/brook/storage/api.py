@@ -32,6 +32,7 @@ class LogConfig:
     flush_ms: int = 2**63 - 1
     max_message_bytes: int = 1048588
     message_timestamp_type: str = "CreateTime"  # or "LogAppendTime"
+    compression_type: str = "producer"  # or a codec the broker re-encodes batches with
 
     @property
     def compact(self) -> bool:
