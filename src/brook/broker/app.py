@@ -13,6 +13,7 @@ from pathlib import Path
 from brook import __version__
 from brook.broker import handlers
 from brook.broker.config import BrokerConfig
+from brook.broker.group_service import GroupService
 from brook.broker.producer_ids import ProducerIdManager
 from brook.broker.replica_manager import ReplicaManager
 from brook.broker.server import Server
@@ -41,6 +42,7 @@ class Broker:
         self.replicas = ReplicaManager(self.node_id, self.log_manager, self.clock)
         self.topics = TopicService(config, self.metadata, self.replicas)
         self.producer_ids = ProducerIdManager(self.metadata)
+        self.groups = GroupService(self)
         self.server = Server(self)
         self._background: list[asyncio.Task[None]] = []
 
@@ -56,6 +58,7 @@ class Broker:
         adv_host, adv_port = self.config.advertised_listener
         self.metadata.register_broker(BrokerInfo(self.node_id, adv_host, adv_port or self.server.port))
         self.topics.sync()
+        self._background.append(self.groups.start())
         self._background.append(asyncio.create_task(self._retention_loop()))
         self._background.append(asyncio.create_task(self._flush_loop()))
         logger.info(

@@ -169,6 +169,7 @@ BROKER_DEFAULTS: dict[str, str] = {
     "offsets.retention.minutes": "10080",
     "offsets.retention.check.interval.ms": "600000",
     "offsets.commit.timeout.ms": "5000",
+    "offset.metadata.max.bytes": "4096",
     "group.initial.rebalance.delay.ms": "3000",
     "group.min.session.timeout.ms": "6000",
     "group.max.session.timeout.ms": "1800000",
