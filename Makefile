@@ -35,6 +35,8 @@ tests/clients/node_modules/.installed: tests/clients/package.json tests/clients/
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src/brook
+	$(BIN)/lint-imports
 
 fmt: $(TEST_STAMP)
 	$(BIN)/ruff format src tests bench

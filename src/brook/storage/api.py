@@ -101,6 +101,11 @@ class PartitionLog(Protocol):
     @property
     def size_bytes(self) -> int: ...
 
+    @property
+    def is_offline(self) -> bool:
+        """True once an OSError took this log's dir offline; every call then raises LogDirOffline."""
+        ...
+
     def append_as_leader(self, batches: bytearray, *, leader_epoch: int) -> AppendInfo:
         """Assign offsets (patching each batch's base_offset in place) and append. Batches are pre-validated."""
         ...
