@@ -179,7 +179,7 @@ class ReplicaManager:
     def _read_all(
         self, wanted: list[FetchPartition], max_bytes: int, from_follower: bool
     ) -> list[FetchResult]:
-        results = []
+        results: list[FetchResult] = []
         budget = max_bytes
         for f in wanted:
             result = self._read_one(f, budget, from_follower, first=all(r.size == 0 for r in results))

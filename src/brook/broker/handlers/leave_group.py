@@ -7,6 +7,7 @@ from brook.broker.handlers.base import RequestContext, handles
 
 @handles(13, versions=range(0, 5))
 async def leave_group(ctx: RequestContext, req: Any) -> Any:
+    members: list[tuple[str, str | None]]
     if ctx.version < 3:
         members = [(req.member_id, None)]
     else:
