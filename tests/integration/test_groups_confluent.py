@@ -157,6 +157,12 @@ def test_subscription_to_topic_list_and_regex(broker):
     tracker.poll_until(
         lambda: set(tracker.values(by_list)) >= values and set(tracker.values(by_regex)) >= values
     )
+    # A topic created later that matches the pattern joins the regex subscription (the leader rejoins).
+    create_topics(broker.bootstrap, 1, "multi-z")
+    tracker.poll_until(lambda: ("multi-z", 0) in partitions_of(by_regex), timeout_s=20)
+    assert ("multi-z", 0) not in partitions_of(by_list)
+    late = produce(broker.bootstrap, "multi-z", 1, 3)
+    tracker.poll_until(lambda: set(tracker.values(by_regex)) >= late)
     by_list.close()
     by_regex.close()
 
