@@ -72,6 +72,15 @@ class GroupService:
         )
         self._broker.replicas.append_records(TopicPartition(OFFSETS_TOPIC, partition), batch)
 
+    async def wait_for_replication(self, group_id: str) -> None:
+        """Like acks=all: wait until the group's partition is replicated up to its end (offsets.commit.timeout.ms)."""
+        tp = TopicPartition(OFFSETS_TOPIC, self.coordinator.partition_for(group_id))
+        partition = self._broker.replicas.partitions.get(tp)
+        if partition is not None:
+            end = partition.log.log_end_offset
+            timeout_ms = self._broker.config.int("offsets.commit.timeout.ms")
+            await self._broker.replicas.wait_for_replication([(tp, end)], timeout_ms)
+
     # --- the offsets topic and its partitions ---------------------------------------------------
 
     def ensure_offsets_topic(self) -> None:

@@ -32,6 +32,8 @@ async def offset_commit(ctx: RequestContext, req: Any) -> Any:
         retention_ms=retention_ms,
     )
     codes.update(results if error == ErrorCode.none else dict.fromkeys(offsets, error))
+    if any(code == ErrorCode.none for code in results.values()):
+        await ctx.broker.groups.wait_for_replication(req.group_id)
     return ctx.respond(
         throttle_time=0,
         topics=[
