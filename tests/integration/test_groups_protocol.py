@@ -300,3 +300,74 @@ def test_static_member_duplicate_is_fenced(client, broker):
     )
     assert hb.error_code == FENCED_INSTANCE_ID
     other.close()
+
+
+def _join_any_version(client: RawClient, group: str, version: int):
+    body = join_body(group)
+    first = client.request(11, version, body)
+    if first.error_code == MEMBER_ID_REQUIRED:
+        return client.request(11, version, join_body(group, first.member_id))
+    return first
+
+
+@pytest.mark.parametrize("version", range(8))
+def test_group_lifecycle_at_every_version(client, version):
+    group = f"lifecycle-v{version}"
+    sync_v, hb_v, leave_v = min(version, 5), min(version, 4), min(version, 4)
+    assert client.request(10, min(version, 3), {"key": group, "key_type": 0}).error_code == NONE
+    joined = _join_any_version(client, group, version)
+    assert (joined.error_code, joined.generation_id, joined.leader) == (NONE, 1, joined.member_id)
+    member = joined.member_id
+    assert [m.member_id for m in joined.members] == [member]
+    synced = client.request(
+        14,
+        sync_v,
+        {
+            "group_id": group,
+            "generation_id": 1,
+            "member_id": member,
+            "group_instance_id": None,
+            "protocol_type": "consumer",
+            "protocol_name": "range",
+            "assignments": [{"member_id": member, "assignment": b"A%d" % version}],
+        },
+    )
+    assert (synced.error_code, synced.assignment) == (NONE, b"A%d" % version)
+    body = {"group_id": group, "generation_id": 1, "member_id": member, "group_instance_id": None}
+    assert client.request(12, hb_v, body).error_code == NONE
+    for commit_v in range(2, 9):
+        assert commit(client, group, 1, member, 100 * version + commit_v, version=commit_v) == NONE
+        for fetch_v in (1, 7):
+            assert fetch(client, group, version=fetch_v) == 100 * version + commit_v
+    described = client.request(
+        15, min(version, 5), {"groups": [group], "include_authorized_operations": False}
+    )
+    assert described.groups[0].group_state == "Stable"
+    listed = client.request(16, min(version, 4), {"states_filter": []})
+    assert group in [g.group_id for g in listed.groups]
+    if leave_v < 3:
+        assert client.request(13, leave_v, {"group_id": group, "member_id": member}).error_code == NONE
+    else:
+        leave = client.request(13, leave_v, {"group_id": group, "members": [{"member_id": member}]})
+        assert [m.error_code for m in leave.members] == [NONE]
+    deleted = client.request(42, min(version, 2), {"groups_names": [group]})
+    assert deleted.results[0].error_code == NONE
+
+
+def test_batch_leave_by_group_instance_id(client):
+    a = join(client, "batch-leave", instance="ia")
+    sync(client, "batch-leave", 1, a.member_id, [(a.member_id, b"")])
+    leave = client.request(
+        13,
+        4,
+        {
+            "group_id": "batch-leave",
+            "members": [
+                {"member_id": "", "group_instance_id": "ia"},
+                {"member_id": "", "group_instance_id": "unknown"},
+            ],
+        },
+    )
+    assert [m.error_code for m in leave.members] == [NONE, UNKNOWN_MEMBER_ID]
+    described = client.request(15, 5, {"groups": ["batch-leave"], "include_authorized_operations": False})
+    assert described.groups[0].group_state == "Empty"
