@@ -337,7 +337,7 @@ def test_group_lifecycle_at_every_version(client, version):
     assert client.request(12, hb_v, body).error_code == NONE
     for commit_v in range(2, 9):
         assert commit(client, group, 1, member, 100 * version + commit_v, version=commit_v) == NONE
-        for fetch_v in (1, 7):
+        for fetch_v in range(1, 8):
             assert fetch(client, group, version=fetch_v) == 100 * version + commit_v
     described = client.request(
         15, min(version, 5), {"groups": [group], "include_authorized_operations": False}
