@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from brook.common.clock import Clock
 from brook.common.errors import (
@@ -43,11 +43,8 @@ class FetchResult:
     error_code: ErrorCode
     high_watermark: int = -1
     log_start_offset: int = -1
-    records: bytes | None = None
-
-    @property
-    def size(self) -> int:
-        return len(self.records) if self.records else 0
+    records: list[bytes] = field(default_factory=list)
+    size: int = 0
 
 
 class ReplicaManager:
@@ -203,15 +200,16 @@ class ReplicaManager:
                 return FetchResult(f.tp, code, log.high_watermark, log.log_start_offset)
             limit = min(f.max_bytes, budget)
             if limit <= 0 and not first:
-                return FetchResult(f.tp, ErrorCode.none, log.high_watermark, log.log_start_offset, b"")
+                return FetchResult(f.tp, ErrorCode.none, log.high_watermark, log.log_start_offset)
             # KIP-74: the first non-empty partition returns at least one whole batch even past the limits.
             result = log.read(
                 f.fetch_offset,
                 max_bytes=max(limit, 1),
                 upper_bound=None if from_follower else log.high_watermark,
             )
+            chunks = [c if isinstance(c, bytes) else c.read_bytes() for c in result.chunks]
             return FetchResult(
-                f.tp, ErrorCode.none, log.high_watermark, log.log_start_offset, result.to_bytes()
+                f.tp, ErrorCode.none, log.high_watermark, log.log_start_offset, chunks, result.size
             )
         except BrookError as exc:
             log_or_none = self.partitions.get(f.tp)

@@ -131,7 +131,7 @@ class Server:
                 self._global_slots.release()
             if body is None or failed:
                 continue  # acks=0 produce: no response (or the connection is closing)
-            writer.write(conn.send_response(request, body))
+            writer.writelines(conn.send_response(request, body))
             if writer.transport.get_write_buffer_size() > 4 * _READ_SIZE:
                 try:
                     await writer.drain()

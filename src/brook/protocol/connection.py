@@ -115,23 +115,26 @@ class ServerConnection:
             raise RemoteProtocolError(f"cannot decode api_key={api_key} v{api_version}: {exc!r}") from exc
         return Request(api_key, api_version, correlation_id, client_id, body, len(frame))
 
-    def send_response(self, request: Request, body: Any) -> bytes:
-        """Frame a response entity (or already-encoded body bytes) for `request`."""
+    def send_response(self, request: Request, body: Any) -> list[bytes]:
+        """Frame a response: a kio entity, encoded body bytes, or a list of body chunks (hot paths)."""
+        if isinstance(body, list):
+            return self.frame_response(request, body)
         try:
             payload = body if isinstance(body, bytes | bytearray) else codec.encode_body(body)
         except Exception as exc:
             raise LocalProtocolError(f"cannot encode response to api_key={request.api_key}") from exc
-        return self.frame_response(request, payload)
+        return self.frame_response(request, [payload])
 
-    def frame_response(self, request: Request, payload: bytes | bytearray) -> bytes:
+    def frame_response(self, request: Request, chunks: list[bytes]) -> list[bytes]:
         # Response header v1 (a tagged-field byte) for flexible versions, except ApiVersions: always v0.
         flexible = (
             request.api_key != API_VERSIONS_KEY
             and not request.unsupported_version
             and codec.is_flexible_request(request.api_key, request.api_version)
         )
-        header = struct.pack(">ii", len(payload) + (5 if flexible else 4), request.correlation_id)
-        return header + (b"\x00" if flexible else b"") + payload
+        size = sum(len(c) for c in chunks) + (5 if flexible else 4)
+        header = struct.pack(">ii", size, request.correlation_id) + (b"\x00" if flexible else b"")
+        return [header, *chunks]
 
 
 def _needs_raw_handling(api_key: int, api_version: int) -> bool:

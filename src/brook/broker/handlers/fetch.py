@@ -1,16 +1,17 @@
 """Fetch (key 1): serve whole batches from segment files; long-poll until min_bytes or max_wait.
 
 brook creates no incremental fetch sessions (KIP-227 lets a broker answer session_id 0), so every
-fetch is a full fetch of the partitions it names.
+fetch is a full fetch of the partitions it names. The response is encoded around the record bytes
+(protocol/fetch_response.py), so records are never copied into a second buffer.
 """
 
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
 from brook.broker.replica_manager import FetchPartition
-from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 from brook.protocol import codec
+from brook.protocol.fetch_response import FetchPartitionData, encode_fetch_response
 
 
 @handles(1, versions=range(4, 13))
@@ -32,23 +33,17 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
         max_wait_ms=codec.to_ms(req.max_wait),
         from_follower=req.replica_id >= 0,
     )
-    topics: dict[str, list[dict[str, Any]]] = {}
-    for result in results:
-        topics.setdefault(result.tp.topic, []).append(
-            {
-                "partition_index": result.tp.partition,
-                "error_code": result.error_code,
-                "high_watermark": result.high_watermark,
-                "last_stable_offset": result.high_watermark,
-                "log_start_offset": result.log_start_offset,
-                "aborted_transactions": None if result.error_code else [],
-                "preferred_read_replica": -1,
-                "records": result.records,
-            }
+    topics: dict[str, list[FetchPartitionData]] = {}
+    for r in results:
+        topics.setdefault(r.tp.topic, []).append(
+            FetchPartitionData(
+                r.tp.partition,
+                r.error_code,
+                r.high_watermark,
+                r.high_watermark,
+                r.log_start_offset,
+                r.records,
+                r.size,
+            )
         )
-    return ctx.respond(
-        throttle_time=0,
-        error_code=ErrorCode.none,
-        session_id=0,
-        responses=[{"topic": name, "partitions": parts} for name, parts in topics.items()],
-    )
+    return encode_fetch_response(ctx.version, list(topics.items()))

@@ -1,0 +1,148 @@
+"""Config resources as DescribeConfigs/AlterConfigs see them: topics (2) and the broker (4)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from brook.broker.config import BROKER_DEFAULTS, TOPIC_CONFIGS
+from brook.broker.handlers.base import error_entry
+from brook.broker.topics import ConfigSource
+from brook.common.errors import ErrorCode, InvalidConfig, InvalidRequest
+
+if TYPE_CHECKING:
+    from brook.broker.app import Broker
+
+__all__ = ["BROKER", "TOPIC", "alter_configs", "describe_resource"]
+
+TOPIC = 2
+BROKER = 4
+BROKER_LOGGER = 8
+
+_CONFIG_TYPES = {
+    "BOOLEAN": 1,
+    "STRING": 2,
+    "INT": 3,
+    "SHORT": 4,
+    "LONG": 5,
+    "DOUBLE": 6,
+    "LIST": 7,
+    "PASSWORD": 9,
+}
+_SET, _DELETE, _APPEND, _SUBTRACT = 0, 1, 2, 3
+
+
+def describe_resource(
+    broker: Broker, resource_type: int, name: str, keys: list[str] | None
+) -> list[dict[str, Any]]:
+    if resource_type == TOPIC:
+        state = broker.topics.require_topic(name)
+        entries = [
+            {
+                "name": key,
+                "value": value,
+                "read_only": False,
+                "config_source": source,
+                "is_default": source == ConfigSource.DEFAULT_CONFIG,
+                "is_sensitive": False,
+                "synonyms": [],
+                "config_type": _CONFIG_TYPES.get(TOPIC_CONFIGS[key].kind, 0),
+            }
+            for key, (value, source) in broker.topics.describe_topic_configs(state).items()
+        ]
+    elif resource_type == BROKER:
+        _require_this_broker(broker, name)
+        entries = [
+            {
+                "name": key,
+                "value": broker.config.get(key),
+                "read_only": True,
+                "config_source": ConfigSource.DEFAULT_CONFIG
+                if broker.config.is_default(key)
+                else ConfigSource.STATIC_BROKER_CONFIG,
+                "is_default": broker.config.is_default(key),
+                "is_sensitive": False,
+                "synonyms": [],
+                "config_type": 2,
+            }
+            for key in sorted(BROKER_DEFAULTS)
+        ]
+    else:
+        raise InvalidRequest(f"unsupported config resource type {resource_type}")
+    if keys is not None:
+        entries = [e for e in entries if e["name"] in keys]
+    return entries
+
+
+def alter_configs(
+    broker: Broker,
+    resource_type: int,
+    name: str,
+    changes: list[tuple[str, int, str | None]],
+    *,
+    incremental: bool,
+    validate_only: bool,
+) -> None:
+    """Apply (name, operation, value) changes; legacy AlterConfigs replaces the whole override set."""
+    if resource_type == BROKER:
+        _require_this_broker(broker, name)
+        raise InvalidRequest("dynamic broker configs are not supported; set them in server.properties")
+    if resource_type != TOPIC:
+        raise InvalidRequest(f"unsupported config resource type {resource_type}")
+    state = broker.topics.require_topic(name)
+    overrides: dict[str, str | None] = dict(state.configs) if incremental else {}
+    for key, operation, value in changes:
+        if key not in TOPIC_CONFIGS:
+            raise InvalidConfig(f"Unknown topic config name: {key}")
+        if operation == _SET:
+            overrides[key] = value
+        elif operation == _DELETE:
+            overrides.pop(key, None)
+        elif operation in (_APPEND, _SUBTRACT):
+            if TOPIC_CONFIGS[key].kind != "LIST":
+                raise InvalidConfig(f"Config value append is not allowed for config key: {key}")
+            current = (overrides.get(key) or broker.config.topic_default(key)).split(",")
+            items = [v for v in (value or "").split(",") if v]
+            if operation == _APPEND:
+                merged = current + [v for v in items if v not in current]
+            else:
+                merged = [v for v in current if v not in items]
+            overrides[key] = ",".join(merged)
+        else:
+            raise InvalidRequest(f"unknown config operation {operation}")
+    broker.topics.set_topic_configs(name, overrides, validate_only=validate_only)
+
+
+def _require_this_broker(broker: Broker, name: str) -> None:
+    if name not in ("", str(broker.node_id)):
+        raise InvalidRequest(f"broker {name} is not this broker ({broker.node_id})")
+
+
+def alter_resources(
+    broker: Broker,
+    resources: Any,
+    changes_of: Any,
+    *,
+    incremental: bool,
+    validate_only: bool,
+) -> list[dict[str, Any]]:
+    """The per-resource results of AlterConfigs or IncrementalAlterConfigs."""
+    results = []
+    for resource in resources:
+        entry: dict[str, Any] = {
+            "resource_type": resource.resource_type,
+            "resource_name": resource.resource_name,
+        }
+        try:
+            alter_configs(
+                broker,
+                resource.resource_type,
+                resource.resource_name,
+                changes_of(resource),
+                incremental=incremental,
+                validate_only=validate_only,
+            )
+            entry.update(error_code=ErrorCode.none, error_message=None)
+        except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)
+            entry.update(error_entry(exc))
+        results.append(entry)
+    return results
