@@ -1,0 +1,116 @@
+"""Checkpoint files, in Kafka's text format, always replaced atomically.
+
+Layout (UTF-8 text, one item per line):
+
+    0                      version
+    N                      number of entries
+    <entry>  * N           `topic partition offset` (recovery-point-offset-checkpoint,
+                           log-start-offset-checkpoint) or `epoch start_offset` (leader-epoch-checkpoint)
+
+A write goes to `<name>.tmp`, is fsynced, renamed over the old file, and the directory is fsynced, so a
+crash leaves either the old or the new file, never a mix. A file that does not parse is treated as missing
+(logged): every offset in it can be recomputed by recovery, only slower.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from brook.common.types import TopicPartition
+
+__all__ = [
+    "LEADER_EPOCH_CHECKPOINT",
+    "LOG_START_OFFSET_CHECKPOINT",
+    "RECOVERY_POINT_CHECKPOINT",
+    "read_epoch_checkpoint",
+    "read_offset_checkpoint",
+    "write_atomically",
+    "write_epoch_checkpoint",
+    "write_offset_checkpoint",
+]
+
+logger = logging.getLogger(__name__)
+
+RECOVERY_POINT_CHECKPOINT = "recovery-point-offset-checkpoint"
+LOG_START_OFFSET_CHECKPOINT = "log-start-offset-checkpoint"
+LEADER_EPOCH_CHECKPOINT = "leader-epoch-checkpoint"
+_VERSION = 0
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    text = f"{_VERSION}\n{len(lines)}\n" + "".join(line + "\n" for line in lines)
+    write_atomically(path, text.encode())
+
+
+def _read_lines(path: Path) -> list[list[str]] | None:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    lines = text.splitlines()
+    try:
+        if int(lines[0]) != _VERSION:
+            raise ValueError(f"unknown version {lines[0]!r}")
+        count = int(lines[1])
+        entries = [line.split() for line in lines[2 : 2 + count]]
+        if len(entries) != count:
+            raise ValueError(f"expected {count} entries, found {len(entries)}")
+        return entries
+    except (ValueError, IndexError) as exc:
+        logger.warning("ignoring malformed checkpoint file=%s error=%s", path, exc)
+        return None
+
+
+def write_offset_checkpoint(path: Path, offsets: Mapping[TopicPartition, int]) -> None:
+    _write_lines(path, [f"{tp.topic} {tp.partition} {offset}" for tp, offset in sorted(offsets.items())])
+
+
+def read_offset_checkpoint(path: Path) -> dict[TopicPartition, int]:
+    entries = _read_lines(path)
+    if entries is None:
+        return {}
+    try:
+        return {TopicPartition(topic, int(p)): int(o) for topic, p, o in entries}
+    except ValueError as exc:
+        logger.warning("ignoring malformed checkpoint file=%s error=%s", path, exc)
+        return {}
+
+
+def write_epoch_checkpoint(path: Path, entries: Iterable[tuple[int, int]]) -> None:
+    _write_lines(path, [f"{epoch} {offset}" for epoch, offset in entries])
+
+
+def read_epoch_checkpoint(path: Path) -> list[tuple[int, int]]:
+    entries = _read_lines(path)
+    if entries is None:
+        return []
+    try:
+        return [(int(e), int(o)) for e, o in entries]
+    except ValueError as exc:
+        logger.warning("ignoring malformed checkpoint file=%s error=%s", path, exc)
+        return []

@@ -1,0 +1,141 @@
+"""Log compaction (cleanup.policy=compact): keep only the latest record per key in inactive segments.
+
+One pass over a log:
+  1. Pick the cleanable segments: every inactive segment, oldest first, stopping at the first one
+     holding a record newer than min_compaction_lag_ms (the active segment is never touched).
+  2. Build the offset map key -> latest offset over those segments (this decodes records).
+  3. Rewrite each segment that loses records: a batch whose records all survive is copied byte for byte;
+     otherwise it is rebuilt with the survivors, keeping its base offset, last offset delta, attributes
+     (codec included), partition leader epoch and producer id/epoch/base sequence, with a new CRC32C.
+     Offsets never change (gaps are fine); batches left empty are dropped; control batches are kept.
+     Tombstones (null value) survive until their segment is older than delete_retention_ms, so consumers
+     that are behind still see the delete. Records without a key are dropped, as Kafka's cleaner does.
+
+Swap protocol (crash safe, see loader.py): the new segment is written to `<base>.log.cleaned`, fsynced,
+renamed to `<base>.log.swap` (the commit point), the old segment is renamed to `.deleted` (open reads keep
+their fd), and `.swap` becomes `.log`. A crash before the swap rename leaves the old segment; after it,
+the loader finishes the swap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from brook.records.batch import BatchHeader, iter_batches
+from brook.records.records import Record, build_batch, iter_records
+from brook.storage.checkpoint import fsync_dir
+from brook.storage.loader import CLEANED_SUFFIX, SWAP_SUFFIX
+from brook.storage.log import FileLog
+from brook.storage.segment import LogSegment
+
+__all__ = ["clean_log", "compact_batches"]
+
+logger = logging.getLogger(__name__)
+
+
+def _read_segment(segment: LogSegment) -> bytes:
+    return os.pread(segment.fd, segment.size, 0)
+
+
+def _cleanable_segments(log: FileLog, now_ms: int) -> list[LogSegment]:
+    out = []
+    for segment in log.segments[:-1]:
+        if segment.max_timestamp > now_ms - log.config.min_compaction_lag_ms:
+            break
+        out.append(segment)
+    return out
+
+
+def build_offset_map(segments_data: list[bytes]) -> dict[bytes, int]:
+    latest: dict[bytes, int] = {}
+    for data in segments_data:
+        view = memoryview(data)
+        for pos, header in iter_batches(view):
+            if header.is_control:
+                continue
+            for record in iter_records(view[pos : pos + header.size], header):
+                if record.key is not None:
+                    latest[record.key] = record.offset
+    return latest
+
+
+def compact_batches(data: bytes, latest: dict[bytes, int], *, drop_tombstones: bool) -> tuple[bytes, int]:
+    """Compacted copy of `data` (whole batches) and the number of records removed."""
+    out = bytearray()
+    removed = 0
+    view = memoryview(data)
+    for pos, header in iter_batches(view):
+        raw = view[pos : pos + header.size]
+        if header.is_control:
+            out += raw
+            continue
+        records = list(iter_records(raw, header))
+        kept = [r for r in records if _retain(r, latest, drop_tombstones)]
+        removed += len(records) - len(kept)
+        if len(kept) == len(records):
+            out += raw
+        elif kept:
+            out += _rebuild(header, kept)
+    return bytes(out), removed
+
+
+def _retain(record: Record, latest: dict[bytes, int], drop_tombstones: bool) -> bool:
+    if record.key is None or latest.get(record.key) != record.offset:
+        return False
+    return not (drop_tombstones and record.value is None)
+
+
+def _rebuild(header: BatchHeader, kept: list[Record]) -> bytearray:
+    log_append_time = header.timestamp_type == 1
+    return build_batch(
+        kept,
+        base_offset=header.base_offset,
+        attributes=header.attributes,
+        partition_leader_epoch=header.partition_leader_epoch,
+        producer_id=header.producer_id,
+        producer_epoch=header.producer_epoch,
+        base_sequence=header.base_sequence,
+        last_offset_delta=header.last_offset_delta,
+        base_timestamp=header.base_timestamp,
+        # LogAppendTime batches carry the append time only in max_timestamp: keep it.
+        max_timestamp=header.max_timestamp if log_append_time else None,
+    )
+
+
+def clean_log(log: FileLog, now_ms: int) -> bool:
+    """One compaction pass; returns True when some segment was rewritten."""
+    segments = _cleanable_segments(log, now_ms)
+    if not segments:
+        return False
+    contents = [_read_segment(s) for s in segments]
+    latest = build_offset_map(contents)
+    rewritten = 0
+    removed_total = 0
+    for segment, data in zip(segments, contents, strict=True):
+        drop_tombstones = segment.max_timestamp < now_ms - log.config.delete_retention_ms
+        cleaned, removed = compact_batches(data, latest, drop_tombstones=drop_tombstones)
+        if removed == 0:
+            continue
+        _swap_in(log, segment, cleaned)
+        rewritten += 1
+        removed_total += removed
+    if rewritten:
+        logger.info("compacted log tp=%s segments=%d records_removed=%d", log.tp, rewritten, removed_total)
+    return rewritten > 0
+
+
+def _swap_in(log: FileLog, old: LogSegment, data: bytes) -> None:
+    cleaned = old.path.with_name(old.path.name + CLEANED_SUFFIX)
+    swap = old.path.with_name(old.path.name + SWAP_SUFFIX)
+    fd = os.open(cleaned, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(cleaned, swap)
+    fsync_dir(log.directory)
+    log.replace_segment(old, swap)

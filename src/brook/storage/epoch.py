@@ -1,0 +1,83 @@
+"""The leader epoch cache: which epoch started at which offset (KIP-101), persisted per partition.
+
+Entries are `(epoch, start_offset)`, both strictly increasing. Followers ask `end_offset_for(epoch)` to
+learn where to truncate (KIP-279). Persisted in `leader-epoch-checkpoint` (format in checkpoint.py) on
+every change when a path is given; MemoryLog uses it without a path.
+"""
+
+from __future__ import annotations
+
+import bisect
+from pathlib import Path
+
+from brook.storage.checkpoint import read_epoch_checkpoint, write_epoch_checkpoint
+
+__all__ = ["LeaderEpochCache"]
+
+UNDEFINED = -1
+
+
+class LeaderEpochCache:
+    """Owned by one partition log; mutated only by that log's owner."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
+        self._entries: list[tuple[int, int]] = read_epoch_checkpoint(path) if path is not None else []
+
+    @property
+    def entries(self) -> list[tuple[int, int]]:
+        return list(self._entries)
+
+    @property
+    def latest_epoch(self) -> int:
+        return self._entries[-1][0] if self._entries else UNDEFINED
+
+    def assign(self, epoch: int, start_offset: int) -> None:
+        """Record that `epoch` starts at `start_offset`, if it is newer than what we know."""
+        if epoch < 0 or (self._entries and epoch <= self._entries[-1][0]):
+            return
+        # A new epoch that starts before an old one's start means the old one had no records left.
+        while self._entries and self._entries[-1][1] >= start_offset:
+            self._entries.pop()
+        self._entries.append((epoch, start_offset))
+        self._save()
+
+    def truncate_from_end(self, end_offset: int) -> None:
+        """After truncate_to(end_offset): forget epochs that start at or after it."""
+        keep = [e for e in self._entries if e[1] < end_offset]
+        if keep != self._entries:
+            self._entries = keep
+            self._save()
+
+    def truncate_from_start(self, start_offset: int) -> None:
+        """After the log start moves: the epoch holding start_offset now starts there."""
+        i = bisect.bisect_right([o for _, o in self._entries], start_offset)
+        if i == 0:
+            return
+        epoch, offset = self._entries[i - 1]
+        keep = [(epoch, max(offset, start_offset)), *self._entries[i:]]
+        if keep != self._entries:
+            self._entries = keep
+            self._save()
+
+    def epoch_for_offset(self, offset: int) -> int:
+        i = bisect.bisect_right([o for _, o in self._entries], offset)
+        return self._entries[i - 1][0] if i else UNDEFINED
+
+    def end_offset_for(self, epoch: int, log_end_offset: int) -> tuple[int, int]:
+        """(largest epoch <= `epoch`, the offset where the next epoch starts), as OffsetForLeaderEpoch."""
+        if epoch == UNDEFINED or not self._entries:
+            return UNDEFINED, UNDEFINED
+        if epoch == self._entries[-1][0]:
+            return epoch, log_end_offset
+        i = bisect.bisect_right([e for e, _ in self._entries], epoch)
+        if i == len(self._entries):
+            return UNDEFINED, UNDEFINED  # asked for an epoch newer than ours
+        next_start = self._entries[i][1]
+        if i == 0:
+            return epoch, next_start  # older than anything we know: the follower truncates to our start
+        return self._entries[i - 1][0], next_start
+
+    def _save(self) -> None:
+        if self._path is not None:
+            write_epoch_checkpoint(self._path, self._entries)

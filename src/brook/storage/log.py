@@ -1,0 +1,576 @@
+"""FileLog: a partition's log on disk, a list of segments in one directory `<topic>-<partition>/`.
+
+Directory contents:
+
+    00000000000000000000.log / .index / .timeindex   one segment per base offset (segment.py, index.py)
+    leader-epoch-checkpoint                           epoch -> start offset (epoch.py, checkpoint.py)
+    *.deleted                                         segments waiting for file_delete_delay_ms
+
+The recovery point and log start offset are checkpointed per log dir by the LogManager. The high
+watermark lives only in memory: on a single node every appended batch is committed once the broker says
+so, and after a restart HW = LEO is correct because recovery only keeps batches that were fully written
+(replication will restore HW from the leader; nothing here needs it persisted).
+
+Owned by its partition's owner (one asyncio task/lock in the broker): every method except `flush` must be
+called by that owner only. `flush` may run on a worker thread (asyncio.to_thread); it only fsyncs files
+that stay open meanwhile (deleted segments keep their fds for file_delete_delay_ms).
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from brook.common.clock import Clock
+from brook.common.errors import InvalidRecord, LogDirOffline, OffsetOutOfRange
+from brook.common.types import TopicPartition
+from brook.records.batch import (
+    BatchHeader,
+    iter_batches,
+    set_base_offset,
+    set_log_append_time,
+    set_partition_leader_epoch,
+)
+from brook.records.records import iter_records
+from brook.storage.api import AppendInfo, FileSlice, LogConfig, ReadResult, TimestampOffset
+from brook.storage.checkpoint import LEADER_EPOCH_CHECKPOINT
+from brook.storage.epoch import LeaderEpochCache
+from brook.storage.loader import LoadResult, LogLoader
+from brook.storage.segment import BatchInfo, LogSegment, log_path
+
+__all__ = ["FileLog", "parse_partition_dir"]
+
+logger = logging.getLogger(__name__)
+
+LATEST_TIMESTAMP = -1
+EARLIEST_TIMESTAMP = -2
+MAX_TIMESTAMP = -3
+
+
+def parse_partition_dir(name: str) -> TopicPartition:
+    """`<topic>-<partition>`: topics may contain '-', so the partition is after the last one."""
+    topic, _, partition = name.rpartition("-")
+    if not topic or not partition.isdigit():
+        raise ValueError(f"not a partition directory: {name!r}")
+    return TopicPartition(topic, int(partition))
+
+
+class FileLog:
+    def __init__(
+        self,
+        directory: Path,
+        config: LogConfig,
+        clock: Clock,
+        loaded: LoadResult,
+        *,
+        on_failure: Callable[[Path], None] | None = None,
+    ) -> None:
+        self.directory = directory
+        self.tp = parse_partition_dir(directory.name)
+        self.config = config
+        self.clock = clock
+        self.load_result = loaded
+        self._segments: list[LogSegment] = loaded.segments
+        self._bases = [s.base_offset for s in self._segments]
+        self._log_start_offset = loaded.log_start_offset
+        self._recovery_point = loaded.recovery_point
+        self._high_watermark = loaded.log_end_offset
+        self._epochs = LeaderEpochCache(directory / LEADER_EPOCH_CHECKPOINT)
+        self._epochs.truncate_from_end(loaded.log_end_offset)
+        self._pending_deletes: list[tuple[int, LogSegment]] = []
+        self._unflushed_messages = 0
+        self._last_flush_ms = clock.now_ms()
+        self._on_failure = on_failure
+        self._offline = False
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls,
+        directory: Path,
+        config: LogConfig | None = None,
+        *,
+        clock: Clock,
+        recovery_point: int = 0,
+        log_start_offset: int = 0,
+        had_clean_shutdown: bool = False,
+        on_failure: Callable[[Path], None] | None = None,
+    ) -> FileLog:
+        """Open (creating if needed) the log in `directory`, recovering from `recovery_point` on."""
+        config = config or LogConfig()
+        loader = LogLoader(
+            directory,
+            config,
+            clock,
+            recovery_point=recovery_point,
+            log_start_offset=log_start_offset,
+            had_clean_shutdown=had_clean_shutdown,
+        )
+        return cls(directory, config, clock, loader.load(), on_failure=on_failure)
+
+    # -- properties ------------------------------------------------------------------------------
+
+    @property
+    def log_start_offset(self) -> int:
+        return self._log_start_offset
+
+    @property
+    def log_end_offset(self) -> int:
+        return self._segments[-1].next_offset
+
+    @property
+    def high_watermark(self) -> int:
+        return self._high_watermark
+
+    @property
+    def recovery_point(self) -> int:
+        return self._recovery_point
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(s.size for s in self._segments)
+
+    @property
+    def segments(self) -> list[LogSegment]:
+        return list(self._segments)
+
+    @property
+    def active_segment(self) -> LogSegment:
+        return self._segments[-1]
+
+    @property
+    def leader_epoch_entries(self) -> list[tuple[int, int]]:
+        return self._epochs.entries
+
+    @property
+    def latest_epoch(self) -> int:
+        return self._epochs.latest_epoch
+
+    @property
+    def is_offline(self) -> bool:
+        return self._offline
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    def _check_online(self) -> None:
+        if self._offline:
+            raise LogDirOffline(f"log dir of {self.tp} is offline ({self.directory.parent})")
+        if self._closed:
+            raise LogDirOffline(f"log {self.tp} is closed")
+
+    def mark_offline(self) -> None:
+        self._offline = True
+
+    def _fail(self, exc: OSError) -> LogDirOffline:
+        """An OSError means the disk under this log dir is unusable: stop using it (KIP-112)."""
+        logger.error("log dir failed tp=%s dir=%s error=%s", self.tp, self.directory.parent, exc)
+        self._offline = True
+        if self._on_failure is not None:
+            self._on_failure(self.directory.parent)
+        return LogDirOffline(f"I/O error on {self.tp} in {self.directory.parent}: {exc}")
+
+    # -- appends ---------------------------------------------------------------------------------
+
+    def append_as_leader(self, batches: bytearray, *, leader_epoch: int) -> AppendInfo:
+        self._check_online()
+        now_ms = self.clock.now_ms()
+        log_append_time = self.config.message_timestamp_type == "LogAppendTime"
+        offset = self.log_end_offset
+        infos: list[BatchInfo] = []
+        for pos, header in iter_batches(batches):
+            set_base_offset(batches, pos, offset)
+            set_partition_leader_epoch(batches, pos, leader_epoch)
+            max_timestamp = header.max_timestamp
+            if log_append_time:
+                set_log_append_time(batches, pos, header, now_ms)
+                max_timestamp = now_ms
+            last = offset + header.last_offset_delta
+            infos.append(BatchInfo(pos, header.size, offset, last, max_timestamp))
+            offset = last + 1
+        if not infos:
+            raise InvalidRecord("no complete record batch to append")
+        self._append(batches, infos, now_ms)
+        self._epochs.assign(leader_epoch, infos[0].base_offset)
+        return AppendInfo(
+            infos[0].base_offset,
+            infos[-1].last_offset,
+            now_ms if log_append_time else -1,
+            self._log_start_offset,
+        )
+
+    def append_as_follower(self, batches: bytes | bytearray) -> AppendInfo:
+        self._check_online()
+        infos: list[BatchInfo] = []
+        epochs: list[tuple[int, int]] = []
+        expected = self.log_end_offset
+        for pos, header in iter_batches(batches):
+            if header.base_offset < expected:
+                raise InvalidRecord(
+                    f"out of order offset {header.base_offset} (expected >= {expected}) for {self.tp}"
+                )
+            infos.append(
+                BatchInfo(pos, header.size, header.base_offset, header.last_offset, header.max_timestamp)
+            )
+            epochs.append((header.partition_leader_epoch, header.base_offset))
+            expected = header.last_offset + 1
+        if not infos:
+            raise InvalidRecord("no complete record batch to append")
+        self._append(batches, infos, self.clock.now_ms())
+        for epoch, start in epochs:
+            self._epochs.assign(epoch, start)
+        return AppendInfo(infos[0].base_offset, infos[-1].last_offset, -1, self._log_start_offset)
+
+    def _append(self, data: bytes | bytearray, infos: list[BatchInfo], now_ms: int) -> None:
+        end = infos[-1].position + infos[-1].size
+        try:
+            segment = self._maybe_roll(end, infos[0].base_offset, infos[-1].last_offset, now_ms)
+            segment.append(memoryview(data)[:end], infos)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        self._unflushed_messages += infos[-1].last_offset - infos[0].base_offset + 1
+        if self._unflushed_messages >= self.config.flush_messages:
+            self.flush()
+
+    def should_roll(self, size: int, first_offset: int, last_offset: int, now_ms: int) -> bool:
+        segment = self.active_segment
+        if not segment.can_hold(first_offset, last_offset):
+            return True
+        if segment.size == 0:
+            return False
+        return (
+            segment.size > self.config.segment_bytes - size
+            or now_ms - segment.rolling_based_timestamp > self.config.segment_ms
+            or segment.indexes_full
+        )
+
+    def _maybe_roll(self, size: int, first_offset: int, last_offset: int, now_ms: int) -> LogSegment:
+        if self.should_roll(size, first_offset, last_offset, now_ms):
+            self.roll(first_offset)
+        return self.active_segment
+
+    def roll(self, base_offset: int | None = None) -> LogSegment:
+        """Start a new active segment at `base_offset` (default: the log end offset). The old one is
+        fsynced here, so the recovery point can move to the new segment's base."""
+        self._check_online()
+        old = self.active_segment
+        base_offset = max(self.log_end_offset, base_offset if base_offset is not None else 0)
+        try:
+            if old.size == 0:
+                # An empty active segment is replaced rather than kept (its base offset is wrong).
+                self._segments.pop()
+                self._bases.pop()
+                old.close_and_remove()
+            else:
+                old.on_become_inactive()
+                old.flush()
+            segment = self._new_segment(base_offset)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        self._segments.append(segment)
+        self._bases.append(base_offset)
+        if old.size:
+            self._recovery_point = max(self._recovery_point, old.next_offset)
+        logger.info("rolled segment tp=%s base_offset=%d", self.tp, base_offset)
+        return segment
+
+    def _new_segment(self, base_offset: int) -> LogSegment:
+        if log_path(self.directory, base_offset).exists():
+            os.unlink(log_path(self.directory, base_offset))  # stale file from a truncation
+        segment = LogSegment(
+            self.directory,
+            base_offset,
+            index_bytes=self.config.segment_index_bytes,
+            index_interval_bytes=self.config.index_interval_bytes,
+            now_ms=self.clock.now_ms(),
+        )
+        segment.offset_index.reset()
+        segment.time_index.reset()
+        segment.make_active()
+        return segment
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def _result(self, chunks: list[FileSlice | bytes], size: int) -> ReadResult:
+        return ReadResult(chunks, size, self._high_watermark, self._log_start_offset, self.log_end_offset)
+
+    def _segment_index(self, offset: int) -> int:
+        return max(0, bisect.bisect_right(self._bases, offset) - 1)
+
+    def read(self, offset: int, *, max_bytes: int, upper_bound: int | None = None) -> ReadResult:
+        self._check_online()
+        log_end_offset = self.log_end_offset
+        if offset < self._log_start_offset or offset > log_end_offset:
+            raise OffsetOutOfRange(
+                f"offset {offset} outside [{self._log_start_offset}, {log_end_offset}] for {self.tp}"
+            )
+        if offset == log_end_offset or (upper_bound is not None and offset >= upper_bound):
+            return self._result([], 0)
+        try:
+            for segment in self._segments[self._segment_index(offset) :]:
+                if segment.next_offset <= offset:
+                    continue  # empty, or offset is in a gap after its last batch (compaction)
+                found = segment.read(offset, max_bytes, upper_bound)
+                if found is None or found.size == 0:
+                    break
+                return self._result([found], found.size)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        return self._result([], 0)
+
+    def update_high_watermark(self, offset: int) -> None:
+        """The broker says what is committed; HW never passes LEO and (outside truncation) never goes back."""
+        self._high_watermark = max(self._high_watermark, min(offset, self.log_end_offset))
+
+    def _batches_from(self, segment: LogSegment, position: int) -> Iterator[tuple[int, BatchHeader]]:
+        while (header := segment.header_at(position)) is not None:
+            yield position, header
+            position += header.size
+
+    def offset_for_timestamp(self, timestamp: int) -> TimestampOffset | None:
+        self._check_online()
+        if timestamp == LATEST_TIMESTAMP:
+            return TimestampOffset(-1, self.log_end_offset, self._epochs.latest_epoch)
+        if timestamp == EARLIEST_TIMESTAMP:
+            start = self._log_start_offset
+            return TimestampOffset(-1, start, self._epochs.epoch_for_offset(start))
+        try:
+            if timestamp == MAX_TIMESTAMP:
+                return self._max_timestamp_offset()
+            return self._first_offset_at_or_after(timestamp)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+
+    def _first_offset_at_or_after(self, timestamp: int) -> TimestampOffset | None:
+        for segment in self._segments:
+            if segment.max_timestamp < timestamp or segment.next_offset <= self._log_start_offset:
+                continue
+            found = segment.find_by_timestamp(timestamp)
+            if found is None:
+                continue
+            for position, header in self._batches_from(segment, found[0]):
+                if header.max_timestamp < timestamp or header.last_offset < self._log_start_offset:
+                    continue
+                batch = segment.read_batch(position, header)
+                for record in iter_records(batch, header):
+                    if record.timestamp >= timestamp and record.offset >= self._log_start_offset:
+                        return TimestampOffset(record.timestamp, record.offset, header.partition_leader_epoch)
+        return None
+
+    def _max_timestamp_offset(self) -> TimestampOffset | None:
+        best: LogSegment | None = None
+        for segment in self._segments:
+            live = segment.next_offset > self._log_start_offset and segment.max_timestamp >= 0
+            if live and (best is None or segment.max_timestamp > best.max_timestamp):
+                best = segment
+        if best is None:
+            return None
+        target = best.max_timestamp
+        found = best.find_by_timestamp(target)
+        if found is None:
+            return None
+        for position, header in self._batches_from(best, found[0]):
+            if header.max_timestamp == target and header.last_offset >= self._log_start_offset:
+                for record in iter_records(best.read_batch(position, header), header):
+                    if record.timestamp == target and record.offset >= self._log_start_offset:
+                        return TimestampOffset(target, record.offset, header.partition_leader_epoch)
+        return None
+
+    def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
+        self._check_online()
+        return self._epochs.end_offset_for(epoch, self.log_end_offset)
+
+    # -- truncation and deletion -----------------------------------------------------------------
+
+    def truncate_to(self, offset: int) -> None:
+        """Remove every batch holding offsets >= `offset` (a batch straddling it goes whole)."""
+        self._check_online()
+        if offset >= self.log_end_offset:
+            return
+        try:
+            if offset < self._log_start_offset:
+                self._truncate_fully_and_start_at(offset)
+                return
+            while len(self._segments) > 1 and self._segments[-1].base_offset >= offset:
+                self._schedule_delete(self._segments.pop())
+                self._bases.pop()
+            active = self.active_segment
+            active.truncate_to(offset)
+            active.make_active()
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        self._after_truncation()
+
+    def _truncate_fully_and_start_at(self, offset: int) -> None:
+        for segment in self._segments:
+            self._schedule_delete(segment)
+        self._segments = [self._new_segment(offset)]
+        self._bases = [offset]
+        self._log_start_offset = offset
+        self._after_truncation()
+
+    def _after_truncation(self) -> None:
+        end = self.log_end_offset
+        self._epochs.truncate_from_end(end)
+        self._high_watermark = min(self._high_watermark, end)
+        self._recovery_point = min(self._recovery_point, end)
+        self._log_start_offset = min(self._log_start_offset, end)
+
+    def delete_records_before(self, offset: int) -> int:
+        """DeleteRecords: offset -1 means the high watermark. Only moves the log start forward."""
+        self._check_online()
+        if offset == -1:
+            offset = self._high_watermark
+        if offset < 0 or offset > self._high_watermark:
+            raise OffsetOutOfRange(
+                f"cannot delete records before {offset}: high watermark {self._high_watermark}"
+            )
+        self.maybe_increment_log_start_offset(offset)
+        return self._log_start_offset
+
+    def maybe_increment_log_start_offset(self, offset: int) -> None:
+        if offset <= self._log_start_offset:
+            return
+        self._log_start_offset = offset
+        self._epochs.truncate_from_start(offset)
+        self.delete_segments_before_log_start()
+
+    def delete_segments_before_log_start(self) -> int:
+        """Whole segments below the log start are no longer readable; drop them (never the active one)."""
+        deleted = 0
+        while len(self._segments) > 1 and self._segments[1].base_offset <= self._log_start_offset:
+            self._delete_oldest_segment()
+            deleted += 1
+        return deleted
+
+    def _delete_oldest_segment(self, now_ms: int | None = None) -> None:
+        segment = self._segments.pop(0)
+        self._bases.pop(0)
+        self._log_start_offset = max(self._log_start_offset, self._segments[0].base_offset)
+        self._epochs.truncate_from_start(self._log_start_offset)
+        self._schedule_delete(segment, now_ms)
+
+    def _schedule_delete(self, segment: LogSegment, now_ms: int | None = None) -> None:
+        """Hide the segment now; close and unlink it after file_delete_delay_ms so open reads finish."""
+        now_ms = self.clock.now_ms() if now_ms is None else now_ms
+        try:
+            segment.rename_to_deleted()
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        if self.config.file_delete_delay_ms <= 0:
+            segment.close_and_remove()
+        else:
+            self._pending_deletes.append((now_ms + self.config.file_delete_delay_ms, segment))
+
+    def delete_expired_files(self, now_ms: int) -> int:
+        due = [s for t, s in self._pending_deletes if t <= now_ms]
+        self._pending_deletes = [(t, s) for t, s in self._pending_deletes if t > now_ms]
+        for segment in due:
+            segment.close_and_remove()
+        return len(due)
+
+    def replace_segment(self, old: LogSegment, swap_path: Path) -> None:
+        """Compaction's last step: `swap_path` holds the cleaned copy of inactive segment `old`."""
+        i = self._segments.index(old)
+        log_file = old.path
+        try:
+            self._schedule_delete(old)
+            os.rename(swap_path, log_file)
+            segment = LogSegment(
+                self.directory,
+                old.base_offset,
+                index_bytes=self.config.segment_index_bytes,
+                index_interval_bytes=self.config.index_interval_bytes,
+                now_ms=old.created_ms,
+            )
+            segment.recover()
+            segment.on_become_inactive()
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        self._segments[i] = segment
+
+    # -- retention -------------------------------------------------------------------------------
+
+    def delete_old_segments(self, now_ms: int) -> int:
+        """Retention: whole inactive segments past retention_ms or beyond retention_bytes; returns count."""
+        if self._offline or self._closed:
+            return 0
+        self.delete_expired_files(now_ms)
+        deleted = self.delete_segments_before_log_start()
+        if self.config.delete:
+            deleted += self._delete_retention_ms_breached(now_ms)
+            deleted += self._delete_retention_bytes_breached()
+        return deleted
+
+    def _delete_retention_ms_breached(self, now_ms: int) -> int:
+        if self.config.retention_ms < 0:
+            return 0
+        deleted = 0
+        while len(self._segments) > 1:
+            segment = self._segments[0]
+            if segment.max_timestamp < 0 and segment.size > 0:
+                break  # no timestamps (should not happen with v2); never guess
+            if now_ms - max(segment.max_timestamp, 0) <= self.config.retention_ms:
+                break
+            self._delete_oldest_segment(now_ms)
+            deleted += 1
+        return deleted
+
+    def _delete_retention_bytes_breached(self) -> int:
+        if self.config.retention_bytes < 0:
+            return 0
+        deleted = 0
+        excess = self.size_bytes - self.config.retention_bytes
+        while len(self._segments) > 1 and excess - self._segments[0].size >= 0:
+            excess -= self._segments[0].size
+            self._delete_oldest_segment()
+            deleted += 1
+        return deleted
+
+    # -- durability ------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """fsync everything written so far and move the recovery point; safe from a worker thread."""
+        self._check_online()
+        end = self.log_end_offset
+        segments = list(self._segments)
+        try:
+            for segment in segments:
+                if segment.next_offset > self._recovery_point or segment is segments[-1]:
+                    segment.flush()
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        self._recovery_point = max(self._recovery_point, end)
+        self._unflushed_messages = 0
+        self._last_flush_ms = self.clock.now_ms()
+
+    def maybe_flush(self, now_ms: int) -> bool:
+        """flush_ms: the log manager's periodic check calls this."""
+        if self._unflushed_messages and now_ms - self._last_flush_ms >= self.config.flush_ms:
+            self.flush()
+            return True
+        return False
+
+    def update_config(self, config: LogConfig) -> None:
+        self.config = config
+
+    def close(self) -> None:
+        """Trim the active segment's indexes, fsync, and release every file."""
+        if self._closed:
+            return
+        try:
+            if not self._offline:
+                self.active_segment.on_become_inactive()
+                self.flush()
+        finally:
+            self._closed = True
+            for segment in self._segments:
+                segment.close()
+            for _, segment in self._pending_deletes:
+                segment.close_and_remove()
+            self._pending_deletes = []
+
+    def __repr__(self) -> str:
+        return f"FileLog({self.tp}, log_start_offset={self.log_start_offset}, log_end_offset={self.log_end_offset})"

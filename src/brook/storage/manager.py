@@ -1,0 +1,248 @@
+"""LogManager: every partition log of this broker, spread over one or more log dirs.
+
+Each log dir holds one directory per partition plus, at its top level:
+
+    recovery-point-offset-checkpoint   topic partition offset   (format in checkpoint.py)
+    log-start-offset-checkpoint        topic partition offset
+    .kafka_cleanshutdown               present only between a clean close() and the next load()
+
+A new partition goes to the online dir holding the fewest partitions. Deleting a partition renames its
+directory to `<topic>-<partition>.<uuid>-delete` first (an atomic step that load() recognises), then
+removes it. An OSError in a dir takes that whole dir offline (`offline_dirs`); its logs then raise
+LogDirOffline until restart. Owned by the broker; not thread-safe except FileLog.flush.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from brook.common.clock import Clock
+from brook.common.errors import LogDirOffline
+from brook.common.types import TopicPartition
+from brook.storage.api import LogConfig
+from brook.storage.checkpoint import (
+    LOG_START_OFFSET_CHECKPOINT,
+    RECOVERY_POINT_CHECKPOINT,
+    read_offset_checkpoint,
+    write_offset_checkpoint,
+)
+from brook.storage.log import FileLog, parse_partition_dir
+
+__all__ = ["CLEAN_SHUTDOWN_FILE", "LogManager"]
+
+logger = logging.getLogger(__name__)
+
+CLEAN_SHUTDOWN_FILE = ".kafka_cleanshutdown"
+_DELETE_SUFFIX = "-delete"
+
+
+class LogManager:
+    def __init__(self, log_dirs: list[Path], clock: Clock, default_config: LogConfig | None = None) -> None:
+        if not log_dirs:
+            raise ValueError("at least one log dir is required")
+        self.log_dirs = [Path(d) for d in log_dirs]
+        self.clock = clock
+        self.default_config = default_config or LogConfig()
+        self._logs: dict[TopicPartition, FileLog] = {}
+        self._dir_of: dict[TopicPartition, Path] = {}
+        self.offline_dirs: set[Path] = set()
+        for d in self.log_dirs:
+            d.mkdir(parents=True, exist_ok=True)
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def load(self, configs: dict[str, LogConfig] | None = None) -> None:
+        """Open every partition found in the log dirs, recovering those that need it.
+
+        `configs` maps topic name -> LogConfig for topics that do not use the default config."""
+        configs = configs or {}
+        for log_dir in self.log_dirs:
+            try:
+                self._load_dir(log_dir, configs)
+            except OSError as exc:
+                logger.exception("cannot load log dir=%s", log_dir)
+                self._mark_offline(log_dir, exc)
+
+    def _load_dir(self, log_dir: Path, configs: dict[str, LogConfig]) -> None:
+        marker = log_dir / CLEAN_SHUTDOWN_FILE
+        clean = marker.exists()
+        recovery_points = read_offset_checkpoint(log_dir / RECOVERY_POINT_CHECKPOINT)
+        start_offsets = read_offset_checkpoint(log_dir / LOG_START_OFFSET_CHECKPOINT)
+        for path in sorted(log_dir.iterdir()):
+            if not path.is_dir():
+                continue
+            if path.name.endswith(_DELETE_SUFFIX):
+                shutil.rmtree(path, ignore_errors=True)  # a delete that a crash interrupted
+                continue
+            try:
+                tp = parse_partition_dir(path.name)
+            except ValueError:
+                continue
+            if tp in self._logs:
+                raise RuntimeError(f"duplicate log directories for {tp}: {self._dir_of[tp]} and {log_dir}")
+            self._logs[tp] = FileLog.open(
+                path,
+                configs.get(tp.topic, self.default_config),
+                clock=self.clock,
+                recovery_point=recovery_points.get(tp, 0),
+                log_start_offset=start_offsets.get(tp, 0),
+                had_clean_shutdown=clean,
+                on_failure=self._on_failure,
+            )
+            self._dir_of[tp] = log_dir
+        if clean:
+            # Removed only after loading: a crash from here on must trigger recovery again.
+            marker.unlink()
+
+    # -- partitions ------------------------------------------------------------------------------
+
+    def create(self, tp: TopicPartition, config: LogConfig | None = None) -> FileLog:
+        existing = self._logs.get(tp)
+        if existing is not None:
+            return existing
+        log_dir = self._next_log_dir()
+        try:
+            log = FileLog.open(
+                log_dir / str(tp),
+                config or self.default_config,
+                clock=self.clock,
+                on_failure=self._on_failure,
+            )
+        except OSError as exc:
+            self._mark_offline(log_dir, exc)
+            raise LogDirOffline(f"cannot create {tp} in {log_dir}: {exc}") from exc
+        self._logs[tp] = log
+        self._dir_of[tp] = log_dir
+        logger.info("created log tp=%s dir=%s", tp, log_dir)
+        return log
+
+    def _next_log_dir(self) -> Path:
+        online = [d for d in self.log_dirs if d not in self.offline_dirs]
+        if not online:
+            raise LogDirOffline("every log dir is offline")
+        counts = {d: 0 for d in online}
+        for d in self._dir_of.values():
+            if d in counts:
+                counts[d] += 1
+        return min(online, key=lambda d: counts[d])  # ties: the first listed
+
+    def get(self, tp: TopicPartition) -> FileLog | None:
+        return self._logs.get(tp)
+
+    def logs(self) -> dict[TopicPartition, FileLog]:
+        return dict(self._logs)
+
+    def log_dir_of(self, tp: TopicPartition) -> Path | None:
+        return self._dir_of.get(tp)
+
+    def update_config(self, tp: TopicPartition, config: LogConfig) -> None:
+        log = self._logs.get(tp)
+        if log is not None:
+            log.update_config(config)
+
+    def delete(self, tp: TopicPartition) -> None:
+        log = self._logs.pop(tp, None)
+        log_dir = self._dir_of.pop(tp, None)
+        if log is None or log_dir is None:
+            return
+        log.close()
+        doomed = log.directory.with_name(f"{log.directory.name}.{uuid.uuid4().hex}{_DELETE_SUFFIX}")
+        try:
+            os.rename(log.directory, doomed)
+            shutil.rmtree(doomed)
+        except OSError as exc:
+            self._mark_offline(log_dir, exc)
+            raise LogDirOffline(f"cannot delete {tp} in {log_dir}: {exc}") from exc
+        logger.info("deleted log tp=%s dir=%s", tp, log_dir)
+
+    # -- background work (the broker schedules these) ---------------------------------------------
+
+    def run_retention(self, now_ms: int) -> int:
+        """Delete expired segments in every online log; returns the number of segments deleted."""
+        deleted = 0
+        for tp, log in list(self._logs.items()):
+            if log.is_offline:
+                continue
+            try:
+                deleted += log.delete_old_segments(now_ms)
+            except LogDirOffline:
+                logger.warning("retention skipped offline log tp=%s", tp)
+        return deleted
+
+    def run_compaction(self, now_ms: int) -> int:
+        """Compact every log whose cleanup_policy includes compact; returns the number of logs cleaned."""
+        from brook.storage.cleaner import clean_log  # compaction decodes records; load it only when used
+
+        cleaned = 0
+        for log in list(self._logs.values()):
+            if log.config.compact and not log.is_offline and clean_log(log, now_ms):
+                cleaned += 1
+        return cleaned
+
+    def flush_dirty(self, now_ms: int) -> None:
+        """flush_ms: fsync logs whose oldest unflushed write is older than their flush interval."""
+        for log in list(self._logs.values()):
+            if not log.is_offline:
+                log.maybe_flush(now_ms)
+
+    def flush_all(self) -> None:
+        for log in list(self._logs.values()):
+            if not log.is_offline:
+                log.flush()
+
+    def checkpoint(self) -> None:
+        """Write each online dir's recovery points and log start offsets (atomically)."""
+        for log_dir in self.log_dirs:
+            if log_dir in self.offline_dirs:
+                continue
+            logs = {
+                tp: log
+                for tp, log in self._logs.items()
+                if self._dir_of[tp] == log_dir and not log.is_offline
+            }
+            try:
+                write_offset_checkpoint(
+                    log_dir / RECOVERY_POINT_CHECKPOINT, {tp: log.recovery_point for tp, log in logs.items()}
+                )
+                write_offset_checkpoint(
+                    log_dir / LOG_START_OFFSET_CHECKPOINT,
+                    {tp: log.log_start_offset for tp, log in logs.items()},
+                )
+            except OSError as exc:
+                self._mark_offline(log_dir, exc)
+
+    def close(self) -> None:
+        """Flush and close every log, checkpoint, and mark each healthy dir as cleanly shut down."""
+        for tp, log in list(self._logs.items()):
+            try:
+                log.close()
+            except (OSError, LogDirOffline) as exc:
+                logger.warning("close failed tp=%s error=%s", tp, exc)
+                self._mark_offline(self._dir_of[tp], exc)
+        self.checkpoint()
+        for log_dir in self.log_dirs:
+            if log_dir not in self.offline_dirs:
+                try:
+                    (log_dir / CLEAN_SHUTDOWN_FILE).touch()
+                except OSError as exc:
+                    logger.warning("cannot write clean shutdown marker dir=%s error=%s", log_dir, exc)
+        self._logs.clear()
+        self._dir_of.clear()
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    def _on_failure(self, log_dir: Path) -> None:
+        self._mark_offline(log_dir, None)
+
+    def _mark_offline(self, log_dir: Path, exc: BaseException | None) -> None:
+        if log_dir in self.offline_dirs:
+            return
+        logger.error("log dir offline dir=%s error=%s", log_dir, exc)
+        self.offline_dirs.add(log_dir)
+        for tp, d in self._dir_of.items():
+            if d == log_dir:
+                self._logs[tp].mark_offline()

@@ -1,0 +1,348 @@
+"""One log segment: `{base_offset:020d}.log` plus its `.index` and `.timeindex` (layouts in index.py).
+
+The `.log` file is a plain concatenation of v2 record batches exactly as on the wire (layout in
+brook.records.batch), with increasing offsets. Nothing else is in the file: no header, no footer, so a
+segment can be sent to a consumer with pread/sendfile and scanned with nothing but batch headers.
+
+A segment knows its size, next offset and largest timestamp in memory; it finds a batch by asking the
+sparse offset index for a nearby position and hopping over batch headers from there (at most about
+`index_interval_bytes` of hops). Owned by its FileLog; `flush` may run on another thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from brook.records.batch import BATCH_HEADER_SIZE, LOG_OVERHEAD, BatchHeader, crc_is_valid, parse_header
+from brook.storage.api import FileSlice
+from brook.storage.index import OffsetIndex, TimeIndex
+
+__all__ = ["BatchInfo", "LogSegment", "log_path", "segment_base_offset"]
+
+logger = logging.getLogger(__name__)
+
+LOG_SUFFIX = ".log"
+INDEX_SUFFIX = ".index"
+TIME_INDEX_SUFFIX = ".timeindex"
+DELETED_SUFFIX = ".deleted"
+_SCAN_CHUNK_BYTES = 8 * 1024 * 1024
+_MAX_RELATIVE_OFFSET = 2**31 - 1
+
+
+def log_path(directory: Path, base_offset: int) -> Path:
+    return directory / f"{base_offset:020d}{LOG_SUFFIX}"
+
+
+def segment_base_offset(path: Path) -> int:
+    return int(path.name.split(".", 1)[0])
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInfo:
+    """What a segment needs to know about a batch being appended (position relative to the write)."""
+
+    position: int
+    size: int
+    base_offset: int
+    last_offset: int
+    max_timestamp: int
+
+
+class LogSegment:
+    def __init__(
+        self, directory: Path, base_offset: int, *, index_bytes: int, index_interval_bytes: int, now_ms: int
+    ) -> None:
+        self.base_offset = base_offset
+        self.path = log_path(directory, base_offset)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self.size = os.fstat(self._fd).st_size
+        self.offset_index = OffsetIndex(self.path.with_suffix(INDEX_SUFFIX), base_offset, index_bytes)
+        self.time_index = TimeIndex(self.path.with_suffix(TIME_INDEX_SUFFIX), base_offset, index_bytes)
+        self.index_bytes = index_bytes
+        self.index_interval_bytes = index_interval_bytes
+        self.next_offset = base_offset
+        self.max_timestamp = -1
+        self.offset_of_max_timestamp = base_offset
+        self.created_ms = now_ms
+        self.first_batch_timestamp = -1
+        self._bytes_since_index_entry = 0
+        self.deleted = False
+
+    @property
+    def fd(self) -> int:
+        return self._fd
+
+    @property
+    def rolling_based_timestamp(self) -> int:
+        """segment.ms counts from the first batch's timestamp, or from creation when empty (as Kafka)."""
+        return self.first_batch_timestamp if self.first_batch_timestamp >= 0 else self.created_ms
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def can_hold(self, first_offset: int, last_offset: int) -> bool:
+        """Relative offsets in the indexes are int32."""
+        return first_offset >= self.base_offset and last_offset - self.base_offset <= _MAX_RELATIVE_OFFSET
+
+    def append(self, data: bytes | bytearray | memoryview, batches: list[BatchInfo]) -> None:
+        """Write `data` (whole batches) with one write call, then index it. On OSError the file is cut
+        back to its old size, so nothing half-written is ever indexed or readable."""
+        start = self.size
+        view = memoryview(data)
+        try:
+            written = os.pwrite(self._fd, view, start)
+            while written < len(view):  # short writes are legal; rare on regular files
+                written += os.pwrite(self._fd, view[written:], start + written)
+        except OSError:
+            try:
+                os.ftruncate(self._fd, start)
+            except OSError:
+                logger.exception("cannot cut back failed write file=%s", self.path)
+            raise
+        self.size = start + len(view)
+        for b in batches:
+            self._index_batch(start + b.position, b.size, b.base_offset, b.last_offset, b.max_timestamp)
+
+    def _index_batch(self, position: int, size: int, base_offset: int, last_offset: int, max_ts: int) -> None:
+        if self.first_batch_timestamp < 0:
+            self.first_batch_timestamp = max_ts
+        if max_ts > self.max_timestamp:
+            self.max_timestamp = max_ts
+            self.offset_of_max_timestamp = base_offset
+        if self._bytes_since_index_entry > self.index_interval_bytes and not self.offset_index.is_full:
+            self.offset_index.append(base_offset, position)
+            if not self.time_index.is_full:
+                self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
+            self._bytes_since_index_entry = 0
+        self._bytes_since_index_entry += size
+        self.next_offset = last_offset + 1
+
+    @property
+    def indexes_full(self) -> bool:
+        return self.offset_index.is_full or self.time_index.is_full
+
+    def on_become_inactive(self) -> None:
+        """On roll: record the final largest timestamp (used on reopen) and trim the preallocated indexes."""
+        if self.max_timestamp >= 0:
+            self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
+        self.offset_index.trim()
+        self.time_index.trim()
+
+    def make_active(self) -> None:
+        self.offset_index.make_active(self.index_bytes)
+        self.time_index.make_active(self.index_bytes)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def header_at(self, position: int) -> BatchHeader | None:
+        if position + BATCH_HEADER_SIZE > self.size:
+            return None
+        return parse_header(os.pread(self._fd, BATCH_HEADER_SIZE, position))
+
+    def translate_offset(self, offset: int) -> tuple[int, BatchHeader] | None:
+        """Position and header of the first batch whose last offset is >= `offset`."""
+        _, position = self.offset_index.lookup(offset)
+        while (header := self.header_at(position)) is not None:
+            if header.last_offset >= offset:
+                return position, header
+            position += header.size
+        return None
+
+    def _boundary_at_or_before(self, limit: int) -> int:
+        """The largest batch boundary <= limit (limit < size)."""
+        _, position = self.offset_index.lookup_position(limit)
+        while (header := self.header_at(position)) is not None and position + header.size <= limit:
+            position += header.size
+        return position
+
+    def read(self, offset: int, max_bytes: int, upper_bound: int | None) -> FileSlice | None:
+        """Whole batches from the one holding `offset`: the first always, the rest while within max_bytes
+        and wholly below upper_bound. None when no batch here qualifies."""
+        found = self.translate_offset(offset)
+        if found is None:
+            return None
+        start, header = found
+        limit = self.size
+        if upper_bound is not None and upper_bound <= header.last_offset:
+            return None
+        if upper_bound is not None and upper_bound < self.next_offset:
+            bound = self.translate_offset(upper_bound)
+            if bound is not None:
+                limit = bound[0]
+        end = start + max(max_bytes, header.size)
+        end = limit if end >= limit else max(start + header.size, self._boundary_at_or_before(end))
+        return FileSlice(self._fd, start, end - start)
+
+    def find_by_timestamp(self, timestamp: int) -> tuple[int, BatchHeader] | None:
+        """The first batch whose max_timestamp >= timestamp."""
+        if self.max_timestamp < timestamp:
+            return None
+        _, offset = self.time_index.lookup(timestamp)
+        _, position = self.offset_index.lookup(offset)
+        while (header := self.header_at(position)) is not None:
+            if header.max_timestamp >= timestamp:
+                return position, header
+            position += header.size
+        return None
+
+    def read_batch(self, position: int, header: BatchHeader) -> bytes:
+        return os.pread(self._fd, header.size, position)
+
+    # -- state after open or truncation ------------------------------------------------------------
+
+    def load_state_from_indexes(self) -> bool:
+        """Restore next offset and largest timestamp from the last index entries plus a hop over the
+        batches after them. Returns False when an index disagrees with the log, looks stale (an entry
+        is missing where the interval says one must be) or the tail does not end exactly at the file
+        size (torn or corrupt): the caller then rebuilds with `recover`."""
+        first = self.header_at(0)
+        self.first_batch_timestamp = first.max_timestamp if first is not None else -1
+        index_offset, index_position = self.offset_index.last_entry()
+        if self.offset_index.entries:
+            at_index = self.header_at(index_position)
+            if at_index is None or at_index.base_offset != index_offset:
+                return False
+        position = index_position
+        self.max_timestamp, self.offset_of_max_timestamp = -1, self.base_offset
+        ts_entry = self.time_index.last_entry()
+        if ts_entry is None and self.size > 0:
+            return False  # roll and close always leave an entry for the largest timestamp
+        if ts_entry is not None:
+            found = self.translate_offset(ts_entry[1])
+            if found is None or found[1].base_offset != ts_entry[1] or found[1].max_timestamp != ts_entry[0]:
+                return False
+            self.max_timestamp, self.offset_of_max_timestamp = ts_entry
+            position = min(position, found[0])  # recount timestamps after the time index's last entry
+        self.next_offset = self.base_offset
+        self._bytes_since_index_entry = 0
+        while (header := self.header_at(position)) is not None:
+            if header.magic != 2 or header.last_offset_delta < 0:
+                return False
+            if position == index_position:
+                self._bytes_since_index_entry = 0
+            elif position > index_position and self._bytes_since_index_entry > self.index_interval_bytes:
+                missing = not self.offset_index.is_full
+                if missing:
+                    return False  # the offset index lost entries
+            if header.max_timestamp > self.max_timestamp:
+                self.max_timestamp = header.max_timestamp
+                self.offset_of_max_timestamp = header.base_offset
+            self.next_offset = header.last_offset + 1
+            self._bytes_since_index_entry += header.size
+            position += header.size
+        return position == self.size
+
+    def truncate_to(self, offset: int) -> int:
+        """Drop the batch holding `offset` and everything after; returns the bytes removed."""
+        found = self.translate_offset(offset)
+        if found is None:
+            return 0
+        position, header = found
+        removed = self.size - position
+        os.ftruncate(self._fd, position)
+        self.size = position
+        self.offset_index.truncate_to(header.base_offset)
+        self.time_index.truncate_to(header.base_offset)
+        if not self.load_state_from_indexes():
+            self.recover()  # e.g. no time index entry left: rescan what remains (less than an interval or so)
+        return removed
+
+    def recover(self) -> int:
+        """Rebuild both indexes by scanning every batch (length, magic, CRC32C, offsets); cut the file at
+        the first invalid or torn batch. Returns the bytes cut."""
+        self.offset_index.reset()
+        self.time_index.reset()
+        self.next_offset = self.base_offset
+        self.max_timestamp, self.offset_of_max_timestamp = -1, self.base_offset
+        self.first_batch_timestamp = -1
+        self._bytes_since_index_entry = 0
+        file_size = os.fstat(self._fd).st_size
+        valid_end = self._scan(file_size)
+        if valid_end < file_size:
+            logger.warning(
+                "truncating invalid tail file=%s position=%d bytes_cut=%d",
+                self.path,
+                valid_end,
+                file_size - valid_end,
+            )
+            os.ftruncate(self._fd, valid_end)
+        self.size = valid_end
+        return file_size - valid_end
+
+    def _scan(self, file_size: int) -> int:
+        """Index every valid batch; returns the position just after the last valid one."""
+        position = 0
+        while position < file_size:
+            chunk = os.pread(self._fd, min(_SCAN_CHUNK_BYTES, file_size - position), position)
+            view = memoryview(chunk)
+            offset = 0
+            while len(chunk) - offset >= BATCH_HEADER_SIZE:
+                header = parse_header(view, offset)
+                if not self._looks_valid(header, position + offset, file_size):
+                    return position + offset
+                if offset + header.size > len(chunk):
+                    if offset == 0:  # a batch bigger than the chunk: read it alone
+                        chunk = os.pread(self._fd, header.size, position)
+                        view = memoryview(chunk)
+                        continue
+                    break
+                if not crc_is_valid(view, offset, header):
+                    return position + offset
+                self._index_batch(
+                    position + offset,
+                    header.size,
+                    header.base_offset,
+                    header.last_offset,
+                    header.max_timestamp,
+                )
+                offset += header.size
+            if offset == 0:
+                return position  # fewer than a header's bytes left: torn
+            position += offset
+        return position
+
+    def _looks_valid(self, header: BatchHeader, position: int, file_size: int) -> bool:
+        return (
+            header.magic == 2
+            and header.batch_length >= BATCH_HEADER_SIZE - LOG_OVERHEAD
+            and position + header.size <= file_size
+            and header.last_offset_delta >= 0
+            and header.base_offset >= self.next_offset
+            and self.can_hold(header.base_offset, header.last_offset)
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        os.fsync(self._fd)
+        self.offset_index.flush()
+        self.time_index.flush()
+
+    def rename_to_deleted(self) -> None:
+        """Retention and truncation hide a segment by renaming it; its fd stays open for readers."""
+        new = self.path.with_name(self.path.name + DELETED_SUFFIX)
+        os.rename(self.path, new)
+        self.path = new
+        for index in (self.offset_index, self.time_index):
+            index.rename(index.path.with_name(index.path.name + DELETED_SUFFIX))
+        self.deleted = True
+
+    def close(self) -> None:
+        self.offset_index.close()
+        self.time_index.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def close_and_remove(self) -> None:
+        self.close()
+        for path in (self.path, self.offset_index.path, self.time_index.path):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+    def __repr__(self) -> str:
+        return f"LogSegment({self.path.name}, size={self.size}, next_offset={self.next_offset})"

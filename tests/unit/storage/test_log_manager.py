@@ -1,0 +1,77 @@
+"""LogManager: dir selection, load, checkpoints, delete."""
+
+from pathlib import Path
+
+from brook.common.clock import FakeClock
+from brook.common.types import TopicPartition
+from brook.storage.api import LogConfig
+from brook.storage.manager import CLEAN_SHUTDOWN_FILE, LogManager
+from brook.testing import make_batch
+
+T0 = 1_700_000_000_000
+
+
+def test_new_partition_goes_to_dir_with_fewest_partitions(tmp_path: Path) -> None:
+    dirs = [tmp_path / "a", tmp_path / "b", tmp_path / "c"]
+    manager = LogManager(dirs, FakeClock(T0))
+    for p in range(6):
+        manager.create(TopicPartition("t", p))
+    counts = {d: sum(1 for x in d.iterdir() if x.is_dir()) for d in dirs}
+    assert set(counts.values()) == {2}
+    manager.close()
+
+
+def test_checkpoints_use_kafka_text_format(tmp_path: Path) -> None:
+    manager = LogManager([tmp_path], FakeClock(T0))
+    log = manager.create(TopicPartition("my.topic-x", 3))
+    log.append_as_leader(make_batch([(b"k", b"v")] * 4), leader_epoch=0)
+    log.flush()
+    manager.checkpoint()
+    assert (tmp_path / "recovery-point-offset-checkpoint").read_text() == "0\n1\nmy.topic-x 3 4\n"
+    assert (tmp_path / "log-start-offset-checkpoint").read_text() == "0\n1\nmy.topic-x 3 0\n"
+    manager.close()
+
+
+def test_close_then_load_skips_recovery_and_removes_marker(tmp_path: Path) -> None:
+    tp = TopicPartition("orders_v2", 0)
+    manager = LogManager([tmp_path], FakeClock(T0))
+    manager.create(tp, LogConfig()).append_as_leader(make_batch([(b"k", b"v")] * 3), leader_epoch=1)
+    manager.close()
+    assert (tmp_path / CLEAN_SHUTDOWN_FILE).exists()
+    manager = LogManager([tmp_path], FakeClock(T0))
+    manager.load()
+    assert not (tmp_path / CLEAN_SHUTDOWN_FILE).exists()
+    log = manager.get(tp)
+    assert log is not None
+    assert log.log_end_offset == 3
+    assert log.load_result.segments_recovered == 0
+    assert set(manager.logs()) == {tp}
+    manager.close()
+
+
+def test_load_after_crash_recovers(tmp_path: Path) -> None:
+    tp = TopicPartition("t", 0)
+    manager = LogManager([tmp_path], FakeClock(T0))
+    manager.create(tp).append_as_leader(make_batch([(b"k", b"v")] * 3), leader_epoch=1)
+    # No close(): a crash. A fresh manager must recover.
+    manager2 = LogManager([tmp_path], FakeClock(T0))
+    manager2.load()
+    log = manager2.get(tp)
+    assert log is not None
+    assert log.log_end_offset == 3
+    assert log.load_result.segments_recovered == 1
+    manager2.close()
+    manager.logs()[tp].close()
+
+
+def test_delete_removes_partition_dir(tmp_path: Path) -> None:
+    tp = TopicPartition("t", 0)
+    manager = LogManager([tmp_path], FakeClock(T0))
+    manager.create(tp)
+    manager.delete(tp)
+    assert manager.get(tp) is None
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == []
+    (tmp_path / "t-1.0123abcd-delete").mkdir()
+    manager.load()
+    assert not (tmp_path / "t-1.0123abcd-delete").exists()
+    manager.close()
