@@ -27,9 +27,16 @@ run: $(STAMP)
 system-deps:
 	@command -v kcat >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat; }
 
+# kafkajs, a Node.js client, is tested too (npm registry; package-lock pins it).
+tests/clients/node_modules/.installed: tests/clients/package.json tests/clients/package-lock.json
+	cd tests/clients && npm ci --silent --no-audit --no-fund
+	touch $@
+
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src/brook
+	$(BIN)/lint-imports
 
 fmt: $(TEST_STAMP)
 	$(BIN)/ruff format src tests bench
@@ -38,7 +45,7 @@ fmt: $(TEST_STAMP)
 test-fast: $(TEST_STAMP)
 	$(BIN)/pytest -q tests/unit tests/contract tests/property
 
-test: system-deps $(TEST_STAMP)
+test: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed
 	$(MAKE) lint
 	$(BIN)/pytest -q -ra tests
 

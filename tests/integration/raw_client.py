@@ -29,7 +29,7 @@ class RawClient:
             else codec.encode_body(codec.build(codec.request_class(api_key, version), body))
         )
         header = struct.pack(">hhih", api_key, version, self._correlation_id, 3) + b"raw"
-        if codec.is_flexible_request(api_key, version):
+        if not (api_key == 0 and version < 3) and codec.is_flexible_request(api_key, version):
             header += b"\x00"
         return self._correlation_id, struct.pack(">i", len(header) + len(payload)) + header + payload
 

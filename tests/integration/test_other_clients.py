@@ -146,3 +146,22 @@ def test_kcat_reads_what_confluent_kafka_wrote(kafka_broker, kcat):
         timeout=30,
     ).stdout
     assert out.splitlines() == [f"k{i}=v{i}" for i in range(10)]
+
+
+def test_kafka_python_admin(kafka_broker):
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
+    try:
+        admin.create_topics([NewTopic("kp-admin", 2, 1, topic_configs={"retention.ms": "1000"})])
+        assert "kp-admin" in admin.list_topics()
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "kp-admin")])
+        assert described["topic"]["kp-admin"]["retention.ms"]["value"] == "1000"
+        admin.create_partitions({"kp-admin": NewPartitions(4)})
+        cluster = admin.describe_cluster()
+        assert [b["broker_id"] for b in cluster["brokers"]] == [0]
+        admin.delete_topics(["kp-admin"])
+        assert "kp-admin" not in admin.list_topics()
+    finally:
+        admin.close()

@@ -34,9 +34,13 @@ def steady_producer(broker):
     raw.request(
         19, 5, {"topics": [{"name": "steady", "num_partitions": 1, "replication_factor": 1}], "timeout": 5000}
     )
-    raw.request(
-        19, 5, {"topics": [{"name": "target", "num_partitions": 1, "replication_factor": 1}], "timeout": 5000}
-    )
+    target = {
+        "name": "target",
+        "num_partitions": 1,
+        "replication_factor": 1,
+        "configs": [{"name": "max.message.bytes", "value": "100000"}],
+    }
+    raw.request(19, 5, {"topics": [target], "timeout": 5000})
     raw.close()
     stop = threading.Event()
     sent: list[int] = []
@@ -128,7 +132,7 @@ def test_bad_crc_is_corrupt_message_and_nothing_is_appended(broker):
 
 def test_batch_over_max_message_bytes_is_message_too_large(broker):
     before = _log_end(broker, "target")
-    batch = make_batch([(b"k", b"x" * 1_100_000)])
+    batch = make_batch([(b"k", b"x" * 200_000)])
     raw = RawClient(broker.bootstrap)
     response = raw.request(0, 7, _produce_body("target", batch))
     raw.close()

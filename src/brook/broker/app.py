@@ -13,6 +13,7 @@ from pathlib import Path
 from brook import __version__
 from brook.broker import handlers
 from brook.broker.config import BrokerConfig
+from brook.broker.group_service import GroupService
 from brook.broker.producer_ids import ProducerIdManager
 from brook.broker.replica_manager import ReplicaManager
 from brook.broker.server import Server
@@ -41,6 +42,7 @@ class Broker:
         self.replicas = ReplicaManager(self.node_id, self.log_manager, self.clock)
         self.topics = TopicService(config, self.metadata, self.replicas)
         self.producer_ids = ProducerIdManager(self.metadata)
+        self.groups = GroupService(self)
         self.server = Server(self)
         self._background: list[asyncio.Task[None]] = []
 
@@ -49,13 +51,16 @@ class Broker:
         return self.server.port
 
     async def start(self) -> None:
-        self.log_manager.load()
+        topics = self.metadata.topics()
+        self.log_manager.load({name: self.topics.log_config(state) for name, state in topics.items()})
         host, port = self.config.listener
         await self.server.start(host, port)
         adv_host, adv_port = self.config.advertised_listener
         self.metadata.register_broker(BrokerInfo(self.node_id, adv_host, adv_port or self.server.port))
         self.topics.sync()
+        self._background.append(self.groups.start())
         self._background.append(asyncio.create_task(self._retention_loop()))
+        self._background.append(asyncio.create_task(self._flush_loop()))
         logger.info(
             "brook %s ready listener=%s:%d data=%s node_id=%d cluster_id=%s",
             __version__,
@@ -67,6 +72,7 @@ class Broker:
         )
 
     async def _retention_loop(self) -> None:
+        """log.retention.check.interval.ms: delete expired segments, compact, checkpoint."""
         interval_s = self.config.int("log.retention.check.interval.ms") / 1000
         while True:
             await asyncio.sleep(interval_s)
@@ -74,16 +80,31 @@ class Broker:
                 deleted = self.log_manager.run_retention(self.clock.now_ms())
                 if deleted:
                     logger.info("retention deleted segments=%d", deleted)
-                self.log_manager.run_compaction(self.clock.now_ms())
-                await asyncio.to_thread(self.log_manager.checkpoint)
+                if self.config.bool("log.cleaner.enable"):
+                    self.log_manager.run_compaction(self.clock.now_ms())
             except Exception:
                 logger.exception("retention pass failed")
+
+    async def _flush_loop(self) -> None:
+        """flush.ms / flush.messages and the offset checkpoints; fsync runs off the event loop."""
+        checkpoint_interval_ms = self.config.int("log.flush.offset.checkpoint.interval.ms")
+        last_checkpoint_ms = self.clock.monotonic_ms()
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await asyncio.to_thread(self.log_manager.flush_dirty, self.clock.now_ms())
+                if self.clock.monotonic_ms() - last_checkpoint_ms >= checkpoint_interval_ms:
+                    last_checkpoint_ms = self.clock.monotonic_ms()
+                    await asyncio.to_thread(self.log_manager.checkpoint)
+            except Exception:
+                logger.exception("flush pass failed")
 
     async def stop(self) -> None:
         logger.info("shutting down")
         await self.server.stop()
         for task in self._background:
             task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         self.replicas.close()
         await asyncio.to_thread(self.log_manager.close)
         logger.info("shut down cleanly")

@@ -6,6 +6,7 @@ turns a topic's overrides plus the broker's defaults into a `LogConfig` for the 
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -169,6 +170,7 @@ BROKER_DEFAULTS: dict[str, str] = {
     "offsets.retention.minutes": "10080",
     "offsets.retention.check.interval.ms": "600000",
     "offsets.commit.timeout.ms": "5000",
+    "offset.metadata.max.bytes": "4096",
     "group.initial.rebalance.delay.ms": "3000",
     "group.min.session.timeout.ms": "6000",
     "group.max.session.timeout.ms": "1800000",
@@ -217,14 +219,14 @@ class BrokerConfig:
     def is_default(self, key: str) -> bool:
         return self.get(key) == BROKER_DEFAULTS.get(key)
 
-    def int(self, key: str) -> int:
+    def int(self, key: str) -> builtins.int:
         return int(self.get(key))
 
     def bool(self, key: str) -> bool:
         return _bool(self.get(key))
 
     @property
-    def node_id(self) -> int:
+    def node_id(self) -> builtins.int:
         broker_id = self.get("broker.id")
         return int(broker_id) if broker_id not in ("", "-1") else self.int("node.id")
 
@@ -234,24 +236,24 @@ class BrokerConfig:
         return [Path(d.strip()) for d in dirs.split(",") if d.strip()]
 
     @property
-    def listener(self) -> tuple[str, int]:
+    def listener(self) -> tuple[str, builtins.int]:
         return _parse_listener(self.get("listeners").split(",")[0])
 
     @property
-    def advertised_listener(self) -> tuple[str, int]:
+    def advertised_listener(self) -> tuple[str, builtins.int]:
         advertised = self.get("advertised.listeners")
         host, port = _parse_listener(advertised.split(",")[0]) if advertised else self.listener
         return (host or "127.0.0.1", port)
 
     @property
-    def retention_ms(self) -> int:
+    def retention_ms(self) -> builtins.int:
         for key, factor in (("log.retention.ms", 1), ("log.retention.minutes", 60_000)):
             if self.get(key):
                 return int(self.get(key)) * factor
         return int(self.get("log.retention.hours")) * 3_600_000
 
     @property
-    def segment_ms(self) -> int:
+    def segment_ms(self) -> builtins.int:
         if self.get("log.roll.ms"):
             return self.int("log.roll.ms")
         return self.int("log.roll.hours") * 3_600_000
@@ -312,4 +314,5 @@ def log_config_for(broker: BrokerConfig, overrides: Mapping[str, str]) -> LogCon
         flush_ms=int(values["flush.ms"]),
         max_message_bytes=int(values["max.message.bytes"]),
         message_timestamp_type=values["message.timestamp.type"],
+        compression_type=values["compression.type"],
     )

@@ -113,7 +113,7 @@ class ReplicaManager:
         if partition is None:
             raise UnknownTopicOrPartition(f"This server does not host this topic-partition: {tp}")
         partition.require_leader()
-        if self.log_manager.is_offline(tp):
+        if partition.log.is_offline:
             raise LogDirOffline(f"the log dir of {tp} is offline")
         return partition
 
@@ -179,7 +179,7 @@ class ReplicaManager:
     def _read_all(
         self, wanted: list[FetchPartition], max_bytes: int, from_follower: bool
     ) -> list[FetchResult]:
-        results = []
+        results: list[FetchResult] = []
         budget = max_bytes
         for f in wanted:
             result = self._read_one(f, budget, from_follower, first=all(r.size == 0 for r in results))

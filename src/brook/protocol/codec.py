@@ -37,12 +37,12 @@ _ZERO_UUID = uuid.UUID(int=0)
 
 
 @cache
-def request_class(api_key: int, version: int) -> type[Any]:
+def request_class(api_key: int, version: int) -> Any:
     return load_request_schema(api_key, version)
 
 
 @cache
-def response_class(api_key: int, version: int) -> type[Any]:
+def response_class(api_key: int, version: int) -> Any:
     return load_response_schema(api_key, version)
 
 
@@ -52,26 +52,29 @@ def is_flexible_request(api_key: int, version: int) -> bool:
 
 
 @cache
-def _reader(cls: type[Any]) -> Callable[[Any, int], tuple[Any, int]]:
-    return entity_reader(cls)  # type: ignore[no-any-return]
+def _reader(cls: Any) -> Callable[[Any, int], tuple[Any, int]]:
+    return entity_reader(cls)
 
 
 @cache
-def _writer(cls: type[Any]) -> Callable[[Any, Any], None]:
-    return entity_writer(cls)  # type: ignore[no-any-return]
+def _writer(cls: Any) -> Callable[[Any, Any], None]:
+    return entity_writer(cls)
 
 
 def decode_request_body(api_key: int, version: int, buf: bytes | memoryview, offset: int) -> Any:
-    """Decode a request body; raises on malformed bytes (the caller turns that into a closed connection)."""
-    body, size = _reader(request_class(api_key, version))(buf, offset)
-    if offset + size != len(buf):
-        raise ValueError(f"{len(buf) - offset - size} trailing bytes after request body")
+    """Decode a request body; raises on malformed bytes (the caller turns that into a closed connection).
+
+    Bytes after the body are ignored, as Kafka's own parser does: librdkafka 2.x sends Metadata v11
+    with a field v11 no longer has, and Kafka answers it.
+    """
+    body, _size = _reader(request_class(api_key, version))(buf, offset)
     return body
 
 
 def encode_body(entity: Any) -> bytes:
     buffer = io.BytesIO()
-    _writer(type(entity))(buffer, entity)
+    entity_class: Any = type(entity)
+    _writer(entity_class)(buffer, entity)
     return buffer.getvalue()
 
 
@@ -92,7 +95,7 @@ _FieldPlan = tuple[str, str, Any, Any, bool]  # name, kind, nested class or kafk
 
 
 @cache
-def _plan(cls: type[Any]) -> tuple[_FieldPlan, ...]:
+def _plan(cls: Any) -> tuple[_FieldPlan, ...]:
     plan: list[_FieldPlan] = []
     for f in fields(cls):
         kafka_type = f.metadata.get("kafka_type")
@@ -148,7 +151,7 @@ def _convert(kafka_type: str, value: Any) -> Any:
     return value
 
 
-def build(cls: type[Any], data: Mapping[str, Any]) -> Any:
+def build(cls: Any, data: Mapping[str, Any]) -> Any:
     """Make a kio entity of class `cls` from a version-independent dict (see module docstring)."""
     kwargs: dict[str, Any] = {}
     for name, kind, spec, default, optional in _plan(cls):

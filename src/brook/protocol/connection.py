@@ -120,7 +120,7 @@ class ServerConnection:
         if isinstance(body, list):
             return self.frame_response(request, body)
         try:
-            payload = body if isinstance(body, bytes | bytearray) else codec.encode_body(body)
+            payload = bytes(body) if isinstance(body, bytes | bytearray) else codec.encode_body(body)
         except Exception as exc:
             raise LocalProtocolError(f"cannot encode response to api_key={request.api_key}") from exc
         return self.frame_response(request, [payload])

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from brook.common.errors import InvalidRecord, NotLeaderOrFollower
 from brook.common.types import TopicPartition
 from brook.records.batch import BatchHeader, parse_header, validate_batches
+from brook.records.conversion import CODEC_BY_NAME, recompress
+from brook.records.records import keys_are_present
 from brook.storage.api import AppendInfo, LogConfig, PartitionLog
 from brook.storage.producer_state import ProducerStateManager
 
@@ -49,6 +51,9 @@ class Partition:
         batches = validate_batches(data, max_batch_bytes=self.config.max_message_bytes)
         if self.config.compact:
             _require_keys(data, batches)
+        if self.config.compression_type != "producer":
+            data = recompress(data, batches, CODEC_BY_NAME[self.config.compression_type])
+            batches = validate_batches(data)
         if len(batches) == 1:
             duplicate = self.producer_state.find_duplicate(batches[0][1])
             if duplicate is not None:
@@ -91,8 +96,6 @@ class Partition:
 
 
 def _require_keys(data: bytearray, batches: list[tuple[int, BatchHeader]]) -> None:
-    from brook.records.records import keys_are_present
-
     for pos, header in batches:
         if not keys_are_present(memoryview(data)[pos : pos + header.size]):
             raise InvalidRecord("Compacted topic cannot accept message without key")

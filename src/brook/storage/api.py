@@ -32,6 +32,7 @@ class LogConfig:
     flush_ms: int = 2**63 - 1
     max_message_bytes: int = 1048588
     message_timestamp_type: str = "CreateTime"  # or "LogAppendTime"
+    compression_type: str = "producer"  # or a codec the broker re-encodes batches with
 
     @property
     def compact(self) -> bool:
@@ -99,6 +100,11 @@ class PartitionLog(Protocol):
 
     @property
     def size_bytes(self) -> int: ...
+
+    @property
+    def is_offline(self) -> bool:
+        """True once an OSError took this log's dir offline; every call then raises LogDirOffline."""
+        ...
 
     def append_as_leader(self, batches: bytearray, *, leader_epoch: int) -> AppendInfo:
         """Assign offsets (patching each batch's base_offset in place) and append. Batches are pre-validated."""

@@ -226,7 +226,7 @@ class FileLog:
     def _append(self, data: bytes | bytearray, infos: list[BatchInfo], now_ms: int) -> None:
         end = infos[-1].position + infos[-1].size
         try:
-            segment = self._maybe_roll(end, infos[0].base_offset, infos[-1].last_offset, now_ms)
+            segment = self._maybe_roll(end, infos, now_ms)
             segment.append(memoryview(data)[:end], infos)
         except OSError as exc:
             raise self._fail(exc) from exc
@@ -234,21 +234,30 @@ class FileLog:
         if self._unflushed_messages >= self.config.flush_messages:
             self.flush()
 
-    def should_roll(self, size: int, first_offset: int, last_offset: int, now_ms: int) -> bool:
+    def should_roll(
+        self, size: int, first_offset: int, last_offset: int, max_timestamp: int, now_ms: int
+    ) -> bool:
         segment = self.active_segment
         if not segment.can_hold(first_offset, last_offset):
             return True
         if segment.size == 0:
             return False
+        # segment.ms as Kafka measures it: from the first batch's timestamp to the incoming batch's, so
+        # a log of old timestamps does not roll on every append; from creation when there is none.
+        if segment.first_batch_timestamp >= 0:
+            waited = max_timestamp - segment.first_batch_timestamp
+        else:
+            waited = now_ms - segment.created_ms
         return (
             segment.size > self.config.segment_bytes - size
-            or now_ms - segment.rolling_based_timestamp > self.config.segment_ms
+            or waited > self.config.segment_ms
             or segment.indexes_full
         )
 
-    def _maybe_roll(self, size: int, first_offset: int, last_offset: int, now_ms: int) -> LogSegment:
-        if self.should_roll(size, first_offset, last_offset, now_ms):
-            self.roll(first_offset)
+    def _maybe_roll(self, size: int, infos: list[BatchInfo], now_ms: int) -> LogSegment:
+        max_timestamp = max(b.max_timestamp for b in infos)
+        if self.should_roll(size, infos[0].base_offset, infos[-1].last_offset, max_timestamp, now_ms):
+            self.roll(infos[0].base_offset)
         return self.active_segment
 
     def roll(self, base_offset: int | None = None) -> LogSegment:

@@ -69,16 +69,14 @@ class LogSegment:
         self.created_ms = now_ms
         self.first_batch_timestamp = -1
         self._bytes_since_index_entry = 0
+        self._read_hint: tuple[int, int] | None = (
+            None  # (base offset, position) of the batch after the last read
+        )
         self.deleted = False
 
     @property
     def fd(self) -> int:
         return self._fd
-
-    @property
-    def rolling_based_timestamp(self) -> int:
-        """segment.ms counts from the first batch's timestamp, or from creation when empty (as Kafka)."""
-        return self.first_batch_timestamp if self.first_batch_timestamp >= 0 else self.created_ms
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -143,7 +141,10 @@ class LogSegment:
 
     def translate_offset(self, offset: int) -> tuple[int, BatchHeader] | None:
         """Position and header of the first batch whose last offset is >= `offset`."""
-        _, position = self.offset_index.lookup(offset)
+        if self._read_hint is not None and self._read_hint[0] == offset:
+            position = self._read_hint[1]  # a consumer reading on from where the last read ended
+        else:
+            _, position = self.offset_index.lookup(offset)
         while (header := self.header_at(position)) is not None:
             if header.last_offset >= offset:
                 return position, header
@@ -172,7 +173,14 @@ class LogSegment:
             if bound is not None:
                 limit = bound[0]
         end = start + max(max_bytes, header.size)
-        end = limit if end >= limit else max(start + header.size, self._boundary_at_or_before(end))
+        if end >= limit:
+            end = limit
+        elif max_bytes > header.size:
+            end = max(start + header.size, self._boundary_at_or_before(end))
+        else:
+            end = start + header.size  # nothing else can fit: skip the search
+        if end == start + header.size:
+            self._read_hint = (header.next_offset, end)  # where this consumer's next fetch starts
         return FileSlice(self._fd, start, end - start)
 
     def find_by_timestamp(self, timestamp: int) -> tuple[int, BatchHeader] | None:
@@ -241,6 +249,7 @@ class LogSegment:
             return 0
         position, header = found
         removed = self.size - position
+        self._read_hint = None
         os.ftruncate(self._fd, position)
         self.size = position
         self.offset_index.truncate_to(header.base_offset)
@@ -252,6 +261,7 @@ class LogSegment:
     def recover(self) -> int:
         """Rebuild both indexes by scanning every batch (length, magic, CRC32C, offsets); cut the file at
         the first invalid or torn batch. Returns the bytes cut."""
+        self._read_hint = None
         self.offset_index.reset()
         self.time_index.reset()
         self.next_offset = self.base_offset

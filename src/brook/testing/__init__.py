@@ -1,4 +1,5 @@
-"""Test support shipped with brook: a real broker process for tests, fakes that pass the contract suites."""
+"""Test support shipped with brook: a real broker process for tests, fakes that pass the same
+contract suites as the real thing, and batch builders."""
 
 from brook.testing.batches import make_batch
 from brook.testing.broker_process import BrookProcess

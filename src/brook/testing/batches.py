@@ -36,7 +36,7 @@ def make_batch(
     decoded = []
     for i, spec in enumerate(records):
         key, value = spec[0], spec[1]
-        headers = tuple(spec[2]) if len(spec) > 2 else ()  # type: ignore[misc]
+        headers = tuple(spec[2]) if len(spec) > 2 else ()
         ts = timestamps[i] if timestamps is not None else timestamp + i
         decoded.append(Record(base_offset + i, ts, key, value, headers))
     attributes = int(compression) | (0x08 if log_append_time else 0)

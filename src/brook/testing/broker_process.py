@@ -39,6 +39,7 @@ class BrookProcess:
         self.overrides = {"group.initial.rebalance.delay.ms": "0", **(overrides or {})}
         self.port = port
         self.startup_timeout_s = startup_timeout_s
+        self.extra_args: list[str] = []
         self.process: subprocess.Popen[str] | None = None
         self.output: deque[str] = deque(maxlen=2000)
         self._reader: threading.Thread | None = None
@@ -48,8 +49,12 @@ class BrookProcess:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> BrookProcess:
+        if self.process is not None:
+            if self.process.poll() is None:
+                raise RuntimeError("brook is already running; stop() or kill() it first")
+            self._join()
         cmd = [sys.executable, "-m", "brook", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        cmd += ["--data-dir", str(self.data_dir)]
+        cmd += ["--data-dir", str(self.data_dir), *self.extra_args]
         for key, value in self.overrides.items():
             cmd += ["--override", f"{key}={value}"]
         self.output.clear()
@@ -113,6 +118,8 @@ class BrookProcess:
         if self._reader is not None:
             self._reader.join(timeout=5)
             self._reader = None
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
 
     def log_text(self) -> str:
         return "\n".join(self.output)

@@ -41,6 +41,10 @@ class MemoryLog:
         return self._log_start_offset
 
     @property
+    def is_offline(self) -> bool:
+        return False  # memory has no log dir to lose
+
+    @property
     def log_end_offset(self) -> int:
         return self._log_end_offset
 

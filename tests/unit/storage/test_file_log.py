@@ -40,15 +40,14 @@ def test_segments_are_named_by_base_offset_and_roll_on_size(tmp_path: Path) -> N
     log.close()
 
 
-def test_roll_on_segment_ms(tmp_path: Path) -> None:
+def test_roll_on_segment_ms_counts_from_first_batch_timestamp(tmp_path: Path) -> None:
     clock = FakeClock(T0)
     log = FileLog.open(tmp_path / "t-0", LogConfig(segment_ms=1000), clock=clock)
-    log.append_as_leader(batch(), leader_epoch=0)
-    clock.advance(500)
-    log.append_as_leader(batch(), leader_epoch=0)
+    log.append_as_leader(batch(ts=T0), leader_epoch=0)
+    clock.advance(5000)  # wall time alone does not roll a segment that has timestamps
+    log.append_as_leader(batch(ts=T0 + 500), leader_epoch=0)
     assert len(log.segments) == 1
-    clock.advance(1000)
-    log.append_as_leader(batch(), leader_epoch=0)
+    log.append_as_leader(batch(ts=T0 + 1500), leader_epoch=0)
     assert [s.base_offset for s in log.segments] == [0, 2]
     log.close()
 

@@ -1,17 +1,34 @@
-"""DescribeCluster (key 60): brokers, controller and cluster id (what the Admin client's describeCluster shows)."""
+"""DescribeCluster (key 60): brokers, controller and cluster id (what the Admin client's describeCluster shows).
+
+v1 (KIP-919) lets a client ask for controllers instead; a broker answers for brokers only, as Kafka's do.
+"""
 
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
 
+BROKERS = 1
 
-@handles(60, versions=range(0, 1))
+
+@handles(60, versions=range(0, 2))
 async def describe_cluster(ctx: RequestContext, req: Any) -> Any:
     store = ctx.broker.metadata
+    endpoint_type = getattr(req, "endpoint_type", BROKERS)
+    if endpoint_type != BROKERS:
+        return ctx.respond(
+            throttle_time=0,
+            error_code=ErrorCode.mismatched_endpoint_type,
+            error_message="brokers answer DescribeCluster for endpoint type 1 (brokers) only",
+            endpoint_type=endpoint_type,
+            cluster_id=store.cluster_id,
+            controller_id=-1,
+            brokers=[],
+        )
     return ctx.respond(
         throttle_time=0,
         error_code=ErrorCode.none,
+        endpoint_type=BROKERS,
         cluster_id=store.cluster_id,
         controller_id=store.controller_id,
         brokers=[

@@ -1,0 +1,44 @@
+"""FindCoordinator (key 10): the broker leading a group's `__consumer_offsets` partition; batched from v4."""
+
+from typing import Any
+
+from brook.broker.handlers.base import RequestContext, handles
+from brook.common.errors import ErrorCode
+
+_GROUP = 0
+_TRANSACTION = 1
+
+
+@handles(10, versions=range(0, 5))
+async def find_coordinator(ctx: RequestContext, req: Any) -> Any:
+    key_type = getattr(req, "key_type", _GROUP)
+    if ctx.version >= 4:
+        found = [_find(ctx, key, key_type) for key in req.coordinator_keys]
+        return ctx.respond(throttle_time=0, coordinators=found)
+    entry = _find(ctx, req.key, key_type)
+    del entry["key"]
+    return ctx.respond(throttle_time=0, **entry)
+
+
+def _find(ctx: RequestContext, key: str, key_type: int) -> dict[str, Any]:
+    if key_type == _TRANSACTION:
+        return _error(key, ErrorCode.coordinator_not_available, "no transaction coordinator")
+    if key_type != _GROUP:
+        return _error(key, ErrorCode.invalid_request, f"unknown key type {key_type}")
+    if not key:
+        return _error(key, ErrorCode.invalid_request, "empty group id")
+    broker = ctx.broker.groups.coordinator_for(key)
+    if broker is None:
+        return _error(key, ErrorCode.coordinator_not_available, "The coordinator is not available.")
+    return {
+        "key": key,
+        "node_id": broker.node_id,
+        "host": broker.host,
+        "port": broker.port,
+        "error_code": ErrorCode.none,
+        "error_message": None,
+    }
+
+
+def _error(key: str, code: ErrorCode, message: str) -> dict[str, Any]:
+    return {"key": key, "node_id": -1, "host": "", "port": -1, "error_code": code, "error_message": message}

@@ -1,0 +1,50 @@
+"""OffsetCommit (key 8): store a group's consumed positions; acknowledged once appended to `__consumer_offsets`."""
+
+from typing import Any
+
+from brook.broker.handlers.base import RequestContext, handles
+from brook.common.errors import ErrorCode
+from brook.common.types import TopicPartition
+from brook.protocol.codec import to_ms
+
+
+@handles(8, versions=range(2, 9))
+async def offset_commit(ctx: RequestContext, req: Any) -> Any:
+    metadata = ctx.broker.metadata
+    codes: dict[TopicPartition, ErrorCode] = {}
+    offsets: dict[TopicPartition, tuple[int, int, str | None]] = {}
+    for topic in req.topics:
+        state = metadata.topic(topic.name)
+        for p in topic.partitions:
+            tp = TopicPartition(topic.name, p.partition_index)
+            if state is None or p.partition_index not in state.partitions:
+                codes[tp] = ErrorCode.unknown_topic_or_partition
+                continue
+            epoch = getattr(p, "committed_leader_epoch", -1)
+            offsets[tp] = (p.committed_offset, epoch, p.committed_metadata)
+    retention_ms = to_ms(getattr(req, "retention_time", -1)) if ctx.version <= 4 else -1
+    error, results = ctx.broker.groups.coordinator.commit_offsets(
+        req.group_id,
+        req.generation_id_or_member_epoch,
+        req.member_id,
+        getattr(req, "group_instance_id", None),
+        offsets,
+        retention_ms=retention_ms,
+    )
+    codes.update(results if error == ErrorCode.none else dict.fromkeys(offsets, error))
+    return ctx.respond(
+        throttle_time=0,
+        topics=[
+            {
+                "name": topic.name,
+                "partitions": [
+                    {
+                        "partition_index": p.partition_index,
+                        "error_code": codes[TopicPartition(topic.name, p.partition_index)],
+                    }
+                    for p in topic.partitions
+                ],
+            }
+            for topic in req.topics
+        ],
+    )

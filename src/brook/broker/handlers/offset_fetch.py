@@ -1,0 +1,45 @@
+"""OffsetFetch (key 9): committed offsets of one group (v1-7) or several (v8); all of them if topics is null."""
+
+from typing import Any
+
+from brook.broker.handlers.base import RequestContext, handles
+from brook.common.errors import ErrorCode
+from brook.common.types import TopicPartition
+
+
+@handles(9, versions=range(1, 9))
+async def offset_fetch(ctx: RequestContext, req: Any) -> Any:
+    if ctx.version >= 8:
+        groups = [_fetch(ctx, g.group_id, g.topics) for g in req.groups]
+        return ctx.respond(throttle_time=0, groups=groups)
+    found = _fetch(ctx, req.group_id, req.topics)
+    if ctx.version < 2:  # no group-level error field: every partition carries it
+        for topic in found["topics"]:
+            for p in topic["partitions"]:
+                p["error_code"] = p["error_code"] or found["error_code"]
+    return ctx.respond(throttle_time=0, topics=found["topics"], error_code=found["error_code"])
+
+
+def _fetch(ctx: RequestContext, group_id: str, topics: Any) -> dict[str, Any]:
+    wanted = None
+    if topics is not None:
+        wanted = [TopicPartition(t.name, p) for t in topics for p in t.partition_indexes]
+    error, entries = ctx.broker.groups.coordinator.fetch_offsets(group_id, wanted)
+    if error != ErrorCode.none and wanted is not None:
+        entries = [(tp, None) for tp in wanted]
+    by_topic: dict[str, list[dict[str, Any]]] = {}
+    for tp, om in entries:
+        by_topic.setdefault(tp.topic, []).append(
+            {
+                "partition_index": tp.partition,
+                "committed_offset": om.offset if om else -1,
+                "committed_leader_epoch": om.leader_epoch if om else -1,
+                "metadata": om.metadata if om else "",
+                "error_code": ErrorCode.none,
+            }
+        )
+    return {
+        "group_id": group_id,
+        "error_code": error,
+        "topics": [{"name": name, "partitions": parts} for name, parts in by_topic.items()],
+    }
