@@ -258,7 +258,7 @@ def topic_names(positional: Sequence[str], flagged: Sequence[str] | str | None) 
 
 
 def _cell(value: Any) -> str:
-    if value is None:
+    if value is None or value == "":
         return "-"
     if isinstance(value, bool):
         return str(value).lower()
