@@ -35,9 +35,12 @@ class Brook:
     def __init__(self, broker: BrookProcess) -> None:
         self.broker = broker
 
-    def run(self, *args: Any, input: str | bytes | None = None, expect: int | None = 0) -> Result:
+    def run(
+        self, *args: Any, input: str | bytes | None = None, expect: int | None = 0, offline: bool = False
+    ) -> Result:
         argv = [str(a) for a in args]
-        result = CliRunner().invoke(cli, [*argv, "-b", self.broker.bootstrap], input=input)
+        connect = [] if offline else ["-b", self.broker.bootstrap]
+        result = CliRunner().invoke(cli, [*argv, *connect], input=input)
         if expect is not None:
             assert result.exit_code == expect, (
                 f"brook {' '.join(argv)} exited {result.exit_code}\nstdout:\n{result.stdout}\n"
