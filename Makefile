@@ -41,6 +41,7 @@ test-fast: $(TEST_STAMP)
 test: system-deps $(TEST_STAMP)
 	$(MAKE) lint
 	$(BIN)/pytest -q -ra tests
+	$(MAKE) bench-smoke
 
 
 bench: $(TEST_STAMP)
