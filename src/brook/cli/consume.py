@@ -178,7 +178,7 @@ def _assignment(
     start = OFFSET_BEGINNING if from_beginning else OFFSET_END
     if offset is not None:
         start = _parse_offset(offset)
-    tps = []
+    tps: list[TopicPartition] = []
     for name in names:
         metadata = consumer.list_topics(name, timeout=10)
         t = metadata.topics.get(name)

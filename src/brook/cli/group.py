@@ -332,7 +332,7 @@ def _reset_one(
         from brook.cli.consume import parse_timestamp
 
         by_time = _log_offsets(admin, tps, OffsetSpec.for_timestamp(parse_timestamp(to_datetime or "")))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for tp in tps:
         low, high = earliest[tp], latest[tp]
         if strategy == "earliest":
@@ -357,7 +357,11 @@ def _reset_one(
         )
     if execute and rows:
         request = ConsumerGroupTopicPartitions(
-            name, [TopicPartition(r["topic"], r["partition"], r["new_offset"]) for r in rows]
+            name,
+            [
+                TopicPartition(str(r["topic"]), int(str(r["partition"])), int(str(r["new_offset"])))
+                for r in rows
+            ],
         )
         futures = admin.alter_consumer_group_offsets([request], request_timeout=15.0)
         result_of(futures[name], f"group {name}")
