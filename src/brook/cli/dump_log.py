@@ -1,0 +1,300 @@
+"""`brook dump-log FILE...`: print segment files (like kafka-dump-log.sh), offline, no broker needed.
+
+- `.log`: v2 batches back to back; each batch's header, whether its CRC holds, and with --deep its records.
+- `.index`: 8-byte entries (relative offset int32, position int32).
+- `.timeindex`: 12-byte entries (timestamp int64, relative offset int32).
+Trailing all-zero index entries are preallocated space, not entries. When the `.log` with the same name is
+there, index entries are checked against it and disagreements are listed under "mismatches".
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Any
+
+import click
+
+from brook.cli._common import CliError, debug_option, emit, format_option
+
+__all__ = ["dump_log", "read_index", "read_log", "read_time_index"]
+
+_OFFSET_ENTRY = struct.Struct(">ii")
+_TIME_ENTRY = struct.Struct(">qi")
+_CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+
+
+def _base_offset(path: Path) -> int:
+    try:
+        return int(path.stem)
+    except ValueError:
+        return 0
+
+
+def read_log(path: Path, *, deep: bool) -> dict[str, Any]:
+    from brook.records.batch import BATCH_HEADER_SIZE, LOG_OVERHEAD, crc_is_valid, parse_header
+
+    data = path.read_bytes()
+    batches = []
+    pos = 0
+    while len(data) - pos >= BATCH_HEADER_SIZE:
+        header = parse_header(data, pos)
+        if header.batch_length < BATCH_HEADER_SIZE - LOG_OVERHEAD or pos + header.size > len(data):
+            break
+        entry: dict[str, Any] = {
+            "position": pos,
+            "base_offset": header.base_offset,
+            "last_offset": header.last_offset,
+            "count": header.records_count,
+            "size": header.size,
+            "batch_length": header.batch_length,
+            "magic": header.magic,
+            "crc": header.crc,
+            "crc_valid": header.magic == 2 and crc_is_valid(data, pos, header),
+            "compression": _CODECS.get(header.compression, f"unknown({header.compression})"),
+            "timestamp_type": "LogAppendTime" if header.timestamp_type == 1 else "CreateTime",
+            "base_timestamp": header.base_timestamp,
+            "max_timestamp": header.max_timestamp,
+            "producer_id": header.producer_id,
+            "producer_epoch": header.producer_epoch,
+            "base_sequence": header.base_sequence,
+            "last_sequence": header.last_sequence,
+            "partition_leader_epoch": header.partition_leader_epoch,
+            "is_transactional": header.is_transactional,
+            "is_control": header.is_control,
+        }
+        if deep:
+            entry["records"], entry["records_error"] = _records(data[pos : pos + header.size], header)
+        batches.append(entry)
+        pos += header.size
+    return {
+        "file": str(path),
+        "type": "log",
+        "base_offset": _base_offset(path),
+        "size": len(data),
+        "batches": batches,
+        "invalid_bytes": len(data) - pos,
+        "invalid_position": pos if pos < len(data) else None,
+    }
+
+
+def _records(batch: bytes, header: Any) -> tuple[list[dict[str, Any]], str | None]:
+    try:
+        from brook.records.records import iter_records
+    except ImportError:
+        raise CliError(
+            "--deep needs record decoding (brook.records.records), which this build lacks"
+        ) from None
+    from brook.cli.consume import text_or_base64
+
+    out: list[dict[str, Any]] = []
+    try:
+        for rec in iter_records(batch, header):
+            key, key_encoding = text_or_base64(rec.key)
+            value, value_encoding = text_or_base64(rec.value)
+            out.append(
+                {
+                    "offset": rec.offset,
+                    "timestamp": rec.timestamp,
+                    "key_size": -1 if rec.key is None else len(rec.key),
+                    "value_size": -1 if rec.value is None else len(rec.value),
+                    "sequence": -1
+                    if header.base_sequence < 0
+                    else (header.base_sequence + rec.offset - header.base_offset) & 0x7FFFFFFF,
+                    "headers": [
+                        dict(zip(("key", "value", "value_encoding"), (hk, *text_or_base64(hv)), strict=True))
+                        for hk, hv in rec.headers
+                    ],
+                    "key": key,
+                    "key_encoding": key_encoding,
+                    "value": value,
+                    "value_encoding": value_encoding,
+                }
+            )
+    except Exception as exc:  # noqa: BLE001 - a damaged batch is something to report, not to crash on
+        return out, f"{type(exc).__name__}: {exc}"
+    return out, None
+
+
+def _entries(data: bytes, entry: struct.Struct) -> list[tuple[int, int]]:
+    size = entry.size
+    rows = [entry.unpack_from(data, i) for i in range(0, len(data) - len(data) % size, size)]
+    # Preallocated space reads as zero entries; the first entry may really be (0, 0).
+    while len(rows) > 1 and rows[-1] == (0, 0):
+        rows.pop()
+    if len(rows) == 1 and rows[0] == (0, 0) and not any(data):
+        rows.pop()
+    return rows
+
+
+def _sibling_log(path: Path) -> dict[str, Any] | None:
+    log = path.with_suffix(".log")
+    return read_log(log, deep=False) if log.is_file() else None
+
+
+def _batch_containing(batches: list[dict[str, Any]], offset: int) -> dict[str, Any] | None:
+    for b in batches:
+        if b["base_offset"] <= offset <= b["last_offset"]:
+            return b
+    return None
+
+
+def read_index(path: Path) -> dict[str, Any]:
+    base = _base_offset(path)
+    data = path.read_bytes()
+    entries = [
+        {"offset": base + rel, "position": position} for rel, position in _entries(data, _OFFSET_ENTRY)
+    ]
+    log = _sibling_log(path)
+    mismatches = []
+    if log is not None:
+        by_position = {b["position"]: b for b in log["batches"]}
+        previous = None
+        for i, e in enumerate(entries):
+            batch = by_position.get(e["position"])
+            if batch is None:
+                mismatches.append(f"entry {i}: position {e['position']} is not the start of a batch")
+            elif not batch["base_offset"] <= e["offset"] <= batch["last_offset"]:
+                mismatches.append(
+                    f"entry {i}: offset {e['offset']} but the batch at position {e['position']} holds offsets "
+                    f"{batch['base_offset']}-{batch['last_offset']}"
+                )
+            if previous is not None and (
+                e["offset"] <= previous["offset"] or e["position"] <= previous["position"]
+            ):
+                mismatches.append(
+                    f"entry {i}: offset {e['offset']} / position {e['position']} do not increase"
+                )
+            previous = e
+    return {
+        "file": str(path),
+        "type": "index",
+        "base_offset": base,
+        "entries": entries,
+        "trailing_bytes": len(data) % _OFFSET_ENTRY.size,
+        "checked_against": str(path.with_suffix(".log")) if log is not None else None,
+        "mismatches": mismatches,
+    }
+
+
+def read_time_index(path: Path) -> dict[str, Any]:
+    base = _base_offset(path)
+    data = path.read_bytes()
+    entries = [{"timestamp": ts, "offset": base + rel} for ts, rel in _entries(data, _TIME_ENTRY)]
+    log = _sibling_log(path)
+    mismatches = []
+    if log is not None:
+        previous = None
+        for i, e in enumerate(entries):
+            batch = _batch_containing(log["batches"], e["offset"])
+            if batch is None:
+                mismatches.append(f"entry {i}: offset {e['offset']} is in no batch of the log")
+            elif batch["max_timestamp"] != e["timestamp"]:
+                mismatches.append(
+                    f"entry {i}: timestamp {e['timestamp']} for offset {e['offset']}, but that batch's "
+                    f"max timestamp is {batch['max_timestamp']}"
+                )
+            if previous is not None and (
+                e["timestamp"] < previous["timestamp"] or e["offset"] < previous["offset"]
+            ):
+                mismatches.append(
+                    f"entry {i}: timestamp {e['timestamp']} / offset {e['offset']} go backwards"
+                )
+            previous = e
+    return {
+        "file": str(path),
+        "type": "timeindex",
+        "base_offset": base,
+        "entries": entries,
+        "trailing_bytes": len(data) % _TIME_ENTRY.size,
+        "checked_against": str(path.with_suffix(".log")) if log is not None else None,
+        "mismatches": mismatches,
+    }
+
+
+def _log_text(doc: dict[str, Any]) -> list[str]:
+    lines = [f"Log starting offset: {doc['base_offset']}"]
+    for b in doc["batches"]:
+        lines.append(
+            f"baseOffset: {b['base_offset']} lastOffset: {b['last_offset']} count: {b['count']} "
+            f"baseSequence: {b['base_sequence']} lastSequence: {b['last_sequence']} "
+            f"producerId: {b['producer_id']} producerEpoch: {b['producer_epoch']} "
+            f"partitionLeaderEpoch: {b['partition_leader_epoch']} "
+            f"isTransactional: {str(b['is_transactional']).lower()} isControl: {str(b['is_control']).lower()} "
+            f"position: {b['position']} {b['timestamp_type']}: {b['max_timestamp']} "
+            f"baseTimestamp: {b['base_timestamp']} size: {b['size']} magic: {b['magic']} "
+            f"compresscodec: {b['compression']} crc: {b['crc']} isvalid: {str(b['crc_valid']).lower()}"
+        )
+        for r in b.get("records") or []:
+            header_keys = ",".join(h["key"] for h in r["headers"])
+            lines.append(
+                f"| offset: {r['offset']} {b['timestamp_type']}: {r['timestamp']} keySize: {r['key_size']} "
+                f"valueSize: {r['value_size']} sequence: {r['sequence']} headerKeys: [{header_keys}] "
+                f"key: {r['key'] if r['key'] is not None else ''} payload: {r['value'] if r['value'] is not None else ''}"
+            )
+        if b.get("records_error"):
+            lines.append(f"| records could not be decoded: {b['records_error']}")
+    if doc["invalid_bytes"]:
+        lines.append(
+            f"Found {doc['invalid_bytes']} invalid bytes at the end of {Path(doc['file']).name} "
+            f"(position {doc['invalid_position']})"
+        )
+    return lines
+
+
+def _index_text(doc: dict[str, Any]) -> list[str]:
+    if doc["type"] == "index":
+        lines = [f"offset: {e['offset']} position: {e['position']}" for e in doc["entries"]]
+    else:
+        lines = [f"timestamp: {e['timestamp']} offset: {e['offset']}" for e in doc["entries"]]
+    if doc["trailing_bytes"]:
+        lines.append(f"Found {doc['trailing_bytes']} bytes after the last whole entry")
+    if doc["checked_against"] is None:
+        lines.append("(no .log file next to it: entries not checked)")
+    elif doc["mismatches"]:
+        lines.append(f"Mismatches in {Path(doc['file']).name}:")
+        lines.extend(f"  {m}" for m in doc["mismatches"])
+    else:
+        lines.append(f"No mismatches against {Path(doc['checked_against']).name}")
+    return lines
+
+
+@click.command(name="dump-log")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--files", "files_opt", default=None, help="Comma-separated files (kafka-dump-log.sh's flag)")
+@click.option(
+    "--deep",
+    "--deep-iteration",
+    "--print-data-log",
+    "deep",
+    is_flag=True,
+    help="Print every record of each batch",
+)
+@format_option
+@debug_option
+def dump_log(files: tuple[Path, ...], files_opt: str | None, deep: bool) -> None:
+    """Print the batches of FILE.log (records with --deep) or the entries of .index/.timeindex files."""
+    paths = list(files) + [Path(p) for p in (files_opt or "").split(",") if p]
+    if not paths:
+        raise click.UsageError("name at least one .log, .index or .timeindex file")
+    docs = []
+    for path in paths:
+        if not path.is_file():
+            raise CliError(f"no such file: {path}")
+        if path.suffix == ".log":
+            docs.append(read_log(path, deep=deep))
+        elif path.suffix == ".index":
+            docs.append(read_index(path))
+        elif path.suffix == ".timeindex":
+            docs.append(read_time_index(path))
+        else:
+            raise CliError(f"{path}: not a .log, .index or .timeindex file")
+
+    def text() -> str:
+        out = []
+        for doc in docs:
+            out.append(f"Dumping {doc['file']}")
+            out.extend(_log_text(doc) if doc["type"] == "log" else _index_text(doc))
+        return "\n".join(out)
+
+    emit(docs if len(docs) > 1 else docs[0], text)

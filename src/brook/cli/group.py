@@ -1,0 +1,396 @@
+"""`brook group`: list, describe, delete, reset-offsets (like kafka-consumer-groups.sh / `rpk group`).
+
+`describe` prints kafka-consumer-groups.sh's exact columns, so scripts that parse them keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from brook.cli._common import (
+    CliError,
+    admin_client,
+    client_options,
+    emit,
+    format_option,
+    render_table,
+    result_of,
+    settings,
+)
+
+__all__ = ["DESCRIBE_COLUMNS", "group"]
+
+DESCRIBE_COLUMNS = [
+    "GROUP",
+    "TOPIC",
+    "PARTITION",
+    "CURRENT-OFFSET",
+    "LOG-END-OFFSET",
+    "LAG",
+    "CONSUMER-ID",
+    "HOST",
+    "CLIENT-ID",
+]
+_INACTIVE = {"EMPTY", "DEAD", "UNKNOWN"}
+
+
+def _groups_arg(func: Any) -> Any:
+    func = click.option(
+        "--group", "-g", "group_opts", multiple=True, metavar="GROUP", help="Group (Kafka's flag)"
+    )(func)
+    return click.argument("groups", nargs=-1)(func)
+
+
+def _names(groups: tuple[str, ...], group_opts: tuple[str, ...]) -> list[str]:
+    names = list(dict.fromkeys([*groups, *group_opts]))
+    if not names:
+        raise click.UsageError("name a group (as an argument or with --group)")
+    return names
+
+
+@click.group()
+def group() -> None:
+    """List, describe, delete consumer groups and reset their offsets."""
+
+
+@group.command(name="list")
+@click.option(
+    "--state", is_flag=True, help="Show each group's state (kafka-consumer-groups.sh --list --state)"
+)
+@client_options
+@format_option
+def list_(state: bool) -> None:
+    """List consumer groups."""
+    admin = admin_client(settings())
+    result = result_of(admin.list_consumer_groups(request_timeout=15.0), "cannot list groups")
+    if result.errors:
+        raise CliError(f"cannot list groups: {result.errors[0]}")
+    rows = sorted(
+        ({"group": g.group_id, "state": _state_name(g.state)} for g in result.valid), key=lambda r: r["group"]
+    )
+    if state:
+        emit(rows, lambda: render_table(["GROUP", "STATE"], [(r["group"], r["state"]) for r in rows]))
+    else:
+        emit(rows, lambda: "\n".join(r["group"] for r in rows))
+
+
+group.add_command(list_, name="ls")
+
+
+def _state_name(state: Any) -> str:
+    """ConsumerGroupState.STABLE -> 'Stable', as Kafka prints it ('PreparingRebalance' etc.)."""
+    name = getattr(state, "name", str(state))
+    return {
+        "PREPARING_REBALANCING": "PreparingRebalance",
+        "COMPLETING_REBALANCING": "CompletingRebalance",
+    }.get(name, name.capitalize())
+
+
+def _describe(admin: Any, name: str) -> Any:
+    futures = admin.describe_consumer_groups([name], request_timeout=15.0)
+    return result_of(futures[name], f"group {name}")
+
+
+def _committed(admin: Any, name: str) -> dict[tuple[str, int], int]:
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(name)], request_timeout=15.0)
+    result = result_of(futures[name], f"group {name}")
+    return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions or [] if tp.offset >= 0}
+
+
+def _log_offsets(admin: Any, tps: list[tuple[str, int]], spec: Any) -> dict[tuple[str, int], int]:
+    from confluent_kafka import TopicPartition
+
+    if not tps:
+        return {}
+    futures = admin.list_offsets({TopicPartition(t, p): spec for t, p in tps}, request_timeout=15.0)
+    return {
+        (tp.topic, tp.partition): result_of(f, f"{tp.topic}/{tp.partition}").offset
+        for tp, f in futures.items()
+    }
+
+
+def _describe_rows(admin: Any, name: str) -> tuple[Any, list[dict[str, Any]]]:
+    from confluent_kafka.admin import OffsetSpec
+
+    desc = _describe(admin, name)
+    state = _state_name(desc.state)
+    committed = _committed(admin, name)
+    owner: dict[tuple[str, int], Any] = {}
+    idle_members = []
+    for member in desc.members or []:
+        tps = member.assignment.topic_partitions if member.assignment else []
+        for tp in tps:
+            owner[(tp.topic, tp.partition)] = member
+        if not tps:
+            idle_members.append(member)
+    keys = sorted(set(committed) | set(owner))
+    end = _log_offsets(admin, keys, OffsetSpec.latest())
+    rows = []
+    for topic, partition in keys:
+        current = committed.get((topic, partition))
+        log_end = end.get((topic, partition))
+        member = owner.get((topic, partition))
+        rows.append(
+            {
+                "group": name,
+                "topic": topic,
+                "partition": partition,
+                "current_offset": current,
+                "log_end_offset": log_end,
+                "lag": log_end - current if current is not None and log_end is not None else None,
+                "consumer_id": member.member_id if member else None,
+                "host": member.host if member else None,
+                "client_id": member.client_id if member else None,
+            }
+        )
+    for member in idle_members:
+        rows.append(
+            {
+                "group": name,
+                "topic": None,
+                "partition": None,
+                "current_offset": None,
+                "log_end_offset": None,
+                "lag": None,
+                "consumer_id": member.member_id,
+                "host": member.host,
+                "client_id": member.client_id,
+            }
+        )
+    return state, rows
+
+
+@group.command()
+@_groups_arg
+@click.option("--all-groups", is_flag=True, help="Describe every group")
+@client_options
+@format_option
+def describe(groups: tuple[str, ...], group_opts: tuple[str, ...], all_groups: bool) -> None:
+    """Committed offsets, lag and members of groups, in kafka-consumer-groups.sh's columns."""
+    admin = admin_client(settings())
+    if all_groups:
+        listing = result_of(admin.list_consumer_groups(request_timeout=15.0), "cannot list groups")
+        names = sorted(g.group_id for g in listing.valid)
+    else:
+        names = _names(groups, group_opts)
+    docs = []
+    for name in names:
+        state, rows = _describe_rows(admin, name)
+        if state == "Dead" and not rows:
+            raise CliError(f"Consumer group '{name}' does not exist.")
+        docs.append({"group": name, "state": state, "partitions": rows})
+
+    def text() -> str:
+        tables = []
+        for doc in docs:
+            if not doc["partitions"]:
+                click.echo(f"Consumer group '{doc['group']}' has no active members.", err=True)
+            keys = [c.lower().replace("-", "_") for c in DESCRIBE_COLUMNS]
+            tables.append(render_table(DESCRIBE_COLUMNS, [[r[k] for k in keys] for r in doc["partitions"]]))
+        return "\n\n".join(tables)
+
+    emit(docs if len(docs) != 1 else docs[0], text)
+
+
+@group.command()
+@_groups_arg
+@client_options
+@format_option
+def delete(groups: tuple[str, ...], group_opts: tuple[str, ...]) -> None:
+    """Delete groups (their committed offsets go too); a group with members is refused by the broker."""
+    from confluent_kafka import KafkaException
+
+    from brook.cli._common import describe_kafka_error
+
+    names = _names(groups, group_opts)
+    admin = admin_client(settings())
+    futures = admin.delete_consumer_groups(names, request_timeout=15.0)
+    results = []
+    for name in names:
+        try:
+            futures[name].result(timeout=20)
+            results.append({"group": name, "status": "OK", "error": None})
+        except KafkaException as exc:
+            results.append({"group": name, "status": "FAILED", "error": describe_kafka_error(exc)})
+    ok = [r["group"] for r in results if r["error"] is None]
+    failed = [r for r in results if r["error"] is not None]
+
+    def text() -> str:
+        lines = []
+        if ok:
+            quoted = ", ".join(f"'{g}'" for g in ok)
+            lines.append(f"Deletion of requested consumer groups ({quoted}) was successful.")
+        lines.extend(f"Deletion of group '{r['group']}' failed: {r['error']}" for r in failed)
+        return "\n".join(lines)
+
+    emit(results, text)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@group.command(name="reset-offsets")
+@_groups_arg
+@click.option(
+    "--topic",
+    "-t",
+    "topic_specs",
+    multiple=True,
+    metavar="TOPIC[:P,P]",
+    help="Topic, optionally with partitions (topic:0,1)",
+)
+@click.option("--all-topics", is_flag=True, help="Every topic the group has committed offsets for")
+@click.option("--to-earliest", is_flag=True)
+@click.option("--to-latest", is_flag=True)
+@click.option("--to-offset", type=int, default=None)
+@click.option("--to-datetime", default=None, metavar="YYYY-MM-DDTHH:mm:SS.sss[+HH:MM]")
+@click.option("--shift-by", type=int, default=None)
+@click.option("--execute", is_flag=True, help="Apply the new offsets (default: only show them)")
+@click.option("--dry-run", is_flag=True, help="Only show the new offsets (the default)")
+@client_options
+@format_option
+def reset_offsets(
+    groups: tuple[str, ...],
+    group_opts: tuple[str, ...],
+    topic_specs: tuple[str, ...],
+    all_topics: bool,
+    to_earliest: bool,
+    to_latest: bool,
+    to_offset: int | None,
+    to_datetime: str | None,
+    shift_by: int | None,
+    execute: bool,
+    dry_run: bool,
+) -> None:
+    """Move a group's committed offsets; a dry run unless --execute. Refused while the group has members."""
+    names = _names(groups, group_opts)
+    chosen = [
+        s
+        for s, on in (
+            ("earliest", to_earliest),
+            ("latest", to_latest),
+            ("offset", to_offset is not None),
+            ("datetime", to_datetime is not None),
+            ("shift", shift_by is not None),
+        )
+        if on
+    ]
+    if len(chosen) != 1:
+        raise click.UsageError(
+            "give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by"
+        )
+    if bool(topic_specs) == all_topics:
+        raise click.UsageError("give --topic (repeatable) or --all-topics")
+    if execute and dry_run:
+        raise click.UsageError("--execute and --dry-run contradict each other")
+    admin = admin_client(settings())
+    docs = []
+    for name in names:
+        docs.append(
+            _reset_one(admin, name, topic_specs, chosen[0], to_offset, to_datetime, shift_by, execute=execute)
+        )
+    rows = [r for d in docs for r in d]
+
+    def text() -> str:
+        if not execute:
+            click.echo("(dry run: pass --execute to apply these offsets)", err=True)
+        return render_table(
+            ["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"],
+            [(r["group"], r["topic"], r["partition"], r["new_offset"]) for r in rows],
+        )
+
+    emit(rows, text)
+
+
+def _reset_one(
+    admin: Any,
+    name: str,
+    topic_specs: tuple[str, ...],
+    strategy: str,
+    to_offset: int | None,
+    to_datetime: str | None,
+    shift_by: int | None,
+    *,
+    execute: bool,
+) -> list[dict[str, Any]]:
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import OffsetSpec
+
+    state = _state_name(_describe(admin, name).state)
+    if state.upper() not in _INACTIVE:
+        raise CliError(
+            f"Assignments can only be reset if the group '{name}' is inactive, but the current state is {state}."
+        )
+    committed = _committed(admin, name)
+    tps = _target_partitions(admin, topic_specs, committed)
+    earliest = _log_offsets(admin, tps, OffsetSpec.earliest())
+    latest = _log_offsets(admin, tps, OffsetSpec.latest())
+    if strategy == "datetime":
+        from brook.cli.consume import parse_timestamp
+
+        by_time = _log_offsets(admin, tps, OffsetSpec.for_timestamp(parse_timestamp(to_datetime or "")))
+    rows: list[dict[str, Any]] = []
+    for tp in tps:
+        low, high = earliest[tp], latest[tp]
+        if strategy == "earliest":
+            new = low
+        elif strategy == "latest":
+            new = high
+        elif strategy == "offset":
+            new = to_offset if to_offset is not None else low
+        elif strategy == "datetime":
+            new = by_time[tp] if by_time[tp] >= 0 else high
+        else:
+            new = committed.get(tp, low) + (shift_by or 0)
+        new = min(max(new, low), high)  # Kafka clamps to the log's range, as kafka-consumer-groups.sh does
+        rows.append(
+            {
+                "group": name,
+                "topic": tp[0],
+                "partition": tp[1],
+                "current_offset": committed.get(tp),
+                "new_offset": new,
+            }
+        )
+    if execute and rows:
+        request = ConsumerGroupTopicPartitions(
+            name,
+            [
+                TopicPartition(str(r["topic"]), int(str(r["partition"])), int(str(r["new_offset"])))
+                for r in rows
+            ],
+        )
+        futures = admin.alter_consumer_group_offsets([request], request_timeout=15.0)
+        result_of(futures[name], f"group {name}")
+    return rows
+
+
+def _target_partitions(
+    admin: Any, topic_specs: tuple[str, ...], committed: dict[tuple[str, int], int]
+) -> list[tuple[str, int]]:
+    if not topic_specs:
+        return sorted(committed)
+    metadata = admin.list_topics(timeout=15)
+    tps: list[tuple[str, int]] = []
+    for spec in topic_specs:
+        topic, _, parts = spec.partition(":")
+        t = metadata.topics.get(topic)
+        if t is None or t.error is not None:
+            raise CliError(f"{topic}: Broker: Unknown topic or partition")
+        if parts:
+            try:
+                wanted = [int(p) for p in parts.split(",") if p.strip()]
+            except ValueError:
+                raise click.BadParameter(
+                    f"expected topic:0,1,2, got {spec!r}", param_hint="--topic"
+                ) from None
+            missing = [p for p in wanted if p not in t.partitions]
+            if missing:
+                raise CliError(f"{topic} has no partition {missing[0]}")
+        else:
+            wanted = sorted(t.partitions)
+        tps.extend((topic, p) for p in wanted)
+    return list(dict.fromkeys(tps))
