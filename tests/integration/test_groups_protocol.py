@@ -208,6 +208,7 @@ def test_list_describe_delete_groups_and_offset_delete(client):
         [b"assignment"],
     )
     assert nope.group_state == "Dead"
+    assert [(m.client_id, m.client_host) for m in g.members] == [("raw", "/127.0.0.1")]
     body = {"group_id": "admin-g", "topics": [{"name": "t", "partitions": [{"partition_index": 0}]}]}
     assert client.request(47, 0, body).topics[0].partitions[0].error_code == GROUP_SUBSCRIBED_TO_TOPIC
     deleted = client.request(42, 2, {"groups_names": ["admin-g", "never"]}).results

@@ -93,7 +93,7 @@ class Server:
                     break
                 while not isinstance(request := conn.next_request(), NeedData):
                     await self._global_slots.acquire()
-                    task = asyncio.create_task(self._dispatch(request))
+                    task = asyncio.create_task(self._dispatch(request, peer))
                     await pending.put((request, task))
         except RemoteProtocolError as exc:
             self.broker.stats.connections_closed_for_protocol_errors += 1
@@ -138,7 +138,7 @@ class Server:
                 except (ConnectionError, OSError):
                     failed = True
 
-    async def _dispatch(self, request: Request) -> Any:
+    async def _dispatch(self, request: Request, peer: Any = None) -> Any:
         self.broker.stats.requests += 1
         handler = REGISTRY[request.api_key]
         logger.debug(
@@ -148,4 +148,5 @@ class Server:
             request.correlation_id,
             request.client_id,
         )
-        return await handler.func(RequestContext(self.broker, request), request.body)
+        client_host = f"/{peer[0]}" if isinstance(peer, tuple) and peer else ""
+        return await handler.func(RequestContext(self.broker, request, client_host), request.body)

@@ -56,10 +56,11 @@ def error_entry(exc: BaseException) -> dict[str, Any]:
 class RequestContext:
     """What a handler may use: the request's header fields and the broker's collaborators."""
 
-    def __init__(self, broker: Broker, request: Request) -> None:
+    def __init__(self, broker: Broker, request: Request, client_host: str = "") -> None:
         self.broker = broker
         self.request = request
         self.version = request.api_version
+        self.client_host = client_host  # "/<peer address>", as Kafka reports it (DescribeGroups)
 
     @property
     def client_id(self) -> str:

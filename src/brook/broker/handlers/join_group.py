@@ -20,6 +20,7 @@ async def join_group(ctx: RequestContext, req: Any) -> Any:
         # v0 has no rebalance timeout: the session timeout is both (as in Kafka)
         rebalance_timeout_ms=to_ms(getattr(req, "rebalance_timeout", session_timeout_ms)),
         client_id=ctx.client_id,
+        client_host=ctx.client_host,
         require_known_member_id=ctx.version >= 4,
     )
     result = await ctx.broker.groups.join(params)
