@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -162,3 +164,38 @@ async def test_aiokafka_members_share_partitions_then_one_leaves(broker):
     finally:
         await a.stop()
         await b.stop()
+
+
+def test_kcat_balanced_consumer_commits_and_resumes(broker):
+    """Debian's kcat 1.7.1 bundles librdkafka 2.0.2: an old client's group protocol."""
+    kcat = shutil.which("kcat")
+    if kcat is None:
+        pytest.fail("kcat is not installed: `make test` installs Debian's kcat")
+    create_topics(broker.bootstrap, 3, "kc")
+
+    def consume_group() -> list[str]:
+        result = subprocess.run(
+            [
+                kcat,
+                "-b",
+                broker.bootstrap,
+                "-G",
+                "kc-g",
+                "-X",
+                "auto.offset.reset=earliest",
+                "-e",
+                "-f",
+                "%s\n",
+                "kc",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    first = produce(broker.bootstrap, "kc", 3, 4)
+    assert sorted(consume_group()) == sorted(v.decode() for v in first)
+    second = produce(broker.bootstrap, "kc", 3, 2, tag="again")
+    assert sorted(consume_group()) == sorted(v.decode() for v in second)
