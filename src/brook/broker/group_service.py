@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
-from brook.common.errors import TopicAlreadyExists
+from brook.common.errors import BrookError, TopicAlreadyExists
 from brook.common.types import TopicPartition
 from brook.coordinator import (
     OFFSETS_TOPIC,
@@ -135,32 +135,59 @@ class GroupService:
 
     def _load_pending(self) -> None:
         while self._to_load:
-            self._load(self._to_load.pop(0))
+            for _ in self._load(self._to_load.pop(0)):
+                pass
 
-    def _load(self, p: int) -> None:
-        log = self._broker.replicas.partitions[TopicPartition(OFFSETS_TOPIC, p)].log
-        offset = log.log_start_offset
-        end = log.high_watermark
-        records = 0
-        while offset < end:
-            before = offset
-            data = log.read(offset, max_bytes=_LOAD_CHUNK_BYTES, upper_bound=end).to_bytes()
-            if not data:
-                break
-            view = memoryview(data)
-            for pos, header in iter_batches(view):
-                if not header.is_control:
-                    for record in iter_records(view[pos : pos + header.size], header):
-                        if record.offset >= offset:
-                            self.coordinator.replay(p, record.key, record.value)
-                            records += 1
-                offset = max(offset, header.next_offset)
-            if offset == before:
-                logger.warning("stopped loading __consumer_offsets partition=%d at offset=%d", p, offset)
-                break
+    def _load(self, p: int) -> Iterator[None]:
+        """Replay partition `p` into the coordinator, yielding after each chunk read from the log.
+
+        A failure leaves the partition unowned (clients see NOT_COORDINATOR and retry); the next
+        ownership check, a second later, starts loading it again.
+        """
+        try:
+            log = self._broker.replicas.partitions[TopicPartition(OFFSETS_TOPIC, p)].log
+            offset = log.log_start_offset
+            end = log.high_watermark
+            records = 0
+            while offset < end:
+                before = offset
+                data = log.read(offset, max_bytes=_LOAD_CHUNK_BYTES, upper_bound=end).to_bytes()
+                if not data:
+                    break
+                offset, replayed = self._replay_chunk(p, data, offset)
+                records += replayed
+                if offset == before:
+                    logger.warning("stopped loading __consumer_offsets partition=%d at offset=%d", p, offset)
+                    break
+                yield
+        except Exception:
+            logger.exception("loading __consumer_offsets partition=%d failed; will retry", p)
+            self.coordinator.unload(p)
+            return
         self.coordinator.finish_loading(p)
         if records:
             logger.info("replayed __consumer_offsets partition=%d records=%d", p, records)
+
+    def _replay_chunk(self, p: int, data: bytes, offset: int) -> tuple[int, int]:
+        view = memoryview(data)
+        replayed = 0
+        for pos, header in iter_batches(view):
+            if not header.is_control:
+                try:
+                    records = iter_records(view[pos : pos + header.size], header)
+                    for record in records:
+                        if record.offset >= offset:
+                            self.coordinator.replay(p, record.key, record.value)
+                            replayed += 1
+                except BrookError as exc:  # a damaged batch: skip it, keep the rest
+                    logger.warning(
+                        "skipping unreadable batch in __consumer_offsets partition=%d offset=%d: %s",
+                        p,
+                        header.base_offset,
+                        exc,
+                    )
+            offset = max(offset, header.next_offset)
+        return offset, replayed
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -177,9 +204,9 @@ class GroupService:
             self.coordinator.unload(p)
 
     async def _run(self) -> None:
-        while self._to_load:  # one partition per loop iteration: requests keep flowing meanwhile
-            self._load(self._to_load.pop(0))
-            await asyncio.sleep(0)
+        while self._to_load:  # yield between chunks: requests keep flowing while partitions load
+            for _ in self._load(self._to_load.pop(0)):
+                await asyncio.sleep(0)
         ticks = 0
         while True:
             await asyncio.sleep(_TICK_S)
