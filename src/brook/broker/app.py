@@ -53,11 +53,11 @@ class Broker:
     async def start(self) -> None:
         topics = self.metadata.topics()
         self.log_manager.load({name: self.topics.log_config(state) for name, state in topics.items()})
+        self.topics.sync()  # open every partition before the first client can ask for one
         host, port = self.config.listener
         await self.server.start(host, port)
         adv_host, adv_port = self.config.advertised_listener
         self.metadata.register_broker(BrokerInfo(self.node_id, adv_host, adv_port or self.server.port))
-        self.topics.sync()
         self._background.append(self.groups.start())
         self._background.append(asyncio.create_task(self._retention_loop()))
         self._background.append(asyncio.create_task(self._flush_loop()))
