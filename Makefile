@@ -21,7 +21,7 @@ $(TEST_STAMP): pyproject.toml $(STAMP)
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/brook serve --host 127.0.0.1 --port 9092 --data-dir ./data
+	$(BIN)/brook serve --config config/server.properties
 
 # Debian's kcat is used by the integration tests as an independent librdkafka client.
 system-deps:

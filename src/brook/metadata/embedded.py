@@ -11,18 +11,18 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from brook.common.errors import InvalidPartitions, TopicAlreadyExists, UnknownTopicOrPartition
+from brook.common.files import write_atomically
 from brook.metadata.api import BrokerInfo, PartitionState, TopicState
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EmbeddedMetadataStore", "new_cluster_id", "write_atomically"]
+__all__ = ["EmbeddedMetadataStore", "new_cluster_id"]
 
 FILE_NAME = "brook-metadata.json"
 
@@ -30,20 +30,6 @@ FILE_NAME = "brook-metadata.json"
 def new_cluster_id() -> str:
     """Kafka's format: a random UUID as 22 characters of URL-safe base64."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class EmbeddedMetadataStore:

@@ -7,7 +7,7 @@ differs from the producer's, as Kafka does. Batch-level producer metadata is kep
 from __future__ import annotations
 
 from brook.records.batch import BatchHeader, Compression
-from brook.records.records import build_batch, decode_records
+from brook.records.records import decode_records, rebuild_batch
 
 __all__ = ["CODEC_BY_NAME", "recompress"]
 
@@ -30,16 +30,5 @@ def recompress(data: bytearray, batches: list[tuple[int, BatchHeader]], codec: i
         if header.compression == codec:
             out += raw
             continue
-        out += build_batch(
-            decode_records(raw, header),
-            base_offset=header.base_offset,
-            attributes=(header.attributes & ~0x07) | codec,
-            partition_leader_epoch=header.partition_leader_epoch,
-            producer_id=header.producer_id,
-            producer_epoch=header.producer_epoch,
-            base_sequence=header.base_sequence,
-            last_offset_delta=header.last_offset_delta,
-            base_timestamp=header.base_timestamp,
-            max_timestamp=header.max_timestamp,
-        )
+        out += rebuild_batch(header, decode_records(raw, header), codec=codec)
     return out

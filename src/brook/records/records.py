@@ -259,6 +259,25 @@ def build_batch(
     return buf
 
 
+def rebuild_batch(header: BatchHeader, records: list[Record], *, codec: int | None = None) -> bytearray:
+    """`records` as a batch that keeps `header`'s offsets, producer metadata, epoch and timestamps
+    (compaction drops records, conversion changes the codec; neither may change anything else)."""
+    attributes = header.attributes if codec is None else (header.attributes & ~0x07) | codec
+    return build_batch(
+        records,
+        base_offset=header.base_offset,
+        attributes=attributes,
+        partition_leader_epoch=header.partition_leader_epoch,
+        producer_id=header.producer_id,
+        producer_epoch=header.producer_epoch,
+        base_sequence=header.base_sequence,
+        last_offset_delta=header.last_offset_delta,
+        base_timestamp=header.base_timestamp,
+        # LogAppendTime batches carry the append time only in max_timestamp: keep it.
+        max_timestamp=header.max_timestamp if header.timestamp_type == 1 else None,
+    )
+
+
 def keys_are_present(batch_bytes: bytes | bytearray | memoryview) -> bool:
     """True when every record of every batch has a non-null key (compacted topics require one)."""
     view = memoryview(batch_bytes)

@@ -15,10 +15,10 @@ crash leaves either the old or the new file, never a mix. A file that does not p
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from brook.common.files import write_atomically
 from brook.common.types import TopicPartition
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "RECOVERY_POINT_CHECKPOINT",
     "read_epoch_checkpoint",
     "read_offset_checkpoint",
-    "write_atomically",
     "write_epoch_checkpoint",
     "write_offset_checkpoint",
 ]
@@ -38,28 +37,6 @@ RECOVERY_POINT_CHECKPOINT = "recovery-point-offset-checkpoint"
 LOG_START_OFFSET_CHECKPOINT = "log-start-offset-checkpoint"
 LEADER_EPOCH_CHECKPOINT = "leader-epoch-checkpoint"
 _VERSION = 0
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:

@@ -22,9 +22,9 @@ from __future__ import annotations
 import logging
 import os
 
-from brook.records.batch import BatchHeader, iter_batches
-from brook.records.records import Record, build_batch, iter_records
-from brook.storage.checkpoint import fsync_dir
+from brook.common.files import fsync_dir, write_fully
+from brook.records.batch import iter_batches
+from brook.records.records import Record, iter_records, rebuild_batch
 from brook.storage.loader import CLEANED_SUFFIX, SWAP_SUFFIX
 from brook.storage.log import FileLog
 from brook.storage.segment import LogSegment
@@ -76,7 +76,7 @@ def compact_batches(data: bytes, latest: dict[bytes, int], *, drop_tombstones: b
         if len(kept) == len(records):
             out += raw
         elif kept:
-            out += _rebuild(header, kept)
+            out += rebuild_batch(header, kept)
     return bytes(out), removed
 
 
@@ -84,23 +84,6 @@ def _retain(record: Record, latest: dict[bytes, int], drop_tombstones: bool) -> 
     if record.key is None or latest.get(record.key) != record.offset:
         return False
     return not (drop_tombstones and record.value is None)
-
-
-def _rebuild(header: BatchHeader, kept: list[Record]) -> bytearray:
-    log_append_time = header.timestamp_type == 1
-    return build_batch(
-        kept,
-        base_offset=header.base_offset,
-        attributes=header.attributes,
-        partition_leader_epoch=header.partition_leader_epoch,
-        producer_id=header.producer_id,
-        producer_epoch=header.producer_epoch,
-        base_sequence=header.base_sequence,
-        last_offset_delta=header.last_offset_delta,
-        base_timestamp=header.base_timestamp,
-        # LogAppendTime batches carry the append time only in max_timestamp: keep it.
-        max_timestamp=header.max_timestamp if log_append_time else None,
-    )
 
 
 def clean_log(log: FileLog, now_ms: int) -> bool:
@@ -130,9 +113,7 @@ def _swap_in(log: FileLog, old: LogSegment, data: bytes) -> None:
     swap = old.path.with_name(old.path.name + SWAP_SUFFIX)
     fd = os.open(cleaned, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_fully(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
