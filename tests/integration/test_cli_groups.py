@@ -135,7 +135,7 @@ def test_reset_offsets_dry_run_then_execute(brook, consumed_group):
 
 def test_consume_with_group_resumes_from_committed_offsets(brook, consumed_group):
     topic, group = consumed_group
-    out = brook.run("consume", topic, "--group", group, "--count", 3).stdout
+    out = brook.run("consume", topic, "--group", group, "--count", 3, "-X", "client.id=cli-resume").stdout
     assert out.splitlines() == ["c0", "c1", "c2"]
     assert [r["LAG"] for r in _describe(brook, group)] == ["0", "0"]
 

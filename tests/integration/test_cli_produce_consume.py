@@ -186,3 +186,44 @@ def test_consume_exits_cleanly_on_ctrl_c(brook):
     assert proc.returncode == 0
     assert "Traceback" not in err
     assert "Processed a total of 1 messages" in err
+
+
+def test_kafka_console_properties(brook):
+    topic = unique("props")
+    brook.run(
+        "produce",
+        "--topic",
+        topic,
+        "--property",
+        "parse.key=true",
+        "--property",
+        "key.separator=:",
+        "--request-required-acks",
+        "1",
+        input="k:v\n",
+    )
+    out = brook.run(
+        "consume",
+        "--topic",
+        topic,
+        "--from-beginning",
+        "--max-messages",
+        1,
+        "--property",
+        "print.key=true",
+        "--property",
+        "print.offset=true",
+        "--property",
+        "key.separator=|",
+    ).stdout
+    assert out == "Offset:0|k|v\n"
+
+
+def test_client_config_from_x_and_command_config(brook, tmp_path):
+    result = brook.run("topic", "list", "-X", "no.such.property=1", expect=1)
+    assert result.stderr.startswith("brook: No such configuration property")
+    props = tmp_path / "client.properties"
+    props.write_text("# comment\nclient.id=from-file\n")
+    brook.run("topic", "list", "--command-config", props)
+    result = brook.run("topic", "list", "--command-config", props, "-X", "socket.timeout.ms=bogus", expect=1)
+    assert "socket.timeout.ms" in result.stderr

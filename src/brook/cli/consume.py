@@ -72,6 +72,14 @@ _LATEST = {"latest", "end", "newest"}
     help="'json', or a kcat-style template: %k key, %s value, %t topic, %p partition, %o offset, %T timestamp, "
     "%h headers, %K/%S key/value length",
 )
+@click.option(
+    "--property",
+    "properties",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="kafka-console-consumer.sh formatter properties: print.key, print.timestamp, print.partition, "
+    "print.offset, print.headers (=true), key.separator",
+)
 @client_options
 def consume(
     topics: tuple[str, ...],
@@ -85,6 +93,7 @@ def consume(
     exit_at_end: bool,
     timeout_ms: int | None,
     template: str,
+    properties: tuple[str, ...],
 ) -> None:
     """Print records from TOPICs, one per line."""
     from confluent_kafka import Consumer
@@ -95,7 +104,7 @@ def consume(
     starts = [x for x in (from_beginning, offset is not None, timestamp is not None) if x]
     if len(starts) > 1:
         raise click.UsageError("give at most one of --from-beginning, --offset, --timestamp")
-    render = _renderer(template)
+    render = _renderer(_template_from_properties(properties) if properties else template)
     st = settings()
     config = kafka_config(
         st,
@@ -274,6 +283,31 @@ def record_json(msg: Any) -> dict[str, Any]:
         "value_encoding": value_encoding,
         "headers": headers,
     }
+
+
+def _template_from_properties(properties: tuple[str, ...]) -> str:
+    """Kafka's DefaultMessageFormatter layout as a template: the print.* fields, then key, then value."""
+    from brook.cli._common import parse_key_values
+
+    props = dict(parse_key_values(properties, "--property"))
+
+    def on(name: str) -> bool:
+        return props.get(name, "false").lower() == "true"
+
+    sep = props.get("key.separator", "\t").replace("%", "%%")
+    parts = []
+    if on("print.timestamp"):
+        parts.append("CreateTime:%T")
+    if on("print.partition"):
+        parts.append("Partition:%p")
+    if on("print.offset"):
+        parts.append("Offset:%o")
+    if on("print.headers"):
+        parts.append("%h")
+    if on("print.key"):
+        parts.append("%k")
+    prefix = "".join(p + sep for p in parts)
+    return prefix + "%s\n"
 
 
 def _renderer(template: str) -> Callable[[Any], str]:

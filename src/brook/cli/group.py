@@ -143,7 +143,7 @@ def _describe_rows(admin: Any, name: str) -> tuple[Any, list[dict[str, Any]]]:
                 "log_end_offset": log_end,
                 "lag": log_end - current if current is not None and log_end is not None else None,
                 "consumer_id": member.member_id if member else None,
-                "host": member.host if member else None,
+                "host": (member.host or None) if member else None,
                 "client_id": member.client_id if member else None,
             }
         )
@@ -157,7 +157,7 @@ def _describe_rows(admin: Any, name: str) -> tuple[Any, list[dict[str, Any]]]:
                 "log_end_offset": None,
                 "lag": None,
                 "consumer_id": member.member_id,
-                "host": member.host,
+                "host": member.host or None,
                 "client_id": member.client_id,
             }
         )
