@@ -90,6 +90,22 @@ def test_active_member_is_described_and_blocks_reset(brook, consumed_group):
         rows = wait_until(lambda: [r for r in _describe(brook, group) if r["CONSUMER-ID"] != "-"])
         assert {r["CLIENT-ID"] for r in rows} == {"cli-test-client"}
         assert {r["PARTITION"] for r in rows} == {"0", "1"}
+        members = table(brook.run("group", "describe", group, "--members").stdout)
+        assert [(m["CLIENT-ID"], m["#PARTITIONS"]) for m in members] == [("cli-test-client", "2")]
+        state = brook.run("group", "describe", group, "--state").stdout.splitlines()
+        assert state[0].split() == [
+            "GROUP",
+            "COORDINATOR",
+            "(ID)",
+            "ASSIGNMENT-STRATEGY",
+            "STATE",
+            "#MEMBERS",
+        ]
+        assert state[1].split()[0] == group
+        assert state[1].split()[-2:] == ["Stable", "1"]
+        doc = brook.json("group", "describe", group)
+        assert doc["state"] == "Stable"
+        assert doc["members"][0]["partitions"] == [f"{topic}:0", f"{topic}:1"]
         result = brook.run(
             "group", "reset-offsets", group, "--topic", topic, "--to-earliest", "--execute", expect=1
         )
