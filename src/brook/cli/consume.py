@@ -155,6 +155,8 @@ def _loop(
                     continue
                 if err.fatal() or err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
                     raise CliError(describe_kafka_error(err))
+                if settings().debug:
+                    click.echo(f"brook: {describe_kafka_error(err)} (retrying)", err=True)
                 continue  # transient: librdkafka retries by itself
             at_end.discard((msg.topic(), msg.partition()))
             last = time.monotonic()

@@ -201,6 +201,8 @@ def _offsets_text(doc: dict[str, Any]) -> str:
 
 
 def _members_text(doc: dict[str, Any]) -> str:
+    if not doc["members"]:
+        click.echo(f"Consumer group '{doc['group']}' has no active members.", err=True)
     return render_table(
         ["GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS"],
         [
