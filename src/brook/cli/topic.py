@@ -171,7 +171,10 @@ def _describe_one(admin: Any, name: str) -> dict[str, Any]:
             offsets[tp.partition][which] = result_of(future, f"{name}/{tp.partition}").offset
     return {
         "name": name,
-        "topic_id": str(desc.topic_id) if desc.topic_id is not None else None,
+        # Kafka prints topic ids in URL-safe base64, as kafka-topics.sh --describe shows them
+        "topic_id": str(desc.topic_id).replace("+", "-").replace("/", "_")
+        if desc.topic_id is not None
+        else None,
         "internal": bool(desc.is_internal),
         "partition_count": len(partitions),
         "replication_factor": max((len(p.replicas) for p in partitions), default=0),
