@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
+import select
 import sys
 import time
 from collections.abc import Callable
@@ -143,6 +145,8 @@ def _loop(
         while count is None or seen < count:
             msg = consumer.poll(0.2)
             if msg is None:
+                if _reader_gone(out):
+                    break
                 if timeout_ms is not None and (time.monotonic() - last) * 1000 >= timeout_ms:
                     break
                 continue
@@ -166,8 +170,21 @@ def _loop(
     except KeyboardInterrupt:
         pass
     except BrokenPipeError:
-        pass  # `brook consume ... | head`: the reader is gone, which is a normal way to stop
+        # `brook consume ... | head`: the reader is gone, which is a normal way to stop. Point stdout at
+        # /dev/null so the interpreter's final flush does not complain about the pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
     return seen
+
+
+def _reader_gone(out: Any) -> bool:
+    """True when stdout is a pipe whose reader has closed it (poll reports POLLERR on the write end)."""
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    poller = select.poll()
+    poller.register(fd, 0)  # no events asked for: only POLLERR/POLLHUP/POLLNVAL come back
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 def _all_at_end(consumer: Any, at_end: set[tuple[str, int]]) -> bool:
