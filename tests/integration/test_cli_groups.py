@@ -170,3 +170,21 @@ def test_group_errors(brook):
     assert "no-such-group" in result.stdout
     result = brook.run("group", "reset-offsets", "g", "--topic", "t", expect=2)
     assert "exactly one of" in result.stderr
+
+
+def test_consume_with_group_and_partition_commits_that_partition(brook, consumed_group):
+    topic, _ = consumed_group
+    other = unique("assigned")
+    out = brook.run(
+        "consume", topic, "--group", other, "--partition", 1, "--offset", "earliest", "-n", 4
+    ).stdout
+    assert out.splitlines() == ["b0", "b1", "b2", "b3"]
+    rows = wait_until(lambda: _describe(brook, other))
+    assert [(r["PARTITION"], r["CURRENT-OFFSET"], r["LAG"]) for r in rows] == [("1", "4", "1")]
+
+
+def test_consume_timeout_ms_stops_an_idle_consumer(brook, consumed_group):
+    topic, _ = consumed_group
+    result = brook.run("consume", topic, "--partition", 1, "--from-beginning", "--timeout-ms", 500)
+    assert result.stdout.splitlines() == [f"b{i}" for i in range(5)]
+    assert "Processed a total of 5 messages" in result.stderr
