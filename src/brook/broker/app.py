@@ -14,6 +14,7 @@ from brook import __version__
 from brook.broker import handlers
 from brook.broker.config import BrokerConfig
 from brook.broker.group_service import GroupService
+from brook.broker.metrics import MetricsServer
 from brook.broker.producer_ids import ProducerIdManager
 from brook.broker.replica_manager import ReplicaManager
 from brook.broker.server import Server
@@ -44,6 +45,7 @@ class Broker:
         self.producer_ids = ProducerIdManager(self.metadata)
         self.groups = GroupService(self)
         self.server = Server(self)
+        self.metrics = MetricsServer(self)
         self._background: list[asyncio.Task[None]] = []
 
     @property
@@ -53,11 +55,14 @@ class Broker:
     async def start(self) -> None:
         topics = self.metadata.topics()
         self.log_manager.load({name: self.topics.log_config(state) for name, state in topics.items()})
+        self.topics.sync()  # open every partition before the first client can ask for one
         host, port = self.config.listener
         await self.server.start(host, port)
         adv_host, adv_port = self.config.advertised_listener
         self.metadata.register_broker(BrokerInfo(self.node_id, adv_host, adv_port or self.server.port))
-        self.topics.sync()
+        metrics_port = self.config.int("brook.metrics.port")
+        if metrics_port >= 0:
+            await self.metrics.start(host, metrics_port)
         self._background.append(self.groups.start())
         self._background.append(asyncio.create_task(self._retention_loop()))
         self._background.append(asyncio.create_task(self._flush_loop()))
@@ -103,6 +108,7 @@ class Broker:
         logger.info("shutting down")
         self.groups.shutdown()
         await self.server.stop()
+        await self.metrics.stop()
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

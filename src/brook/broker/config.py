@@ -179,6 +179,8 @@ BROKER_DEFAULTS: dict[str, str] = {
     "producer.id.expiration.ms": "86400000",
     "connections.max.idle.ms": "600000",
     "zookeeper.connect": "",
+    # brook's own: Prometheus metrics at http://<listener host>:<port>/metrics (-1: off, 0: any free port)
+    "brook.metrics.port": "-1",
 }
 
 

@@ -54,7 +54,10 @@ class BrookProcess:
                 raise RuntimeError("brook is already running; stop() or kill() it first")
             self._join()
         cmd = [sys.executable, "-m", "brook", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        cmd += ["--data-dir", str(self.data_dir), *self.extra_args]
+        if "log.dirs" in self.overrides:
+            cmd += self.extra_args  # several log dirs, given as log.dirs; data_dir is the first
+        else:
+            cmd += ["--data-dir", str(self.data_dir), *self.extra_args]
         for key, value in self.overrides.items():
             cmd += ["--override", f"{key}={value}"]
         self.output.clear()

@@ -1,0 +1,27 @@
+"""Prometheus metrics at /metrics reflect what the broker did."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+
+from brook.testing import BrookProcess
+from tests.integration.helpers import produce_all
+
+
+def test_metrics_endpoint_reports_partition_offsets_and_requests(tmp_path):
+    with BrookProcess(data_dir=tmp_path / "d", overrides={"brook.metrics.port": "0"}) as broker:
+        assert broker.wait_for_log("metrics listening")
+        match = re.search(r"metrics listening on (http://\S+/metrics)", broker.log_text())
+        assert match
+        produce_all(broker.bootstrap, "m", [(None, b"x")] * 5)
+        body = urllib.request.urlopen(match.group(1), timeout=5).read().decode()
+        assert 'kafka_log_log_end_offset{partition="0",topic="m"} 5.0' in body
+        assert 'kafka_cluster_partition_high_watermark{partition="0",topic="m"} 5.0' in body
+        requests = float(re.search(r"^brook_requests_total (\S+)$", body, re.M).group(1))
+        assert requests >= 3
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(match.group(1).replace("/metrics", "/nope"), timeout=5)
