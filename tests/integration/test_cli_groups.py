@@ -90,6 +90,22 @@ def test_active_member_is_described_and_blocks_reset(brook, consumed_group):
         rows = wait_until(lambda: [r for r in _describe(brook, group) if r["CONSUMER-ID"] != "-"])
         assert {r["CLIENT-ID"] for r in rows} == {"cli-test-client"}
         assert {r["PARTITION"] for r in rows} == {"0", "1"}
+        members = table(brook.run("group", "describe", group, "--members").stdout)
+        assert [(m["CLIENT-ID"], m["#PARTITIONS"]) for m in members] == [("cli-test-client", "2")]
+        state = brook.run("group", "describe", group, "--state").stdout.splitlines()
+        assert state[0].split() == [
+            "GROUP",
+            "COORDINATOR",
+            "(ID)",
+            "ASSIGNMENT-STRATEGY",
+            "STATE",
+            "#MEMBERS",
+        ]
+        assert state[1].split()[0] == group
+        assert state[1].split()[-2:] == ["Stable", "1"]
+        doc = brook.json("group", "describe", group)
+        assert doc["state"] == "Stable"
+        assert doc["members"][0]["partitions"] == [f"{topic}:0", f"{topic}:1"]
         result = brook.run(
             "group", "reset-offsets", group, "--topic", topic, "--to-earliest", "--execute", expect=1
         )
@@ -135,7 +151,7 @@ def test_reset_offsets_dry_run_then_execute(brook, consumed_group):
 
 def test_consume_with_group_resumes_from_committed_offsets(brook, consumed_group):
     topic, group = consumed_group
-    out = brook.run("consume", topic, "--group", group, "--count", 3).stdout
+    out = brook.run("consume", topic, "--group", group, "--count", 3, "-X", "client.id=cli-resume").stdout
     assert out.splitlines() == ["c0", "c1", "c2"]
     assert [r["LAG"] for r in _describe(brook, group)] == ["0", "0"]
 
@@ -154,3 +170,21 @@ def test_group_errors(brook):
     assert "no-such-group" in result.stdout
     result = brook.run("group", "reset-offsets", "g", "--topic", "t", expect=2)
     assert "exactly one of" in result.stderr
+
+
+def test_consume_with_group_and_partition_commits_that_partition(brook, consumed_group):
+    topic, _ = consumed_group
+    other = unique("assigned")
+    out = brook.run(
+        "consume", topic, "--group", other, "--partition", 1, "--offset", "earliest", "-n", 4
+    ).stdout
+    assert out.splitlines() == ["b0", "b1", "b2", "b3"]
+    rows = wait_until(lambda: _describe(brook, other))
+    assert [(r["PARTITION"], r["CURRENT-OFFSET"], r["LAG"]) for r in rows] == [("1", "4", "1")]
+
+
+def test_consume_timeout_ms_stops_an_idle_consumer(brook, consumed_group):
+    topic, _ = consumed_group
+    result = brook.run("consume", topic, "--partition", 1, "--from-beginning", "--timeout-ms", 500)
+    assert result.stdout.splitlines() == [f"b{i}" for i in range(5)]
+    assert "Processed a total of 5 messages" in result.stderr

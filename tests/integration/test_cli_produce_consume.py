@@ -186,3 +186,81 @@ def test_consume_exits_cleanly_on_ctrl_c(brook):
     assert proc.returncode == 0
     assert "Traceback" not in err
     assert "Processed a total of 1 messages" in err
+
+
+def test_kafka_console_properties(brook):
+    topic = unique("props")
+    brook.run(
+        "produce",
+        "--topic",
+        topic,
+        "--property",
+        "parse.key=true",
+        "--property",
+        "key.separator=:",
+        "--request-required-acks",
+        "1",
+        input="k:v\n",
+    )
+    out = brook.run(
+        "consume",
+        "--topic",
+        topic,
+        "--from-beginning",
+        "--max-messages",
+        1,
+        "--property",
+        "print.key=true",
+        "--property",
+        "print.offset=true",
+        "--property",
+        "key.separator=|",
+    ).stdout
+    assert out == "Offset:0|k|v\n"
+
+
+def test_client_config_from_x_and_command_config(brook, tmp_path):
+    result = brook.run("topic", "list", "-X", "no.such.property=1", expect=1)
+    assert result.stderr.startswith("brook: No such configuration property")
+    props = tmp_path / "client.properties"
+    props.write_text("# comment\nclient.id=from-file\n")
+    brook.run("topic", "list", "--command-config", props)
+    result = brook.run("topic", "list", "--command-config", props, "-X", "socket.timeout.ms=bogus", expect=1)
+    assert "socket.timeout.ms" in result.stderr
+
+
+def test_consume_piped_into_produce_copies_a_topic(brook):
+    source, copy = unique("source"), unique("copy")
+    bootstrap = brook.broker.bootstrap
+    brook.run("produce", source, "-k", "|", input="".join(f"k{i}|v{i}\n" for i in range(50)))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    consumer = subprocess.Popen(
+        _brook_cmd(bootstrap, "consume", source, "--from-beginning", "-n", "50", "-f", "%k|%s"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    producer = subprocess.Popen(
+        _brook_cmd(bootstrap, "produce", copy, "--key-separator", "|"),
+        stdin=consumer.stdout,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert consumer.stdout is not None
+    consumer.stdout.close()  # the producer holds the read end now
+    assert consumer.wait(timeout=60) == 0
+    _, err = producer.communicate(timeout=60)
+    assert producer.returncode == 0, err
+    copied = _consume_json(brook, copy, "--from-beginning", "-n", 50)
+    assert sorted((r["key"], r["value"]) for r in copied) == sorted((f"k{i}", f"v{i}") for i in range(50))
+
+
+def test_consume_into_a_closed_pipe_stops_quietly(brook):
+    topic = unique("head")
+    brook.run("produce", topic, input="".join(f"{i}\n" for i in range(200)))
+    shell = (
+        f"{sys.executable} -m brook consume {topic} --from-beginning -b {brook.broker.bootstrap} | head -n 3"
+    )
+    result = subprocess.run(["sh", "-c", shell], capture_output=True, text=True, timeout=30)
+    assert result.stdout == "0\n1\n2\n"
+    assert "Traceback" not in result.stderr

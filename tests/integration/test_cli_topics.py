@@ -131,3 +131,11 @@ def test_debug_shows_the_traceback(brook):
     result = brook.run("topic", "describe", "no-such-topic", "--debug", expect=1)
     assert "Traceback" in result.stderr
     assert result.stderr.rstrip().splitlines()[-1].startswith("brook: no-such-topic:")
+
+
+def test_describe_without_a_name_describes_every_topic(brook):
+    names = [unique("all-a"), unique("all-b")]
+    for name in names:
+        brook.run("topic", "create", name)
+    described = {d["name"] for d in brook.json("topic", "describe")}
+    assert set(names) <= described

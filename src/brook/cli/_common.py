@@ -103,6 +103,20 @@ def _store(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     return callback
 
 
+def _store_file(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Java-style properties: key=value lines; '#' and '!' start comments."""
+    if not value:
+        return
+    pairs = []
+    with open(value, encoding="utf-8") as fh:
+        for raw in fh:
+            line = raw.strip()
+            if line and not line.startswith(("#", "!")):
+                pairs.append(line)
+    loaded = dict(parse_key_values(pairs, "--command-config"))
+    ctx.meta[_META_CONFIG] = {**loaded, **(ctx.meta.get(_META_CONFIG) or {})}
+
+
 def client_options(func: F) -> F:
     """Options every command that talks to a broker accepts."""
     func = click.option(
@@ -117,7 +131,18 @@ def client_options(func: F) -> F:
         help=f"Broker to connect to (env BROOK_BOOTSTRAP, default {DEFAULT_BOOTSTRAP})",
     )(func)
     func = click.option(
+        "--command-config",
+        metavar="FILE",
+        type=click.Path(exists=True, dir_okay=False),
+        expose_value=False,
+        is_eager=True,
+        callback=_store_file,
+        help="Client properties file (Kafka's flag); -X wins over it",
+    )(func)
+    func = click.option(
         "-X",
+        "--producer-property",
+        "--consumer-property",
         "client_config",
         metavar="KEY=VALUE",
         multiple=True,

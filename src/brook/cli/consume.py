@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
+import select
 import sys
 import time
 from collections.abc import Callable
@@ -72,6 +74,14 @@ _LATEST = {"latest", "end", "newest"}
     help="'json', or a kcat-style template: %k key, %s value, %t topic, %p partition, %o offset, %T timestamp, "
     "%h headers, %K/%S key/value length",
 )
+@click.option(
+    "--property",
+    "properties",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="kafka-console-consumer.sh formatter properties: print.key, print.timestamp, print.partition, "
+    "print.offset, print.headers (=true), key.separator",
+)
 @client_options
 def consume(
     topics: tuple[str, ...],
@@ -85,6 +95,7 @@ def consume(
     exit_at_end: bool,
     timeout_ms: int | None,
     template: str,
+    properties: tuple[str, ...],
 ) -> None:
     """Print records from TOPICs, one per line."""
     from confluent_kafka import Consumer
@@ -95,7 +106,7 @@ def consume(
     starts = [x for x in (from_beginning, offset is not None, timestamp is not None) if x]
     if len(starts) > 1:
         raise click.UsageError("give at most one of --from-beginning, --offset, --timestamp")
-    render = _renderer(template)
+    render = _renderer(_template_from_properties(properties) if properties else template)
     st = settings()
     config = kafka_config(
         st,
@@ -134,6 +145,8 @@ def _loop(
         while count is None or seen < count:
             msg = consumer.poll(0.2)
             if msg is None:
+                if _reader_gone(out):
+                    break
                 if timeout_ms is not None and (time.monotonic() - last) * 1000 >= timeout_ms:
                     break
                 continue
@@ -146,6 +159,8 @@ def _loop(
                     continue
                 if err.fatal() or err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
                     raise CliError(describe_kafka_error(err))
+                if settings().debug:
+                    click.echo(f"brook: {describe_kafka_error(err)} (retrying)", err=True)
                 continue  # transient: librdkafka retries by itself
             at_end.discard((msg.topic(), msg.partition()))
             last = time.monotonic()
@@ -155,8 +170,21 @@ def _loop(
     except KeyboardInterrupt:
         pass
     except BrokenPipeError:
-        pass  # `brook consume ... | head`: the reader is gone, which is a normal way to stop
+        # `brook consume ... | head`: the reader is gone, which is a normal way to stop. Point stdout at
+        # /dev/null so the interpreter's final flush does not complain about the pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
     return seen
+
+
+def _reader_gone(out: Any) -> bool:
+    """True when stdout is a pipe whose reader has closed it (poll reports POLLERR on the write end)."""
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    poller = select.poll()
+    poller.register(fd, 0)  # no events asked for: only POLLERR/POLLHUP/POLLNVAL come back
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 def _all_at_end(consumer: Any, at_end: set[tuple[str, int]]) -> bool:
@@ -274,6 +302,31 @@ def record_json(msg: Any) -> dict[str, Any]:
         "value_encoding": value_encoding,
         "headers": headers,
     }
+
+
+def _template_from_properties(properties: tuple[str, ...]) -> str:
+    """Kafka's DefaultMessageFormatter layout as a template: the print.* fields, then key, then value."""
+    from brook.cli._common import parse_key_values
+
+    props = dict(parse_key_values(properties, "--property"))
+
+    def on(name: str) -> bool:
+        return props.get(name, "false").lower() == "true"
+
+    sep = props.get("key.separator", "\t").replace("%", "%%")
+    parts = []
+    if on("print.timestamp"):
+        parts.append("CreateTime:%T")
+    if on("print.partition"):
+        parts.append("Partition:%p")
+    if on("print.offset"):
+        parts.append("Offset:%o")
+    if on("print.headers"):
+        parts.append("%h")
+    if on("print.key"):
+        parts.append("%k")
+    prefix = "".join(p + sep for p in parts)
+    return prefix + "%s\n"
 
 
 def _renderer(template: str) -> Callable[[Any], str]:

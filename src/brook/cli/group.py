@@ -113,7 +113,7 @@ def _log_offsets(admin: Any, tps: list[tuple[str, int]], spec: Any) -> dict[tupl
     }
 
 
-def _describe_rows(admin: Any, name: str) -> tuple[Any, list[dict[str, Any]]]:
+def _describe_rows(admin: Any, name: str) -> tuple[Any, str, list[dict[str, Any]]]:
     from confluent_kafka.admin import OffsetSpec
 
     desc = _describe(admin, name)
@@ -143,7 +143,7 @@ def _describe_rows(admin: Any, name: str) -> tuple[Any, list[dict[str, Any]]]:
                 "log_end_offset": log_end,
                 "lag": log_end - current if current is not None and log_end is not None else None,
                 "consumer_id": member.member_id if member else None,
-                "host": member.host if member else None,
+                "host": (member.host or None) if member else None,
                 "client_id": member.client_id if member else None,
             }
         )
@@ -157,19 +157,79 @@ def _describe_rows(admin: Any, name: str) -> tuple[Any, list[dict[str, Any]]]:
                 "log_end_offset": None,
                 "lag": None,
                 "consumer_id": member.member_id,
-                "host": member.host,
+                "host": member.host or None,
                 "client_id": member.client_id,
             }
         )
-    return state, rows
+    return desc, state, rows
+
+
+def _group_doc(admin: Any, name: str) -> dict[str, Any]:
+    desc, state, rows = _describe_rows(admin, name)
+    if state == "Dead" and not rows:
+        raise CliError(f"Consumer group '{name}' does not exist.")
+    coordinator = desc.coordinator
+    members = []
+    for m in desc.members or []:
+        tps = m.assignment.topic_partitions if m.assignment else []
+        members.append(
+            {
+                "consumer_id": m.member_id,
+                "host": m.host or None,
+                "client_id": m.client_id,
+                "group_instance_id": m.group_instance_id,
+                "partitions": sorted(f"{tp.topic}:{tp.partition}" for tp in tps),
+            }
+        )
+    return {
+        "group": name,
+        "state": state,
+        "coordinator": {"id": coordinator.id, "host": coordinator.host, "port": coordinator.port}
+        if coordinator is not None
+        else None,
+        "assignment_strategy": desc.partition_assignor or None,
+        "members": members,
+        "partitions": rows,
+    }
+
+
+def _offsets_text(doc: dict[str, Any]) -> str:
+    if not any(r["consumer_id"] for r in doc["partitions"]):
+        click.echo(f"Consumer group '{doc['group']}' has no active members.", err=True)
+    keys = [c.lower().replace("-", "_") for c in DESCRIBE_COLUMNS]
+    return render_table(DESCRIBE_COLUMNS, [[r[k] for k in keys] for r in doc["partitions"]])
+
+
+def _members_text(doc: dict[str, Any]) -> str:
+    if not doc["members"]:
+        click.echo(f"Consumer group '{doc['group']}' has no active members.", err=True)
+    return render_table(
+        ["GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS"],
+        [
+            (doc["group"], m["consumer_id"], m["host"], m["client_id"], len(m["partitions"]))
+            for m in doc["members"]
+        ],
+    )
+
+
+def _state_text(doc: dict[str, Any]) -> str:
+    c = doc["coordinator"]
+    where = f"{c['host']}:{c['port']} ({c['id']})" if c else None
+    return render_table(
+        ["GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS"],
+        [(doc["group"], where, doc["assignment_strategy"], doc["state"], len(doc["members"]))],
+    )
 
 
 @group.command()
 @_groups_arg
 @click.option("--all-groups", is_flag=True, help="Describe every group")
+@click.option("--members", "view", flag_value="members", help="One line per member (Kafka's --members)")
+@click.option("--state", "view", flag_value="state", help="Coordinator, strategy, state (Kafka's --state)")
+@click.option("--offsets", "view", flag_value="offsets", default=True, help="Offsets and lag (the default)")
 @client_options
 @format_option
-def describe(groups: tuple[str, ...], group_opts: tuple[str, ...], all_groups: bool) -> None:
+def describe(groups: tuple[str, ...], group_opts: tuple[str, ...], all_groups: bool, view: str) -> None:
     """Committed offsets, lag and members of groups, in kafka-consumer-groups.sh's columns."""
     admin = admin_client(settings())
     if all_groups:
@@ -177,23 +237,9 @@ def describe(groups: tuple[str, ...], group_opts: tuple[str, ...], all_groups: b
         names = sorted(g.group_id for g in listing.valid)
     else:
         names = _names(groups, group_opts)
-    docs = []
-    for name in names:
-        state, rows = _describe_rows(admin, name)
-        if state == "Dead" and not rows:
-            raise CliError(f"Consumer group '{name}' does not exist.")
-        docs.append({"group": name, "state": state, "partitions": rows})
-
-    def text() -> str:
-        tables = []
-        for doc in docs:
-            if not doc["partitions"]:
-                click.echo(f"Consumer group '{doc['group']}' has no active members.", err=True)
-            keys = [c.lower().replace("-", "_") for c in DESCRIBE_COLUMNS]
-            tables.append(render_table(DESCRIBE_COLUMNS, [[r[k] for k in keys] for r in doc["partitions"]]))
-        return "\n\n".join(tables)
-
-    emit(docs if len(docs) != 1 else docs[0], text)
+    docs = [_group_doc(admin, name) for name in names]
+    render = {"members": _members_text, "state": _state_text}.get(view, _offsets_text)
+    emit(docs if len(docs) != 1 else docs[0], lambda: "\n\n".join(render(d) for d in docs))
 
 
 @group.command()

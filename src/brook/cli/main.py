@@ -35,6 +35,8 @@ class _BrookGroup(click.Group):
         except KeyboardInterrupt:
             raise click.exceptions.Exit(130) from None
         except Exception as exc:
+            if ctx.invoked_subcommand == "serve":
+                raise  # a broker crash keeps its traceback
             if ctx.meta.get("brook.debug"):
                 traceback.print_exc(file=sys.stderr)
             raise CliError(_one_line(exc)) from exc

@@ -42,10 +42,19 @@ COMPRESSIONS = ["none", "gzip", "snappy", "lz4", "zstd"]
     default=None,
     help="Split each line at the first SEP into key and value (no separator: no keys)",
 )
+@click.option(
+    "--property",
+    "properties",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="kafka-console-producer.sh reader properties: parse.key=true, key.separator=SEP",
+)
 @click.option("--header", "-H", "headers", multiple=True, metavar="KEY=VALUE", help="Header on every record")
 @click.option("--partition", "-p", type=int, default=None, help="Send every record to this partition")
 @click.option(
     "--acks",
+    "--request-required-acks",
+    "acks",
     type=click.Choice(["0", "1", "-1", "all"]),
     default="all",
     show_default=True,
@@ -66,6 +75,7 @@ def produce(
     topic_opt: str | None,
     input_file: IO[bytes] | None,
     key_separator: str | None,
+    properties: tuple[str, ...],
     headers: tuple[str, ...],
     partition: int | None,
     acks: str,
@@ -94,7 +104,7 @@ def produce(
     )
     check_reachable(producer, st)
     source = input_file if input_file is not None else sys.stdin.buffer
-    sep = key_separator.encode() if key_separator else None
+    sep = _separator(key_separator, properties)
     state = _Delivery(verbose)
     try:
         for number, raw in enumerate(source, start=1):
@@ -115,6 +125,18 @@ def produce(
         raise CliError(f"{remaining} records were not delivered to {name} within 30s")
     if verbose:
         click.echo(f"produced {state.delivered} records to {name}", err=True)
+
+
+def _separator(key_separator: str | None, properties: tuple[str, ...]) -> bytes | None:
+    """--key-separator, or Kafka's `--property parse.key=true --property key.separator=SEP` (default tab)."""
+    from brook.cli._common import parse_key_values
+
+    props = dict(parse_key_values(properties, "--property"))
+    if key_separator:
+        return key_separator.encode()
+    if props.get("parse.key", "false").lower() == "true":
+        return props.get("key.separator", "\t").encode()
+    return None
 
 
 def _header_pairs(headers: tuple[str, ...]) -> list[tuple[str, str]]:

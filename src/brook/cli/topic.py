@@ -148,11 +148,18 @@ topic.add_command(list_, name="ls")
 @client_options
 @format_option
 def describe(topics: tuple[str, ...], topic_opts: tuple[str, ...]) -> None:
-    """Partitions (leader, replicas, ISR, log start/end offsets, size) and non-default configs of topics."""
-    names = _require_topics(topics, topic_opts)
+    """Partitions (leader, replicas, ISR, log start/end offsets, size) and non-default configs of topics.
+
+    Without a topic name, every topic except internal ones (like kafka-topics.sh --describe)."""
     admin = admin_client(settings())
+    names = topic_names(topics, topic_opts) or sorted(
+        n for n in admin.list_topics(timeout=15).topics if not n.startswith("__")
+    )
+    if not names:
+        return emit([], "")
     docs = [_describe_one(admin, name) for name in names]
-    emit(docs if len(docs) > 1 else docs[0], lambda: "\n\n".join(_describe_text(d) for d in docs))
+    one_named = len(docs) == 1 and bool(topics or topic_opts)
+    emit(docs[0] if one_named else docs, lambda: "\n\n".join(_describe_text(d) for d in docs))
 
 
 def _describe_one(admin: Any, name: str) -> dict[str, Any]:
@@ -171,7 +178,10 @@ def _describe_one(admin: Any, name: str) -> dict[str, Any]:
             offsets[tp.partition][which] = result_of(future, f"{name}/{tp.partition}").offset
     return {
         "name": name,
-        "topic_id": str(desc.topic_id) if desc.topic_id is not None else None,
+        # Kafka prints topic ids in URL-safe base64, as kafka-topics.sh --describe shows them
+        "topic_id": str(desc.topic_id).replace("+", "-").replace("/", "_")
+        if desc.topic_id is not None
+        else None,
         "internal": bool(desc.is_internal),
         "partition_count": len(partitions),
         "replication_factor": max((len(p.replicas) for p in partitions), default=0),
