@@ -253,3 +253,17 @@ def test_describe_cluster(raw, version):
     response = raw.request(60, version, {"include_cluster_authorized_operations": False, "endpoint_type": 1})
     assert response.error_code == ErrorCode.none
     assert [b.broker_id for b in response.brokers] == [0]
+
+
+@pytest.mark.parametrize("version", range(1, 3))
+def test_describe_log_dirs(raw, version, broker):
+    name = next(_names)
+    _create(raw, name, partitions=2)
+    _produce(raw, name, count=5)
+    response = raw.request(35, version, {"topics": [{"topic": name, "partitions": [0, 1]}]})
+    (result,) = response.results
+    assert (result.error_code, result.log_dir) == (ErrorCode.none, str(broker.data_dir))
+    (topic,) = result.topics
+    sizes = {p.partition_index: p.partition_size for p in topic.partitions}
+    assert sizes[1] == 0
+    assert sizes[0] > 5 * 4
