@@ -70,3 +70,28 @@ def test_sigterm_stops_cleanly_and_writes_the_clean_shutdown_marker(tmp_path):
     assert broker.wait_for_log("ready")
     assert "recovered=0" in broker.log_text() or "WARNING" not in broker.log_text()
     broker.close()
+
+
+def test_log_dir_of_another_broker_is_refused(tmp_path):
+    broker = BrookProcess(data_dir=tmp_path / "d").start()
+    assert broker.stop() == 0
+    assert "broker.id=0" in (tmp_path / "d" / "meta.properties").read_text()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "brook",
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--override",
+            "node.id=5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "belongs to broker 0, but node.id is 5" in result.stderr

@@ -14,6 +14,7 @@ from brook import __version__
 from brook.broker import handlers
 from brook.broker.config import BrokerConfig
 from brook.broker.group_service import GroupService
+from brook.broker.meta_properties import claim_log_dirs
 from brook.broker.metrics import MetricsServer
 from brook.broker.producer_ids import ProducerIdManager
 from brook.broker.replica_manager import ReplicaManager
@@ -53,6 +54,7 @@ class Broker:
         return self.server.port
 
     async def start(self) -> None:
+        claim_log_dirs(self.log_dirs, cluster_id=self.metadata.cluster_id, node_id=self.node_id)
         topics = self.metadata.topics()
         self.log_manager.load({name: self.topics.log_config(state) for name, state in topics.items()})
         self.topics.sync()  # open every partition before the first client can ask for one

@@ -84,13 +84,22 @@ def _run(config: object) -> int:
 
     from brook.broker.app import Broker
     from brook.broker.config import BrokerConfig
+    from brook.broker.meta_properties import LogDirOwnershipError
 
     assert isinstance(config, BrokerConfig)
 
     async def main() -> int:
+        # Handlers go in before the ready line: a supervisor may send SIGTERM as soon as it sees it.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
         broker = Broker(config)
         try:
             await broker.start()
+        except LogDirOwnershipError as exc:
+            click.echo(f"brook: {exc}", err=True)
+            return 1
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 host, port = config.listener
@@ -104,10 +113,6 @@ def _run(config: object) -> int:
             f"(data: {','.join(str(d) for d in broker.log_dirs)}, node {broker.node_id})",
         )
         sys.stdout.flush()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await broker.stop()
         return 0
