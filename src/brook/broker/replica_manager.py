@@ -119,7 +119,7 @@ class ReplicaManager:
 
     # --- produce -------------------------------------------------------------------------------
 
-    def append_records(self, tp: TopicPartition, data: bytearray) -> AppendInfo:
+    def append_records(self, tp: TopicPartition, data: bytearray | memoryview) -> AppendInfo:
         partition = self.leader_partition(tp)
         try:
             info = partition.append_as_leader(data, self.clock.now_ms())

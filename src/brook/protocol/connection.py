@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from brook.protocol import codec
+from brook.protocol.produce import decode_produce_request
 
 __all__ = [
     "NEED_DATA",
@@ -22,6 +23,7 @@ __all__ = [
     "ServerConnection",
 ]
 
+PRODUCE_KEY: Final = 0
 API_VERSIONS_KEY: Final = 18
 _SIZE = struct.Struct(">i")
 _HEADER_FIXED = struct.Struct(">hhih")  # api_key, api_version, correlation_id, client_id length
@@ -183,7 +185,11 @@ class ServerConnection:
         try:
             if codec.is_flexible_request(api_key, api_version):
                 pos = _skip_tagged_fields(frame, pos)
-            body = codec.decode_request_body(api_key, api_version, bytes(frame), pos)
+            if api_key == PRODUCE_KEY:
+                # By hand, so the records stay views into this frame (protocol/produce.py).
+                body: Any = decode_produce_request(frame, pos, api_version)
+            else:
+                body = codec.decode_request_body(api_key, api_version, bytes(frame), pos)
         except RemoteProtocolError:
             raise
         except Exception as exc:
@@ -213,7 +219,7 @@ class ServerConnection:
 
 
 def _needs_raw_handling(api_key: int, api_version: int) -> bool:
-    return api_key == 0 and api_version < 3
+    return api_key == PRODUCE_KEY and api_version < 3
 
 
 def _read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:

@@ -43,7 +43,7 @@ class Partition:
         if not self.is_leader:
             raise NotLeaderOrFollower(f"broker {self.node_id} is not the leader of {self.tp}")
 
-    def append_as_leader(self, data: bytearray, now_ms: int) -> AppendInfo:
+    def append_as_leader(self, data: bytearray | memoryview, now_ms: int) -> AppendInfo:
         """Validate, dedupe (idempotent producers) and append a producer's batches."""
         self.require_leader()
         batches = validate_batches(data, max_batch_bytes=self.config.max_message_bytes)
@@ -90,7 +90,7 @@ class Partition:
                 break
 
 
-def _require_keys(data: bytearray, batches: list[tuple[int, BatchHeader]]) -> None:
+def _require_keys(data: bytearray | memoryview, batches: list[tuple[int, BatchHeader]]) -> None:
     from brook.records.records import keys_are_present
 
     for pos, header in batches:

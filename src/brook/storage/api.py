@@ -100,7 +100,7 @@ class PartitionLog(Protocol):
     @property
     def size_bytes(self) -> int: ...
 
-    def append_as_leader(self, batches: bytearray, *, leader_epoch: int) -> AppendInfo:
+    def append_as_leader(self, batches: bytearray | memoryview, *, leader_epoch: int) -> AppendInfo:
         """Assign offsets (patching each batch's base_offset in place) and append. Batches are pre-validated."""
         ...
 

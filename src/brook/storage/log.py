@@ -174,7 +174,7 @@ class FileLog:
 
     # -- appends ---------------------------------------------------------------------------------
 
-    def append_as_leader(self, batches: bytearray, *, leader_epoch: int) -> AppendInfo:
+    def append_as_leader(self, batches: bytearray | memoryview, *, leader_epoch: int) -> AppendInfo:
         self._check_online()
         now_ms = self.clock.now_ms()
         log_append_time = self.config.message_timestamp_type == "LogAppendTime"

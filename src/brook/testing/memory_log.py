@@ -56,7 +56,7 @@ class MemoryLog:
     def leader_epoch_entries(self) -> list[tuple[int, int]]:
         return self._epochs.entries
 
-    def append_as_leader(self, batches: bytearray, *, leader_epoch: int) -> AppendInfo:
+    def append_as_leader(self, batches: bytearray | memoryview, *, leader_epoch: int) -> AppendInfo:
         now_ms = self.clock.now_ms()
         log_append_time = self.config.message_timestamp_type == "LogAppendTime"
         offset = self._log_end_offset
