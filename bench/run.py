@@ -18,7 +18,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -242,10 +242,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="A,B rounds (alternating order)")
     parser.add_argument("--brokers", default="brook,peer", help="comma-separated: brook, peer")
     parser.add_argument("--workloads", default="", help="comma-separated substrings of workload names")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply record counts (CPU clock ticks are 10 ms)"
+    )
     parser.add_argument("--base-src", type=Path, help="also run brook from this src/ dir, as 'base'")
     parser.add_argument("--no-gigabyte", action="store_true", help="skip the 1 GB RSS/restart check")
     args = parser.parse_args(argv)
     sizes = SMOKE if args.smoke else FULL
+    if args.scale != 1.0:
+        sizes = replace(
+            sizes, count_1k=int(sizes.count_1k * args.scale), count_100=int(sizes.count_100 * args.scale)
+        )
     rounds = args.rounds or sizes.rounds
     names = args.brokers.split(",")
     factories: dict[str, Callable[[], Any]] = {}
