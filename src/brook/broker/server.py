@@ -208,6 +208,7 @@ class _Connection(asyncio.BufferedProtocol):
                     transport.close()
                     continue
                 finally:
+                    self.conn.release(request)
                     self._queued -= 1
                     self.server.release_slot()
                     if self._paused:

@@ -28,6 +28,9 @@ API_VERSIONS_KEY: Final = 18
 _SIZE = struct.Struct(">i")
 _HEADER_FIXED = struct.Struct(">hhih")  # api_key, api_version, correlation_id, client_id length
 _SCRATCH_BYTES = 256 * 1024
+_MIN_POOLED_BYTES = 1024 * 1024  # librdkafka's default batch.size: most big requests fit in one
+_MAX_POOLED_BYTES = 16 * 1024 * 1024
+_MAX_SPARE_BUFFERS = 4
 
 
 class RemoteProtocolError(Exception):
@@ -56,6 +59,7 @@ class Request:
     size: int  # frame bytes, for memory accounting
     unsupported_version: bool = False
     raw_body: bytes = b""  # kept only for requests brook answers without kio (old Produce versions)
+    buffer: bytearray | None = None  # the pooled buffer under a big frame; see ServerConnection.release
 
 
 class ServerConnection:
@@ -76,15 +80,17 @@ class ServerConnection:
         self._scratch = bytearray(scratch_bytes)
         self._start = 0  # first byte of the scratch not yet framed
         self._end = 0  # end of the bytes received into the scratch
-        self._frame: bytearray | None = None  # a big frame being filled by the socket directly
+        self._frame: memoryview | None = None  # a big frame being filled by the socket directly
+        self._frame_buffer: bytearray | None = None  # the pooled buffer under it
         self._frame_filled = 0
-        self._frames: deque[bytearray] = deque()
+        self._frames: deque[tuple[bytearray | memoryview, bytearray | None]] = deque()
+        self._spare_buffers: list[bytearray] = []
         self._error: RemoteProtocolError | None = None
         self._closed = False
 
     @property
     def buffered_bytes(self) -> int:
-        return self._end - self._start + self._frame_filled + sum(len(f) for f in self._frames)
+        return self._end - self._start + self._frame_filled + sum(len(f) for f, _ in self._frames)
 
     def receive_data(self, data: bytes) -> None:
         """Feed received bytes; b"" means the peer closed."""
@@ -101,7 +107,7 @@ class ServerConnection:
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """Where the next received bytes go (valid until `buffer_updated`)."""
         if self._frame is not None:
-            return memoryview(self._frame)[self._frame_filled :]
+            return self._frame[self._frame_filled :]
         return memoryview(self._scratch)[self._end :]
 
     def buffer_updated(self, nbytes: int) -> None:
@@ -109,8 +115,8 @@ class ServerConnection:
         if self._frame is not None:
             self._frame_filled += nbytes
             if self._frame_filled == len(self._frame):
-                self._frames.append(self._frame)
-                self._frame, self._frame_filled = None, 0
+                self._frames.append((self._frame, self._frame_buffer))
+                self._frame, self._frame_buffer, self._frame_filled = None, None, 0
             return
         self._end += nbytes
         self._split_frames()
@@ -125,14 +131,15 @@ class ServerConnection:
             body_start = self._start + 4
             available = self._end - body_start
             if available >= size:
-                self._frames.append(scratch[body_start : body_start + size])
+                self._frames.append((scratch[body_start : body_start + size], None))
                 self._start = body_start + size
                 continue
             if 4 + size > len(scratch):
                 # Too big for the scratch: give it its own buffer and read the rest into it directly.
-                frame = bytearray(size)
-                frame[:available] = scratch[body_start : self._end]
-                self._frame, self._frame_filled = frame, available
+                buffer = self._take_buffer(size)
+                frame = memoryview(buffer)[:size]
+                frame[:available] = memoryview(scratch)[body_start : self._end]
+                self._frame, self._frame_buffer, self._frame_filled = frame, buffer, available
                 self._start = self._end
             elif self._start + 4 + size > len(scratch):
                 self._move_to_front()
@@ -148,21 +155,41 @@ class ServerConnection:
         self._scratch[0:n] = self._scratch[self._start : self._end]
         self._start, self._end = 0, n
 
+    def _take_buffer(self, size: int) -> bytearray:
+        # A fresh megabyte-sized bytearray costs page faults and zeroing on every request; reuse one.
+        for i, buffer in enumerate(self._spare_buffers):
+            if len(buffer) >= size:
+                return self._spare_buffers.pop(i)
+        return bytearray(max(size, _MIN_POOLED_BYTES))
+
+    def release(self, request: Request) -> None:
+        """The request is answered and nothing refers to its frame any more: reuse its buffer."""
+        buffer, request.buffer = request.buffer, None
+        if (
+            buffer is not None
+            and len(buffer) <= _MAX_POOLED_BYTES
+            and len(self._spare_buffers) < _MAX_SPARE_BUFFERS
+        ):
+            self._spare_buffers.append(buffer)
+
     def next_request(self) -> Request | NeedData:
         if self._frames:
-            return self._parse(self._frames.popleft())
+            frame, buffer = self._frames.popleft()
+            request = self._parse(frame)
+            request.buffer = buffer
+            return request
         if self._error is not None:
             raise self._error
         return NEED_DATA
 
-    def _parse(self, frame: bytearray) -> Request:
+    def _parse(self, frame: bytearray | memoryview) -> Request:
         api_key, api_version, correlation_id, client_id_len = _HEADER_FIXED.unpack_from(frame, 0)
         pos = _HEADER_FIXED.size
         client_id: str | None = None
         if client_id_len >= 0:
             if pos + client_id_len > len(frame):
                 raise RemoteProtocolError("client_id runs past the frame")
-            client_id = frame[pos : pos + client_id_len].decode("utf-8", "replace")
+            client_id = bytes(frame[pos : pos + client_id_len]).decode("utf-8", "replace")
             pos += client_id_len
         versions = self._supported.get(api_key)
         if versions is None:

@@ -64,7 +64,7 @@ class ProduceRequest:
 class _Reader:
     """A cursor over the frame; every read checks that the bytes are there."""
 
-    def __init__(self, frame: bytearray, pos: int) -> None:
+    def __init__(self, frame: bytearray | memoryview, pos: int) -> None:
         self.frame = frame
         self.pos = pos
 
@@ -98,7 +98,7 @@ class _Reader:
         if length < 0:
             return None
         start = self.need(length)
-        return self.frame[start : start + length].decode()
+        return bytes(self.frame[start : start + length]).decode()
 
     def skip_tagged_fields(self) -> None:
         for _ in range(self.uvarint()):
@@ -106,7 +106,7 @@ class _Reader:
             self.need(self.uvarint())
 
 
-def decode_produce_request(frame: bytearray, pos: int, version: int) -> ProduceRequest:
+def decode_produce_request(frame: bytearray | memoryview, pos: int, version: int) -> ProduceRequest:
     """Decode the body starting at `pos` (after the request header). Raises ProduceDecodeError."""
     r = _Reader(frame, pos)
     if version >= 9:

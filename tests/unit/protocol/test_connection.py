@@ -79,3 +79,18 @@ def test_requests_before_a_bad_frame_are_still_returned() -> None:
     assert first.correlation_id == 1
     with pytest.raises(RemoteProtocolError):
         conn.next_request()
+
+
+def test_big_frame_buffer_is_reused_once_the_request_is_released() -> None:
+    conn = _connection(64)
+    frame = _metadata_frame(1, ["x" * 500])
+    _feed(conn, frame, 10_000)
+    first = conn.next_request()
+    assert first is not NEED_DATA
+    assert first.buffer is not None
+    buffer = first.buffer
+    conn.release(first)
+    _feed(conn, frame[:40], 40)
+    assert conn.get_buffer(-1).obj is buffer
+    _feed(conn, frame[40:], 10_000)
+    assert _drain(conn) == [(1, ["x" * 500])]
