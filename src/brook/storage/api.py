@@ -48,6 +48,7 @@ class AppendInfo:
     last_offset: int
     log_append_time_ms: int  # -1 unless the topic uses LogAppendTime
     log_start_offset: int
+    rolled: bool = False  # this append rolled a segment whose fsync is the caller's job (flush())
 
 
 @dataclass(frozen=True, slots=True)
