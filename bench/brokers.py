@@ -78,15 +78,33 @@ def _wait_for_port(port: int, timeout_s: float) -> None:
 
 
 class BrookBroker:
-    name = "brook"
+    """brook from this tree, or (`src`, named "base") from another checkout's src/, to compare commits."""
 
-    def __init__(self, overrides: dict[str, str] | None = None) -> None:
+    def __init__(self, src: Path | None = None, overrides: dict[str, str] | None = None) -> None:
+        self.name = "brook" if src is None else "base"
+        self.src = src
         self.data_dir = Path(tempfile.mkdtemp(prefix="brook-bench-"))
         self.process = BrookProcess(self.data_dir, overrides=overrides)
 
     def start(self) -> BrookBroker:
-        self.process.start()
+        saved = os.environ.get("PYTHONPATH")
+        if self.src is not None:
+            os.environ["PYTHONPATH"] = str(self.src)  # BrookProcess passes the environment on
+        try:
+            self.process.start()
+        finally:
+            if saved is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = saved
         return self
+
+    def restart_after_kill(self) -> float:
+        """SIGKILL, then the seconds until the restarted broker says it is ready."""
+        self.process.kill()
+        start = time.perf_counter()
+        self.start()
+        return time.perf_counter() - start
 
     @property
     def bootstrap(self) -> str:
@@ -96,13 +114,6 @@ class BrookBroker:
     def stats(self) -> ProcStats:
         assert self.process.process is not None
         return ProcStats(self.process.process.pid)
-
-    def restart_after_kill(self) -> float:
-        """SIGKILL, then the seconds until the restarted broker says it is ready."""
-        self.process.kill()
-        start = time.perf_counter()
-        self.process.start()
-        return time.perf_counter() - start
 
     def close(self) -> None:
         self.process.stop()

@@ -18,7 +18,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -171,10 +171,14 @@ def _figures(samples: list[Sample]) -> dict[str, float]:
 
 
 def _row(cells: list[str]) -> str:
-    widths = [30, 12, 13, 13, 10]
+    widths = [30, 12] + [12] * (len(cells) - 2)
     return "  ".join(
         c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
     )
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}" if a is not None and b else "-"
 
 
 def _num(value: float | None) -> str:
@@ -185,17 +189,18 @@ def _num(value: float | None) -> str:
 
 def print_table(results: dict[str, dict[str, list[Sample]]]) -> dict[str, dict[str, dict[str, float]]]:
     medians: dict[str, dict[str, dict[str, float]]] = {}
-    print(_row(["workload", "figure", "brook", "peer", "brook/peer"]))  # noqa: T201
+    names = list(next(iter(results.values())))
+    others = [n for n in ("peer", "base") if n in names and "brook" in names]
+    print(_row(["workload", "figure", *names, *(f"brook/{n}" for n in others)]))  # noqa: T201
     for workload, by_broker in results.items():
         figs = {name: _figures(samples) for name, samples in by_broker.items() if samples}
         medians[workload] = figs
         first = True
         for figure in next(iter(figs.values())):
+            values = [figs.get(n, {}).get(figure) for n in names]
             brook = figs.get("brook", {}).get(figure)
-            peer = figs.get("peer", {}).get(figure)
-            ratio = f"{brook / peer:.2f}" if brook is not None and peer else "-"
-            label = workload if first else ""
-            print(_row([label, figure, _num(brook), _num(peer), ratio]))  # noqa: T201
+            ratios = [_ratio(brook, figs.get(n, {}).get(figure)) for n in others]
+            print(_row([workload if first else "", figure, *map(_num, values), *ratios]))  # noqa: T201
             first = False
     return medians
 
@@ -237,9 +242,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="A,B rounds (alternating order)")
     parser.add_argument("--brokers", default="brook,peer", help="comma-separated: brook, peer")
     parser.add_argument("--workloads", default="", help="comma-separated substrings of workload names")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply record counts (CPU clock ticks are 10 ms)"
+    )
+    parser.add_argument("--base-src", type=Path, help="also run brook from this src/ dir, as 'base'")
     parser.add_argument("--no-gigabyte", action="store_true", help="skip the 1 GB RSS/restart check")
     args = parser.parse_args(argv)
     sizes = SMOKE if args.smoke else FULL
+    if args.scale != 1.0:
+        sizes = replace(
+            sizes, count_1k=int(sizes.count_1k * args.scale), count_100=int(sizes.count_100 * args.scale)
+        )
     rounds = args.rounds or sizes.rounds
     names = args.brokers.split(",")
     factories: dict[str, Callable[[], Any]] = {}
@@ -247,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         factories["brook"] = BrookBroker
     if "peer" in names and (binary := install_peer()) is not None:
         factories["peer"] = lambda: PeerBroker(binary)
+    if args.base_src is not None:
+        factories["base"] = lambda: BrookBroker(args.base_src.resolve())
     wanted = [w.strip() for w in args.workloads.split(",") if w.strip()]
     selected = [w for w in WORKLOADS if not wanted or any(x in w.name.replace(" ", "-") for x in wanted)]
 
@@ -261,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, list[Sample]]] = {w.name: {n: [] for n in factories} for w in selected}
     order = list(factories)
     for r in range(rounds):
-        for name in order if r % 2 == 0 else order[::-1]:
+        for name in order if r % 2 == 0 else order[::-1]:  # A, B, B, A, ...
             print(f"# round {r + 1}/{rounds}: {name}", flush=True)  # noqa: T201
             for workload, sample in run_session(factories[name], selected, sizes).items():
                 results[workload][name].append(sample)

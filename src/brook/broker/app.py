@@ -40,7 +40,8 @@ class Broker:
         self.stats = BrokerStats()
         self.log_dirs: list[Path] = config.log_dirs
         self.metadata = EmbeddedMetadataStore(self.log_dirs[0], self.node_id)
-        self.log_manager = LogManager(self.log_dirs, self.clock)
+        # A segment roll's fsync runs on a worker thread (ReplicaManager), not on the event loop.
+        self.log_manager = LogManager(self.log_dirs, self.clock, flush_on_roll=False)
         self.replicas = ReplicaManager(self.node_id, self.log_manager, self.clock)
         self.topics = TopicService(config, self.metadata, self.replicas)
         self.producer_ids = ProducerIdManager(self.metadata)
@@ -114,6 +115,7 @@ class Broker:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        await self.replicas.wait_for_flushes()
         self.replicas.close()
         await asyncio.to_thread(self.log_manager.close)
         logger.info("shut down cleanly")

@@ -1,9 +1,12 @@
 """The TCP side: accept connections, move bytes between sockets and the sans-IO protocol layer.
 
-Each connection has a reader (parses requests, starts one task per request) and a writer (awaits
-those tasks in arrival order and writes their responses), so responses keep request order while a
-parked fetch does not stop the requests behind it from being processed. The number of requests
-queued across all connections is bounded by `queued.max.requests`; a full queue stops reading.
+Each connection is an asyncio.BufferedProtocol: the event loop reads straight into the buffer the
+ServerConnection hands out (a big produce request lands in its own bytearray, never copied), and
+every complete request starts a task. A writer task per connection awaits those tasks in arrival
+order and writes their responses, so responses keep request order while a parked fetch does not stop
+the requests behind it from being processed. The number of requests queued across all connections
+is bounded by `queued.max.requests`, and per connection by `_PER_CONNECTION_QUEUE`; a full queue
+pauses reading from that socket.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from brook.broker.handlers.base import REGISTRY, RequestContext
@@ -23,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["Server"]
 
-_READ_SIZE = 256 * 1024
+_WRITE_HIGH_WATER = 1024 * 1024  # past this many unsent response bytes, wait for the client to read
 _PER_CONNECTION_QUEUE = 64
 _SHUTDOWN_GRACE_S = 5.0
 
@@ -33,112 +37,47 @@ class Server:
         self.broker = broker
         self.port = 0
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
-        self._stopping = asyncio.Event()
-        self._global_slots = asyncio.Semaphore(max(1, broker.config.int("queued.max.requests")))
-        self._max_request_bytes = broker.config.int("socket.request.max.bytes")
+        self._connections: set[_Connection] = set()
+        self._stopping = False
+        self._free_slots = max(1, broker.config.int("queued.max.requests"))
+        self._waiting_for_slot: deque[_Connection] = deque()
+        self.max_request_bytes = broker.config.int("socket.request.max.bytes")
+        self.supported = {h.api_key: h.versions for h in REGISTRY.values()}
 
     async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(
-            self._on_connect, host, port, reuse_address=True, limit=_READ_SIZE
-        )
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Connection(self), host, port, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
-        self._stopping.set()
+        self._stopping = True
         if self._server is not None:
             self._server.close()
-        if self._connections:
-            _, still_running = await asyncio.wait(self._connections, timeout=_SHUTDOWN_GRACE_S)
+        writers = [c.writer for c in self._connections if c.writer is not None]
+        for connection in list(self._connections):
+            connection.stop_reading()
+        if writers:
+            _, still_running = await asyncio.wait(writers, timeout=_SHUTDOWN_GRACE_S)
             for task in still_running:
                 task.cancel()
             await asyncio.gather(*still_running, return_exceptions=True)
 
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        self.broker.stats.connections_accepted += 1
-        peer = writer.get_extra_info("peername")
-        try:
-            await self._serve(reader, writer, peer)
-        finally:
-            self._connections.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+    # --- queued.max.requests across connections --------------------------------------------------
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: Any) -> None:
-        conn = ServerConnection(
-            max_request_bytes=self._max_request_bytes,
-            supported={h.api_key: h.versions for h in REGISTRY.values()},
-        )
-        pending: asyncio.Queue[tuple[Request, asyncio.Task[Any]] | None] = asyncio.Queue(
-            _PER_CONNECTION_QUEUE
-        )
-        write_loop = asyncio.create_task(self._write_responses(conn, writer, pending, peer))
-        stop_wait = asyncio.create_task(self._stopping.wait())
-        try:
-            while not self._stopping.is_set() and not write_loop.done():
-                read = asyncio.create_task(reader.read(_READ_SIZE))
-                done, _ = await asyncio.wait(
-                    {read, stop_wait, write_loop}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if read not in done:
-                    read.cancel()
-                    break
-                data = read.result()
-                conn.receive_data(data)
-                if not data:
-                    break
-                while not isinstance(request := conn.next_request(), NeedData):
-                    await self._global_slots.acquire()
-                    task = asyncio.create_task(self._dispatch(request, peer))
-                    await pending.put((request, task))
-        except RemoteProtocolError as exc:
-            self.broker.stats.connections_closed_for_protocol_errors += 1
-            logger.warning("closing connection peer=%s: %s", peer, exc)
-        except (ConnectionError, OSError) as exc:
-            logger.debug("connection lost peer=%s: %r", peer, exc)
-        finally:
-            stop_wait.cancel()
-            if not write_loop.done():
-                await pending.put(None)
-            with contextlib.suppress(Exception):
-                await write_loop
+    def try_take_slot(self, connection: _Connection) -> bool:
+        if self._free_slots > 0:
+            self._free_slots -= 1
+            return True
+        if connection not in self._waiting_for_slot:
+            self._waiting_for_slot.append(connection)
+        return False
 
-    async def _write_responses(
-        self,
-        conn: ServerConnection,
-        writer: asyncio.StreamWriter,
-        pending: asyncio.Queue[tuple[Request, asyncio.Task[Any]] | None],
-        peer: Any,
-    ) -> None:
-        failed = False
-        while (item := await pending.get()) is not None:
-            request, task = item
-            try:
-                body = await task
-            except Exception:
-                # A bug on our side: log it and close this connection; other clients never notice.
-                logger.exception(
-                    "handler failed api_key=%d peer=%s; closing connection", request.api_key, peer
-                )
-                failed = True
-                writer.close()
-                continue
-            finally:
-                self._global_slots.release()
-            if body is None or failed:
-                continue  # acks=0 produce: no response (or the connection is closing)
-            writer.writelines(conn.send_response(request, body))
-            if writer.transport.get_write_buffer_size() > 4 * _READ_SIZE:
-                try:
-                    await writer.drain()
-                except (ConnectionError, OSError):
-                    failed = True
+    def release_slot(self) -> None:
+        self._free_slots += 1
+        while self._waiting_for_slot and self._free_slots > 0:
+            self._waiting_for_slot.popleft().resume_reading()
 
-    async def _dispatch(self, request: Request, peer: Any = None) -> Any:
+    async def dispatch(self, request: Request, peer: Any = None) -> Any:
         self.broker.stats.requests += 1
         handler = REGISTRY[request.api_key]
         logger.debug(
@@ -148,5 +87,140 @@ class Server:
             request.correlation_id,
             request.client_id,
         )
-        client_host = f"/{peer[0]}" if isinstance(peer, tuple) and peer else ""
+        client_host = f"/{peer[0]}" if isinstance(peer, tuple) and peer else ""  # Kafka's form: "/127.0.0.1"
         return await handler.func(RequestContext(self.broker, request, client_host), request.body)
+
+
+class _Connection(asyncio.BufferedProtocol):
+    """One client socket. Lives from connection_made until its writer task has finished."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.conn = ServerConnection(max_request_bytes=server.max_request_bytes, supported=server.supported)
+        self.transport: asyncio.Transport | None = None
+        self.peer: Any = None
+        self.writer: asyncio.Task[None] | None = None
+        self._pending: asyncio.Queue[tuple[Request, asyncio.Task[Any]] | None] = asyncio.Queue()
+        self._queued = 0  # requests read but not yet answered on this connection
+        self._paused = False
+        self._reading_done = False
+        self._lost = False
+        self._can_write = asyncio.Event()
+        self._can_write.set()
+
+    # --- asyncio callbacks ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        tcp: asyncio.Transport = transport  # type: ignore[assignment]  # uvloop's TCPTransport is not a subclass
+        self.transport = tcp
+        self.peer = tcp.get_extra_info("peername")
+        tcp.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+        self.server.broker.stats.connections_accepted += 1
+        self.server._connections.add(self)
+        self.writer = asyncio.get_running_loop().create_task(self._write_responses())
+        if self.server._stopping:
+            self.stop_reading()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.conn.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.conn.buffer_updated(nbytes)
+        self._start_requests()
+
+    def eof_received(self) -> bool:
+        self.stop_reading()
+        return True  # keep the socket open until the responses already owed are written
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            logger.debug("connection lost peer=%s: %r", self.peer, exc)
+        self._lost = True
+        self._can_write.set()
+        self.stop_reading()
+
+    def pause_writing(self) -> None:
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:
+        self._can_write.set()
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def _start_requests(self) -> None:
+        """Start a task for each complete request, while this connection and the broker have room."""
+        while not self._reading_done:
+            if self._queued >= _PER_CONNECTION_QUEUE or not self.server.try_take_slot(self):
+                self._pause()
+                return
+            try:
+                request = self.conn.next_request()
+            except RemoteProtocolError as exc:
+                self.server.release_slot()
+                self.server.broker.stats.connections_closed_for_protocol_errors += 1
+                logger.warning("closing connection peer=%s: %s", self.peer, exc)
+                self.stop_reading()
+                return
+            if isinstance(request, NeedData):
+                self.server.release_slot()
+                return
+            self._queued += 1
+            task = asyncio.get_running_loop().create_task(self.server.dispatch(request, self.peer))
+            self._pending.put_nowait((request, task))
+
+    def _pause(self) -> None:
+        if not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        # Requests may already be buffered in full: start them before waiting for more bytes.
+        if self._paused and not self._reading_done:
+            self._paused = False
+            if self.transport is not None and not self._lost:
+                self.transport.resume_reading()
+            self._start_requests()
+
+    def stop_reading(self) -> None:
+        """No more requests from this connection; the writer answers the queued ones, then closes."""
+        if self._reading_done:
+            return
+        self._reading_done = True
+        if self.transport is not None and not self._lost and not self._paused:
+            self.transport.pause_reading()
+        self._pending.put_nowait(None)
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    async def _write_responses(self) -> None:
+        assert self.transport is not None
+        transport = self.transport
+        failed = False
+        try:
+            while (item := await self._pending.get()) is not None:
+                request, task = item
+                try:
+                    body = await task
+                except Exception:
+                    # A bug on our side: log it and close this connection; other clients never notice.
+                    logger.exception(
+                        "handler failed api_key=%d peer=%s; closing connection", request.api_key, self.peer
+                    )
+                    failed = True
+                    transport.close()
+                    continue
+                finally:
+                    self.conn.release(request)
+                    self._queued -= 1
+                    self.server.release_slot()
+                    if self._paused:
+                        self.resume_reading()
+                if body is None or failed or self._lost:
+                    continue  # acks=0 produce: no response (or the connection is closing)
+                transport.writelines(self.conn.send_response(request, body))
+                if not self._can_write.is_set():
+                    await self._can_write.wait()
+        finally:
+            self.server._connections.discard(self)
+            with contextlib.suppress(Exception):
+                transport.close()

@@ -20,7 +20,9 @@ CODEC_BY_NAME = {
 }
 
 
-def recompress(data: bytearray, batches: list[tuple[int, BatchHeader]], codec: int) -> bytearray:
+def recompress(
+    data: bytearray | memoryview, batches: list[tuple[int, BatchHeader]], codec: int
+) -> bytearray | memoryview:
     """`data` with every batch whose codec differs from `codec` rebuilt with `codec`."""
     if all(header.compression == codec for _, header in batches):
         return data

@@ -45,7 +45,7 @@ class Partition:
         if not self.is_leader:
             raise NotLeaderOrFollower(f"broker {self.node_id} is not the leader of {self.tp}")
 
-    def append_as_leader(self, data: bytearray, now_ms: int) -> AppendInfo:
+    def append_as_leader(self, data: bytearray | memoryview, now_ms: int) -> AppendInfo:
         """Validate, dedupe (idempotent producers) and append a producer's batches."""
         self.require_leader()
         batches = validate_batches(data, max_batch_bytes=self.config.max_message_bytes)
@@ -95,7 +95,7 @@ class Partition:
                 break
 
 
-def _require_keys(data: bytearray, batches: list[tuple[int, BatchHeader]]) -> None:
+def _require_keys(data: bytearray | memoryview, batches: list[tuple[int, BatchHeader]]) -> None:
     for pos, header in batches:
         if not keys_are_present(memoryview(data)[pos : pos + header.size]):
             raise InvalidRecord("Compacted topic cannot accept message without key")

@@ -49,6 +49,7 @@ class AppendInfo:
     last_offset: int
     log_append_time_ms: int  # -1 unless the topic uses LogAppendTime
     log_start_offset: int
+    rolled: bool = False  # this append rolled a segment whose fsync is the caller's job (flush())
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,7 @@ class PartitionLog(Protocol):
         """True once an OSError took this log's dir offline; every call then raises LogDirOffline."""
         ...
 
-    def append_as_leader(self, batches: bytearray, *, leader_epoch: int) -> AppendInfo:
+    def append_as_leader(self, batches: bytearray | memoryview, *, leader_epoch: int) -> AppendInfo:
         """Assign offsets (patching each batch's base_offset in place) and append. Batches are pre-validated."""
         ...
 

@@ -67,8 +67,12 @@ class FileLog:
         loaded: LoadResult,
         *,
         on_failure: Callable[[Path], None] | None = None,
+        flush_on_roll: bool = True,
     ) -> None:
         self.directory = directory
+        # False: a roll inside an append leaves the old segment's fsync to the caller (AppendInfo.rolled),
+        # so a broker can run it on a worker thread instead of stalling its event loop for it.
+        self._flush_on_roll = flush_on_roll
         self.tp = parse_partition_dir(directory.name)
         self.config = config
         self.clock = clock
@@ -98,6 +102,7 @@ class FileLog:
         log_start_offset: int = 0,
         had_clean_shutdown: bool = False,
         on_failure: Callable[[Path], None] | None = None,
+        flush_on_roll: bool = True,
     ) -> FileLog:
         """Open (creating if needed) the log in `directory`, recovering from `recovery_point` on."""
         config = config or LogConfig()
@@ -109,7 +114,9 @@ class FileLog:
             log_start_offset=log_start_offset,
             had_clean_shutdown=had_clean_shutdown,
         )
-        return cls(directory, config, clock, loader.load(), on_failure=on_failure)
+        return cls(
+            directory, config, clock, loader.load(), on_failure=on_failure, flush_on_roll=flush_on_roll
+        )
 
     # -- properties ------------------------------------------------------------------------------
 
@@ -174,7 +181,7 @@ class FileLog:
 
     # -- appends ---------------------------------------------------------------------------------
 
-    def append_as_leader(self, batches: bytearray, *, leader_epoch: int) -> AppendInfo:
+    def append_as_leader(self, batches: bytearray | memoryview, *, leader_epoch: int) -> AppendInfo:
         self._check_online()
         now_ms = self.clock.now_ms()
         log_append_time = self.config.message_timestamp_type == "LogAppendTime"
@@ -192,13 +199,14 @@ class FileLog:
             offset = last + 1
         if not infos:
             raise InvalidRecord("no complete record batch to append")
-        self._append(batches, infos, now_ms)
+        rolled = self._append(batches, infos, now_ms)
         self._epochs.assign(leader_epoch, infos[0].base_offset)
         return AppendInfo(
             infos[0].base_offset,
             infos[-1].last_offset,
             now_ms if log_append_time else -1,
             self._log_start_offset,
+            rolled,
         )
 
     def append_as_follower(self, batches: bytes | bytearray) -> AppendInfo:
@@ -218,13 +226,15 @@ class FileLog:
             expected = header.last_offset + 1
         if not infos:
             raise InvalidRecord("no complete record batch to append")
-        self._append(batches, infos, self.clock.now_ms())
+        rolled = self._append(batches, infos, self.clock.now_ms())
         for epoch, start in epochs:
             self._epochs.assign(epoch, start)
-        return AppendInfo(infos[0].base_offset, infos[-1].last_offset, -1, self._log_start_offset)
+        return AppendInfo(infos[0].base_offset, infos[-1].last_offset, -1, self._log_start_offset, rolled)
 
-    def _append(self, data: bytes | bytearray, infos: list[BatchInfo], now_ms: int) -> None:
+    def _append(self, data: bytes | bytearray | memoryview, infos: list[BatchInfo], now_ms: int) -> bool:
+        """Returns whether a segment was rolled without its fsync (see flush_on_roll)."""
         end = infos[-1].position + infos[-1].size
+        before = self.active_segment
         try:
             segment = self._maybe_roll(end, infos, now_ms)
             segment.append(memoryview(data)[:end], infos)
@@ -233,6 +243,8 @@ class FileLog:
         self._unflushed_messages += infos[-1].last_offset - infos[0].base_offset + 1
         if self._unflushed_messages >= self.config.flush_messages:
             self.flush()
+            return False
+        return segment is not before and before.size > 0 and not self._flush_on_roll
 
     def should_roll(
         self, size: int, first_offset: int, last_offset: int, max_timestamp: int, now_ms: int
@@ -257,12 +269,13 @@ class FileLog:
     def _maybe_roll(self, size: int, infos: list[BatchInfo], now_ms: int) -> LogSegment:
         max_timestamp = max(b.max_timestamp for b in infos)
         if self.should_roll(size, infos[0].base_offset, infos[-1].last_offset, max_timestamp, now_ms):
-            self.roll(infos[0].base_offset)
+            self.roll(infos[0].base_offset, flush=self._flush_on_roll)
         return self.active_segment
 
-    def roll(self, base_offset: int | None = None) -> LogSegment:
+    def roll(self, base_offset: int | None = None, *, flush: bool = True) -> LogSegment:
         """Start a new active segment at `base_offset` (default: the log end offset). The old one is
-        fsynced here, so the recovery point can move to the new segment's base."""
+        fsynced here, so the recovery point can move to the new segment's base; with flush=False
+        that waits for the next flush()."""
         self._check_online()
         old = self.active_segment
         base_offset = max(self.log_end_offset, base_offset if base_offset is not None else 0)
@@ -274,13 +287,14 @@ class FileLog:
                 old.close_and_remove()
             else:
                 old.on_become_inactive()
-                old.flush()
+                if flush:
+                    old.flush()
             segment = self._new_segment(base_offset)
         except OSError as exc:
             raise self._fail(exc) from exc
         self._segments.append(segment)
         self._bases.append(base_offset)
-        if old.size:
+        if old.size and flush:
             self._recovery_point = max(self._recovery_point, old.next_offset)
         logger.info("rolled segment tp=%s base_offset=%d", self.tp, base_offset)
         return segment

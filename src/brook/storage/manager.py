@@ -41,9 +41,18 @@ _DELETE_SUFFIX = "-delete"
 
 
 class LogManager:
-    def __init__(self, log_dirs: list[Path], clock: Clock, default_config: LogConfig | None = None) -> None:
+    def __init__(
+        self,
+        log_dirs: list[Path],
+        clock: Clock,
+        default_config: LogConfig | None = None,
+        *,
+        flush_on_roll: bool = True,
+    ) -> None:
+        """flush_on_roll=False: see FileLog; the owner then calls flush() when an append says rolled."""
         if not log_dirs:
             raise ValueError("at least one log dir is required")
+        self.flush_on_roll = flush_on_roll
         self.log_dirs = [Path(d) for d in log_dirs]
         self.clock = clock
         self.default_config = default_config or LogConfig()
@@ -92,6 +101,7 @@ class LogManager:
                 log_start_offset=start_offsets.get(tp, 0),
                 had_clean_shutdown=clean,
                 on_failure=self._on_failure,
+                flush_on_roll=self.flush_on_roll,
             )
             self._dir_of[tp] = log_dir
         if clean:
@@ -111,6 +121,7 @@ class LogManager:
                 config or self.default_config,
                 clock=self.clock,
                 on_failure=self._on_failure,
+                flush_on_roll=self.flush_on_roll,
             )
         except OSError as exc:
             self._mark_offline(log_dir, exc)

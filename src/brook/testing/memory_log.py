@@ -60,7 +60,7 @@ class MemoryLog:
     def leader_epoch_entries(self) -> list[tuple[int, int]]:
         return self._epochs.entries
 
-    def append_as_leader(self, batches: bytearray, *, leader_epoch: int) -> AppendInfo:
+    def append_as_leader(self, batches: bytearray | memoryview, *, leader_epoch: int) -> AppendInfo:
         now_ms = self.clock.now_ms()
         log_append_time = self.config.message_timestamp_type == "LogAppendTime"
         offset = self._log_end_offset
@@ -95,7 +95,7 @@ class MemoryLog:
         first = self._batches[-len(positions)][0].base_offset
         return AppendInfo(first, self._log_end_offset - 1, -1, self._log_start_offset)
 
-    def _store(self, batches: bytes | bytearray, positions: list[tuple[int, int]]) -> None:
+    def _store(self, batches: bytes | bytearray | memoryview, positions: list[tuple[int, int]]) -> None:
         for pos, size in positions:
             data = bytes(batches[pos : pos + size])
             header = parse_header(data)

@@ -1,49 +1,52 @@
 """Produce (key 0): append producers' batches, as opaque bytes, to partition leaders.
 
+The request arrives decoded by protocol/produce.py: each partition's records are a writable view
+into the request frame, appended to the log as they are. The response is encoded there too.
+
 v0-2 are advertised only because librdkafka before 2.11.1 turns compression off when Produce's
 minimum version is above 0 (librdkafka #4956, KAFKA-18659); they are answered UNSUPPORTED_VERSION.
 """
 
 import struct
-from typing import Any
 
 from brook.broker.handlers.base import RequestContext, error_entry, handles
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 from brook.protocol import codec
+from brook.protocol.produce import ProducePartitionResult, ProduceRequest, encode_produce_response
 
 
 @handles(0, versions=range(0, 10))
-async def produce(ctx: RequestContext, req: Any) -> Any:
+async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     if ctx.request.unsupported_version:
         return _unsupported_old_version(ctx)
     replicas = ctx.broker.replicas
-    results: list[dict[str, Any]] = []
+    results: list[tuple[str, list[ProducePartitionResult]]] = []
     appended: list[tuple[TopicPartition, int]] = []
     for topic in req.topic_data:
         partitions = []
         for p in topic.partition_data:
             tp = TopicPartition(topic.name, p.index)
-            entry: dict[str, Any] = {"index": p.index}
             try:
-                info = replicas.append_records(tp, bytearray(p.records or b""))
-                entry.update(
-                    base_offset=info.first_offset,
-                    log_append_time=info.log_append_time_ms,
-                    log_start_offset=info.log_start_offset,
+                info = replicas.append_records(tp, p.records if p.records is not None else bytearray())
+                result = ProducePartitionResult(
+                    p.index, 0, info.first_offset, info.log_append_time_ms, info.log_start_offset
                 )
                 appended.append((tp, info.last_offset + 1))
             except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)
-                entry.update(error_entry(exc), base_offset=-1, log_append_time=-1, log_start_offset=-1)
-                if entry["error_code"] in (ErrorCode.corrupt_message, ErrorCode.invalid_record):
+                error = error_entry(exc)
+                result = ProducePartitionResult(
+                    p.index, error["error_code"], error_message=error["error_message"]
+                )
+                if error["error_code"] in (ErrorCode.corrupt_message, ErrorCode.invalid_record):
                     ctx.broker.stats.produce_rejected += 1
-            partitions.append(entry)
-        results.append({"name": topic.name, "partition_responses": partitions})
+            partitions.append(result)
+        results.append((topic.name, partitions))
     if req.acks == 0:
         return None  # acks=0: the producer expects no response at all
     if req.acks == -1 and appended:
-        await replicas.wait_for_replication(appended, codec.to_ms(req.timeout))
-    return ctx.respond(responses=results, throttle_time=0)
+        await replicas.wait_for_replication(appended, req.timeout_ms)
+    return encode_produce_response(ctx.version, results)
 
 
 def _unsupported_old_version(ctx: RequestContext) -> bytes | None:
