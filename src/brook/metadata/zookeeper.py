@@ -45,7 +45,14 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
+from kazoo.exceptions import (
+    BadVersionError,
+    NodeExistsError,
+    NoNodeError,
+    NotEmptyError,
+    RolledBackError,
+    RuntimeInconsistency,
+)
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 
 from brook.common.clock import Clock, SystemClock
@@ -390,7 +397,10 @@ class ZooKeeperMetadataStore:
         for result in txn.commit():
             if isinstance(result, NodeExistsError) and on_exists is not None:
                 raise on_exists() from result
-            if isinstance(result, Exception) and not _is_rolled_back(result):
+            # the other operations of a failed transaction report that they were rolled back
+            if isinstance(result, Exception) and not isinstance(
+                result, RolledBackError | RuntimeInconsistency
+            ):
                 raise result
 
     def _set_or_create(self, path: str, doc: Mapping[str, Any]) -> None:
@@ -669,11 +679,6 @@ class ZooKeeperMetadataStore:
                 self._refresh_topic(name)  # catch up on what changed while we were away
         except Exception:
             logger.exception("re-registration after session expiry failed")
-
-
-def _is_rolled_back(result: Exception) -> bool:
-    # The operations of a failed transaction other than the culprit report RolledBackError/RuntimeInconsistency.
-    return type(result).__name__ in ("RolledBackError", "RuntimeInconsistency")
 
 
 def _ensure_chroot(connect: str, timeout_s: float) -> None:
