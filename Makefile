@@ -23,9 +23,15 @@ $(TEST_STAMP): pyproject.toml $(STAMP)
 run: $(STAMP)
 	$(BIN)/brook serve --config config/server.properties
 
-# Debian's kcat is used by the integration tests as an independent librdkafka client.
+# Debian's kcat is used by the integration tests as an independent librdkafka client; Debian's zookeeper
+# (3.8, needs Java) by the ZooKeeper metadata store's tests. One apt-get update, only when something is missing.
 system-deps:
-	@command -v kcat >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat; }
+	@missing=""; \
+	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	dpkg -s zookeeper >/dev/null 2>&1 || missing="$$missing zookeeper"; \
+	if [ -n "$$missing" ]; then \
+		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
 
 # kafkajs, a Node.js client, is tested too (npm registry; package-lock pins it).
 tests/clients/node_modules/.installed: tests/clients/package.json tests/clients/package-lock.json

@@ -22,8 +22,9 @@ from brook.broker.server import Server
 from brook.broker.stats import BrokerStats
 from brook.broker.topics import TopicService
 from brook.common.clock import Clock, SystemClock
-from brook.metadata.api import BrokerInfo
+from brook.metadata.api import BrokerInfo, MetadataStore
 from brook.metadata.embedded import EmbeddedMetadataStore
+from brook.metadata.zookeeper import ZooKeeperMetadataStore
 from brook.storage.manager import LogManager
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class Broker:
         self.node_id = config.node_id
         self.stats = BrokerStats()
         self.log_dirs: list[Path] = config.log_dirs
-        self.metadata = EmbeddedMetadataStore(self.log_dirs[0], self.node_id)
+        self.metadata = _build_metadata_store(config, self.log_dirs[0], self.node_id)
         # A segment roll's fsync runs on a worker thread (ReplicaManager), not on the event loop.
         self.log_manager = LogManager(self.log_dirs, self.clock, flush_on_roll=False)
         self.replicas = ReplicaManager(self.node_id, self.log_manager, self.clock)
@@ -59,6 +60,7 @@ class Broker:
         topics = self.metadata.topics()
         self.log_manager.load({name: self.topics.log_config(state) for name, state in topics.items()})
         self.topics.sync()  # open every partition before the first client can ask for one
+        self.metadata.add_listener(self._on_metadata_change)  # another broker changed topics or brokers
         host, port = self.config.listener
         await self.server.start(host, port)
         adv_host, adv_port = self.config.advertised_listener
@@ -78,6 +80,13 @@ class Broker:
             self.node_id,
             self.metadata.cluster_id,
         )
+
+    def _on_metadata_change(self) -> None:
+        """On the event loop, after the store's cache changed: host or drop partitions to match it."""
+        try:
+            self.topics.sync()
+        except Exception:
+            logger.exception("partition sync after a metadata change failed")
 
     async def _retention_loop(self) -> None:
         """log.retention.check.interval.ms: delete expired segments, compact, checkpoint."""
@@ -118,4 +127,18 @@ class Broker:
         await self.replicas.wait_for_flushes()
         self.replicas.close()
         await asyncio.to_thread(self.log_manager.close)
+        await asyncio.to_thread(self.metadata.close)  # ZooKeeper: ends the session, drops /brokers/ids/<id>
         logger.info("shut down cleanly")
+
+
+def _build_metadata_store(config: BrokerConfig, data_dir: Path, node_id: int) -> MetadataStore:
+    """`zookeeper.connect` set: Kafka's layout in ZooKeeper (clusters); empty: a file in the data dir."""
+    connect = config.get("zookeeper.connect")
+    if not connect:
+        return EmbeddedMetadataStore(data_dir, node_id)
+    return ZooKeeperMetadataStore(
+        connect,
+        node_id,
+        session_timeout_ms=config.int("zookeeper.session.timeout.ms"),
+        connection_timeout_ms=config.int("zookeeper.connection.timeout.ms"),
+    )

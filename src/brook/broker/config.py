@@ -178,7 +178,9 @@ BROKER_DEFAULTS: dict[str, str] = {
     "transactional.id.expiration.ms": "604800000",
     "producer.id.expiration.ms": "86400000",
     "connections.max.idle.ms": "600000",
-    "zookeeper.connect": "",
+    "zookeeper.connect": "",  # host:port[,host:port...][/chroot]; empty: the embedded single-node store
+    "zookeeper.session.timeout.ms": "18000",
+    "zookeeper.connection.timeout.ms": "18000",
     # brook's own: Prometheus metrics at http://<listener host>:<port>/metrics (-1: off, 0: any free port)
     "brook.metrics.port": "-1",
 }

@@ -1,14 +1,14 @@
 """Cluster metadata: brokers, topics, partition assignments and topic configs.
 
 One `MetadataStore` interface; `EmbeddedMetadataStore` (a file in the data dir) serves a single node,
-and a ZooKeeper implementation will serve clusters. Partition state carries a leader epoch and a
+and `ZooKeeperMetadataStore` (Kafka's znode layout) serves clusters. Partition state carries a leader epoch and a
 replica set from day one so replication plugs in without a change of shape.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -79,3 +79,9 @@ class MetadataStore(Protocol):
     def allocate_producer_ids(self, count: int) -> int:
         """Reserve `count` producer ids, never handed out again; returns the first."""
         ...
+
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` on the running event loop after another broker changed the metadata."""
+        ...
+
+    def close(self) -> None: ...

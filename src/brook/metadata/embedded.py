@@ -12,7 +12,7 @@ import base64
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,12 @@ class EmbeddedMetadataStore:
         self._next_producer_id += count
         self._save()
         return first
+
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        """Nothing changes behind this store's back: every change comes through this broker's own calls."""
+
+    def close(self) -> None:
+        """Every change is already on disk."""
 
     # --- internals ---------------------------------------------------------------------------
 

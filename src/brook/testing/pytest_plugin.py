@@ -1,15 +1,23 @@
-"""pytest plugin (entry point `brook`): a `kafka_broker` fixture running a real brook process.
+"""pytest plugin (entry point `brook`): a `kafka_broker` fixture running a real brook process, and a
+`zookeeper` fixture running a real ZooKeeper (Debian's `zookeeper` package).
 
 def test_roundtrip(kafka_broker):
     producer = Producer({"bootstrap.servers": kafka_broker.bootstrap})
+
+def test_on_zookeeper(zookeeper):          # "127.0.0.1:<port>/<chroot of this test>"
+    with BrookProcess(overrides={"zookeeper.connect": zookeeper}) as broker: ...
 """
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from brook.testing.broker_process import BrookProcess
+from brook.testing.zookeeper import ZooKeeperNotInstalled, ZooKeeperProcess
+
+_chroots = itertools.count()
 
 
 @pytest.fixture
@@ -21,3 +29,23 @@ def kafka_broker(tmp_path: Path) -> Iterator[BrookProcess]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def zookeeper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZooKeeperProcess]:
+    """One standalone ZooKeeper for the test session: a free 127.0.0.1 port, a temporary data dir."""
+    server = ZooKeeperProcess(data_dir=tmp_path_factory.mktemp("zookeeper"))
+    try:
+        server.start()
+    except ZooKeeperNotInstalled as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def zookeeper(zookeeper_server: ZooKeeperProcess) -> str:
+    """A `zookeeper.connect` string with a chroot of its own, so each test starts from an empty tree."""
+    return f"{zookeeper_server.connect}/brook-test-{next(_chroots)}"

@@ -1,0 +1,179 @@
+"""ZooKeeperMetadataStore beyond the contract: Kafka's znode formats, two stores sharing one ZooKeeper,
+controller election, watches feeding the cluster image, producer id blocks under contention."""
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from kazoo.client import KazooClient
+
+from brook.metadata.api import BrokerInfo
+from brook.metadata.zookeeper import ZooKeeperMetadataStore, assign_replicas, decode_topic_id
+
+pytestmark = pytest.mark.zookeeper
+
+
+def wait_until(predicate: Callable[[], Any], timeout_s: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s}s")
+        time.sleep(0.02)
+    return value
+
+
+@pytest.fixture
+def stores(zookeeper: str) -> Iterator[list[ZooKeeperMetadataStore]]:
+    opened: list[ZooKeeperMetadataStore] = []
+    for node_id in (0, 1):
+        store = ZooKeeperMetadataStore(zookeeper, node_id=node_id, session_timeout_ms=4000)
+        store.register_broker(BrokerInfo(node_id, "127.0.0.1", 9092 + node_id, rack=None))
+        opened.append(store)
+    yield opened
+    for store in opened:
+        store.close()
+
+
+def znode(zk: KazooClient, path: str) -> Any:
+    return json.loads(zk.get(path)[0])
+
+
+def test_znodes_use_kafkas_layout(stores, zk):
+    a, _ = stores
+    state = a.create_topic("orders", 4, 2, {"retention.ms": "1000"})
+    assert znode(zk, "/cluster/id") == {"version": "1", "id": a.cluster_id}
+    broker = znode(zk, "/brokers/ids/0")
+    assert (broker["host"], broker["port"], broker["endpoints"]) == (
+        "127.0.0.1",
+        9092,
+        ["PLAINTEXT://127.0.0.1:9092"],
+    )
+    assert zk.exists("/brokers/ids/0").ephemeralOwner != 0
+    controller = znode(zk, "/controller")
+    assert controller["version"] == 1
+    assert controller["brokerid"] == 0
+    assert int(zk.get("/controller_epoch")[0]) >= 1
+    topic = znode(zk, "/brokers/topics/orders")
+    assert topic["version"] == 2
+    assert decode_topic_id(topic["topic_id"]) == state.topic_id
+    assert {int(p): tuple(r) for p, r in topic["partitions"].items()} == {
+        p: s.replicas for p, s in state.partitions.items()
+    }
+    assert sorted(zk.get_children("/brokers/topics/orders/partitions"), key=int) == ["0", "1", "2", "3"]
+    partition_state = znode(zk, "/brokers/topics/orders/partitions/0/state")
+    assert set(partition_state) == {"controller_epoch", "leader", "version", "leader_epoch", "isr"}
+    assert partition_state["leader"] == topic["partitions"]["0"][0]
+    assert partition_state["isr"] == topic["partitions"]["0"]
+    assert znode(zk, "/config/topics/orders") == {"version": 1, "config": {"retention.ms": "1000"}}
+    a.allocate_producer_ids(1000)
+    assert znode(zk, "/latest_producer_id_block") == {
+        "version": 1,
+        "broker": 0,
+        "block_start": "0",
+        "block_end": "999",
+    }
+
+
+def test_replicas_spread_over_live_brokers(stores):
+    a, _ = stores
+    state = a.create_topic("spread", 4, 2, {})
+    for p in state.partitions.values():
+        assert sorted(p.replicas) == [0, 1]
+    assert sorted(p.leader for p in state.partitions.values()) == [0, 0, 1, 1]
+
+
+def test_assign_replicas_never_repeats_a_broker_in_a_partition():
+    for n in range(1, 6):
+        for rf in range(1, n + 1):
+            for start in range(n):
+                assignment = assign_replicas(list(range(n)), 12, rf, start_index=start, replica_shift=start)
+                assert all(len(set(r)) == rf for r in assignment.values())
+                leaders = [r[0] for r in assignment.values()]
+                assert max(leaders.count(b) for b in range(n)) - min(leaders.count(b) for b in range(n)) <= 1
+
+
+def test_one_controller_and_both_brokers_live(stores):
+    a, b = stores
+    assert a.controller_id == b.controller_id == 0
+    wait_until(lambda: [x.node_id for x in a.live_brokers()] == [0, 1])
+    assert [x.node_id for x in b.live_brokers()] == [0, 1]
+
+
+def test_other_store_sees_changes_through_watches(stores):
+    a, b = stores
+    created = a.create_topic("shared", 2, 1, {"retention.ms": "1000"})
+    assert wait_until(lambda: b.topic("shared")) == created
+    a.add_partitions("shared", 3)
+    wait_until(lambda: len(b.topic("shared").partitions) == 3)
+    a.set_topic_configs("shared", {"retention.ms": "2000"})
+    wait_until(lambda: b.topic("shared").configs.get("retention.ms") == "2000")
+    a.set_broker_configs({"log.retention.ms": "7"})
+    wait_until(lambda: dict(b.broker_configs()) == {"log.retention.ms": "7"})
+    a.delete_topic("shared")
+    wait_until(lambda: b.topic("shared") is None)
+
+
+def test_controller_moves_when_it_leaves(stores):
+    a, b = stores
+    a.close()
+    wait_until(lambda: b.controller_id == 1)
+    wait_until(lambda: [x.node_id for x in b.live_brokers()] == [1])
+
+
+async def test_listeners_run_on_the_event_loop(stores):
+    a, b = stores
+    calls: list[int] = []
+    heard = asyncio.Event()
+
+    def listener() -> None:
+        calls.append(threading.get_ident())
+        heard.set()  # asyncio.Event is not thread-safe: this only works on the loop's own thread
+
+    b.add_listener(listener)
+    a.create_topic("heard", 1, 1, {})
+    await asyncio.wait_for(heard.wait(), 10)
+    assert set(calls) == {threading.get_ident()}
+    assert b.topic("heard") is not None
+
+
+def test_producer_id_blocks_never_overlap_between_brokers(stores):
+    firsts: list[int] = []
+    lock = threading.Lock()
+
+    def allocate(store: ZooKeeperMetadataStore) -> None:
+        for _ in range(20):
+            first = store.allocate_producer_ids(100)
+            with lock:
+                firsts.append(first)
+
+    threads = [threading.Thread(target=allocate, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(firsts) == list(range(0, 4000, 100))
+
+
+def test_broker_registers_again_after_session_expiry(zookeeper, zk):
+    store = ZooKeeperMetadataStore(zookeeper, node_id=3, session_timeout_ms=4000)
+    try:
+        store.register_broker(BrokerInfo(3, "127.0.0.1", 9095))
+        old_owner = zk.exists("/brokers/ids/3").ephemeralOwner
+        # ZooKeeper's way to expire a session from outside: another client takes it over and closes it
+        session_id, password = store._zk.client_id
+        thief = KazooClient(hosts=zookeeper, client_id=(session_id, password))
+        thief.start(timeout=10)
+        thief.stop()
+        thief.close()
+        wait_until(
+            lambda: (stat := zk.exists("/brokers/ids/3")) is not None and stat.ephemeralOwner != old_owner
+        )
+        assert json.loads(zk.get("/controller")[0])["brokerid"] == 3
+        store.create_topic("after-expiry", 1, 1, {})
+        assert store.topic("after-expiry") is not None
+    finally:
+        store.close()
