@@ -124,6 +124,7 @@ def run_session(make_broker: Callable[[], Any], selected: list[Workload], sizes:
 def _brief(s: Sample) -> str:
     text = f"{s.messages / s.wall_s:>12,.0f} msg/s {s.cpu_s * 1e6 / max(s.messages, 1):8.2f} cpu-us/msg"
     text += f"  broker {100 * s.cpu_s / s.wall_s:3.0f}% client {100 * s.client_cpu_s / s.wall_s:3.0f}% cpu"
+    text += f" (busiest thread {100 * s.client_thread_s / s.wall_s:3.0f}%)"
     if "e2e_p50_ms" in s.extra:
         text += f"  e2e p50 {s.extra['e2e_p50_ms']:.2f} p99 {s.extra['e2e_p99_ms']:.2f} ms"
     return text
@@ -164,6 +165,7 @@ def _figures(samples: list[Sample]) -> dict[str, float]:
         # CPU the broker and the client used per wall second (1.0 = one core busy): who is the limit.
         "broker cpu %": med(lambda s: 100 * s.cpu_s / s.wall_s),
         "client cpu %": med(lambda s: 100 * s.client_cpu_s / s.wall_s),
+        "client max thread %": med(lambda s: 100 * s.client_thread_s / s.wall_s),
     }
     for key in samples[0].extra:
         out[key] = med(lambda s, key=key: s.extra[key])  # type: ignore[misc]
