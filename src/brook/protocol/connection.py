@@ -249,7 +249,7 @@ def _needs_raw_handling(api_key: int, api_version: int) -> bool:
     return api_key == PRODUCE_KEY and api_version < 3
 
 
-def _read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
+def _read_uvarint(buf: bytes | bytearray | memoryview, pos: int) -> tuple[int, int]:
     result = 0
     shift = 0
     while True:
@@ -263,7 +263,7 @@ def _read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _skip_tagged_fields(buf: bytes, pos: int) -> int:
+def _skip_tagged_fields(buf: bytes | bytearray | memoryview, pos: int) -> int:
     count, pos = _read_uvarint(buf, pos)
     for _ in range(count):
         _tag, pos = _read_uvarint(buf, pos)
