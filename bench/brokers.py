@@ -38,6 +38,18 @@ class ProcStats:
             fields = f.read().rpartition(")")[2].split()
         return (int(fields[11]) + int(fields[12])) / _CLK_TCK
 
+    def thread_cpu_s(self) -> dict[int, float]:
+        """CPU seconds per live thread: one thread near 100 % of a core is a bottleneck by itself."""
+        out = {}
+        for tid in os.listdir(f"/proc/{self.pid}/task"):
+            try:
+                with open(f"/proc/{self.pid}/task/{tid}/stat") as f:
+                    fields = f.read().rpartition(")")[2].split()
+            except FileNotFoundError:
+                continue  # the thread ended meanwhile
+            out[int(tid)] = (int(fields[11]) + int(fields[12])) / _CLK_TCK
+        return out
+
     def rss_bytes(self) -> int:
         with open(f"/proc/{self.pid}/status") as f:
             for line in f:

@@ -124,6 +124,7 @@ def run_session(make_broker: Callable[[], Any], selected: list[Workload], sizes:
 def _brief(s: Sample) -> str:
     text = f"{s.messages / s.wall_s:>12,.0f} msg/s {s.cpu_s * 1e6 / max(s.messages, 1):8.2f} cpu-us/msg"
     text += f"  broker {100 * s.cpu_s / s.wall_s:3.0f}% client {100 * s.client_cpu_s / s.wall_s:3.0f}% cpu"
+    text += f" (busiest thread {100 * s.client_thread_s / s.wall_s:3.0f}%)"
     if "e2e_p50_ms" in s.extra:
         text += f"  e2e p50 {s.extra['e2e_p50_ms']:.2f} p99 {s.extra['e2e_p99_ms']:.2f} ms"
     return text
@@ -164,6 +165,7 @@ def _figures(samples: list[Sample]) -> dict[str, float]:
         # CPU the broker and the client used per wall second (1.0 = one core busy): who is the limit.
         "broker cpu %": med(lambda s: 100 * s.cpu_s / s.wall_s),
         "client cpu %": med(lambda s: 100 * s.client_cpu_s / s.wall_s),
+        "client max thread %": med(lambda s: 100 * s.client_thread_s / s.wall_s),
     }
     for key in samples[0].extra:
         out[key] = med(lambda s, key=key: s.extra[key])  # type: ignore[misc]
@@ -265,10 +267,15 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [w.strip() for w in args.workloads.split(",") if w.strip()]
     selected = [w for w in WORKLOADS if not wanted or any(x in w.name.replace(" ", "-") for x in wanted)]
 
+    # Median of three each: the page cache's writeback makes single disk figures jump.
     limits = {
-        "loopback TCP MB/s": machine.loopback_mb_s(sizes.machine_bytes),
-        "disk write MB/s (no fsync)": machine.disk_write_mb_s(sizes.machine_bytes, fsync=False),
-        "disk write MB/s (fsync at end)": machine.disk_write_mb_s(sizes.machine_bytes, fsync=True),
+        "loopback TCP MB/s": statistics.median(machine.loopback_mb_s(sizes.machine_bytes) for _ in range(3)),
+        "disk write MB/s (no fsync)": statistics.median(
+            machine.disk_write_mb_s(sizes.machine_bytes, fsync=False) for _ in range(3)
+        ),
+        "disk write MB/s (fsync at end)": statistics.median(
+            machine.disk_write_mb_s(sizes.machine_bytes, fsync=True) for _ in range(3)
+        ),
     }
     for label, value in limits.items():
         print(f"# machine: {label:32} {value:10,.0f}")  # noqa: T201
@@ -293,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{sizes.gigabyte_bytes // MIB} MiB of 1 KiB records, acks=1, 1 partition")  # noqa: T201
         for name, figs in gigabyte.items():
             print(f"  {name:5} " + "  ".join(f"{k} {_num(v)}" for k, v in figs.items()))  # noqa: T201
+    if args.smoke:
+        print("\n# smoke sizes: a check that everything runs, not figures to compare (run make bench)")  # noqa: T201
     check_targets(medians, gigabyte)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / time.strftime("%Y%m%d-%H%M%S.json")

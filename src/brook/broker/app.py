@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 from brook import __version__
 from brook.broker import handlers
@@ -47,6 +48,7 @@ class Broker:
         self.topics = TopicService(config, self.metadata, self.replicas)
         self.producer_ids = ProducerIdManager(self.metadata)
         self.groups = GroupService(self)
+        self.metadata_responses: dict[Any, tuple[Any, bytes]] = {}  # handlers/metadata.py's cache
         self.server = Server(self)
         self.metrics = MetricsServer(self)
         self._background: list[asyncio.Task[None]] = []
