@@ -172,6 +172,7 @@ def test_broker_registers_again_after_session_expiry(zookeeper, zk):
         wait_until(
             lambda: (stat := zk.exists("/brokers/ids/3")) is not None and stat.ephemeralOwner != old_owner
         )
+        wait_until(lambda: zk.exists("/controller") is not None)  # re-election follows re-registration
         assert json.loads(zk.get("/controller")[0])["brokerid"] == 3
         store.create_topic("after-expiry", 1, 1, {})
         assert store.topic("after-expiry") is not None

@@ -38,6 +38,7 @@ import json
 import logging
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -66,6 +67,8 @@ from brook.metadata.api import BrokerInfo, PartitionState, TopicState
 from brook.metadata.embedded import new_cluster_id
 
 logger = logging.getLogger(__name__)
+
+_REREGISTER_ATTEMPTS = 5
 
 __all__ = ["ClusterImage", "ZooKeeperMetadataStore", "assign_replicas", "decode_topic_id", "encode_topic_id"]
 
@@ -670,15 +673,24 @@ class ZooKeeperMetadataStore:
                 self._zk.handler.spawn(self._reregister)
 
     def _reregister(self) -> None:
-        try:
-            if self._registration is not None:
-                self._create_broker_znode(self._registration)
-                self._refresh_brokers()
-                self._maybe_elect()
-            for name in list(self._image.topics):
-                self._refresh_topic(name)  # catch up on what changed while we were away
-        except Exception:
-            logger.exception("re-registration after session expiry failed")
+        """Runs on a kazoo worker. Retried: just after a new session, reads can still fail transiently."""
+        for attempt in range(1, _REREGISTER_ATTEMPTS + 1):
+            if self._closed:
+                return
+            try:
+                if self._registration is not None:
+                    self._create_broker_znode(self._registration)
+                    self._refresh_brokers()
+                    self._maybe_elect()
+                for name in list(self._image.topics):
+                    self._refresh_topic(name)  # catch up on what changed while we were away
+                return
+            except Exception:
+                logger.warning(
+                    "re-registration after session expiry failed attempt=%d", attempt, exc_info=True
+                )
+                time.sleep(0.2 * attempt)
+        logger.error("giving up re-registering after session expiry; restart this broker")
 
 
 def _ensure_chroot(connect: str, timeout_s: float) -> None:
