@@ -48,3 +48,42 @@ def test_slow_reader_gets_every_fetch_response_whole_and_in_order(kafka_broker):
     assert len({len(r) for r in responses}) == 1  # the same records every time
     assert len(responses[0]) > 4000 * 1000
     raw.close()
+
+
+def test_parked_requests_do_not_use_up_queued_max_requests(tmp_path):
+    """Long-poll fetches parked in the broker must not stop it from reading other clients' requests."""
+    from brook.testing import BrookProcess
+
+    with BrookProcess(data_dir=tmp_path / "d", overrides={"queued.max.requests": "2"}) as broker:
+        setup = RawClient(broker.bootstrap)
+        setup.request(
+            19,
+            7,
+            {"topics": [{"name": "parked", "num_partitions": 1, "replication_factor": 1}], "timeout": 5000},
+        )
+        setup.close()
+        fetch = {
+            "replica_id": -1,
+            "max_wait": 5000,
+            "min_bytes": 1,
+            "max_bytes": 1 << 20,
+            "topics": [
+                {
+                    "topic": "parked",
+                    "partitions": [{"partition": 0, "fetch_offset": 0, "partition_max_bytes": 1 << 20}],
+                }
+            ],
+        }
+        parked = [RawClient(broker.bootstrap) for _ in range(4)]
+        other = RawClient(broker.bootstrap)
+        try:
+            for client in parked:
+                client.send_raw(client.frame(1, 12, fetch)[1])
+            time.sleep(0.3)  # gives the four fetches time to arrive and park (they wait up to 5 s)
+            started = time.monotonic()
+            response = other.request(3, 9, {"topics": None})
+            assert time.monotonic() - started < 2  # answered while the four fetches are still parked
+            assert [t.name for t in response.topics] == ["parked"]
+        finally:
+            for client in [*parked, other]:
+                client.close()

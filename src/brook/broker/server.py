@@ -78,6 +78,10 @@ class Server:
             self._waiting_for_slot.popleft().resume_reading()
 
     async def dispatch(self, request: Request, peer: Any = None) -> Any:
+        # queued.max.requests bounds requests waiting to be handled, as Kafka's request queue does; a
+        # request parked in a handler (long-poll fetch, JoinGroup waiting for a rebalance) no longer counts,
+        # else enough parked requests would stop the broker from reading anything.
+        self.release_slot()
         self.broker.stats.requests += 1
         handler = REGISTRY[request.api_key]
         logger.debug(
@@ -212,7 +216,6 @@ class _Connection(asyncio.BufferedProtocol):
                 finally:
                     self.conn.release(request)
                     self._queued -= 1
-                    self.server.release_slot()
                     if self._paused:
                         self.resume_reading()
                 if body is None or failed or self._lost:
