@@ -176,3 +176,18 @@ def test_topic_compression_type_reencodes_batches(admin, broker):
     assert [m.key() for m in consume_assigned(broker.bootstrap, "zstd-topic", 0, 20)] == [
         b"k%d" % i for i in range(20)
     ]
+
+
+def test_deleting_topics_while_their_rolled_segments_flush_takes_no_dir_offline(admin, broker):
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+    for round_ in range(5):
+        name = f"churn-{round_}"
+        admin.create_topics([NewTopic(name, 1, 1, config={"segment.bytes": "20000"})])[name].result(10)
+        for _ in range(30):
+            producer.produce(name, value=b"x" * 2000)
+            producer.poll(0)
+        assert producer.flush(10) == 0
+        admin.delete_topics([name])[name].result(10)
+    admin.create_topics([NewTopic("after-churn", 1, 1)])["after-churn"].result(10)
+    produce_all(broker.bootstrap, "after-churn", [(None, b"ok")])
+    assert "log dir offline" not in broker.log_text()

@@ -556,6 +556,8 @@ class FileLog:
 
     def flush(self) -> None:
         """fsync everything written so far and move the recovery point; safe from a worker thread."""
+        if self._closed:
+            return  # close() flushed what the log keeps
         self._check_online()
         end = self.log_end_offset
         segments = list(self._segments)
@@ -563,7 +565,14 @@ class FileLog:
             for segment in segments:
                 if segment.next_offset > self._recovery_point or segment is segments[-1]:
                     segment.flush()
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: an index's mmap closed under us
+            if self._closed:
+                # The log was closed (topic deleted, broker stopping) while this worker thread flushed;
+                # close() flushes what is kept, so this is no disk fault.
+                logger.debug("flush raced with close tp=%s: %r", self.tp, exc)
+                return
+            if isinstance(exc, ValueError):
+                raise
             raise self._fail(exc) from exc
         self._recovery_point = max(self._recovery_point, end)
         self._unflushed_messages = 0

@@ -100,3 +100,21 @@ def test_read_on_closed_fd_raises_log_dir_offline(tmp_path: Path) -> None:
     assert tmp_path in manager.offline_dirs
     log.active_segment._fd = -1  # already closed above; keep close() from closing a reused fd number
     manager.close()
+
+
+def test_flush_racing_with_close_is_not_a_disk_fault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker thread's fsync that finds the log closed under it (topic deleted) must not take the dir offline."""
+    manager = LogManager([tmp_path / "a"], FakeClock(T0))
+    log = manager.create(TopicPartition("t", 0))
+    log.append_as_leader(make_batch([(b"k", b"v")]), leader_epoch=0)
+    real_fsync = os.fsync
+
+    def close_then_fsync(fd: int) -> None:
+        monkeypatch.setattr(segment_module.os, "fsync", real_fsync)
+        log.close()  # what the event loop does meanwhile when the topic is deleted
+        real_fsync(fd)  # the fd is closed now: EBADF
+
+    monkeypatch.setattr(segment_module.os, "fsync", close_then_fsync)
+    log.flush()
+    assert not manager.offline_dirs
+    assert not log.is_offline
