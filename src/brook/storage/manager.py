@@ -206,15 +206,15 @@ class LogManager:
                 log.flush()
 
     def checkpoint(self) -> None:
-        """Write each online dir's recovery points and log start offsets (atomically)."""
+        """Write each online dir's recovery points and log start offsets (atomically).
+
+        May run on a worker thread while the event loop adds or deletes logs: it works on a snapshot.
+        """
+        snapshot = [(tp, log, self._dir_of.get(tp)) for tp, log in list(self._logs.items())]
         for log_dir in self.log_dirs:
             if log_dir in self.offline_dirs:
                 continue
-            logs = {
-                tp: log
-                for tp, log in self._logs.items()
-                if self._dir_of[tp] == log_dir and not log.is_offline
-            }
+            logs = {tp: log for tp, log, dir_ in snapshot if dir_ == log_dir and not log.is_offline}
             try:
                 write_offset_checkpoint(
                     log_dir / RECOVERY_POINT_CHECKPOINT, {tp: log.recovery_point for tp, log in logs.items()}
