@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from brook.protocol import codec
 from brook.protocol.produce import decode_produce_request
+from brook.protocol.varint import read_uvarint
 
 __all__ = [
     "NEED_DATA",
@@ -250,17 +251,10 @@ def _needs_raw_handling(api_key: int, api_version: int) -> bool:
 
 
 def _read_uvarint(buf: bytes | bytearray | memoryview, pos: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        if pos >= len(buf) or shift > 28:
-            raise RemoteProtocolError("bad unsigned varint in header")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
+    try:
+        return read_uvarint(buf, pos)
+    except ValueError as exc:
+        raise RemoteProtocolError(f"bad unsigned varint in header: {exc}") from exc
 
 
 def _skip_tagged_fields(buf: bytes | bytearray | memoryview, pos: int) -> int:

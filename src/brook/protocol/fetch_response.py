@@ -18,6 +18,8 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from brook.protocol.varint import encode_uvarint
+
 __all__ = ["FetchPartitionData", "encode_fetch_response"]
 
 _I16 = struct.Struct(">h")
@@ -37,15 +39,6 @@ class FetchPartitionData:
     records_size: int
 
 
-def _uvarint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def encode_fetch_response(
     version: int,
     topics: Sequence[tuple[str, Sequence[FetchPartitionData]]],
@@ -59,11 +52,11 @@ def encode_fetch_response(
     head = bytearray(_I32.pack(throttle_time_ms))
     if version >= 7:
         head += _I16.pack(error_code) + _I32.pack(session_id)
-    head += _uvarint(len(topics) + 1) if flexible else _I32.pack(len(topics))
+    head += encode_uvarint(len(topics) + 1) if flexible else _I32.pack(len(topics))
     for name, partitions in topics:
         encoded = name.encode()
-        head += (_uvarint(len(encoded) + 1) if flexible else _I16.pack(len(encoded))) + encoded
-        head += _uvarint(len(partitions) + 1) if flexible else _I32.pack(len(partitions))
+        head += (encode_uvarint(len(encoded) + 1) if flexible else _I16.pack(len(encoded))) + encoded
+        head += encode_uvarint(len(partitions) + 1) if flexible else _I32.pack(len(partitions))
         for p in partitions:
             head += _PARTITION_HEAD.pack(
                 p.partition_index, p.error_code, p.high_watermark, p.last_stable_offset
@@ -78,7 +71,7 @@ def encode_fetch_response(
             if version >= 11:
                 head += _I32.pack(-1)
             if flexible:
-                head += _uvarint(p.records_size + 1)
+                head += encode_uvarint(p.records_size + 1)
             else:
                 head += _I32.pack(p.records_size)
             if p.records_size:

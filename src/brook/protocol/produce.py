@@ -21,6 +21,8 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from brook.protocol.varint import encode_uvarint, read_uvarint
+
 __all__ = [
     "ProducePartition",
     "ProducePartitionResult",
@@ -84,15 +86,11 @@ class _Reader:
         return value
 
     def uvarint(self) -> int:
-        result = shift = 0
-        while True:
-            byte = self.frame[self.need(1)]
-            result |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return result
-            shift += 7
-            if shift > 28:
-                raise ProduceDecodeError("unsigned varint longer than 5 bytes")
+        try:
+            value, self.pos = read_uvarint(self.frame, self.pos)
+        except ValueError as exc:
+            raise ProduceDecodeError(str(exc)) from exc
+        return value
 
     def string(self, length: int) -> str | None:
         if length < 0:
@@ -170,30 +168,21 @@ class ProducePartitionResult:
     error_message: str | None = None
 
 
-def _uvarint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _string(value: str | None, flexible: bool) -> bytes:
     if value is None:
         return b"\x00" if flexible else b"\xff\xff"
     encoded = value.encode()
-    return (_uvarint(len(encoded) + 1) if flexible else _I16.pack(len(encoded))) + encoded
+    return (encode_uvarint(len(encoded) + 1) if flexible else _I16.pack(len(encoded))) + encoded
 
 
 def encode_produce_response(
     version: int, topics: Sequence[tuple[str, Sequence[ProducePartitionResult]]], throttle_time_ms: int = 0
 ) -> bytes:
     flexible = version >= 9
-    out = bytearray(_uvarint(len(topics) + 1) if flexible else _I32.pack(len(topics)))
+    out = bytearray(encode_uvarint(len(topics) + 1) if flexible else _I32.pack(len(topics)))
     for name, partitions in topics:
         out += _string(name, flexible)
-        out += _uvarint(len(partitions) + 1) if flexible else _I32.pack(len(partitions))
+        out += encode_uvarint(len(partitions) + 1) if flexible else _I32.pack(len(partitions))
         for p in partitions:
             out += _PARTITION_HEAD.pack(p.index, p.error_code, p.base_offset, p.log_append_time_ms)
             if version >= 5:

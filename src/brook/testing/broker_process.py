@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,14 +16,15 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from types import TracebackType
+
+from brook.testing.managed_process import ManagedProcess
 
 __all__ = ["BrookProcess"]
 
 _READY = re.compile(r"ready on (?P<host>[^:\s]+):(?P<port>\d+)")
 
 
-class BrookProcess:
+class BrookProcess(ManagedProcess):
     """A brook broker in a child process. Restartable on the same data dir (SIGTERM or SIGKILL)."""
 
     def __init__(
@@ -135,18 +135,3 @@ class BrookProcess:
                 return True
             time.sleep(0.05)
         return False
-
-    def close(self) -> None:
-        self.stop()
-        if self._own_dir:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-
-    def __enter__(self) -> BrookProcess:
-        if self.process is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

@@ -18,7 +18,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
+
+from brook.testing.managed_process import ManagedProcess
 
 __all__ = ["ZooKeeperNotInstalled", "ZooKeeperProcess", "find_zookeeper_classpath"]
 
@@ -52,7 +53,7 @@ def _free_port() -> int:
         return port
 
 
-class ZooKeeperProcess:
+class ZooKeeperProcess(ManagedProcess):
     """A standalone ZooKeeper server in a child JVM, listening on 127.0.0.1 only. Restartable on its data dir."""
 
     def __init__(self, data_dir: Path | None = None, startup_timeout_s: float = 30.0) -> None:
@@ -156,18 +157,3 @@ class ZooKeeperProcess:
                 self.process.kill()
                 self.process.wait()
         self.process = None
-
-    def close(self) -> None:
-        self.stop()
-        if self._own_dir:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-
-    def __enter__(self) -> ZooKeeperProcess:
-        if self.process is None:
-            self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
