@@ -43,13 +43,13 @@ def test_create_list_describe_delete(brook):
         assert p["replicas"] == [0]
         assert p["isr"] == [0]
         assert (p["log_start_offset"], p["log_end_offset"]) == (0, 0)
-        assert p["size"] is None
+        assert p["size"] == 0  # from DescribeLogDirs: empty logs
     assert doc["configs"] == {"retention.ms": "1234"}
 
     text = brook.run("topic", "describe", "--topic", name).stdout
     partitions = table(text.split("\n\n")[-1])
     assert [r["PARTITION"] for r in partitions] == ["0", "1", "2"]
-    assert all(r["LOG-END-OFFSET"] == "0" and r["SIZE"] == "-" for r in partitions)
+    assert all(r["LOG-END-OFFSET"] == "0" and r["SIZE"] == "0" for r in partitions)
     assert "retention.ms  1234" in text
 
     brook.run("topic", "delete", name)
@@ -62,6 +62,9 @@ def test_describe_shows_log_end_offsets_after_produce(brook):
     brook.run("produce", name, "--partition", 1, input="a\nb\nc\n")
     doc = brook.json("topic", "describe", name)
     assert [p["log_end_offset"] for p in doc["partitions"]] == [0, 3]
+    sizes = [p["size"] for p in doc["partitions"]]
+    assert sizes[0] == 0
+    assert sizes[1] > 61  # a, b and c: at least one 61-byte batch header and their records
 
 
 def test_kafka_style_flags(brook):

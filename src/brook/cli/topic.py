@@ -166,6 +166,8 @@ def _describe_one(admin: Any, name: str) -> dict[str, Any]:
     from confluent_kafka import TopicCollection, TopicPartition
     from confluent_kafka.admin import OffsetSpec
 
+    from brook.cli.log_dirs import partition_sizes
+
     futures = admin.describe_topics(TopicCollection([name]), request_timeout=15.0)
     desc = result_of(futures[name], name)
     partitions = sorted(desc.partitions, key=lambda p: p.id)
@@ -176,6 +178,12 @@ def _describe_one(admin: Any, name: str) -> dict[str, Any]:
         request = {TopicPartition(name, p.id): spec for p in partitions}
         for tp, future in admin.list_offsets(request, request_timeout=15.0).items():
             offsets[tp.partition][which] = result_of(future, f"{name}/{tp.partition}").offset
+    cluster = admin.list_topics(topic=name, timeout=15)
+    sizes = partition_sizes(
+        {b.id: (b.host, b.port) for b in cluster.brokers.values()},
+        {p.id: p.leader.id for p in partitions if p.leader is not None},
+        name,
+    )
     return {
         "name": name,
         # Kafka prints topic ids in URL-safe base64, as kafka-topics.sh --describe shows them
@@ -194,8 +202,7 @@ def _describe_one(admin: Any, name: str) -> dict[str, Any]:
                 "isr": [n.id for n in p.isr],
                 "log_start_offset": offsets[p.id]["start"],
                 "log_end_offset": offsets[p.id]["end"],
-                # Needs DescribeLogDirs, which neither brook nor confluent-kafka's AdminClient offers yet.
-                "size": None,
+                "size": sizes.get(p.id),
             }
             for p in partitions
         ],

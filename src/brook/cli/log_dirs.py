@@ -1,0 +1,77 @@
+"""Partition sizes for `topic describe`, from DescribeLogDirs.
+
+confluent-kafka's AdminClient cannot send DescribeLogDirs, so this one request goes over a plain socket,
+encoded and decoded by brook's own protocol codec (the same kio schemas the broker answers with).
+Sizes are best effort: any failure (an unreachable broker, a listener that needs TLS or SASL) leaves
+them unknown, shown as `-`.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Any
+
+from brook.protocol import codec
+
+__all__ = ["partition_sizes"]
+
+_DESCRIBE_LOG_DIRS = 35
+_VERSION = 2
+_TIMEOUT_S = 5.0
+
+
+def partition_sizes(
+    brokers: dict[int, tuple[str, int]], leaders: dict[int, int], topic: str
+) -> dict[int, int]:
+    """{partition: bytes on its leader's disk} for the partitions whose leader answered."""
+    sizes: dict[int, int] = {}
+    for node_id in sorted(set(leaders.values())):
+        if node_id not in brokers:
+            continue
+        try:
+            reported = _describe(
+                brokers[node_id], topic, sorted(p for p, n in leaders.items() if n == node_id)
+            )
+        except (OSError, ValueError, struct.error):
+            continue
+        for partition, size in reported.items():
+            if leaders.get(partition) == node_id:
+                sizes[partition] = size
+    return sizes
+
+
+def _describe(address: tuple[str, int], topic: str, partitions: list[int]) -> dict[int, int]:
+    body = codec.encode_body(
+        codec.build(
+            codec.request_class(_DESCRIBE_LOG_DIRS, _VERSION),
+            {"topics": [{"topic": topic, "partitions": partitions}]},
+        )
+    )
+    client_id = b"brook-cli"
+    header = struct.pack(">hhih", _DESCRIBE_LOG_DIRS, _VERSION, 1, len(client_id)) + client_id + b"\x00"
+    with socket.create_connection(address, timeout=_TIMEOUT_S) as sock:
+        sock.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
+        (size,) = struct.unpack(">i", _read_exactly(sock, 4))
+        frame = _read_exactly(sock, size)
+    response: Any = codec.decode_response_body(
+        _DESCRIBE_LOG_DIRS, _VERSION, frame, 5
+    )  # correlation id + tags
+    sizes: dict[int, int] = {}
+    for result in response.results:
+        for t in result.topics:
+            if t.name == topic:
+                for p in t.partitions:
+                    sizes[p.partition_index] = sizes.get(p.partition_index, 0) + p.partition_size
+    return sizes
+
+
+def _read_exactly(sock: socket.socket, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = sock.recv(n)
+        if not chunk:
+            raise ConnectionError("the broker closed the connection")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
