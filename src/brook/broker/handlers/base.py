@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["REGISTRY", "Handler", "RequestContext", "error_entry", "handles"]
+__all__ = ["REGISTRY", "Handler", "RequestContext", "error_entry", "handles", "partition_error_codes"]
 
 HandlerFunc = Callable[["RequestContext", Any], Awaitable[Any]]
 T = TypeVar("T")
@@ -96,3 +96,23 @@ class RequestContext:
                 entries.append(entry)
             result.append({topic_field: name, out_partitions_field or partitions_field: entries})
         return result
+
+
+def partition_error_codes(
+    topics: Iterable[Any], codes: dict[TopicPartition, ErrorCode]
+) -> list[dict[str, Any]]:
+    """`[{name, partitions: [{partition_index, error_code}]}]` for the requested topics, in request order
+    (the response shape of OffsetCommit and OffsetDelete)."""
+    return [
+        {
+            "name": topic.name,
+            "partitions": [
+                {
+                    "partition_index": p.partition_index,
+                    "error_code": codes[TopicPartition(topic.name, p.partition_index)],
+                }
+                for p in topic.partitions
+            ],
+        }
+        for topic in topics
+    ]

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from brook.broker.handlers.base import RequestContext, handles
+from brook.broker.handlers.base import RequestContext, handles, partition_error_codes
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 from brook.protocol.codec import to_ms
@@ -34,19 +34,4 @@ async def offset_commit(ctx: RequestContext, req: Any) -> Any:
     codes.update(results if error == ErrorCode.none else dict.fromkeys(offsets, error))
     if any(code == ErrorCode.none for code in results.values()):
         await ctx.broker.groups.wait_for_replication(req.group_id)
-    return ctx.respond(
-        throttle_time=0,
-        topics=[
-            {
-                "name": topic.name,
-                "partitions": [
-                    {
-                        "partition_index": p.partition_index,
-                        "error_code": codes[TopicPartition(topic.name, p.partition_index)],
-                    }
-                    for p in topic.partitions
-                ],
-            }
-            for topic in req.topics
-        ],
-    )
+    return ctx.respond(throttle_time=0, topics=partition_error_codes(req.topics, codes))

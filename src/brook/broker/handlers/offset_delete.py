@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from brook.broker.handlers.base import RequestContext, handles
+from brook.broker.handlers.base import RequestContext, handles, partition_error_codes
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 
@@ -24,20 +24,4 @@ async def offset_delete(ctx: RequestContext, req: Any) -> Any:
     if error != ErrorCode.none:
         return ctx.respond(error_code=error, throttle_time=0, topics=[])
     codes.update(results)
-    return ctx.respond(
-        error_code=error,
-        throttle_time=0,
-        topics=[
-            {
-                "name": t.name,
-                "partitions": [
-                    {
-                        "partition_index": p.partition_index,
-                        "error_code": codes[TopicPartition(t.name, p.partition_index)],
-                    }
-                    for p in t.partitions
-                ],
-            }
-            for t in req.topics
-        ],
-    )
+    return ctx.respond(error_code=error, throttle_time=0, topics=partition_error_codes(req.topics, codes))
