@@ -232,6 +232,26 @@ def check_reachable(client: Any, st: Settings) -> Any:
         raise unreachable(st) from exc
 
 
+def results_by_name(
+    futures: dict[str, Any], names: list[str], *, key: str, fine_codes: tuple[int, ...] = ()
+) -> list[dict[str, Any]]:
+    """One `{key: name, status, error}` row per name from an AdminClient call's futures; an error whose
+    code is in `fine_codes` (e.g. TOPIC_ALREADY_EXISTS with --if-not-exists) counts as OK."""
+    from confluent_kafka import KafkaException
+
+    rows = []
+    for name in names:
+        try:
+            futures[name].result(timeout=20)
+            rows.append({key: name, "status": "OK", "error": None})
+        except KafkaException as exc:
+            if exc.args and exc.args[0].code() in fine_codes:
+                rows.append({key: name, "status": "OK", "error": None})
+            else:
+                rows.append({key: name, "status": "FAILED", "error": describe_kafka_error(exc)})
+    return rows
+
+
 def describe_kafka_error(exc: BaseException) -> str:
     """One line for a KafkaException/KafkaError: the broker's own message where it sent one."""
     from confluent_kafka import KafkaError, KafkaException

@@ -17,6 +17,7 @@ from brook.cli._common import (
     format_option,
     render_table,
     result_of,
+    results_by_name,
     settings,
 )
 
@@ -248,20 +249,11 @@ def describe(groups: tuple[str, ...], group_opts: tuple[str, ...], all_groups: b
 @format_option
 def delete(groups: tuple[str, ...], group_opts: tuple[str, ...]) -> None:
     """Delete groups (their committed offsets go too); a group with members is refused by the broker."""
-    from confluent_kafka import KafkaException
-
-    from brook.cli._common import describe_kafka_error
 
     names = _names(groups, group_opts)
     admin = admin_client(settings())
     futures = admin.delete_consumer_groups(names, request_timeout=15.0)
-    results = []
-    for name in names:
-        try:
-            futures[name].result(timeout=20)
-            results.append({"group": name, "status": "OK", "error": None})
-        except KafkaException as exc:
-            results.append({"group": name, "status": "FAILED", "error": describe_kafka_error(exc)})
+    results = results_by_name(futures, names, key="group")
     ok = [r["group"] for r in results if r["error"] is None]
     failed = [r for r in results if r["error"] is not None]
 

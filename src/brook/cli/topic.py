@@ -16,6 +16,7 @@ from brook.cli._common import (
     parse_key_values,
     render_table,
     result_of,
+    results_by_name,
     settings,
     topic_names,
 )
@@ -77,17 +78,8 @@ def create(
         futures = admin.create_topics(new, request_timeout=15.0)
     except (KafkaException, ValueError) as exc:
         raise CliError(f"cannot create topics: {_error_text(exc)}") from exc
-    results = []
-    for name in names:
-        try:
-            futures[name].result(timeout=20)
-            results.append({"topic": name, "status": "OK", "error": None})
-        except KafkaException as exc:
-            err = exc.args[0]
-            if if_not_exists and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
-                results.append({"topic": name, "status": "OK", "error": None})
-            else:
-                results.append({"topic": name, "status": "FAILED", "error": _error_text(exc)})
+    fine = (KafkaError.TOPIC_ALREADY_EXISTS,) if if_not_exists else ()
+    results = results_by_name(futures, names, key="topic", fine_codes=fine)
     emit(
         results,
         lambda: render_table(
@@ -271,21 +263,13 @@ def _describe_text(doc: dict[str, Any]) -> str:
 @format_option
 def delete(topics: tuple[str, ...], topic_opts: tuple[str, ...], if_exists: bool) -> None:
     """Delete topics."""
-    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka import KafkaError
 
     names = _require_topics(topics, topic_opts)
     admin = admin_client(settings())
     futures = admin.delete_topics(names, request_timeout=15.0)
-    results = []
-    for name in names:
-        try:
-            futures[name].result(timeout=20)
-            results.append({"topic": name, "status": "OK", "error": None})
-        except KafkaException as exc:
-            if if_exists and exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                results.append({"topic": name, "status": "OK", "error": None})
-            else:
-                results.append({"topic": name, "status": "FAILED", "error": _error_text(exc)})
+    fine = (KafkaError.UNKNOWN_TOPIC_OR_PART,) if if_exists else ()
+    results = results_by_name(futures, names, key="topic", fine_codes=fine)
     emit(
         results,
         lambda: render_table(
