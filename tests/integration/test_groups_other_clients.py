@@ -22,7 +22,12 @@ from tests.integration.helpers import wait_until
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    with BrookProcess(data_dir=tmp_path_factory.mktemp("brook")) as b:
+    # Kafka's initial rebalance delay (3 s by default; 0 elsewhere in the tests) lets kafka-python 3.0.12
+    # fetch the topic's metadata before its first assignment. With 0 it sometimes assigns nothing, rejoins
+    # at once, and then stops heartbeating altogether (seen here: every request it sent was answered).
+    with BrookProcess(
+        data_dir=tmp_path_factory.mktemp("brook"), overrides={"group.initial.rebalance.delay.ms": "1000"}
+    ) as b:
         yield b
 
 

@@ -85,11 +85,12 @@ class Server:
         self.broker.stats.requests += 1
         handler = REGISTRY[request.api_key]
         logger.debug(
-            "request api_key=%d v%d correlation_id=%d client_id=%s",
+            "request api_key=%d v%d correlation_id=%d client_id=%s peer=%s",
             request.api_key,
             request.api_version,
             request.correlation_id,
             request.client_id,
+            peer,
         )
         client_host = f"/{peer[0]}" if isinstance(peer, tuple) and peer else ""  # Kafka's form: "/127.0.0.1"
         return await handler.func(RequestContext(self.broker, request, client_host), request.body)
