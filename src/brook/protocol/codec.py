@@ -25,6 +25,7 @@ from kio.serial._introspect import EntityField, EntityTupleField, PrimitiveTuple
 __all__ = [
     "build",
     "decode_request_body",
+    "decode_response_body",
     "encode_body",
     "is_flexible_request",
     "request_class",
@@ -68,6 +69,12 @@ def decode_request_body(api_key: int, version: int, buf: bytes | memoryview, off
     with a field v11 no longer has, and Kafka answers it.
     """
     body, _size = _reader(request_class(api_key, version))(buf, offset)
+    return body
+
+
+def decode_response_body(api_key: int, version: int, buf: bytes | memoryview, offset: int) -> Any:
+    """Decode a response body (brook as a client: replica fetchers)."""
+    body, _size = _reader(response_class(api_key, version))(buf, offset)
     return body
 
 

@@ -32,6 +32,7 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
         max_bytes=getattr(req, "max_bytes", 0x7FFFFFFF),
         max_wait_ms=codec.to_ms(req.max_wait),
         from_follower=req.replica_id >= 0,
+        replica_id=req.replica_id,
     )
     topics: dict[str, list[FetchPartitionData]] = {}
     for r in results:
