@@ -110,6 +110,12 @@ def test_three_replicas_hold_the_same_bytes_and_survive_the_leader(zookeeper, zk
         got = read_all(bootstrap, "replicated", len(acked))
         assert [(m.offset(), m.value()) for m in got] == [(m.offset(), m.value()) for m in acked]
         assert [m.offset() for m in got] == list(range(300))
+
+        # the old leader comes back as a follower, catches up and rejoins the ISR
+        brokers[old["leader"]].start()
+        wait_until(lambda: sorted(state_of(zk, "replicated")["isr"]) == [0, 1, 2], timeout_s=15)
+        wait_until(lambda: len({log_bytes(d, "replicated") for d in dirs}) == 1)
+        assert state_of(zk, "replicated")["leader"] == new["leader"]
     finally:
         for b in brokers:
             b.stop()

@@ -224,19 +224,25 @@ class ReplicaManager:
         """acks=all: wait until each partition's HW reaches its appended end offset (the ISR has it).
 
         Returns the partitions that failed: REQUEST_TIMED_OUT after `timeout_ms`, NOT_LEADER_OR_FOLLOWER if
-        leadership moved meanwhile (the records may be lost; the producer retries).
+        leadership moved meanwhile, even if it came back in a later epoch (the records may have been
+        truncated and the offsets reused; the producer retries), and, as Kafka does,
+        NOT_ENOUGH_REPLICAS_AFTER_APPEND when the HW got there but the ISR is below min.insync.replicas.
+        Called right after the append, so the epochs read here are the ones the records were appended in.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_ms / 1000
         pending = dict(appended)
+        epochs = {tp: p.leader_epoch for tp in pending if (p := self.partitions.get(tp)) is not None}
         failed: dict[TopicPartition, ErrorCode] = {}
         while True:
             for tp, end in list(pending.items()):
                 partition = self.partitions.get(tp)
-                if partition is None or not partition.is_leader:
+                if partition is None or not partition.is_leader or partition.leader_epoch != epochs.get(tp):
                     failed[tp] = ErrorCode.not_leader_or_follower
                     del pending[tp]
                 elif partition.log.high_watermark >= end:
+                    if len(partition.isr) < partition.min_insync_replicas:
+                        failed[tp] = ErrorCode.not_enough_replicas_after_append
                     del pending[tp]
             remaining = deadline - loop.time()
             if not pending:

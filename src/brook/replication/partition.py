@@ -55,6 +55,7 @@ class Partition:
     min_insync_replicas: int = 1
     replica_lag_time_max_ms: int = 30_000
     followers: dict[int, FollowerState] = field(default_factory=dict)
+    leader_epoch_start_offset: int = -1  # our log end offset when we became leader in this epoch
 
     @property
     def is_leader(self) -> bool:
@@ -110,6 +111,7 @@ class Partition:
         self.followers = {
             r: FollowerState(last_caught_up_time_ms=now_ms) for r in replicas if r != self.node_id
         }
+        self.leader_epoch_start_offset = self.log.log_end_offset
         self.maybe_increment_high_watermark()
         logger.info(
             "became leader tp=%s epoch=%d isr=%s leo=%d hw=%d",
@@ -166,7 +168,9 @@ class Partition:
         state = self.followers.get(replica_id)
         if not self.is_leader or state is None or replica_id in self.isr:
             return None
-        if state.log_end_offset < self.log.high_watermark or state.log_end_offset < 0:
+        # Caught up to the HW *and* to where this epoch began: a new leader's HW can lag what the old one
+        # acknowledged, and a replica in the ISR may be elected, so it must hold every acknowledged record.
+        if state.log_end_offset < max(self.log.high_watermark, self.leader_epoch_start_offset, 0):
             return None
         return (*self.isr, replica_id)
 

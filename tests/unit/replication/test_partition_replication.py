@@ -81,6 +81,18 @@ def test_lagging_follower_leaves_the_isr_and_rejoins_when_caught_up() -> None:
     assert leader.maybe_expand_isr(2) == (0, 1, 2)
 
 
+def test_follower_rejoins_only_past_the_new_leaders_epoch_start() -> None:
+    leader, f1 = _replica(0, isr=(0, 2)), _replica(1, isr=(0, 2))
+    _append(leader, 5)  # replica 2 had them (acknowledged); our HW has not heard yet
+    leader.make_leader(1, (0, 1, 2), (0, 2), now_ms=0)
+    assert leader.log.high_watermark == 0
+    f1.make_follower(0, 1, (0, 1, 2), (0, 2), now_ms=0)
+    leader.record_follower_fetch(1, 3, 0)
+    assert leader.maybe_expand_isr(1) is None  # at the HW, but missing records of the old epoch
+    leader.record_follower_fetch(1, 5, 0)
+    assert leader.maybe_expand_isr(1) == (0, 2, 1)
+
+
 def test_acks_all_refused_below_min_insync_replicas() -> None:
     leader = _replica(0, isr=(0,))
     leader.min_insync_replicas = 2
