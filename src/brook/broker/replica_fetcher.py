@@ -105,7 +105,7 @@ class ReplicaFetcher:
                     "partition": tp.partition,
                     "current_leader_epoch": partition.leader_epoch,
                     "fetch_offset": partition.fetch_offset_as_follower,
-                    "last_fetched_epoch": -1,
+                    "last_fetched_epoch": partition.last_fetched_epoch,
                     "log_start_offset": partition.log.log_start_offset,
                     "partition_max_bytes": _PARTITION_MAX_BYTES,
                 }
@@ -146,7 +146,10 @@ class ReplicaFetcher:
                 if epoch is None:
                     continue
                 code = ErrorCode(p.error_code)
-                if code == ErrorCode.none:
+                diverging = p.diverging_epoch
+                if code == ErrorCode.none and diverging is not None and diverging.epoch >= 0:
+                    self._replicas.truncate_on_divergence(tp, epoch, (diverging.epoch, diverging.end_offset))
+                elif code == ErrorCode.none:
                     self._replicas.apply_fetched(tp, epoch, bytes(p.records or b""), p.high_watermark)
                 elif code == ErrorCode.offset_out_of_range:
                     # our log is ahead of the leader's (we led before): cut back to what it has committed

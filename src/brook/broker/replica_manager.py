@@ -43,6 +43,7 @@ class FetchPartition:
     fetch_offset: int
     max_bytes: int
     current_leader_epoch: int = -1
+    last_fetched_epoch: int = -1  # a follower's latest epoch (KIP-320): the leader checks it for divergence
 
 
 @dataclass(slots=True)
@@ -53,6 +54,7 @@ class FetchResult:
     log_start_offset: int = -1
     records: list[bytes] = field(default_factory=list)
     size: int = 0
+    diverging_epoch: tuple[int, int] | None = None
 
 
 class ReplicaManager:
@@ -369,6 +371,12 @@ class ReplicaManager:
                     else ErrorCode.unknown_leader_epoch
                 )
                 return FetchResult(f.tp, code, log.high_watermark, log.log_start_offset)
+            if from_follower and (
+                diverging := partition.diverging_epoch(f.last_fetched_epoch, f.fetch_offset)
+            ):
+                return FetchResult(
+                    f.tp, ErrorCode.none, log.high_watermark, log.log_start_offset, diverging_epoch=diverging
+                )
             limit = min(f.max_bytes, budget)
             if limit <= 0 and not first:
                 return FetchResult(f.tp, ErrorCode.none, log.high_watermark, log.log_start_offset)
@@ -402,6 +410,14 @@ class ReplicaManager:
             return False
         partition.append_as_follower(records, leader_high_watermark, self.clock.now_ms())
         return True
+
+    def truncate_on_divergence(
+        self, tp: TopicPartition, leader_epoch: int, diverging_epoch: tuple[int, int]
+    ) -> None:
+        partition = self.partitions.get(tp)
+        if partition is None or partition.is_leader or partition.leader_epoch != leader_epoch:
+            return
+        partition.truncate_on_divergence(*diverging_epoch, now_ms=self.clock.now_ms())
 
     def truncate_follower(self, tp: TopicPartition, leader_epoch: int, offset: int) -> None:
         partition = self.partitions.get(tp)

@@ -194,14 +194,12 @@ class Partition:
     def make_follower(
         self, leader: int, leader_epoch: int, replicas: tuple[int, ...], isr: tuple[int, ...], now_ms: int
     ) -> None:
-        """Follow `leader` in `leader_epoch`: cut the log back to the HW, the only prefix known committed.
-
-        Everything above the HW is fetched again from the new leader (KIP-101 would truncate by leader
-        epoch instead, keeping more; this is the pre-KIP-101 rule).
+        """Follow `leader` in `leader_epoch`. No truncation here: the first fetch sends our last epoch and
+        the leader answers with where our logs diverge (KIP-320, KIP-101's rule inside Fetch). Cutting
+        back to the HW instead could drop acknowledged records a later election then needs (KIP-101).
         """
         self.leader, self.leader_epoch, self.replicas, self.isr = leader, leader_epoch, replicas, isr
         self.followers = {}
-        self.truncate_as_follower(self.log.high_watermark, now_ms)
         logger.info(
             "became follower tp=%s leader=%d epoch=%d leo=%d",
             self.tp,
@@ -213,6 +211,33 @@ class Partition:
     @property
     def fetch_offset_as_follower(self) -> int:
         return self.log.log_end_offset
+
+    @property
+    def last_fetched_epoch(self) -> int:
+        """The leader epoch of our last record (-1 for an empty log): sent with each follower fetch."""
+        latest = self.log.offset_for_timestamp(-1)
+        return latest.leader_epoch if latest is not None and self.log.log_end_offset > 0 else -1
+
+    def diverging_epoch(self, last_fetched_epoch: int, fetch_offset: int) -> tuple[int, int] | None:
+        """Leader side: where a follower's log leaves ours, if it does (KIP-320).
+
+        Our (largest epoch <= its last epoch, that epoch's end offset): it diverges if we never had its
+        epoch or that epoch ends before its fetch offset.
+        """
+        if last_fetched_epoch < 0:
+            return None
+        epoch, end_offset = self.log.end_offset_for_epoch(last_fetched_epoch)
+        if epoch < 0:
+            return None  # we know no epochs that old or new: out-of-range handling covers it
+        if epoch != last_fetched_epoch or end_offset < fetch_offset:
+            return epoch, end_offset
+        return None
+
+    def truncate_on_divergence(self, epoch: int, end_offset: int, now_ms: int) -> None:
+        """Follower side: the leader's `epoch` ends at `end_offset`; cut our log where they part."""
+        own_epoch, own_end = self.log.end_offset_for_epoch(epoch)
+        target = min(end_offset, own_end) if own_epoch >= 0 else min(end_offset, self.log.high_watermark)
+        self.truncate_as_follower(max(target, 0), now_ms)
 
     def append_as_follower(self, records: bytes, leader_high_watermark: int, now_ms: int) -> int:
         """Append batches fetched from the leader and follow its HW; returns the bytes appended."""

@@ -35,7 +35,14 @@ def _append(leader: Partition, n: int = 1, now_ms: int = 0) -> None:
 
 
 def _replicate(leader: Partition, follower: Partition, now_ms: int) -> None:
-    """One follower fetch: the leader learns its offset, the follower gets the rest and the HW."""
+    """One follower fetch, as replica_fetcher.py does it: divergence first, then offsets, then records."""
+    diverging = leader.diverging_epoch(follower.last_fetched_epoch, follower.fetch_offset_as_follower)
+    if diverging is not None:
+        follower.truncate_on_divergence(*diverging, now_ms=now_ms)
+        return
+    if follower.fetch_offset_as_follower > leader.log.log_end_offset:  # OFFSET_OUT_OF_RANGE
+        follower.truncate_as_follower(min(leader.log.high_watermark, follower.log.high_watermark), now_ms)
+        return
     leader.record_follower_fetch(follower.node_id, follower.fetch_offset_as_follower, now_ms)
     result = leader.log.read(follower.fetch_offset_as_follower, max_bytes=1 << 20)
     follower.append_as_follower(result.to_bytes(), leader.log.high_watermark, now_ms)
@@ -100,15 +107,22 @@ def test_acks_all_refused_below_min_insync_replicas() -> None:
         leader.check_enough_replicas()
 
 
-def test_new_follower_truncates_to_its_high_watermark() -> None:
-    leader, f1 = _replica(0, isr=(0, 1)), _replica(1, isr=(0, 1))
-    _append(leader, 2)
-    _replicate(leader, f1, 0)
-    _replicate(leader, f1, 0)
-    _append(leader, 3)  # not replicated: above the HW
-    assert leader.log.high_watermark == 2
-    leader.make_follower(1, 1, (0, 1, 2), (0, 1), now_ms=0)
-    assert leader.log.log_end_offset == 2
+def test_new_follower_truncates_where_its_log_diverges_from_the_new_leaders() -> None:
+    old_leader, f1 = _replica(0, isr=(0, 1)), _replica(1, isr=(0, 1))
+    _append(old_leader, 2)
+    _replicate(old_leader, f1, 0)
+    _replicate(old_leader, f1, 0)
+    _append(old_leader, 3)  # epoch 0, never replicated
+    f1.make_leader(1, (0, 1, 2), (1,), now_ms=0)
+    _append(f1, 1)  # epoch 1 starts at offset 2
+    old_leader.make_follower(1, 1, (0, 1, 2), (1,), now_ms=0)
+    assert old_leader.log.log_end_offset == 5  # kept until the leader says where we diverge
+    _replicate(f1, old_leader, 0)
+    assert old_leader.log.log_end_offset == 2
+    _replicate(f1, old_leader, 0)
+    assert (
+        old_leader.log.read(2, max_bytes=1 << 20).to_bytes() == f1.log.read(2, max_bytes=1 << 20).to_bytes()
+    )
 
 
 def test_elect_leader_prefers_live_isr_in_replica_order() -> None:
