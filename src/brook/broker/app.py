@@ -23,6 +23,7 @@ from brook.broker.server import Server
 from brook.broker.stats import BrokerStats
 from brook.broker.topics import TopicService
 from brook.common.clock import Clock, SystemClock
+from brook.common.types import TopicPartition
 from brook.metadata.api import BrokerInfo, MetadataStore
 from brook.metadata.embedded import EmbeddedMetadataStore
 from brook.metadata.zookeeper import ZooKeeperMetadataStore
@@ -44,7 +45,13 @@ class Broker:
         self.metadata = _build_metadata_store(config, self.log_dirs[0], self.node_id)
         # A segment roll's fsync runs on a worker thread (ReplicaManager), not on the event loop.
         self.log_manager = LogManager(self.log_dirs, self.clock, flush_on_roll=False)
-        self.replicas = ReplicaManager(self.node_id, self.log_manager, self.clock)
+        self.replicas = ReplicaManager(
+            self.node_id,
+            self.log_manager,
+            self.clock,
+            replica_lag_time_max_ms=config.int("replica.lag.time.max.ms"),
+        )
+        self.replicas.isr_writer = self._write_isr
         self.topics = TopicService(config, self.metadata, self.replicas)
         self.producer_ids = ProducerIdManager(self.metadata)
         self.groups = GroupService(self)
@@ -73,6 +80,8 @@ class Broker:
         self._background.append(self.groups.start())
         self._background.append(asyncio.create_task(self._retention_loop()))
         self._background.append(asyncio.create_task(self._flush_loop()))
+        self._background.append(asyncio.create_task(self.replicas.isr_expiration_loop()))
+        self.topics.sync()  # now that brokers are known: start fetching the partitions we follow
         logger.info(
             "brook %s ready listener=%s:%d data=%s node_id=%d cluster_id=%s",
             __version__,
@@ -89,6 +98,9 @@ class Broker:
             self.topics.sync()
         except Exception:
             logger.exception("partition sync after a metadata change failed")
+
+    def _write_isr(self, tp: TopicPartition, leader_epoch: int, isr: tuple[int, ...]) -> bool:
+        return self.metadata.update_isr(tp.topic, tp.partition, leader_epoch, isr)
 
     async def _retention_loop(self) -> None:
         """log.retention.check.interval.ms: delete expired segments, compact, checkpoint."""
@@ -126,6 +138,7 @@ class Broker:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        await self.replicas.fetchers.close()
         await self.replicas.wait_for_flushes()
         self.replicas.close()
         await asyncio.to_thread(self.log_manager.close)

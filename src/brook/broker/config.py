@@ -163,6 +163,7 @@ BROKER_DEFAULTS: dict[str, str] = {
     "log.preallocate": "false",
     "compression.type": "producer",
     "min.insync.replicas": "1",
+    "replica.lag.time.max.ms": "30000",
     "unclean.leader.election.enable": "false",
     "offsets.topic.num.partitions": "50",
     "offsets.topic.replication.factor": "3",

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
-from brook.common.errors import BrookError, TopicAlreadyExists
+from brook.common.errors import BrookError, ErrorCode, TopicAlreadyExists
 from brook.common.types import TopicPartition
 from brook.coordinator import (
     OFFSETS_TOPIC,
@@ -72,14 +72,23 @@ class GroupService:
         )
         self._broker.replicas.append_records(TopicPartition(OFFSETS_TOPIC, partition), batch)
 
-    async def wait_for_replication(self, group_id: str) -> None:
-        """Like acks=all: wait until the group's partition is replicated up to its end (offsets.commit.timeout.ms)."""
+    async def wait_for_replication(self, group_id: str) -> ErrorCode:
+        """Like acks=all: wait until the group's partition is replicated up to its end (offsets.commit.timeout.ms).
+
+        A failure comes back as Kafka's coordinator codes (GroupMetadataManager.storeOffsets): the client
+        retries, or looks for the new coordinator.
+        """
         tp = TopicPartition(OFFSETS_TOPIC, self.coordinator.partition_for(group_id))
         partition = self._broker.replicas.partitions.get(tp)
-        if partition is not None:
-            end = partition.log.log_end_offset
-            timeout_ms = self._broker.config.int("offsets.commit.timeout.ms")
-            await self._broker.replicas.wait_for_replication([(tp, end)], timeout_ms)
+        if partition is None:
+            return ErrorCode.none
+        end = partition.log.log_end_offset
+        timeout_ms = self._broker.config.int("offsets.commit.timeout.ms")
+        failed = await self._broker.replicas.wait_for_replication([(tp, end)], timeout_ms)
+        code = failed.get(tp, ErrorCode.none)
+        if code == ErrorCode.not_leader_or_follower:
+            return ErrorCode.not_coordinator
+        return ErrorCode.none if code == ErrorCode.none else ErrorCode.coordinator_not_available
 
     # --- the offsets topic and its partitions ---------------------------------------------------
 

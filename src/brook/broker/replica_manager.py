@@ -1,15 +1,20 @@
 """ReplicaManager: the partitions this broker hosts, produce appends and (long-polling) fetch reads.
 
 Owned by the event loop. Appends run synchronously inside the request's task, so they reach the log
-in arrival order; a parked fetch waits on a future that the next append to one of its partitions
-completes (no polling).
+in arrival order; a parked fetch waits on a future that the next append to one of its partitions, or
+the next advance of its high watermark, completes (no polling). acks=all waits on the same futures
+until the high watermark passes the appended records.
+
+Replication: for partitions this broker follows, a `ReplicaFetcherManager` (replica_fetcher.py) fetches
+from the leaders; for partitions it leads, follower fetches advance the HW, and ISR changes are written
+through `isr_writer` (the metadata store) before they are applied.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from brook.common.clock import Clock
@@ -20,13 +25,16 @@ from brook.common.errors import (
     UnknownTopicOrPartition,
 )
 from brook.common.types import TopicPartition
-from brook.metadata.api import TopicState
+from brook.metadata.api import BrokerInfo, TopicState
 from brook.replication.partition import Partition
 from brook.storage.api import AppendInfo, LogConfig
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FetchPartition", "FetchResult", "ReplicaManager"]
+__all__ = ["FetchPartition", "FetchResult", "IsrWriter", "ReplicaManager"]
+
+# (tp, leader_epoch, new isr) -> whether the metadata store accepted it
+IsrWriter = Callable[[TopicPartition, int, tuple[int, ...]], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +43,7 @@ class FetchPartition:
     fetch_offset: int
     max_bytes: int
     current_leader_epoch: int = -1
+    last_fetched_epoch: int = -1  # a follower's latest epoch (KIP-320): the leader checks it for divergence
 
 
 @dataclass(slots=True)
@@ -45,25 +54,44 @@ class FetchResult:
     log_start_offset: int = -1
     records: list[bytes] = field(default_factory=list)
     size: int = 0
+    diverging_epoch: tuple[int, int] | None = None
 
 
 class ReplicaManager:
-    def __init__(self, node_id: int, log_manager: object, clock: Clock) -> None:
+    def __init__(
+        self, node_id: int, log_manager: object, clock: Clock, *, replica_lag_time_max_ms: int = 30_000
+    ) -> None:
+        from brook.broker.replica_fetcher import ReplicaFetcherManager
         from brook.storage.manager import LogManager
 
         assert isinstance(log_manager, LogManager)
         self.node_id = node_id
         self.log_manager = log_manager
         self.clock = clock
+        self.replica_lag_time_max_ms = replica_lag_time_max_ms
         self.partitions: dict[TopicPartition, Partition] = {}
+        self.isr_writer: IsrWriter | None = None
+        self.fetchers = ReplicaFetcherManager(self)
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._flushes: dict[TopicPartition, asyncio.Task[None]] = {}
 
     # --- hosting -------------------------------------------------------------------------------
 
-    def sync_with(self, topics: Mapping[str, TopicState], configs: Mapping[str, LogConfig]) -> None:
-        """Open or create logs for every partition assigned here; drop the ones no longer assigned."""
+    def sync_with(
+        self,
+        topics: Mapping[str, TopicState],
+        configs: Mapping[str, LogConfig],
+        *,
+        brokers: Mapping[int, BrokerInfo] | None = None,
+        min_insync_replicas: Mapping[str, int] | None = None,
+    ) -> None:
+        """Open or create logs for every partition assigned here; drop the ones no longer assigned.
+
+        Then take each partition's role from the metadata: a new leader epoch makes this broker leader or
+        follower; the same epoch only updates the ISR. Followers are handed to the fetchers.
+        """
         wanted: set[TopicPartition] = set()
+        now_ms = self.clock.now_ms()
         for state in topics.values():
             for p in state.partitions.values():
                 if self.node_id not in p.replicas:
@@ -72,15 +100,45 @@ class ReplicaManager:
                 wanted.add(tp)
                 partition = self.partitions.get(tp)
                 if partition is None:
-                    self._open_partition(tp, configs[state.name], p.leader, p.leader_epoch, p.replicas, p.isr)
+                    partition = self._open_partition(
+                        tp, configs[state.name], p.leader, p.leader_epoch, p.replicas, p.isr
+                    )
                 else:
-                    partition.leader, partition.leader_epoch = p.leader, p.leader_epoch
-                    partition.replicas, partition.isr = p.replicas, p.isr
                     if partition.config != configs[state.name]:
                         partition.config = configs[state.name]
                         self.log_manager.update_config(tp, partition.config)
+                    self._apply_role(partition, p.leader, p.leader_epoch, p.replicas, p.isr, now_ms)
+                if min_insync_replicas is not None:
+                    partition.min_insync_replicas = min_insync_replicas.get(state.name, 1)
         for tp in [tp for tp in self.partitions if tp not in wanted]:
             self._remove_partition(tp)
+        if brokers is not None:
+            self.fetchers.reconcile(
+                {tp: p.leader for tp, p in self.partitions.items() if not p.is_leader and p.leader >= 0},
+                brokers,
+            )
+
+    def _apply_role(
+        self,
+        partition: Partition,
+        leader: int,
+        leader_epoch: int,
+        replicas: tuple[int, ...],
+        isr: tuple[int, ...],
+        now_ms: int,
+    ) -> None:
+        new_epoch = leader_epoch != partition.leader_epoch or leader != partition.leader
+        if leader == self.node_id:
+            if new_epoch or not partition.is_leader:
+                partition.make_leader(leader_epoch, replicas, isr, now_ms)
+                self._wake(partition.tp)
+            elif partition.update_isr(replicas, isr, now_ms):
+                self._wake(partition.tp)
+        elif new_epoch or partition.is_leader:
+            partition.make_follower(leader, leader_epoch, replicas, isr, now_ms)
+            self._wake(partition.tp)  # parked fetches and acks=all waiters learn they lost leadership
+        else:
+            partition.update_isr(replicas, isr, now_ms)
 
     def _open_partition(
         self,
@@ -90,16 +148,20 @@ class ReplicaManager:
         leader_epoch: int,
         replicas: tuple[int, ...],
         isr: tuple[int, ...],
-    ) -> None:
+    ) -> Partition:
         log = self.log_manager.get(tp) or self.log_manager.create(tp, config)
         partition = Partition(tp, log, config, self.node_id, leader, leader_epoch, replicas, isr)
-        if partition.is_leader and isr == (self.node_id,):
-            log.update_high_watermark(log.log_end_offset)
+        partition.replica_lag_time_max_ms = self.replica_lag_time_max_ms
         partition.rebuild_producer_state(self.clock.now_ms())
+        if partition.is_leader:
+            partition.make_leader(leader_epoch, replicas, isr, self.clock.now_ms())
+        elif leader >= 0:
+            partition.make_follower(leader, leader_epoch, replicas, isr, self.clock.now_ms())
         self.partitions[tp] = partition
         logger.info(
             "hosting partition tp=%s leader=%d epoch=%d leo=%d", tp, leader, leader_epoch, log.log_end_offset
         )
+        return partition
 
     def _remove_partition(self, tp: TopicPartition) -> None:
         self.partitions.pop(tp)
@@ -120,8 +182,12 @@ class ReplicaManager:
 
     # --- produce -------------------------------------------------------------------------------
 
-    def append_records(self, tp: TopicPartition, data: bytearray | memoryview) -> AppendInfo:
+    def append_records(
+        self, tp: TopicPartition, data: bytearray | memoryview, *, required_acks: int = 1
+    ) -> AppendInfo:
         partition = self.leader_partition(tp)
+        if required_acks == -1:
+            partition.check_enough_replicas()
         try:
             info = partition.append_as_leader(data, self.clock.now_ms())
         except LogDirOffline:
@@ -156,9 +222,54 @@ class ReplicaManager:
 
     async def wait_for_replication(
         self, appended: Iterable[tuple[TopicPartition, int]], timeout_ms: int
-    ) -> None:
-        """acks=all: on a single node the ISR is this broker, so the append itself is enough."""
-        return None
+    ) -> dict[TopicPartition, ErrorCode]:
+        """acks=all: wait until each partition's HW reaches its appended end offset (the ISR has it).
+
+        Returns the partitions that failed: REQUEST_TIMED_OUT after `timeout_ms`, NOT_LEADER_OR_FOLLOWER if
+        leadership moved meanwhile, even if it came back in a later epoch (the records may have been
+        truncated and the offsets reused; the producer retries), and, as Kafka does,
+        NOT_ENOUGH_REPLICAS_AFTER_APPEND when the HW got there but the ISR is below min.insync.replicas.
+        Called right after the append, so the epochs read here are the ones the records were appended in.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_ms / 1000
+        pending = dict(appended)
+        epochs = {tp: p.leader_epoch for tp in pending if (p := self.partitions.get(tp)) is not None}
+        failed: dict[TopicPartition, ErrorCode] = {}
+        while True:
+            for tp, end in list(pending.items()):
+                partition = self.partitions.get(tp)
+                if partition is None or not partition.is_leader or partition.leader_epoch != epochs.get(tp):
+                    failed[tp] = ErrorCode.not_leader_or_follower
+                    del pending[tp]
+                elif partition.log.high_watermark >= end:
+                    if len(partition.isr) < partition.min_insync_replicas:
+                        failed[tp] = ErrorCode.not_enough_replicas_after_append
+                    del pending[tp]
+            remaining = deadline - loop.time()
+            if not pending:
+                return failed
+            if remaining <= 0:
+                failed.update(dict.fromkeys(pending, ErrorCode.request_timed_out))
+                return failed
+            await self._park(list(pending), remaining)
+
+    async def _park(self, tps: list[TopicPartition], timeout_s: float) -> None:
+        """Wait until an append or HW advance on one of `tps`, a role change, or the timeout."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for tp in tps:
+            self._waiters.setdefault(tp, set()).add(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout_s)
+        except TimeoutError:
+            pass
+        finally:
+            for tp in tps:
+                waiters = self._waiters.get(tp)
+                if waiters is not None:
+                    waiters.discard(waiter)
+                    if not waiters:
+                        del self._waiters[tp]
 
     def _wake(self, tp: TopicPartition) -> None:
         waiters = self._waiters.pop(tp, None)
@@ -177,29 +288,66 @@ class ReplicaManager:
         max_bytes: int,
         max_wait_ms: int,
         from_follower: bool = False,
+        replica_id: int = -1,
     ) -> list[FetchResult]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_wait_ms / 1000
+        if replica_id >= 0:
+            self._record_follower_fetches(replica_id, wanted)
         while True:
             results = self._read_all(wanted, max_bytes, from_follower)
             total = sum(r.size for r in results)
             remaining = deadline - loop.time()
             if total >= max(min_bytes, 1) or remaining <= 0 or any(r.error_code for r in results):
                 return results
-            waiter: asyncio.Future[None] = loop.create_future()
-            for f in wanted:
-                self._waiters.setdefault(f.tp, set()).add(waiter)
+            await self._park([f.tp for f in wanted], remaining)
+
+    def _record_follower_fetches(self, replica_id: int, wanted: list[FetchPartition]) -> None:
+        """A follower's fetch offset is its log end offset: advance the HW, maybe take it back into the ISR."""
+        now_ms = self.clock.now_ms()
+        for f in wanted:
+            partition = self.partitions.get(f.tp)
+            if partition is None or not partition.is_leader:
+                continue
+            if partition.record_follower_fetch(replica_id, f.fetch_offset, now_ms):
+                self._wake(f.tp)
+            expanded = partition.maybe_expand_isr(replica_id)
+            if expanded is not None:
+                self._change_isr(partition, expanded)
+
+    def _change_isr(self, partition: Partition, isr: tuple[int, ...]) -> None:
+        """Write the ISR to the metadata store first; apply it only if the store took it."""
+        writer = self.isr_writer
+        if writer is None:
+            return
+        old = partition.isr
+        try:
+            accepted = writer(partition.tp, partition.leader_epoch, isr)
+        except Exception:
+            logger.exception("writing the ISR failed tp=%s isr=%s", partition.tp, isr)
+            return
+        if accepted:
+            logger.info(
+                "isr changed tp=%s epoch=%d isr=%s -> %s", partition.tp, partition.leader_epoch, old, isr
+            )
+            if partition.update_isr(partition.replicas, isr, self.clock.now_ms()):
+                self._wake(partition.tp)
+
+    def maybe_shrink_isrs(self) -> None:
+        """Drop followers that lag more than replica.lag.time.max.ms (run periodically)."""
+        now_ms = self.clock.now_ms()
+        for partition in list(self.partitions.values()):
+            shrunk = partition.maybe_shrink_isr(now_ms)
+            if shrunk is not None:
+                self._change_isr(partition, shrunk)
+
+    async def isr_expiration_loop(self) -> None:
+        while True:
+            await asyncio.sleep(max(self.replica_lag_time_max_ms / 2000, 0.05))
             try:
-                await asyncio.wait_for(waiter, remaining)
-            except TimeoutError:
-                pass
-            finally:
-                for f in wanted:
-                    waiters = self._waiters.get(f.tp)
-                    if waiters is not None:
-                        waiters.discard(waiter)
-                        if not waiters:
-                            del self._waiters[f.tp]
+                self.maybe_shrink_isrs()
+            except Exception:
+                logger.exception("ISR expiration pass failed")
 
     def _read_all(
         self, wanted: list[FetchPartition], max_bytes: int, from_follower: bool
@@ -223,6 +371,12 @@ class ReplicaManager:
                     else ErrorCode.unknown_leader_epoch
                 )
                 return FetchResult(f.tp, code, log.high_watermark, log.log_start_offset)
+            if from_follower and (
+                diverging := partition.diverging_epoch(f.last_fetched_epoch, f.fetch_offset)
+            ):
+                return FetchResult(
+                    f.tp, ErrorCode.none, log.high_watermark, log.log_start_offset, diverging_epoch=diverging
+                )
             limit = min(f.max_bytes, budget)
             if limit <= 0 and not first:
                 return FetchResult(f.tp, ErrorCode.none, log.high_watermark, log.log_start_offset)
@@ -246,6 +400,30 @@ class ReplicaManager:
         except Exception:
             logger.exception("fetch failed tp=%s offset=%d", f.tp, f.fetch_offset)
             return FetchResult(f.tp, ErrorCode.unknown_server_error)
+
+    def apply_fetched(
+        self, tp: TopicPartition, leader_epoch: int, records: bytes, leader_high_watermark: int
+    ) -> bool:
+        """A fetcher's response for one partition; ignored if the partition's role or epoch moved on."""
+        partition = self.partitions.get(tp)
+        if partition is None or partition.is_leader or partition.leader_epoch != leader_epoch:
+            return False
+        partition.append_as_follower(records, leader_high_watermark, self.clock.now_ms())
+        return True
+
+    def truncate_on_divergence(
+        self, tp: TopicPartition, leader_epoch: int, diverging_epoch: tuple[int, int]
+    ) -> None:
+        partition = self.partitions.get(tp)
+        if partition is None or partition.is_leader or partition.leader_epoch != leader_epoch:
+            return
+        partition.truncate_on_divergence(*diverging_epoch, now_ms=self.clock.now_ms())
+
+    def truncate_follower(self, tp: TopicPartition, leader_epoch: int, offset: int) -> None:
+        partition = self.partitions.get(tp)
+        if partition is None or partition.is_leader or partition.leader_epoch != leader_epoch:
+            return
+        partition.truncate_as_follower(min(offset, partition.log.high_watermark), self.clock.now_ms())
 
     def close(self) -> None:
         for waiters in self._waiters.values():

@@ -69,7 +69,15 @@ class TopicService:
 
     def sync(self) -> None:
         topics = self.metadata.topics()
-        self.replicas.sync_with(topics, {name: self.log_config(t) for name, t in topics.items()})
+        default_min_isr = self.config.get("min.insync.replicas")
+        self.replicas.sync_with(
+            topics,
+            {name: self.log_config(t) for name, t in topics.items()},
+            brokers={b.node_id: b for b in self.metadata.live_brokers()},
+            min_insync_replicas={
+                name: int(t.configs.get("min.insync.replicas", default_min_isr)) for name, t in topics.items()
+            },
+        )
 
     def log_config(self, state: TopicState) -> LogConfig:
         return log_config_for(self.config, state.configs)

@@ -26,6 +26,7 @@ __all__ = [
     "InvalidProducerEpoch",
     "UnknownProducerId",
     "PolicyViolation",
+    "NotEnoughReplicas",
 ]
 
 
@@ -111,3 +112,9 @@ class InvalidProducerEpoch(BrookError):
 
 class UnknownProducerId(BrookError):
     error_code = ErrorCode.unknown_producer_id
+
+
+class NotEnoughReplicas(BrookError):
+    """acks=all while the ISR is smaller than min.insync.replicas (checked before the append)."""
+
+    error_code = ErrorCode.not_enough_replicas

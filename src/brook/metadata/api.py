@@ -80,6 +80,10 @@ class MetadataStore(Protocol):
         """Reserve `count` producer ids, never handed out again; returns the first."""
         ...
 
+    def update_isr(self, topic: str, partition: int, leader_epoch: int, isr: tuple[int, ...]) -> bool:
+        """The leader changes a partition's ISR; False if the leader or its epoch changed meanwhile."""
+        ...
+
     def add_listener(self, callback: Callable[[], None]) -> None:
         """Call `callback()` on the running event loop after another broker changed the metadata."""
         ...

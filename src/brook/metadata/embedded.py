@@ -122,6 +122,16 @@ class EmbeddedMetadataStore:
         self._save()
         return first
 
+    def update_isr(self, topic: str, partition: int, leader_epoch: int, isr: tuple[int, ...]) -> bool:
+        state = self._topics.get(topic)
+        current = state.partitions.get(partition) if state is not None else None
+        if state is None or current is None or current.leader_epoch != leader_epoch:
+            return False
+        partitions = dict(state.partitions)
+        partitions[partition] = PartitionState(partition, current.replicas, current.leader, leader_epoch, isr)
+        self._replace(topic, partitions=partitions)
+        return True
+
     def add_listener(self, callback: Callable[[], None]) -> None:
         """Nothing changes behind this store's back: every change comes through this broker's own calls."""
 

@@ -26,8 +26,13 @@ calls made from the caller's thread, usually the event loop: each blocks for a f
 (milliseconds on loopback), then re-reads what it wrote so the caller's next read already sees it.
 Multi-znode writes are ZooKeeper transactions, so watchers never see half a topic.
 
-Not here yet (multi-broker replication): the controller does not move leaders or shrink the ISR when a broker
-dies; there are no /config/changes notifications, /admin/reassign_partitions or /isr_change_notification.
+Replication. A partition's leader writes ISR changes to its state znode itself (`update_isr`, a
+compare-and-set on the znode version, refused if the leader or its epoch changed). The controller (the
+holder of /controller) watches /brokers/ids: when a partition's leader is gone it elects the first live ISR
+member in replica order, bumps the leader epoch and drops dead brokers from the ISR (`elect_leader`, a pure
+function); with no live ISR member the partition goes offline (leader -1) and keeps its ISR, as Kafka does
+with unclean election disabled. A newly elected controller runs the same pass at once.
+Not here yet: /config/changes notifications, /admin/reassign_partitions, /isr_change_notification.
 """
 
 from __future__ import annotations
@@ -70,7 +75,14 @@ logger = logging.getLogger(__name__)
 
 _REREGISTER_ATTEMPTS = 5
 
-__all__ = ["ClusterImage", "ZooKeeperMetadataStore", "assign_replicas", "decode_topic_id", "encode_topic_id"]
+__all__ = [
+    "ClusterImage",
+    "ZooKeeperMetadataStore",
+    "assign_replicas",
+    "decode_topic_id",
+    "elect_leader",
+    "encode_topic_id",
+]
 
 CLUSTER_ID_PATH = "/cluster/id"
 CONTROLLER_PATH = "/controller"
@@ -130,6 +142,26 @@ def assign_replicas(
             replicas.append(ordered[(first + 1 + (shift + j) % (n - 1)) % n])
         assignment[p] = tuple(replicas)
     return assignment
+
+
+def elect_leader(
+    replicas: tuple[int, ...], leader: int, leader_epoch: int, isr: tuple[int, ...], live: set[int]
+) -> tuple[int, int, tuple[int, ...]] | None:
+    """The controller's decision for one partition: (leader, leader_epoch, isr), or None to leave it be.
+
+    A live leader keeps its epoch; dead followers leave the ISR. A dead (or absent) leader is replaced by the
+    first live ISR member in replica order, in a new epoch. No live ISR member: offline (leader -1), ISR
+    kept, so only a replica that had every committed record can lead again (no unclean election).
+    """
+    live_isr = tuple(r for r in isr if r in live)
+    if leader in live:
+        if live_isr == isr:
+            return None
+        return leader, leader_epoch, live_isr
+    candidates = [r for r in replicas if r in live_isr]
+    if not candidates:
+        return None if leader == -1 else (-1, leader_epoch + 1, isr)
+    return candidates[0], leader_epoch + 1, live_isr
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +392,79 @@ class ZooKeeperMetadataStore:
             logger.info("allocated producer id block first=%d count=%d", first, count)
             return first
 
+    def update_isr(self, topic: str, partition: int, leader_epoch: int, isr: tuple[int, ...]) -> bool:
+        """The leader's ISR change: compare-and-set on the state znode's version (its partition epoch)."""
+        path = f"{TOPICS_PATH}/{topic}/partitions/{partition}/state"
+        for _ in range(5):
+            data, stat = self._safe_get(path)
+            doc = _loads(data)
+            if doc is None or int(doc["leader"]) != self._node_id or int(doc["leader_epoch"]) != leader_epoch:
+                return False
+            doc["isr"] = list(isr)
+            try:
+                self._zk.set(path, _dumps(doc), version=stat.version)
+            except BadVersionError:
+                continue  # the controller wrote meanwhile: look again
+            logger.info(
+                "isr written topic=%s partition=%d epoch=%d isr=%s", topic, partition, leader_epoch, isr
+            )
+            self._refresh_topic(topic)
+            return True
+        return False
+
+    def _maybe_elect_leaders(self) -> None:
+        """As controller: re-elect leaders of partitions whose leader is gone; drop dead brokers from ISRs."""
+        if self._closed or self._image.controller_id != self._node_id:
+            return
+        live = {int(c) for c in self._zk.get_children(BROKER_IDS_PATH)}
+        for name in self._zk.get_children(TOPICS_PATH):
+            try:
+                doc = _loads(self._zk.get(f"{TOPICS_PATH}/{name}")[0]) or {}
+            except NoNodeError:
+                continue
+            changed = False
+            for p_text, replicas in doc.get("partitions", {}).items():
+                changed |= self._maybe_elect_leader(name, int(p_text), tuple(replicas), live)
+            if changed:
+                self._refresh_topic(name)
+
+    def _maybe_elect_leader(
+        self, name: str, partition: int, replicas: tuple[int, ...], live: set[int]
+    ) -> bool:
+        path = f"{TOPICS_PATH}/{name}/partitions/{partition}/state"
+        for _ in range(5):
+            data, stat = self._safe_get(path)
+            state = _loads(data)
+            if state is None:
+                return False
+            decision = elect_leader(
+                replicas, int(state["leader"]), int(state["leader_epoch"]), tuple(state["isr"]), live
+            )
+            if decision is None:
+                return False
+            leader, leader_epoch, isr = decision
+            new_state = {
+                **state,
+                "leader": leader,
+                "leader_epoch": leader_epoch,
+                "isr": list(isr),
+                "controller_epoch": self._controller_epoch,
+            }
+            try:
+                self._zk.set(path, _dumps(new_state), version=stat.version)
+            except (BadVersionError, NoNodeError):
+                continue
+            logger.info(
+                "partition state changed by controller topic=%s partition=%d leader=%d epoch=%d isr=%s",
+                name,
+                partition,
+                leader,
+                leader_epoch,
+                list(isr),
+            )
+            return True
+        return False
+
     def close(self) -> None:
         """End the session: ZooKeeper drops /brokers/ids/<id> (and /controller, if ours) at once."""
         if self._closed:
@@ -490,6 +595,7 @@ class ZooKeeperMetadataStore:
             "elected controller node_id=%d controller_epoch=%d", self._node_id, self._controller_epoch
         )
         self._on_controller(*self._safe_get(CONTROLLER_PATH))
+        self._run_elections()  # brokers may have died while there was no controller
 
     def _bump_controller_epoch(self) -> int:
         while True:
@@ -610,6 +716,14 @@ class ZooKeeperMetadataStore:
 
     def _on_broker_ids(self, _ids: list[str]) -> None:
         self._refresh_brokers()
+        if self._registration is not None:
+            self._run_elections()
+
+    def _run_elections(self) -> None:
+        try:
+            self._maybe_elect_leaders()
+        except Exception:
+            logger.exception("leader election pass failed")
 
     def _refresh_brokers(self) -> None:
         parent = self._zk.exists(BROKER_IDS_PATH)

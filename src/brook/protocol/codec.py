@@ -73,7 +73,7 @@ def decode_request_body(api_key: int, version: int, buf: bytes | memoryview, off
 
 
 def decode_response_body(api_key: int, version: int, buf: bytes | memoryview, offset: int) -> Any:
-    """Decode a response body (brook's own clients: the CLI, tests)."""
+    """Decode a response body (brook as a client: the CLI, replica fetchers, tests)."""
     body, _size = _reader(response_class(api_key, version))(buf, offset)
     return body
 

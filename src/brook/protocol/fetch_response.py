@@ -37,6 +37,7 @@ class FetchPartitionData:
     log_start_offset: int
     records: Sequence[bytes]  # chunks; empty means no records
     records_size: int
+    diverging_epoch: tuple[int, int] | None = None  # v12+ (KIP-320): (epoch, end offset) for a follower
 
 
 def encode_fetch_response(
@@ -78,7 +79,11 @@ def encode_fetch_response(
                 chunks.append(bytes(head))
                 chunks.extend(p.records)
                 head = bytearray()
-            if flexible:
+            if flexible and p.diverging_epoch is not None:
+                # one tagged field, tag 0: EpochEndOffset {epoch int32, end_offset int64, tagged fields}
+                epoch, end_offset = p.diverging_epoch
+                head += b"\x01\x00\x0d" + _I32.pack(epoch) + _I64.pack(end_offset) + b"\x00"
+            elif flexible:
                 head += b"\x00"  # partition tagged fields
         if flexible:
             head += b"\x00"  # topic tagged fields

@@ -1,8 +1,14 @@
 """A partition replica hosted by this broker: its log plus leader epoch, replica set, ISR and HW.
 
 Owned by the broker's event loop. Appends are synchronous, so batches from one connection reach the
-log in the order their requests arrived. On a single node the ISR is this broker alone and the high
-watermark follows the log end offset; with followers it will follow their fetch positions.
+log in the order their requests arrived.
+
+As leader, the partition tracks each follower's log end offset (learned from its fetch offset) and when it
+was last caught up; the high watermark is the smallest log end offset in the ISR and never goes backwards.
+It proposes ISR changes (`maybe_expand_isr`, `maybe_shrink_isr`) but does not apply them: the broker writes
+them to the metadata store first and applies what the store accepted (`update_isr`).
+As follower, it appends what the leader sent and takes the leader's high watermark, capped at its own
+log end offset. It knows nothing of sockets, ZooKeeper or the wall clock (callers pass `now_ms`).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from brook.common.errors import InvalidRecord, NotLeaderOrFollower
+from brook.common.errors import InvalidRecord, NotEnoughReplicas, NotLeaderOrFollower
 from brook.common.types import TopicPartition
 from brook.records.batch import BatchHeader, parse_header, validate_batches
 from brook.records.conversion import CODEC_BY_NAME, recompress
@@ -20,9 +26,19 @@ from brook.storage.producer_state import ProducerStateManager
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Partition"]
+__all__ = ["FollowerState", "Partition"]
 
 _REBUILD_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class FollowerState:
+    """What the leader knows of one follower, from its fetches (Kafka's Replica)."""
+
+    log_end_offset: int = -1  # unknown until its first fetch in this leader epoch
+    last_caught_up_time_ms: int = 0
+    last_fetch_time_ms: int = 0
+    leader_end_offset_at_last_fetch: int = -1
 
 
 @dataclass
@@ -36,6 +52,10 @@ class Partition:
     replicas: tuple[int, ...]
     isr: tuple[int, ...]
     producer_state: ProducerStateManager = field(default_factory=ProducerStateManager)
+    min_insync_replicas: int = 1
+    replica_lag_time_max_ms: int = 30_000
+    followers: dict[int, FollowerState] = field(default_factory=dict)
+    leader_epoch_start_offset: int = -1  # our log end offset when we became leader in this epoch
 
     @property
     def is_leader(self) -> bool:
@@ -69,9 +89,179 @@ class Partition:
         for _, header in batches:
             self.producer_state.record(header, offset, now_ms)
             offset += header.last_offset_delta + 1
-        if self.isr == (self.node_id,):
-            self.log.update_high_watermark(self.log.log_end_offset)
+        self.maybe_increment_high_watermark()
         return info
+
+    def check_enough_replicas(self) -> None:
+        """acks=all: refuse before appending when the ISR is below min.insync.replicas."""
+        if len(self.isr) < self.min_insync_replicas:
+            raise NotEnoughReplicas(
+                f"the ISR of {self.tp} has {len(self.isr)} replicas, below min.insync.replicas="
+                f"{self.min_insync_replicas}"
+            )
+
+    # --- leader side -----------------------------------------------------------------------------
+
+    def make_leader(
+        self, leader_epoch: int, replicas: tuple[int, ...], isr: tuple[int, ...], now_ms: int
+    ) -> None:
+        """Become (or stay, in a new epoch) the leader; followers' positions are unknown until they fetch."""
+        self.leader, self.leader_epoch, self.replicas, self.isr = self.node_id, leader_epoch, replicas, isr
+        # A new leader gives every follower a full lag window to show up before it may leave the ISR.
+        self.followers = {
+            r: FollowerState(last_caught_up_time_ms=now_ms) for r in replicas if r != self.node_id
+        }
+        self.leader_epoch_start_offset = self.log.log_end_offset
+        self.maybe_increment_high_watermark()
+        logger.info(
+            "became leader tp=%s epoch=%d isr=%s leo=%d hw=%d",
+            self.tp,
+            leader_epoch,
+            isr,
+            self.log.log_end_offset,
+            self.log.high_watermark,
+        )
+
+    def update_isr(self, replicas: tuple[int, ...], isr: tuple[int, ...], now_ms: int) -> bool:
+        """Apply an ISR the metadata store accepted; True if the high watermark moved."""
+        self.replicas, self.isr = replicas, isr
+        for r in replicas:
+            if r != self.node_id and r not in self.followers:
+                self.followers[r] = FollowerState(last_caught_up_time_ms=now_ms)
+        return self.is_leader and self.maybe_increment_high_watermark()
+
+    def record_follower_fetch(self, replica_id: int, fetch_offset: int, now_ms: int) -> bool:
+        """A follower fetched from `fetch_offset`: that is its log end offset. True if the HW moved."""
+        state = self.followers.get(replica_id)
+        if state is None or not self.is_leader:
+            return False
+        leader_end = self.log.log_end_offset
+        # Kafka's rule: caught up now if it reached our end; else caught up as of its previous fetch if it
+        # reached the end we had then (a busy partition's follower is never exactly at the end).
+        if fetch_offset >= leader_end:
+            state.last_caught_up_time_ms = now_ms
+        elif fetch_offset >= state.leader_end_offset_at_last_fetch >= 0:
+            state.last_caught_up_time_ms = max(state.last_caught_up_time_ms, state.last_fetch_time_ms)
+        state.log_end_offset = min(fetch_offset, leader_end)
+        state.leader_end_offset_at_last_fetch = leader_end
+        state.last_fetch_time_ms = now_ms
+        return self.maybe_increment_high_watermark()
+
+    def maybe_increment_high_watermark(self) -> bool:
+        """HW = the smallest log end offset in the ISR; it only moves forward. True if it moved."""
+        if not self.is_leader:
+            return False
+        candidate = self.log.log_end_offset
+        for r in self.isr:
+            if r != self.node_id:
+                state = self.followers.get(r)
+                candidate = min(candidate, state.log_end_offset if state is not None else -1)
+        before = self.log.high_watermark
+        if candidate > before:
+            self.log.update_high_watermark(candidate)
+        after = self.log.high_watermark
+        assert after >= before, "the high watermark went backwards"
+        return after > before
+
+    def maybe_expand_isr(self, replica_id: int) -> tuple[int, ...] | None:
+        """The ISR with `replica_id` added, if it is out of the ISR and has caught up to the HW."""
+        state = self.followers.get(replica_id)
+        if not self.is_leader or state is None or replica_id in self.isr:
+            return None
+        # Caught up to the HW *and* to where this epoch began: a new leader's HW can lag what the old one
+        # acknowledged, and a replica in the ISR may be elected, so it must hold every acknowledged record.
+        if state.log_end_offset < max(self.log.high_watermark, self.leader_epoch_start_offset, 0):
+            return None
+        return (*self.isr, replica_id)
+
+    def maybe_shrink_isr(self, now_ms: int) -> tuple[int, ...] | None:
+        """The ISR without followers that have not caught up within replica.lag.time.max.ms (or None)."""
+        if not self.is_leader:
+            return None
+        keep = tuple(
+            r
+            for r in self.isr
+            if r == self.node_id
+            or (
+                (state := self.followers.get(r)) is not None
+                and now_ms - state.last_caught_up_time_ms <= self.replica_lag_time_max_ms
+            )
+        )
+        return keep if keep != self.isr else None
+
+    # --- follower side ---------------------------------------------------------------------------
+
+    def make_follower(
+        self, leader: int, leader_epoch: int, replicas: tuple[int, ...], isr: tuple[int, ...], now_ms: int
+    ) -> None:
+        """Follow `leader` in `leader_epoch`. No truncation here: the first fetch sends our last epoch and
+        the leader answers with where our logs diverge (KIP-320, KIP-101's rule inside Fetch). Cutting
+        back to the HW instead could drop acknowledged records a later election then needs (KIP-101).
+        """
+        self.leader, self.leader_epoch, self.replicas, self.isr = leader, leader_epoch, replicas, isr
+        self.followers = {}
+        logger.info(
+            "became follower tp=%s leader=%d epoch=%d leo=%d",
+            self.tp,
+            leader,
+            leader_epoch,
+            self.log.log_end_offset,
+        )
+
+    @property
+    def fetch_offset_as_follower(self) -> int:
+        return self.log.log_end_offset
+
+    @property
+    def last_fetched_epoch(self) -> int:
+        """The leader epoch of our last record (-1 for an empty log): sent with each follower fetch."""
+        latest = self.log.offset_for_timestamp(-1)
+        return latest.leader_epoch if latest is not None and self.log.log_end_offset > 0 else -1
+
+    def diverging_epoch(self, last_fetched_epoch: int, fetch_offset: int) -> tuple[int, int] | None:
+        """Leader side: where a follower's log leaves ours, if it does (KIP-320).
+
+        Our (largest epoch <= its last epoch, that epoch's end offset): it diverges if we never had its
+        epoch or that epoch ends before its fetch offset.
+        """
+        if last_fetched_epoch < 0:
+            return None
+        epoch, end_offset = self.log.end_offset_for_epoch(last_fetched_epoch)
+        if epoch < 0:
+            return None  # we know no epochs that old or new: out-of-range handling covers it
+        if epoch != last_fetched_epoch or end_offset < fetch_offset:
+            return epoch, end_offset
+        return None
+
+    def truncate_on_divergence(self, epoch: int, end_offset: int, now_ms: int) -> None:
+        """Follower side: the leader's `epoch` ends at `end_offset`; cut our log where they part."""
+        own_epoch, own_end = self.log.end_offset_for_epoch(epoch)
+        target = min(end_offset, own_end) if own_epoch >= 0 else min(end_offset, self.log.high_watermark)
+        self.truncate_as_follower(max(target, 0), now_ms)
+
+    def append_as_follower(self, records: bytes, leader_high_watermark: int, now_ms: int) -> int:
+        """Append batches fetched from the leader and follow its HW; returns the bytes appended."""
+        if self.is_leader:
+            raise NotLeaderOrFollower(f"broker {self.node_id} leads {self.tp}; it does not follow")
+        appended = 0
+        if records:
+            whole = _whole_batches(records)
+            if whole:
+                self.log.append_as_follower(records[:whole])
+                pos = 0
+                while pos < whole:
+                    header = parse_header(records, pos)
+                    self.producer_state.record(header, header.base_offset, now_ms)
+                    pos += header.size
+                appended = whole
+        self.log.update_high_watermark(min(leader_high_watermark, self.log.log_end_offset))
+        return appended
+
+    def truncate_as_follower(self, offset: int, now_ms: int) -> None:
+        if offset < self.log.log_end_offset:
+            logger.info("truncating tp=%s from leo=%d to %d", self.tp, self.log.log_end_offset, offset)
+            self.log.truncate_to(offset)
+            self.rebuild_producer_state(now_ms)
 
     def rebuild_producer_state(self, now_ms: int) -> None:
         """Replay batch headers from the log so dedupe survives a restart."""
@@ -93,6 +283,17 @@ class Partition:
                 pos += header.size
             if pos == 0:
                 break
+
+
+def _whole_batches(data: bytes) -> int:
+    """Length of the prefix of `data` made of whole batches (a fetch may end with a partial one)."""
+    pos = 0
+    while pos + 61 <= len(data):
+        header = parse_header(data, pos)
+        if pos + header.size > len(data):
+            break
+        pos += header.size
+    return pos
 
 
 def _require_keys(data: bytearray | memoryview, batches: list[tuple[int, BatchHeader]]) -> None:

@@ -45,3 +45,15 @@ def test_matches_kio(version: int, with_error: bool) -> None:
         )
     )
     assert ours == expected
+
+
+def test_v12_diverging_epoch_is_a_tagged_field_kio_reads() -> None:
+    from brook.protocol import codec
+    from brook.protocol.fetch_response import FetchPartitionData, encode_fetch_response
+
+    part = FetchPartitionData(0, 0, 7, 7, 0, [], 0, diverging_epoch=(3, 42))
+    body = b"".join(encode_fetch_response(12, [("t", [part])]))
+    decoded = codec.decode_response_body(1, 12, body, 0)
+    diverging = decoded.responses[0].partitions[0].diverging_epoch
+    assert (diverging.epoch, diverging.end_offset) == (3, 42)
+    assert decoded.responses[0].partitions[0].high_watermark == 7

@@ -22,6 +22,7 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
             p.fetch_offset,
             p.partition_max_bytes,
             getattr(p, "current_leader_epoch", -1),
+            getattr(p, "last_fetched_epoch", -1),
         )
         for topic in req.topics
         for p in topic.partitions
@@ -32,6 +33,7 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
         max_bytes=getattr(req, "max_bytes", 0x7FFFFFFF),
         max_wait_ms=codec.to_ms(req.max_wait),
         from_follower=req.replica_id >= 0,
+        replica_id=req.replica_id,
     )
     topics: dict[str, list[FetchPartitionData]] = {}
     for r in results:
@@ -44,6 +46,7 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
                 r.log_start_offset,
                 r.records,
                 r.size,
+                r.diverging_epoch,
             )
         )
     return encode_fetch_response(ctx.version, list(topics.items()))

@@ -33,5 +33,7 @@ async def offset_commit(ctx: RequestContext, req: Any) -> Any:
     )
     codes.update(results if error == ErrorCode.none else dict.fromkeys(offsets, error))
     if any(code == ErrorCode.none for code in results.values()):
-        await ctx.broker.groups.wait_for_replication(req.group_id)
+        replication = await ctx.broker.groups.wait_for_replication(req.group_id)
+        if replication != ErrorCode.none:  # not acknowledged until the offsets topic's ISR has it
+            codes.update({tp: replication for tp, code in results.items() if code == ErrorCode.none})
     return ctx.respond(throttle_time=0, topics=partition_error_codes(req.topics, codes))

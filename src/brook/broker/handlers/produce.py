@@ -23,16 +23,20 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     replicas = ctx.broker.replicas
     results: list[tuple[str, list[ProducePartitionResult]]] = []
     appended: list[tuple[TopicPartition, int]] = []
+    entries: dict[TopicPartition, tuple[list[ProducePartitionResult], int]] = {}
     for topic in req.topic_data:
-        partitions = []
+        partitions: list[ProducePartitionResult] = []
         for p in topic.partition_data:
             tp = TopicPartition(topic.name, p.index)
             try:
-                info = replicas.append_records(tp, p.records if p.records is not None else bytearray())
+                info = replicas.append_records(
+                    tp, p.records if p.records is not None else bytearray(), required_acks=req.acks
+                )
                 result = ProducePartitionResult(
                     p.index, 0, info.first_offset, info.log_append_time_ms, info.log_start_offset
                 )
                 appended.append((tp, info.last_offset + 1))
+                entries[tp] = (partitions, len(partitions))
             except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)
                 error = error_entry(exc)
                 result = ProducePartitionResult(
@@ -45,7 +49,10 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     if req.acks == 0:
         return None  # acks=0: the producer expects no response at all
     if req.acks == -1 and appended:
-        await replicas.wait_for_replication(appended, req.timeout_ms)
+        failed = await replicas.wait_for_replication(appended, req.timeout_ms)
+        for tp, code in failed.items():  # acks=all: not acknowledged until the ISR has it
+            entries_of_topic, index = entries[tp]
+            entries_of_topic[index] = ProducePartitionResult(tp.partition, code)
     return encode_produce_response(ctx.version, results)
 
 

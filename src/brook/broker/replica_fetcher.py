@@ -1,0 +1,195 @@
+"""Replica fetchers: for each leader this broker follows partitions of, one task fetching them all.
+
+Each task holds one connection to its leader and sends Fetch v12 with `replica_id` = this broker's id
+(so the leader reads past its HW and counts the fetch offset as our log end offset). What to fetch and
+what to do with the answer (append, follow the HW, truncate) is decided by `Partition` in
+brook.replication; this module only moves requests and bytes, reconnecting with a backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from brook.common.errors import ErrorCode
+from brook.common.types import TopicPartition
+from brook.metadata.api import BrokerInfo
+from brook.protocol.client import decode_response, encode_request
+
+if TYPE_CHECKING:
+    from brook.broker.replica_manager import ReplicaManager
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ReplicaFetcher", "ReplicaFetcherManager"]
+
+FETCH_KEY = 1
+FETCH_VERSION = 12
+_MAX_WAIT_MS = 500
+_PARTITION_MAX_BYTES = 1024 * 1024
+_MAX_BYTES = 10 * 1024 * 1024
+_BACKOFF_S = 0.1
+_MAX_BACKOFF_S = 1.0
+_REQUEST_TIMEOUT_S = 10.0
+
+
+class ReplicaFetcher:
+    """Fetches one leader's partitions for this broker. Owned by its manager; runs as one asyncio task."""
+
+    def __init__(self, replicas: ReplicaManager, leader: BrokerInfo) -> None:
+        self._replicas = replicas
+        self.leader = leader
+        self.partitions: set[TopicPartition] = set()
+        self._correlation_id = 0
+        self._changed = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def set_partitions(self, tps: set[TopicPartition]) -> None:
+        if tps != self.partitions:
+            self.partitions = tps
+            self._changed.set()
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        backoff = _BACKOFF_S
+        while True:
+            writer: asyncio.StreamWriter | None = None
+            try:
+                reader, connected = await asyncio.wait_for(
+                    asyncio.open_connection(self.leader.host, self.leader.port), _REQUEST_TIMEOUT_S
+                )
+                writer = connected
+                logger.info("replica fetcher connected leader=%d", self.leader.node_id)
+                while True:
+                    if not await self._fetch_once(reader, connected):
+                        await self._idle(backoff)
+                        backoff = min(backoff * 2, _MAX_BACKOFF_S)
+                    else:
+                        backoff = _BACKOFF_S
+            except asyncio.CancelledError:
+                raise
+            except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+                logger.info("replica fetcher leader=%d connection failed: %s", self.leader.node_id, exc)
+            except Exception:
+                logger.exception("replica fetcher leader=%d failed", self.leader.node_id)
+            finally:
+                if writer is not None:
+                    writer.close()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF_S)
+
+    async def _idle(self, timeout_s: float) -> None:
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout_s)
+
+    async def _fetch_once(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """One Fetch round trip; False when there was nothing to fetch or the leader refused."""
+        epochs: dict[TopicPartition, int] = {}
+        topics: dict[str, list[dict[str, Any]]] = {}
+        for tp in sorted(self.partitions):
+            partition = self._replicas.partitions.get(tp)
+            if partition is None or partition.is_leader or partition.leader != self.leader.node_id:
+                continue
+            epochs[tp] = partition.leader_epoch
+            topics.setdefault(tp.topic, []).append(
+                {
+                    "partition": tp.partition,
+                    "current_leader_epoch": partition.leader_epoch,
+                    "fetch_offset": partition.fetch_offset_as_follower,
+                    "last_fetched_epoch": partition.last_fetched_epoch,
+                    "log_start_offset": partition.log.log_start_offset,
+                    "partition_max_bytes": _PARTITION_MAX_BYTES,
+                }
+            )
+        if not topics:
+            return False
+        self._correlation_id += 1
+        body = {
+            "replica_id": self._replicas.node_id,
+            "max_wait": _MAX_WAIT_MS,
+            "min_bytes": 1,
+            "max_bytes": _MAX_BYTES,
+            "isolation_level": 0,
+            "session_id": 0,
+            "session_epoch": -1,
+            "topics": [{"topic": t, "partitions": ps} for t, ps in topics.items()],
+            "forgotten_topics_data": [],
+            "rack_id": "",
+        }
+        writer.write(
+            encode_request(FETCH_KEY, FETCH_VERSION, self._correlation_id, "brook-replica-fetcher", body)
+        )
+        await writer.drain()
+        size_bytes = await asyncio.wait_for(reader.readexactly(4), _REQUEST_TIMEOUT_S)
+        (size,) = struct.unpack(">i", size_bytes)
+        frame = await asyncio.wait_for(reader.readexactly(size), _REQUEST_TIMEOUT_S)
+        correlation_id, response = decode_response(FETCH_KEY, FETCH_VERSION, frame)
+        if correlation_id != self._correlation_id:
+            raise OSError(f"correlation id {correlation_id} != {self._correlation_id}")
+        return self._handle_response(response, epochs)
+
+    def _handle_response(self, response: Any, epochs: Mapping[TopicPartition, int]) -> bool:
+        ok = True
+        for topic in response.responses:
+            for p in topic.partitions:
+                tp = TopicPartition(topic.topic, p.partition_index)
+                epoch = epochs.get(tp)
+                if epoch is None:
+                    continue
+                code = ErrorCode(p.error_code)
+                diverging = p.diverging_epoch
+                if code == ErrorCode.none and diverging is not None and diverging.epoch >= 0:
+                    self._replicas.truncate_on_divergence(tp, epoch, (diverging.epoch, diverging.end_offset))
+                elif code == ErrorCode.none:
+                    self._replicas.apply_fetched(tp, epoch, bytes(p.records or b""), p.high_watermark)
+                elif code == ErrorCode.offset_out_of_range:
+                    # our log is ahead of the leader's (we led before): cut back to what it has committed
+                    self._replicas.truncate_follower(tp, epoch, p.high_watermark)
+                else:
+                    logger.debug("replica fetch tp=%s from leader=%d: %s", tp, self.leader.node_id, code.name)
+                    ok = False
+        return ok
+
+
+class ReplicaFetcherManager:
+    """One `ReplicaFetcher` per leader; `reconcile` is called after each metadata change (event loop)."""
+
+    def __init__(self, replicas: ReplicaManager) -> None:
+        self._replicas = replicas
+        self._fetchers: dict[int, ReplicaFetcher] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
+
+    def reconcile(self, leaders: Mapping[TopicPartition, int], brokers: Mapping[int, BrokerInfo]) -> None:
+        wanted: dict[int, set[TopicPartition]] = {}
+        for tp, leader in leaders.items():
+            if leader in brokers:
+                wanted.setdefault(leader, set()).add(tp)
+        for leader_id, fetcher in list(self._fetchers.items()):
+            if leader_id not in wanted or brokers[leader_id] != fetcher.leader:
+                del self._fetchers[leader_id]
+                self._stop_later(fetcher)
+        for leader_id, tps in wanted.items():
+            existing = self._fetchers.get(leader_id)
+            if existing is None:
+                existing = self._fetchers[leader_id] = ReplicaFetcher(self._replicas, brokers[leader_id])
+                logger.info("started replica fetcher leader=%d partitions=%d", leader_id, len(tps))
+            existing.set_partitions(tps)
+
+    def _stop_later(self, fetcher: ReplicaFetcher) -> None:
+        task = asyncio.get_running_loop().create_task(fetcher.stop())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def close(self) -> None:
+        fetchers = list(self._fetchers.values())
+        self._fetchers.clear()
+        await asyncio.gather(*(f.stop() for f in fetchers), *self._stopping, return_exceptions=True)
