@@ -9,17 +9,19 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from brook.testing import BrookProcess
+from tests.cluster.brokers import brook_on as start_broker
 from tests.integration.helpers import wait_until
 
 pytestmark = [pytest.mark.zookeeper, pytest.mark.slow]
 
 
 def brook_on(zookeeper: str, data_dir: Path, node_id: int) -> BrookProcess:
-    return BrookProcess(
-        data_dir=data_dir,
-        overrides={
-            "zookeeper.connect": zookeeper,
-            "broker.id": str(node_id),
+    # short timeouts so that a killed broker leaves ZooKeeper and the ISR within the test's deadlines
+    return start_broker(
+        zookeeper,
+        data_dir,
+        node_id,
+        **{
             "zookeeper.session.timeout.ms": "2000",
             "replica.lag.time.max.ms": "2000",
             "offsets.topic.replication.factor": "1",

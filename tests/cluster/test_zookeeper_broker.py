@@ -8,20 +8,14 @@ from confluent_kafka import KafkaError
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from brook.testing import BrookProcess
+from tests.cluster.brokers import brook_on as start_broker
 from tests.integration.helpers import consume_assigned, produce_all, wait_until
 
 pytestmark = [pytest.mark.zookeeper, pytest.mark.slow]
 
 
 def brook_on(zookeeper: str, data_dir: Path, node_id: int) -> BrookProcess:
-    return BrookProcess(
-        data_dir=data_dir,
-        overrides={
-            "zookeeper.connect": zookeeper,
-            "broker.id": str(node_id),
-            "zookeeper.session.timeout.ms": "6000",
-        },
-    )
+    return start_broker(zookeeper, data_dir, node_id, **{"zookeeper.session.timeout.ms": "6000"})
 
 
 def test_broker_keeps_its_metadata_in_zookeeper(zookeeper, zk, tmp_path):
