@@ -20,7 +20,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["REGISTRY", "Handler", "RequestContext", "error_entry", "handles", "partition_error_codes"]
+__all__ = [
+    "REGISTRY",
+    "Handler",
+    "RequestContext",
+    "error_entry",
+    "handles",
+    "partition_error_codes",
+    "split_known_partitions",
+]
 
 HandlerFunc = Callable[["RequestContext", Any], Awaitable[Any]]
 T = TypeVar("T")
@@ -96,6 +104,24 @@ class RequestContext:
                 entries.append(entry)
             result.append({topic_field: name, out_partitions_field or partitions_field: entries})
         return result
+
+
+def split_known_partitions(
+    ctx: RequestContext, topics: Iterable[Any]
+) -> tuple[list[tuple[TopicPartition, Any]], dict[TopicPartition, ErrorCode]]:
+    """The requested partitions that exist, with their request entries, and UNKNOWN_TOPIC_OR_PARTITION
+    codes for the rest (OffsetCommit and OffsetDelete answer them without asking the coordinator)."""
+    known: list[tuple[TopicPartition, Any]] = []
+    unknown: dict[TopicPartition, ErrorCode] = {}
+    for topic in topics:
+        state = ctx.broker.metadata.topic(topic.name)
+        for p in topic.partitions:
+            tp = TopicPartition(topic.name, p.partition_index)
+            if state is None or p.partition_index not in state.partitions:
+                unknown[tp] = ErrorCode.unknown_topic_or_partition
+            else:
+                known.append((tp, p))
+    return known, unknown
 
 
 def partition_error_codes(

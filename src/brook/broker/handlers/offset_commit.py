@@ -2,26 +2,18 @@
 
 from typing import Any
 
-from brook.broker.handlers.base import RequestContext, handles, partition_error_codes
+from brook.broker.handlers.base import RequestContext, handles, partition_error_codes, split_known_partitions
 from brook.common.errors import ErrorCode
-from brook.common.types import TopicPartition
 from brook.protocol.codec import to_ms
 
 
 @handles(8, versions=range(2, 9))
 async def offset_commit(ctx: RequestContext, req: Any) -> Any:
-    metadata = ctx.broker.metadata
-    codes: dict[TopicPartition, ErrorCode] = {}
-    offsets: dict[TopicPartition, tuple[int, int, str | None]] = {}
-    for topic in req.topics:
-        state = metadata.topic(topic.name)
-        for p in topic.partitions:
-            tp = TopicPartition(topic.name, p.partition_index)
-            if state is None or p.partition_index not in state.partitions:
-                codes[tp] = ErrorCode.unknown_topic_or_partition
-                continue
-            epoch = getattr(p, "committed_leader_epoch", -1)
-            offsets[tp] = (p.committed_offset, epoch, p.committed_metadata)
+    known, codes = split_known_partitions(ctx, req.topics)
+    offsets = {
+        tp: (p.committed_offset, getattr(p, "committed_leader_epoch", -1), p.committed_metadata)
+        for tp, p in known
+    }
     retention_ms = to_ms(getattr(req, "retention_time", -1)) if ctx.version <= 4 else -1
     error, results = ctx.broker.groups.coordinator.commit_offsets(
         req.group_id,
