@@ -355,7 +355,8 @@ class ReplicaManager:
         results: list[FetchResult] = []
         budget = max_bytes
         for f in wanted:
-            result = self._read_one(f, budget, from_follower, first=all(r.size == 0 for r in results))
+            # KIP-74: the first partition with data may exceed the limits; "first" = nothing read yet
+            result = self._read_one(f, budget, from_follower, first=budget == max_bytes)
             budget -= result.size
             results.append(result)
         return results
