@@ -7,16 +7,20 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from brook.common.errors import ErrorCode
+from brook.common.types import TopicPartition
 
 __all__ = [
+    "CommitCallback",
     "CoordinatorConfig",
     "GroupDescription",
     "JoinCallback",
     "JoinParams",
     "JoinResult",
+    "Leadership",
     "MemberDescription",
     "OffsetsWriter",
     "Records",
+    "ReplicatedCallback",
     "SyncCallback",
     "SyncResult",
 ]
@@ -24,11 +28,23 @@ __all__ = [
 Records = list[tuple[bytes, bytes | None]]
 
 
-class OffsetsWriter(Protocol):
-    def append(self, partition: int, records: Records) -> None:
-        """Append key/value records (value None = tombstone) to a `__consumer_offsets` partition.
+ReplicatedCallback = Callable[[ErrorCode], None]
+# This broker's leader epoch of a `__consumer_offsets` partition, None if it does not lead it now.
+Leadership = Callable[[int], int | None]
 
-        Returns once they are in the log; raises BrookError (NotLeaderOrFollower, ...) otherwise."""
+
+class OffsetsWriter(Protocol):
+    def append(
+        self, partition: int, records: Records, on_replicated: ReplicatedCallback | None = None
+    ) -> None:
+        """Append key/value records (value None = tombstone) to a `__consumer_offsets` partition we lead.
+
+        Raises BrookError (NotLeaderOrFollower, ...) if nothing was appended; then `on_replicated` is
+        never called. With `on_replicated` the write is Kafka's acks=-1: refused with NotEnoughReplicas
+        below the partition's min.insync.replicas, and `on_replicated(code)` is called exactly once, maybe
+        before `append` returns: ErrorCode.none once the ISR has the records, else the produce error
+        (NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND, ...).
+        Without it the records are only appended (acks=1)."""
         ...
 
 
@@ -100,3 +116,5 @@ class GroupDescription:
 
 JoinCallback = Callable[[JoinResult], None]
 SyncCallback = Callable[[SyncResult], None]
+# OffsetCommit's answer: a group-level error, and one error per partition.
+CommitCallback = Callable[[ErrorCode, dict[TopicPartition, ErrorCode]], None]

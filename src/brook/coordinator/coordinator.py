@@ -1,12 +1,15 @@
 """GroupCoordinator: Kafka's classic consumer-group protocol and committed offsets, as a state machine.
 
 No sockets, no asyncio, no wall clock. The broker drives it:
-- request methods take plain arguments and return results, except JoinGroup and SyncGroup whose answer
-  may wait for the rebalance: those take a `respond` callback that the coordinator calls exactly once;
+- request methods take plain arguments and return results, except JoinGroup, SyncGroup and OffsetCommit
+  whose answer waits (for the rebalance, or for the offsets topic's ISR): those take a `respond`
+  callback that the coordinator calls exactly once;
 - `tick(now_ms)` fires the timers (session, rebalance, sync, initial delay, offset retention);
-- writes to `__consumer_offsets` go through an `OffsetsWriter`, synchronously: a commit is acknowledged
-  only after its records were appended;
-- `begin_loading` / `replay` / `finish_loading` rebuild the state of a partition from its log.
+- writes to `__consumer_offsets` go through an `OffsetsWriter`; a commit or an assignment is answered,
+  and enters the cache, only once the partition's ISR has it (Kafka's acks=-1 for the offsets topic);
+- `begin_loading` / `replay` / `finish_loading` rebuild the state of a partition from its log, and a
+  `Leadership` query, asked on every request, keeps a coordinator that lost the partition from
+  answering out of its old cache.
 
 Semantics follow Kafka's GroupCoordinator.scala / GroupMetadata.scala (KIP-345 static membership,
 KIP-394 MEMBER_ID_REQUIRED, KIP-211 offset retention of empty groups). Owned by the event loop.
@@ -54,7 +57,9 @@ class GroupCoordinator(Joining, Membership, Offsets, Loading):
         return ErrorCode.none, [
             (g.group_id, g.protocol_type or "", g.state.value)
             for g in self._groups.values()
-            if g.state is not GroupState.DEAD and (not wanted or g.state.value.lower() in wanted)
+            if g.state is not GroupState.DEAD
+            and (not wanted or g.state.value.lower() in wanted)
+            and self._check_partition(self.partition_for(g.group_id)) == ErrorCode.none
         ]
 
     def describe_group(self, group_id: str) -> tuple[ErrorCode, GroupDescription | None]:

@@ -42,7 +42,12 @@ class Joining(Rebalance):
             self._join_new_member(group, p, respond, now)
         else:
             self._join_known_member(group, p, respond, now)
-        if not group.members and not group.offsets and not group.pending_members:
+        if (
+            not group.members
+            and not group.offsets
+            and not group.pending_members
+            and not group.pending_commits
+        ):
             self._groups.pop(group.group_id, None)  # a refused first join leaves nothing behind
 
     def _check_join_params(self, p: JoinParams) -> ErrorCode:

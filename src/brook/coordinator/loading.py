@@ -23,9 +23,17 @@ class Loading(CoordinatorState):
     def is_loading(self, partition: int) -> bool:
         return partition in self._loading
 
-    def begin_loading(self, partition: int) -> None:
-        """This broker now leads `partition`: answer COORDINATOR_LOAD_IN_PROGRESS until finish_loading."""
-        self._owned.add(partition)
+    def owned_epoch(self, partition: int) -> int | None:
+        """The leader epoch `partition` was loaded (or is loading) in; None if not owned."""
+        return self._owned.get(partition)
+
+    def begin_loading(self, partition: int, leader_epoch: int = 0) -> None:
+        """This broker now leads `partition` in `leader_epoch`: answer COORDINATOR_LOAD_IN_PROGRESS until
+        finish_loading. The caller replays the log up to its log end offset (Kafka's rule: everything the
+        old leader acknowledged is in the new leader's log, but maybe above its high watermark)."""
+        if partition in self._owned:
+            self.unload(partition)
+        self._owned[partition] = leader_epoch
         self._loading.add(partition)
 
     def replay(self, partition: int, key: bytes | None, value: bytes | None) -> None:
@@ -95,10 +103,11 @@ class Loading(CoordinatorState):
             logger.info("loaded __consumer_offsets partition=%d groups=%d", partition, groups)
 
     def unload(self, partition: int) -> None:
-        """Leadership of `partition` moved away: drop its groups, failing their pending calls."""
+        """Leadership of `partition` moved away: drop its groups, failing their pending calls. Commits
+        still waiting for the ISR then answer NOT_COORDINATOR and change nothing."""
         for group in self._groups_in(partition):
             for member in group.members.values():
                 self._fail_pending(member, ErrorCode.not_coordinator)
             del self._groups[group.group_id]
-        self._owned.discard(partition)
+        self._owned.pop(partition, None)
         self._loading.discard(partition)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from brook.common.errors import BrookError, ErrorCode
+from brook.common.errors import ErrorCode
 from brook.coordinator.api import SyncCallback, SyncResult
 from brook.coordinator.group import Group, GroupState
 from brook.coordinator.rebalance import Rebalance
-from brook.coordinator.state import coordinator_error
 
 logger = logging.getLogger(__name__)
 
@@ -59,23 +58,36 @@ class Membership(Rebalance):
             self._complete_sync(group, assignments, now)
 
     def _complete_sync(self, group: Group, assignments: dict[str, bytes], now: int) -> None:
+        """Store the assignment; answer the members once the offsets topic's ISR has it (Kafka's storeGroup)."""
         for m in group.members.values():
             m.assignment = assignments.get(m.member_id, b"")
-        try:
-            self._store_group(group, now, raise_errors=True)
-        except BrookError as exc:
-            error = coordinator_error(exc)
-            logger.warning("failed to store group group=%s: %s", group.group_id, exc)
-            self._reset_and_propagate_assignment_error(group, error)
-            self._prepare_rebalance(group, now, "storing the assignment failed")
-            self._try_complete_join(group, now)
-            return
-        group.transition_to(GroupState.STABLE, now)
-        for m in group.members.values():
-            callback = m.awaiting_sync
-            m.awaiting_sync = None
-            if callback is not None:
-                callback(SyncResult(ErrorCode.none, m.assignment, group.protocol_type, group.protocol_name))
+        generation = group.generation_id
+
+        def on_stored(error: ErrorCode) -> None:
+            # Another member may have joined, or the group left this coordinator, while we waited.
+            if (
+                self._groups.get(group.group_id) is not group
+                or group.state is not GroupState.COMPLETING_REBALANCE
+                or group.generation_id != generation
+            ):
+                return
+            later = self._clock.now_ms()
+            if error != ErrorCode.none:
+                logger.warning("failed to store group group=%s error=%s", group.group_id, error.name)
+                self._reset_and_propagate_assignment_error(group, error)
+                self._prepare_rebalance(group, later, "storing the assignment failed")
+                self._try_complete_join(group, later)
+                return
+            group.transition_to(GroupState.STABLE, later)
+            for m in group.members.values():
+                callback = m.awaiting_sync
+                m.awaiting_sync = None
+                if callback is not None:
+                    callback(
+                        SyncResult(ErrorCode.none, m.assignment, group.protocol_type, group.protocol_name)
+                    )
+
+        self._store_group(group, now, on_stored)
 
     def _member_group(
         self, group_id: str, member_id: str, instance_id: str | None
@@ -140,7 +152,12 @@ class Membership(Rebalance):
             del group.pending_members[member_id]
         if expired:
             self._try_complete_join(group, now)
-            if not group.members and not group.offsets and group.state is GroupState.EMPTY:
+            if (
+                not group.members
+                and not group.offsets
+                and not group.pending_commits
+                and group.state is GroupState.EMPTY
+            ):
                 self._groups.pop(group.group_id, None)
 
     def _expire_members(self, group: Group, now: int) -> None:

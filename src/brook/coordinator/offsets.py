@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
 from brook.coordinator import offsets_topic as ot
-from brook.coordinator.api import Records
+from brook.coordinator.api import CommitCallback, Records
 from brook.coordinator.group import Group, GroupState, OffsetAndMetadata
-from brook.coordinator.state import CoordinatorState, coordinator_error
+from brook.coordinator.state import CoordinatorState, offset_commit_error
 
 logger = logging.getLogger(__name__)
 
@@ -25,25 +25,31 @@ class Offsets(CoordinatorState):
         member_id: str,
         group_instance_id: str | None,
         offsets: dict[TopicPartition, tuple[int, int, str | None]],
+        respond: CommitCallback,
         *,
         retention_ms: int = -1,
-    ) -> tuple[ErrorCode, dict[TopicPartition, ErrorCode]]:
-        """Commit (offset, leader_epoch, metadata) per partition. A group error applies to every partition."""
+    ) -> None:
+        """Commit (offset, leader_epoch, metadata) per partition; `respond(group_error, per_partition)`
+        once the offsets topic's ISR has the commit or the write failed. A group error applies to every
+        partition. OffsetFetch sees a commit only after it succeeded (Kafka's pending offset commits)."""
         now = self._clock.now_ms()
         error = self._check_group_id(group_id)
         if error != ErrorCode.none:
-            return error, {}
+            respond(error, {})
+            return
         group = self._groups.get(group_id)
         if group is None:
             if generation_id >= 0 or member_id or group_instance_id is not None:
-                return ErrorCode.unknown_member_id, {}
+                respond(ErrorCode.unknown_member_id, {})
+                return
             group = self._new_group(group_id, now)  # a "simple" group: offsets only, no members
         error = self._validate_commit(group, generation_id, member_id, group_instance_id)
         if error != ErrorCode.none:
-            return error, {}
+            respond(error, {})
+            return
         if member_id in group.members:
             group.members[member_id].last_heartbeat_ms = now
-        return ErrorCode.none, self._store_offsets(group, offsets, retention_ms, now)
+        self._store_offsets(group, offsets, retention_ms, now, respond)
 
     def _validate_commit(
         self, group: Group, generation_id: int, member_id: str, instance_id: str | None
@@ -68,7 +74,8 @@ class Offsets(CoordinatorState):
         offsets: dict[TopicPartition, tuple[int, int, str | None]],
         retention_ms: int,
         now: int,
-    ) -> dict[TopicPartition, ErrorCode]:
+        respond: CommitCallback,
+    ) -> None:
         results: dict[TopicPartition, ErrorCode] = {}
         accepted: dict[TopicPartition, OffsetAndMetadata] = {}
         for tp, (offset, leader_epoch, metadata) in offsets.items():
@@ -78,32 +85,62 @@ class Offsets(CoordinatorState):
                 continue
             expire = now + retention_ms if retention_ms >= 0 else -1
             accepted[tp] = OffsetAndMetadata(offset, leader_epoch, text, now, expire)
-        if accepted:
-            records: Records = [
-                (
-                    ot.encode_offset_commit_key(group.group_id, tp.topic, tp.partition),
-                    ot.encode_offset_commit_value(
-                        ot.OffsetCommitValue(
-                            om.offset,
-                            om.leader_epoch,
-                            om.metadata,
-                            om.commit_timestamp_ms,
-                            om.expire_timestamp_ms,
-                        )
-                    ),
-                )
-                for tp, om in accepted.items()
-            ]
-            try:
-                self._writer.append(self.partition_for(group.group_id), records)
-            except BrookError as exc:
-                logger.warning("offset commit failed group=%s: %s", group.group_id, exc)
-                error = coordinator_error(exc)
-                results.update(dict.fromkeys(accepted, error))
-                return results
-            group.offsets.update(accepted)
-            results.update(dict.fromkeys(accepted, ErrorCode.none))
-        return results
+        if not accepted:
+            respond(ErrorCode.none, results)
+            return
+        records: Records = [
+            (
+                ot.encode_offset_commit_key(group.group_id, tp.topic, tp.partition),
+                ot.encode_offset_commit_value(
+                    ot.OffsetCommitValue(
+                        om.offset,
+                        om.leader_epoch,
+                        om.metadata,
+                        om.commit_timestamp_ms,
+                        om.expire_timestamp_ms,
+                    )
+                ),
+            )
+            for tp, om in accepted.items()
+        ]
+        seq = self._next_write_seq()
+        for tp in accepted:
+            group.pending_commits.setdefault(tp, set()).add(seq)
+
+        def on_replicated(code: ErrorCode) -> None:
+            error = self._complete_commit(group, accepted, seq, offset_commit_error(code))
+            results.update(dict.fromkeys(accepted, error))
+            respond(ErrorCode.none, results)
+
+        try:
+            self._writer.append(self.partition_for(group.group_id), records, on_replicated)
+        except BrookError as exc:
+            logger.warning("offset commit failed group=%s: %s", group.group_id, exc)
+            on_replicated(exc.error_code)
+
+    def _complete_commit(
+        self, group: Group, accepted: dict[TopicPartition, OffsetAndMetadata], seq: int, error: ErrorCode
+    ) -> ErrorCode:
+        """Kafka's onOffsetCommitAppend / failPendingOffsetWrite: the cache takes a commit only once it
+        is replicated, never over a newer write, and never after the group left this coordinator.
+        Unlike Kafka, every commit in flight is tracked, not only the newest: an older commit that
+        succeeds after a newer one failed is still visible (it was acknowledged)."""
+        current = self._groups.get(group.group_id) is group and group.state is not GroupState.DEAD
+        for tp, om in accepted.items():
+            pending = group.pending_commits.get(tp)
+            if pending is None or seq not in pending:
+                continue  # its offsets were deleted meanwhile
+            pending.discard(seq)
+            if not pending:
+                del group.pending_commits[tp]
+            if error == ErrorCode.none and current and seq > group.offset_write_seqs.get(tp, 0):
+                group.offsets[tp] = om
+                group.offset_write_seqs[tp] = seq
+        if error == ErrorCode.none and not current:
+            return ErrorCode.not_coordinator  # unloaded while waiting: the new coordinator has it
+        if error != ErrorCode.none:
+            logger.warning("offset commit not replicated group=%s error=%s", group.group_id, error.name)
+        return error
 
     def fetch_offsets(
         self, group_id: str, partitions: list[TopicPartition] | None
@@ -146,7 +183,7 @@ class Offsets(CoordinatorState):
         try:
             self._remove_offsets(group, doomed)
         except BrookError as exc:
-            return coordinator_error(exc), {}
+            return offset_commit_error(exc.error_code), {}
         return ErrorCode.none, results
 
     def _subscribed_topics(self, group: Group) -> set[str] | None:
@@ -172,6 +209,8 @@ class Offsets(CoordinatorState):
             self._writer.append(self.partition_for(group.group_id), records)
             for tp in partitions:
                 group.offsets.pop(tp, None)
+                group.offset_write_seqs.pop(tp, None)
+                group.pending_commits.pop(tp, None)  # a commit still in flight does not bring it back
 
     def _delete_group(self, group: Group) -> ErrorCode:
         records: Records = [
@@ -182,7 +221,7 @@ class Offsets(CoordinatorState):
         try:
             self._writer.append(self.partition_for(group.group_id), records)
         except BrookError as exc:
-            return coordinator_error(exc)
+            return offset_commit_error(exc.error_code)
         group.transition_to(GroupState.DEAD, self._clock.now_ms())
         self._groups.pop(group.group_id, None)
         logger.info("deleted group group=%s", group.group_id)
@@ -202,7 +241,12 @@ class Offsets(CoordinatorState):
                 continue
             if expired:
                 logger.info("expired offsets group=%s partitions=%d", group.group_id, len(expired))
-            if group.state is GroupState.EMPTY and not group.offsets and not group.pending_members:
+            if (
+                group.state is GroupState.EMPTY
+                and not group.offsets
+                and not group.pending_members
+                and not group.pending_commits
+            ):
                 self._delete_group(group)
 
     def _expired_offsets(self, group: Group, now: int) -> list[TopicPartition]:
