@@ -41,6 +41,7 @@ PARTITIONS = 6
 OFFSETS_PARTITIONS = 3
 COORDINATOR = 0
 SHORT_SESSION_MS = 4000
+COORDINATOR_NOT_AVAILABLE = 15
 LONG_SESSION_MS = 30000
 
 
@@ -315,3 +316,27 @@ def test_a_frozen_coordinator_that_resumes_answers_no_stale_offsets(zookeeper, z
         assert answer.error_code != 0 or below(answer, acknowledged) == {}
         cluster.wait_for_commits(30)
         cluster.finish()
+
+
+def test_offsets_topic_waits_until_its_replication_factor_of_brokers_is_up(zookeeper, zk, tmp_path):
+    brokers = [cluster_broker(zookeeper, tmp_path / f"b{i}", i) for i in range(3)]
+    for b in brokers[:2]:
+        b.start()
+    client = None
+    try:
+        wait_until(lambda: len(zk.get_children("/brokers/ids")) == 2, timeout_s=30)
+        client = RawClient(brokers[0].bootstrap)
+        find = {"key": "early-group", "key_type": 0}
+        assert client.request(10, 3, find).error_code == COORDINATOR_NOT_AVAILABLE
+        assert not zk.exists("/brokers/topics/__consumer_offsets")  # never created under-replicated
+
+        brokers[2].start()
+        found = wait_until(lambda: (r := client.request(10, 3, find)).error_code == 0 and r, timeout_s=30)
+        assert found.node_id in (0, 1, 2)
+        doc = json.loads(zk.get("/brokers/topics/__consumer_offsets")[0])
+        assert sorted(len(replicas) for replicas in doc["partitions"].values()) == [3] * OFFSETS_PARTITIONS
+    finally:
+        if client is not None:
+            client.close()
+        for b in brokers:
+            b.stop()
