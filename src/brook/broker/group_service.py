@@ -24,7 +24,7 @@ from brook.coordinator import (
     ReplicatedCallback,
     SyncResult,
 )
-from brook.coordinator.fence import PauseFence
+from brook.coordinator.fence import PauseFence, followers_confirm
 from brook.coordinator.offsets_topic import replication_factor
 from brook.metadata.api import BrokerInfo
 from brook.records.batch import iter_batches
@@ -67,6 +67,8 @@ class GroupService:
         self._stopped = False
         self._cluster = bool(broker.config.get("zookeeper.connect"))
         self._fence = PauseFence(broker.config.int("zookeeper.session.timeout.ms"))
+        self._resumed_at_ms: int | None = None  # wall clock at the end of the last pause
+        self._confirmed: set[int] = set()  # partitions whose followers fetched from us since then
         self._replication_waits: set[asyncio.Task[None]] = set()
 
     # --- leadership ------------------------------------------------------------------------------
@@ -81,6 +83,11 @@ class GroupService:
         partition = self._broker.replicas.partitions.get(TopicPartition(OFFSETS_TOPIC, p))
         if partition is None or not partition.is_leader:
             return None
+        if self._resumed_at_ms is not None and p not in self._confirmed:
+            fetched = {r: f.last_fetch_time_ms for r, f in partition.followers.items()}
+            if not followers_confirm(partition.isr, self._broker.node_id, fetched, self._resumed_at_ms):
+                return None  # after a pause: not ours until the ISR shows it still follows us
+            self._confirmed.add(p)
         return partition.leader_epoch
 
     # --- OffsetsWriter -------------------------------------------------------------------------
@@ -293,6 +300,8 @@ class GroupService:
         """Cluster mode: notice that the process was frozen (SIGSTOP) and stop serving (see fence.py)."""
         while True:
             if self._fence.observe(self._broker.clock.monotonic_ms()):
+                self._resumed_at_ms = self._broker.clock.now_ms()
+                self._confirmed.clear()
                 logger.warning(
                     "the broker was frozen for more than %d ms: serving no group for %d ms, until the "
                     "metadata catches up",

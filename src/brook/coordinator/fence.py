@@ -7,7 +7,10 @@ first; brook fences instead: the broker's ticks run every ~100 ms, so a gap betw
 half the ZooKeeper session timeout means the process was frozen (kazoo pings every third of the session
 timeout, so ZooKeeper cannot expire a session in less than two thirds of it). After such a gap the
 coordinator serves nothing for one session timeout, long enough for the ZooKeeper client to learn of
-the expiry and the broker to take the new leaderships; then it reloads what it still leads.
+the expiry and the broker to take the new leaderships. Even then it serves a partition it still believes
+it leads only once every other ISR member has fetched from it since the pause (`followers_confirm`):
+followers that moved to a new leader fetch from that one instead, so a lost leadership is never taken
+for a current one, however slow the metadata is.
 
 Pure and clock-driven: the broker calls `observe(now_ms)` on every tick and asks `allows(now_ms)` on
 every request (a request can run before the first tick after the pause).
@@ -15,7 +18,9 @@ every request (a request can run before the first tick after the pause).
 
 from __future__ import annotations
 
-__all__ = ["PauseFence"]
+from collections.abc import Iterable, Mapping
+
+__all__ = ["PauseFence", "followers_confirm"]
 
 
 class PauseFence:
@@ -39,3 +44,10 @@ class PauseFence:
         if now_ms < self._fenced_until_ms:
             return False
         return self._last_tick_ms is None or now_ms - self._last_tick_ms <= self.pause_threshold_ms
+
+
+def followers_confirm(
+    isr: Iterable[int], node_id: int, last_fetch_ms: Mapping[int, int], since_ms: int
+) -> bool:
+    """Every ISR member other than us fetched from us at or after `since_ms` (the end of a pause)."""
+    return all(last_fetch_ms.get(r, -1) >= since_ms for r in isr if r != node_id)

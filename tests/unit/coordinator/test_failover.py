@@ -8,7 +8,7 @@ from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 from brook.coordinator import GroupCoordinator
 from brook.coordinator import offsets_topic as ot
-from brook.coordinator.fence import PauseFence
+from brook.coordinator.fence import PauseFence, followers_confirm
 from brook.coordinator.state import group_store_error, offset_commit_error
 from tests.unit.coordinator.conftest import PARTITIONS, Env, make_env
 from tests.unit.coordinator.test_membership import stable_group
@@ -230,3 +230,11 @@ def test_offsets_topic_waits_for_its_replication_factor_except_on_a_single_node(
     assert ot.replication_factor(3, 3, single_node=False) == 3
     assert ot.replication_factor(1, 3, single_node=False) == 1
     assert ot.replication_factor(3, 0, single_node=True) is None
+
+
+def test_after_a_pause_a_partition_is_ours_again_only_once_the_isr_fetched_from_us():
+    resumed = 5_000
+    assert followers_confirm((0, 1, 2), 0, {1: 5_100, 2: 5_000}, resumed)
+    assert not followers_confirm((0, 1, 2), 0, {1: 5_100, 2: 4_900}, resumed)  # 2 follows someone else
+    assert not followers_confirm((0, 1), 0, {}, resumed)
+    assert followers_confirm((0,), 0, {}, resumed)  # alone in the ISR: nobody else can lead
