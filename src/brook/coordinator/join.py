@@ -157,44 +157,79 @@ class Joining(Rebalance):
         now: int,
     ) -> None:
         """KIP-345: a static member came back under a new member id; the old incarnation is fenced."""
-        old = group.members.pop(old_member_id)
+        instance_id = p.group_instance_id
+        assert instance_id is not None
+        old = group.members[old_member_id]
         self._fail_pending(old, ErrorCode.fenced_instance_id)
         old_leader = group.leader_id
-        old.member_id = new_member_id
+        previous = (
+            old.client_id,
+            old.client_host,
+            old.session_timeout_ms,
+            old.rebalance_timeout_ms,
+            old.protocols,
+        )
+        _rekey_member(group, instance_id, old_member_id, new_member_id)
         old.client_id, old.client_host = p.client_id, p.client_host
         old.session_timeout_ms, old.rebalance_timeout_ms = p.session_timeout_ms, p.rebalance_timeout_ms
         old.protocols = list(p.protocols)
         old.last_heartbeat_ms = now
-        group.members[new_member_id] = old
-        assert p.group_instance_id is not None
-        group.static_members[p.group_instance_id] = new_member_id
-        if group.leader_id == old_member_id:
-            group.leader_id = new_member_id
-        if old_member_id in group.pending_sync:
-            group.pending_sync.discard(old_member_id)
-            group.pending_sync.add(new_member_id)
         logger.info(
             "static member rejoined group=%s instance=%s member=%s replaces=%s",
             group.group_id,
-            p.group_instance_id,
+            instance_id,
             new_member_id,
             old_member_id,
         )
         if group.state is GroupState.STABLE and group.select_protocol() == group.protocol_name:
-            # No rebalance: answer with the current generation and the *old* leader id, so the new
-            # incarnation never believes it leads a stable group (its assignment would go nowhere).
-            self._store_group(group, now)
-            respond(
-                JoinResult(
-                    ErrorCode.none,
-                    new_member_id,
-                    group.generation_id,
-                    group.protocol_type,
-                    group.protocol_name,
-                    old_leader or "",
+            # No rebalance: once the new member id is replicated, answer with the current generation and
+            # the *old* leader id, so the new incarnation never believes it leads a stable group (its
+            # assignment would go nowhere). If storing fails, the old member id stays (Kafka reverts too):
+            # a coordinator loaded from the log must know the member id the client was given.
+            member = old
+
+            def on_stored(error: ErrorCode) -> None:
+                if self._groups.get(group.group_id) is not group:
+                    respond(JoinResult(ErrorCode.not_coordinator, ""))
+                    return
+                if error != ErrorCode.none:
+                    if group.members.get(new_member_id) is member:
+                        _rekey_member(group, instance_id, new_member_id, old_member_id)
+                        (
+                            member.client_id,
+                            member.client_host,
+                            member.session_timeout_ms,
+                            member.rebalance_timeout_ms,
+                            member.protocols,
+                        ) = previous
+                    respond(JoinResult(error, ""))
+                    return
+                respond(
+                    JoinResult(
+                        ErrorCode.none,
+                        new_member_id,
+                        group.generation_id,
+                        group.protocol_type,
+                        group.protocol_name,
+                        old_leader or "",
+                    )
                 )
-            )
+
+            self._store_group(group, now, on_stored)
             return
         old.awaiting_join = respond
         self._maybe_prepare_rebalance(group, now, f"static member {p.group_instance_id} rejoined")
         self._try_complete_join(group, now)
+
+
+def _rekey_member(group: Group, instance_id: str, from_id: str, to_id: str) -> None:
+    """Give a static member another member id, everywhere the group refers to it."""
+    member = group.members.pop(from_id)
+    member.member_id = to_id
+    group.members[to_id] = member
+    group.static_members[instance_id] = to_id
+    if group.leader_id == from_id:
+        group.leader_id = to_id
+    if from_id in group.pending_sync:
+        group.pending_sync.discard(from_id)
+        group.pending_sync.add(to_id)

@@ -238,3 +238,22 @@ def test_after_a_pause_a_partition_is_ours_again_only_once_the_isr_fetched_from_
     assert not followers_confirm((0, 1, 2), 0, {1: 5_100, 2: 4_900}, resumed)  # 2 follows someone else
     assert not followers_confirm((0, 1), 0, {}, resumed)
     assert followers_confirm((0,), 0, {}, resumed)  # alone in the ISR: nobody else can lead
+
+
+def test_a_static_member_id_change_that_is_not_replicated_is_reverted(env):
+    first = env.join("g", instance="i1", client_id="c0").result
+    env.sync("g", first.generation_id, first.member_id, {first.member_id: b"mine"})
+    assert env.state() == "Stable"
+    env.writer.hold = True
+    rejoin = env.join("g", instance="i1", client_id="c0")  # restarted: new member id, no rebalance
+    assert not rejoin.done  # answered once the new member id is replicated
+    env.writer.replicate(code=ErrorCode.not_enough_replicas_after_append)
+    assert (rejoin.result.error_code, rejoin.result.member_id) == (ErrorCode.coordinator_not_available, "")
+    assert env.coordinator.heartbeat("g", first.generation_id, first.member_id, "i1") == ErrorCode.none
+    assert env.state() == "Stable"
+
+    again = env.join("g", instance="i1", client_id="c0")
+    env.writer.replicate()
+    assert again.result.error_code == ErrorCode.none
+    assert again.result.member_id != first.member_id
+    assert env.coordinator.heartbeat("g", first.generation_id, again.result.member_id, "i1") == ErrorCode.none
