@@ -55,6 +55,11 @@ class Calls:
 
         return respond
 
+    def commit_callback(self) -> Any:
+        sink: list[Any] = []
+        self.results.append(sink)
+        return lambda error, results: sink.append((error, results))
+
 
 client_index = st.integers(0, CLIENTS - 1)
 operations = st.lists(
@@ -119,7 +124,7 @@ def apply(
         coordinator.leave_group("g", [(c.member_id if op[2] else "", instance)])
     elif kind == "commit":
         offsets = {TopicPartition("t", c.index % 2): (op[2], -1, "x")}
-        coordinator.commit_offsets("g", c.generation, c.member_id, instance, offsets)
+        coordinator.commit_offsets("g", c.generation, c.member_id, instance, offsets, calls.commit_callback())
 
 
 @given(ops=operations, statics=st.lists(st.booleans(), min_size=CLIENTS, max_size=CLIENTS))

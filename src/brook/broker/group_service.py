@@ -16,12 +16,16 @@ from brook.common.errors import BrookError, ErrorCode, TopicAlreadyExists
 from brook.common.types import TopicPartition
 from brook.coordinator import (
     OFFSETS_TOPIC,
+    CommitCallback,
     CoordinatorConfig,
     GroupCoordinator,
     JoinParams,
     JoinResult,
+    ReplicatedCallback,
     SyncResult,
 )
+from brook.coordinator.fence import PauseFence, followers_confirm
+from brook.coordinator.offsets_topic import replication_factor
 from brook.metadata.api import BrokerInfo
 from brook.records.batch import iter_batches
 from brook.records.records import Record, build_batch, iter_records
@@ -34,7 +38,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["GroupService"]
 
 _TICK_S = 0.1
-_OWNERSHIP_CHECK_TICKS = 10
 _LOAD_CHUNK_BYTES = 1024 * 1024
 T = TypeVar("T")
 
@@ -59,36 +62,78 @@ class GroupService:
     def __init__(self, broker: Broker) -> None:
         self._broker = broker
         self.config = coordinator_config(broker)
-        self.coordinator = GroupCoordinator(self.config, self, broker.clock)
+        self.coordinator = GroupCoordinator(self.config, self, broker.clock, self._leader_epoch)
         self._to_load: list[int] = []
         self._stopped = False
+        self._cluster = bool(broker.config.get("zookeeper.connect"))
+        self._fence = PauseFence(broker.config.int("zookeeper.session.timeout.ms"))
+        self._resumed_at_ms: int | None = None  # wall clock at the end of the last pause
+        self._confirmed: set[int] = set()  # partitions whose followers fetched from us since then
+        self._replication_waits: set[asyncio.Task[None]] = set()
+
+    # --- leadership ------------------------------------------------------------------------------
+
+    def _fenced(self) -> bool:
+        return self._cluster and not self._fence.allows(self._broker.clock.monotonic_ms())
+
+    def _leader_epoch(self, p: int) -> int | None:
+        """The coordinator's Leadership query: our leader epoch of `__consumer_offsets` partition `p`."""
+        if self._fenced():
+            return None
+        partition = self._broker.replicas.partitions.get(TopicPartition(OFFSETS_TOPIC, p))
+        if partition is None or not partition.is_leader:
+            return None
+        if self._resumed_at_ms is not None and p not in self._confirmed:
+            fetched = {r: f.last_fetch_time_ms for r, f in partition.followers.items()}
+            if not followers_confirm(partition.isr, self._broker.node_id, fetched, self._resumed_at_ms):
+                return None  # after a pause: not ours until the ISR shows it still follows us
+            self._confirmed.add(p)
+        return partition.leader_epoch
 
     # --- OffsetsWriter -------------------------------------------------------------------------
 
-    def append(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> None:
+    def append(
+        self,
+        partition: int,
+        records: list[tuple[bytes, bytes | None]],
+        on_replicated: ReplicatedCallback | None = None,
+    ) -> None:
+        """Append as the partition's leader; with `on_replicated`, acks=-1 (min.insync.replicas checked
+        first, then wait up to offsets.commit.timeout.ms for the ISR, as Kafka's appendForGroup)."""
         now = self._broker.clock.now_ms()
         batch = build_batch(
             [Record(i, now, key, value) for i, (key, value) in enumerate(records)], base_offset=0
         )
-        self._broker.replicas.append_records(TopicPartition(OFFSETS_TOPIC, partition), batch)
+        tp = TopicPartition(OFFSETS_TOPIC, partition)
+        replicas = self._broker.replicas
+        info = replicas.append_records(tp, batch, required_acks=-1 if on_replicated else 1)
+        if on_replicated is None:
+            return
+        epoch = replicas.partitions[tp].leader_epoch  # the epoch the records were appended in
+        task = asyncio.get_running_loop().create_task(
+            self._await_replication(tp, epoch, info.last_offset + 1, on_replicated)
+        )
+        self._replication_waits.add(task)
+        task.add_done_callback(self._replication_waits.discard)
 
-    async def wait_for_replication(self, group_id: str) -> ErrorCode:
-        """Like acks=all: wait until the group's partition is replicated up to its end (offsets.commit.timeout.ms).
-
-        A failure comes back as Kafka's coordinator codes (GroupMetadataManager.storeOffsets): the client
-        retries, or looks for the new coordinator.
-        """
-        tp = TopicPartition(OFFSETS_TOPIC, self.coordinator.partition_for(group_id))
-        partition = self._broker.replicas.partitions.get(tp)
-        if partition is None:
-            return ErrorCode.none
-        end = partition.log.log_end_offset
-        timeout_ms = self._broker.config.int("offsets.commit.timeout.ms")
-        failed = await self._broker.replicas.wait_for_replication([(tp, end)], timeout_ms)
-        code = failed.get(tp, ErrorCode.none)
-        if code == ErrorCode.not_leader_or_follower:
-            return ErrorCode.not_coordinator
-        return ErrorCode.none if code == ErrorCode.none else ErrorCode.coordinator_not_available
+    async def _await_replication(
+        self, tp: TopicPartition, epoch: int, end: int, on_replicated: ReplicatedCallback
+    ) -> None:
+        code = ErrorCode.unknown_server_error
+        try:
+            timeout_ms = self._broker.config.int("offsets.commit.timeout.ms")
+            failed = await self._broker.replicas.wait_for_replication([(tp, end)], timeout_ms)
+            code = failed.get(tp, ErrorCode.none)
+            partition = self._broker.replicas.partitions.get(tp)
+            if code == ErrorCode.none and (partition is None or partition.leader_epoch != epoch):
+                code = ErrorCode.not_leader_or_follower  # leadership moved between append and wait
+        except asyncio.CancelledError:
+            code = ErrorCode.not_leader_or_follower  # shutting down: the client retries elsewhere
+            raise
+        except Exception:
+            logger.exception("waiting for __consumer_offsets replication failed tp=%s", tp)
+        finally:
+            on_replicated(code)
 
     # --- the offsets topic and its partitions ---------------------------------------------------
 
@@ -96,14 +141,18 @@ class GroupService:
         if self._broker.metadata.topic(OFFSETS_TOPIC) is not None:
             return
         c = self._broker.config
-        replication = min(
-            c.int("offsets.topic.replication.factor"), len(self._broker.metadata.live_brokers())
+        replication = replication_factor(
+            c.int("offsets.topic.replication.factor"),
+            len(self._broker.metadata.live_brokers()),
+            single_node=not self._cluster,
         )
+        if replication is None:
+            return  # FindCoordinator answers COORDINATOR_NOT_AVAILABLE until enough brokers are up
         try:
             self._broker.topics.create_topic(
                 OFFSETS_TOPIC,
                 self.config.offsets_topic_partitions,
-                max(replication, 1),
+                replication,
                 {"cleanup.policy": "compact", "segment.bytes": c.get("offsets.topic.segment.bytes")},
                 internal=True,
             )
@@ -121,24 +170,27 @@ class GroupService:
         partition = state.partitions.get(self.coordinator.partition_for(group_id))
         if partition is None or partition.leader < 0:
             return None
+        if partition.leader == self._broker.node_id and self._fenced():
+            return None  # our metadata may be stale after a pause: COORDINATOR_NOT_AVAILABLE
         for broker in self._broker.metadata.live_brokers():
             if broker.node_id == partition.leader:
                 return broker
         return None
 
     def sync_ownership(self) -> None:
-        """Follow leadership: load partitions this broker now leads, drop the ones it lost."""
+        """Follow leadership: load the partitions this broker now leads (again, in a new epoch), drop
+        the ones it lost."""
         if self._stopped:
             return
-        owned = self.coordinator.owned_partitions
-        replicas = self._broker.replicas.partitions
         for p in range(self.config.offsets_topic_partitions):
-            partition = replicas.get(TopicPartition(OFFSETS_TOPIC, p))
-            leads = partition is not None and partition.is_leader
-            if leads and p not in owned:
-                self.coordinator.begin_loading(p)  # COORDINATOR_LOAD_IN_PROGRESS until loaded
+            epoch = self._leader_epoch(p)
+            owned = self.coordinator.owned_epoch(p)
+            if epoch is not None and epoch != owned:
+                if owned is not None:
+                    logger.info("reloading __consumer_offsets partition=%d new epoch=%d", p, epoch)
+                self.coordinator.begin_loading(p, epoch)  # COORDINATOR_LOAD_IN_PROGRESS until loaded
                 self._to_load.append(p)
-            elif not leads and p in owned:
+            elif epoch is None and owned is not None:
                 logger.info("no longer coordinator for __consumer_offsets partition=%d", p)
                 self.coordinator.unload(p)
 
@@ -148,19 +200,23 @@ class GroupService:
                 pass
 
     def _load(self, p: int) -> Iterator[None]:
-        """Replay partition `p` into the coordinator, yielding after each chunk read from the log.
+        """Replay partition `p` up to its log end offset into the coordinator (Kafka's rule: what the old
+        leader acknowledged may still be above our high watermark), yielding after each chunk.
 
-        A failure leaves the partition unowned (clients see NOT_COORDINATOR and retry); the next
-        ownership check, a second later, starts loading it again.
+        A failure, or a leadership change meanwhile, leaves the partition unowned (clients see
+        NOT_COORDINATOR and retry); the next ownership check starts over if we lead it.
         """
+        epoch = self.coordinator.owned_epoch(p)
+        if epoch is None or not self.coordinator.is_loading(p):
+            return  # already loaded, or unloaded while queued
+        tp = TopicPartition(OFFSETS_TOPIC, p)
         try:
-            log = self._broker.replicas.partitions[TopicPartition(OFFSETS_TOPIC, p)].log
+            log = self._broker.replicas.partitions[tp].log
             offset = log.log_start_offset
-            end = log.high_watermark
             records = 0
-            while offset < end:
+            while offset < log.log_end_offset:
                 before = offset
-                data = log.read(offset, max_bytes=_LOAD_CHUNK_BYTES, upper_bound=end).to_bytes()
+                data = log.read(offset, max_bytes=_LOAD_CHUNK_BYTES).to_bytes()
                 if not data:
                     break
                 offset, replayed = self._replay_chunk(p, data, offset)
@@ -169,13 +225,23 @@ class GroupService:
                     logger.warning("stopped loading __consumer_offsets partition=%d at offset=%d", p, offset)
                     break
                 yield
+                if self._leader_epoch(p) != epoch or self.coordinator.owned_epoch(p) != epoch:
+                    logger.info("leadership moved while loading __consumer_offsets partition=%d", p)
+                    if self.coordinator.owned_epoch(p) == epoch:
+                        self.coordinator.unload(p)
+                    return
         except Exception:
             logger.exception("loading __consumer_offsets partition=%d failed; will retry", p)
             self.coordinator.unload(p)
             return
         self.coordinator.finish_loading(p)
-        if records:
-            logger.info("replayed __consumer_offsets partition=%d records=%d", p, records)
+        logger.info(
+            "loaded __consumer_offsets partition=%d epoch=%d records=%d log_end_offset=%d",
+            p,
+            epoch,
+            records,
+            offset,
+        )
 
     def _replay_chunk(self, p: int, data: bytes, offset: int) -> tuple[int, int]:
         view = memoryview(data)
@@ -213,22 +279,64 @@ class GroupService:
             self.coordinator.unload(p)
 
     async def _run(self) -> None:
-        while self._to_load:  # yield between chunks: requests keep flowing while partitions load
-            for _ in self._load(self._to_load.pop(0)):
-                await asyncio.sleep(0)
-        ticks = 0
+        watcher = asyncio.create_task(self._watch_pauses()) if self._cluster else None
+        try:
+            while True:
+                try:
+                    if self._broker.metadata.topic(OFFSETS_TOPIC) is not None:
+                        self.sync_ownership()
+                    while self._to_load:  # yield between chunks: requests keep flowing meanwhile
+                        for _ in self._load(self._to_load.pop(0)):
+                            await asyncio.sleep(0)
+                    self.coordinator.tick(self._broker.clock.now_ms())
+                except Exception:
+                    logger.exception("group coordinator tick failed")
+                await asyncio.sleep(_TICK_S)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    async def _watch_pauses(self) -> None:
+        """Cluster mode: notice that the process was frozen (SIGSTOP) and stop serving (see fence.py)."""
         while True:
+            if self._fence.observe(self._broker.clock.monotonic_ms()):
+                self._resumed_at_ms = self._broker.clock.now_ms()
+                self._confirmed.clear()
+                logger.warning(
+                    "the broker was frozen for more than %d ms: serving no group for %d ms, until the "
+                    "metadata catches up",
+                    self._fence.pause_threshold_ms,
+                    self._fence.hold_ms,
+                )
+                self.sync_ownership()  # fenced: unloads every partition, failing pending calls
             await asyncio.sleep(_TICK_S)
-            ticks += 1
-            try:
-                if ticks % _OWNERSHIP_CHECK_TICKS == 0 and self._broker.metadata.topic(OFFSETS_TOPIC):
-                    self.sync_ownership()
-                    self._load_pending()
-                self.coordinator.tick(self._broker.clock.now_ms())
-            except Exception:
-                logger.exception("group coordinator tick failed")
 
     # --- futures for the handlers --------------------------------------------------------------
+
+    def commit(
+        self,
+        group_id: str,
+        generation_id: int,
+        member_id: str,
+        group_instance_id: str | None,
+        offsets: dict[TopicPartition, tuple[int, int, str | None]],
+        retention_ms: int,
+    ) -> asyncio.Future[tuple[ErrorCode, dict[TopicPartition, ErrorCode]]]:
+        """OffsetCommit: resolved once the offsets topic's ISR has the commit, or the write failed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[ErrorCode, dict[TopicPartition, ErrorCode]]] = loop.create_future()
+        resolve = _resolver(future)
+        callback: CommitCallback = lambda error, results: resolve((error, results))  # noqa: E731
+        self.coordinator.commit_offsets(
+            group_id,
+            generation_id,
+            member_id,
+            group_instance_id,
+            offsets,
+            callback,
+            retention_ms=retention_ms,
+        )
+        return future
 
     def join(self, params: JoinParams) -> asyncio.Future[JoinResult]:
         future: asyncio.Future[JoinResult] = asyncio.get_running_loop().create_future()

@@ -5,6 +5,7 @@ The broker owns the I/O: it appends the records the coordinator hands to its `Of
 the topic's partitions into it at startup, and calls `tick(now_ms)` to fire timers.
 """
 
+from brook.coordinator.api import CommitCallback, Leadership, ReplicatedCallback
 from brook.coordinator.coordinator import (
     CoordinatorConfig,
     GroupCoordinator,
@@ -19,6 +20,9 @@ from brook.coordinator.offsets_topic import OFFSETS_TOPIC, partition_for
 
 __all__ = [
     "OFFSETS_TOPIC",
+    "CommitCallback",
+    "Leadership",
+    "ReplicatedCallback",
     "CoordinatorConfig",
     "GroupCoordinator",
     "GroupDescription",

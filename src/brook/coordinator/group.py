@@ -98,6 +98,10 @@ class Group:
     pending_members: dict[str, int] = field(default_factory=dict)
     static_members: dict[str, str] = field(default_factory=dict)  # group.instance.id -> member id
     offsets: dict[TopicPartition, OffsetAndMetadata] = field(default_factory=dict)
+    # Kafka's pendingOffsetCommits: the commits per partition still waiting for the ISR, and which
+    # write the cached offset came from (the coordinator's append sequences; 0 = replayed).
+    pending_commits: dict[TopicPartition, set[int]] = field(default_factory=dict)
+    offset_write_seqs: dict[TopicPartition, int] = field(default_factory=dict)
     # Timers, as absolute deadlines checked by GroupCoordinator.tick.
     join_deadline_ms: int | None = None
     initial_delay_active: bool = False  # Kafka's InitialDelayedJoin: wait for more members first

@@ -38,6 +38,7 @@ __all__ = [
     "encode_offset_commit_value",
     "java_string_hashcode",
     "partition_for",
+    "replication_factor",
     "subscribed_topics",
 ]
 
@@ -274,3 +275,17 @@ def subscribed_topics(subscription: bytes) -> set[str] | None:
         return {r.string() for _ in range(count)}
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def replication_factor(configured: int, live_brokers: int, *, single_node: bool) -> int | None:
+    """The replication factor to create `__consumer_offsets` with now; None: not yet.
+
+    Kafka creates it only once `offsets.topic.replication.factor` brokers are alive and answers
+    COORDINATOR_NOT_AVAILABLE until then, so the topic never starts under-replicated. A single node
+    (no ZooKeeper) caps the factor at its one broker, so the defaults work without configuration.
+    """
+    if live_brokers <= 0:
+        return None
+    if single_node:
+        return min(configured, live_brokers)
+    return configured if live_brokers >= configured else None

@@ -7,23 +7,51 @@ from dataclasses import dataclass, field
 import pytest
 
 from brook.common.clock import FakeClock
-from brook.common.errors import BrookError
-from brook.coordinator import CoordinatorConfig, GroupCoordinator, JoinParams, JoinResult, SyncResult
+from brook.common.errors import BrookError, ErrorCode
+from brook.coordinator import (
+    CoordinatorConfig,
+    GroupCoordinator,
+    JoinParams,
+    JoinResult,
+    ReplicatedCallback,
+    SyncResult,
+)
 
 PARTITIONS = 4
 
 
 class MemoryOffsetsWriter:
-    """Keeps appended records per partition, in order; `fail` makes the next appends raise."""
+    """Keeps appended records per partition, in order; `fail` makes the next appends raise.
+
+    Writes that wait for the ISR are answered at once with `replication` (ErrorCode.none: the ISR has
+    them), or, with `hold`, kept in `waiting` until the test calls `replicate(...)`."""
 
     def __init__(self) -> None:
         self.records: dict[int, list[tuple[bytes, bytes | None]]] = {}
         self.fail: BrookError | None = None
+        self.replication = ErrorCode.none
+        self.hold = False
+        self.waiting: list[ReplicatedCallback] = []
 
-    def append(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> None:
+    def append(
+        self,
+        partition: int,
+        records: list[tuple[bytes, bytes | None]],
+        on_replicated: ReplicatedCallback | None = None,
+    ) -> None:
         if self.fail is not None:
             raise self.fail
         self.records.setdefault(partition, []).extend(records)
+        if on_replicated is None:
+            return
+        if self.hold:
+            self.waiting.append(on_replicated)
+        else:
+            on_replicated(self.replication)
+
+    def replicate(self, index: int = 0, code: ErrorCode = ErrorCode.none) -> None:
+        """Answer the `index`-th write still waiting for the ISR."""
+        self.waiting.pop(index)(code)
 
 
 @dataclass

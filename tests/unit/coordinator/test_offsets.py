@@ -1,6 +1,6 @@
 """OffsetCommit / OffsetFetch / OffsetDelete / DeleteGroups, replay from the log, and retention."""
 
-from brook.common.errors import ErrorCode, LogDirOffline, NotLeaderOrFollower
+from brook.common.errors import ErrorCode, LogDirOffline, NotEnoughReplicas, NotLeaderOrFollower
 from brook.common.types import TopicPartition
 from brook.coordinator import GroupCoordinator
 from brook.coordinator import offsets_topic as ot
@@ -11,9 +11,25 @@ T0 = TopicPartition("t", 0)
 T1 = TopicPartition("t", 1)
 
 
+def commit_now(env: Env, group: str, generation: int, member: str, tps: dict, **kwargs: int):
+    """OffsetCommit answered synchronously (the writer's ISR answers at once unless held)."""
+    answers: list = []
+    env.coordinator.commit_offsets(
+        group,
+        generation,
+        member,
+        None,
+        tps,
+        lambda error, results: answers.append((error, results)),
+        **kwargs,
+    )
+    assert len(answers) == 1, answers
+    return answers[0]
+
+
 def commit(env: Env, group: str = "g", generation: int = -1, member: str = "", **offsets: int):
     tps = {TopicPartition("t", int(k[1:])): (v, 3, f"m{v}") for k, v in offsets.items()}
-    return env.coordinator.commit_offsets(group, generation, member, None, tps)
+    return commit_now(env, group, generation, member, tps)
 
 
 def fetched(env: Env, group: str = "g", tps: list[TopicPartition] | None = None) -> dict:
@@ -76,7 +92,7 @@ def test_commit_to_unknown_group_with_generation_is_rejected(env):
 
 def test_oversized_metadata_is_rejected_per_partition(env):
     big = "x" * 5000
-    error, results = env.coordinator.commit_offsets("g", -1, "", None, {T0: (1, -1, big), T1: (2, -1, None)})
+    error, results = commit_now(env, "g", -1, "", {T0: (1, -1, big), T1: (2, -1, None)})
     assert (error, results) == (0, {T0: ErrorCode.offset_metadata_too_large, T1: 0})
     assert fetched(env, tps=[T0, T1]) == {T0: None, T1: (2, -1, "")}
 
@@ -85,8 +101,10 @@ def test_failed_append_is_not_acknowledged_nor_visible(env):
     commit(env, p0=1)
     env.writer.fail = NotLeaderOrFollower("moved")
     assert commit(env, p0=2) == (0, {T0: ErrorCode.not_coordinator})
-    env.writer.fail = LogDirOffline("disk")
-    assert commit(env, p0=3) == (0, {T0: ErrorCode.coordinator_not_available})
+    env.writer.fail = LogDirOffline("disk")  # KAFKA_STORAGE_ERROR: Kafka answers NOT_COORDINATOR
+    assert commit(env, p0=3) == (0, {T0: ErrorCode.not_coordinator})
+    env.writer.fail = NotEnoughReplicas("isr below min.insync.replicas")
+    assert commit(env, p0=4) == (0, {T0: ErrorCode.coordinator_not_available})
     assert fetched(env, tps=[T0]) == {T0: (1, 3, "m1")}
 
 
@@ -156,7 +174,7 @@ def test_simple_group_offsets_expire_from_commit_time():
 
 def test_explicit_retention_time_of_old_commit_versions():
     env = make_env(offsets_retention_check_interval_ms=1_000)
-    env.coordinator.commit_offsets("g", -1, "", None, {T0: (1, -1, "")}, retention_ms=5_000)
+    commit_now(env, "g", -1, "", {T0: (1, -1, "")}, retention_ms=5_000)
     env.advance(4_000)
     assert fetched(env) == {T0: (1, -1, "")}
     env.advance(2_000)
@@ -181,7 +199,7 @@ def test_offset_delete_refuses_subscribed_topics(env):
     r = env.join_new(protocols=[("range", sub)]).result
     env.sync("g", 1, r.member_id, {})
     other = TopicPartition("u", 0)
-    env.coordinator.commit_offsets("g", 1, r.member_id, None, {T0: (1, -1, ""), other: (2, -1, "")})
+    commit_now(env, "g", 1, r.member_id, {T0: (1, -1, ""), other: (2, -1, "")})
     assert env.coordinator.delete_offsets("g", [T0, other]) == (
         0,
         {T0: ErrorCode.group_subscribed_to_topic, other: 0},

@@ -1,4 +1,4 @@
-"""OffsetCommit (key 8): store a group's consumed positions; acknowledged once appended to `__consumer_offsets`."""
+"""OffsetCommit (key 8): store a group's consumed positions; acknowledged once the ISR of `__consumer_offsets` has it."""
 
 from typing import Any
 
@@ -15,17 +15,14 @@ async def offset_commit(ctx: RequestContext, req: Any) -> Any:
         for tp, p in known
     }
     retention_ms = to_ms(getattr(req, "retention_time", -1)) if ctx.version <= 4 else -1
-    error, results = ctx.broker.groups.coordinator.commit_offsets(
+    # Answered once the offsets topic's ISR has the commit (or it failed): Kafka's acks=-1 append.
+    error, results = await ctx.broker.groups.commit(
         req.group_id,
         req.generation_id_or_member_epoch,
         req.member_id,
         getattr(req, "group_instance_id", None),
         offsets,
-        retention_ms=retention_ms,
+        retention_ms,
     )
     codes.update(results if error == ErrorCode.none else dict.fromkeys(offsets, error))
-    if any(code == ErrorCode.none for code in results.values()):
-        replication = await ctx.broker.groups.wait_for_replication(req.group_id)
-        if replication != ErrorCode.none:  # not acknowledged until the offsets topic's ISR has it
-            codes.update({tp: replication for tp, code in results.items() if code == ErrorCode.none})
     return ctx.respond(throttle_time=0, topics=partition_error_codes(req.topics, codes))
