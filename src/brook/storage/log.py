@@ -19,13 +19,14 @@ that stay open meanwhile (deleted segments keep their fds for file_delete_delay_
 from __future__ import annotations
 
 import bisect
+import errno
 import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from brook.common.clock import Clock
-from brook.common.errors import InvalidRecord, LogDirOffline, OffsetOutOfRange
+from brook.common.errors import InvalidRecord, LogDirOffline, OffsetOutOfRange, OutOfDescriptors
 from brook.common.types import TopicPartition
 from brook.records.batch import (
     BatchHeader,
@@ -39,15 +40,21 @@ from brook.storage.api import AppendInfo, FileSlice, LogConfig, ReadResult, Time
 from brook.storage.checkpoint import LEADER_EPOCH_CHECKPOINT
 from brook.storage.epoch import LeaderEpochCache
 from brook.storage.loader import LoadResult, LogLoader
-from brook.storage.segment import BatchInfo, LogSegment, log_path
+from brook.storage.open_files import SegmentFiles
+from brook.storage.segment import INDEX_SUFFIX, TIME_INDEX_SUFFIX, BatchInfo, LogSegment, log_path
 
-__all__ = ["FileLog", "parse_partition_dir"]
+__all__ = ["FileLog", "is_out_of_descriptors", "parse_partition_dir"]
 
 logger = logging.getLogger(__name__)
 
 LATEST_TIMESTAMP = -1
 EARLIEST_TIMESTAMP = -2
 MAX_TIMESTAMP = -3
+
+
+def is_out_of_descriptors(exc: BaseException) -> bool:
+    """EMFILE (this process) or ENFILE (the whole system): a limit, not a failing disk."""
+    return isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE)
 
 
 def parse_partition_dir(name: str) -> TopicPartition:
@@ -68,8 +75,10 @@ class FileLog:
         *,
         on_failure: Callable[[Path], None] | None = None,
         flush_on_roll: bool = True,
+        files: SegmentFiles | None = None,
     ) -> None:
         self.directory = directory
+        self._files = files if files is not None else SegmentFiles()
         # False: a roll inside an append leaves the old segment's fsync to the caller (AppendInfo.rolled),
         # so a broker can run it on a worker thread instead of stalling its event loop for it.
         self._flush_on_roll = flush_on_roll
@@ -103,9 +112,11 @@ class FileLog:
         had_clean_shutdown: bool = False,
         on_failure: Callable[[Path], None] | None = None,
         flush_on_roll: bool = True,
+        files: SegmentFiles | None = None,
     ) -> FileLog:
         """Open (creating if needed) the log in `directory`, recovering from `recovery_point` on."""
         config = config or LogConfig()
+        files = files if files is not None else SegmentFiles()
         loader = LogLoader(
             directory,
             config,
@@ -113,9 +124,16 @@ class FileLog:
             recovery_point=recovery_point,
             log_start_offset=log_start_offset,
             had_clean_shutdown=had_clean_shutdown,
+            files=files,
         )
         return cls(
-            directory, config, clock, loader.load(), on_failure=on_failure, flush_on_roll=flush_on_roll
+            directory,
+            config,
+            clock,
+            loader.load(),
+            on_failure=on_failure,
+            flush_on_roll=flush_on_roll,
+            files=files,
         )
 
     # -- properties ------------------------------------------------------------------------------
@@ -171,8 +189,12 @@ class FileLog:
     def mark_offline(self) -> None:
         self._offline = True
 
-    def _fail(self, exc: OSError) -> LogDirOffline:
-        """An OSError means the disk under this log dir is unusable: stop using it (KIP-112)."""
+    def _fail(self, exc: OSError) -> LogDirOffline | OutOfDescriptors:
+        """An OSError means the disk under this log dir is unusable: stop using it (KIP-112). Except
+        running out of descriptors: that is a limit of this process, retriable, and the dir stays online."""
+        if is_out_of_descriptors(exc):
+            logger.warning("out of file descriptors tp=%s error=%s", self.tp, exc)
+            return OutOfDescriptors(f"no file descriptor to spare for {self.tp}: {exc}")
         logger.error("log dir failed tp=%s dir=%s error=%s", self.tp, self.directory.parent, exc)
         self._offline = True
         if self._on_failure is not None:
@@ -275,10 +297,17 @@ class FileLog:
     def roll(self, base_offset: int | None = None, *, flush: bool = True) -> LogSegment:
         """Start a new active segment at `base_offset` (default: the log end offset). The old one is
         fsynced here, so the recovery point can move to the new segment's base; with flush=False
-        that waits for the next flush()."""
+        that waits for the next flush(). The new segment's file is opened before anything changes, so
+        a failure (e.g. out of descriptors) leaves the log as it was."""
         self._check_online()
         old = self.active_segment
         base_offset = max(self.log_end_offset, base_offset if base_offset is not None else 0)
+        if old.size == 0 and old.base_offset == base_offset:
+            return old  # already an empty active segment at that offset
+        try:
+            segment = self._new_segment(base_offset)
+        except OSError as exc:
+            raise self._fail(exc) from exc
         try:
             if old.size == 0:
                 # An empty active segment is replaced rather than kept (its base offset is wrong).
@@ -289,28 +318,30 @@ class FileLog:
                 old.on_become_inactive()
                 if flush:
                     old.flush()
-            segment = self._new_segment(base_offset)
         except OSError as exc:
             raise self._fail(exc) from exc
-        self._segments.append(segment)
-        self._bases.append(base_offset)
+        finally:
+            self._segments.append(segment)
+            self._bases.append(base_offset)
         if old.size and flush:
             self._recovery_point = max(self._recovery_point, old.next_offset)
         logger.info("rolled segment tp=%s base_offset=%d", self.tp, base_offset)
         return segment
 
     def _new_segment(self, base_offset: int) -> LogSegment:
-        if log_path(self.directory, base_offset).exists():
-            os.unlink(log_path(self.directory, base_offset))  # stale file from a truncation
+        """A new empty active segment; stale files at its offset (from a truncation) are removed first."""
+        path = log_path(self.directory, base_offset)
+        for stale in (path, path.with_suffix(INDEX_SUFFIX), path.with_suffix(TIME_INDEX_SUFFIX)):
+            stale.unlink(missing_ok=True)
         segment = LogSegment(
             self.directory,
             base_offset,
             index_bytes=self.config.segment_index_bytes,
             index_interval_bytes=self.config.index_interval_bytes,
             now_ms=self.clock.now_ms(),
+            files=self._files,
         )
-        segment.offset_index.reset()
-        segment.time_index.reset()
+        segment.assume_empty()
         segment.make_active()
         return segment
 
@@ -507,6 +538,7 @@ class FileLog:
                 index_bytes=self.config.segment_index_bytes,
                 index_interval_bytes=self.config.index_interval_bytes,
                 now_ms=old.created_ms,
+                files=self._files,
             )
             segment.recover()
             segment.on_become_inactive()
@@ -563,7 +595,7 @@ class FileLog:
         segments = list(self._segments)
         try:
             for segment in segments:
-                if segment.next_offset > self._recovery_point or segment is segments[-1]:
+                if segment.needs_sync:
                     segment.flush()
         except (OSError, ValueError) as exc:  # ValueError: an index's mmap closed under us
             if self._closed:
@@ -595,7 +627,8 @@ class FileLog:
         try:
             if not self._offline:
                 self.active_segment.on_become_inactive()
-                self.flush()
+                if any(s.needs_sync for s in self._segments):
+                    self.flush()
         finally:
             self._closed = True
             for segment in self._segments:
