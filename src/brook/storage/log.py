@@ -19,7 +19,6 @@ that stay open meanwhile (deleted segments keep their fds for file_delete_delay_
 from __future__ import annotations
 
 import bisect
-import errno
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from brook.common.clock import Clock
 from brook.common.errors import InvalidRecord, LogDirOffline, OffsetOutOfRange, OutOfDescriptors
+from brook.common.files import is_out_of_descriptors
 from brook.common.types import TopicPartition
 from brook.records.batch import (
     BatchHeader,
@@ -37,24 +37,19 @@ from brook.records.batch import (
 )
 from brook.records.records import iter_records
 from brook.storage.api import AppendInfo, FileSlice, LogConfig, ReadResult, TimestampOffset
-from brook.storage.checkpoint import LEADER_EPOCH_CHECKPOINT
+from brook.storage.checkpoint import LEADER_EPOCH_CHECKPOINT, write_epoch_checkpoint
 from brook.storage.epoch import LeaderEpochCache
 from brook.storage.loader import LoadResult, LogLoader
 from brook.storage.open_files import SegmentFiles
 from brook.storage.segment import INDEX_SUFFIX, TIME_INDEX_SUFFIX, BatchInfo, LogSegment, log_path
 
-__all__ = ["FileLog", "is_out_of_descriptors", "parse_partition_dir"]
+__all__ = ["FileLog", "parse_partition_dir"]
 
 logger = logging.getLogger(__name__)
 
 LATEST_TIMESTAMP = -1
 EARLIEST_TIMESTAMP = -2
 MAX_TIMESTAMP = -3
-
-
-def is_out_of_descriptors(exc: BaseException) -> bool:
-    """EMFILE (this process) or ENFILE (the whole system): a limit, not a failing disk."""
-    return isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE)
 
 
 def parse_partition_dir(name: str) -> TopicPartition:
@@ -94,6 +89,7 @@ class FileLog:
         self._epochs = LeaderEpochCache(directory / LEADER_EPOCH_CHECKPOINT)
         self._epochs.truncate_from_end(loaded.log_end_offset)
         self._pending_deletes: list[tuple[int, LogSegment]] = []
+        self._epoch_checkpoint_pending = False
         self._unflushed_messages = 0
         self._last_flush_ms = clock.now_ms()
         self._on_failure = on_failure
@@ -222,7 +218,7 @@ class FileLog:
         if not infos:
             raise InvalidRecord("no complete record batch to append")
         rolled = self._append(batches, infos, now_ms)
-        self._epochs.assign(leader_epoch, infos[0].base_offset)
+        self._assign_epoch(leader_epoch, infos[0].base_offset)
         return AppendInfo(
             infos[0].base_offset,
             infos[-1].last_offset,
@@ -250,8 +246,19 @@ class FileLog:
             raise InvalidRecord("no complete record batch to append")
         rolled = self._append(batches, infos, self.clock.now_ms())
         for epoch, start in epochs:
-            self._epochs.assign(epoch, start)
+            self._assign_epoch(epoch, start)
         return AppendInfo(infos[0].base_offset, infos[-1].last_offset, -1, self._log_start_offset, rolled)
+
+    def _assign_epoch(self, epoch: int, start_offset: int) -> None:
+        """The records are in the log already: a checkpoint write that runs out of descriptors must not
+        fail the append; the cache holds the epoch and the next flush writes the file."""
+        try:
+            self._epochs.assign(epoch, start_offset)
+        except OSError as exc:
+            if not is_out_of_descriptors(exc):
+                raise self._fail(exc) from exc
+            logger.warning("leader epoch checkpoint postponed tp=%s error=%s", self.tp, exc)
+            self._epoch_checkpoint_pending = True
 
     def _append(self, data: bytes | bytearray | memoryview, infos: list[BatchInfo], now_ms: int) -> bool:
         """Returns whether a segment was rolled without its fsync (see flush_on_roll)."""
@@ -594,6 +601,9 @@ class FileLog:
         end = self.log_end_offset
         segments = list(self._segments)
         try:
+            if self._epoch_checkpoint_pending:
+                write_epoch_checkpoint(self.directory / LEADER_EPOCH_CHECKPOINT, self._epochs.entries)
+                self._epoch_checkpoint_pending = False
             for segment in segments:
                 if segment.needs_sync:
                     segment.flush()
@@ -627,7 +637,7 @@ class FileLog:
         try:
             if not self._offline:
                 self.active_segment.on_become_inactive()
-                if any(s.needs_sync for s in self._segments):
+                if self._epoch_checkpoint_pending or any(s.needs_sync for s in self._segments):
                     self.flush()
         finally:
             self._closed = True

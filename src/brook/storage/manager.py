@@ -29,6 +29,7 @@ from pathlib import Path
 
 from brook.common.clock import Clock
 from brook.common.errors import LogDirOffline, OutOfDescriptors
+from brook.common.files import is_out_of_descriptors
 from brook.common.types import TopicPartition
 from brook.storage.api import LogConfig
 from brook.storage.checkpoint import (
@@ -37,7 +38,7 @@ from brook.storage.checkpoint import (
     read_offset_checkpoint,
     write_offset_checkpoint,
 )
-from brook.storage.log import FileLog, is_out_of_descriptors, parse_partition_dir
+from brook.storage.log import FileLog, parse_partition_dir
 from brook.storage.open_files import SegmentFiles
 
 __all__ = ["CLEAN_SHUTDOWN_FILE", "LogManager"]
