@@ -205,12 +205,14 @@ def _run_many_partitions(tmp_path: Path, partitions: int) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_two_thousand_partitions_survive_restarts(tmp_path: Path) -> None:
     _run_many_partitions(tmp_path, 2000)
 
 
 @pytest.mark.slow
 @pytest.mark.scale
+@pytest.mark.timeout(1800)
 def test_ten_thousand_partitions_survive_restarts(tmp_path: Path) -> None:
     _run_many_partitions(tmp_path, 10_000)
 

@@ -69,6 +69,7 @@ class LogManager:
         self.default_config = default_config or LogConfig()
         self._logs: dict[TopicPartition, FileLog] = {}
         self._dir_of: dict[TopicPartition, Path] = {}
+        self._partitions_in: dict[Path, int] = {d: 0 for d in self.log_dirs}  # kept in step with _dir_of
         self.offline_dirs: set[Path] = set()
         self.recovery_threads_per_data_dir = max(1, recovery_threads_per_data_dir)
         self.files = SegmentFiles(max_open=max_open_inactive_segments)
@@ -152,6 +153,7 @@ class LogManager:
         for (tp, _), log in zip(found, logs, strict=True):
             self._logs[tp] = log
             self._dir_of[tp] = log_dir
+        self._partitions_in[log_dir] += len(found)
         if clean:
             # Removed only after loading: a crash from here on must trigger recovery again.
             marker.unlink()
@@ -180,18 +182,15 @@ class LogManager:
             raise LogDirOffline(f"cannot create {tp} in {log_dir}: {exc}") from exc
         self._logs[tp] = log
         self._dir_of[tp] = log_dir
-        logger.info("created log tp=%s dir=%s", tp, log_dir)
+        self._partitions_in[log_dir] += 1
+        logger.debug("created log tp=%s dir=%s", tp, log_dir)
         return log
 
     def _next_log_dir(self) -> Path:
         online = [d for d in self.log_dirs if d not in self.offline_dirs]
         if not online:
             raise LogDirOffline("every log dir is offline")
-        counts = {d: 0 for d in online}
-        for d in self._dir_of.values():
-            if d in counts:
-                counts[d] += 1
-        return min(online, key=lambda d: counts[d])  # ties: the first listed
+        return min(online, key=lambda d: self._partitions_in[d])  # ties: the first listed
 
     def get(self, tp: TopicPartition) -> FileLog | None:
         return self._logs.get(tp)
@@ -212,6 +211,7 @@ class LogManager:
         log_dir = self._dir_of.pop(tp, None)
         if log is None or log_dir is None:
             return
+        self._partitions_in[log_dir] -= 1
         log.close()
         doomed = log.directory.with_name(f"{log.directory.name}.{uuid.uuid4().hex}{_DELETE_SUFFIX}")
         try:
@@ -305,6 +305,7 @@ class LogManager:
                     logger.warning("cannot write clean shutdown marker dir=%s error=%s", log_dir, exc)
         self._logs.clear()
         self._dir_of.clear()
+        self._partitions_in = {d: 0 for d in self.log_dirs}
 
     # -- faults ----------------------------------------------------------------------------------
 
