@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from brook.common.clock import Clock
@@ -29,19 +29,19 @@ from brook.common.errors import InvalidRecord, LogDirOffline, OffsetOutOfRange, 
 from brook.common.files import is_out_of_descriptors
 from brook.common.types import TopicPartition
 from brook.records.batch import (
-    BatchHeader,
     iter_batches,
     set_base_offset,
     set_log_append_time,
     set_partition_leader_epoch,
 )
-from brook.records.records import iter_records
 from brook.storage.api import AppendInfo, FileSlice, LogConfig, ReadResult, TimestampOffset
 from brook.storage.checkpoint import LEADER_EPOCH_CHECKPOINT, write_epoch_checkpoint
 from brook.storage.epoch import LeaderEpochCache
 from brook.storage.loader import LoadResult, LogLoader
 from brook.storage.open_files import SegmentFiles
+from brook.storage.retention import past_retention_bytes, past_retention_ms
 from brook.storage.segment import INDEX_SUFFIX, TIME_INDEX_SUFFIX, BatchInfo, LogSegment, log_path
+from brook.storage.timestamps import first_offset_at_or_after, max_timestamp_offset
 
 __all__ = ["FileLog", "parse_partition_dir"]
 
@@ -385,11 +385,6 @@ class FileLog:
         """The broker says what is committed; HW never passes LEO and (outside truncation) never goes back."""
         self._high_watermark = max(self._high_watermark, min(offset, self.log_end_offset))
 
-    def _batches_from(self, segment: LogSegment, position: int) -> Iterator[tuple[int, BatchHeader]]:
-        while (header := segment.header_at(position)) is not None:
-            yield position, header
-            position += header.size
-
     def offset_for_timestamp(self, timestamp: int) -> TimestampOffset | None:
         self._check_online()
         if timestamp == LATEST_TIMESTAMP:
@@ -399,45 +394,10 @@ class FileLog:
             return TimestampOffset(-1, start, self._epochs.epoch_for_offset(start))
         try:
             if timestamp == MAX_TIMESTAMP:
-                return self._max_timestamp_offset()
-            return self._first_offset_at_or_after(timestamp)
+                return max_timestamp_offset(self._segments, self._log_start_offset)
+            return first_offset_at_or_after(self._segments, timestamp, self._log_start_offset)
         except OSError as exc:
             raise self._fail(exc) from exc
-
-    def _first_offset_at_or_after(self, timestamp: int) -> TimestampOffset | None:
-        for segment in self._segments:
-            if segment.max_timestamp < timestamp or segment.next_offset <= self._log_start_offset:
-                continue
-            found = segment.find_by_timestamp(timestamp)
-            if found is None:
-                continue
-            for position, header in self._batches_from(segment, found[0]):
-                if header.max_timestamp < timestamp or header.last_offset < self._log_start_offset:
-                    continue
-                batch = segment.read_batch(position, header)
-                for record in iter_records(batch, header):
-                    if record.timestamp >= timestamp and record.offset >= self._log_start_offset:
-                        return TimestampOffset(record.timestamp, record.offset, header.partition_leader_epoch)
-        return None
-
-    def _max_timestamp_offset(self) -> TimestampOffset | None:
-        best: LogSegment | None = None
-        for segment in self._segments:
-            live = segment.next_offset > self._log_start_offset and segment.max_timestamp >= 0
-            if live and (best is None or segment.max_timestamp > best.max_timestamp):
-                best = segment
-        if best is None:
-            return None
-        target = best.max_timestamp
-        found = best.find_by_timestamp(target)
-        if found is None:
-            return None
-        for position, header in self._batches_from(best, found[0]):
-            if header.max_timestamp == target and header.last_offset >= self._log_start_offset:
-                for record in iter_records(best.read_batch(position, header), header):
-                    if record.timestamp == target and record.offset >= self._log_start_offset:
-                        return TimestampOffset(target, record.offset, header.partition_leader_epoch)
-        return None
 
     def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
         self._check_online()
@@ -562,33 +522,12 @@ class FileLog:
         self.delete_expired_files(now_ms)
         deleted = self.delete_segments_before_log_start()
         if self.config.delete:
-            deleted += self._delete_retention_ms_breached(now_ms)
-            deleted += self._delete_retention_bytes_breached()
-        return deleted
-
-    def _delete_retention_ms_breached(self, now_ms: int) -> int:
-        if self.config.retention_ms < 0:
-            return 0
-        deleted = 0
-        while len(self._segments) > 1:
-            segment = self._segments[0]
-            if segment.max_timestamp < 0 and segment.size > 0:
-                break  # no timestamps (should not happen with v2); never guess
-            if now_ms - max(segment.max_timestamp, 0) <= self.config.retention_ms:
-                break
-            self._delete_oldest_segment(now_ms)
-            deleted += 1
-        return deleted
-
-    def _delete_retention_bytes_breached(self) -> int:
-        if self.config.retention_bytes < 0:
-            return 0
-        deleted = 0
-        excess = self.size_bytes - self.config.retention_bytes
-        while len(self._segments) > 1 and excess - self._segments[0].size >= 0:
-            excess -= self._segments[0].size
-            self._delete_oldest_segment()
-            deleted += 1
+            for _ in range(past_retention_ms(self._segments, now_ms, self.config.retention_ms)):
+                self._delete_oldest_segment(now_ms)
+                deleted += 1
+            for _ in range(past_retention_bytes(self._segments, self.config.retention_bytes)):
+                self._delete_oldest_segment()
+                deleted += 1
         return deleted
 
     # -- durability ------------------------------------------------------------------------------
