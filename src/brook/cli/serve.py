@@ -102,8 +102,8 @@ def _run(config: object) -> int:
             click.echo(f"brook: {exc}", err=True)
             return 1
         except OutOfDescriptors as exc:
+            # No close(): it would mark logs that were never loaded (or recovered) as cleanly shut down.
             click.echo(f"brook: {exc}; raise the open-files limit (ulimit -n, LimitNOFILE=)", err=True)
-            await asyncio.to_thread(broker.log_manager.close)
             return 1
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
