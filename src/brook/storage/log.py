@@ -90,6 +90,7 @@ class FileLog:
         self._epochs.truncate_from_end(loaded.log_end_offset)
         self._pending_deletes: list[tuple[int, LogSegment]] = []
         self._epoch_checkpoint_pending = False
+        self._synced_end = 0  # log end offset written by close(fsync=False), durable after a sync
         self._unflushed_messages = 0
         self._last_flush_ms = clock.now_ms()
         self._on_failure = on_failure
@@ -570,14 +571,28 @@ class FileLog:
         self.config = config
 
     def close(self) -> None:
-        """Trim the active segment's indexes, fsync, and release every file."""
+        """Record the largest timestamp, write the indexes, fsync, and release every file."""
+        self._close(fsync=True)
+
+    def close_without_fsync(self) -> bool:
+        """close() for a broker closing thousands of logs: everything is written, but the fsync is left
+        to the caller's one sync of the whole file system, then `confirm_synced`. Returns whether that
+        is needed."""
+        return self._close(fsync=False)
+
+    def _close(self, *, fsync: bool) -> bool:
         if self._closed:
-            return
+            return False
+        unsynced = False
         try:
             if not self._offline:
                 self.active_segment.on_become_inactive()
                 if self._epoch_checkpoint_pending or any(s.needs_sync for s in self._segments):
-                    self.flush()
+                    if fsync:
+                        self.flush()
+                    else:
+                        self._write_without_fsync()
+                        unsynced = True
         finally:
             self._closed = True
             for segment in self._segments:
@@ -585,6 +600,22 @@ class FileLog:
             for _, segment in self._pending_deletes:
                 segment.close_and_remove()
             self._pending_deletes = []
+        return unsynced
+
+    def _write_without_fsync(self) -> None:
+        try:
+            if self._epoch_checkpoint_pending:
+                write_epoch_checkpoint(self.directory / LEADER_EPOCH_CHECKPOINT, self._epochs.entries)
+                self._epoch_checkpoint_pending = False
+            for segment in self._segments:
+                segment.write_indexes()
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        self._synced_end = self.log_end_offset
+
+    def confirm_synced(self) -> None:
+        """After close(fsync=False) and a sync of the file system: everything written is durable."""
+        self._recovery_point = max(self._recovery_point, self._synced_end)
 
     def __repr__(self) -> str:
         return f"FileLog({self.tp}, log_start_offset={self.log_start_offset}, log_end_offset={self.log_end_offset})"

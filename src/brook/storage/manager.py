@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 CLEAN_SHUTDOWN_FILE = ".kafka_cleanshutdown"
 _DELETE_SUFFIX = "-delete"
+_FSYNC_EACH_BELOW = 64  # closing more logs than this: one sync(2) instead of fsyncs per file
 
 
 class LogManager:
@@ -289,13 +290,29 @@ class LogManager:
         return len(self._logs)
 
     def close(self) -> None:
-        """Flush and close every log, checkpoint, and mark each healthy dir as cleanly shut down."""
+        """Flush and close every log, checkpoint, and mark each healthy dir as cleanly shut down.
+
+        Thousands of logs with unflushed writes are not fsynced one file at a time (three fsyncs each,
+        minutes on a busy disk, past a supervisor's stop timeout, which then kills the broker and
+        costs a full recovery): every file is written, then one sync(2) makes all of it durable, and
+        only then do the recovery points move and the checkpoints and markers get written."""
+        unsynced: list[FileLog] = []
+        few = sum(1 for log in self._logs.values() if not log.is_offline) <= _FSYNC_EACH_BELOW
         for tp, log in list(self._logs.items()):
             try:
-                log.close()
+                if few:
+                    log.close()
+                elif log.close_without_fsync():
+                    unsynced.append(log)
             except (OSError, LogDirOffline, OutOfDescriptors) as exc:
                 logger.warning("close failed tp=%s error=%s", tp, exc)
                 self._mark_offline(self._dir_of[tp], exc)
+        if unsynced:
+            started = time.monotonic()
+            os.sync()
+            for log in unsynced:
+                log.confirm_synced()
+            logger.info("synced logs count=%d seconds=%.2f", len(unsynced), time.monotonic() - started)
         self.checkpoint()
         for log_dir in self.log_dirs:
             if log_dir not in self.offline_dirs:

@@ -469,6 +469,11 @@ class LogSegment:
         self.offset_index.flush()
         self.time_index.flush()
 
+    def write_indexes(self) -> None:
+        """Write the indexes without fsync (a whole-file-system sync follows, see FileLog.close)."""
+        self.offset_index.flush(sync=False)
+        self.time_index.flush(sync=False)
+
     def rename_to_deleted(self) -> None:
         """Retention and truncation hide a segment by renaming it; its fd stays open for readers."""
         new = self.path.with_name(self.path.name + DELETED_SUFFIX)

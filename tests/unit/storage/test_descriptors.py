@@ -179,3 +179,19 @@ def test_recovery_threads_load_the_same_logs(tmp_path: Path) -> None:
     for log in reloaded.logs().values():
         assert log.load_result.segments_recovered == 1
     reloaded.close()
+
+
+def test_closing_many_logs_syncs_once_and_still_honours_the_clean_shutdown(tmp_path: Path) -> None:
+    manager = LogManager([tmp_path], FakeClock(T0), SMALL_SEGMENTS)
+    for p in range(100):  # more than the per-file fsync threshold
+        fill(manager.create(TopicPartition("t", p)), 3)
+    expected = {tp: log.log_end_offset for tp, log in manager.logs().items()}
+    manager.close()
+    # The recovery points were checkpointed at the log end offsets: durable, nothing to recover.
+    points = (tmp_path / "recovery-point-offset-checkpoint").read_text().split("\n")[2:-1]
+    assert {TopicPartition(t, int(p)): int(o) for t, p, o in (line.split() for line in points)} == expected
+    reloaded = LogManager([tmp_path], FakeClock(T0), SMALL_SEGMENTS)
+    reloaded.load()
+    assert {tp: log.log_end_offset for tp, log in reloaded.logs().items()} == expected
+    assert all(log.load_result.segments_recovered == 0 for log in reloaded.logs().values())
+    reloaded.close()
