@@ -106,6 +106,7 @@ class LogLoader:
                 result.segments.append(self._new_segment(base, sizes[base]))  # lazy: nothing opened
                 continue
             segment = self._new_segment(base)
+            segment.pinned = True  # other loader threads' LRU use must not close it under us
             result.segments.append(segment)
             cut = self._check(segment, result) if trusted else self._recover(segment, result)
             if cut:
@@ -115,10 +116,12 @@ class LogLoader:
             segment = self._new_segment(self.log_start_offset)
             segment.assume_empty()
             result.segments.append(segment)
-        for segment in result.segments[:-1]:
-            segment.on_become_inactive()
         active = result.segments[-1]
         active.make_active()
+        for segment in result.segments[:-1]:
+            segment.on_become_inactive()
+        for segment in result.segments:
+            segment.pinned = False
         result.log_end_offset = active.next_offset
         result.log_start_offset = min(
             max(self.log_start_offset, result.segments[0].base_offset), result.log_end_offset

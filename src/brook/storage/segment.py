@@ -76,6 +76,7 @@ class LogSegment:
         self._files = files if files is not None else SegmentFiles()
         self._fd = -1
         self.active = False
+        self.pinned = False  # set while a loader thread works on it: the LRU must not close it then
         self._write_seq = 0  # bumped by every change to the .log file
         self._synced_seq = 0  # _write_seq as of the last fsync
         if size is None:
@@ -121,7 +122,7 @@ class LogSegment:
 
     def release(self) -> bool:
         """LRU eviction of an inactive segment's descriptor (and its loaded indexes)."""
-        if self.active or self._write_seq != self._synced_seq or self._fd < 0:
+        if self.active or self.pinned or self._write_seq != self._synced_seq or self._fd < 0:
             return self._fd < 0
         fd, self._fd = self._fd, -1
         os.close(fd)
