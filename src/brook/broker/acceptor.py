@@ -32,7 +32,7 @@ _MAX_BACKOFF_S = 2.0
 class Acceptor:
     def __init__(self, protocol_factory: Callable[[], asyncio.BaseProtocol]) -> None:
         self._factory = protocol_factory
-        self._sock: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._backoff_s = 0.0
         self._resume_handle: asyncio.TimerHandle | None = None
@@ -40,36 +40,54 @@ class Acceptor:
         self.accept_backoffs = 0  # times accept ran out of descriptors (for tests and metrics)
 
     async def start(self, host: str, port: int) -> int:
-        """Bind and listen; returns the bound port."""
+        """Bind and listen on every address of `host` ("" or "0.0.0.0"-style wildcards as asyncio's
+        create_server does); returns the bound port."""
         loop = asyncio.get_running_loop()
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        family, _, _, _, address = infos[0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
-            sock.listen(_BACKLOG)
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
-        self._sock, self._loop = sock, loop
-        loop.add_reader(sock.fileno(), self._on_readable)
-        port_bound: int = sock.getsockname()[1]
+        self._loop = loop
+        infos = await loop.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, _, _, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                if port == 0 and self._sockets:
+                    address = (address[0], self._sockets[0].getsockname()[1], *address[2:])
+                sock.bind(address)
+                sock.listen(_BACKLOG)
+                sock.setblocking(False)
+            except OSError:
+                sock.close()
+                self.close()
+                raise
+            self._sockets.append(sock)
+        self._watch()
+        port_bound: int = self._sockets[0].getsockname()[1]
         return port_bound
+
+    def _watch(self) -> None:
+        assert self._loop is not None
+        for sock in self._sockets:
+            self._loop.add_reader(sock.fileno(), self._on_readable, sock)
+
+    def _unwatch(self) -> None:
+        assert self._loop is not None
+        for sock in self._sockets:
+            self._loop.remove_reader(sock.fileno())
 
     def close(self) -> None:
         if self._resume_handle is not None:
             self._resume_handle.cancel()
             self._resume_handle = None
-        if self._sock is not None and self._loop is not None:
-            self._loop.remove_reader(self._sock.fileno())
-            self._sock.close()
-            self._sock = None
+        if self._loop is not None:
+            self._unwatch()
+        for sock in self._sockets:
+            sock.close()
+        self._sockets = []
 
-    def _on_readable(self) -> None:
-        sock, loop = self._sock, self._loop
-        if sock is None or loop is None:
+    def _on_readable(self, sock: socket.socket) -> None:
+        loop = self._loop
+        if loop is None or self._resume_handle is not None:
             return
         for _ in range(_ACCEPTS_PER_WAKEUP):
             try:
@@ -100,7 +118,6 @@ class Acceptor:
             conn.close()
 
     def _back_off(self, exc: OSError) -> None:
-        assert self._sock is not None
         assert self._loop is not None
         self._backoff_s = min(_MAX_BACKOFF_S, max(_FIRST_BACKOFF_S, self._backoff_s * 2))
         self.accept_backoffs += 1
@@ -110,10 +127,10 @@ class Acceptor:
             self._backoff_s,
             exc,
         )
-        self._loop.remove_reader(self._sock.fileno())
+        self._unwatch()
         self._resume_handle = self._loop.call_later(self._backoff_s, self._resume)
 
     def _resume(self) -> None:
         self._resume_handle = None
-        if self._sock is not None and self._loop is not None:
-            self._loop.add_reader(self._sock.fileno(), self._on_readable)
+        if self._sockets:
+            self._watch()
