@@ -22,10 +22,10 @@ Owned by its LogSegment; `flush` may run on a worker thread (a lock orders it wi
 
 from __future__ import annotations
 
+import operator
 import os
 import struct
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 from brook.common.files import write_fully
@@ -34,6 +34,10 @@ __all__ = ["IndexCorrupt", "OffsetIndex", "TimeIndex"]
 
 _OFFSET_ENTRY = struct.Struct(">ii")
 _TIME_ENTRY = struct.Struct(">qi")
+
+
+def _strictly_increasing(values: tuple[int, ...]) -> bool:
+    return all(map(operator.lt, values, values[1:]))
 
 
 class IndexCorrupt(Exception):
@@ -129,10 +133,6 @@ class _Index:
     def _entry_at(self, i: int) -> tuple[int, int]:
         a, b = self._entry.unpack_from(self._load(), i * self._entry.size)
         return a, b
-
-    def _iter_entries(self) -> Iterator[tuple[int, int]]:
-        buf = self._load()
-        return self._entry.iter_unpack(bytes(buf[: self._entries * self._entry.size]))
 
     def _append_raw(self, a: int, b: int) -> None:
         self._load().extend(self._entry.pack(a, b))
@@ -249,14 +249,18 @@ class OffsetIndex(_Index):
 
     def sanity_check(self, log_size: int) -> None:
         """Entries strictly increasing in both columns and pointing inside the log."""
-        self._load()
+        buf = self._load()
         if self.torn_at_open:
             raise IndexCorrupt(f"{self.path}: size is not a multiple of {self._entry.size}")
-        prev_rel, prev_pos = -1, -1
-        for i, (rel, pos) in enumerate(self._iter_entries()):
-            if rel <= prev_rel or pos <= prev_pos or pos >= log_size:
-                raise IndexCorrupt(f"{self.path}: bad entry {i} ({rel}, {pos})")
-            prev_rel, prev_pos = rel, pos
+        if not self._entries:
+            return
+        # Column-wise, compared in C: a start-up checks every active segment's index (issue 12).
+        flat = struct.unpack_from(f">{2 * self._entries}i", buf)
+        rels, positions = flat[0::2], flat[1::2]
+        if rels[0] < 1 or positions[0] < 1 or positions[-1] >= log_size:
+            raise IndexCorrupt(f"{self.path}: entries outside the segment ({rels[0]}, {positions[-1]})")
+        if not (_strictly_increasing(rels) and _strictly_increasing(positions)):
+            raise IndexCorrupt(f"{self.path}: entries not strictly increasing")
 
 
 class TimeIndex(_Index):
@@ -291,11 +295,14 @@ class TimeIndex(_Index):
 
     def sanity_check(self, next_offset: int) -> None:
         """Both columns increasing (timestamps strictly) and offsets inside the segment."""
-        self._load()
+        buf = self._load()
         if self.torn_at_open:
             raise IndexCorrupt(f"{self.path}: size is not a multiple of {self._entry.size}")
-        prev_ts, prev_rel = -(2**63), -1
-        for i, (ts, rel) in enumerate(self._iter_entries()):
-            if ts <= prev_ts or rel < max(prev_rel, 0) or self.base_offset + rel >= next_offset:
-                raise IndexCorrupt(f"{self.path}: bad entry {i} ({ts}, {rel})")
-            prev_ts, prev_rel = ts, rel
+        if not self._entries:
+            return
+        flat = struct.unpack_from(">" + "qi" * self._entries, buf)
+        timestamps, rels = flat[0::2], flat[1::2]
+        if rels[0] < 0 or self.base_offset + rels[-1] >= next_offset:
+            raise IndexCorrupt(f"{self.path}: entries outside the segment ({rels[0]}, {rels[-1]})")
+        if not (_strictly_increasing(timestamps) and all(map(operator.le, rels, rels[1:]))):
+            raise IndexCorrupt(f"{self.path}: entries not increasing")
