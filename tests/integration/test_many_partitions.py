@@ -371,3 +371,31 @@ def test_running_out_of_descriptors_keeps_serving_what_it_has(tmp_path: Path) ->
         assert "log dir failed" not in text
         assert broker.process is not None
         assert broker.process.poll() is None
+
+
+def _open_files_limit_150() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (150, 150))
+
+
+def test_a_limit_lowered_below_the_partitions_is_a_clear_exit_and_nothing_is_lost(tmp_path: Path) -> None:
+    broker = BrookProcess(data_dir=tmp_path / "data")
+    with broker:
+        raw = RawClient(broker.bootstrap, timeout_s=60)
+        assert _create(raw, {"kept": 200}) == {"kept": (ErrorCode.none, None)}
+        _produce_round(raw, "kept", 200, 0)
+        raw.close()
+        assert broker.stop() == 0
+        broker.preexec_fn = _open_files_limit_150
+        with pytest.raises(RuntimeError):
+            broker.start()
+        assert "raise the open-files limit" in broker.log_text()
+        assert (
+            not (tmp_path / "data" / ".kafka_cleanshutdown").exists() or "recovered" not in broker.log_text()
+        )
+        # With the limit back, the broker starts cleanly and every record is there.
+        broker.preexec_fn = None
+        broker.start()
+        assert re.search(r"count=200 recovered=0\b", _loaded_line(broker))
+        raw = RawClient(broker.bootstrap, timeout_s=60)
+        assert _fetch_values(raw, "kept", 200) == {p: [_value("kept", p, 0)] for p in range(200)}
+        raw.close()

@@ -23,6 +23,7 @@ from brook.broker.server import Server
 from brook.broker.stats import BrokerStats
 from brook.broker.topics import TopicService
 from brook.common.clock import Clock, SystemClock
+from brook.common.errors import OutOfDescriptors
 from brook.common.types import TopicPartition
 from brook.metadata.api import BrokerInfo, MetadataStore
 from brook.metadata.embedded import EmbeddedMetadataStore
@@ -98,7 +99,7 @@ class Broker:
                 hosted,
                 budget.max_partitions,
             )
-        self.topics.sync()  # open every partition before the first client can ask for one
+        self._sync_at_start()  # open every partition before the first client can ask for one
         self.metadata.add_listener(self._on_metadata_change)  # another broker changed topics or brokers
         host, port = self.config.listener
         await self.server.start(host, port)
@@ -111,7 +112,7 @@ class Broker:
         self._background.append(asyncio.create_task(self._retention_loop()))
         self._background.append(asyncio.create_task(self._flush_loop()))
         self._background.append(asyncio.create_task(self.replicas.isr_expiration_loop()))
-        self.topics.sync()  # now that brokers are known: start fetching the partitions we follow
+        self._sync_at_start()  # now that brokers are known: start fetching the partitions we follow
         logger.info(
             "brook %s ready listener=%s:%d data=%s node_id=%d cluster_id=%s",
             __version__,
@@ -121,6 +122,18 @@ class Broker:
             self.node_id,
             self.metadata.cluster_id,
         )
+
+    def _sync_at_start(self) -> None:
+        """Out of descriptors (the open-files limit was lowered since these partitions were created):
+        serve the partitions that could be opened rather than not start at all."""
+        try:
+            self.topics.sync()
+        except OutOfDescriptors as exc:
+            logger.error(
+                "cannot open every partition: %s; serving %d; raise the open-files limit and restart",
+                exc,
+                self.log_manager.open_partitions,
+            )
 
     def _on_metadata_change(self) -> None:
         """On the event loop, after the store's cache changed: host or drop partitions to match it."""
