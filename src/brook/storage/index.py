@@ -57,6 +57,7 @@ class _Index:
         self._file_bytes = -1  # the file's size as last seen or written; -1: unknown (cut on write)
         self._synced = True  # the last write was fsynced
         self.torn_at_open = False
+        self._generation = 0  # bumped by every truncation, so a concurrent flush knows its write is stale
         self._lock = threading.Lock()
 
     # -- loading ---------------------------------------------------------------------------------
@@ -97,14 +98,19 @@ class _Index:
         )
 
     def unload(self) -> bool:
-        """Drop the entries from memory (they are in the file); False when that would lose something."""
-        with self._lock:
+        """Drop the entries from memory (they are in the file); False when that would lose something
+        or a flush is busy with them (never waits: called on the event loop)."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
             if self._buf is None:
                 return True
             if self.dirty:
                 return False
             self._buf = None
             return True
+        finally:
+            self._lock.release()
 
     def release(self) -> bool:
         """LruBudget's eviction hook (open_files.py)."""
@@ -154,6 +160,7 @@ class _Index:
     def truncate_entries(self, keep: int) -> None:
         with self._lock:
             buf = self._load()
+            self._generation += 1
             self._entries = max(0, min(keep, self._entries))
             del buf[self._entries * self._entry.size :]
             self._written = min(self._written, self._entries)
@@ -161,6 +168,7 @@ class _Index:
     def reset(self) -> None:
         """Empty, whatever the file held (a new segment may find a stale file from a truncation)."""
         with self._lock:
+            self._generation += 1
             self._buf = bytearray()
             self._entries = 0
             self._written = 0
@@ -172,6 +180,7 @@ class _Index:
         """Empty, without reading the file: for an empty segment, whose index has nothing to say. A stale
         file is cut at the next write; until then nothing is written (no descriptor, no fsync)."""
         with self._lock:
+            self._generation += 1
             self._buf = bytearray()
             self._entries = 0
             self._written = 0
@@ -182,28 +191,41 @@ class _Index:
     # -- the file --------------------------------------------------------------------------------
 
     def flush(self, *, sync: bool = True) -> None:
-        """Write what the file lacks (one open, pwrite, optional fsync, close); nothing when clean."""
+        """Write what the file lacks (one open, pwrite, optional fsync, close); nothing when clean.
+
+        The lock only guards the snapshot and the bookkeeping, never the I/O: the event loop (appends,
+        truncation, LRU eviction) never waits for a disk. A truncation during the write makes the file's
+        size unknown, so the next flush cuts it again."""
         with self._lock:
             buf = self._buf
             if buf is None:
                 return
             size = self._entry.size
-            end = self._entries * size
-            if self._written == self._entries and self._file_bytes == end and (self._synced or not sync):
+            entries = self._entries
+            end = entries * size
+            if self._written == entries and self._file_bytes == end and (self._synced or not sync):
                 return
             start = self._written * size
             tail = bytes(buf[start:end])
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                if self._file_bytes != end:
-                    os.ftruncate(fd, start)  # drop stale entries past what is kept, before writing on
-                os.lseek(fd, start, os.SEEK_SET)
-                write_fully(fd, tail)
-                if sync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            self._written = self._entries
+            cut = self._file_bytes != end
+            generation = self._generation
+            path = self.path
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if cut:
+                os.ftruncate(fd, start)  # drop stale entries past what is kept, before writing on
+            os.lseek(fd, start, os.SEEK_SET)
+            write_fully(fd, tail)
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        with self._lock:
+            if self._generation != generation:
+                self._file_bytes = -1  # truncated meanwhile: the file may hold entries that are gone
+                self._synced = False
+                return
+            self._written = entries
             self._file_bytes = end
             self._synced = sync
 
