@@ -169,11 +169,18 @@ def _run_many_partitions(tmp_path: Path, partitions: int) -> None:
         assert fds - base_fds <= partitions + 50
         assert maps - base_maps < 200
 
+        started = time.monotonic()
         for topic in topics:
             _produce_round(raw, topic, PER_TOPIC, 0)
+        produced_s = time.monotonic() - started
+        started = time.monotonic()
         _check_all(raw, topics, 1)
+        read_s = time.monotonic() - started
         fds_after_io, rss = _descriptors(pid), _rss_mb(pid)
-        _report(f"after a record in every partition: descriptors {fds_after_io}, RSS {rss:.0f} MB")
+        _report(
+            f"a record to every partition in {produced_s:.1f} s, all read back in {read_s:.1f} s; "
+            f"descriptors {fds_after_io}, RSS {rss:.0f} MB"
+        )
         assert fds_after_io - base_fds <= partitions + 50
         assert rss < 1024
         raw.close()
