@@ -128,8 +128,9 @@ def _rss_mb(pid: int) -> float:
 
 
 def _report(line: str) -> None:
-    """The figures issue 12 asks for; visible with -s (make scale)."""
-    print(line)  # noqa: T201
+    """The figures issue 12 asks for; visible with -s (make scale). Wall times depend on what else
+    the machine runs, so the load average is printed with them."""
+    print(f"{line} [load average {os.getloadavg()[0]:.1f}]")  # noqa: T201
 
 
 def _loaded_line(broker: BrookProcess) -> str:

@@ -47,8 +47,8 @@ class IndexCorrupt(Exception):
 class _Index:
     _entry: struct.Struct
 
-    def __init__(self, path: Path, base_offset: int, max_index_bytes: int) -> None:
-        self.path = path
+    def __init__(self, path: Path | str, base_offset: int, max_index_bytes: int) -> None:
+        self._path = str(path)  # a string: thousands of indexes are made at start-up, Path is costly
         self.base_offset = base_offset
         self._max_entries = max(1, max_index_bytes // self._entry.size)
         self._buf: bytearray | None = None  # None: not read from the file yet (or unloaded)
@@ -71,7 +71,7 @@ class _Index:
         if buf is not None:
             return buf
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(self._path, os.O_RDONLY)
         except FileNotFoundError:
             data = b""
         else:
@@ -209,7 +209,7 @@ class _Index:
             tail = bytes(buf[start:end])
             cut = self._file_bytes != end
             generation = self._generation
-            path = self.path
+            path = self._path
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             if cut:
@@ -229,12 +229,16 @@ class _Index:
             self._file_bytes = end
             self._synced = sync
 
+    @property
+    def path(self) -> Path:
+        return Path(self._path)
+
     def rename(self, path: Path) -> None:
         try:
-            os.rename(self.path, path)
+            os.rename(self._path, path)
         except FileNotFoundError:
             pass  # never written (an empty index): nothing to rename
-        self.path = path
+        self._path = str(path)
 
 
 class OffsetIndex(_Index):
@@ -273,16 +277,16 @@ class OffsetIndex(_Index):
         """Entries strictly increasing in both columns and pointing inside the log."""
         buf = self._load()
         if self.torn_at_open:
-            raise IndexCorrupt(f"{self.path}: size is not a multiple of {self._entry.size}")
+            raise IndexCorrupt(f"{self._path}: size is not a multiple of {self._entry.size}")
         if not self._entries:
             return
         # Column-wise, compared in C: a start-up checks every active segment's index (issue 12).
         flat = struct.unpack_from(f">{2 * self._entries}i", buf)
         rels, positions = flat[0::2], flat[1::2]
         if rels[0] < 1 or positions[0] < 1 or positions[-1] >= log_size:
-            raise IndexCorrupt(f"{self.path}: entries outside the segment ({rels[0]}, {positions[-1]})")
+            raise IndexCorrupt(f"{self._path}: entries outside the segment ({rels[0]}, {positions[-1]})")
         if not (_strictly_increasing(rels) and _strictly_increasing(positions)):
-            raise IndexCorrupt(f"{self.path}: entries not strictly increasing")
+            raise IndexCorrupt(f"{self._path}: entries not strictly increasing")
 
 
 class TimeIndex(_Index):
@@ -319,12 +323,12 @@ class TimeIndex(_Index):
         """Both columns increasing (timestamps strictly) and offsets inside the segment."""
         buf = self._load()
         if self.torn_at_open:
-            raise IndexCorrupt(f"{self.path}: size is not a multiple of {self._entry.size}")
+            raise IndexCorrupt(f"{self._path}: size is not a multiple of {self._entry.size}")
         if not self._entries:
             return
         flat = struct.unpack_from(">" + "qi" * self._entries, buf)
         timestamps, rels = flat[0::2], flat[1::2]
         if rels[0] < 0 or self.base_offset + rels[-1] >= next_offset:
-            raise IndexCorrupt(f"{self.path}: entries outside the segment ({rels[0]}, {rels[-1]})")
+            raise IndexCorrupt(f"{self._path}: entries outside the segment ({rels[0]}, {rels[-1]})")
         if not (_strictly_increasing(timestamps) and all(map(operator.le, rels, rels[1:]))):
-            raise IndexCorrupt(f"{self.path}: entries not increasing")
+            raise IndexCorrupt(f"{self._path}: entries not increasing")

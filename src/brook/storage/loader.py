@@ -33,7 +33,6 @@ from brook.storage.segment import (
     LOG_SUFFIX,
     TIME_INDEX_SUFFIX,
     LogSegment,
-    segment_base_offset,
 )
 
 __all__ = ["CLEANED_SUFFIX", "LoadResult", "LogLoader", "SWAP_SUFFIX"]
@@ -121,7 +120,7 @@ class LogLoader:
         for segment in result.segments[:-1]:
             segment.on_become_inactive()
         for segment in result.segments:
-            segment.pinned = False
+            segment.unpin()
         result.log_end_offset = active.next_offset
         result.log_start_offset = min(
             max(self.log_start_offset, result.segments[0].base_offset), result.log_end_offset
@@ -187,14 +186,14 @@ class LogLoader:
         indexes: list[os.DirEntry[str]] = []
         for entry in entries:
             name = entry.name
-            if name.endswith((DELETED_SUFFIX, CLEANED_SUFFIX, ".tmp")):
-                os.unlink(entry.path)
-            elif name.endswith(LOG_SUFFIX):
-                sizes[segment_base_offset(Path(name))] = entry.stat().st_size
+            if name.endswith(LOG_SUFFIX):
+                sizes[int(name[: -len(LOG_SUFFIX)])] = entry.stat().st_size
             elif name.endswith((INDEX_SUFFIX, TIME_INDEX_SUFFIX)):
                 indexes.append(entry)
+            elif name.endswith((DELETED_SUFFIX, CLEANED_SUFFIX, ".tmp")):
+                os.unlink(entry.path)
         for entry in indexes:
-            if segment_base_offset(Path(entry.name)) not in sizes:
+            if int(entry.name.split(".", 1)[0]) not in sizes:
                 os.unlink(entry.path)  # an index without its segment
         return sizes
 

@@ -87,7 +87,7 @@ class LogManager:
         Raises OutOfDescriptors when the process cannot open the logs it has (the operator must raise
         the open-files limit); that is not a disk fault, so no dir goes offline for it."""
         configs = configs or {}
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.process_time()
         for log_dir in self.log_dirs:
             try:
                 self._load_dir(log_dir, configs)
@@ -99,8 +99,9 @@ class LogManager:
         self.load_seconds = time.monotonic() - started
         recovered = sum(1 for log in self._logs.values() if log.load_result.segments_recovered)
         logger.info(
-            "loaded logs count=%d recovered=%d seconds=%.2f threads_per_dir=%d",
-            len(self._logs), recovered, self.load_seconds, self.recovery_threads_per_data_dir,
+            "loaded logs count=%d recovered=%d seconds=%.2f cpu_seconds=%.2f threads_per_dir=%d",
+            len(self._logs), recovered, self.load_seconds, time.process_time() - cpu_started,
+            self.recovery_threads_per_data_dir,
         )  # fmt: skip
 
     def _load_dir(self, log_dir: Path, configs: dict[str, LogConfig]) -> None:

@@ -83,8 +83,9 @@ class LogSegment:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             size = os.fstat(self._fd).st_size
         self.size = size
-        self.offset_index = OffsetIndex(self.path.with_suffix(INDEX_SUFFIX), base_offset, index_bytes)
-        self.time_index = TimeIndex(self.path.with_suffix(TIME_INDEX_SUFFIX), base_offset, index_bytes)
+        stem = f"{directory}/{base_offset:020d}"
+        self.offset_index = OffsetIndex(stem + INDEX_SUFFIX, base_offset, index_bytes)
+        self.time_index = TimeIndex(stem + TIME_INDEX_SUFFIX, base_offset, index_bytes)
         self.index_bytes = index_bytes
         self.index_interval_bytes = index_interval_bytes
         self._state_known = False  # next offset and timestamps: read lazily (lazy segment) or set by load
@@ -108,9 +109,15 @@ class LogSegment:
         """The open `.log` file, opened again if the LRU closed it."""
         if self._fd < 0:
             self._fd = os.open(self.path, os.O_RDWR)
-        if not self.active:
+        if not (self.active or self.pinned):
             self._files.descriptors.use(self)
         return self._fd
+
+    def unpin(self) -> None:
+        """The loader is done with it: from now on the LRU may close it (if inactive and synced)."""
+        self.pinned = False
+        if not self.active and self._fd >= 0:
+            self._files.descriptors.use(self)
 
     @property
     def has_open_file(self) -> bool:
@@ -155,6 +162,7 @@ class LogSegment:
             if problem is not None:
                 logger.warning("rebuilding indexes of a segment read lazily reason=%s", problem)
                 self.recover()
+            self._indexes_used()
 
     @property
     def next_offset(self) -> int:
@@ -371,7 +379,6 @@ class LogSegment:
             self._next_offset = header.last_offset + 1
             self._bytes_since_index_entry += header.size
             position += header.size
-        self._indexes_used()
         return position == self.size
 
     def truncate_to(self, offset: int) -> int:
