@@ -116,8 +116,10 @@ class LogSegment:
     def unpin(self) -> None:
         """The loader is done with it: from now on the LRU may close it (if inactive and synced)."""
         self.pinned = False
-        if not self.active and self._fd >= 0:
-            self._files.descriptors.use(self)
+        if not self.active:
+            if self._fd >= 0:
+                self._files.descriptors.use(self)
+            self._indexes_used()
 
     @property
     def has_open_file(self) -> bool:
@@ -136,7 +138,7 @@ class LogSegment:
         return True
 
     def _indexes_used(self) -> None:
-        if not self.active:
+        if not (self.active or self.pinned):
             for index in (self.offset_index, self.time_index):
                 if index.loaded:
                     self._files.index_memory.use(index, max(1, index.memory_bytes))
