@@ -13,7 +13,12 @@ so, and after a restart HW = LEO is correct because recovery only keeps batches 
 
 Owned by its partition's owner (one asyncio task/lock in the broker): every method except `flush` must be
 called by that owner only. `flush` may run on a worker thread (asyncio.to_thread); it only fsyncs files
-that stay open meanwhile (deleted segments keep their fds for file_delete_delay_ms).
+that stay open meanwhile (a segment with unsynced writes is never closed by the descriptor LRU, and
+deleted segments keep their files for file_delete_delay_ms).
+
+EMFILE/ENFILE is not a disk fault: it raises OutOfDescriptors (retriable) and the log stays online;
+every other OSError takes the log dir offline (`_fail`). Timestamp lookups live in timestamps.py and
+retention decisions in retention.py.
 """
 
 from __future__ import annotations
@@ -547,7 +552,7 @@ class FileLog:
             for segment in segments:
                 if segment.needs_sync:
                     segment.flush()
-        except (OSError, ValueError) as exc:  # ValueError: an index's mmap closed under us
+        except (OSError, ValueError) as exc:  # EBADF and the like: a file closed under us by close()
             if self._closed:
                 # The log was closed (topic deleted, broker stopping) while this worker thread flushed;
                 # close() flushes what is kept, so this is no disk fault.
