@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast lint fmt bench bench-smoke system-deps clean
+.PHONY: run test test-fast lint fmt bench bench-smoke system-deps clean scale
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ test: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed
 	$(BIN)/pytest -q -ra tests
 	$(MAKE) bench-smoke
 
+
+# Full-size runs kept out of `make test` (minutes): 10,000 partitions on one broker.
+scale: $(TEST_STAMP)
+	$(BIN)/pytest -q -ra -s -m scale tests/integration/test_many_partitions.py
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py

@@ -3,7 +3,13 @@
 import pytest
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+    # Full-size scale runs take minutes: only when asked for (`make scale`, i.e. `-m scale`).
+    if "scale" not in (config.getoption("markexpr", "") or ""):
+        scale = [item for item in items if item.get_closest_marker("scale")]
+        if scale:
+            config.hook.pytest_deselected(items=scale)
+            items[:] = [item for item in items if not item.get_closest_marker("scale")]

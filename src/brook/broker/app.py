@@ -23,10 +23,12 @@ from brook.broker.server import Server
 from brook.broker.stats import BrokerStats
 from brook.broker.topics import TopicService
 from brook.common.clock import Clock, SystemClock
+from brook.common.errors import OutOfDescriptors
 from brook.common.types import TopicPartition
 from brook.metadata.api import BrokerInfo, MetadataStore
 from brook.metadata.embedded import EmbeddedMetadataStore
 from brook.metadata.zookeeper import ZooKeeperMetadataStore
+from brook.storage.budget import ResourceBudget, count_maps, raise_open_files_limit, read_max_map_count
 from brook.storage.manager import LogManager
 
 logger = logging.getLogger(__name__)
@@ -44,7 +46,13 @@ class Broker:
         self.log_dirs: list[Path] = config.log_dirs
         self.metadata = _build_metadata_store(config, self.log_dirs[0], self.node_id)
         # A segment roll's fsync runs on a worker thread (ReplicaManager), not on the event loop.
-        self.log_manager = LogManager(self.log_dirs, self.clock, flush_on_roll=False)
+        self.log_manager = LogManager(
+            self.log_dirs,
+            self.clock,
+            flush_on_roll=False,
+            recovery_threads_per_data_dir=config.int("num.recovery.threads.per.data.dir"),
+            max_open_inactive_segments=config.int("brook.log.open.inactive.segments.max"),
+        )
         self.replicas = ReplicaManager(
             self.node_id,
             self.log_manager,
@@ -64,11 +72,34 @@ class Broker:
     def bound_port(self) -> int:
         return self.server.port
 
+    def _take_resource_budget(self) -> ResourceBudget:
+        """Raise the soft open-files limit to the hard one and say what it buys (storage/budget.py)."""
+        soft, hard = raise_open_files_limit()
+        budget = ResourceBudget(
+            open_files_limit=soft,
+            open_files_hard_limit=hard,
+            reserved_files=self.config.int("brook.open.files.reserved"),
+            max_open_inactive_segments=self.config.int("brook.log.open.inactive.segments.max"),
+            max_map_count=read_max_map_count(),
+        )
+        self.topics.budget = budget
+        return budget
+
     async def start(self) -> None:
+        budget = self._take_resource_budget()
         claim_log_dirs(self.log_dirs, cluster_id=self.metadata.cluster_id, node_id=self.node_id)
         topics = self.metadata.topics()
         self.log_manager.load({name: self.topics.log_config(state) for name, state in topics.items()})
-        self.topics.sync()  # open every partition before the first client can ask for one
+        hosted = self.log_manager.open_partitions
+        logger.info("resource budget %s", budget.describe(hosted, count_maps()))
+        if hosted > budget.max_partitions:
+            logger.error(
+                "this broker hosts %d partitions, more than its open-files budget of %d: raise the "
+                "open-files limit (ulimit -n / LimitNOFILE=)",
+                hosted,
+                budget.max_partitions,
+            )
+        self._sync_at_start()  # open every partition before the first client can ask for one
         self.metadata.add_listener(self._on_metadata_change)  # another broker changed topics or brokers
         host, port = self.config.listener
         await self.server.start(host, port)
@@ -81,7 +112,7 @@ class Broker:
         self._background.append(asyncio.create_task(self._retention_loop()))
         self._background.append(asyncio.create_task(self._flush_loop()))
         self._background.append(asyncio.create_task(self.replicas.isr_expiration_loop()))
-        self.topics.sync()  # now that brokers are known: start fetching the partitions we follow
+        self._sync_at_start()  # now that brokers are known: start fetching the partitions we follow
         logger.info(
             "brook %s ready listener=%s:%d data=%s node_id=%d cluster_id=%s",
             __version__,
@@ -91,6 +122,18 @@ class Broker:
             self.node_id,
             self.metadata.cluster_id,
         )
+
+    def _sync_at_start(self) -> None:
+        """Out of descriptors (the open-files limit was lowered since these partitions were created):
+        serve the partitions that could be opened rather than not start at all."""
+        try:
+            self.topics.sync()
+        except OutOfDescriptors as exc:
+            logger.error(
+                "cannot open every partition: %s; serving %d; raise the open-files limit and restart",
+                exc,
+                self.log_manager.open_partitions,
+            )
 
     def _on_metadata_change(self) -> None:
         """On the event loop, after the store's cache changed: host or drop partitions to match it."""

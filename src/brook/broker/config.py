@@ -161,6 +161,7 @@ BROKER_DEFAULTS: dict[str, str] = {
     "log.index.size.max.bytes": "10485760",
     "log.message.timestamp.type": "CreateTime",
     "log.preallocate": "false",
+    "num.recovery.threads.per.data.dir": "1",  # threads opening (recovering) logs at start-up, per log dir
     "compression.type": "producer",
     "min.insync.replicas": "1",
     "replica.lag.time.max.ms": "30000",
@@ -184,6 +185,11 @@ BROKER_DEFAULTS: dict[str, str] = {
     "zookeeper.connection.timeout.ms": "18000",
     # brook's own: Prometheus metrics at http://<listener host>:<port>/metrics (-1: off, 0: any free port)
     "brook.metrics.port": "-1",
+    # brook's own: file descriptors kept free for connections, replication and short-lived files; the rest
+    # of the open-files limit is the partition budget CreateTopics/CreatePartitions are checked against
+    "brook.open.files.reserved": "1024",
+    # brook's own: at most this many inactive segments keep their file open for reads (an LRU)
+    "brook.log.open.inactive.segments.max": "256",
 }
 
 

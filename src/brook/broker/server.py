@@ -17,6 +17,7 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from brook.broker.acceptor import Acceptor
 from brook.broker.handlers.base import REGISTRY, RequestContext
 from brook.protocol.connection import NeedData, RemoteProtocolError, Request, ServerConnection
 
@@ -36,7 +37,7 @@ class Server:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
         self.port = 0
-        self._server: asyncio.Server | None = None
+        self._server: Acceptor | None = None
         self._connections: set[_Connection] = set()
         self._stopping = False
         self._free_slots = max(1, broker.config.int("queued.max.requests"))
@@ -45,9 +46,9 @@ class Server:
         self.supported = {h.api_key: h.versions for h in REGISTRY.values()}
 
     async def start(self, host: str, port: int) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Connection(self), host, port, reuse_address=True)
-        self.port = self._server.sockets[0].getsockname()[1]
+        # Our own accept loop: EMFILE pauses accepting instead of closing the listener (acceptor.py).
+        self._server = Acceptor(lambda: _Connection(self))
+        self.port = await self._server.start(host, port)
 
     async def stop(self) -> None:
         self._stopping = True

@@ -18,11 +18,13 @@ from brook.common.errors import (
     InvalidReplicationFactor,
     InvalidRequest,
     InvalidTopic,
+    PolicyViolation,
     TopicAlreadyExists,
     UnknownTopicOrPartition,
 )
 from brook.metadata.api import MetadataStore, PartitionState, TopicState
 from brook.storage.api import LogConfig
+from brook.storage.budget import ResourceBudget
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,18 @@ class TopicService:
         self.config = config
         self.metadata = metadata
         self.replicas = replicas
+        self.budget: ResourceBudget | None = None  # set at start (Broker._take_resource_budget)
+
+    def check_budget(self, new_replicas: int, brokers: int) -> None:
+        """Refuse, before anything changes, partitions this broker could not keep open. The controller
+        spreads replicas evenly, so this broker's share of `new_replicas` is at most ceil(new / brokers)."""
+        if self.budget is None:
+            return
+        share = -(-new_replicas // max(1, brokers))
+        reason = self.budget.refusal(len(self.replicas.partitions), share)
+        if reason is not None:
+            logger.warning("refused partitions: %s", reason)
+            raise PolicyViolation(reason)
 
     def sync(self) -> None:
         topics = self.metadata.topics()
@@ -129,6 +143,11 @@ class TopicService:
         checked = validate_topic_configs(configs)
         if self.metadata.topic(name) is not None:
             raise TopicAlreadyExists(f"Topic '{name}' already exists.")
+        if assignments:
+            node = self.replicas.node_id
+            self.check_budget(sum(1 for r in assignments.values() if node in r), 1)
+        else:
+            self.check_budget(num_partitions * replication_factor, brokers)
         if validate_only:
             return TopicState(
                 name, uuid.UUID(int=0), _preview_partitions(num_partitions, self.replicas.node_id), checked
@@ -137,7 +156,15 @@ class TopicService:
             name, num_partitions, replication_factor, checked, internal=internal
         )
         logger.info("created topic name=%s partitions=%d configs=%s", name, num_partitions, checked)
-        self.sync()
+        try:
+            self.sync()
+        except Exception:
+            # All or nothing: a partition that could not be opened here (e.g. out of descriptors) takes
+            # the whole topic back out of the metadata, so it never describes partitions that cannot exist.
+            logger.exception("cannot open the partitions of new topic %s; deleting it again", name)
+            self.metadata.delete_topic(name)
+            self.sync()
+            raise
         return state
 
     def delete_topic(self, name: str) -> TopicState:
@@ -157,6 +184,10 @@ class TopicService:
             )
         if count > MAX_PARTITIONS:
             raise InvalidPartitions(f"Number of partitions {count} is too large.")
+        replication_factor = len(next(iter(state.partitions.values())).replicas) if state.partitions else 1
+        self.check_budget(
+            (count - len(state.partitions)) * replication_factor, len(self.metadata.live_brokers())
+        )
         if validate_only:
             return state
         state = self.metadata.add_partitions(name, count)

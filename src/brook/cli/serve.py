@@ -85,6 +85,7 @@ def _run(config: object) -> int:
     from brook.broker.app import Broker
     from brook.broker.config import BrokerConfig
     from brook.broker.meta_properties import LogDirOwnershipError
+    from brook.common.errors import OutOfDescriptors
 
     assert isinstance(config, BrokerConfig)
 
@@ -99,6 +100,10 @@ def _run(config: object) -> int:
             await broker.start()
         except LogDirOwnershipError as exc:
             click.echo(f"brook: {exc}", err=True)
+            return 1
+        except OutOfDescriptors as exc:
+            # No close(): it would mark logs that were never loaded (or recovered) as cleanly shut down.
+            click.echo(f"brook: {exc}; raise the open-files limit (ulimit -n, LimitNOFILE=)", err=True)
             return 1
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:

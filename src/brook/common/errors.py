@@ -27,6 +27,7 @@ __all__ = [
     "UnknownProducerId",
     "PolicyViolation",
     "NotEnoughReplicas",
+    "OutOfDescriptors",
 ]
 
 
@@ -90,6 +91,13 @@ class InvalidRequest(BrookError):
 
 class PolicyViolation(BrookError):
     error_code = ErrorCode.policy_violation
+
+
+class OutOfDescriptors(BrookError):
+    """EMFILE/ENFILE: no file descriptor to spare right now. Not a disk fault: the log dir stays online and
+    the client retries (KAFKA_STORAGE_ERROR is retriable in Kafka's clients)."""
+
+    error_code = ErrorCode.kafka_storage_error
 
 
 class LogDirOffline(BrookError):

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
-__all__ = ["fsync_dir", "write_atomically", "write_fully"]
+__all__ = ["fsync_dir", "is_out_of_descriptors", "write_atomically", "write_fully"]
+
+
+def is_out_of_descriptors(exc: BaseException) -> bool:
+    """EMFILE (this process) or ENFILE (the whole system): a limit, not a failing disk."""
+    return isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE)
 
 
 def write_fully(fd: int, data: bytes | bytearray | memoryview) -> None:

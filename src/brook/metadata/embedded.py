@@ -1,5 +1,9 @@
 """EmbeddedMetadataStore: cluster metadata for a single node, kept in one JSON file in the data dir.
 
+Every change is written before it is applied: the new document is built from a copy of the state,
+written (retried briefly when it fails, e.g. out of descriptors), and only then does the in-memory
+state change. A write that keeps failing raises and changes nothing, so memory and file never disagree.
+
 File layout (`brook-metadata.json`, rewritten atomically: temp file, fsync, rename, fsync dir):
     {"version": 1, "cluster_id": str, "broker_configs": {k: v}, "next_producer_id": int,
      "topics": {name: {"topic_id": hex, "internal": bool, "configs": {k: v},
@@ -11,13 +15,19 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from brook.common.errors import InvalidPartitions, TopicAlreadyExists, UnknownTopicOrPartition
-from brook.common.files import write_atomically
+from brook.common.errors import (
+    InvalidPartitions,
+    OutOfDescriptors,
+    TopicAlreadyExists,
+    UnknownTopicOrPartition,
+)
+from brook.common.files import is_out_of_descriptors, write_atomically
 from brook.metadata.api import BrokerInfo, PartitionState, TopicState
 
 logger = logging.getLogger(__name__)
@@ -25,6 +35,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["EmbeddedMetadataStore", "new_cluster_id"]
 
 FILE_NAME = "brook-metadata.json"
+_WRITE_RETRY_DELAYS_S = (0.01, 0.05, 0.2)  # short: the store is called on the event loop
 
 
 def new_cluster_id() -> str:
@@ -47,7 +58,7 @@ class EmbeddedMetadataStore:
         else:
             data_dir.mkdir(parents=True, exist_ok=True)
             self._cluster_id = new_cluster_id()
-            self._save()
+            self._commit()
             logger.info("created cluster metadata cluster_id=%s path=%s", self._cluster_id, self._path)
 
     @property
@@ -83,14 +94,12 @@ class EmbeddedMetadataStore:
             raise TopicAlreadyExists(f"Topic '{name}' already exists.")
         partitions = {p: self._new_partition(p) for p in range(num_partitions)}
         state = TopicState(name, uuid.uuid4(), partitions, dict(configs), internal)
-        self._topics[name] = state
-        self._save()
+        self._commit(topics={**self._topics, name: state})
         return state
 
     def delete_topic(self, name: str) -> TopicState:
         state = self._require(name)
-        del self._topics[name]
-        self._save()
+        self._commit(topics={n: t for n, t in self._topics.items() if n != name})
         return state
 
     def add_partitions(self, name: str, total_count: int) -> TopicState:
@@ -113,13 +122,11 @@ class EmbeddedMetadataStore:
         return self._broker_configs
 
     def set_broker_configs(self, configs: Mapping[str, str]) -> None:
-        self._broker_configs = dict(configs)
-        self._save()
+        self._commit(broker_configs=dict(configs))
 
     def allocate_producer_ids(self, count: int) -> int:
         first = self._next_producer_id
-        self._next_producer_id += count
-        self._save()
+        self._commit(next_producer_id=first + count)
         return first
 
     def update_isr(self, topic: str, partition: int, leader_epoch: int, isr: tuple[int, ...]) -> bool:
@@ -158,8 +165,7 @@ class EmbeddedMetadataStore:
             changes.get("configs", old.configs),
             old.internal,
         )
-        self._topics[name] = state
-        self._save()
+        self._commit(topics={**self._topics, name: state})
         return state
 
     def _load(self) -> None:
@@ -178,28 +184,64 @@ class EmbeddedMetadataStore:
                 name, uuid.UUID(t["topic_id"]), partitions, t.get("configs", {}), t.get("internal", False)
             )
 
-    def _save(self) -> None:
-        doc = {
-            "version": 1,
-            "cluster_id": self._cluster_id,
-            "broker_configs": self._broker_configs,
-            "next_producer_id": self._next_producer_id,
-            "topics": {
-                name: {
-                    "topic_id": t.topic_id.hex,
-                    "internal": t.internal,
-                    "configs": dict(t.configs),
-                    "partitions": {
-                        str(p): {
-                            "replicas": list(s.replicas),
-                            "leader": s.leader,
-                            "leader_epoch": s.leader_epoch,
-                            "isr": list(s.isr),
-                        }
-                        for p, s in t.partitions.items()
-                    },
-                }
-                for name, t in self._topics.items()
-            },
-        }
-        write_atomically(self._path, json.dumps(doc, indent=1, sort_keys=True).encode())
+    def _commit(
+        self,
+        *,
+        topics: dict[str, TopicState] | None = None,
+        broker_configs: dict[str, str] | None = None,
+        next_producer_id: int | None = None,
+    ) -> None:
+        """Write the state with these changes; apply them in memory only once the file holds them."""
+        topics = self._topics if topics is None else topics
+        broker_configs = self._broker_configs if broker_configs is None else broker_configs
+        next_producer_id = self._next_producer_id if next_producer_id is None else next_producer_id
+        data = _document(self._cluster_id, broker_configs, next_producer_id, topics)
+        for attempt, delay_s in enumerate((*_WRITE_RETRY_DELAYS_S, None)):
+            try:
+                write_atomically(self._path, data)
+                break
+            except OSError as exc:
+                if delay_s is None:
+                    logger.error("metadata write failed, nothing changed path=%s error=%s", self._path, exc)
+                    if is_out_of_descriptors(exc):
+                        raise OutOfDescriptors(f"cannot write the cluster metadata: {exc}") from exc
+                    raise
+                logger.warning(
+                    "metadata write failed attempt=%d path=%s error=%s", attempt + 1, self._path, exc
+                )
+                time.sleep(delay_s)
+        self._topics = topics
+        self._broker_configs = broker_configs
+        self._next_producer_id = next_producer_id
+
+
+def _document(
+    cluster_id: str,
+    broker_configs: Mapping[str, str],
+    next_producer_id: int,
+    topics: Mapping[str, TopicState],
+) -> bytes:
+    doc = {
+        "version": 1,
+        "cluster_id": cluster_id,
+        "broker_configs": dict(broker_configs),
+        "next_producer_id": next_producer_id,
+        "topics": {
+            name: {
+                "topic_id": t.topic_id.hex,
+                "internal": t.internal,
+                "configs": dict(t.configs),
+                "partitions": {
+                    str(p): {
+                        "replicas": list(s.replicas),
+                        "leader": s.leader,
+                        "leader_epoch": s.leader_epoch,
+                        "isr": list(s.isr),
+                    }
+                    for p, s in t.partitions.items()
+                },
+            }
+            for name, t in topics.items()
+        },
+    }
+    return json.dumps(doc, indent=1, sort_keys=True).encode()

@@ -15,6 +15,7 @@ crash leaves either the old or the new file, never a mix. A file that does not p
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -46,9 +47,16 @@ def _write_lines(path: Path, lines: list[str]) -> None:
 
 def _read_lines(path: Path) -> list[list[str]] | None:
     try:
-        text = path.read_text()
+        fd = os.open(path, os.O_RDONLY)  # not path.read_text(): one per partition at start-up
     except FileNotFoundError:
         return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    text = b"".join(chunks).decode()
     lines = text.splitlines()
     try:
         if int(lines[0]) != _VERSION:

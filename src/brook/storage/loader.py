@@ -1,11 +1,16 @@
 """Opening a partition directory: find the segments, check or rebuild their indexes, recover after a crash.
 
-After a clean shutdown (the log manager saw `.kafka_cleanshutdown`) every segment is trusted after a
-cheap sanity check of its indexes. After a crash, every segment from the one holding the recovery point
-onwards is scanned batch by batch (length, magic, CRC32C, increasing offsets); the first invalid or torn
-batch and everything after it are cut off, and the indexes of scanned segments are rebuilt. Segments
-before the recovery point were fsynced when they rolled, so they are not scanned: that keeps recovery
-of a large log proportional to what was written since the last flush.
+Start-up does only what it needs: one listing of the directory (os.scandir), no descriptor and no
+index read for a trusted inactive segment (it is "lazy", see segment.py), and no fsync.
+
+After a clean shutdown (the log manager saw `.kafka_cleanshutdown`) every segment is trusted; only the
+active one is opened and its indexes sanity-checked (an empty one not even that). After a crash, every
+segment from the one holding the recovery point onwards is scanned batch by batch (length, magic,
+CRC32C, increasing offsets); the first invalid or torn batch and everything after it are cut off, and the
+indexes of scanned segments are rebuilt in memory. Segments before the recovery point were fsynced when
+they rolled, so they are not scanned: recovery of a large log stays proportional to what was written
+since the last flush. As in Kafka, the recovery point does not move at load (nothing is fsynced here): a
+second crash scans the same segments again.
 
 Leftovers of interrupted operations are removed first: `*.deleted` (retention/truncation that had not
 finished), `*.cleaned` and `*.tmp` (compaction output that was never swapped in); `*.swap` files are
@@ -21,14 +26,13 @@ from pathlib import Path
 
 from brook.common.clock import Clock
 from brook.storage.api import LogConfig
-from brook.storage.index import IndexCorrupt
+from brook.storage.open_files import SegmentFiles
 from brook.storage.segment import (
     DELETED_SUFFIX,
     INDEX_SUFFIX,
     LOG_SUFFIX,
     TIME_INDEX_SUFFIX,
     LogSegment,
-    segment_base_offset,
 )
 
 __all__ = ["CLEANED_SUFFIX", "LoadResult", "LogLoader", "SWAP_SUFFIX"]
@@ -63,7 +67,9 @@ class LogLoader:
         recovery_point: int = 0,
         log_start_offset: int = 0,
         had_clean_shutdown: bool = False,
+        files: SegmentFiles | None = None,
     ) -> None:
+        self.files = files if files is not None else SegmentFiles()
         self.directory = directory
         self.config = config
         self.clock = clock
@@ -71,74 +77,84 @@ class LogLoader:
         self.log_start_offset = log_start_offset
         self.had_clean_shutdown = had_clean_shutdown
 
-    def _new_segment(self, base_offset: int) -> LogSegment:
+    def _new_segment(self, base_offset: int, size: int | None = None) -> LogSegment:
         return LogSegment(
             self.directory,
             base_offset,
             index_bytes=self.config.segment_index_bytes,
             index_interval_bytes=self.config.index_interval_bytes,
             now_ms=self.clock.now_ms(),
+            files=self.files,
+            size=size,
         )
 
     def load(self) -> LoadResult:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._remove_leftovers()
-        bases = sorted(segment_base_offset(p) for p in self.directory.glob(f"*{LOG_SUFFIX}"))
+        sizes = self._list_segments()
+        bases = sorted(sizes)
         result = LoadResult([], self.log_start_offset, 0, self.recovery_point)
         # Recovery starts at the segment holding the recovery point.
         first_unflushed = max([b for b in bases if b <= self.recovery_point], default=0)
         for i, base in enumerate(bases):
-            if result.segments and base < result.segments[-1].next_offset:
+            previous = result.segments[-1] if result.segments else None
+            if previous is not None and previous.state_known and base < previous.next_offset:
                 # Offsets must keep increasing across segments; this one and the rest cannot be trusted.
                 result.segments_removed += self._remove(bases[i:], result)
                 break
+            trusted = self.had_clean_shutdown or base < first_unflushed
+            if trusted and i < len(bases) - 1:
+                result.segments.append(self._new_segment(base, sizes[base]))  # lazy: nothing opened
+                continue
             segment = self._new_segment(base)
+            segment.pinned = True  # other loader threads' LRU use must not close it under us
             result.segments.append(segment)
-            if not self.had_clean_shutdown and base >= first_unflushed:
-                cut = self._recover(segment, result)
-            else:
-                cut = self._check(segment, result)
+            cut = self._check(segment, result) if trusted else self._recover(segment, result)
             if cut:
                 result.segments_removed += self._remove(bases[i + 1 :], result)
                 break
         if not result.segments:
-            result.segments.append(self._new_segment(self.log_start_offset))
-        for segment in result.segments[:-1]:
-            segment.on_become_inactive()
+            segment = self._new_segment(self.log_start_offset)
+            segment.assume_empty()
+            result.segments.append(segment)
         active = result.segments[-1]
         active.make_active()
+        for segment in result.segments[:-1]:
+            segment.on_become_inactive()
+        for segment in result.segments:
+            segment.unpin()
         result.log_end_offset = active.next_offset
         result.log_start_offset = min(
             max(self.log_start_offset, result.segments[0].base_offset), result.log_end_offset
         )
-        if result.segments_recovered:
-            for segment in result.segments:
-                if segment.base_offset >= first_unflushed:
-                    segment.flush()
-            result.recovery_point = result.log_end_offset
-        else:
-            result.recovery_point = min(self.recovery_point, result.log_end_offset)
-        logger.info(
+        result.recovery_point = min(self.recovery_point, result.log_end_offset)
+        logger.debug(
             "loaded log dir=%s log_start_offset=%d log_end_offset=%d segments=%d recovered=%d bytes_truncated=%d",
             self.directory, result.log_start_offset, result.log_end_offset, len(result.segments),
             result.segments_recovered, result.bytes_truncated,
         )  # fmt: skip
+        if result.segments_recovered or result.bytes_truncated or result.indexes_rebuilt:
+            logger.info(
+                "recovered log dir=%s log_end_offset=%d segments_recovered=%d bytes_truncated=%d",
+                self.directory, result.log_end_offset, result.segments_recovered, result.bytes_truncated,
+            )  # fmt: skip
         return result
 
     def _recover(self, segment: LogSegment, result: LoadResult) -> int:
+        if segment.size == 0:
+            segment.assume_empty()  # an empty file has nothing to scan; stale index files are cut on write
+            result.segments_recovered += 1
+            return 0
         cut = segment.recover()
         result.bytes_truncated += cut
         result.segments_recovered += 1
         return cut
 
     def _check(self, segment: LogSegment, result: LoadResult) -> int:
-        try:
-            segment.offset_index.sanity_check(segment.size)
-            if not segment.load_state_from_indexes():
-                raise IndexCorrupt(f"{segment.path}: indexes disagree with the log")
-            segment.time_index.sanity_check(segment.next_offset)
-        except IndexCorrupt as exc:
-            logger.warning("rebuilding indexes reason=%s", exc)
+        if segment.size == 0:
+            segment.assume_empty()  # nothing to check: no index read
+            return 0
+        problem = segment.check_indexes()
+        if problem is not None:
+            logger.warning("rebuilding indexes reason=%s", problem)
             result.indexes_rebuilt.append(segment.base_offset)
             return self._recover(segment, result)
         return 0
@@ -156,19 +172,37 @@ class LogLoader:
             segment.close_and_remove()
         return len(bases)
 
-    def _remove_leftovers(self) -> None:
-        for path in self.directory.iterdir():
-            name = path.name
-            if name.endswith((DELETED_SUFFIX, CLEANED_SUFFIX, ".tmp")):
-                path.unlink()
-            elif name.endswith(SWAP_SUFFIX):
+    def _list_segments(self) -> dict[int, int]:
+        """One listing of the directory: remove leftovers, return {base offset: size} of the `.log` files."""
+        try:
+            entries = list(os.scandir(self.directory))
+        except FileNotFoundError:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            return {}
+        if any(e.name.endswith(SWAP_SUFFIX) for e in entries):
+            self._replace_swapped(entries)
+            entries = list(os.scandir(self.directory))
+        sizes: dict[int, int] = {}
+        indexes: list[os.DirEntry[str]] = []
+        for entry in entries:
+            name = entry.name
+            if name.endswith(LOG_SUFFIX):
+                sizes[int(name[: -len(LOG_SUFFIX)])] = entry.stat().st_size
+            elif name.endswith((INDEX_SUFFIX, TIME_INDEX_SUFFIX)):
+                indexes.append(entry)
+            elif name.endswith((DELETED_SUFFIX, CLEANED_SUFFIX, ".tmp")):
+                os.unlink(entry.path)
+        for entry in indexes:
+            if int(entry.name.split(".", 1)[0]) not in sizes:
+                os.unlink(entry.path)  # an index without its segment
+        return sizes
+
+    def _replace_swapped(self, entries: list[os.DirEntry[str]]) -> None:
+        for entry in entries:
+            if entry.name.endswith(SWAP_SUFFIX):
                 # A finished compaction: the swap file replaces the segment; its indexes are stale.
-                target = path.with_name(name[: -len(SWAP_SUFFIX)])
+                path = Path(entry.path)
+                target = path.with_name(entry.name[: -len(SWAP_SUFFIX)])
                 for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
                     target.with_suffix(suffix).unlink(missing_ok=True)
                 os.replace(path, target)
-        logs = {segment_base_offset(p) for p in self.directory.glob(f"*{LOG_SUFFIX}")}
-        for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
-            for path in self.directory.glob(f"*{suffix}"):
-                if segment_base_offset(path) not in logs:
-                    path.unlink()

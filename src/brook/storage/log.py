@@ -13,7 +13,12 @@ so, and after a restart HW = LEO is correct because recovery only keeps batches 
 
 Owned by its partition's owner (one asyncio task/lock in the broker): every method except `flush` must be
 called by that owner only. `flush` may run on a worker thread (asyncio.to_thread); it only fsyncs files
-that stay open meanwhile (deleted segments keep their fds for file_delete_delay_ms).
+that stay open meanwhile (a segment with unsynced writes is never closed by the descriptor LRU, and
+deleted segments keep their files for file_delete_delay_ms).
+
+EMFILE/ENFILE is not a disk fault: it raises OutOfDescriptors (retriable) and the log stays online;
+every other OSError takes the log dir offline (`_fail`). Timestamp lookups live in timestamps.py and
+retention decisions in retention.py.
 """
 
 from __future__ import annotations
@@ -21,25 +26,27 @@ from __future__ import annotations
 import bisect
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from brook.common.clock import Clock
-from brook.common.errors import InvalidRecord, LogDirOffline, OffsetOutOfRange
+from brook.common.errors import InvalidRecord, LogDirOffline, OffsetOutOfRange, OutOfDescriptors
+from brook.common.files import is_out_of_descriptors
 from brook.common.types import TopicPartition
 from brook.records.batch import (
-    BatchHeader,
     iter_batches,
     set_base_offset,
     set_log_append_time,
     set_partition_leader_epoch,
 )
-from brook.records.records import iter_records
 from brook.storage.api import AppendInfo, FileSlice, LogConfig, ReadResult, TimestampOffset
-from brook.storage.checkpoint import LEADER_EPOCH_CHECKPOINT
+from brook.storage.checkpoint import LEADER_EPOCH_CHECKPOINT, write_epoch_checkpoint
 from brook.storage.epoch import LeaderEpochCache
 from brook.storage.loader import LoadResult, LogLoader
-from brook.storage.segment import BatchInfo, LogSegment, log_path
+from brook.storage.open_files import SegmentFiles
+from brook.storage.retention import past_retention_bytes, past_retention_ms
+from brook.storage.segment import INDEX_SUFFIX, TIME_INDEX_SUFFIX, BatchInfo, LogSegment, log_path
+from brook.storage.timestamps import first_offset_at_or_after, max_timestamp_offset
 
 __all__ = ["FileLog", "parse_partition_dir"]
 
@@ -68,8 +75,10 @@ class FileLog:
         *,
         on_failure: Callable[[Path], None] | None = None,
         flush_on_roll: bool = True,
+        files: SegmentFiles | None = None,
     ) -> None:
         self.directory = directory
+        self._files = files if files is not None else SegmentFiles()
         # False: a roll inside an append leaves the old segment's fsync to the caller (AppendInfo.rolled),
         # so a broker can run it on a worker thread instead of stalling its event loop for it.
         self._flush_on_roll = flush_on_roll
@@ -85,6 +94,8 @@ class FileLog:
         self._epochs = LeaderEpochCache(directory / LEADER_EPOCH_CHECKPOINT)
         self._epochs.truncate_from_end(loaded.log_end_offset)
         self._pending_deletes: list[tuple[int, LogSegment]] = []
+        self._epoch_checkpoint_pending = False
+        self._synced_end = 0  # log end offset written by close(fsync=False), durable after a sync
         self._unflushed_messages = 0
         self._last_flush_ms = clock.now_ms()
         self._on_failure = on_failure
@@ -103,9 +114,11 @@ class FileLog:
         had_clean_shutdown: bool = False,
         on_failure: Callable[[Path], None] | None = None,
         flush_on_roll: bool = True,
+        files: SegmentFiles | None = None,
     ) -> FileLog:
         """Open (creating if needed) the log in `directory`, recovering from `recovery_point` on."""
         config = config or LogConfig()
+        files = files if files is not None else SegmentFiles()
         loader = LogLoader(
             directory,
             config,
@@ -113,9 +126,16 @@ class FileLog:
             recovery_point=recovery_point,
             log_start_offset=log_start_offset,
             had_clean_shutdown=had_clean_shutdown,
+            files=files,
         )
         return cls(
-            directory, config, clock, loader.load(), on_failure=on_failure, flush_on_roll=flush_on_roll
+            directory,
+            config,
+            clock,
+            loader.load(),
+            on_failure=on_failure,
+            flush_on_roll=flush_on_roll,
+            files=files,
         )
 
     # -- properties ------------------------------------------------------------------------------
@@ -171,8 +191,12 @@ class FileLog:
     def mark_offline(self) -> None:
         self._offline = True
 
-    def _fail(self, exc: OSError) -> LogDirOffline:
-        """An OSError means the disk under this log dir is unusable: stop using it (KIP-112)."""
+    def _fail(self, exc: OSError) -> LogDirOffline | OutOfDescriptors:
+        """An OSError means the disk under this log dir is unusable: stop using it (KIP-112). Except
+        running out of descriptors: that is a limit of this process, retriable, and the dir stays online."""
+        if is_out_of_descriptors(exc):
+            logger.warning("out of file descriptors tp=%s error=%s", self.tp, exc)
+            return OutOfDescriptors(f"no file descriptor to spare for {self.tp}: {exc}")
         logger.error("log dir failed tp=%s dir=%s error=%s", self.tp, self.directory.parent, exc)
         self._offline = True
         if self._on_failure is not None:
@@ -200,7 +224,7 @@ class FileLog:
         if not infos:
             raise InvalidRecord("no complete record batch to append")
         rolled = self._append(batches, infos, now_ms)
-        self._epochs.assign(leader_epoch, infos[0].base_offset)
+        self._assign_epoch(leader_epoch, infos[0].base_offset)
         return AppendInfo(
             infos[0].base_offset,
             infos[-1].last_offset,
@@ -228,8 +252,19 @@ class FileLog:
             raise InvalidRecord("no complete record batch to append")
         rolled = self._append(batches, infos, self.clock.now_ms())
         for epoch, start in epochs:
-            self._epochs.assign(epoch, start)
+            self._assign_epoch(epoch, start)
         return AppendInfo(infos[0].base_offset, infos[-1].last_offset, -1, self._log_start_offset, rolled)
+
+    def _assign_epoch(self, epoch: int, start_offset: int) -> None:
+        """The records are in the log already: a checkpoint write that runs out of descriptors must not
+        fail the append; the cache holds the epoch and the next flush writes the file."""
+        try:
+            self._epochs.assign(epoch, start_offset)
+        except OSError as exc:
+            if not is_out_of_descriptors(exc):
+                raise self._fail(exc) from exc
+            logger.warning("leader epoch checkpoint postponed tp=%s error=%s", self.tp, exc)
+            self._epoch_checkpoint_pending = True
 
     def _append(self, data: bytes | bytearray | memoryview, infos: list[BatchInfo], now_ms: int) -> bool:
         """Returns whether a segment was rolled without its fsync (see flush_on_roll)."""
@@ -275,10 +310,17 @@ class FileLog:
     def roll(self, base_offset: int | None = None, *, flush: bool = True) -> LogSegment:
         """Start a new active segment at `base_offset` (default: the log end offset). The old one is
         fsynced here, so the recovery point can move to the new segment's base; with flush=False
-        that waits for the next flush()."""
+        that waits for the next flush(). The new segment's file is opened before anything changes, so
+        a failure (e.g. out of descriptors) leaves the log as it was."""
         self._check_online()
         old = self.active_segment
         base_offset = max(self.log_end_offset, base_offset if base_offset is not None else 0)
+        if old.size == 0 and old.base_offset == base_offset:
+            return old  # already an empty active segment at that offset
+        try:
+            segment = self._new_segment(base_offset)
+        except OSError as exc:
+            raise self._fail(exc) from exc
         try:
             if old.size == 0:
                 # An empty active segment is replaced rather than kept (its base offset is wrong).
@@ -289,28 +331,30 @@ class FileLog:
                 old.on_become_inactive()
                 if flush:
                     old.flush()
-            segment = self._new_segment(base_offset)
         except OSError as exc:
             raise self._fail(exc) from exc
-        self._segments.append(segment)
-        self._bases.append(base_offset)
+        finally:
+            self._segments.append(segment)
+            self._bases.append(base_offset)
         if old.size and flush:
             self._recovery_point = max(self._recovery_point, old.next_offset)
         logger.info("rolled segment tp=%s base_offset=%d", self.tp, base_offset)
         return segment
 
     def _new_segment(self, base_offset: int) -> LogSegment:
-        if log_path(self.directory, base_offset).exists():
-            os.unlink(log_path(self.directory, base_offset))  # stale file from a truncation
+        """A new empty active segment; stale files at its offset (from a truncation) are removed first."""
+        path = log_path(self.directory, base_offset)
+        for stale in (path, path.with_suffix(INDEX_SUFFIX), path.with_suffix(TIME_INDEX_SUFFIX)):
+            stale.unlink(missing_ok=True)
         segment = LogSegment(
             self.directory,
             base_offset,
             index_bytes=self.config.segment_index_bytes,
             index_interval_bytes=self.config.index_interval_bytes,
             now_ms=self.clock.now_ms(),
+            files=self._files,
         )
-        segment.offset_index.reset()
-        segment.time_index.reset()
+        segment.assume_empty()
         segment.make_active()
         return segment
 
@@ -347,11 +391,6 @@ class FileLog:
         """The broker says what is committed; HW never passes LEO and (outside truncation) never goes back."""
         self._high_watermark = max(self._high_watermark, min(offset, self.log_end_offset))
 
-    def _batches_from(self, segment: LogSegment, position: int) -> Iterator[tuple[int, BatchHeader]]:
-        while (header := segment.header_at(position)) is not None:
-            yield position, header
-            position += header.size
-
     def offset_for_timestamp(self, timestamp: int) -> TimestampOffset | None:
         self._check_online()
         if timestamp == LATEST_TIMESTAMP:
@@ -361,45 +400,10 @@ class FileLog:
             return TimestampOffset(-1, start, self._epochs.epoch_for_offset(start))
         try:
             if timestamp == MAX_TIMESTAMP:
-                return self._max_timestamp_offset()
-            return self._first_offset_at_or_after(timestamp)
+                return max_timestamp_offset(self._segments, self._log_start_offset)
+            return first_offset_at_or_after(self._segments, timestamp, self._log_start_offset)
         except OSError as exc:
             raise self._fail(exc) from exc
-
-    def _first_offset_at_or_after(self, timestamp: int) -> TimestampOffset | None:
-        for segment in self._segments:
-            if segment.max_timestamp < timestamp or segment.next_offset <= self._log_start_offset:
-                continue
-            found = segment.find_by_timestamp(timestamp)
-            if found is None:
-                continue
-            for position, header in self._batches_from(segment, found[0]):
-                if header.max_timestamp < timestamp or header.last_offset < self._log_start_offset:
-                    continue
-                batch = segment.read_batch(position, header)
-                for record in iter_records(batch, header):
-                    if record.timestamp >= timestamp and record.offset >= self._log_start_offset:
-                        return TimestampOffset(record.timestamp, record.offset, header.partition_leader_epoch)
-        return None
-
-    def _max_timestamp_offset(self) -> TimestampOffset | None:
-        best: LogSegment | None = None
-        for segment in self._segments:
-            live = segment.next_offset > self._log_start_offset and segment.max_timestamp >= 0
-            if live and (best is None or segment.max_timestamp > best.max_timestamp):
-                best = segment
-        if best is None:
-            return None
-        target = best.max_timestamp
-        found = best.find_by_timestamp(target)
-        if found is None:
-            return None
-        for position, header in self._batches_from(best, found[0]):
-            if header.max_timestamp == target and header.last_offset >= self._log_start_offset:
-                for record in iter_records(best.read_batch(position, header), header):
-                    if record.timestamp == target and record.offset >= self._log_start_offset:
-                        return TimestampOffset(target, record.offset, header.partition_leader_epoch)
-        return None
 
     def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
         self._check_online()
@@ -507,6 +511,7 @@ class FileLog:
                 index_bytes=self.config.segment_index_bytes,
                 index_interval_bytes=self.config.index_interval_bytes,
                 now_ms=old.created_ms,
+                files=self._files,
             )
             segment.recover()
             segment.on_become_inactive()
@@ -523,33 +528,12 @@ class FileLog:
         self.delete_expired_files(now_ms)
         deleted = self.delete_segments_before_log_start()
         if self.config.delete:
-            deleted += self._delete_retention_ms_breached(now_ms)
-            deleted += self._delete_retention_bytes_breached()
-        return deleted
-
-    def _delete_retention_ms_breached(self, now_ms: int) -> int:
-        if self.config.retention_ms < 0:
-            return 0
-        deleted = 0
-        while len(self._segments) > 1:
-            segment = self._segments[0]
-            if segment.max_timestamp < 0 and segment.size > 0:
-                break  # no timestamps (should not happen with v2); never guess
-            if now_ms - max(segment.max_timestamp, 0) <= self.config.retention_ms:
-                break
-            self._delete_oldest_segment(now_ms)
-            deleted += 1
-        return deleted
-
-    def _delete_retention_bytes_breached(self) -> int:
-        if self.config.retention_bytes < 0:
-            return 0
-        deleted = 0
-        excess = self.size_bytes - self.config.retention_bytes
-        while len(self._segments) > 1 and excess - self._segments[0].size >= 0:
-            excess -= self._segments[0].size
-            self._delete_oldest_segment()
-            deleted += 1
+            for _ in range(past_retention_ms(self._segments, now_ms, self.config.retention_ms)):
+                self._delete_oldest_segment(now_ms)
+                deleted += 1
+            for _ in range(past_retention_bytes(self._segments, self.config.retention_bytes)):
+                self._delete_oldest_segment()
+                deleted += 1
         return deleted
 
     # -- durability ------------------------------------------------------------------------------
@@ -562,10 +546,13 @@ class FileLog:
         end = self.log_end_offset
         segments = list(self._segments)
         try:
+            if self._epoch_checkpoint_pending:
+                write_epoch_checkpoint(self.directory / LEADER_EPOCH_CHECKPOINT, self._epochs.entries)
+                self._epoch_checkpoint_pending = False
             for segment in segments:
-                if segment.next_offset > self._recovery_point or segment is segments[-1]:
+                if segment.needs_sync:
                     segment.flush()
-        except (OSError, ValueError) as exc:  # ValueError: an index's mmap closed under us
+        except (OSError, ValueError) as exc:  # EBADF and the like: a file closed under us by close()
             if self._closed:
                 # The log was closed (topic deleted, broker stopping) while this worker thread flushed;
                 # close() flushes what is kept, so this is no disk fault.
@@ -589,13 +576,28 @@ class FileLog:
         self.config = config
 
     def close(self) -> None:
-        """Trim the active segment's indexes, fsync, and release every file."""
+        """Record the largest timestamp, write the indexes, fsync, and release every file."""
+        self._close(fsync=True)
+
+    def close_without_fsync(self) -> bool:
+        """close() for a broker closing thousands of logs: everything is written, but the fsync is left
+        to the caller's one sync of the whole file system, then `confirm_synced`. Returns whether that
+        is needed."""
+        return self._close(fsync=False)
+
+    def _close(self, *, fsync: bool) -> bool:
         if self._closed:
-            return
+            return False
+        unsynced = False
         try:
             if not self._offline:
                 self.active_segment.on_become_inactive()
-                self.flush()
+                if self._epoch_checkpoint_pending or any(s.needs_sync for s in self._segments):
+                    if fsync:
+                        self.flush()
+                    else:
+                        self._write_without_fsync()
+                        unsynced = True
         finally:
             self._closed = True
             for segment in self._segments:
@@ -603,6 +605,22 @@ class FileLog:
             for _, segment in self._pending_deletes:
                 segment.close_and_remove()
             self._pending_deletes = []
+        return unsynced
+
+    def _write_without_fsync(self) -> None:
+        try:
+            if self._epoch_checkpoint_pending:
+                write_epoch_checkpoint(self.directory / LEADER_EPOCH_CHECKPOINT, self._epochs.entries)
+                self._epoch_checkpoint_pending = False
+            for segment in self._segments:
+                segment.write_indexes()
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        self._synced_end = self.log_end_offset
+
+    def confirm_synced(self) -> None:
+        """After close(fsync=False) and a sync of the file system: everything written is durable."""
+        self._recovery_point = max(self._recovery_point, self._synced_end)
 
     def __repr__(self) -> str:
         return f"FileLog({self.tp}, log_start_offset={self.log_start_offset}, log_end_offset={self.log_end_offset})"

@@ -9,7 +9,12 @@ Each log dir holds one directory per partition plus, at its top level:
 A new partition goes to the online dir holding the fewest partitions. Deleting a partition renames its
 directory to `<topic>-<partition>.<uuid>-delete` first (an atomic step that load() recognises), then
 removes it. An OSError in a dir takes that whole dir offline (`offline_dirs`); its logs then raise
-LogDirOffline until restart. Owned by the broker; not thread-safe except FileLog.flush.
+LogDirOffline until restart. EMFILE/ENFILE is not such a fault: the dir stays online and the caller gets
+OutOfDescriptors (retriable). Owned by the broker; not thread-safe except FileLog.flush and checkpoint.
+
+Start-up (`load`): one listing per log dir, then the partitions are opened by a pool of
+`recovery_threads_per_data_dir` threads per dir (Kafka's num.recovery.threads.per.data.dir). The clean
+shutdown marker is read first and removed only after every log of the dir is loaded.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from brook.common.clock import Clock
-from brook.common.errors import LogDirOffline
+from brook.common.errors import LogDirOffline, OutOfDescriptors
+from brook.common.files import is_out_of_descriptors
 from brook.common.types import TopicPartition
 from brook.storage.api import LogConfig
 from brook.storage.checkpoint import (
@@ -31,6 +39,7 @@ from brook.storage.checkpoint import (
     write_offset_checkpoint,
 )
 from brook.storage.log import FileLog, parse_partition_dir
+from brook.storage.open_files import SegmentFiles
 
 __all__ = ["CLEAN_SHUTDOWN_FILE", "LogManager"]
 
@@ -38,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 CLEAN_SHUTDOWN_FILE = ".kafka_cleanshutdown"
 _DELETE_SUFFIX = "-delete"
+_FSYNC_EACH_BELOW = 64  # closing more logs than this: one sync(2) instead of fsyncs per file
 
 
 class LogManager:
@@ -48,6 +58,8 @@ class LogManager:
         default_config: LogConfig | None = None,
         *,
         flush_on_roll: bool = True,
+        recovery_threads_per_data_dir: int = 1,
+        max_open_inactive_segments: int = 256,
     ) -> None:
         """flush_on_roll=False: see FileLog; the owner then calls flush() when an append says rolled."""
         if not log_dirs:
@@ -58,7 +70,11 @@ class LogManager:
         self.default_config = default_config or LogConfig()
         self._logs: dict[TopicPartition, FileLog] = {}
         self._dir_of: dict[TopicPartition, Path] = {}
+        self._partitions_in: dict[Path, int] = {d: 0 for d in self.log_dirs}  # kept in step with _dir_of
         self.offline_dirs: set[Path] = set()
+        self.recovery_threads_per_data_dir = max(1, recovery_threads_per_data_dir)
+        self.files = SegmentFiles(max_open=max_open_inactive_segments)
+        self.load_seconds = 0.0
         for d in self.log_dirs:
             d.mkdir(parents=True, exist_ok=True)
 
@@ -67,33 +83,57 @@ class LogManager:
     def load(self, configs: dict[str, LogConfig] | None = None) -> None:
         """Open every partition found in the log dirs, recovering those that need it.
 
-        `configs` maps topic name -> LogConfig for topics that do not use the default config."""
+        `configs` maps topic name -> LogConfig for topics that do not use the default config.
+        Raises OutOfDescriptors when the process cannot open the logs it has (the operator must raise
+        the open-files limit); that is not a disk fault, so no dir goes offline for it."""
         configs = configs or {}
+        started, cpu_started = time.monotonic(), time.process_time()
         for log_dir in self.log_dirs:
             try:
                 self._load_dir(log_dir, configs)
             except OSError as exc:
+                if is_out_of_descriptors(exc):
+                    raise OutOfDescriptors(f"cannot open the logs in {log_dir}: {exc}") from exc
                 logger.exception("cannot load log dir=%s", log_dir)
                 self._mark_offline(log_dir, exc)
+        self.load_seconds = time.monotonic() - started
+        recovered = sum(1 for log in self._logs.values() if log.load_result.segments_recovered)
+        logger.info(
+            "loaded logs count=%d recovered=%d seconds=%.2f cpu_seconds=%.2f threads_per_dir=%d",
+            len(self._logs), recovered, self.load_seconds, time.process_time() - cpu_started,
+            self.recovery_threads_per_data_dir,
+        )  # fmt: skip
 
     def _load_dir(self, log_dir: Path, configs: dict[str, LogConfig]) -> None:
         marker = log_dir / CLEAN_SHUTDOWN_FILE
         clean = marker.exists()
         recovery_points = read_offset_checkpoint(log_dir / RECOVERY_POINT_CHECKPOINT)
         start_offsets = read_offset_checkpoint(log_dir / LOG_START_OFFSET_CHECKPOINT)
-        for path in sorted(log_dir.iterdir()):
-            if not path.is_dir():
-                continue
-            if path.name.endswith(_DELETE_SUFFIX):
-                shutil.rmtree(path, ignore_errors=True)  # a delete that a crash interrupted
-                continue
-            try:
-                tp = parse_partition_dir(path.name)
-            except ValueError:
-                continue
-            if tp in self._logs:
-                raise RuntimeError(f"duplicate log directories for {tp}: {self._dir_of[tp]} and {log_dir}")
-            self._logs[tp] = FileLog.open(
+        found: list[tuple[TopicPartition, Path]] = []
+        with os.scandir(log_dir) as entries:  # one listing; d_type tells directories without a stat
+            for entry in entries:
+                if not entry.is_dir():
+                    continue
+                if entry.name.endswith(_DELETE_SUFFIX):
+                    shutil.rmtree(entry.path, ignore_errors=True)  # a delete that a crash interrupted
+                    continue
+                try:
+                    tp = parse_partition_dir(entry.name)
+                except ValueError:
+                    continue
+                if tp in self._logs:
+                    raise RuntimeError(
+                        f"duplicate log directories for {tp}: {self._dir_of[tp]} and {log_dir}"
+                    )
+                found.append((tp, Path(entry.path)))
+        logger.info(
+            "loading logs dir=%s count=%d clean_shutdown=%s threads=%d",
+            log_dir, len(found), clean, self.recovery_threads_per_data_dir,
+        )  # fmt: skip
+
+        def open_one(item: tuple[TopicPartition, Path]) -> FileLog:
+            tp, path = item
+            return FileLog.open(
                 path,
                 configs.get(tp.topic, self.default_config),
                 clock=self.clock,
@@ -102,8 +142,20 @@ class LogManager:
                 had_clean_shutdown=clean,
                 on_failure=self._on_failure,
                 flush_on_roll=self.flush_on_roll,
+                files=self.files,
             )
+
+        if self.recovery_threads_per_data_dir == 1 or len(found) < 2:
+            logs = [open_one(item) for item in found]
+        else:
+            with ThreadPoolExecutor(
+                self.recovery_threads_per_data_dir, thread_name_prefix="log-recovery"
+            ) as pool:
+                logs = list(pool.map(open_one, found))
+        for (tp, _), log in zip(found, logs, strict=True):
+            self._logs[tp] = log
             self._dir_of[tp] = log_dir
+        self._partitions_in[log_dir] += len(found)
         if clean:
             # Removed only after loading: a crash from here on must trigger recovery again.
             marker.unlink()
@@ -122,24 +174,25 @@ class LogManager:
                 clock=self.clock,
                 on_failure=self._on_failure,
                 flush_on_roll=self.flush_on_roll,
+                files=self.files,
             )
         except OSError as exc:
+            if is_out_of_descriptors(exc):
+                logger.warning("out of file descriptors creating log tp=%s error=%s", tp, exc)
+                raise OutOfDescriptors(f"no file descriptor to spare to create {tp}: {exc}") from exc
             self._mark_offline(log_dir, exc)
             raise LogDirOffline(f"cannot create {tp} in {log_dir}: {exc}") from exc
         self._logs[tp] = log
         self._dir_of[tp] = log_dir
-        logger.info("created log tp=%s dir=%s", tp, log_dir)
+        self._partitions_in[log_dir] += 1
+        logger.debug("created log tp=%s dir=%s", tp, log_dir)
         return log
 
     def _next_log_dir(self) -> Path:
         online = [d for d in self.log_dirs if d not in self.offline_dirs]
         if not online:
             raise LogDirOffline("every log dir is offline")
-        counts = {d: 0 for d in online}
-        for d in self._dir_of.values():
-            if d in counts:
-                counts[d] += 1
-        return min(online, key=lambda d: counts[d])  # ties: the first listed
+        return min(online, key=lambda d: self._partitions_in[d])  # ties: the first listed
 
     def get(self, tp: TopicPartition) -> FileLog | None:
         return self._logs.get(tp)
@@ -160,12 +213,16 @@ class LogManager:
         log_dir = self._dir_of.pop(tp, None)
         if log is None or log_dir is None:
             return
+        self._partitions_in[log_dir] -= 1
         log.close()
         doomed = log.directory.with_name(f"{log.directory.name}.{uuid.uuid4().hex}{_DELETE_SUFFIX}")
         try:
             os.rename(log.directory, doomed)
             shutil.rmtree(doomed)
         except OSError as exc:
+            if is_out_of_descriptors(exc):
+                logger.warning("out of file descriptors deleting log tp=%s; retried at start-up", tp)
+                return  # renamed (or not): the `-delete` directory or the log is removed by the next load
             self._mark_offline(log_dir, exc)
             raise LogDirOffline(f"cannot delete {tp} in {log_dir}: {exc}") from exc
         logger.info("deleted log tp=%s dir=%s", tp, log_dir)
@@ -224,16 +281,39 @@ class LogManager:
                     {tp: log.log_start_offset for tp, log in logs.items()},
                 )
             except OSError as exc:
+                if is_out_of_descriptors(exc):
+                    logger.warning("checkpoint postponed dir=%s error=%s", log_dir, exc)
+                    continue  # the next checkpoint writes it; the old file is intact
                 self._mark_offline(log_dir, exc)
 
+    @property
+    def open_partitions(self) -> int:
+        return len(self._logs)
+
     def close(self) -> None:
-        """Flush and close every log, checkpoint, and mark each healthy dir as cleanly shut down."""
+        """Flush and close every log, checkpoint, and mark each healthy dir as cleanly shut down.
+
+        Thousands of logs with unflushed writes are not fsynced one file at a time (three fsyncs each,
+        minutes on a busy disk, past a supervisor's stop timeout, which then kills the broker and
+        costs a full recovery): every file is written, then one sync(2) makes all of it durable, and
+        only then do the recovery points move and the checkpoints and markers get written."""
+        unsynced: list[FileLog] = []
+        few = sum(1 for log in self._logs.values() if not log.is_offline) <= _FSYNC_EACH_BELOW
         for tp, log in list(self._logs.items()):
             try:
-                log.close()
-            except (OSError, LogDirOffline) as exc:
+                if few:
+                    log.close()
+                elif log.close_without_fsync():
+                    unsynced.append(log)
+            except (OSError, LogDirOffline, OutOfDescriptors) as exc:
                 logger.warning("close failed tp=%s error=%s", tp, exc)
                 self._mark_offline(self._dir_of[tp], exc)
+        if unsynced:
+            started = time.monotonic()
+            os.sync()
+            for log in unsynced:
+                log.confirm_synced()
+            logger.info("synced logs count=%d seconds=%.2f", len(unsynced), time.monotonic() - started)
         self.checkpoint()
         for log_dir in self.log_dirs:
             if log_dir not in self.offline_dirs:
@@ -243,6 +323,7 @@ class LogManager:
                     logger.warning("cannot write clean shutdown marker dir=%s error=%s", log_dir, exc)
         self._logs.clear()
         self._dir_of.clear()
+        self._partitions_in = {d: 0 for d in self.log_dirs}
 
     # -- faults ----------------------------------------------------------------------------------
 

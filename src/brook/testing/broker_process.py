@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from brook.testing.managed_process import ManagedProcess
@@ -33,7 +34,11 @@ class BrookProcess(ManagedProcess):
         overrides: dict[str, str] | None = None,
         port: int = 0,
         startup_timeout_s: float = 30.0,
+        *,
+        max_output_lines: int = 2000,
+        preexec_fn: Callable[[], None] | None = None,
     ) -> None:
+        """preexec_fn runs in the child before brook starts (e.g. to lower RLIMIT_NOFILE)."""
         self._own_dir = data_dir is None
         self.data_dir = Path(tempfile.mkdtemp(prefix="brook-test-")) if data_dir is None else data_dir
         self.overrides = {"group.initial.rebalance.delay.ms": "0", **(overrides or {})}
@@ -41,7 +46,8 @@ class BrookProcess(ManagedProcess):
         self.startup_timeout_s = startup_timeout_s
         self.extra_args: list[str] = []
         self.process: subprocess.Popen[str] | None = None
-        self.output: deque[str] = deque(maxlen=2000)
+        self.output: deque[str] = deque(maxlen=max_output_lines)
+        self.preexec_fn = preexec_fn
         self._reader: threading.Thread | None = None
 
     @property
@@ -67,6 +73,7 @@ class BrookProcess(ManagedProcess):
             stderr=subprocess.STDOUT,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=self.preexec_fn,
         )
         ready = threading.Event()
 
