@@ -1,4 +1,8 @@
-"""Producer id allocation: blocks reserved in the metadata store, so ids never repeat across restarts."""
+"""Producer id allocation: blocks reserved in the metadata store, so ids never repeat across restarts.
+
+A block is reserved on a worker thread (a ZooKeeper compare-and-set), one reservation at a time."""
+
+import asyncio
 
 from brook.metadata.api import MetadataStore
 
@@ -10,11 +14,13 @@ class ProducerIdManager:
         self._metadata = metadata
         self._next = 0
         self._end = 0
+        self._lock = asyncio.Lock()
 
-    def next_id(self) -> int:
-        if self._next >= self._end:
-            self._next = self._metadata.allocate_producer_ids(BLOCK_SIZE)
-            self._end = self._next + BLOCK_SIZE
-        producer_id = self._next
-        self._next += 1
-        return producer_id
+    async def next_id(self) -> int:
+        async with self._lock:
+            if self._next >= self._end:
+                self._next = await asyncio.to_thread(self._metadata.allocate_producer_ids, BLOCK_SIZE)
+                self._end = self._next + BLOCK_SIZE
+            producer_id = self._next
+            self._next += 1
+            return producer_id

@@ -1,15 +1,21 @@
 """TopicService: topic creation, deletion, partitions and configs, keeping metadata and logs in step.
 
 Owned by the event loop. Every change goes to the MetadataStore first, then the ReplicaManager
-opens or drops logs to match it.
+opens or drops logs to match it. Metadata writes are blocking calls (ZooKeeper round trips, or the embedded
+store's fsync): they run on a worker thread, one at a time per broker, and a write that does not finish within
+`write_timeout_s` (ZooKeeper unreachable) answers REQUEST_TIMED_OUT while the event loop serves on.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from typing import Any, TypeVar
 
 from brook.broker.config import TOPIC_CONFIGS, BrokerConfig, log_config_for, validate_topic_configs
 from brook.broker.replica_manager import ReplicaManager
@@ -18,6 +24,7 @@ from brook.common.errors import (
     InvalidReplicationFactor,
     InvalidRequest,
     InvalidTopic,
+    RequestTimedOut,
     TopicAlreadyExists,
     UnknownTopicOrPartition,
 )
@@ -31,6 +38,9 @@ __all__ = ["ConfigSource", "TopicService", "validate_topic_name"]
 _LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
 MAX_TOPIC_NAME_LENGTH = 249
 MAX_PARTITIONS = 100_000
+WRITE_TIMEOUT_S = 30.0
+
+T = TypeVar("T")
 
 
 class ConfigSource:
@@ -62,18 +72,42 @@ def validate_topic_name(name: str | None) -> str:
 
 
 class TopicService:
-    def __init__(self, config: BrokerConfig, metadata: MetadataStore, replicas: ReplicaManager) -> None:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        metadata: MetadataStore,
+        replicas: ReplicaManager,
+        *,
+        executor: Executor | None = None,
+    ) -> None:
         self.config = config
         self.metadata = metadata
         self.replicas = replicas
+        self.write_timeout_s = WRITE_TIMEOUT_S
+        self._executor = executor
+        self._write_lock = asyncio.Lock()
+        self._background: dict[str, asyncio.Task[None]] = {}
 
-    def sync(self) -> None:
+    async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """One metadata write on a worker thread; REQUEST_TIMED_OUT if it takes longer than write_timeout_s."""
+        async with self._write_lock:
+            try:
+                call = functools.partial(fn, *args, **kwargs)
+                running = asyncio.get_running_loop().run_in_executor(self._executor, call)
+                return await asyncio.wait_for(running, self.write_timeout_s)
+            except TimeoutError:
+                name = getattr(fn, "__name__", "metadata write")
+                logger.warning("metadata write timed out op=%s timeout_s=%.0f", name, self.write_timeout_s)
+                raise RequestTimedOut(f"{name} did not complete within {self.write_timeout_s:.0f}s") from None
+
+    def sync(self, *, follow: bool = True) -> None:
+        """Host what the metadata assigns here; `follow=False` (controlled shutdown) leaves fetchers stopped."""
         topics = self.metadata.topics()
         default_min_isr = self.config.get("min.insync.replicas")
         self.replicas.sync_with(
             topics,
             {name: self.log_config(t) for name, t in topics.items()},
-            brokers={b.node_id: b for b in self.metadata.live_brokers()},
+            brokers={b.node_id: b for b in self.metadata.live_brokers()} if follow else None,
             min_insync_replicas={
                 name: int(t.configs.get("min.insync.replicas", default_min_isr)) for name, t in topics.items()
             },
@@ -88,7 +122,7 @@ class TopicService:
                 return state.name
         raise UnknownTopicOrPartition(f"no topic with id {topic_id}")
 
-    def get_or_auto_create(self, name: str, *, allow_create: bool) -> TopicState:
+    async def get_or_auto_create(self, name: str, *, allow_create: bool) -> TopicState:
         state = self.metadata.topic(name)
         if state is not None:
             return state
@@ -96,9 +130,41 @@ class TopicService:
         if not (allow_create and self.config.bool("auto.create.topics.enable")):
             raise UnknownTopicOrPartition(f"Topic {name} not found.")
         logger.info("auto-creating topic name=%s", name)
-        return self.create_topic(name, -1, -1, {})
+        return await self.create_topic(name, -1, -1, {})
 
-    def create_topic(
+    def create_topic_in_background(
+        self,
+        name: str,
+        num_partitions: int,
+        replication_factor: int,
+        configs: Mapping[str, str | None],
+        *,
+        internal: bool = False,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Start creating a topic unless that is already under way; `then()` runs on the loop once it exists.
+
+        For callers that cannot wait (FindCoordinator's internal topic): they answer "not available yet" and
+        the client asks again."""
+        if name in self._background:
+            return
+
+        async def create() -> None:
+            try:
+                await self.create_topic(name, num_partitions, replication_factor, configs, internal=internal)
+            except TopicAlreadyExists:
+                pass
+            except Exception:
+                logger.exception("creating topic failed name=%s", name)
+                return
+            finally:
+                self._background.pop(name, None)
+            if then is not None:
+                then()
+
+        self._background[name] = asyncio.get_running_loop().create_task(create())
+
+    async def create_topic(
         self,
         name: str,
         num_partitions: int,
@@ -122,7 +188,8 @@ class TopicService:
         brokers = len(self.metadata.live_brokers())
         if replication_factor <= 0:
             raise InvalidReplicationFactor("Replication factor must be larger than 0.")
-        if replication_factor > brokers:
+        # the store checks again against its freshest view (a broker may have registered a moment ago)
+        if replication_factor > brokers and validate_only:
             raise InvalidReplicationFactor(
                 f"Replication factor: {replication_factor} larger than available brokers: {brokers}."
             )
@@ -133,20 +200,20 @@ class TopicService:
             return TopicState(
                 name, uuid.UUID(int=0), _preview_partitions(num_partitions, self.replicas.node_id), checked
             )
-        state = self.metadata.create_topic(
-            name, num_partitions, replication_factor, checked, internal=internal
+        state = await self._write(
+            self.metadata.create_topic, name, num_partitions, replication_factor, checked, internal=internal
         )
         logger.info("created topic name=%s partitions=%d configs=%s", name, num_partitions, checked)
         self.sync()
         return state
 
-    def delete_topic(self, name: str) -> TopicState:
-        state = self.metadata.delete_topic(name)
+    async def delete_topic(self, name: str) -> TopicState:
+        state = await self._write(self.metadata.delete_topic, name)
         logger.info("deleted topic name=%s", name)
         self.sync()
         return state
 
-    def create_partitions(self, name: str, count: int, *, validate_only: bool = False) -> TopicState:
+    async def create_partitions(self, name: str, count: int, *, validate_only: bool = False) -> TopicState:
         state = self.metadata.topic(name)
         if state is None:
             raise UnknownTopicOrPartition(f"The topic '{name}' does not exist.")
@@ -159,12 +226,12 @@ class TopicService:
             raise InvalidPartitions(f"Number of partitions {count} is too large.")
         if validate_only:
             return state
-        state = self.metadata.add_partitions(name, count)
+        state = await self._write(self.metadata.add_partitions, name, count)
         logger.info("added partitions name=%s count=%d", name, count)
         self.sync()
         return state
 
-    def set_topic_configs(
+    async def set_topic_configs(
         self, name: str, configs: Mapping[str, str | None], *, validate_only: bool = False
     ) -> None:
         if self.metadata.topic(name) is None:
@@ -172,7 +239,7 @@ class TopicService:
         checked = validate_topic_configs(configs)
         if validate_only:
             return
-        self.metadata.set_topic_configs(name, checked)
+        await self._write(self.metadata.set_topic_configs, name, checked)
         logger.info("altered topic configs name=%s configs=%s", name, checked)
         self.sync()
 

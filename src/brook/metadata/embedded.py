@@ -16,7 +16,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from brook.common.errors import InvalidPartitions, TopicAlreadyExists, UnknownTopicOrPartition
+from brook.common.errors import (
+    InvalidPartitions,
+    InvalidReplicationFactor,
+    TopicAlreadyExists,
+    UnknownTopicOrPartition,
+)
 from brook.common.files import write_atomically
 from brook.metadata.api import BrokerInfo, PartitionState, TopicState
 
@@ -81,6 +86,10 @@ class EmbeddedMetadataStore:
     ) -> TopicState:
         if name in self._topics:
             raise TopicAlreadyExists(f"Topic '{name}' already exists.")
+        if replication_factor > 1:
+            raise InvalidReplicationFactor(
+                f"Replication factor: {replication_factor} larger than available brokers: 1."
+            )
         partitions = {p: self._new_partition(p) for p in range(num_partitions)}
         state = TopicState(name, uuid.uuid4(), partitions, dict(configs), internal)
         self._topics[name] = state
