@@ -131,6 +131,7 @@ class Broker:
             / 1000
         )
         await self.replicas.fetchers.close()
+        logger.info("controlled shutdown: fetchers stopped, moving leaderships")
         try:
             still_leading = await asyncio.get_running_loop().run_in_executor(
                 self.metadata_executor, controlled, budget_s
