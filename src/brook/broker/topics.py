@@ -15,10 +15,13 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
+from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 from brook.broker.config import TOPIC_CONFIGS, BrokerConfig, log_config_for, validate_topic_configs
 from brook.broker.replica_manager import ReplicaManager
+from brook.broker.topic_identity import TopicIdentity
 from brook.common.errors import (
     InvalidPartitions,
     InvalidReplicationFactor,
@@ -28,8 +31,10 @@ from brook.common.errors import (
     TopicAlreadyExists,
     UnknownTopicOrPartition,
 )
+from brook.common.types import TopicPartition
 from brook.metadata.api import MetadataStore, PartitionState, TopicState
 from brook.storage.api import LogConfig
+from brook.storage.partition_metadata import write_topic_id
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +92,8 @@ class TopicService:
         self._executor = executor
         self._write_lock = asyncio.Lock()
         self._background: dict[str, asyncio.Task[None]] = {}
+        self.identity = TopicIdentity(replicas.log_manager)
+        self._identity_writes: set[asyncio.Task[None]] = set()
 
     async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """One metadata write on a worker thread; REQUEST_TIMED_OUT if it takes longer than write_timeout_s."""
@@ -101,8 +108,44 @@ class TopicService:
                 raise RequestTimedOut(f"{name} did not complete within {self.write_timeout_s:.0f}s") from None
 
     def sync(self, *, follow: bool = True) -> None:
-        """Host what the metadata assigns here; `follow=False` (controlled shutdown) leaves fetchers stopped."""
+        """Host what the metadata assigns here; `follow=False` (controlled shutdown) leaves fetchers stopped.
+
+        First drops replica directories of another topic id (topic_identity.py), then records the topic id
+        of every hosted partition that has none yet (partition.metadata, written on a worker thread)."""
         topics = self.metadata.topics()
+        topic_ids = {name: t.topic_id for name, t in topics.items()}
+        stale = self.identity.stale(topic_ids)
+        if stale:
+            self._drop_replicas(topics, stale, follow)
+        self._sync_with(topics, follow)
+        pending = self.identity.unrecorded(self.replicas.partitions, topic_ids)
+        if pending:
+            self._record_topic_ids(pending)
+
+    def _drop_replicas(
+        self, topics: Mapping[str, TopicState], stale: set[TopicPartition], follow: bool
+    ) -> None:
+        for tp in sorted(stale):
+            logger.warning(
+                "deleting replica of a deleted topic (its partition.metadata names another topic id) tp=%s",
+                tp,
+            )
+        hosted = {tp for tp in stale if tp in self.replicas.partitions}
+        for tp in stale - hosted:
+            self.replicas.log_manager.delete(tp)
+        if hosted:  # a pass without them removes them (and deletes their logs); the next pass starts afresh
+            without = {
+                name: replace(
+                    t,
+                    partitions={
+                        p: s for p, s in t.partitions.items() if TopicPartition(name, p) not in hosted
+                    },
+                )
+                for name, t in topics.items()
+            }
+            self._sync_with(without, follow)
+
+    def _sync_with(self, topics: Mapping[str, TopicState], follow: bool) -> None:
         default_min_isr = self.config.get("min.insync.replicas")
         self.replicas.sync_with(
             topics,
@@ -112,6 +155,23 @@ class TopicService:
                 name: int(t.configs.get("min.insync.replicas", default_min_isr)) for name, t in topics.items()
             },
         )
+
+    def _record_topic_ids(self, pending: list[tuple[Path, uuid.UUID]]) -> None:
+        def write_all() -> None:
+            for directory, topic_id in pending:
+                try:
+                    write_topic_id(directory, topic_id)
+                except OSError as exc:  # the partition went meanwhile, or its dir failed (the log reports it)
+                    logger.warning("could not write partition.metadata dir=%s: %s", directory, exc)
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            write_all()
+            return
+        task = loop.create_task(asyncio.to_thread(write_all))
+        self._identity_writes.add(task)
+        task.add_done_callback(self._identity_writes.discard)
 
     def log_config(self, state: TopicState) -> LogConfig:
         return log_config_for(self.config, state.configs)

@@ -1,6 +1,6 @@
 """The controller's pure decisions: unclean election, bounced brokers, controlled shutdown."""
 
-from brook.metadata.zookeeper import elect_leader, elect_leader_after_bounce, move_off
+from brook.metadata.zookeeper import elect_leader, elect_leader_after_bounce, initial_state, move_off
 
 
 def test_no_live_isr_member_stays_offline_unless_unclean_election_is_enabled() -> None:
@@ -40,3 +40,9 @@ def test_controlled_shutdown_hands_leadership_to_the_next_live_isr_member() -> N
     assert move_off((0, 1, 2), 1, 3, (0, 1, 2), 0, {0, 1, 2}) == (1, 3, (1, 2))
     # not in the ISR, not leading: nothing to do
     assert move_off((0, 1, 2), 1, 3, (1, 2), 0, {0, 1, 2}) is None
+
+
+def test_a_partition_written_without_state_goes_online_on_its_first_live_replica() -> None:
+    assert initial_state((2, 0, 1), {0, 1, 2}) == (2, 0, (2, 0, 1))
+    assert initial_state((2, 0, 1), {0, 1}) == (0, 0, (0, 1))  # the preferred replica is dead
+    assert initial_state((2,), {0, 1}) is None  # nobody alive: it waits

@@ -12,6 +12,7 @@ from brook.metadata.zookeeper.decisions import (
     assign_replicas,
     elect_leader,
     elect_leader_after_bounce,
+    initial_state,
     move_off,
 )
 from brook.metadata.zookeeper.image import ClusterImage
@@ -26,5 +27,6 @@ __all__ = [
     "elect_leader",
     "elect_leader_after_bounce",
     "encode_topic_id",
+    "initial_state",
     "move_off",
 ]

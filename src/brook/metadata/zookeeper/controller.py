@@ -32,7 +32,7 @@ from kazoo.exceptions import (
 )
 
 from brook.common.clock import Clock
-from brook.metadata.zookeeper.decisions import elect_leader_after_bounce
+from brook.metadata.zookeeper.decisions import elect_leader_after_bounce, initial_state
 from brook.metadata.zookeeper.layout import (
     BROKER_IDS_PATH,
     CONTROLLER_EPOCH_PATH,
@@ -230,7 +230,9 @@ class Controller:
             try:
                 data, stat = self._zk.get(path)
             except NoNodeError:
-                return  # no state yet (written with the assignment) or the topic is going
+                if self._create_initial_state(name, partition, replicas, live):
+                    continue  # created, or created by someone else meanwhile: decide on it as usual
+                return
             state = loads(data)
             if state is None:
                 return
@@ -265,6 +267,41 @@ class Controller:
                 " (unclean election)" if unclean and leader >= 0 and leader not in state["isr"] else "",
             )
             return
+
+    def _create_initial_state(
+        self, name: str, partition: int, replicas: tuple[int, ...], live: set[int]
+    ) -> bool:
+        """A partition whose assignment was written without a state znode; False if there is nothing to do."""
+        decision = initial_state(replicas, live)
+        if decision is None or self._zk.exists(topic_path(name)) is None:
+            return False
+        partitions_path = f"{topic_path(name)}/partitions"
+        missing = [
+            path
+            for path in (partitions_path, f"{partitions_path}/{partition}")
+            if self._zk.exists(path) is None
+        ]
+        doc = partition_state_doc(*decision, self.epoch)
+
+        def ops(txn: Any) -> None:
+            for path in missing:
+                txn.create(path, b"")
+            txn.create(partition_state_path(name, partition), doc)
+
+        assert self._epoch_zk_version is not None
+        results = fenced_commit(self._zk, self._epoch_zk_version, ops)
+        failed = [r for r in results if isinstance(r, Exception)]
+        if failed and not isinstance(failed[0], NodeExistsError):
+            raise failed[0]
+        if not failed:
+            logger.info(
+                "new partition online topic=%s partition=%d leader=%d isr=%s",
+                name,
+                partition,
+                decision[0],
+                list(decision[2]),
+            )
+        return True
 
     def _complete_deletion(self, name: str) -> None:
         """Kafka's ZooKeeper flow: the controller removes the topic's znodes, then the deletion request.

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from brook.common.errors import InvalidReplicationFactor
 
-__all__ = ["Decision", "assign_replicas", "elect_leader", "elect_leader_after_bounce", "move_off"]
+__all__ = [
+    "Decision",
+    "assign_replicas",
+    "elect_leader",
+    "elect_leader_after_bounce",
+    "initial_state",
+    "move_off",
+]
 
 Decision = tuple[int, int, tuple[int, ...]]
 
@@ -48,6 +55,16 @@ def assign_replicas(
             replicas.append(ordered[(first + 1 + (shift + j) % (n - 1)) % n])
         assignment[p] = tuple(replicas)
     return assignment
+
+
+def initial_state(replicas: tuple[int, ...], live: set[int]) -> Decision | None:
+    """A new partition without a state znode (written by a tool that only writes the assignment, as Kafka's
+    ZooKeeper-based admin tools do): Kafka's NewPartition -> OnlinePartition. The first live replica in
+    assignment order leads in epoch 0 with the live replicas as ISR; None while no replica is alive."""
+    live_replicas = tuple(r for r in replicas if r in live)
+    if not live_replicas:
+        return None
+    return live_replicas[0], 0, live_replicas
 
 
 def elect_leader(
