@@ -50,6 +50,7 @@ class Broker:
         self.metadata = _build_metadata_store(config, self.log_dirs[0], self.node_id)
         self.metadata_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="metadata")
         self._stopping = False
+        self._hosting = False  # partitions follow the metadata (after registration, on a cluster)
         # A segment roll's fsync runs on a worker thread (ReplicaManager), not on the event loop.
         self.log_manager = LogManager(self.log_dirs, self.clock, flush_on_roll=False)
         self.replicas = ReplicaManager(
@@ -75,7 +76,11 @@ class Broker:
         claim_log_dirs(self.log_dirs, cluster_id=self.metadata.cluster_id, node_id=self.node_id)
         topics = self.metadata.topics()
         self.log_manager.load({name: self.topics.log_config(state) for name, state in topics.items()})
-        self.topics.sync()  # open every partition before the first client can ask for one
+        # A cluster broker takes no partition role before it is registered: a restarted broker waiting out its
+        # previous run's registration must not act on that run's leaderships (clients get retriable errors).
+        self._hosting = not isinstance(self.metadata, ZooKeeperMetadataStore)
+        if self._hosting:
+            self.topics.sync()  # single node: open every partition before the first client can ask for one
         self.metadata.add_listener(self._on_metadata_change)  # another broker changed topics or brokers
         host, port = self.config.listener
         await self.server.start(host, port)
@@ -86,6 +91,7 @@ class Broker:
             self.metadata.register_broker,
             BrokerInfo(self.node_id, adv_host, adv_port or self.server.port),
         )
+        self._hosting = True
         metrics_port = self.config.int("brook.metrics.port")
         if metrics_port >= 0:
             await self.metrics.start(host, metrics_port)
@@ -106,6 +112,8 @@ class Broker:
 
     def _on_metadata_change(self) -> None:
         """On the event loop, after the store's cache changed: host or drop partitions to match it."""
+        if not self._hosting:
+            return
         try:
             self.topics.sync(follow=not self._stopping)
         except Exception:

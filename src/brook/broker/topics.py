@@ -94,18 +94,31 @@ class TopicService:
         self._background: dict[str, asyncio.Task[None]] = {}
         self.identity = TopicIdentity(replicas.log_manager)
         self._identity_writes: set[asyncio.Task[None]] = set()
+        self._writes: set[asyncio.Task[Any]] = set()
 
     async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """One metadata write on a worker thread; REQUEST_TIMED_OUT if it takes longer than write_timeout_s."""
-        async with self._write_lock:
-            try:
-                call = functools.partial(fn, *args, **kwargs)
-                running = asyncio.get_running_loop().run_in_executor(self._executor, call)
-                return await asyncio.wait_for(running, self.write_timeout_s)
-            except TimeoutError:
-                name = getattr(fn, "__name__", "metadata write")
-                logger.warning("metadata write timed out op=%s timeout_s=%.0f", name, self.write_timeout_s)
-                raise RequestTimedOut(f"{name} did not complete within {self.write_timeout_s:.0f}s") from None
+        """One metadata write on a worker thread, then a partition sync; REQUEST_TIMED_OUT after write_timeout_s.
+
+        Both run in a task of their own: a caller that gives up (timeout, closed connection) never leaves the
+        metadata changed and this broker's partitions not synced to it."""
+        task = asyncio.get_running_loop().create_task(
+            self._write_then_sync(functools.partial(fn, *args, **kwargs))
+        )
+        self._writes.add(task)
+        task.add_done_callback(_forget_write)
+        task.add_done_callback(self._writes.discard)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.write_timeout_s)
+        except TimeoutError:
+            name = getattr(fn, "__name__", "metadata write")
+            logger.warning("metadata write timed out op=%s timeout_s=%.0f", name, self.write_timeout_s)
+            raise RequestTimedOut(f"{name} did not complete within {self.write_timeout_s:.0f}s") from None
+
+    async def _write_then_sync(self, call: Callable[[], T]) -> T:
+        async with self._write_lock:  # one write at a time per broker
+            result = await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        self.sync()
+        return result
 
     def sync(self, *, follow: bool = True) -> None:
         """Host what the metadata assigns here; `follow=False` (controlled shutdown) leaves fetchers stopped.
@@ -190,7 +203,13 @@ class TopicService:
         if not (allow_create and self.config.bool("auto.create.topics.enable")):
             raise UnknownTopicOrPartition(f"Topic {name} not found.")
         logger.info("auto-creating topic name=%s", name)
-        return await self.create_topic(name, -1, -1, {})
+        try:
+            return await self.create_topic(name, -1, -1, {})
+        except TopicAlreadyExists:  # another request created it while this one waited for the store
+            state = self.metadata.topic(name)
+            if state is None:
+                raise
+            return state
 
     def create_topic_in_background(
         self,
@@ -264,13 +283,11 @@ class TopicService:
             self.metadata.create_topic, name, num_partitions, replication_factor, checked, internal=internal
         )
         logger.info("created topic name=%s partitions=%d configs=%s", name, num_partitions, checked)
-        self.sync()
         return state
 
     async def delete_topic(self, name: str) -> TopicState:
         state = await self._write(self.metadata.delete_topic, name)
         logger.info("deleted topic name=%s", name)
-        self.sync()
         return state
 
     async def create_partitions(self, name: str, count: int, *, validate_only: bool = False) -> TopicState:
@@ -288,7 +305,6 @@ class TopicService:
             return state
         state = await self._write(self.metadata.add_partitions, name, count)
         logger.info("added partitions name=%s count=%d", name, count)
-        self.sync()
         return state
 
     async def set_topic_configs(
@@ -301,7 +317,6 @@ class TopicService:
             return
         await self._write(self.metadata.set_topic_configs, name, checked)
         logger.info("altered topic configs name=%s configs=%s", name, checked)
-        self.sync()
 
     def describe_topic_configs(self, state: TopicState) -> dict[str, tuple[str, int]]:
         """Every topic config with its value and source (overrides first, then broker defaults)."""
@@ -329,6 +344,12 @@ class TopicService:
         state = self.metadata.topic(name)
         if state is not None and state.internal:
             raise InvalidRequest(f"Topic {name} is internal")
+
+
+def _forget_write(task: asyncio.Task[Any]) -> None:
+    """The caller may have stopped waiting: retrieve the outcome so it is not reported as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _preview_partitions(count: int, node_id: int) -> dict[int, PartitionState]:
