@@ -5,10 +5,12 @@ numbered values the whole time, and at the end every partition must hold exactly
 the order they were acknowledged: nothing lost, nothing duplicated.
 """
 
+import contextlib
 import itertools
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -251,3 +253,111 @@ def test_zookeeper_paused_past_the_session_timeout_then_restarted_under_load(tmp
                 b.kill()
             zk.stop()
             zk.close()
+
+
+class ZooKeeperLink:
+    """A TCP proxy between one broker and ZooKeeper that the test can cut (connections dropped, new ones
+    refused) and heal, to cut that broker alone off from ZooKeeper."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._cut = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                if self._cut:
+                    client.close()
+                    continue
+                try:
+                    upstream = socket.create_connection(("127.0.0.1", self.target_port))
+                except OSError:
+                    client.close()
+                    continue
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            conns, self._conns = self._conns, []
+        for s in conns:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def heal(self) -> None:
+        with self._lock:
+            self._cut = False
+
+    def close(self) -> None:
+        self.cut()
+        self._listener.close()
+
+
+def test_broker_cut_off_from_zookeeper_past_its_session_timeout_while_producing(zookeeper, zk, tmp_path):
+    """The cut-off broker loses its session (its leaderships move), then comes back under a new session."""
+    zk_port = int(zookeeper.split("/")[0].split(":")[1])
+    chroot = zookeeper.split("/", 1)[1]
+    link = ZooKeeperLink(zk_port)
+    brokers = [
+        cluster_broker(f"127.0.0.1:{link.port}/{chroot}" if i == 2 else zookeeper, tmp_path / f"b{i}", i)
+        for i in range(3)
+    ]
+    try:
+        for b in brokers:
+            b.start()
+        create_topic(brokers, zk, "cut-off")
+        bootstrap = ",".join(b.bootstrap for b in brokers)
+        with LoadProducer(bootstrap, "cut-off") as load:
+            wait_until(lambda: load.acked_count() >= 300, timeout_s=30)
+            owner = zk.exists("/brokers/ids/2").ephemeralOwner
+            link.cut()
+            wait_until(lambda: zk.exists("/brokers/ids/2") is None, timeout_s=SESSION_TIMEOUT_MS / 1000 + 20)
+            # the controller moved broker 2's leaderships and took it out of every ISR
+            wait_until(
+                lambda: all(
+                    (s := state_of(zk, "cut-off", p))["leader"] != 2 and 2 not in s["isr"]
+                    for p in range(PARTITIONS)
+                ),
+                timeout_s=20,
+            )
+            cut_acked = load.acked_count()
+            wait_until(lambda: load.acked_count() >= cut_acked + 300, timeout_s=60)  # the others carry on
+            link.heal()
+            wait_until(
+                lambda: (s := zk.exists("/brokers/ids/2")) is not None and s.ephemeralOwner != owner,
+                timeout_s=60,
+            )
+            wait_until(lambda: full_isr(zk, "cut-off"), timeout_s=60)
+            healed = load.acked_count()
+            wait_until(lambda: load.acked_count() >= healed + 300, timeout_s=30)
+        assert brokers[2].process is not None
+        assert brokers[2].process.poll() is None  # it never exited
+        assert load.errors == []
+        assert_exactly_acked(bootstrap, load)
+    finally:
+        for b in brokers:
+            b.kill()
+        link.close()
