@@ -8,6 +8,7 @@ the order they were acknowledged: nothing lost, nothing duplicated.
 import contextlib
 import itertools
 import json
+import logging
 import os
 import signal
 import socket
@@ -127,6 +128,10 @@ def read_partition(bootstrap: str, topic: str, partition: int, count: int) -> li
 
 
 def assert_exactly_acked(bootstrap: str, load: LoadProducer) -> None:
+    # issue 10's bound on the longest time without any acknowledgement
+    gap_s = load.longest_gap_s()
+    logging.getLogger(__name__).info("acked=%d longest_gap_s=%.2f", load.acked_count(), gap_s)
+    assert gap_s <= SESSION_TIMEOUT_MS / 1000 + 5
     for p in range(PARTITIONS):
         acked = load.acked[p]
         got = read_partition(bootstrap, load.topic, p, len(acked))
@@ -361,3 +366,35 @@ def test_broker_cut_off_from_zookeeper_past_its_session_timeout_while_producing(
         for b in brokers:
             b.kill()
         link.close()
+
+
+def test_killing_the_broker_that_is_both_controller_and_leader(three, zk):
+    """Scenario (g): a new controller is elected in a new epoch and moves the dead broker's leaderships."""
+    brokers = three
+    create_topic(brokers, zk, "headless")
+    controller = json.loads(zk.get("/controller")[0])["brokerid"]
+    epoch = int(zk.get("/controller_epoch")[0])
+    led = [p for p in range(PARTITIONS) if state_of(zk, "headless", p)["leader"] == controller]
+    assert led  # three partitions spread over three brokers: each leads one
+    bootstrap = ",".join(b.bootstrap for b in brokers)
+    with LoadProducer(bootstrap, "headless") as load:
+        wait_until(lambda: load.acked_count() >= 300, timeout_s=30)
+        brokers[controller].kill()
+        wait_until(
+            lambda: (
+                zk.exists("/controller") is not None
+                and json.loads(zk.get("/controller")[0])["brokerid"] != controller
+            ),
+            timeout_s=30,
+        )
+        assert int(zk.get("/controller_epoch")[0]) == epoch + 1
+        wait_until(
+            lambda: all(state_of(zk, "headless", p)["leader"] not in (controller, -1) for p in led),
+            timeout_s=30,
+        )
+        moved = load.acked_count()
+        wait_until(lambda: load.acked_count() >= moved + 300, timeout_s=60)
+        brokers[controller].start()
+        wait_until(lambda: full_isr(zk, "headless"), timeout_s=60)
+    assert load.errors == []
+    assert_exactly_acked(bootstrap, load)
