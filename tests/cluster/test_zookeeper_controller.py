@@ -146,3 +146,17 @@ def test_deletion_goes_through_admin_delete_topics_and_the_controller(stores, zk
     assert zk.get_children("/admin/delete_topics") == []
     wait_until(lambda: a.topic("doomed") is None)
     assert b.topic("doomed") is None
+
+
+def test_deleting_the_controller_znode_elects_again_in_a_new_epoch(stores, zk):
+    """Kafka operators force a controller election by deleting /controller; the old one must stop acting."""
+    epoch = int(zk.get("/controller_epoch")[0])
+    assert [s.controller_epoch for s in stores] == [epoch, 0]
+    zk.delete("/controller")
+    wait_until(
+        lambda: zk.exists("/controller") is not None and int(zk.get("/controller_epoch")[0]) == epoch + 1
+    )
+    new = json.loads(zk.get("/controller")[0])["brokerid"]
+    wait_until(lambda: sorted(s.controller_epoch for s in stores) == [0, epoch + 1])
+    assert stores[new].controller_epoch == epoch + 1
+    wait_until(lambda: all(s.controller_id == new for s in stores))

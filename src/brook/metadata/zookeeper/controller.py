@@ -146,6 +146,8 @@ class Controller:
                 stand, self._stand = self._stand, False
                 self._pass_due = False
             try:
+                if stand and self.is_active and not self._holds_controller_znode():
+                    self.resign("/controller is no longer ours")  # deleted by an operator, or lost
                 if stand and not self.is_active:
                     self._try_elect()
                 if self.is_active:
@@ -182,6 +184,12 @@ class Controller:
             txn.set_data(CONTROLLER_EPOCH_PATH, str(epoch).encode(), version=stat.version)
             created, bumped = txn.commit()
             if isinstance(created, NodeExistsError):
+                if self._holds_controller_znode():  # ours: an earlier attempt committed, its answer was lost
+                    data, stat = self._zk.get(CONTROLLER_EPOCH_PATH)
+                    self.epoch, self._epoch_zk_version = int(data or b"0"), stat.version
+                    logger.info(
+                        "controller already elected node_id=%d controller_epoch=%d", self._node_id, self.epoch
+                    )
                 return  # another broker is controller; the /controller watch tells us when it goes
             if isinstance(bumped, BadVersionError):
                 continue  # another broker bumped the epoch meanwhile: read it again
@@ -192,6 +200,10 @@ class Controller:
             self._epoch_zk_version = bumped.version
             logger.info("elected controller node_id=%d controller_epoch=%d", self._node_id, epoch)
             return
+
+    def _holds_controller_znode(self) -> bool:
+        stat = self._zk.exists(CONTROLLER_PATH)
+        return stat is not None and stat.ephemeralOwner == self._zk.client_id[0]
 
     def _run_pass(self) -> None:
         assert self._epoch_zk_version is not None

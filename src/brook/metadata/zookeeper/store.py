@@ -507,10 +507,10 @@ class ZooKeeperMetadataStore:
 
     def _on_controller(self, data: bytes | None, _stat: Any, _event: Any = None) -> None:
         controller_id = self._cache.apply_controller(data)
-        if controller_id != self._node_id and self._controller.is_active:
+        if controller_id not in (-1, self._node_id) and self._controller.is_active:
             self._controller.resign(f"/controller now names broker {controller_id}")
         if controller_id == -1 and self._registration is not None and not self._stopped.is_set():
-            self._controller.stand()  # the controller went away: stand again
+            self._controller.stand()  # the controller went away: stand again (a controller checks it still is)
 
     def _on_broker_configs(self, data: bytes | None, _stat: Any, _event: Any = None) -> None:
         self._cache.apply_broker_configs(data)
