@@ -5,6 +5,7 @@ image.py         ClusterImage and the watch-fed cache behind every read
 store.py         ZooKeeperMetadataStore: the MetadataStore for clusters (reads, writes, sessions)
 registration.py  /brokers/ids/<id>, waiting out a previous run's registration
 controller.py    the controller: election by controller epoch, fenced writes, leader elections, deletions
+controlled_shutdown.py  a leaving broker moves its leaderships off and leaves the ISRs
 decisions.py     the pure decisions the controller applies (placement, election, controlled shutdown)
 """
 

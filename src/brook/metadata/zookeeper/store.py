@@ -3,8 +3,8 @@
 Threads. Reads (`topics()`, `topic()`, `live_brokers()`, `controller_id`, `broker_configs()`) never touch
 ZooKeeper: they return the cache's current `ClusterImage` (image.py). Writes (create/delete topic, partitions,
 configs, producer id blocks, ISR changes, registration, controlled shutdown) are blocking kazoo calls that are
-safe from any thread: the broker calls them through `asyncio.to_thread` with a timeout, never on its event
-loop. Each re-reads what it wrote so the caller's next read already sees it. Multi-znode writes are ZooKeeper
+safe from any thread: the broker calls them on its metadata thread pool (never on its event loop), admin
+writes with a timeout. Each re-reads what it wrote so the caller's next read already sees it. Multi-znode writes are ZooKeeper
 transactions, so watchers never see half a topic. Controller work runs on the controller's thread
 (controller.py), registration waits in registration.py.
 
@@ -16,10 +16,7 @@ Sessions. After an expired session (ZooKeeper paused or unreachable past zookeep
 opens a new one; the store registers again (waiting out its old registration), stands for controller and
 re-reads every topic, retrying until that succeeds. It never gives up.
 
-Controlled shutdown (`controlled_shutdown`): the broker that is leaving proposes, for each partition it leads or
-follows in the ISR, the state Kafka's controller would write (`move_off`): leadership to another live ISR member
-in a new epoch, itself out of the ISR. Each write is a compare-and-set on the state znode, inside a transaction
-that checks /controller_epoch is unchanged, so a concurrent controller decision wins and is decided on again.
+Controlled shutdown (`controlled_shutdown`): see controlled_shutdown.py.
 Not here yet: /config/changes notifications, /admin/reassign_partitions, /isr_change_notification.
 """
 
@@ -54,14 +51,14 @@ from brook.common.errors import (
 )
 from brook.metadata.api import BrokerInfo, TopicState
 from brook.metadata.embedded import new_cluster_id
-from brook.metadata.zookeeper.controller import Controller, ControllerMoved, fenced_set
-from brook.metadata.zookeeper.decisions import assign_replicas, move_off
+from brook.metadata.zookeeper.controlled_shutdown import move_leaderships_off
+from brook.metadata.zookeeper.controller import Controller
+from brook.metadata.zookeeper.decisions import assign_replicas
 from brook.metadata.zookeeper.image import ClusterImage, ImageCache
 from brook.metadata.zookeeper.layout import (
     BROKER_CONFIGS_PATH,
     BROKER_IDS_PATH,
     CLUSTER_ID_PATH,
-    CONTROLLER_EPOCH_PATH,
     CONTROLLER_PATH,
     DEFAULT_BROKER_CONFIG_PATH,
     DELETE_TOPICS_PATH,
@@ -333,76 +330,10 @@ class ZooKeeperMetadataStore:
         return True
 
     def controlled_shutdown(self, timeout_s: float) -> int:
-        """Hand this broker's leaderships to other ISR members and leave every ISR (see the module doc).
+        """Hand this broker's leaderships to other ISR members and leave every ISR (controlled_shutdown.py).
 
-        Retries until nothing is left to move or `timeout_s` passed (a live replica outside the ISR may catch up
-        meanwhile); returns how many partitions this broker still leads although another live replica exists."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                still_leading = self._move_off_once()
-            except ControllerMoved:
-                continue  # a new controller was elected meanwhile: look again under its epoch
-            except Exception as exc:
-                logger.warning("controlled shutdown pass failed (%s)", exc, exc_info=True)
-                still_leading = -1
-            if still_leading == 0 or time.monotonic() >= deadline:
-                return max(still_leading, 0) if still_leading >= 0 else self._count_led()
-            time.sleep(0.5)
-
-    def _move_off_once(self) -> int:
-        _, epoch_stat = self._zk.get(CONTROLLER_EPOCH_PATH)
-        live = set(self._cache.image.brokers)
-        still_leading = 0
-        for topic in list(self._cache.image.topics.values()):
-            for p in topic.partitions.values():
-                if self._node_id not in p.isr and p.leader != self._node_id:
-                    continue
-                if not self._move_off_partition(
-                    topic.name, p.partition, p.replicas, live, epoch_stat.version
-                ):
-                    still_leading += 1
-            self._cache.refresh_topic(topic.name)
-        return still_leading
-
-    def _move_off_partition(
-        self, name: str, partition: int, replicas: tuple[int, ...], live: set[int], epoch_zk_version: int
-    ) -> bool:
-        """True once this broker no longer leads the partition (or no other live replica ever could)."""
-        path = partition_state_path(name, partition)
-        while True:
-            data, stat = self._safe_get(path)
-            state = loads(data)
-            if state is None:
-                return True
-            leader, epoch, isr = int(state["leader"]), int(state["leader_epoch"]), tuple(state["isr"])
-            decision = move_off(replicas, leader, epoch, isr, self._node_id, live)
-            if decision is None:
-                # as Kafka: a partition no other live replica could take (RF 1, the rest down) is not waited for
-                return leader != self._node_id or not any(r in live for r in replicas if r != self._node_id)
-            doc = partition_state_doc(*decision, int(state.get("controller_epoch", 0)))
-            result = fenced_set(self._zk, epoch_zk_version, path, doc, stat.version)
-            if isinstance(result, BadVersionError):
-                continue
-            if isinstance(result, Exception):
-                raise result
-            logger.info(
-                "controlled shutdown moved topic=%s partition=%d leader=%d epoch=%d isr=%s",
-                name,
-                partition,
-                decision[0],
-                decision[1],
-                list(decision[2]),
-            )
-            return decision[0] != self._node_id
-
-    def _count_led(self) -> int:
-        return sum(
-            1
-            for t in self._cache.image.topics.values()
-            for p in t.partitions.values()
-            if p.leader == self._node_id
-        )
+        Returns how many partitions it still leads although another live replica exists."""
+        return move_leaderships_off(self._zk, self._cache, self._node_id, timeout_s)
 
     def close(self) -> None:
         """End the session: ZooKeeper drops /brokers/ids/<id> (and /controller, if ours) at once."""
