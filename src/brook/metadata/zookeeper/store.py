@@ -4,8 +4,8 @@ Threads. Reads (`topics()`, `topic()`, `live_brokers()`, `controller_id`, `broke
 ZooKeeper: they return the cache's current `ClusterImage` (image.py). Writes (create/delete topic, partitions,
 configs, producer id blocks, ISR changes, registration, controlled shutdown) are blocking kazoo calls that are
 safe from any thread: the broker calls them on its metadata thread pool (never on its event loop), admin
-writes with a timeout. Each re-reads what it wrote so the caller's next read already sees it. Multi-znode writes are ZooKeeper
-transactions, so watchers never see half a topic. Controller work runs on the controller's thread
+writes with a timeout. Each re-reads what it wrote so the caller's next read already sees it. Multi-znode
+writes are ZooKeeper transactions, so watchers never see half a topic. Controller work runs on the controller's thread
 (controller.py), registration waits in registration.py.
 
 Replication. A partition's leader writes ISR changes to its state znode itself (`update_isr`): a compare-and-set
