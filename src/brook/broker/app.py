@@ -61,7 +61,7 @@ class Broker:
         )
         self.replicas.isr_writer = self._write_isr
         self.topics = TopicService(config, self.metadata, self.replicas, executor=self.metadata_executor)
-        self.producer_ids = ProducerIdManager(self.metadata)
+        self.producer_ids = ProducerIdManager(self.metadata, self.metadata_executor)
         self.groups = GroupService(self)
         self.metadata_responses: dict[Any, tuple[Any, bytes]] = {}  # handlers/metadata.py's cache
         self.server = Server(self)
