@@ -91,7 +91,9 @@ class Broker:
             self.metadata.register_broker,
             BrokerInfo(self.node_id, adv_host, adv_port or self.server.port),
         )
-        self._hosting = True
+        if not self._hosting:  # registered: take the partition roles the metadata gives this broker
+            self._hosting = True
+            self.topics.sync()
         metrics_port = self.config.int("brook.metrics.port")
         if metrics_port >= 0:
             await self.metrics.start(host, metrics_port)
