@@ -29,6 +29,7 @@ from brook.common.errors import (
     InvalidTopic,
     RequestTimedOut,
     TopicAlreadyExists,
+    TopicDeletionDisabled,
     UnknownTopicOrPartition,
 )
 from brook.common.types import TopicPartition
@@ -286,6 +287,8 @@ class TopicService:
         return state
 
     async def delete_topic(self, name: str) -> TopicState:
+        if not self.config.bool("delete.topic.enable"):
+            raise TopicDeletionDisabled("Topic deletion is disabled (delete.topic.enable=false).")
         state = await self._write(self.metadata.delete_topic, name)
         logger.info("deleted topic name=%s", name)
         return state

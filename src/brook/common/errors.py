@@ -124,3 +124,9 @@ class RequestTimedOut(BrookError):
     """The request's work did not complete in time (a ZooKeeper write waiting on an unreachable ensemble)."""
 
     error_code = ErrorCode.request_timed_out
+
+
+class TopicDeletionDisabled(BrookError):
+    """DeleteTopics while delete.topic.enable is false."""
+
+    error_code = ErrorCode.topic_deletion_disabled
