@@ -76,6 +76,7 @@ class ReplicaManager:
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._flushes: dict[TopicPartition, asyncio.Task[None]] = {}
         self._isr_writes: dict[TopicPartition, asyncio.Task[None]] = {}  # one ISR proposal in flight per tp
+        self.live_brokers: set[int] | None = None  # registered brokers, from the last sync that named them
 
     # --- hosting -------------------------------------------------------------------------------
 
@@ -115,6 +116,7 @@ class ReplicaManager:
         for tp in [tp for tp in self.partitions if tp not in wanted]:
             self._remove_partition(tp)
         if brokers is not None:
+            self.live_brokers = set(brokers)
             self.fetchers.reconcile(
                 {tp: p.leader for tp, p in self.partitions.items() if not p.is_leader and p.leader >= 0},
                 brokers,
@@ -314,7 +316,9 @@ class ReplicaManager:
             if partition.record_follower_fetch(replica_id, f.fetch_offset, now_ms):
                 self._wake(f.tp)
             expanded = partition.maybe_expand_isr(replica_id)
-            if expanded is not None:
+            # KIP-841: only a broker with a live registration may join an ISR (one cut off from ZooKeeper still
+            # fetches; taking it back would undo the controller's decision over and over)
+            if expanded is not None and (self.live_brokers is None or replica_id in self.live_brokers):
                 self._change_isr(partition, expanded)
 
     def _change_isr(self, partition: Partition, isr: tuple[int, ...]) -> None:

@@ -4,10 +4,10 @@ import asyncio
 import uuid
 from pathlib import Path
 
-from brook.broker.replica_manager import ReplicaManager
+from brook.broker.replica_manager import FetchPartition, ReplicaManager
 from brook.common.clock import FakeClock
 from brook.common.types import TopicPartition
-from brook.metadata.api import PartitionState, TopicState
+from brook.metadata.api import BrokerInfo, PartitionState, TopicState
 from brook.storage.api import LogConfig
 from brook.storage.manager import LogManager
 
@@ -66,4 +66,38 @@ async def test_a_refused_isr_proposal_is_not_applied_and_may_be_made_again(tmp_p
         await asyncio.sleep(0)
     assert proposals == [(0,), (0,)]
     assert replicas.partitions[TP].isr == (0,)
+    replicas.close()
+
+
+async def test_only_a_registered_broker_is_taken_back_into_the_isr(tmp_path: Path) -> None:
+    clock = FakeClock()
+    replicas = ReplicaManager(0, LogManager([tmp_path], clock), clock, replica_lag_time_max_ms=1000)
+    topic = TopicState("t", uuid.uuid4(), {0: PartitionState(0, (0, 1), 0, 3, (0,))})
+    proposals: list[tuple[int, ...]] = []
+
+    async def writer(_tp: TopicPartition, _leader_epoch: int, isr: tuple[int, ...]) -> bool:
+        proposals.append(isr)
+        return True
+
+    replicas.isr_writer = writer
+    caught_up = [FetchPartition(TP, 0, 1024, current_leader_epoch=3)]
+
+    async def follower_fetch() -> None:
+        await replicas.fetch(
+            caught_up, min_bytes=0, max_bytes=1024, max_wait_ms=0, from_follower=True, replica_id=1
+        )
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    # broker 1 fetches but has no live registration (cut off from ZooKeeper): it stays out
+    replicas.sync_with({"t": topic}, {"t": LogConfig()}, brokers={0: BrokerInfo(0, "h", 1)})
+    await follower_fetch()
+    assert proposals == []
+    # registered again: the next caught-up fetch takes it back
+    brokers = {0: BrokerInfo(0, "h", 1), 1: BrokerInfo(1, "h", 2)}
+    replicas.sync_with({"t": topic}, {"t": LogConfig()}, brokers=brokers)
+    await follower_fetch()
+    assert proposals == [(0, 1)]
+    assert replicas.partitions[TP].isr == (0, 1)
+    await replicas.fetchers.close()
     replicas.close()
