@@ -191,3 +191,11 @@ def test_deleting_topics_while_their_rolled_segments_flush_takes_no_dir_offline(
     admin.create_topics([NewTopic("after-churn", 1, 1)])["after-churn"].result(10)
     produce_all(broker.bootstrap, "after-churn", [(None, b"ok")])
     assert "log dir offline" not in broker.log_text()
+
+
+def test_delete_is_refused_when_topic_deletion_is_disabled(tmp_path):
+    with BrookProcess(data_dir=tmp_path, overrides={"delete.topic.enable": "false"}) as broker:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        admin.create_topics([NewTopic("kept", 1, 1)])["kept"].result(10)
+        assert _error(admin.delete_topics(["kept"])["kept"]).code() == KafkaError.TOPIC_DELETION_DISABLED
+        assert "kept" in admin.list_topics(timeout=10).topics

@@ -1,13 +1,18 @@
 """Broker: the one place that builds brook's objects and connects them.
 
-Lifecycle: `Broker(config)` → `await start()` (loads logs, binds the listener) → `await stop()`
-(stops accepting, answers in-flight requests, flushes, writes the clean-shutdown marker).
+Lifecycle: `Broker(config)` → `await start()` (loads logs, binds the listener, registers) → `await stop()`
+(on a cluster first a controlled shutdown: leaderships move to other ISR members; then stops accepting, answers
+in-flight requests, flushes, writes the clean-shutdown marker).
+
+Metadata writes (ZooKeeper round trips) run on `metadata_executor`, a thread pool of their own, so a ZooKeeper
+outage never ties up the default pool that fsyncs and file work use, and never blocks the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +50,9 @@ class Broker:
         self.stats = BrokerStats()
         self.log_dirs: list[Path] = config.log_dirs
         self.metadata = _build_metadata_store(config, self.log_dirs[0], self.node_id)
+        self.metadata_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="metadata")
+        self._stopping = False
+        self._hosting = False  # partitions follow the metadata (after registration, on a cluster)
         # A segment roll's fsync runs on a worker thread (ReplicaManager), not on the event loop.
         self.log_manager = LogManager(
             self.log_dirs,
@@ -60,8 +68,8 @@ class Broker:
             replica_lag_time_max_ms=config.int("replica.lag.time.max.ms"),
         )
         self.replicas.isr_writer = self._write_isr
-        self.topics = TopicService(config, self.metadata, self.replicas)
-        self.producer_ids = ProducerIdManager(self.metadata)
+        self.topics = TopicService(config, self.metadata, self.replicas, executor=self.metadata_executor)
+        self.producer_ids = ProducerIdManager(self.metadata, self.metadata_executor)
         self.groups = GroupService(self)
         self.metadata_responses: dict[Any, tuple[Any, bytes]] = {}  # handlers/metadata.py's cache
         self.server = Server(self)
@@ -99,12 +107,24 @@ class Broker:
                 hosted,
                 budget.max_partitions,
             )
-        self._sync_at_start()  # open every partition before the first client can ask for one
+        # A cluster broker takes no partition role before it is registered: a restarted broker waiting out its
+        # previous run's registration must not act on that run's leaderships (clients get retriable errors).
+        self._hosting = not isinstance(self.metadata, ZooKeeperMetadataStore)
+        if self._hosting:
+            self._sync_at_start()  # single node: open every partition before the first client can ask for one
         self.metadata.add_listener(self._on_metadata_change)  # another broker changed topics or brokers
         host, port = self.config.listener
         await self.server.start(host, port)
         adv_host, adv_port = self.config.advertised_listener
-        self.metadata.register_broker(BrokerInfo(self.node_id, adv_host, adv_port or self.server.port))
+        # waits (off the loop) while a previous run's registration lingers in ZooKeeper: see registration.py
+        await asyncio.get_running_loop().run_in_executor(
+            self.metadata_executor,
+            self.metadata.register_broker,
+            BrokerInfo(self.node_id, adv_host, adv_port or self.server.port),
+        )
+        if not self._hosting:  # registered: take the partition roles the metadata gives this broker
+            self._hosting = True
+            self._sync_at_start()
         metrics_port = self.config.int("brook.metrics.port")
         if metrics_port >= 0:
             await self.metrics.start(host, metrics_port)
@@ -137,13 +157,48 @@ class Broker:
 
     def _on_metadata_change(self) -> None:
         """On the event loop, after the store's cache changed: host or drop partitions to match it."""
+        if not self._hosting:
+            return
         try:
-            self.topics.sync()
+            self.topics.sync(follow=not self._stopping)
         except Exception:
             logger.exception("partition sync after a metadata change failed")
 
-    def _write_isr(self, tp: TopicPartition, leader_epoch: int, isr: tuple[int, ...]) -> bool:
-        return self.metadata.update_isr(tp.topic, tp.partition, leader_epoch, isr)
+    async def _write_isr(self, tp: TopicPartition, leader_epoch: int, isr: tuple[int, ...]) -> bool:
+        """The ISR writer: a compare-and-set in ZooKeeper on the metadata pool; the loop serves on meanwhile."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.metadata_executor, self.metadata.update_isr, tp.topic, tp.partition, leader_epoch, isr
+        )
+
+    async def _controlled_shutdown(self) -> None:
+        """Kafka's controlled shutdown: stop following (so no leader takes this broker back into its ISR), move
+        every leadership to another ISR member and leave every ISR, then apply the moves here, so parked
+        produce and fetch requests learn at once that this broker no longer leads (clients refresh metadata)."""
+        controlled = getattr(self.metadata, "controlled_shutdown", None)
+        if controlled is None or not self.config.bool("controlled.shutdown.enable"):
+            return
+        self._stopping = True
+        budget_s = (
+            self.config.int("controlled.shutdown.max.retries")
+            * self.config.int("controlled.shutdown.retry.backoff.ms")
+            / 1000
+        )
+        await self.replicas.fetchers.close()
+        logger.info("controlled shutdown: fetchers stopped, moving leaderships")
+        try:
+            still_leading = await asyncio.get_running_loop().run_in_executor(
+                self.metadata_executor, controlled, budget_s
+            )
+        except Exception:
+            logger.exception("controlled shutdown failed; shutting down anyway")
+            return
+        self.topics.sync(follow=False)
+        if still_leading:
+            logger.warning(
+                "controlled shutdown left partitions without another ISR member led=%d", still_leading
+            )
+        else:
+            logger.info("controlled shutdown moved every leadership")
 
     async def _retention_loop(self) -> None:
         """log.retention.check.interval.ms: delete expired segments, compact, checkpoint."""
@@ -175,6 +230,7 @@ class Broker:
 
     async def stop(self) -> None:
         logger.info("shutting down")
+        await self._controlled_shutdown()
         self.groups.shutdown()
         await self.server.stop()
         await self.metrics.stop()
@@ -186,6 +242,7 @@ class Broker:
         self.replicas.close()
         await asyncio.to_thread(self.log_manager.close)
         await asyncio.to_thread(self.metadata.close)  # ZooKeeper: ends the session, drops /brokers/ids/<id>
+        self.metadata_executor.shutdown(wait=False, cancel_futures=True)
         logger.info("shut down cleanly")
 
 
@@ -199,4 +256,5 @@ def _build_metadata_store(config: BrokerConfig, data_dir: Path, node_id: int) ->
         node_id,
         session_timeout_ms=config.int("zookeeper.session.timeout.ms"),
         connection_timeout_ms=config.int("zookeeper.connection.timeout.ms"),
+        unclean_leader_election_enable=config.bool("unclean.leader.election.enable"),
     )

@@ -73,7 +73,7 @@ def describe_resource(
     return entries
 
 
-def alter_configs(
+async def alter_configs(
     broker: Broker,
     resource_type: int,
     name: str,
@@ -109,7 +109,7 @@ def alter_configs(
             overrides[key] = ",".join(merged)
         else:
             raise InvalidRequest(f"unknown config operation {operation}")
-    broker.topics.set_topic_configs(name, overrides, validate_only=validate_only)
+    await broker.topics.set_topic_configs(name, overrides, validate_only=validate_only)
 
 
 def _require_this_broker(broker: Broker, name: str) -> None:
@@ -117,7 +117,7 @@ def _require_this_broker(broker: Broker, name: str) -> None:
         raise InvalidRequest(f"broker {name} is not this broker ({broker.node_id})")
 
 
-def alter_resources(
+async def alter_resources(
     broker: Broker,
     resources: Any,
     changes_of: Any,
@@ -133,7 +133,7 @@ def alter_resources(
             "resource_name": resource.resource_name,
         }
         try:
-            alter_configs(
+            await alter_configs(
                 broker,
                 resource.resource_type,
                 resource.resource_name,

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
-from brook.common.errors import BrookError, ErrorCode, TopicAlreadyExists
+from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
 from brook.coordinator import (
     OFFSETS_TOPIC,
@@ -148,16 +148,17 @@ class GroupService:
         )
         if replication is None:
             return  # FindCoordinator answers COORDINATOR_NOT_AVAILABLE until enough brokers are up
-        try:
-            self._broker.topics.create_topic(
-                OFFSETS_TOPIC,
-                self.config.offsets_topic_partitions,
-                replication,
-                {"cleanup.policy": "compact", "segment.bytes": c.get("offsets.topic.segment.bytes")},
-                internal=True,
-            )
-        except TopicAlreadyExists:
-            pass
+        # created off the event loop; until it exists FindCoordinator answers COORDINATOR_NOT_AVAILABLE
+        self._broker.topics.create_topic_in_background(
+            OFFSETS_TOPIC,
+            self.config.offsets_topic_partitions,
+            replication,
+            {"cleanup.policy": "compact", "segment.bytes": c.get("offsets.topic.segment.bytes")},
+            internal=True,
+            then=self._on_offsets_topic_created,
+        )
+
+    def _on_offsets_topic_created(self) -> None:
         self.sync_ownership()
         self._load_pending()  # a new topic's logs are empty: loading them is instant
 

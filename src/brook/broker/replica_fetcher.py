@@ -54,7 +54,11 @@ class ReplicaFetcher:
             self._changed.set()
 
     async def stop(self) -> None:
-        self._task.cancel()
+        # Cancel until it ends: on Python 3.11 asyncio.wait_for swallows a cancellation that arrives as its
+        # inner await completes (a fetch response landing at that moment), and the loop would run on.
+        while not self._task.done():
+            self._task.cancel()
+            await asyncio.wait({self._task}, timeout=0.1)
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
 

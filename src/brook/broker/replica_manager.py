@@ -7,14 +7,15 @@ until the high watermark passes the appended records.
 
 Replication: for partitions this broker follows, a `ReplicaFetcherManager` (replica_fetcher.py) fetches
 from the leaders; for partitions it leads, follower fetches advance the HW, and ISR changes are written
-through `isr_writer` (the metadata store) before they are applied.
+through `isr_writer` (the metadata store, off the event loop) before they are applied; while one change of a
+partition's ISR is in flight that partition proposes no other (Kafka's pending AlterPartition).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from brook.common.clock import Clock
@@ -33,8 +34,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["FetchPartition", "FetchResult", "IsrWriter", "ReplicaManager"]
 
-# (tp, leader_epoch, new isr) -> whether the metadata store accepted it
-IsrWriter = Callable[[TopicPartition, int, tuple[int, ...]], bool]
+# (tp, leader_epoch, new isr) -> whether the metadata store accepted it; never blocks the event loop
+IsrWriter = Callable[[TopicPartition, int, tuple[int, ...]], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,8 @@ class ReplicaManager:
         self.fetchers = ReplicaFetcherManager(self)
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._flushes: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._isr_writes: dict[TopicPartition, asyncio.Task[None]] = {}  # one ISR proposal in flight per tp
+        self.live_brokers: set[int] | None = None  # registered brokers, from the last sync that named them
 
     # --- hosting -------------------------------------------------------------------------------
 
@@ -113,6 +116,7 @@ class ReplicaManager:
         for tp in [tp for tp in self.partitions if tp not in wanted]:
             self._remove_partition(tp)
         if brokers is not None:
+            self.live_brokers = set(brokers)
             self.fetchers.reconcile(
                 {tp: p.leader for tp, p in self.partitions.items() if not p.is_leader and p.leader >= 0},
                 brokers,
@@ -312,24 +316,31 @@ class ReplicaManager:
             if partition.record_follower_fetch(replica_id, f.fetch_offset, now_ms):
                 self._wake(f.tp)
             expanded = partition.maybe_expand_isr(replica_id)
-            if expanded is not None:
+            # KIP-841: only a broker with a live registration may join an ISR (one cut off from ZooKeeper still
+            # fetches; taking it back would undo the controller's decision over and over)
+            if expanded is not None and (self.live_brokers is None or replica_id in self.live_brokers):
                 self._change_isr(partition, expanded)
 
     def _change_isr(self, partition: Partition, isr: tuple[int, ...]) -> None:
-        """Write the ISR to the metadata store first; apply it only if the store took it."""
+        """Propose an ISR change to the metadata store (off the loop); apply it only if the store takes it."""
         writer = self.isr_writer
-        if writer is None:
-            return
-        old = partition.isr
+        if writer is None or partition.tp in self._isr_writes:
+            return  # the proposal in flight is answered first; the next check proposes again if still needed
+        task = asyncio.get_running_loop().create_task(self._write_isr(writer, partition, isr))
+        self._isr_writes[partition.tp] = task
+
+    async def _write_isr(self, writer: IsrWriter, partition: Partition, isr: tuple[int, ...]) -> None:
+        old, epoch = partition.isr, partition.leader_epoch
         try:
-            accepted = writer(partition.tp, partition.leader_epoch, isr)
+            accepted = await writer(partition.tp, epoch, isr)
         except Exception:
             logger.exception("writing the ISR failed tp=%s isr=%s", partition.tp, isr)
             return
-        if accepted:
-            logger.info(
-                "isr changed tp=%s epoch=%d isr=%s -> %s", partition.tp, partition.leader_epoch, old, isr
-            )
+        finally:
+            self._isr_writes.pop(partition.tp, None)
+        current = self.partitions.get(partition.tp) is partition and partition.is_leader
+        if accepted and current and partition.leader_epoch == epoch:
+            logger.info("isr changed tp=%s epoch=%d isr=%s -> %s", partition.tp, epoch, old, isr)
             if partition.update_isr(partition.replicas, isr, self.clock.now_ms()):
                 self._wake(partition.tp)
 
@@ -427,6 +438,8 @@ class ReplicaManager:
         partition.truncate_as_follower(min(offset, partition.log.high_watermark), self.clock.now_ms())
 
     def close(self) -> None:
+        for task in self._isr_writes.values():
+            task.cancel()
         for waiters in self._waiters.values():
             for waiter in waiters:
                 if not waiter.done():

@@ -1,30 +1,43 @@
 """TopicService: topic creation, deletion, partitions and configs, keeping metadata and logs in step.
 
 Owned by the event loop. Every change goes to the MetadataStore first, then the ReplicaManager
-opens or drops logs to match it.
+opens or drops logs to match it. Metadata writes are blocking calls (ZooKeeper round trips, or the embedded
+store's fsync): they run on a worker thread, one at a time per broker, and a write that does not finish within
+`write_timeout_s` (ZooKeeper unreachable) answers REQUEST_TIMED_OUT while the event loop serves on.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
 
 from brook.broker.config import TOPIC_CONFIGS, BrokerConfig, log_config_for, validate_topic_configs
 from brook.broker.replica_manager import ReplicaManager
+from brook.broker.topic_identity import TopicIdentity
 from brook.common.errors import (
     InvalidPartitions,
     InvalidReplicationFactor,
     InvalidRequest,
     InvalidTopic,
     PolicyViolation,
+    RequestTimedOut,
     TopicAlreadyExists,
+    TopicDeletionDisabled,
     UnknownTopicOrPartition,
 )
+from brook.common.types import TopicPartition
 from brook.metadata.api import MetadataStore, PartitionState, TopicState
 from brook.storage.api import LogConfig
 from brook.storage.budget import ResourceBudget
+from brook.storage.partition_metadata import write_topic_id
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +46,9 @@ __all__ = ["ConfigSource", "TopicService", "validate_topic_name"]
 _LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
 MAX_TOPIC_NAME_LENGTH = 249
 MAX_PARTITIONS = 100_000
+WRITE_TIMEOUT_S = 30.0
+
+T = TypeVar("T")
 
 
 class ConfigSource:
@@ -64,11 +80,25 @@ def validate_topic_name(name: str | None) -> str:
 
 
 class TopicService:
-    def __init__(self, config: BrokerConfig, metadata: MetadataStore, replicas: ReplicaManager) -> None:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        metadata: MetadataStore,
+        replicas: ReplicaManager,
+        *,
+        executor: Executor | None = None,
+    ) -> None:
         self.config = config
         self.metadata = metadata
         self.replicas = replicas
         self.budget: ResourceBudget | None = None  # set at start (Broker._take_resource_budget)
+        self.write_timeout_s = WRITE_TIMEOUT_S
+        self._executor = executor
+        self._write_lock = asyncio.Lock()
+        self._background: dict[str, asyncio.Task[None]] = {}
+        self.identity = TopicIdentity(replicas.log_manager)
+        self._identity_writes: set[asyncio.Task[None]] = set()
+        self._writes: set[asyncio.Task[Any]] = set()
 
     def check_budget(self, new_replicas: int, brokers: int) -> None:
         """Refuse, before anything changes, partitions this broker could not keep open. The controller
@@ -81,17 +111,110 @@ class TopicService:
             logger.warning("refused partitions: %s", reason)
             raise PolicyViolation(reason)
 
-    def sync(self) -> None:
+    async def _write(
+        self, fn: Callable[..., T], *args: Any, _undo: Callable[[], object] | None = None, **kwargs: Any
+    ) -> T:
+        """One metadata write on a worker thread, then a partition sync; REQUEST_TIMED_OUT after write_timeout_s.
+
+        Both run in a task of their own: a caller that gives up (timeout, closed connection) never leaves the
+        metadata changed and this broker's partitions not synced to it. `_undo` takes the write back if the
+        partitions it describes cannot be opened here (all or nothing)."""
+        task = asyncio.get_running_loop().create_task(
+            self._write_then_sync(functools.partial(fn, *args, **kwargs), _undo)
+        )
+        self._writes.add(task)
+        task.add_done_callback(_forget_write)
+        task.add_done_callback(self._writes.discard)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.write_timeout_s)
+        except TimeoutError:
+            name = getattr(fn, "__name__", "metadata write")
+            logger.warning("metadata write timed out op=%s timeout_s=%.0f", name, self.write_timeout_s)
+            raise RequestTimedOut(f"{name} did not complete within {self.write_timeout_s:.0f}s") from None
+
+    async def _write_then_sync(self, call: Callable[[], T], undo: Callable[[], object] | None = None) -> T:
+        loop = asyncio.get_running_loop()
+        async with self._write_lock:  # one write at a time per broker
+            result = await loop.run_in_executor(self._executor, call)
+        try:
+            self.sync()
+        except Exception:
+            if undo is None:
+                raise
+            # All or nothing: partitions that cannot be opened here (e.g. out of descriptors) take the write
+            # back out of the metadata, so it never describes partitions that cannot exist.
+            logger.exception("cannot open the partitions just written; taking the write back")
+            async with self._write_lock:
+                await loop.run_in_executor(self._executor, undo)
+            self.sync()
+            raise
+        return result
+
+    def sync(self, *, follow: bool = True) -> None:
+        """Host what the metadata assigns here; `follow=False` (controlled shutdown) leaves fetchers stopped.
+
+        First drops replica directories of another topic id (topic_identity.py), then records the topic id
+        of every hosted partition that has none yet (partition.metadata, written on a worker thread)."""
         topics = self.metadata.topics()
+        topic_ids = {name: t.topic_id for name, t in topics.items()}
+        stale = self.identity.stale(topic_ids)
+        if stale:
+            self._drop_replicas(topics, stale, follow)
+        self._sync_with(topics, follow)
+        pending = self.identity.unrecorded(self.replicas.partitions, topic_ids)
+        if pending:
+            self._record_topic_ids(pending)
+
+    def _drop_replicas(
+        self, topics: Mapping[str, TopicState], stale: set[TopicPartition], follow: bool
+    ) -> None:
+        for tp in sorted(stale):
+            logger.warning(
+                "deleting replica of a deleted topic (its partition.metadata names another topic id) tp=%s",
+                tp,
+            )
+        hosted = {tp for tp in stale if tp in self.replicas.partitions}
+        for tp in stale - hosted:
+            self.replicas.log_manager.delete(tp)
+        if hosted:  # a pass without them removes them (and deletes their logs); the next pass starts afresh
+            without = {
+                name: replace(
+                    t,
+                    partitions={
+                        p: s for p, s in t.partitions.items() if TopicPartition(name, p) not in hosted
+                    },
+                )
+                for name, t in topics.items()
+            }
+            self._sync_with(without, follow)
+
+    def _sync_with(self, topics: Mapping[str, TopicState], follow: bool) -> None:
         default_min_isr = self.config.get("min.insync.replicas")
         self.replicas.sync_with(
             topics,
             {name: self.log_config(t) for name, t in topics.items()},
-            brokers={b.node_id: b for b in self.metadata.live_brokers()},
+            brokers={b.node_id: b for b in self.metadata.live_brokers()} if follow else None,
             min_insync_replicas={
                 name: int(t.configs.get("min.insync.replicas", default_min_isr)) for name, t in topics.items()
             },
         )
+
+    def _record_topic_ids(self, pending: list[tuple[Path, uuid.UUID]]) -> None:
+        def write_all() -> None:
+            for directory, topic_id in pending:
+                try:
+                    write_topic_id(directory, topic_id)
+                except OSError as exc:  # the partition went meanwhile, or its dir failed (the log reports it)
+                    logger.warning("could not write partition.metadata dir=%s: %s", directory, exc)
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            write_all()
+            return
+        task = loop.create_task(asyncio.to_thread(write_all))
+        self._identity_writes.add(task)
+        task.add_done_callback(self._identity_writes.discard)
 
     def log_config(self, state: TopicState) -> LogConfig:
         return log_config_for(self.config, state.configs)
@@ -102,7 +225,7 @@ class TopicService:
                 return state.name
         raise UnknownTopicOrPartition(f"no topic with id {topic_id}")
 
-    def get_or_auto_create(self, name: str, *, allow_create: bool) -> TopicState:
+    async def get_or_auto_create(self, name: str, *, allow_create: bool) -> TopicState:
         state = self.metadata.topic(name)
         if state is not None:
             return state
@@ -110,9 +233,47 @@ class TopicService:
         if not (allow_create and self.config.bool("auto.create.topics.enable")):
             raise UnknownTopicOrPartition(f"Topic {name} not found.")
         logger.info("auto-creating topic name=%s", name)
-        return self.create_topic(name, -1, -1, {})
+        try:
+            return await self.create_topic(name, -1, -1, {})
+        except TopicAlreadyExists:  # another request created it while this one waited for the store
+            state = self.metadata.topic(name)
+            if state is None:
+                raise
+            return state
 
-    def create_topic(
+    def create_topic_in_background(
+        self,
+        name: str,
+        num_partitions: int,
+        replication_factor: int,
+        configs: Mapping[str, str | None],
+        *,
+        internal: bool = False,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Start creating a topic unless that is already under way; `then()` runs on the loop once it exists.
+
+        For callers that cannot wait (FindCoordinator's internal topic): they answer "not available yet" and
+        the client asks again."""
+        if name in self._background:
+            return
+
+        async def create() -> None:
+            try:
+                await self.create_topic(name, num_partitions, replication_factor, configs, internal=internal)
+            except TopicAlreadyExists:
+                pass
+            except Exception:
+                logger.exception("creating topic failed name=%s", name)
+                return
+            finally:
+                self._background.pop(name, None)
+            if then is not None:
+                then()
+
+        self._background[name] = asyncio.get_running_loop().create_task(create())
+
+    async def create_topic(
         self,
         name: str,
         num_partitions: int,
@@ -136,7 +297,8 @@ class TopicService:
         brokers = len(self.metadata.live_brokers())
         if replication_factor <= 0:
             raise InvalidReplicationFactor("Replication factor must be larger than 0.")
-        if replication_factor > brokers:
+        # the store checks again against its freshest view (a broker may have registered a moment ago)
+        if replication_factor > brokers and validate_only:
             raise InvalidReplicationFactor(
                 f"Replication factor: {replication_factor} larger than available brokers: {brokers}."
             )
@@ -152,28 +314,26 @@ class TopicService:
             return TopicState(
                 name, uuid.UUID(int=0), _preview_partitions(num_partitions, self.replicas.node_id), checked
             )
-        state = self.metadata.create_topic(
-            name, num_partitions, replication_factor, checked, internal=internal
+        state = await self._write(
+            self.metadata.create_topic,
+            name,
+            num_partitions,
+            replication_factor,
+            checked,
+            internal=internal,
+            _undo=functools.partial(self.metadata.delete_topic, name),
         )
         logger.info("created topic name=%s partitions=%d configs=%s", name, num_partitions, checked)
-        try:
-            self.sync()
-        except Exception:
-            # All or nothing: a partition that could not be opened here (e.g. out of descriptors) takes
-            # the whole topic back out of the metadata, so it never describes partitions that cannot exist.
-            logger.exception("cannot open the partitions of new topic %s; deleting it again", name)
-            self.metadata.delete_topic(name)
-            self.sync()
-            raise
         return state
 
-    def delete_topic(self, name: str) -> TopicState:
-        state = self.metadata.delete_topic(name)
+    async def delete_topic(self, name: str) -> TopicState:
+        if not self.config.bool("delete.topic.enable"):
+            raise TopicDeletionDisabled("Topic deletion is disabled (delete.topic.enable=false).")
+        state = await self._write(self.metadata.delete_topic, name)
         logger.info("deleted topic name=%s", name)
-        self.sync()
         return state
 
-    def create_partitions(self, name: str, count: int, *, validate_only: bool = False) -> TopicState:
+    async def create_partitions(self, name: str, count: int, *, validate_only: bool = False) -> TopicState:
         state = self.metadata.topic(name)
         if state is None:
             raise UnknownTopicOrPartition(f"The topic '{name}' does not exist.")
@@ -190,12 +350,11 @@ class TopicService:
         )
         if validate_only:
             return state
-        state = self.metadata.add_partitions(name, count)
+        state = await self._write(self.metadata.add_partitions, name, count)
         logger.info("added partitions name=%s count=%d", name, count)
-        self.sync()
         return state
 
-    def set_topic_configs(
+    async def set_topic_configs(
         self, name: str, configs: Mapping[str, str | None], *, validate_only: bool = False
     ) -> None:
         if self.metadata.topic(name) is None:
@@ -203,9 +362,8 @@ class TopicService:
         checked = validate_topic_configs(configs)
         if validate_only:
             return
-        self.metadata.set_topic_configs(name, checked)
+        await self._write(self.metadata.set_topic_configs, name, checked)
         logger.info("altered topic configs name=%s configs=%s", name, checked)
-        self.sync()
 
     def describe_topic_configs(self, state: TopicState) -> dict[str, tuple[str, int]]:
         """Every topic config with its value and source (overrides first, then broker defaults)."""
@@ -233,6 +391,12 @@ class TopicService:
         state = self.metadata.topic(name)
         if state is not None and state.internal:
             raise InvalidRequest(f"Topic {name} is internal")
+
+
+def _forget_write(task: asyncio.Task[Any]) -> None:
+    """The caller may have stopped waiting: retrieve the outcome so it is not reported as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _preview_partitions(count: int, node_id: int) -> dict[int, PartitionState]:

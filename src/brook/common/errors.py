@@ -126,3 +126,15 @@ class NotEnoughReplicas(BrookError):
     """acks=all while the ISR is smaller than min.insync.replicas (checked before the append)."""
 
     error_code = ErrorCode.not_enough_replicas
+
+
+class RequestTimedOut(BrookError):
+    """The request's work did not complete in time (a ZooKeeper write waiting on an unreachable ensemble)."""
+
+    error_code = ErrorCode.request_timed_out
+
+
+class TopicDeletionDisabled(BrookError):
+    """DeleteTopics while delete.topic.enable is false."""
+
+    error_code = ErrorCode.topic_deletion_disabled

@@ -23,6 +23,7 @@ from typing import Any
 
 from brook.common.errors import (
     InvalidPartitions,
+    InvalidReplicationFactor,
     OutOfDescriptors,
     TopicAlreadyExists,
     UnknownTopicOrPartition,
@@ -92,6 +93,10 @@ class EmbeddedMetadataStore:
     ) -> TopicState:
         if name in self._topics:
             raise TopicAlreadyExists(f"Topic '{name}' already exists.")
+        if replication_factor > 1:
+            raise InvalidReplicationFactor(
+                f"Replication factor: {replication_factor} larger than available brokers: 1."
+            )
         partitions = {p: self._new_partition(p) for p in range(num_partitions)}
         state = TopicState(name, uuid.uuid4(), partitions, dict(configs), internal)
         self._commit(topics={**self._topics, name: state})

@@ -10,7 +10,7 @@ _SET = 0
 
 @handles(33, versions=range(0, 3))
 async def alter_configs(ctx: RequestContext, req: Any) -> Any:
-    responses = alter_resources(
+    responses = await alter_resources(
         ctx.broker,
         req.resources,
         lambda resource: [(c.name, _SET, c.value) for c in resource.configs],

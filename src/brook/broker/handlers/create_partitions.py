@@ -12,7 +12,9 @@ async def create_partitions(ctx: RequestContext, req: Any) -> Any:
     for topic in req.topics:
         entry: dict[str, Any] = {"name": topic.name}
         try:
-            ctx.broker.topics.create_partitions(topic.name, topic.count, validate_only=req.validate_only)
+            await ctx.broker.topics.create_partitions(
+                topic.name, topic.count, validate_only=req.validate_only
+            )
             entry.update(error_code=ErrorCode.none, error_message=None)
         except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)
             entry.update(error_entry(exc))

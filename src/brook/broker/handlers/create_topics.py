@@ -15,7 +15,7 @@ async def create_topics(ctx: RequestContext, req: Any) -> Any:
         try:
             configs = {c.name: c.value for c in topic.configs}
             assignments = {a.partition_index: list(a.broker_ids) for a in topic.assignments}
-            state = topics_service.create_topic(
+            state = await topics_service.create_topic(
                 topic.name,
                 topic.num_partitions,
                 topic.replication_factor,

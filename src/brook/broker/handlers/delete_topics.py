@@ -21,7 +21,7 @@ async def delete_topics(ctx: RequestContext, req: Any) -> Any:
                 name = topics.name_for_id(topic_id)
                 entry["name"] = name
             topics.reject_internal(name)
-            state = topics.delete_topic(name)
+            state = await topics.delete_topic(name)
             entry.update(error_code=ErrorCode.none, topic_id=state.topic_id)
         except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)
             entry.update(error_entry(exc))

@@ -8,7 +8,7 @@ from brook.broker.handlers.base import RequestContext, handles
 
 @handles(44, versions=range(0, 2))
 async def incremental_alter_configs(ctx: RequestContext, req: Any) -> Any:
-    responses = alter_resources(
+    responses = await alter_resources(
         ctx.broker,
         req.resources,
         lambda resource: [(c.name, c.config_operation, c.value) for c in resource.configs],

@@ -17,5 +17,5 @@ async def init_producer_id(ctx: RequestContext, req: Any) -> Any:
             producer_epoch=-1,
         )
     # A non-transactional producer gets a fresh id every time, as in Kafka (no epoch bump without a transactional id).
-    producer_id = ctx.broker.producer_ids.next_id()
+    producer_id = await ctx.broker.producer_ids.next_id()
     return ctx.respond(throttle_time=0, error_code=ErrorCode.none, producer_id=producer_id, producer_epoch=0)

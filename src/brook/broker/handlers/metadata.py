@@ -34,7 +34,7 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
     failed = False
     for name in names:
         try:
-            state = broker.topics.get_or_auto_create(name, allow_create=allow_create)
+            state = await broker.topics.get_or_auto_create(name, allow_create=allow_create)
         except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)
             topics.append({"name": name, "error_code": error_entry(exc)["error_code"], "partitions": []})
             failed = True

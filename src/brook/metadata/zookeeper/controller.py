@@ -1,0 +1,353 @@
+"""The controller: one broker (the holder of the ephemeral /controller) elects partition leaders.
+
+Election, as Kafka's KafkaZkClient.registerControllerAndIncrementControllerEpoch: one ZooKeeper transaction
+creates /controller and bumps /controller_epoch (compare-and-set on its version), so a controller always knows
+the epoch znode version of its own term. Every write it makes afterwards is a transaction that first checks
+/controller_epoch still has that version: a controller that lost its term (a newer one was elected while it was
+paused or cut off) has its writes refused, and resigns.
+
+All work runs on the controller's own thread, one event at a time (never on kazoo's callback thread, never on
+the event loop). Any change of brokers, topics or pending deletions, and a timer every few seconds, asks for a
+pass; a pass that fails (ZooKeeper unreachable, a write refused) is retried with backoff until one succeeds.
+A pass reads /brokers/ids (a broker whose registration is newer than the last pass saw has bounced: it counts
+as failed, then started), completes pending topic deletions (/admin/delete_topics), and applies `elect_leader`
+to every partition (dead leaders replaced from the live ISR, dead followers out of the ISR, no live ISR member:
+offline unless the topic has unclean.leader.election.enable).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import (
+    BadVersionError,
+    NodeExistsError,
+    NoNodeError,
+    RolledBackError,
+    RuntimeInconsistency,
+)
+
+from brook.common.clock import Clock
+from brook.metadata.zookeeper.decisions import elect_leader_after_bounce, initial_state
+from brook.metadata.zookeeper.layout import (
+    BROKER_IDS_PATH,
+    CONTROLLER_EPOCH_PATH,
+    CONTROLLER_PATH,
+    DELETE_TOPICS_PATH,
+    TOPICS_PATH,
+    broker_path,
+    dumps,
+    loads,
+    partition_state_doc,
+    partition_state_path,
+    topic_config_path,
+    topic_path,
+)
+
+__all__ = ["Controller", "ControllerMoved", "fenced_commit", "fenced_set"]
+
+logger = logging.getLogger(__name__)
+
+PERIODIC_PASS_S = 5.0
+_BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0)
+
+# topic name -> unclean.leader.election.enable for that topic (its config, else the broker default)
+UncleanPolicy = Callable[[str], bool]
+
+
+class ControllerMoved(Exception):
+    """The /controller_epoch check failed: another controller was elected since this one's term began."""
+
+
+def fenced_commit(zk: KazooClient, epoch_zk_version: int, ops: Callable[[Any], None]) -> list[Any]:
+    """Run `ops(txn)` inside a transaction that first checks /controller_epoch is still at `epoch_zk_version`.
+
+    Raises ControllerMoved if it is not; otherwise returns the results of `ops`' operations, where a failed
+    operation's exception stands in its place (the caller decides: BadVersionError means "read again").
+    """
+    txn = zk.transaction()
+    txn.check(CONTROLLER_EPOCH_PATH, epoch_zk_version)
+    ops(txn)
+    results = list(txn.commit())
+    if isinstance(results[0], BadVersionError | NoNodeError):
+        raise ControllerMoved(f"/controller_epoch is no longer at version {epoch_zk_version}")
+    return [_unwrap(r) for r in results[1:]]
+
+
+def fenced_set(zk: KazooClient, epoch_zk_version: int, path: str, data: bytes, version: int) -> Any:
+    """One compare-and-set of `path` under the controller epoch check; returns the Stat or the exception."""
+    (result,) = fenced_commit(zk, epoch_zk_version, lambda txn: txn.set_data(path, data, version=version))
+    return result
+
+
+def _unwrap(result: Any) -> Any:
+    # the other operations of a failed transaction report that they were rolled back
+    return None if isinstance(result, RolledBackError | RuntimeInconsistency) else result
+
+
+class Controller:
+    def __init__(self, zk: KazooClient, node_id: int, clock: Clock, unclean: UncleanPolicy) -> None:
+        self._zk = zk
+        self._node_id = node_id
+        self._clock = clock
+        self._unclean = unclean
+        self._cond = threading.Condition()
+        self._stand = False  # an election attempt is due
+        self._pass_due = False
+        self._closed = False
+        self.epoch = 0
+        self._epoch_zk_version: int | None = None  # set while this broker is the controller
+        self._registrations: dict[int, int] = {}  # broker id -> czxid of its registration, at the last pass
+        self._thread = threading.Thread(target=self._run, name=f"controller-{node_id}", daemon=True)
+        self._thread.start()
+
+    @property
+    def is_active(self) -> bool:
+        return self._epoch_zk_version is not None
+
+    def stand(self) -> None:
+        """Try to become controller (after registering, or when /controller went away)."""
+        with self._cond:
+            self._stand = True
+            self._cond.notify()
+
+    def trigger(self) -> None:
+        """Brokers, topics or deletions changed: run a pass soon (if this broker is the controller)."""
+        with self._cond:
+            self._pass_due = True
+            self._cond.notify()
+
+    def resign(self, reason: str) -> None:
+        if self._epoch_zk_version is not None:
+            logger.warning("no longer controller controller_epoch=%d reason=%s", self.epoch, reason)
+        self._epoch_zk_version = None
+        self._registrations.clear()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout=5)
+
+    # --- the controller thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        failures = 0
+        while True:
+            with self._cond:
+                if not (self._stand or self._pass_due or self._closed):
+                    self._cond.wait(PERIODIC_PASS_S)
+                if self._closed:
+                    return
+                stand, self._stand = self._stand, False
+                self._pass_due = False
+            try:
+                if stand and self.is_active and not self._holds_controller_znode():
+                    self.resign("/controller is no longer ours")  # deleted by an operator, or lost
+                if stand and not self.is_active:
+                    self._try_elect()
+                if self.is_active:
+                    self._run_pass()
+                failures = 0
+            except ControllerMoved as exc:
+                self.resign(str(exc))
+            except Exception as exc:
+                delay = _BACKOFF_S[min(failures, len(_BACKOFF_S) - 1)]
+                failures += 1
+                logger.warning(
+                    "controller work failed (%s); retrying in %.2fs", exc, delay, exc_info=failures == 1
+                )
+                with self._cond:
+                    self._stand = self._stand or stand
+                    self._pass_due = True
+                    self._cond.wait(delay)
+
+    def _try_elect(self) -> None:
+        """Create /controller and bump /controller_epoch in one transaction; losing to another broker is fine."""
+        while True:
+            try:
+                data, stat = self._zk.get(CONTROLLER_EPOCH_PATH)
+            except NoNodeError:
+                try:
+                    self._zk.create(CONTROLLER_EPOCH_PATH, b"0")
+                except NodeExistsError:
+                    pass
+                continue
+            epoch = int(data or b"0") + 1
+            txn = self._zk.transaction()
+            doc = {"version": 1, "brokerid": self._node_id, "timestamp": str(self._clock.now_ms())}
+            txn.create(CONTROLLER_PATH, dumps(doc), ephemeral=True)
+            txn.set_data(CONTROLLER_EPOCH_PATH, str(epoch).encode(), version=stat.version)
+            created, bumped = txn.commit()
+            if isinstance(created, NodeExistsError):
+                if self._holds_controller_znode():  # ours: an earlier attempt committed, its answer was lost
+                    data, stat = self._zk.get(CONTROLLER_EPOCH_PATH)
+                    self.epoch, self._epoch_zk_version = int(data or b"0"), stat.version
+                    logger.info(
+                        "controller already elected node_id=%d controller_epoch=%d", self._node_id, self.epoch
+                    )
+                return  # another broker is controller; the /controller watch tells us when it goes
+            if isinstance(bumped, BadVersionError):
+                continue  # another broker bumped the epoch meanwhile: read it again
+            for result in (created, bumped):
+                if isinstance(result, Exception):
+                    raise result
+            self.epoch = epoch
+            self._epoch_zk_version = bumped.version
+            logger.info("elected controller node_id=%d controller_epoch=%d", self._node_id, epoch)
+            return
+
+    def _holds_controller_znode(self) -> bool:
+        stat = self._zk.exists(CONTROLLER_PATH)
+        return stat is not None and stat.ephemeralOwner == self._zk.client_id[0]
+
+    def _run_pass(self) -> None:
+        assert self._epoch_zk_version is not None
+        registrations: dict[int, int] = {}
+        for child in self._zk.get_children(BROKER_IDS_PATH):
+            stat = self._zk.exists(broker_path(int(child)))
+            if stat is not None:
+                registrations[int(child)] = stat.czxid
+        live = set(registrations)
+        bounced = {b for b, czxid in registrations.items() if self._registrations.get(b, czxid) != czxid}
+        if bounced:
+            logger.info("brokers re-registered since the last pass brokers=%s", sorted(bounced))
+        for name in self._safe_children(DELETE_TOPICS_PATH):
+            self._complete_deletion(name)
+        for name in self._zk.get_children(TOPICS_PATH):
+            try:
+                doc = loads(self._zk.get(topic_path(name))[0]) or {}
+            except NoNodeError:
+                continue
+            unclean = self._unclean(name)
+            for p_text, replicas in doc.get("partitions", {}).items():
+                self._elect(name, int(p_text), tuple(replicas), live, bounced, unclean)
+        self._registrations = registrations  # only once every partition took the bounce into account
+
+    def _elect(
+        self,
+        name: str,
+        partition: int,
+        replicas: tuple[int, ...],
+        live: set[int],
+        bounced: set[int],
+        unclean: bool,
+    ) -> None:
+        path = partition_state_path(name, partition)
+        while True:
+            try:
+                data, stat = self._zk.get(path)
+            except NoNodeError:
+                if self._create_initial_state(name, partition, replicas, live):
+                    continue  # created, or created by someone else meanwhile: decide on it as usual
+                return
+            state = loads(data)
+            if state is None:
+                return
+            decision = elect_leader_after_bounce(
+                replicas,
+                int(state["leader"]),
+                int(state["leader_epoch"]),
+                tuple(state["isr"]),
+                live,
+                bounced,
+                unclean=unclean,
+            )
+            if decision is None:
+                return
+            leader, leader_epoch, isr = decision
+            new_state = partition_state_doc(leader, leader_epoch, isr, self.epoch)
+            assert self._epoch_zk_version is not None
+            result = fenced_set(self._zk, self._epoch_zk_version, path, new_state, stat.version)
+            if isinstance(result, BadVersionError):
+                continue  # the leader changed the ISR meanwhile: decide again on what is there now
+            if isinstance(result, NoNodeError):
+                return
+            if isinstance(result, Exception):
+                raise result
+            logger.info(
+                "partition state changed by controller topic=%s partition=%d leader=%d epoch=%d isr=%s%s",
+                name,
+                partition,
+                leader,
+                leader_epoch,
+                list(isr),
+                " (unclean election)" if unclean and leader >= 0 and leader not in state["isr"] else "",
+            )
+            return
+
+    def _create_initial_state(
+        self, name: str, partition: int, replicas: tuple[int, ...], live: set[int]
+    ) -> bool:
+        """A partition whose assignment was written without a state znode; False if there is nothing to do."""
+        decision = initial_state(replicas, live)
+        if decision is None or self._zk.exists(topic_path(name)) is None:
+            return False
+        partitions_path = f"{topic_path(name)}/partitions"
+        missing = [
+            path
+            for path in (partitions_path, f"{partitions_path}/{partition}")
+            if self._zk.exists(path) is None
+        ]
+        doc = partition_state_doc(*decision, self.epoch)
+
+        def ops(txn: Any) -> None:
+            for path in missing:
+                txn.create(path, b"")
+            txn.create(partition_state_path(name, partition), doc)
+
+        assert self._epoch_zk_version is not None
+        results = fenced_commit(self._zk, self._epoch_zk_version, ops)
+        failed = [r for r in results if isinstance(r, Exception)]
+        if failed and not isinstance(failed[0], NodeExistsError):
+            raise failed[0]
+        if not failed:
+            logger.info(
+                "new partition online topic=%s partition=%d leader=%d isr=%s",
+                name,
+                partition,
+                decision[0],
+                list(decision[2]),
+            )
+        return True
+
+    def _complete_deletion(self, name: str) -> None:
+        """Kafka's ZooKeeper flow: the controller removes the topic's znodes, then the deletion request.
+
+        Every broker drops its replicas when the topic leaves its image; one that was down drops them when it
+        starts and finds logs of a topic (id) that no longer exists.
+        """
+        topic = topic_path(name)
+        partitions = self._safe_children(f"{topic}/partitions")
+        config_exists = self._zk.exists(topic_config_path(name)) is not None
+        topic_exists = self._zk.exists(topic) is not None
+        partitions_exist = self._zk.exists(f"{topic}/partitions") is not None
+
+        def ops(txn: Any) -> None:
+            for p in partitions:
+                txn.delete(f"{topic}/partitions/{p}/state")
+                txn.delete(f"{topic}/partitions/{p}")
+            if partitions_exist:
+                txn.delete(f"{topic}/partitions")
+            if topic_exists:
+                txn.delete(topic)
+            if config_exists:
+                txn.delete(topic_config_path(name))
+            txn.delete(f"{DELETE_TOPICS_PATH}/{name}")
+
+        assert self._epoch_zk_version is not None
+        results = fenced_commit(self._zk, self._epoch_zk_version, ops)
+        failed = [r for r in results if isinstance(r, Exception)]
+        if failed:
+            raise failed[0]  # something changed under us (a partition added?): the retried pass reads again
+        logger.info("topic deleted by controller topic=%s partitions=%d", name, len(partitions))
+
+    def _safe_children(self, path: str) -> list[str]:
+        try:
+            return list(self._zk.get_children(path))
+        except NoNodeError:
+            return []

@@ -1,0 +1,227 @@
+"""The cluster image: what this broker knows of the cluster, fed by ZooKeeper watches.
+
+Reads never touch ZooKeeper: they return the current `ClusterImage`, an immutable snapshot. kazoo watches (on
+kazoo's callback thread) re-read what changed and swap in a new snapshot under a lock; each topic/broker read
+carries a freshness (the highest zxid it saw) so a slow, stale read never overwrites a newer one. Listeners are
+told on their event loop (`loop.call_soon_threadsafe`), never on kazoo's thread.
+
+Next to each partition state the cache keeps the state znode's version: a leader's ISR change is a
+compare-and-set on the version it last saw, so a proposal made from a stale view loses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
+from kazoo.recipe.watchers import DataWatch
+
+from brook.metadata.api import BrokerInfo, PartitionState, TopicState
+from brook.metadata.zookeeper.layout import (
+    BROKER_IDS_PATH,
+    INTERNAL_TOPICS,
+    TOPICS_PATH,
+    broker_path,
+    decode_topic_id,
+    loads,
+    parse_broker,
+    parse_partition_state,
+    partition_state_path,
+    topic_config_path,
+    topic_path,
+)
+
+__all__ = ["ClusterImage", "ImageCache"]
+
+logger = logging.getLogger(__name__)
+
+Listener = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterImage:
+    """One immutable snapshot of what this broker knows about the cluster (swapped whole, never mutated)."""
+
+    topics: Mapping[str, TopicState] = field(default_factory=lambda: MappingProxyType({}))
+    brokers: Mapping[int, BrokerInfo] = field(default_factory=lambda: MappingProxyType({}))
+    controller_id: int = -1
+    broker_configs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+class ImageCache:
+    """Owns the image; every method may run on any thread."""
+
+    def __init__(self, zk: KazooClient, on_assignment_change: Callable[[], None]) -> None:
+        self._zk = zk
+        self._on_assignment_change = on_assignment_change
+        self._lock = threading.Lock()  # guards everything below
+        self.image = ClusterImage()
+        self._topic_freshness: dict[str, int] = {}
+        self._brokers_freshness = -1
+        # (topic, partition) -> (state znode version, controller_epoch written there)
+        self._state_versions: dict[tuple[str, int], tuple[int, int]] = {}
+        self._watched: set[str] = set()
+        self._listeners: list[tuple[asyncio.AbstractEventLoop, Listener]] = []
+        self.closed = False
+
+    def add_listener(self, loop: asyncio.AbstractEventLoop, callback: Listener) -> None:
+        self._listeners.append((loop, callback))
+
+    def state_version(self, topic: str, partition: int) -> tuple[int, int] | None:
+        """The state znode's (version, controller_epoch) as last read, for a compare-and-set."""
+        with self._lock:
+            return self._state_versions.get((topic, partition))
+
+    # --- topics -------------------------------------------------------------------------------
+
+    def on_topic_names(self, names: list[str]) -> None:
+        """ChildrenWatch on /brokers/topics: read new topics, drop deleted ones (existing ones have watches)."""
+        for name in sorted(set(names) ^ set(self.image.topics)):
+            self.refresh_topic(name)
+
+    def refresh_topic(self, name: str) -> TopicState | None:
+        """Read one topic from ZooKeeper and swap it into the image; returns what it read (None: gone).
+
+        Freshness is the highest zxid seen, starting with /brokers/topics' pzxid read first, so a "gone" read
+        of a topic that has since come back loses to the newer read.
+        """
+        self._watch(topic_path(name), name)
+        self._watch(topic_config_path(name), name)
+        parent = self._zk.exists(TOPICS_PATH)
+        freshness = parent.pzxid if parent is not None else 0
+        try:
+            data, stat = self._zk.get(topic_path(name))
+        except NoNodeError:
+            self._apply_topic(name, None, freshness, {})
+            return None
+        doc = loads(data) or {}
+        freshness = max(freshness, stat.mzxid)
+        partitions: dict[int, PartitionState] = {}
+        versions: dict[tuple[str, int], tuple[int, int]] = {}
+        for p_text, replicas in doc.get("partitions", {}).items():
+            p = int(p_text)
+            state_path = partition_state_path(name, p)
+            self._watch(state_path, name)
+            state_data, state_stat = self._safe_get(state_path)
+            if state_stat is not None:
+                freshness = max(freshness, state_stat.mzxid)
+                controller_epoch = int((loads(state_data) or {}).get("controller_epoch", 0))
+                versions[(name, p)] = (state_stat.version, controller_epoch)
+            partitions[p] = parse_partition_state(p, tuple(replicas), state_data)
+        config_data, config_stat = self._safe_get(topic_config_path(name))
+        if config_stat is not None:
+            freshness = max(freshness, config_stat.mzxid)
+        configs = (loads(config_data) or {}).get("config", {})
+        topic_id = decode_topic_id(doc["topic_id"]) if doc.get("topic_id") else uuid.UUID(int=0)
+        topic = TopicState(
+            name,
+            topic_id,
+            MappingProxyType(dict(sorted(partitions.items()))),
+            MappingProxyType({str(k): str(v) for k, v in configs.items()}),
+            name in INTERNAL_TOPICS,
+        )
+        self._apply_topic(name, topic, freshness, versions)
+        return topic
+
+    def _watch(self, path: str, name: str) -> None:
+        """A DataWatch for life on `path` (it also fires when the znode appears or goes), once per path."""
+        with self._lock:
+            if path in self._watched or self.closed:
+                return
+            self._watched.add(path)
+        first = True
+
+        def changed(_data: bytes | None, _stat: Any, _event: Any = None) -> None:
+            nonlocal first
+            if first:  # the recipe's immediate first call: the caller reads right after registering
+                first = False
+                return
+            if path.startswith(TOPICS_PATH) or name in self.image.topics:
+                self.refresh_topic(name)
+            if path == topic_path(name):
+                self._on_assignment_change()  # partitions added: the controller elects their leaders
+
+        DataWatch(self._zk, path, changed)
+
+    def _apply_topic(
+        self,
+        name: str,
+        topic: TopicState | None,
+        freshness: int,
+        versions: Mapping[tuple[str, int], tuple[int, int]],
+    ) -> None:
+        with self._lock:
+            if freshness < self._topic_freshness.get(name, -1):
+                return  # a slower read of older data: keep what we have
+            self._topic_freshness[name] = freshness
+            for key in [k for k in self._state_versions if k[0] == name]:
+                del self._state_versions[key]
+            self._state_versions.update(versions)
+            old = self.image.topics.get(name)
+            if old == topic:
+                return
+            topics = dict(self.image.topics)
+            if topic is None:
+                topics.pop(name, None)
+            else:
+                topics[name] = topic
+            self.image = replace(self.image, topics=MappingProxyType(topics))
+        logger.info("metadata changed topic=%s %s", name, "deleted" if topic is None else "updated")
+        self.notify()
+
+    # --- brokers, controller, broker configs --------------------------------------------------
+
+    def refresh_brokers(self) -> None:
+        parent = self._zk.exists(BROKER_IDS_PATH)
+        freshness = parent.pzxid if parent is not None else 0
+        brokers: dict[int, BrokerInfo] = {}
+        for child in self._zk.get_children(BROKER_IDS_PATH):
+            info = parse_broker(int(child), self._safe_get(broker_path(int(child)))[0])
+            if info is not None:
+                brokers[info.node_id] = info
+        with self._lock:
+            if freshness < self._brokers_freshness:
+                return
+            self._brokers_freshness = freshness
+            if brokers == dict(self.image.brokers):
+                return
+            self.image = replace(self.image, brokers=MappingProxyType(brokers))
+        logger.info("live brokers changed brokers=%s", sorted(brokers))
+        self.notify()
+
+    def apply_controller(self, data: bytes | None) -> int:
+        doc = loads(data)
+        controller_id = int(doc["brokerid"]) if doc else -1
+        with self._lock:
+            changed = controller_id != self.image.controller_id
+            self.image = replace(self.image, controller_id=controller_id)
+        if changed:
+            logger.info("controller changed controller_id=%d", controller_id)
+            self.notify()
+        return controller_id
+
+    def apply_broker_configs(self, data: bytes | None) -> None:
+        configs = (loads(data) or {}).get("config", {})
+        with self._lock:
+            self.image = replace(
+                self.image, broker_configs=MappingProxyType({str(k): str(v) for k, v in configs.items()})
+            )
+
+    def notify(self) -> None:
+        for loop, callback in list(self._listeners):
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(callback)
+
+    def _safe_get(self, path: str) -> tuple[bytes | None, Any]:
+        try:
+            return self._zk.get(path)  # type: ignore[no-any-return]
+        except NoNodeError:
+            return None, None

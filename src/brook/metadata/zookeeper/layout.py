@@ -1,0 +1,159 @@
+"""Kafka's znode layout and the JSON documents brook reads and writes there.
+
+Kafka's layout, so Kafka habits and tools (zkCli, zookeeper-shell) carry over (all JSON unless noted):
+    /cluster/id                                  {"version": "1", "id": "<22-char base64 uuid>"}
+    /controller_epoch                            "<n>" (plain integer), bumped by each newly elected controller
+    /controller                       ephemeral  {"version": 1, "brokerid": n, "timestamp": "<ms>"}
+    /brokers/ids/<id>                 ephemeral  {"version": 5, "host", "port", "endpoints": ["PLAINTEXT://h:p"],
+                                                  "listener_security_protocol_map", "jmx_port", "rack"?, "timestamp"}
+    /brokers/topics/<topic>                      {"version": 2, "partitions": {"0": [replicas]}, "topic_id": "<b64>",
+                                                  "adding_replicas": {}, "removing_replicas": {}}
+    /brokers/topics/<topic>/partitions/<p>/state {"version": 1, "controller_epoch", "leader", "leader_epoch", "isr"}
+    /admin/delete_topics/<topic>                 empty: a deletion the controller has yet to complete
+    /config/topics/<topic>                       {"version": 1, "config": {k: v}}
+    /config/brokers/<default>                    {"version": 1, "config": {k: v}}
+    /latest_producer_id_block                    {"version": 1, "broker": n, "block_start": "<first>",
+                                                  "block_end": "<last, inclusive>"}
+Internal topics are recognised by name, as Kafka does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any, cast
+
+from brook.metadata.api import BrokerInfo, PartitionState
+
+__all__ = [
+    "BROKER_CONFIGS_PATH",
+    "BROKER_IDS_PATH",
+    "CLUSTER_ID_PATH",
+    "CONTROLLER_EPOCH_PATH",
+    "CONTROLLER_PATH",
+    "DEFAULT_BROKER_CONFIG_PATH",
+    "DELETE_TOPICS_PATH",
+    "INTERNAL_TOPICS",
+    "PRODUCER_ID_BLOCK_PATH",
+    "TOPICS_PATH",
+    "TOPIC_CONFIGS_PATH",
+    "broker_path",
+    "decode_topic_id",
+    "dumps",
+    "encode_topic_id",
+    "loads",
+    "parse_broker",
+    "parse_partition_state",
+    "partition_state_doc",
+    "partition_state_path",
+    "registration_doc",
+    "topic_config_path",
+    "topic_doc",
+    "topic_path",
+]
+
+CLUSTER_ID_PATH = "/cluster/id"
+CONTROLLER_PATH = "/controller"
+CONTROLLER_EPOCH_PATH = "/controller_epoch"
+BROKER_IDS_PATH = "/brokers/ids"
+TOPICS_PATH = "/brokers/topics"
+DELETE_TOPICS_PATH = "/admin/delete_topics"
+TOPIC_CONFIGS_PATH = "/config/topics"
+BROKER_CONFIGS_PATH = "/config/brokers"
+DEFAULT_BROKER_CONFIG_PATH = "/config/brokers/<default>"
+PRODUCER_ID_BLOCK_PATH = "/latest_producer_id_block"
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+
+
+def broker_path(node_id: int) -> str:
+    return f"{BROKER_IDS_PATH}/{node_id}"
+
+
+def topic_path(name: str) -> str:
+    return f"{TOPICS_PATH}/{name}"
+
+
+def topic_config_path(name: str) -> str:
+    return f"{TOPIC_CONFIGS_PATH}/{name}"
+
+
+def partition_state_path(name: str, partition: int) -> str:
+    return f"{TOPICS_PATH}/{name}/partitions/{partition}/state"
+
+
+def encode_topic_id(topic_id: uuid.UUID) -> str:
+    """Kafka's Uuid.toString: URL-safe base64 of the 16 bytes, without padding."""
+    return base64.urlsafe_b64encode(topic_id.bytes).decode().rstrip("=")
+
+
+def decode_topic_id(text: str) -> uuid.UUID:
+    return uuid.UUID(bytes=base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+
+
+def dumps(doc: Mapping[str, Any]) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def loads(data: bytes | None) -> dict[str, Any] | None:
+    if not data:
+        return None
+    doc = json.loads(data)
+    return cast("dict[str, Any]", doc) if isinstance(doc, dict) else None
+
+
+def registration_doc(broker: BrokerInfo, now_ms: int) -> dict[str, Any]:
+    """/brokers/ids/<id>, version 5 as Kafka writes it."""
+    doc: dict[str, Any] = {
+        "features": {},
+        "listener_security_protocol_map": {"PLAINTEXT": "PLAINTEXT"},
+        "endpoints": [f"PLAINTEXT://{broker.host}:{broker.port}"],
+        "jmx_port": -1,
+        "host": broker.host,
+        "port": broker.port,
+        "timestamp": str(now_ms),
+        "version": 5,
+    }
+    if broker.rack is not None:
+        doc["rack"] = broker.rack
+    return doc
+
+
+def parse_broker(node_id: int, data: bytes | None) -> BrokerInfo | None:
+    doc = loads(data)
+    if doc is None:
+        return None
+    return BrokerInfo(node_id, str(doc["host"]), int(doc["port"]), doc.get("rack"))
+
+
+def topic_doc(topic_id: uuid.UUID, assignment: Mapping[int, tuple[int, ...]]) -> dict[str, Any]:
+    return {
+        "version": 2,
+        "partitions": {str(p): list(r) for p, r in sorted(assignment.items())},
+        "topic_id": encode_topic_id(topic_id),
+        "adding_replicas": {},
+        "removing_replicas": {},
+    }
+
+
+def partition_state_doc(leader: int, leader_epoch: int, isr: tuple[int, ...], controller_epoch: int) -> bytes:
+    return dumps(
+        {
+            "controller_epoch": controller_epoch,
+            "leader": leader,
+            "version": 1,
+            "leader_epoch": leader_epoch,
+            "isr": list(isr),
+        }
+    )
+
+
+def parse_partition_state(partition: int, replicas: tuple[int, ...], data: bytes | None) -> PartitionState:
+    """No state znode yet (a Kafka controller writes it after the assignment): no leader."""
+    state = loads(data)
+    if state is None:
+        return PartitionState(partition, replicas, -1, -1, ())
+    return PartitionState(
+        partition, replicas, int(state["leader"]), int(state["leader_epoch"]), tuple(state["isr"])
+    )
