@@ -164,6 +164,7 @@ BROKER_DEFAULTS: dict[str, str] = {
     "compression.type": "producer",
     "min.insync.replicas": "1",
     "replica.lag.time.max.ms": "30000",
+    "replica.high.watermark.checkpoint.interval.ms": "5000",
     "unclean.leader.election.enable": "false",
     "offsets.topic.num.partitions": "50",
     "offsets.topic.replication.factor": "3",

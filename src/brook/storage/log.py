@@ -411,6 +411,9 @@ class FileLog:
         """Remove every batch holding offsets >= `offset` (a batch straddling it goes whole)."""
         self._check_online()
         if offset >= self.log_end_offset:
+            # Nothing to cut, but an epoch a short leadership recorded at the end (it appended nothing)
+            # must go, or this follower keeps claiming that epoch (Kafka's UnifiedLog.truncateTo).
+            self._epochs.truncate_from_end(self.log_end_offset)
             return
         try:
             if offset < self._log_start_offset:
@@ -426,6 +429,17 @@ class FileLog:
             raise self._fail(exc) from exc
         self._after_truncation()
 
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        """Replication: drop every batch and restart the (empty) log at `offset`, which may lie past
+        the log end (a follower below the leader's log start offset). Epochs are forgotten."""
+        self._check_online()
+        try:
+            self._truncate_fully_and_start_at(offset)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        self._epochs.clear()
+        self._high_watermark = offset
+
     def _truncate_fully_and_start_at(self, offset: int) -> None:
         for segment in self._segments:
             self._schedule_delete(segment)
@@ -433,6 +447,14 @@ class FileLog:
         self._bases = [offset]
         self._log_start_offset = offset
         self._after_truncation()
+
+    def assign_epoch_start_offset(self, epoch: int, offset: int) -> None:
+        """A new leader records where its epoch starts (its log end offset), before any append."""
+        self._epochs.assign(epoch, offset)
+
+    def restore_high_watermark(self, offset: int) -> None:
+        """Startup: the HW from the replication-offset-checkpoint, kept within [log start, log end]."""
+        self._high_watermark = min(max(offset, self._log_start_offset), self.log_end_offset)
 
     def _after_truncation(self) -> None:
         end = self.log_end_offset
