@@ -27,6 +27,8 @@ __all__ = [
     "UnknownProducerId",
     "PolicyViolation",
     "NotEnoughReplicas",
+    "FencedLeaderEpoch",
+    "UnknownLeaderEpoch",
 ]
 
 
@@ -118,3 +120,15 @@ class NotEnoughReplicas(BrookError):
     """acks=all while the ISR is smaller than min.insync.replicas (checked before the append)."""
 
     error_code = ErrorCode.not_enough_replicas
+
+
+class FencedLeaderEpoch(BrookError):
+    """The request's current leader epoch is older than ours (KIP-320)."""
+
+    error_code = ErrorCode.fenced_leader_epoch
+
+
+class UnknownLeaderEpoch(BrookError):
+    """The request's current leader epoch is newer than ours: we have not heard of it yet."""
+
+    error_code = ErrorCode.unknown_leader_epoch

@@ -19,7 +19,14 @@ import logging
 from dataclasses import dataclass, field
 from enum import Enum
 
-from brook.common.errors import ErrorCode, InvalidRecord, NotEnoughReplicas, NotLeaderOrFollower
+from brook.common.errors import (
+    ErrorCode,
+    FencedLeaderEpoch,
+    InvalidRecord,
+    NotEnoughReplicas,
+    NotLeaderOrFollower,
+    UnknownLeaderEpoch,
+)
 from brook.common.types import TopicPartition
 from brook.records.batch import BatchHeader, parse_header, validate_batches
 from brook.records.conversion import CODEC_BY_NAME, recompress
@@ -180,6 +187,21 @@ class Partition:
             ),
             replica_known=replica_id < 0 or replica_id in self.followers,
         )
+
+    def end_offset_for_leader_epoch(
+        self, leader_epoch: int, *, current_leader_epoch: int = -1
+    ) -> tuple[int, int]:
+        """OffsetForLeaderEpoch on the leader: (largest epoch <= `leader_epoch`, its end offset)."""
+        self.require_leader()
+        if current_leader_epoch >= 0 and current_leader_epoch < self.leader_epoch:
+            raise FencedLeaderEpoch(
+                f"epoch {current_leader_epoch} of {self.tp} is older than {self.leader_epoch}"
+            )
+        if current_leader_epoch > self.leader_epoch:
+            raise UnknownLeaderEpoch(
+                f"epoch {current_leader_epoch} of {self.tp} is newer than {self.leader_epoch}"
+            )
+        return self.log.end_offset_for_epoch(leader_epoch)
 
     def record_follower_fetch(self, replica_id: int, fetch_offset: int, now_ms: int) -> bool:
         """A follower's fetch from `fetch_offset` passed `validate_fetch`: that offset is its log end
