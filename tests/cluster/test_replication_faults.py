@@ -1,0 +1,67 @@
+"""Replication under fast failures (issue 10's scenarios a, b, f, h): real brooks on a real ZooKeeper,
+SIGKILL / SIGSTOP, an idempotent acks=all producer; every acknowledged record must stay exactly once at the
+offset it was acknowledged with, and replicas end byte-identical."""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka import Producer
+
+from tests.cluster.faults import (
+    AckedProducer,
+    Cluster,
+    assert_every_acked_record_once_in_place,
+    read_partition,
+)
+from tests.integration.helpers import wait_until
+
+pytestmark = [pytest.mark.zookeeper, pytest.mark.slow]
+
+FAST = {
+    "zookeeper.session.timeout.ms": "4000",
+    "replica.lag.time.max.ms": "6000",
+    "offsets.topic.replication.factor": "1",
+    "replica.high.watermark.checkpoint.interval.ms": "500",
+}
+
+
+def test_old_leader_with_unreplicated_tail_rejoins_isr_only_after_truncating(zookeeper, zk, tmp_path):
+    """(a) The leader holds an acks=1 tail nobody replicated; it is killed, restarted at once, and the
+    new leader is killed as soon as the old one is back in the ISR. No acks=all record is lost."""
+    cluster = Cluster(zookeeper, zk, tmp_path, 3, **FAST).start()
+    try:
+        old, first, second = cluster.create_topic("tail", 3, **{"min.insync.replicas": "2"})
+        producer = AckedProducer(cluster.bootstrap(), "tail").start()
+        producer.wait_acked(300)
+
+        tail = Producer({"bootstrap.servers": cluster.bootstrap(old), "acks": 1, "linger.ms": 0})
+        acked_tail: list = []
+        tail.produce("tail", b"tail-warm", partition=0, on_delivery=lambda e, m: acked_tail.append(e))
+        tail.flush(30)  # connected, metadata known: the pause below stays short
+        cluster.pause(first, second)  # the followers stop fetching: what the leader appends stays its own
+        for i in range(50):
+            tail.produce("tail", b"tail-%03d" % i, partition=0, on_delivery=lambda e, m: acked_tail.append(e))
+        tail.flush(10)
+        assert acked_tail == [None] * 51  # acks=1: only the leader has the last 50
+        epoch = cluster.state("tail")["leader_epoch"]
+        cluster.brokers[old].kill()
+        cluster.resume(first, second)
+
+        new = cluster.wait_new_leader("tail", epoch)
+        assert new["leader"] == first
+        cluster.restart_when_deregistered(old)  # at once: as soon as ZooKeeper let its session go
+        wait_until(lambda: old in cluster.state("tail")["isr"], timeout_s=60, interval_s=0.01)
+        cluster.brokers[first].kill()  # the old leader is in the ISR again: it must hold every acked record
+        newest = cluster.wait_new_leader("tail", new["leader_epoch"])
+        assert newest["leader"] == old  # first in preference order among the live ISR
+        acked_before = len(producer.acked)
+        producer.wait_acked(acked_before + 200)
+
+        cluster.restart_when_deregistered(first)
+        producer.stop()
+        wait_until(lambda: sorted(cluster.state("tail")["isr"]) == [0, 1, 2], timeout_s=60)
+        cluster.wait_identical_logs("tail")
+        log = read_partition(cluster.bootstrap(), "tail")
+        assert_every_acked_record_once_in_place(producer.acked, log)
+    finally:
+        cluster.stop()
