@@ -70,6 +70,12 @@ class Cluster:
         for i in ids:
             os.kill(self.brokers[i].process.pid, signal.SIGCONT)
 
+    def reconfigure(self, i: int, **overrides: str) -> None:
+        """Restart broker i cleanly with other settings (a clean stop ends its ZooKeeper session)."""
+        self.brokers[i].stop()
+        self.brokers[i].overrides.update(overrides)
+        self.restart_when_deregistered(i)
+
     def restart_when_deregistered(self, i: int, timeout_s: float = 60) -> None:
         """Start broker i again once ZooKeeper dropped its previous session's registration."""
         wait_until(lambda: not self.registered(i), timeout_s=timeout_s)

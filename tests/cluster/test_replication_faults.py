@@ -4,6 +4,8 @@ offset it was acknowledged with, and replicas end byte-identical."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from confluent_kafka import Producer
 
@@ -63,5 +65,46 @@ def test_old_leader_with_unreplicated_tail_rejoins_isr_only_after_truncating(zoo
         cluster.wait_identical_logs("tail")
         log = read_partition(cluster.bootstrap(), "tail")
         assert_every_acked_record_once_in_place(producer.acked, log)
+    finally:
+        cluster.stop()
+
+
+def test_three_leaders_in_a_row_and_a_paused_replica_rejoining_leave_identical_logs(zookeeper, zk, tmp_path):
+    """(b) Leaders r0 -> r1 -> r0 over three epochs, each killed while producing and restarted at once;
+    replica r2 is paused across the second change and rejoins. Every replica ends byte-identical and
+    nothing acknowledged is lost."""
+    cluster = Cluster(zookeeper, zk, tmp_path, 3, **{**FAST, "zookeeper.session.timeout.ms": "2000"}).start()
+    try:
+        r0, r1, r2 = cluster.create_topic("epochs", 3, **{"min.insync.replicas": "2"})
+        # r2 is paused for several failovers: its session must outlive the pause (ZooKeeper's max is 10 s)
+        cluster.reconfigure(r2, **{"zookeeper.session.timeout.ms": "10000"})
+        wait_until(lambda: sorted(cluster.state("epochs")["isr"]) == [0, 1, 2], timeout_s=60)
+        producer = AckedProducer(cluster.bootstrap(), "epochs").start()
+        producer.wait_acked(200)
+
+        epoch = cluster.state("epochs")["leader_epoch"]
+        cluster.brokers[r0].kill()
+        second = cluster.wait_new_leader("epochs", epoch)
+        assert second["leader"] == r1
+        cluster.restart_when_deregistered(r0)
+        wait_until(lambda: r0 in cluster.state("epochs")["isr"], timeout_s=60, interval_s=0.01)
+        count = len(producer.acked)
+        producer.wait_acked(count + 50)
+        cluster.pause(r2)  # misses the next epoch change
+        paused_at = time.monotonic()
+        cluster.brokers[r1].kill()
+        third = cluster.wait_new_leader("epochs", second["leader_epoch"])
+        assert third["leader"] == r0
+        assert time.monotonic() - paused_at < 9, "the pause outlived r2's ZooKeeper session"
+        cluster.resume(r2)
+        cluster.restart_when_deregistered(r1)
+        count = len(producer.acked)
+        producer.wait_acked(count + 200)
+        producer.stop()
+
+        wait_until(lambda: sorted(cluster.state("epochs")["isr"]) == [0, 1, 2], timeout_s=60)
+        assert cluster.state("epochs")["leader_epoch"] >= epoch + 2
+        cluster.wait_identical_logs("epochs")
+        assert_every_acked_record_once_in_place(producer.acked, read_partition(cluster.bootstrap(), "epochs"))
     finally:
         cluster.stop()
