@@ -191,5 +191,36 @@ def assert_every_acked_record_once_in_place(
         assert mine == sorted(mine), f"values of producer {prefix!r} are out of order"
 
 
-def batch_offsets(data: bytes) -> list[tuple[int, int]]:
-    return [(h.base_offset, h.last_offset) for _, h in iter_batches(data)]
+def produce_acked(bootstrap: str, topic: str, values: list[bytes], **config: Any) -> list[tuple[bytes, int]]:
+    """Produce with acks=all and idempotence; (value, offset) of each acknowledged record."""
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5, **config}
+    )
+    acked: list[tuple[bytes, int]] = []
+
+    def on_delivery(err: Any, msg: Any) -> None:
+        if err is None:
+            acked.append((msg.value(), msg.offset()))
+
+    for value in values:
+        while True:
+            try:
+                producer.produce(topic, value, partition=0, on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.1)
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    return acked
+
+
+def batches_in(data_dir: Path, topic: str) -> dict[int, bytes]:
+    """base offset -> batch bytes, over every segment of partition 0 in `data_dir`."""
+    data = b"".join(p.read_bytes() for p in sorted((data_dir / f"{topic}-0").glob("*.log")))
+    return {h.base_offset: data[pos : pos + h.size] for pos, h in iter_batches(data)}
+
+
+def end_offset_in(data_dir: Path, topic: str) -> int:
+    """The log end offset of partition 0 as its segment files on disk say (0 if empty)."""
+    data = b"".join(p.read_bytes() for p in sorted((data_dir / f"{topic}-0").glob("*.log")))
+    return max((h.last_offset + 1 for _, h in iter_batches(data)), default=0)

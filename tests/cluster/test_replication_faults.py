@@ -13,6 +13,9 @@ from tests.cluster.faults import (
     AckedProducer,
     Cluster,
     assert_every_acked_record_once_in_place,
+    batches_in,
+    end_offset_in,
+    produce_acked,
     read_partition,
 )
 from tests.integration.helpers import wait_until
@@ -106,5 +109,57 @@ def test_three_leaders_in_a_row_and_a_paused_replica_rejoining_leave_identical_l
         assert cluster.state("epochs")["leader_epoch"] >= epoch + 2
         cluster.wait_identical_logs("epochs")
         assert_every_acked_record_once_in_place(producer.acked, read_partition(cluster.bootstrap(), "epochs"))
+    finally:
+        cluster.stop()
+
+
+def test_follower_past_retention_restarts_at_the_leaders_log_start_and_rejoins(zookeeper, zk, tmp_path):
+    """(f) While a follower is down, retention on the leader deletes everything it has. Back, it truncates
+    fully, starts at the leader's log start offset, catches up and rejoins the ISR."""
+    cluster = Cluster(
+        zookeeper, zk, tmp_path, 2, **{**FAST, "log.retention.check.interval.ms": "200"}
+    ).start()
+    try:
+        leader, follower = cluster.create_topic(
+            "retained", 2, **{"segment.bytes": "4096", "retention.bytes": "16384", "min.insync.replicas": "1"}
+        )
+        before = produce_acked(
+            cluster.bootstrap(), "retained", [b"a%05d" % i + b"." * 100 for i in range(100)]
+        )
+        assert len(before) == 100
+        wait_until(lambda: end_offset_in(cluster.dirs[follower], "retained") == 100, timeout_s=30)
+        follower_end = 100
+
+        cluster.brokers[follower].stop()
+        wait_until(lambda: cluster.state("retained")["isr"] == [leader], timeout_s=30)
+        after = produce_acked(
+            cluster.bootstrap(leader),
+            "retained",
+            [b"b%05d" % i + b"." * 100 for i in range(1500)],
+            **{"batch.size": 2048},
+        )
+        assert len(after) == 1500
+        wait_until(lambda: min(batches_in(cluster.dirs[leader], "retained")) > follower_end, timeout_s=30)
+
+        cluster.restart_when_deregistered(follower)
+        wait_until(
+            lambda: sorted(cluster.state("retained")["isr"]) == sorted((leader, follower)), timeout_s=60
+        )
+        more = produce_acked(cluster.bootstrap(), "retained", [b"c%05d" % i + b"." * 100 for i in range(100)])
+        leader_end = more[-1][1]
+
+        wait_until(lambda: end_offset_in(cluster.dirs[follower], "retained") == leader_end + 1, timeout_s=60)
+        mine, theirs = (
+            batches_in(cluster.dirs[follower], "retained"),
+            batches_in(cluster.dirs[leader], "retained"),
+        )
+        assert min(mine) >= follower_end  # its old records went: it restarted past them
+        common = max(min(mine), min(theirs))
+        assert {b: d for b, d in mine.items() if b >= common} == {
+            b: d for b, d in theirs.items() if b >= common
+        }
+        log = read_partition(cluster.bootstrap(), "retained")
+        kept = [(v, o) for v, o in before + after + more if o >= log[0][0]]
+        assert_every_acked_record_once_in_place(kept, log)
     finally:
         cluster.stop()
