@@ -9,6 +9,8 @@ import time
 import pytest
 from confluent_kafka import Producer
 
+from brook.common.types import TopicPartition
+from brook.storage.high_watermark_checkpoint import read_high_watermarks
 from tests.cluster.faults import (
     AckedProducer,
     Cluster,
@@ -161,5 +163,71 @@ def test_follower_past_retention_restarts_at_the_leaders_log_start_and_rejoins(z
         log = read_partition(cluster.bootstrap(), "retained")
         kept = [(v, o) for v, o in before + after + more if o >= log[0][0]]
         assert_every_acked_record_once_in_place(kept, log)
+    finally:
+        cluster.stop()
+
+
+def test_full_cluster_restart_after_timed_out_acks_all_never_shows_what_a_failover_takes_back(
+    zookeeper, zk, tmp_path
+):
+    """(h) acks=all requests time out while the followers are paused (the leader appended them alone),
+    then every broker is killed and restarted, then the leader is killed. A consumer never reads a
+    record the failover takes back: the restarted leader's HW comes from replication-offset-checkpoint,
+    not from its log end. Every acknowledged record stays in place."""
+    cluster = Cluster(zookeeper, zk, tmp_path, 3, **{**FAST, "zookeeper.session.timeout.ms": "2000"}).start()
+    try:
+        r0, r1, r2 = cluster.create_topic("restart", 3, **{"min.insync.replicas": "2"})
+        for r in (r1, r2):  # their sessions must outlive r0's restart below (ZooKeeper's max is 10 s)
+            cluster.reconfigure(r, **{"zookeeper.session.timeout.ms": "10000"})
+        wait_until(lambda: sorted(cluster.state("restart")["isr"]) == [0, 1, 2], timeout_s=60)
+        acked = produce_acked(cluster.bootstrap(), "restart", [b"a-%05d" % i for i in range(200)])
+        assert [o for _, o in acked] == list(range(200))
+        tp = TopicPartition("restart", 0)
+        wait_until(lambda: read_high_watermarks(cluster.dirs[r0]).get(tp) == 200, timeout_s=30)
+
+        timing_out = Producer(
+            {
+                "bootstrap.servers": cluster.bootstrap(r0),
+                "acks": "all",
+                "request.timeout.ms": 1000,
+                "message.timeout.ms": 2000,
+                "linger.ms": 0,
+            }
+        )
+        timing_out.produce("restart", b"warm", partition=0)  # r0 leads; connect before the pause
+        timing_out.flush(30)
+        cluster.pause(r1, r2)
+        outcomes: list = []
+        for i in range(20):
+            timing_out.produce(
+                "restart", b"t-%05d" % i, partition=0, on_delivery=lambda e, m: outcomes.append(e)
+            )
+        timing_out.flush(20)
+        assert len(outcomes) == 20
+        assert all(e is not None for e in outcomes), "an acks=all request succeeded without the followers"
+        assert end_offset_in(cluster.dirs[r0], "restart") > 201  # the leader appended them alone (maybe twice)
+
+        for b in cluster.brokers:
+            b.kill()  # the paused ones too
+        cluster.restart_when_deregistered(r0)  # r1 and r2 are dead but still registered (10 s sessions)
+        state = wait_until(lambda: (s := cluster.state("restart"))["leader"] == r0 and s, timeout_s=30)
+        assert sorted(state["isr"]) == [0, 1, 2]
+        seen = read_partition(cluster.bootstrap(r0), "restart")
+        assert sorted(cluster.state("restart")["isr"]) == [0, 1, 2], "r1/r2 sessions expired too early"
+        assert [v for _, v in seen] == [b"a-%05d" % i for i in range(200)] + [b"warm"][: len(seen) - 200]
+
+        epoch = cluster.state("restart")["leader_epoch"]
+        cluster.brokers[r0].kill()
+        cluster.restart_when_deregistered(r1)
+        cluster.restart_when_deregistered(r2)
+        new = cluster.wait_new_leader("restart", epoch)
+        assert new["leader"] in (r1, r2)
+        cluster.restart_when_deregistered(r0)
+        more = produce_acked(cluster.bootstrap(), "restart", [b"b-%05d" % i for i in range(100)])
+        wait_until(lambda: sorted(cluster.state("restart")["isr"]) == [0, 1, 2], timeout_s=60)
+        cluster.wait_identical_logs("restart")
+        final = read_partition(cluster.bootstrap(), "restart")
+        assert set(seen) <= set(final), "a consumer read records that the failover took back"
+        assert_every_acked_record_once_in_place(acked + more, final)
     finally:
         cluster.stop()
