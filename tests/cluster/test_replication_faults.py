@@ -205,7 +205,9 @@ def test_full_cluster_restart_after_timed_out_acks_all_never_shows_what_a_failov
         timing_out.flush(20)
         assert len(outcomes) == 20
         assert all(e is not None for e in outcomes), "an acks=all request succeeded without the followers"
-        assert end_offset_in(cluster.dirs[r0], "restart") > 201  # the leader appended them alone (maybe twice)
+        assert (
+            end_offset_in(cluster.dirs[r0], "restart") > 201
+        )  # the leader appended them alone (maybe twice)
 
         for b in cluster.brokers:
             b.kill()  # the paused ones too

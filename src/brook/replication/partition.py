@@ -330,8 +330,10 @@ class Partition:
             )
             if action is OutOfRangeAction.TRUNCATE_FULLY_AND_START_AT:
                 self.truncate_fully_and_start_at(offset)
-            else:
+            elif offset < self.log.log_end_offset:
                 self.truncate_as_follower(offset, now_ms)
+            else:
+                return FollowerFetchOutcome.RETRY  # nothing of ours to cut: ask again after a backoff
             return FollowerFetchOutcome.TRUNCATED
         return FollowerFetchOutcome.RETRY
 
