@@ -9,8 +9,11 @@ import time
 import pytest
 from confluent_kafka import Producer
 
+from brook.common.clock import SystemClock
 from brook.common.types import TopicPartition
 from brook.storage.high_watermark_checkpoint import read_high_watermarks
+from brook.storage.log import FileLog
+from brook.testing import make_batch
 from tests.cluster.faults import (
     AckedProducer,
     Cluster,
@@ -231,5 +234,47 @@ def test_full_cluster_restart_after_timed_out_acks_all_never_shows_what_a_failov
         final = read_partition(cluster.bootstrap(), "restart")
         assert set(seen) <= set(final), "a consumer read records that the failover took back"
         assert_every_acked_record_once_in_place(acked + more, final)
+    finally:
+        cluster.stop()
+
+
+def test_one_partition_that_cannot_replicate_never_stops_the_others(zookeeper, zk, tmp_path):
+    """A follower whose copy of one partition cannot take the leader's batches (its log ends inside one
+    of them) logs that partition, retries it with backoff, and keeps replicating every other partition
+    fetched from the same leader."""
+    cluster = Cluster(zookeeper, zk, tmp_path, 2, **FAST).start()
+    try:
+        leader, follower = cluster.create_topic("a-broken", 2, **{"min.insync.replicas": "1"})
+        cluster.create_topic("b-healthy", 2, **{"min.insync.replicas": "1"})
+        assert cluster.state("b-healthy")["leader"] == leader
+        epoch = cluster.state("a-broken")["leader_epoch"]
+        one_batch = produce_acked(
+            cluster.bootstrap(), "a-broken", [b"x%d" % i for i in range(10)], **{"linger.ms": 200}
+        )
+        assert [o for _, o in one_batch] == list(range(10))
+        assert len(batches_in(cluster.dirs[leader], "a-broken")) == 1
+        wait_until(lambda: end_offset_in(cluster.dirs[follower], "a-broken") == 10, timeout_s=30)
+
+        cluster.brokers[follower].stop()
+        # the follower's copy now ends at 5, inside the leader's batch 0..9: its batches cannot follow
+        partition_dir = cluster.dirs[follower] / "a-broken-0"
+        for path in partition_dir.iterdir():
+            path.unlink()
+        log = FileLog.open(partition_dir, clock=SystemClock())
+        log.append_as_leader(
+            bytearray(make_batch([(None, b"y%d" % i) for i in range(5)])), leader_epoch=epoch
+        )
+        log.close()
+        cluster.restart_when_deregistered(follower)
+
+        healthy = produce_acked(cluster.bootstrap(), "b-healthy", [b"h%d" % i for i in range(100)])
+        end = healthy[-1][1] + 1
+        wait_until(lambda: end_offset_in(cluster.dirs[follower], "b-healthy") == end, timeout_s=30)
+        assert cluster.brokers[follower].wait_for_log(r"replica fetch tp=a-broken-0 .* failed, retrying", 30)
+        more = produce_acked(cluster.bootstrap(), "b-healthy", [b"i%d" % i for i in range(100)])
+        end = more[-1][1] + 1
+        wait_until(lambda: end_offset_in(cluster.dirs[follower], "b-healthy") == end, timeout_s=30)
+        assert end_offset_in(cluster.dirs[follower], "a-broken") == 5
+        assert cluster.brokers[follower].process.poll() is None
     finally:
         cluster.stop()
