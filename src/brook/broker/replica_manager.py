@@ -309,7 +309,11 @@ class ReplicaManager:
         while True:
             total = sum(r.size for r in results)
             remaining = deadline - loop.time()
-            if total >= max(min_bytes, 1) or remaining <= 0 or any(r.error_code for r in results):
+            if (
+                total >= max(min_bytes, 1)
+                or remaining <= 0
+                or any(r.error_code or r.diverging_epoch for r in results)  # answered at once, as Kafka
+            ):
                 return results
             await self._park([f.tp for f in wanted], remaining)
             results = self._read_all(wanted, max_bytes, from_follower, replica_id)
