@@ -164,6 +164,11 @@ def test_follower_past_retention_restarts_at_the_leaders_log_start_and_rejoins(z
             b: d for b, d in theirs.items() if b >= common
         }
         log = read_partition(cluster.bootstrap(), "retained")
+        assert log, (
+            cluster.state("retained"),
+            sorted(theirs)[:3],
+            cluster.brokers[leader].log_text()[-3000:],
+        )
         kept = [(v, o) for v, o in before + after + more if o >= log[0][0]]
         assert_every_acked_record_once_in_place(kept, log)
     finally:

@@ -549,11 +549,17 @@ class FileLog:
             deleted += self._delete_retention_bytes_breached()
         return deleted
 
+    def _below_high_watermark(self, i: int) -> bool:
+        """Retention deletes segment i only if every offset in it is below the HW (the next segment
+        starts at or below it), so the log start never passes the HW: records not yet replicated to
+        the ISR are never deleted before a follower could fetch them (Kafka's deletableSegments)."""
+        return self._segments[i + 1].base_offset <= self._high_watermark
+
     def _delete_retention_ms_breached(self, now_ms: int) -> int:
         if self.config.retention_ms < 0:
             return 0
         deleted = 0
-        while len(self._segments) > 1:
+        while len(self._segments) > 1 and self._below_high_watermark(0):
             segment = self._segments[0]
             if segment.max_timestamp < 0 and segment.size > 0:
                 break  # no timestamps (should not happen with v2); never guess
@@ -568,7 +574,9 @@ class FileLog:
             return 0
         deleted = 0
         excess = self.size_bytes - self.config.retention_bytes
-        while len(self._segments) > 1 and excess - self._segments[0].size >= 0:
+        while (
+            len(self._segments) > 1 and excess - self._segments[0].size >= 0 and self._below_high_watermark(0)
+        ):
             excess -= self._segments[0].size
             self._delete_oldest_segment()
             deleted += 1
