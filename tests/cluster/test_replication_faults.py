@@ -250,8 +250,11 @@ def test_one_partition_that_cannot_replicate_never_stops_the_others(zookeeper, z
     cluster = Cluster(zookeeper, zk, tmp_path, 2, **FAST).start()
     try:
         leader, follower = cluster.create_topic("a-broken", 2, **{"min.insync.replicas": "1"})
-        cluster.create_topic("b-healthy", 2, **{"min.insync.replicas": "1"})
-        assert cluster.state("b-healthy")["leader"] == leader
+        for i in range(10):  # a healthy partition with the same leader (placement is brook's choice)
+            healthy_topic = f"b-healthy-{i}"
+            if cluster.create_topic(healthy_topic, 2, **{"min.insync.replicas": "1"})[0] == leader:
+                break
+        assert cluster.state(healthy_topic)["leader"] == leader
         epoch = cluster.state("a-broken")["leader_epoch"]
         one_batch = produce_acked(
             cluster.bootstrap(), "a-broken", [b"x%d" % i for i in range(10)], **{"linger.ms": 200}
@@ -272,13 +275,13 @@ def test_one_partition_that_cannot_replicate_never_stops_the_others(zookeeper, z
         log.close()
         cluster.restart_when_deregistered(follower)
 
-        healthy = produce_acked(cluster.bootstrap(), "b-healthy", [b"h%d" % i for i in range(100)])
+        healthy = produce_acked(cluster.bootstrap(), healthy_topic, [b"h%d" % i for i in range(100)])
         end = healthy[-1][1] + 1
-        wait_until(lambda: end_offset_in(cluster.dirs[follower], "b-healthy") == end, timeout_s=30)
+        wait_until(lambda: end_offset_in(cluster.dirs[follower], healthy_topic) == end, timeout_s=30)
         assert cluster.brokers[follower].wait_for_log(r"replica fetch tp=a-broken-0 .* failed, retrying", 30)
-        more = produce_acked(cluster.bootstrap(), "b-healthy", [b"i%d" % i for i in range(100)])
+        more = produce_acked(cluster.bootstrap(), healthy_topic, [b"i%d" % i for i in range(100)])
         end = more[-1][1] + 1
-        wait_until(lambda: end_offset_in(cluster.dirs[follower], "b-healthy") == end, timeout_s=30)
+        wait_until(lambda: end_offset_in(cluster.dirs[follower], healthy_topic) == end, timeout_s=30)
         assert end_offset_in(cluster.dirs[follower], "a-broken") == 5
         assert cluster.brokers[follower].process.poll() is None
     finally:
