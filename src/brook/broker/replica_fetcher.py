@@ -130,17 +130,24 @@ class ReplicaFetcher:
             delayed = self.delayed.get(tp)
             if delayed is not None and delayed[0] > now and delayed[2] == partition.leader_epoch:
                 continue
-            asked[tp] = (partition.leader_epoch, partition.fetch_offset_as_follower)
-            topics.setdefault(tp.topic, []).append(
-                {
+            if partition.log.is_offline:
+                continue  # its log dir failed: nothing to append to until a restart
+            try:
+                fetch_offset = partition.fetch_offset_as_follower
+                entry = {
                     "partition": tp.partition,
                     "current_leader_epoch": partition.leader_epoch,
-                    "fetch_offset": partition.fetch_offset_as_follower,
+                    "fetch_offset": fetch_offset,
                     "last_fetched_epoch": partition.last_fetched_epoch,
                     "log_start_offset": partition.log.log_start_offset,
                     "partition_max_bytes": _PARTITION_MAX_BYTES,
                 }
-            )
+            except Exception as exc:  # noqa: BLE001 - this partition only: logged, retried later
+                self._delay(tp, partition.leader_epoch, double=True)
+                logger.error("replica fetch tp=%s cannot be asked for: %r", tp, exc)
+                continue
+            asked[tp] = (partition.leader_epoch, fetch_offset)
+            topics.setdefault(tp.topic, []).append(entry)
         if not topics:
             return False
         self._correlation_id += 1
