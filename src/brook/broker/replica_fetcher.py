@@ -55,6 +55,7 @@ class ReplicaFetcher:
         # tp -> (retry at, backoff used, leader epoch of the failed fetch)
         self.delayed: dict[TopicPartition, tuple[float, float, int]] = {}
         self._correlation_id = 0
+        self._rotation = 0
         self._changed = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -123,7 +124,11 @@ class ReplicaFetcher:
         asked: dict[TopicPartition, tuple[int, int]] = {}  # tp -> (leader epoch, fetch offset) asked in
         topics: dict[str, list[dict[str, Any]]] = {}
         now = asyncio.get_running_loop().time()
-        for tp in sorted(self.partitions):
+        # The leader fills its byte budget in request order: start each fetch one partition further on,
+        # so a few busy partitions cannot starve the rest (Kafka moves fetched partitions to the end).
+        ordered = sorted(self.partitions)
+        self._rotation = (self._rotation + 1) % max(len(ordered), 1)
+        for tp in ordered[self._rotation :] + ordered[: self._rotation]:
             partition = self._replicas.partitions.get(tp)
             if partition is None or partition.is_leader or partition.leader != self.leader.node_id:
                 continue
