@@ -234,6 +234,7 @@ def test_zookeeper_paused_past_the_session_timeout_then_restarted_under_load(tmp
                 # produce needs no ZooKeeper write: it went on while ZooKeeper was stopped
                 assert during >= paused_at + 300
                 os.kill(server.process.pid, signal.SIGCONT)
+
                 # Sessions expired: those brokers register again under a new session. A client that reconnects
                 # the moment ZooKeeper resumes can revalidate its session before the server's expiry pass runs,
                 # so ZooKeeper may keep one; every broker must be registered, and at least one anew.

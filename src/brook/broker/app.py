@@ -132,6 +132,13 @@ class Broker:
         self._background.append(asyncio.create_task(self._retention_loop()))
         self._background.append(asyncio.create_task(self._flush_loop()))
         self._background.append(asyncio.create_task(self.replicas.isr_expiration_loop()))
+        self._background.append(
+            asyncio.create_task(
+                self.replicas.high_watermark_checkpoint_loop(
+                    self.config.int("replica.high.watermark.checkpoint.interval.ms")
+                )
+            )
+        )
         self._sync_at_start()  # now that brokers are known: start fetching the partitions we follow
         logger.info(
             "brook %s ready listener=%s:%d data=%s node_id=%d cluster_id=%s",
@@ -238,6 +245,7 @@ class Broker:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.replicas.fetchers.close()
+        await self.replicas.checkpoint_high_watermarks()  # the final HWs, before the logs close
         await self.replicas.wait_for_flushes()
         self.replicas.close()
         await asyncio.to_thread(self.log_manager.close)

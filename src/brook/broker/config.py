@@ -165,6 +165,7 @@ BROKER_DEFAULTS: dict[str, str] = {
     "compression.type": "producer",
     "min.insync.replicas": "1",
     "replica.lag.time.max.ms": "30000",
+    "replica.high.watermark.checkpoint.interval.ms": "5000",
     "unclean.leader.election.enable": "false",
     "controlled.shutdown.enable": "true",
     "controlled.shutdown.max.retries": "3",

@@ -1,9 +1,13 @@
 """Replica fetchers: for each leader this broker follows partitions of, one task fetching them all.
 
 Each task holds one connection to its leader and sends Fetch v12 with `replica_id` = this broker's id
-(so the leader reads past its HW and counts the fetch offset as our log end offset). What to fetch and
-what to do with the answer (append, follow the HW, truncate) is decided by `Partition` in
+(so the leader reads past its HW and counts the fetch offset as our log end offset). What the answer
+means (append, follow the HW, truncate, retry) is decided by `Partition.handle_fetch_response` in
 brook.replication; this module only moves requests and bytes, reconnecting with a backoff.
+
+One partition's trouble never stops the others (Kafka's delayed/failed partitions): a partition whose
+answer is an error, or whose records cannot be appended, is logged and left out of the fetches for a
+backoff (doubling from replica.fetch.backoff.ms up to a cap) while the rest keep replicating.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 from brook.metadata.api import BrokerInfo
 from brook.protocol.client import decode_response, encode_request
+from brook.replication.partition import FollowerFetchOutcome
 
 if TYPE_CHECKING:
     from brook.broker.replica_manager import ReplicaManager
@@ -35,6 +40,8 @@ _MAX_BYTES = 10 * 1024 * 1024
 _BACKOFF_S = 0.1
 _MAX_BACKOFF_S = 1.0
 _REQUEST_TIMEOUT_S = 10.0
+_PARTITION_BACKOFF_S = 1.0  # Kafka's replica.fetch.backoff.ms
+_MAX_PARTITION_BACKOFF_S = 10.0
 
 
 class ReplicaFetcher:
@@ -44,13 +51,19 @@ class ReplicaFetcher:
         self._replicas = replicas
         self.leader = leader
         self.partitions: set[TopicPartition] = set()
+        # partitions left out after an error, until a loop time or a new leader epoch:
+        # tp -> (retry at, backoff used, leader epoch of the failed fetch)
+        self.delayed: dict[TopicPartition, tuple[float, float, int]] = {}
         self._correlation_id = 0
+        self._rotation = 0
         self._changed = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def set_partitions(self, tps: set[TopicPartition]) -> None:
-        if tps != self.partitions:
+        if tps != self.partitions or self.delayed:
+            # (with delayed partitions: a metadata change may have given one a new epoch to try now)
             self.partitions = tps
+            self.delayed = {tp: d for tp, d in self.delayed.items() if tp in tps}
             self._changed.set()
 
     async def stop(self) -> None:
@@ -74,7 +87,7 @@ class ReplicaFetcher:
                 logger.info("replica fetcher connected leader=%d", self.leader.node_id)
                 while True:
                     if not await self._fetch_once(reader, connected):
-                        await self._idle(backoff)
+                        await self._idle(self._idle_time(backoff))
                         backoff = min(backoff * 2, _MAX_BACKOFF_S)
                     else:
                         backoff = _BACKOFF_S
@@ -90,30 +103,60 @@ class ReplicaFetcher:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
+    def _idle_time(self, backoff_s: float) -> float:
+        """How long to wait with nothing to fetch: the backoff, or less if a delayed partition is due."""
+        now = asyncio.get_running_loop().time()
+        due = [at - now for at, _, _ in self.delayed.values() if at > now]
+        return min(backoff_s, *due) if due else backoff_s
+
+    def _delay(self, tp: TopicPartition, epoch: int, *, double: bool) -> None:
+        """Leave `tp` out for a while: replica.fetch.backoff.ms, doubling (to a cap) while it keeps
+        failing with an exception; a new leader epoch ends the delay at once."""
+        previous = self.delayed.get(tp)
+        backoff = _PARTITION_BACKOFF_S
+        if double and previous is not None and previous[2] == epoch:
+            backoff = min(previous[1] * 2, _MAX_PARTITION_BACKOFF_S)
+        self.delayed[tp] = (asyncio.get_running_loop().time() + backoff, backoff, epoch)
+
     async def _idle(self, timeout_s: float) -> None:
         self._changed.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout_s)
 
     async def _fetch_once(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        """One Fetch round trip; False when there was nothing to fetch or the leader refused."""
-        epochs: dict[TopicPartition, int] = {}
+        """One Fetch round trip; False when there was nothing to fetch (all partitions delayed)."""
+        asked: dict[TopicPartition, tuple[int, int]] = {}  # tp -> (leader epoch, fetch offset) asked in
         topics: dict[str, list[dict[str, Any]]] = {}
-        for tp in sorted(self.partitions):
+        now = asyncio.get_running_loop().time()
+        # The leader fills its byte budget in request order: start each fetch one partition further on,
+        # so a few busy partitions cannot starve the rest (Kafka moves fetched partitions to the end).
+        ordered = sorted(self.partitions)
+        self._rotation = (self._rotation + 1) % max(len(ordered), 1)
+        for tp in ordered[self._rotation :] + ordered[: self._rotation]:
             partition = self._replicas.partitions.get(tp)
             if partition is None or partition.is_leader or partition.leader != self.leader.node_id:
                 continue
-            epochs[tp] = partition.leader_epoch
-            topics.setdefault(tp.topic, []).append(
-                {
+            delayed = self.delayed.get(tp)
+            if delayed is not None and delayed[0] > now and delayed[2] == partition.leader_epoch:
+                continue
+            if partition.log.is_offline:
+                continue  # its log dir failed: nothing to append to until a restart
+            try:
+                fetch_offset = partition.fetch_offset_as_follower
+                entry = {
                     "partition": tp.partition,
                     "current_leader_epoch": partition.leader_epoch,
-                    "fetch_offset": partition.fetch_offset_as_follower,
+                    "fetch_offset": fetch_offset,
                     "last_fetched_epoch": partition.last_fetched_epoch,
                     "log_start_offset": partition.log.log_start_offset,
                     "partition_max_bytes": _PARTITION_MAX_BYTES,
                 }
-            )
+            except Exception as exc:  # noqa: BLE001 - this partition only: logged, retried later
+                self._delay(tp, partition.leader_epoch, double=True)
+                logger.error("replica fetch tp=%s cannot be asked for: %r", tp, exc)
+                continue
+            asked[tp] = (partition.leader_epoch, fetch_offset)
+            topics.setdefault(tp.topic, []).append(entry)
         if not topics:
             return False
         self._correlation_id += 1
@@ -139,29 +182,49 @@ class ReplicaFetcher:
         correlation_id, response = decode_response(FETCH_KEY, FETCH_VERSION, frame)
         if correlation_id != self._correlation_id:
             raise OSError(f"correlation id {correlation_id} != {self._correlation_id}")
-        return self._handle_response(response, epochs)
+        return self._handle_response(response, asked)
 
-    def _handle_response(self, response: Any, epochs: Mapping[TopicPartition, int]) -> bool:
-        ok = True
+    def _handle_response(self, response: Any, asked: Mapping[TopicPartition, tuple[int, int]]) -> bool:
+        """Apply each partition's answer (the leader long-polled, so fetch again at once)."""
         for topic in response.responses:
             for p in topic.partitions:
                 tp = TopicPartition(topic.topic, p.partition_index)
-                epoch = epochs.get(tp)
-                if epoch is None:
+                if tp not in asked:
                     continue
+                epoch, fetch_offset = asked[tp]
                 code = ErrorCode(p.error_code)
                 diverging = p.diverging_epoch
-                if code == ErrorCode.none and diverging is not None and diverging.epoch >= 0:
-                    self._replicas.truncate_on_divergence(tp, epoch, (diverging.epoch, diverging.end_offset))
-                elif code == ErrorCode.none:
-                    self._replicas.apply_fetched(tp, epoch, bytes(p.records or b""), p.high_watermark)
-                elif code == ErrorCode.offset_out_of_range:
-                    # our log is ahead of the leader's (we led before): cut back to what it has committed
-                    self._replicas.truncate_follower(tp, epoch, p.high_watermark)
-                else:
-                    logger.debug("replica fetch tp=%s from leader=%d: %s", tp, self.leader.node_id, code.name)
-                    ok = False
-        return ok
+                try:
+                    outcome = self._replicas.handle_fetch_response(
+                        tp,
+                        epoch,
+                        fetch_offset,
+                        code,
+                        leader_high_watermark=p.high_watermark,
+                        leader_log_start_offset=p.log_start_offset,
+                        diverging_epoch=(
+                            (diverging.epoch, diverging.end_offset)
+                            if diverging is not None and diverging.epoch >= 0
+                            else None
+                        ),
+                        records=bytes(p.records or b""),
+                    )
+                except Exception as exc:  # noqa: BLE001 - this partition only: logged, retried later
+                    self._delay(tp, epoch, double=True)
+                    logger.error(
+                        "replica fetch tp=%s from leader=%d failed, retrying in %.1fs: %r",
+                        tp, self.leader.node_id, self.delayed[tp][1], exc,
+                    )  # fmt: skip
+                    continue
+                if outcome is FollowerFetchOutcome.RETRY:
+                    self._delay(tp, epoch, double=False)
+                    logger.info(
+                        "replica fetch tp=%s from leader=%d: %s, retrying in %.1fs",
+                        tp, self.leader.node_id, code.name, self.delayed[tp][1],
+                    )  # fmt: skip
+                elif outcome is not FollowerFetchOutcome.STALE:
+                    self.delayed.pop(tp, None)
+        return True
 
 
 class ReplicaFetcherManager:

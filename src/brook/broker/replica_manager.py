@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from brook.common.clock import Clock
 from brook.common.errors import (
@@ -27,8 +28,9 @@ from brook.common.errors import (
 )
 from brook.common.types import TopicPartition
 from brook.metadata.api import BrokerInfo, TopicState
-from brook.replication.partition import Partition
+from brook.replication.partition import FollowerFetchOutcome, Partition
 from brook.storage.api import AppendInfo, LogConfig
+from brook.storage.high_watermark_checkpoint import read_high_watermarks, write_high_watermarks
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class FetchResult:
     records: list[bytes] = field(default_factory=list)
     size: int = 0
     diverging_epoch: tuple[int, int] | None = None
+    valid_read: bool = False  # the fetch passed the leader's checks and read from its fetch offset
 
 
 class ReplicaManager:
@@ -77,6 +80,7 @@ class ReplicaManager:
         self._flushes: dict[TopicPartition, asyncio.Task[None]] = {}
         self._isr_writes: dict[TopicPartition, asyncio.Task[None]] = {}  # one ISR proposal in flight per tp
         self.live_brokers: set[int] | None = None  # registered brokers, from the last sync that named them
+        self._hw_checkpoints: dict[Path, dict[TopicPartition, int]] = {}  # read once per dir at startup
 
     # --- hosting -------------------------------------------------------------------------------
 
@@ -154,6 +158,9 @@ class ReplicaManager:
         isr: tuple[int, ...],
     ) -> Partition:
         log = self.log_manager.get(tp) or self.log_manager.create(tp, config)
+        # Never the whole log as committed: what lies past the last checkpointed HW may be a tail that a
+        # failover takes back (a leader raises its HW again from its ISR's fetches).
+        log.restore_high_watermark(self._checkpointed_high_watermark(tp))
         partition = Partition(tp, log, config, self.node_id, leader, leader_epoch, replicas, isr)
         partition.replica_lag_time_max_ms = self.replica_lag_time_max_ms
         partition.rebuild_producer_state(self.clock.now_ms())
@@ -296,15 +303,24 @@ class ReplicaManager:
     ) -> list[FetchResult]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_wait_ms / 1000
+        results = self._read_all(wanted, max_bytes, from_follower, replica_id)
         if replica_id >= 0:
-            self._record_follower_fetches(replica_id, wanted)
+            # Only fetches that passed validation (epoch, divergence, offset range) say where the
+            # follower's log ends; the rest must not move its state, the ISR or the HW (Kafka's rule).
+            self._record_follower_fetches(
+                replica_id, [f for f, r in zip(wanted, results, strict=True) if r.valid_read]
+            )
         while True:
-            results = self._read_all(wanted, max_bytes, from_follower)
             total = sum(r.size for r in results)
             remaining = deadline - loop.time()
-            if total >= max(min_bytes, 1) or remaining <= 0 or any(r.error_code for r in results):
+            if (
+                total >= max(min_bytes, 1)
+                or remaining <= 0
+                or any(r.error_code or r.diverging_epoch for r in results)  # answered at once, as Kafka
+            ):
                 return results
             await self._park([f.tp for f in wanted], remaining)
+            results = self._read_all(wanted, max_bytes, from_follower, replica_id)
 
     def _record_follower_fetches(self, replica_id: int, wanted: list[FetchPartition]) -> None:
         """A follower's fetch offset is its log end offset: advance the HW, maybe take it back into the ISR."""
@@ -326,6 +342,7 @@ class ReplicaManager:
         writer = self.isr_writer
         if writer is None or partition.tp in self._isr_writes:
             return  # the proposal in flight is answered first; the next check proposes again if still needed
+        partition.pending_isr = isr  # the HW counts an expansion's members while it is in flight (KIP-497)
         task = asyncio.get_running_loop().create_task(self._write_isr(writer, partition, isr))
         self._isr_writes[partition.tp] = task
 
@@ -338,6 +355,8 @@ class ReplicaManager:
             return
         finally:
             self._isr_writes.pop(partition.tp, None)
+            if partition.pending_isr is isr:  # a role change since may have cleared or replaced it
+                partition.pending_isr = None
         current = self.partitions.get(partition.tp) is partition and partition.is_leader
         if accepted and current and partition.leader_epoch == epoch:
             logger.info("isr changed tp=%s epoch=%d isr=%s -> %s", partition.tp, epoch, old, isr)
@@ -361,37 +380,42 @@ class ReplicaManager:
                 logger.exception("ISR expiration pass failed")
 
     def _read_all(
-        self, wanted: list[FetchPartition], max_bytes: int, from_follower: bool
+        self, wanted: list[FetchPartition], max_bytes: int, from_follower: bool, replica_id: int = -1
     ) -> list[FetchResult]:
         results: list[FetchResult] = []
         budget = max_bytes
         for f in wanted:
             # KIP-74: the first partition with data may exceed the limits; "first" = nothing read yet
-            result = self._read_one(f, budget, from_follower, first=budget == max_bytes)
+            result = self._read_one(f, budget, from_follower, budget == max_bytes, replica_id)
             budget -= result.size
             results.append(result)
         return results
 
-    def _read_one(self, f: FetchPartition, budget: int, from_follower: bool, first: bool) -> FetchResult:
+    def _read_one(
+        self, f: FetchPartition, budget: int, from_follower: bool, first: bool, replica_id: int = -1
+    ) -> FetchResult:
         try:
             partition = self.leader_partition(f.tp)
             log = partition.log
-            if f.current_leader_epoch >= 0 and f.current_leader_epoch != partition.leader_epoch:
-                code = (
-                    ErrorCode.fenced_leader_epoch
-                    if f.current_leader_epoch < partition.leader_epoch
-                    else ErrorCode.unknown_leader_epoch
-                )
-                return FetchResult(f.tp, code, log.high_watermark, log.log_start_offset)
-            if from_follower and (
-                diverging := partition.diverging_epoch(f.last_fetched_epoch, f.fetch_offset)
-            ):
+            verdict = partition.validate_fetch(
+                f.fetch_offset,
+                current_leader_epoch=f.current_leader_epoch,
+                last_fetched_epoch=f.last_fetched_epoch,
+                replica_id=replica_id,
+            )
+            if not verdict.should_read:
                 return FetchResult(
-                    f.tp, ErrorCode.none, log.high_watermark, log.log_start_offset, diverging_epoch=diverging
+                    f.tp,
+                    verdict.error,
+                    log.high_watermark,
+                    log.log_start_offset,
+                    diverging_epoch=verdict.diverging_epoch,
                 )
             limit = min(f.max_bytes, budget)
             if limit <= 0 and not first:
-                return FetchResult(f.tp, ErrorCode.none, log.high_watermark, log.log_start_offset)
+                return FetchResult(
+                    f.tp, ErrorCode.none, log.high_watermark, log.log_start_offset, valid_read=True
+                )
             # KIP-74: the first non-empty partition returns at least one whole batch even past the limits.
             result = log.read(
                 f.fetch_offset,
@@ -400,7 +424,13 @@ class ReplicaManager:
             )
             chunks = [c if isinstance(c, bytes) else c.read_bytes() for c in result.chunks]
             return FetchResult(
-                f.tp, ErrorCode.none, log.high_watermark, log.log_start_offset, chunks, result.size
+                f.tp,
+                ErrorCode.none,
+                log.high_watermark,
+                log.log_start_offset,
+                chunks,
+                result.size,
+                valid_read=True,
             )
         except BrookError as exc:
             log_or_none = self.partitions.get(f.tp)
@@ -413,29 +443,77 @@ class ReplicaManager:
             logger.exception("fetch failed tp=%s offset=%d", f.tp, f.fetch_offset)
             return FetchResult(f.tp, ErrorCode.unknown_server_error)
 
-    def apply_fetched(
-        self, tp: TopicPartition, leader_epoch: int, records: bytes, leader_high_watermark: int
-    ) -> bool:
-        """A fetcher's response for one partition; ignored if the partition's role or epoch moved on."""
+    def handle_fetch_response(
+        self,
+        tp: TopicPartition,
+        leader_epoch: int,
+        fetch_offset: int,
+        error: ErrorCode,
+        *,
+        leader_high_watermark: int,
+        leader_log_start_offset: int,
+        diverging_epoch: tuple[int, int] | None,
+        records: bytes,
+    ) -> FollowerFetchOutcome:
+        """A fetcher's answer for one partition, asked in `leader_epoch` from `fetch_offset`; stale if
+        the partition's role or epoch moved on meanwhile. Raises what the append raises."""
         partition = self.partitions.get(tp)
         if partition is None or partition.is_leader or partition.leader_epoch != leader_epoch:
-            return False
-        partition.append_as_follower(records, leader_high_watermark, self.clock.now_ms())
-        return True
+            return FollowerFetchOutcome.STALE
+        outcome = partition.handle_fetch_response(
+            fetch_offset,
+            error,
+            leader_high_watermark=leader_high_watermark,
+            leader_log_start_offset=leader_log_start_offset,
+            diverging_epoch=diverging_epoch,
+            records=records,
+            now_ms=self.clock.now_ms(),
+        )
+        return outcome
 
-    def truncate_on_divergence(
-        self, tp: TopicPartition, leader_epoch: int, diverging_epoch: tuple[int, int]
-    ) -> None:
-        partition = self.partitions.get(tp)
-        if partition is None or partition.is_leader or partition.leader_epoch != leader_epoch:
-            return
-        partition.truncate_on_divergence(*diverging_epoch, now_ms=self.clock.now_ms())
+    # --- high watermark checkpoint -------------------------------------------------------------
 
-    def truncate_follower(self, tp: TopicPartition, leader_epoch: int, offset: int) -> None:
-        partition = self.partitions.get(tp)
-        if partition is None or partition.is_leader or partition.leader_epoch != leader_epoch:
-            return
-        partition.truncate_as_follower(min(offset, partition.log.high_watermark), self.clock.now_ms())
+    def high_watermarks_by_dir(self) -> dict[Path, dict[TopicPartition, int]]:
+        """A snapshot (on the event loop) of every hosted partition's HW, grouped by log dir."""
+        by_dir: dict[Path, dict[TopicPartition, int]] = {
+            d: {} for d in self.log_manager.log_dirs if d not in self.log_manager.offline_dirs
+        }
+        for tp, partition in self.partitions.items():
+            log_dir = self.log_manager.log_dir_of(tp)
+            if log_dir in by_dir and not partition.log.is_offline:
+                by_dir[log_dir][tp] = partition.log.high_watermark
+        return by_dir
+
+    async def checkpoint_high_watermarks(self) -> None:
+        """Write replication-offset-checkpoint in every online log dir, fsync on a worker thread."""
+        snapshot = self.high_watermarks_by_dir()
+
+        def write() -> None:
+            for log_dir, high_watermarks in snapshot.items():
+                try:
+                    write_high_watermarks(log_dir, high_watermarks)
+                except OSError as exc:
+                    logger.error("writing the HW checkpoint failed dir=%s: %s", log_dir, exc)
+
+        await asyncio.to_thread(write)
+
+    async def high_watermark_checkpoint_loop(self, interval_ms: int) -> None:
+        """replica.high.watermark.checkpoint.interval.ms"""
+        while True:
+            await asyncio.sleep(interval_ms / 1000)
+            try:
+                await self.checkpoint_high_watermarks()
+            except Exception:
+                logger.exception("HW checkpoint pass failed")
+
+    def _checkpointed_high_watermark(self, tp: TopicPartition) -> int:
+        """The HW this partition had at the last checkpoint; its log start offset if none (Kafka: 0)."""
+        log_dir = self.log_manager.log_dir_of(tp)
+        if log_dir is None:
+            return 0
+        if log_dir not in self._hw_checkpoints:
+            self._hw_checkpoints[log_dir] = read_high_watermarks(log_dir)
+        return self._hw_checkpoints[log_dir].get(tp, 0)
 
     def close(self) -> None:
         for task in self._isr_writes.values():

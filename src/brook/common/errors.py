@@ -28,6 +28,8 @@ __all__ = [
     "PolicyViolation",
     "NotEnoughReplicas",
     "OutOfDescriptors",
+    "FencedLeaderEpoch",
+    "UnknownLeaderEpoch",
 ]
 
 
@@ -138,3 +140,15 @@ class TopicDeletionDisabled(BrookError):
     """DeleteTopics while delete.topic.enable is false."""
 
     error_code = ErrorCode.topic_deletion_disabled
+
+
+class FencedLeaderEpoch(BrookError):
+    """The request's current leader epoch is older than ours (KIP-320)."""
+
+    error_code = ErrorCode.fenced_leader_epoch
+
+
+class UnknownLeaderEpoch(BrookError):
+    """The request's current leader epoch is newer than ours: we have not heard of it yet."""
+
+    error_code = ErrorCode.unknown_leader_epoch

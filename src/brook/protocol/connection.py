@@ -26,6 +26,7 @@ __all__ = [
 
 PRODUCE_KEY: Final = 0
 API_VERSIONS_KEY: Final = 18
+OFFSET_FOR_LEADER_EPOCH_KEY: Final = 23
 _SIZE = struct.Struct(">i")
 _HEADER_FIXED = struct.Struct(">hhih")  # api_key, api_version, correlation_id, client_id length
 _SCRATCH_BYTES = 256 * 1024
@@ -247,7 +248,10 @@ class ServerConnection:
 
 
 def _needs_raw_handling(api_key: int, api_version: int) -> bool:
-    return api_key == PRODUCE_KEY and api_version < 3
+    # OffsetForLeaderEpoch v0-1: kio has no classes for them (protocol/offset_for_leader_epoch.py)
+    return (api_key == PRODUCE_KEY and api_version < 3) or (
+        api_key == OFFSET_FOR_LEADER_EPOCH_KEY and api_version < 2
+    )
 
 
 def _read_uvarint(buf: bytes | bytearray | memoryview, pos: int) -> tuple[int, int]:

@@ -131,7 +131,21 @@ class PartitionLog(Protocol):
         """(largest epoch <= `epoch`, its end offset), as OffsetForLeaderEpoch answers."""
         ...
 
-    def truncate_to(self, offset: int) -> None: ...
+    def truncate_to(self, offset: int) -> None:
+        """Remove batches holding offsets >= `offset`, and epochs starting at or after the new end."""
+        ...
+
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        """Replication: empty the log and restart it at `offset` (may be past the end); no epochs."""
+        ...
+
+    def assign_epoch_start_offset(self, epoch: int, offset: int) -> None:
+        """A new leader's epoch starts at `offset` (its log end offset), before it appends anything."""
+        ...
+
+    def restore_high_watermark(self, offset: int) -> None:
+        """Set the HW at startup (from the replication-offset-checkpoint), within [start, end]."""
+        ...
 
     def delete_records_before(self, offset: int) -> int:
         """DeleteRecords: move log_start_offset forward; returns the new log_start_offset."""

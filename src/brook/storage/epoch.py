@@ -33,14 +33,29 @@ class LeaderEpochCache:
         return self._entries[-1][0] if self._entries else UNDEFINED
 
     def assign(self, epoch: int, start_offset: int) -> None:
-        """Record that `epoch` starts at `start_offset`, if it is newer than what we know."""
-        if epoch < 0 or (self._entries and epoch <= self._entries[-1][0]):
+        """Record that `epoch` starts at `start_offset` (Kafka's LeaderEpochFileCache.assign).
+
+        Nothing changes if `epoch` is already the latest and starts no later. Otherwise entries that
+        would break monotonicity (an epoch >= `epoch`, or one starting at or after `start_offset`) are
+        dropped first: a follower appending an older epoch's batches over an entry a short-lived
+        leadership left at the end of its log, or a new leader's epoch replacing an empty one.
+        """
+        if epoch < 0 or start_offset < 0:
             return
-        # A new epoch that starts before an old one's start means the old one had no records left.
-        while self._entries and self._entries[-1][1] >= start_offset:
+        if self._entries:
+            latest_epoch, latest_start = self._entries[-1]
+            if epoch == latest_epoch and start_offset >= latest_start:
+                return
+        while self._entries and (self._entries[-1][0] >= epoch or self._entries[-1][1] >= start_offset):
             self._entries.pop()
         self._entries.append((epoch, start_offset))
         self._save()
+
+    def clear(self) -> None:
+        """Forget every entry (a log truncated fully and restarted at a new offset)."""
+        if self._entries:
+            self._entries = []
+            self._save()
 
     def truncate_from_end(self, end_offset: int) -> None:
         """After truncate_to(end_offset): forget epochs that start at or after it."""

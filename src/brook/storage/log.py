@@ -44,7 +44,7 @@ from brook.storage.checkpoint import LEADER_EPOCH_CHECKPOINT, write_epoch_checkp
 from brook.storage.epoch import LeaderEpochCache
 from brook.storage.loader import LoadResult, LogLoader
 from brook.storage.open_files import SegmentFiles
-from brook.storage.retention import past_retention_bytes, past_retention_ms
+from brook.storage.retention import below_high_watermark, past_retention_bytes, past_retention_ms
 from brook.storage.segment import INDEX_SUFFIX, TIME_INDEX_SUFFIX, BatchInfo, LogSegment, log_path
 from brook.storage.timestamps import first_offset_at_or_after, max_timestamp_offset
 
@@ -415,6 +415,9 @@ class FileLog:
         """Remove every batch holding offsets >= `offset` (a batch straddling it goes whole)."""
         self._check_online()
         if offset >= self.log_end_offset:
+            # Nothing to cut, but an epoch a short leadership recorded at the end (it appended nothing)
+            # must go, or this follower keeps claiming that epoch (Kafka's UnifiedLog.truncateTo).
+            self._epochs.truncate_from_end(self.log_end_offset)
             return
         try:
             if offset < self._log_start_offset:
@@ -430,6 +433,17 @@ class FileLog:
             raise self._fail(exc) from exc
         self._after_truncation()
 
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        """Replication: drop every batch and restart the (empty) log at `offset`, which may lie past
+        the log end (a follower below the leader's log start offset). Epochs are forgotten."""
+        self._check_online()
+        try:
+            self._truncate_fully_and_start_at(offset)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        self._epochs.clear()
+        self._high_watermark = offset
+
     def _truncate_fully_and_start_at(self, offset: int) -> None:
         for segment in self._segments:
             self._schedule_delete(segment)
@@ -437,6 +451,14 @@ class FileLog:
         self._bases = [offset]
         self._log_start_offset = offset
         self._after_truncation()
+
+    def assign_epoch_start_offset(self, epoch: int, offset: int) -> None:
+        """A new leader records where its epoch starts (its log end offset), before any append."""
+        self._epochs.assign(epoch, offset)
+
+    def restore_high_watermark(self, offset: int) -> None:
+        """Startup: the HW from the replication-offset-checkpoint, kept within [log start, log end]."""
+        self._high_watermark = min(max(offset, self._log_start_offset), self.log_end_offset)
 
     def _after_truncation(self) -> None:
         end = self.log_end_offset
@@ -528,10 +550,14 @@ class FileLog:
         self.delete_expired_files(now_ms)
         deleted = self.delete_segments_before_log_start()
         if self.config.delete:
-            for _ in range(past_retention_ms(self._segments, now_ms, self.config.retention_ms)):
+            hw_bound = below_high_watermark(self._segments, self._high_watermark)
+            for _ in range(
+                min(past_retention_ms(self._segments, now_ms, self.config.retention_ms), hw_bound)
+            ):
                 self._delete_oldest_segment(now_ms)
                 deleted += 1
-            for _ in range(past_retention_bytes(self._segments, self.config.retention_bytes)):
+            hw_bound = below_high_watermark(self._segments, self._high_watermark)
+            for _ in range(min(past_retention_bytes(self._segments, self.config.retention_bytes), hw_bound)):
                 self._delete_oldest_segment()
                 deleted += 1
         return deleted

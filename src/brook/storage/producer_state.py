@@ -75,6 +75,37 @@ class ProducerStateManager:
                 )
         return None
 
+    def check_append(self, headers: list[BatchHeader]) -> CachedBatch | None:
+        """Check a leader append of `headers` (in order) before it happens (Kafka's ProducerAppendInfo).
+
+        Returns the cached batch a resend repeats (the caller answers with its offsets and appends
+        nothing); raises InvalidProducerEpoch or OutOfOrderSequence. A later batch of the same producer
+        in one request is checked against the earlier one, not against the state before the request.
+        """
+        pending: dict[int, tuple[int, int]] = {}  # producer id -> (epoch, last sequence) in this request
+        for header in headers:
+            pid = header.producer_id
+            if pid < 0 or header.is_control:
+                continue
+            previous = pending.get(pid)
+            if previous is None:
+                duplicate = self.find_duplicate(header)
+                if duplicate is not None:
+                    return duplicate
+            else:
+                epoch, last_sequence = previous
+                if header.producer_epoch < epoch:
+                    raise InvalidProducerEpoch(
+                        f"producer {pid} epoch {header.producer_epoch} is older than {epoch}"
+                    )
+                expected = 0 if header.producer_epoch > epoch else (last_sequence + 1) % _SEQUENCE_WRAP
+                if header.base_sequence != expected:
+                    raise OutOfOrderSequence(
+                        f"producer {pid} expected sequence {expected}, got {header.base_sequence}"
+                    )
+            pending[pid] = (header.producer_epoch, header.last_sequence)
+        return None
+
     def record(self, header: BatchHeader, first_offset: int, now_ms: int) -> None:
         """Remember an appended batch (its header must already carry `first_offset`)."""
         if header.producer_id < 0 or header.is_control:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from brook.storage.segment import LogSegment
 
-__all__ = ["past_retention_bytes", "past_retention_ms"]
+__all__ = ["below_high_watermark", "past_retention_bytes", "past_retention_ms"]
 
 
 def past_retention_ms(segments: Sequence[LogSegment], now_ms: int, retention_ms: int) -> int:
@@ -36,5 +36,17 @@ def past_retention_bytes(segments: Sequence[LogSegment], retention_bytes: int) -
         if excess - segment.size < 0:
             break
         excess -= segment.size
+        count += 1
+    return count
+
+
+def below_high_watermark(segments: Sequence[LogSegment], high_watermark: int) -> int:
+    """Oldest segments whose every offset is below the high watermark (the next segment starts at or
+    below it). Retention deletes no others, so the log start never passes the HW: records the ISR does not
+    have yet are never deleted before a follower could fetch them (Kafka's deletableSegments)."""
+    count = 0
+    for following in segments[1:]:
+        if following.base_offset > high_watermark:
+            break
         count += 1
     return count

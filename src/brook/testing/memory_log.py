@@ -155,6 +155,7 @@ class MemoryLog:
 
     def truncate_to(self, offset: int) -> None:
         if offset >= self._log_end_offset:
+            self._epochs.truncate_from_end(self._log_end_offset)
             return
         if offset < self._log_start_offset:
             self._batches = []
@@ -167,6 +168,17 @@ class MemoryLog:
         self._epochs.truncate_from_end(self._log_end_offset)
         self._high_watermark = min(self._high_watermark, self._log_end_offset)
         self._log_start_offset = min(self._log_start_offset, self._log_end_offset)
+
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        self._batches = []
+        self._log_start_offset = self._log_end_offset = self._high_watermark = offset
+        self._epochs.clear()
+
+    def assign_epoch_start_offset(self, epoch: int, offset: int) -> None:
+        self._epochs.assign(epoch, offset)
+
+    def restore_high_watermark(self, offset: int) -> None:
+        self._high_watermark = min(max(offset, self._log_start_offset), self._log_end_offset)
 
     def delete_records_before(self, offset: int) -> int:
         if offset == -1:

@@ -9,6 +9,7 @@ from brook.common.types import TopicPartition
 from brook.replication.partition import Partition
 from brook.storage.api import LogConfig
 from brook.testing import MemoryLog, make_batch
+from tests.unit.replication.fetching import replicate_once
 
 
 def _partition() -> Partition:
@@ -73,3 +74,29 @@ def test_non_idempotent_batches_are_never_deduplicated() -> None:
     partition.append_as_leader(bytearray(batch), now_ms=0)
     partition.append_as_leader(bytearray(batch), now_ms=0)
     assert partition.log.log_end_offset == 2
+
+
+def test_two_batches_of_one_producer_in_one_request_are_in_sequence() -> None:
+    partition = _partition()
+    both = _batch(0) + _batch(2)
+    info = partition.append_as_leader(bytearray(both), now_ms=0)
+    assert (info.first_offset, info.last_offset) == (0, 3)
+    with pytest.raises(OutOfOrderSequence):
+        partition.append_as_leader(bytearray(_batch(4) + _batch(7)), now_ms=0)
+    assert partition.log.log_end_offset == 4
+
+
+def test_new_leader_dedupes_a_retry_of_a_batch_it_replicated_as_follower() -> None:
+    replicas = (0, 1)
+    old = Partition(TopicPartition("t", 0), MemoryLog(), LogConfig(), 0, 0, 0, replicas, replicas)
+    new = Partition(TopicPartition("t", 0), MemoryLog(), LogConfig(), 1, 0, 0, replicas, replicas)
+    old.make_leader(0, replicas, replicas, now_ms=0)
+    new.make_follower(0, 0, replicas, replicas, now_ms=0)
+    old.append_as_leader(_batch(0), now_ms=0)
+    old.append_as_leader(_batch(2), now_ms=0)  # its acks=all answer is lost with the old leader
+    replicate_once(old, new, 0)
+    new.make_leader(1, replicas, (1,), now_ms=0)
+    retry = new.append_as_leader(_batch(2), now_ms=0)
+    assert (retry.first_offset, retry.last_offset) == (2, 3)
+    assert new.log.log_end_offset == 4
+    assert new.append_as_leader(_batch(4), now_ms=0).first_offset == 4

@@ -14,6 +14,7 @@ from brook.metadata.zookeeper import elect_leader
 from brook.replication.partition import Partition
 from brook.storage.api import LogConfig
 from brook.testing import MemoryLog, make_batch
+from tests.unit.replication.fetching import replicate_once
 
 TP = TopicPartition("t", 0)
 LAG_MS = 1000
@@ -35,17 +36,10 @@ def _append(leader: Partition, n: int = 1, now_ms: int = 0) -> None:
 
 
 def _replicate(leader: Partition, follower: Partition, now_ms: int) -> None:
-    """One follower fetch, as replica_fetcher.py does it: divergence first, then offsets, then records."""
-    diverging = leader.diverging_epoch(follower.last_fetched_epoch, follower.fetch_offset_as_follower)
-    if diverging is not None:
-        follower.truncate_on_divergence(*diverging, now_ms=now_ms)
-        return
-    if follower.fetch_offset_as_follower > leader.log.log_end_offset:  # OFFSET_OUT_OF_RANGE
-        follower.truncate_as_follower(min(leader.log.high_watermark, follower.log.high_watermark), now_ms)
-        return
-    leader.record_follower_fetch(follower.node_id, follower.fetch_offset_as_follower, now_ms)
-    result = leader.log.read(follower.fetch_offset_as_follower, max_bytes=1 << 20)
-    follower.append_as_follower(result.to_bytes(), leader.log.high_watermark, now_ms)
+    """One follower fetch through the real decisions: the leader judges it, reads and records the
+    follower's position only if it was valid; the follower applies the answer (replica_manager.py and
+    replica_fetcher.py do exactly these steps around the IO)."""
+    replicate_once(leader, follower, now_ms)
 
 
 def test_leader_high_watermark_waits_for_every_isr_member() -> None:

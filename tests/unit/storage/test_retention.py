@@ -26,6 +26,7 @@ def test_time_retention_deletes_expired_inactive_segments(tmp_path: Path) -> Non
         if i and i % 3 == 0:
             log.roll()
         log.append_as_leader(batch(T0 + i * HOUR, size=100), leader_epoch=0)
+    log.update_high_watermark(log.log_end_offset)  # retention deletes only below the HW
     bases = [s.base_offset for s in log.segments]
     assert len(bases) == 3
     assert manager.run_retention(T0 + 10 * HOUR) == 0
@@ -49,6 +50,7 @@ def test_size_retention(tmp_path: Path) -> None:
     log = manager.create(TopicPartition("t", 0), LogConfig(segment_bytes=1000, retention_bytes=1500))
     for _ in range(12):
         log.append_as_leader(batch(T0), leader_epoch=0)
+    log.update_high_watermark(log.log_end_offset)  # retention deletes only below the HW
     assert manager.run_retention(T0) >= 1
     assert log.size_bytes - log.active_segment.size <= 1500
     assert log.size_bytes > 1500 - 1000
@@ -73,6 +75,7 @@ def test_deleted_segment_stays_readable_until_delay(tmp_path: Path) -> None:
     )
     for _ in range(6):
         log.append_as_leader(batch(T0), leader_epoch=0)
+    log.update_high_watermark(log.log_end_offset)  # retention deletes only below the HW
     in_flight = log.read(0, max_bytes=1 << 20)
     expected = in_flight.to_bytes()
     now = T0 + 2 * HOUR
@@ -100,4 +103,20 @@ def test_delete_records_then_retention_drops_whole_segments(tmp_path: Path) -> N
     reopened = manager.get(TopicPartition("t", 0))
     assert reopened is not None
     assert reopened.log_start_offset == target
+    manager.close()
+
+
+def test_retention_never_deletes_records_at_or_above_the_high_watermark(tmp_path: Path) -> None:
+    """A leader whose followers have not fetched a segment yet keeps it, however old or large: the log
+    start offset never passes the HW (Kafka's deletableSegments)."""
+    manager = LogManager([tmp_path], FakeClock(T0))
+    log = manager.create(TopicPartition("t", 0), LogConfig(segment_bytes=1000, retention_bytes=1))
+    for _ in range(9):
+        log.append_as_leader(batch(T0), leader_epoch=0)
+    log.update_high_watermark(log.segments[1].base_offset)  # only the first segment is replicated
+    assert manager.run_retention(T0 + 1000 * HOUR) == 1
+    assert log.log_start_offset == log.segments[0].base_offset <= log.high_watermark
+    log.update_high_watermark(log.log_end_offset)
+    assert manager.run_retention(T0 + 1000 * HOUR) >= 1
+    assert len(log.segments) == 1
     manager.close()
