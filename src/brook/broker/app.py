@@ -17,6 +17,7 @@ from brook.broker.config import BrokerConfig
 from brook.broker.group_service import GroupService
 from brook.broker.meta_properties import claim_log_dirs
 from brook.broker.metrics import MetricsServer
+from brook.broker.produce_validation import ProduceValidator
 from brook.broker.producer_ids import ProducerIdManager
 from brook.broker.replica_manager import ReplicaManager
 from brook.broker.server import Server
@@ -53,6 +54,7 @@ class Broker:
         )
         self.replicas.isr_writer = self._write_isr
         self.topics = TopicService(config, self.metadata, self.replicas)
+        self.produce_validator = ProduceValidator(config.int("brook.batch.max.uncompressed.bytes"))
         self.producer_ids = ProducerIdManager(self.metadata)
         self.groups = GroupService(self)
         self.metadata_responses: dict[Any, tuple[Any, bytes]] = {}  # handlers/metadata.py's cache
@@ -141,6 +143,7 @@ class Broker:
         await self.replicas.fetchers.close()
         await self.replicas.wait_for_flushes()
         self.replicas.close()
+        self.produce_validator.close()
         await asyncio.to_thread(self.log_manager.close)
         await asyncio.to_thread(self.metadata.close)  # ZooKeeper: ends the session, drops /brokers/ids/<id>
         logger.info("shut down cleanly")

@@ -105,6 +105,24 @@ TOPIC_CONFIGS: dict[str, TopicConfigDef] = {
             "STRING",
         ),
         TopicConfigDef(
+            "message.timestamp.after.max.ms",
+            "log.message.timestamp.after.max.ms",
+            str(LONG_MAX),
+            _at_least(0),
+        ),
+        TopicConfigDef(
+            "message.timestamp.before.max.ms",
+            "log.message.timestamp.before.max.ms",
+            str(LONG_MAX),
+            _at_least(0),
+        ),
+        TopicConfigDef(
+            "message.timestamp.difference.max.ms",
+            "log.message.timestamp.difference.max.ms",
+            str(LONG_MAX),
+            _at_least(0),
+        ),
+        TopicConfigDef(
             "min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "0.5", float, "DOUBLE"
         ),
         TopicConfigDef("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0", _at_least(0)),
@@ -160,6 +178,9 @@ BROKER_DEFAULTS: dict[str, str] = {
     "log.index.interval.bytes": "4096",
     "log.index.size.max.bytes": "10485760",
     "log.message.timestamp.type": "CreateTime",
+    "log.message.timestamp.difference.max.ms": str(LONG_MAX),
+    "log.message.timestamp.before.max.ms": str(LONG_MAX),
+    "log.message.timestamp.after.max.ms": str(LONG_MAX),
     "log.preallocate": "false",
     "compression.type": "producer",
     "min.insync.replicas": "1",
@@ -182,6 +203,9 @@ BROKER_DEFAULTS: dict[str, str] = {
     "zookeeper.connect": "",  # host:port[,host:port...][/chroot]; empty: the embedded single-node store
     "zookeeper.session.timeout.ms": "18000",
     "zookeeper.connection.timeout.ms": "18000",
+    # brook's own: a compressed batch that inflates past this many bytes is refused (MESSAGE_TOO_LARGE);
+    # produce validation inflates it as a bounded stream, so this caps CPU time, not memory
+    "brook.batch.max.uncompressed.bytes": "67108864",
     # brook's own: Prometheus metrics at http://<listener host>:<port>/metrics (-1: off, 0: any free port)
     "brook.metrics.port": "-1",
 }
@@ -320,4 +344,12 @@ def log_config_for(broker: BrokerConfig, overrides: Mapping[str, str]) -> LogCon
         max_message_bytes=int(values["max.message.bytes"]),
         message_timestamp_type=values["message.timestamp.type"],
         compression_type=values["compression.type"],
+        message_timestamp_before_max_ms=_timestamp_bound(values, "before"),
+        message_timestamp_after_max_ms=_timestamp_bound(values, "after"),
     )
+
+
+def _timestamp_bound(values: Mapping[str, str], side: str) -> int:
+    """Kafka 3.6+: message.timestamp.<side>.max.ms when set, else the older difference.max.ms."""
+    bound = int(values[f"message.timestamp.{side}.max.ms"])
+    return bound if bound != LONG_MAX else int(values["message.timestamp.difference.max.ms"])

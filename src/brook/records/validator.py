@@ -1,0 +1,319 @@
+"""Kafka's LogValidator rules for what a producer sends, checked before anything reaches the log.
+
+`validate_batches` (batch.py) has already checked the framing and each batch's CRC. Here, per Kafka's
+LogValidator and DefaultRecordBatch/DefaultRecord readers:
+
+- one batch per partition per request (magic v2), with base_offset 0;
+- last_offset_delta + 1 == records_count > 0; no control batches; a producer id needs a base sequence;
+- the records section holds exactly records_count well-formed records (each length matches its fields,
+  header counts and key/value lengths fit) with offset deltas 0, 1, 2, ... (Kafka rewrites compressed
+  batches whose inner offsets skip; brook, which writes batches as they came, rejects them);
+- per record (Kafka's RecordError, reported in Produce v8+): a key on compacted topics (INVALID_RECORD)
+  and, for CreateTime topics, a timestamp within [now - before_max_ms, now + after_max_ms]
+  (INVALID_TIMESTAMP); a batch that claims LogAppendTime is the broker's business, not the producer's.
+
+Uncompressed records are scanned in place, one varint at a time, without building Record objects.
+Compressed ones are inflated as a stream in bounded chunks (records/inflate.py): key and value bytes are
+skipped, never kept, so a batch costs CHUNK_BYTES of memory whatever it inflates to, and inflating more
+than `max_uncompressed_bytes` rejects it (MESSAGE_TOO_LARGE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from brook.common.errors import BrookError, InvalidRecord, InvalidTimestamp
+from brook.records.batch import BATCH_HEADER_SIZE, BatchHeader, Compression
+from brook.records.inflate import inflate_chunks
+
+__all__ = ["LONG_MAX", "ValidationPolicy", "validate_records"]
+
+LONG_MAX = 2**63 - 1
+_NO_TIMESTAMP = -1
+_MAX_ERRORS_SHOWN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationPolicy:
+    """The topic's settings the rules depend on (Kafka's names: message.timestamp.*, cleanup.policy)."""
+
+    log_append_time: bool = False  # message.timestamp.type=LogAppendTime
+    timestamp_before_max_ms: int = LONG_MAX
+    timestamp_after_max_ms: int = LONG_MAX
+    require_keys: bool = False  # compacted topics
+    max_uncompressed_bytes: int = 64 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class _Scan:
+    """What a records scan checks against, and the record errors it collects."""
+
+    header: BatchHeader
+    policy: ValidationPolicy
+    now_ms: int
+    check_timestamps: bool
+    errors: list[tuple[int, str | None, bool]]  # (batch_index, message, is_timestamp_error)
+
+    def record(self, index: int, timestamp_delta: int, offset_delta: int, key_length: int) -> None:
+        if offset_delta != index:
+            raise InvalidRecord(
+                f"record {index} has offset delta {offset_delta}; the deltas must be 0, 1, 2, ..."
+            )
+        if self.policy.require_keys and key_length < 0:
+            self.errors.append((index, "Compacted topic cannot accept message without key", False))
+        elif self.check_timestamps:
+            header = self.header
+            timestamp = (
+                header.max_timestamp if header.timestamp_type else header.base_timestamp + timestamp_delta
+            )
+            self._check_timestamp(index, timestamp)
+
+    def _check_timestamp(self, index: int, timestamp: int) -> None:
+        policy = self.policy
+        if not policy.log_append_time and timestamp != _NO_TIMESTAMP:
+            difference = self.now_ms - timestamp
+            if difference > policy.timestamp_before_max_ms or -difference > policy.timestamp_after_max_ms:
+                low = self.now_ms - min(policy.timestamp_before_max_ms, self.now_ms)
+                high = min(self.now_ms + policy.timestamp_after_max_ms, LONG_MAX)
+                self.errors.append(
+                    (
+                        index,
+                        f"Timestamp {timestamp} of message with offset {index} is out of range. "
+                        f"The timestamp should be within [{low}, {high}]",
+                        True,
+                    )
+                )
+        elif self.header.timestamp_type:
+            self.errors.append((index, "Producer should not set timestamp type to LogAppendTime.", True))
+
+
+def validate_records(
+    buf: bytes | bytearray | memoryview,
+    batches: list[tuple[int, BatchHeader]],
+    policy: ValidationPolicy,
+    now_ms: int,
+) -> None:
+    """Raise InvalidRecord, InvalidTimestamp (with record_errors), CorruptMessage or MessageTooLarge."""
+    if len(batches) != 1:
+        raise InvalidRecord("Compressed outer record has more than one batch")  # Kafka's words for v2
+    pos, header = batches[0]
+    _check_header(header)
+    view = memoryview(buf)[pos + BATCH_HEADER_SIZE : pos + header.size]
+    # The timestamp rules only bite when a bound is set, or when a batch claims LogAppendTime.
+    check_timestamps = (
+        policy.timestamp_before_max_ms < LONG_MAX
+        or policy.timestamp_after_max_ms < LONG_MAX
+        or bool(header.timestamp_type)
+    )
+    scan = _Scan(header, policy, now_ms, check_timestamps, [])
+    if header.compression == Compression.none:
+        _scan_contiguous(bytes(view), scan)
+    else:
+        _scan_stream(
+            _ChunkReader(inflate_chunks(header.compression, view, policy.max_uncompressed_bytes)), scan
+        )
+    _raise_record_errors(scan.errors)
+
+
+def _check_header(header: BatchHeader) -> None:
+    """LogValidator.validateBatch and UnifiedLog.analyzeAndValidateRecords, for AppendOrigin.CLIENT."""
+    if header.base_offset != 0:
+        raise InvalidRecord(f"The baseOffset of the record batch should be 0, but it is {header.base_offset}")
+    count_from_offsets = header.last_offset_delta + 1
+    if count_from_offsets <= 0:
+        raise InvalidRecord(f"Batch has an invalid offset range: [0, {header.last_offset_delta}]")
+    if header.records_count <= 0:
+        raise InvalidRecord(f"Invalid reported count for record batch: {header.records_count}")
+    if count_from_offsets != header.records_count:
+        raise InvalidRecord(
+            f"Inconsistent batch offset range [0, {header.last_offset_delta}] and count of records "
+            f"{header.records_count}"
+        )
+    if header.is_control:
+        raise InvalidRecord("Clients are not allowed to write control records")
+    if header.producer_id >= 0 and header.base_sequence < 0:
+        raise InvalidRecord(
+            f"Invalid sequence number {header.base_sequence} in record batch with producerId "
+            f"{header.producer_id}"
+        )
+
+
+def _raise_record_errors(errors: list[tuple[int, str | None, bool]]) -> None:
+    if not errors:
+        return
+    record_errors = tuple((index, message) for index, message, _ in errors)
+    exc: BrookError
+    if any(is_timestamp for _, _, is_timestamp in errors):
+        exc = InvalidTimestamp("One or more records have been rejected due to invalid timestamp")
+    else:
+        shown = ", ".join(
+            f"RecordError(batchIndex={i}, message='{m}')" for i, m in record_errors[:_MAX_ERRORS_SHOWN]
+        )
+        exc = InvalidRecord(
+            f"One or more records have been rejected due to {len(errors)} record errors in total, and only "
+            f"showing the first three errors at most: [{shown}]"
+        )
+    exc.record_errors = record_errors
+    raise exc
+
+
+# -- uncompressed: a tight scan over one bytes object ------------------------------------------------
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """A zigzag varint (up to 10 bytes) at `pos`; IndexError past the end is the caller's to map."""
+    shift = 0
+    n = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            return (n >> 1) ^ -(n & 1), pos
+        shift += 7
+        if shift > 63:
+            raise InvalidRecord("varint is longer than 10 bytes")
+
+
+def _scan_contiguous(data: bytes, scan: _Scan) -> None:
+    """DefaultRecord.readFrom for each of records_count records, then nothing may remain."""
+    size = len(data)
+    pos = 0
+    varint = _varint
+    try:
+        for index in range(scan.header.records_count):
+            length, pos = varint(data, pos)
+            end = pos + length
+            if length <= 0 or end > size:
+                raise InvalidRecord(f"Invalid record size: expected {length} bytes in record {index}")
+            p = pos + 1  # attributes: unused in v2
+            timestamp_delta, p = varint(data, p)
+            offset_delta, p = varint(data, p)
+            key_length, p = varint(data, p)
+            if key_length > 0:
+                p += key_length
+            value_length, p = varint(data, p)
+            if value_length > 0:
+                p += value_length
+            if p > end:
+                raise InvalidRecord(f"record {index}'s key and value run past its length")
+            headers, p = varint(data, p)
+            if headers < 0 or headers > end - p:
+                raise InvalidRecord(f"Found invalid number of record headers {headers}")
+            for _ in range(headers):
+                header_key_length, p = varint(data, p)
+                if header_key_length < 0:
+                    raise InvalidRecord(f"Invalid negative header key size {header_key_length}")
+                p += header_key_length
+                header_value_length, p = varint(data, p)
+                if header_value_length > 0:
+                    p += header_value_length
+                if p > end:
+                    raise InvalidRecord(f"record {index}'s headers run past its length")
+            if p != end:
+                raise InvalidRecord(f"Invalid record size: expected to read {length} bytes in record {index}")
+            scan.record(index, timestamp_delta, offset_delta, key_length)
+            pos = end
+    except IndexError:
+        raise InvalidRecord("Incorrect declared batch size, premature EOF reached") from None
+    if pos != size:
+        raise InvalidRecord("Incorrect declared batch size, records still remaining in file")
+
+
+# -- compressed: the same rules over a bounded stream of inflated chunks -----------------------------
+
+
+class _ChunkReader:
+    """Reads varints and skips bytes across chunks; keeps at most one chunk (plus a few bytes)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = b""
+        self._pos = 0
+        self.consumed = 0  # bytes read or skipped so far
+
+    def _fill(self) -> bool:
+        chunk = next(self._chunks, None)
+        if chunk is None:
+            return False
+        self._buf = self._buf[self._pos :] + chunk
+        self._pos = 0
+        return True
+
+    def at_end(self) -> bool:
+        return self._pos >= len(self._buf) and not self._fill()
+
+    def byte(self) -> int:
+        if self._pos >= len(self._buf) and not self._fill():
+            raise InvalidRecord("Incorrect declared batch size, premature EOF reached")
+        value = self._buf[self._pos]
+        self._pos += 1
+        self.consumed += 1
+        return value
+
+    def varint(self) -> int:
+        buf, pos = self._buf, self._pos
+        if pos < len(buf) and buf[pos] < 0x80:  # most varints are one byte
+            self._pos += 1
+            self.consumed += 1
+            n = buf[pos]
+            return (n >> 1) ^ -(n & 1)
+        shift = 0
+        n = 0
+        while True:
+            b = self.byte()
+            n |= (b & 0x7F) << shift
+            if b < 0x80:
+                return (n >> 1) ^ -(n & 1)
+            shift += 7
+            if shift > 63:
+                raise InvalidRecord("varint is longer than 10 bytes")
+
+    def skip(self, n: int) -> None:
+        while n > 0:
+            available = len(self._buf) - self._pos
+            if available <= 0:
+                if not self._fill():
+                    raise InvalidRecord("Incorrect declared batch size, premature EOF reached")
+                continue
+            step = min(n, available)
+            self._pos += step
+            self.consumed += step
+            n -= step
+
+
+def _scan_stream(reader: _ChunkReader, scan: _Scan) -> None:
+    """DefaultRecord.readPartiallyFrom for each record: key, value and header bytes are skipped."""
+    for index in range(scan.header.records_count):
+        length = reader.varint()
+        if length <= 0:
+            raise InvalidRecord(f"Invalid record size: expected {length} bytes in record {index}")
+        start = reader.consumed
+        reader.byte()  # attributes
+        timestamp_delta = reader.varint()
+        offset_delta = reader.varint()
+        key_length = reader.varint()
+        if key_length > length:
+            raise InvalidRecord(f"record {index}'s key runs past its length")
+        reader.skip(key_length)
+        value_length = reader.varint()
+        if value_length > length:
+            raise InvalidRecord(f"record {index}'s value runs past its length")
+        reader.skip(value_length)
+        headers = reader.varint()
+        if headers < 0 or headers > length:
+            raise InvalidRecord(f"Found invalid number of record headers {headers}")
+        for _ in range(headers):
+            header_key_length = reader.varint()
+            if header_key_length < 0:
+                raise InvalidRecord(f"Invalid negative header key size {header_key_length}")
+            reader.skip(header_key_length)
+            reader.skip(reader.varint())
+            if reader.consumed - start > length:
+                raise InvalidRecord(f"record {index}'s headers run past its length")
+        if reader.consumed - start != length:
+            raise InvalidRecord(f"Invalid record size: expected to read {length} bytes in record {index}")
+        scan.record(index, timestamp_delta, offset_delta, key_length)
+    if not reader.at_end():
+        raise InvalidRecord("Incorrect declared batch size, records still remaining in file")
