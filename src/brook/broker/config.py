@@ -200,12 +200,16 @@ BROKER_DEFAULTS: dict[str, str] = {
     "transactional.id.expiration.ms": "604800000",
     "producer.id.expiration.ms": "86400000",
     "connections.max.idle.ms": "600000",
+    "fetch.max.bytes": "57671680",  # 55 MiB: the most one consumer Fetch makes the broker read
+    "replica.fetch.response.max.bytes": "10485760",  # the same for a follower's Fetch
     "zookeeper.connect": "",  # host:port[,host:port...][/chroot]; empty: the embedded single-node store
     "zookeeper.session.timeout.ms": "18000",
     "zookeeper.connection.timeout.ms": "18000",
     # brook's own: a compressed batch that inflates past this many bytes is refused (MESSAGE_TOO_LARGE);
     # produce validation inflates it as a bounded stream, so this caps CPU time, not memory
     "brook.batch.max.uncompressed.bytes": "67108864",
+    # brook's own: the most partitions one topic may have (CreateTopics/CreatePartitions: POLICY_VIOLATION)
+    "brook.topic.max.partitions": "10000",
     # brook's own: Prometheus metrics at http://<listener host>:<port>/metrics (-1: off, 0: any free port)
     "brook.metrics.port": "-1",
 }

@@ -18,6 +18,7 @@ from brook.common.errors import (
     InvalidReplicationFactor,
     InvalidRequest,
     InvalidTopic,
+    PolicyViolation,
     TopicAlreadyExists,
     UnknownTopicOrPartition,
 )
@@ -119,6 +120,7 @@ class TopicService:
             replication_factor = self.config.int("default.replication.factor")
         if num_partitions <= 0 or num_partitions > MAX_PARTITIONS:
             raise InvalidPartitions(f"Number of partitions must be larger than 0 (got {num_partitions}).")
+        self._check_partition_limit(num_partitions)
         brokers = len(self.metadata.live_brokers())
         if replication_factor <= 0:
             raise InvalidReplicationFactor("Replication factor must be larger than 0.")
@@ -140,6 +142,17 @@ class TopicService:
         self.sync()
         return state
 
+    def _check_partition_limit(self, count: int) -> None:
+        """brook.topic.max.partitions: a policy, as Kafka's create.topic.policy.class.name would apply.
+
+        Opening a partition creates its files on the event loop; 100,000 at once would stall every client.
+        """
+        limit = self.config.int("brook.topic.max.partitions")
+        if count > limit:
+            raise PolicyViolation(
+                f"Topic would have {count} partitions, more than brook.topic.max.partitions={limit}."
+            )
+
     def delete_topic(self, name: str) -> TopicState:
         state = self.metadata.delete_topic(name)
         logger.info("deleted topic name=%s", name)
@@ -157,6 +170,7 @@ class TopicService:
             )
         if count > MAX_PARTITIONS:
             raise InvalidPartitions(f"Number of partitions {count} is too large.")
+        self._check_partition_limit(count)
         if validate_only:
             return state
         state = self.metadata.add_partitions(name, count)
