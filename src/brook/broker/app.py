@@ -19,6 +19,7 @@ from brook.broker.meta_properties import claim_log_dirs
 from brook.broker.metrics import MetricsServer
 from brook.broker.produce_validation import ProduceValidator
 from brook.broker.producer_ids import ProducerIdManager
+from brook.broker.quotas import QuotaManager
 from brook.broker.replica_manager import ReplicaManager
 from brook.broker.server import Server
 from brook.broker.stats import BrokerStats
@@ -55,6 +56,7 @@ class Broker:
         self.replicas.isr_writer = self._write_isr
         self.topics = TopicService(config, self.metadata, self.replicas)
         self.produce_validator = ProduceValidator(config.int("brook.batch.max.uncompressed.bytes"))
+        self.quotas = QuotaManager(self)
         self.producer_ids = ProducerIdManager(self.metadata)
         self.groups = GroupService(self)
         self.metadata_responses: dict[Any, tuple[Any, bytes]] = {}  # handlers/metadata.py's cache
@@ -71,6 +73,7 @@ class Broker:
         topics = self.metadata.topics()
         self.log_manager.load({name: self.topics.log_config(state) for name, state in topics.items()})
         self.topics.sync()  # open every partition before the first client can ask for one
+        self.quotas.reload()
         self.metadata.add_listener(self._on_metadata_change)  # another broker changed topics or brokers
         host, port = self.config.listener
         await self.server.start(host, port)
@@ -83,6 +86,7 @@ class Broker:
         self._background.append(asyncio.create_task(self._retention_loop()))
         self._background.append(asyncio.create_task(self._flush_loop()))
         self._background.append(asyncio.create_task(self.replicas.isr_expiration_loop()))
+        self._background.append(asyncio.create_task(self.quotas.refresh_loop()))
         self.topics.sync()  # now that brokers are known: start fetching the partitions we follow
         logger.info(
             "brook %s ready listener=%s:%d data=%s node_id=%d cluster_id=%s",

@@ -200,6 +200,8 @@ BROKER_DEFAULTS: dict[str, str] = {
     "transactional.id.expiration.ms": "604800000",
     "producer.id.expiration.ms": "86400000",
     "connections.max.idle.ms": "600000",
+    "quota.window.num": "11",  # client quotas: samples of quota.window.size.seconds each
+    "quota.window.size.seconds": "1",
     "fetch.max.bytes": "57671680",  # 55 MiB: the most one consumer Fetch makes the broker read
     "replica.fetch.response.max.bytes": "10485760",  # the same for a follower's Fetch
     "zookeeper.connect": "",  # host:port[,host:port...][/chroot]; empty: the embedded single-node store

@@ -2,6 +2,7 @@
 
 File layout (`brook-metadata.json`, rewritten atomically: temp file, fsync, rename, fsync dir):
     {"version": 1, "cluster_id": str, "broker_configs": {k: v}, "next_producer_id": int,
+     "client_quotas": [{"entity": [[type, name or null], ...], "values": {key: float}}],
      "topics": {name: {"topic_id": hex, "internal": bool, "configs": {k: v},
                         "partitions": {"0": {"replicas": [..], "leader": n, "leader_epoch": n, "isr": [..]}}}}}
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from brook.common.errors import InvalidPartitions, TopicAlreadyExists, UnknownTopicOrPartition
 from brook.common.files import write_atomically
-from brook.metadata.api import BrokerInfo, PartitionState, TopicState
+from brook.metadata.api import BrokerInfo, ClientQuotaEntity, PartitionState, TopicState
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class EmbeddedMetadataStore:
         self._topics: dict[str, TopicState] = {}
         self._broker_configs: dict[str, str] = {}
         self._next_producer_id = 0
+        self._client_quotas: dict[ClientQuotaEntity, dict[str, float]] = {}
         if self._path.exists():
             self._load()
         else:
@@ -132,6 +134,16 @@ class EmbeddedMetadataStore:
         self._replace(topic, partitions=partitions)
         return True
 
+    def client_quotas(self) -> Mapping[ClientQuotaEntity, Mapping[str, float]]:
+        return dict(self._client_quotas)
+
+    def set_client_quota(self, entity: ClientQuotaEntity, values: Mapping[str, float]) -> None:
+        if values:
+            self._client_quotas[entity] = dict(values)
+        else:
+            self._client_quotas.pop(entity, None)
+        self._save()
+
     def add_listener(self, callback: Callable[[], None]) -> None:
         """Nothing changes behind this store's back: every change comes through this broker's own calls."""
 
@@ -167,6 +179,9 @@ class EmbeddedMetadataStore:
         self._cluster_id = doc["cluster_id"]
         self._broker_configs = dict(doc.get("broker_configs", {}))
         self._next_producer_id = int(doc.get("next_producer_id", 0))
+        for quota in doc.get("client_quotas", []):
+            entity = tuple((str(t), None if n is None else str(n)) for t, n in quota["entity"])
+            self._client_quotas[entity] = {str(k): float(v) for k, v in quota["values"].items()}
         for name, t in doc["topics"].items():
             partitions = {
                 int(p): PartitionState(
@@ -184,6 +199,10 @@ class EmbeddedMetadataStore:
             "cluster_id": self._cluster_id,
             "broker_configs": self._broker_configs,
             "next_producer_id": self._next_producer_id,
+            "client_quotas": [
+                {"entity": [list(pair) for pair in entity], "values": values}
+                for entity, values in self._client_quotas.items()
+            ],
             "topics": {
                 name: {
                     "topic_id": t.topic_id.hex,

@@ -11,6 +11,7 @@ Kafka's layout, so Kafka habits and tools (zkCli, zookeeper-shell) carry over (a
     /brokers/topics/<topic>/partitions/<p>/state {"version": 1, "controller_epoch", "leader", "leader_epoch", "isr"}
     /config/topics/<topic>                       {"version": 1, "config": {k: v}}
     /config/brokers/<default>                    {"version": 1, "config": {k: v}}
+    /config/clients/..., /config/users/...       client quotas (zk_client_quotas.py)
     /latest_producer_id_block                    {"version": 1, "broker": n, "block_start": "<first>",
                                                   "block_end": "<last, inclusive>"}
 Topics are deleted directly (no /admin/delete_topics). Internal topics are recognised by name, as Kafka does.
@@ -68,8 +69,9 @@ from brook.common.errors import (
     TopicAlreadyExists,
     UnknownTopicOrPartition,
 )
-from brook.metadata.api import BrokerInfo, PartitionState, TopicState
+from brook.metadata.api import BrokerInfo, ClientQuotaEntity, PartitionState, TopicState
 from brook.metadata.embedded import new_cluster_id
+from brook.metadata.zk_client_quotas import read_client_quotas, write_client_quota
 
 logger = logging.getLogger(__name__)
 
@@ -256,6 +258,13 @@ class ZooKeeperMetadataStore:
 
     def broker_configs(self) -> Mapping[str, str]:
         return self._image.broker_configs
+
+    def client_quotas(self) -> Mapping[ClientQuotaEntity, Mapping[str, float]]:
+        """Read from ZooKeeper each time (zk_client_quotas.py): call it off the event loop."""
+        return read_client_quotas(self._zk)
+
+    def set_client_quota(self, entity: ClientQuotaEntity, values: Mapping[str, float]) -> None:
+        write_client_quota(self._zk, entity, values)
 
     def add_listener(self, callback: Listener, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Call `callback()` on `loop` (default: the running loop) after topics or brokers change."""

@@ -3,8 +3,14 @@
 brook creates no incremental fetch sessions (KIP-227 lets a broker answer session_id 0), so every
 fetch is a full fetch of the partitions it names. The response is encoded around the record bytes
 (protocol/fetch_response.py), so records are never copied into a second buffer.
+
+Bounded memory: one Fetch reads at most fetch.max.bytes (replica.fetch.response.max.bytes for a follower),
+and a Fetch starts reading only once every earlier response on its connection has gone to the socket
+and the socket has room, so a client that never reads holds one response in the broker, not one per
+pipelined request. Quotas: consumer_byte_rate (handlers answer empty and throttled past it, as Kafka).
 """
 
+import asyncio
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
@@ -27,6 +33,7 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
         for topic in req.topics
         for p in topic.partitions
     ]
+    await _wait_for_earlier_responses(ctx)
     # Kafka caps what one Fetch may make the broker read: fetch.max.bytes for consumers,
     # replica.fetch.response.max.bytes for followers (KIP-74's first batch may still go past it).
     cap_key = "replica.fetch.response.max.bytes" if req.replica_id >= 0 else "fetch.max.bytes"
@@ -38,6 +45,13 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
         from_follower=req.replica_id >= 0,
         replica_id=req.replica_id,
     )
+    throttle_ms = 0
+    if req.replica_id < 0:
+        throttle_ms = ctx.broker.quotas.record_fetch(ctx, sum(r.size for r in results))
+        if throttle_ms:
+            for r in results:  # over the quota: an empty answer, as Kafka sends
+                r.records, r.size = [], 0
+        await ctx.broker.quotas.throttle(ctx, throttle_ms)
     topics: dict[str, list[FetchPartitionData]] = {}
     for r in results:
         topics.setdefault(r.tp.topic, []).append(
@@ -52,4 +66,17 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
                 r.diverging_epoch,
             )
         )
-    return encode_fetch_response(ctx.version, list(topics.items()))
+    return encode_fetch_response(ctx.version, list(topics.items()), throttle_time_ms=throttle_ms)
+
+
+async def _wait_for_earlier_responses(ctx: RequestContext) -> None:
+    """Until the connection's writer has sent every response before this one (and the socket has room)."""
+    channel = ctx.channel
+    task = asyncio.current_task()
+    if channel is None or task is None:
+        return
+    while not channel.writer_reached(task):  # noqa: ASYNC110 - polled only while an earlier response is unsent
+        await asyncio.sleep(_GATE_POLL_S)
+
+
+_GATE_POLL_S = 0.002

@@ -54,6 +54,8 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     finally:
         for turn in turns:
             turn.done()
+    throttle_ms = ctx.broker.quotas.record_produce(ctx, sum(len(_records(p)) for _, p, _ in entries))
+    await ctx.broker.quotas.throttle(ctx, throttle_ms)
     if req.acks == 0:
         return None  # acks=0: the producer expects no response at all
     appended = [(tp, r.base_offset + r.record_count) for tp, r in results if r.record_count]
@@ -66,7 +68,7 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     topics: dict[str, list[ProducePartitionResult]] = {}
     for tp, result in results:
         topics.setdefault(tp.topic, []).append(result.result)
-    return encode_produce_response(ctx.version, list(topics.items()))
+    return encode_produce_response(ctx.version, list(topics.items()), throttle_time_ms=throttle_ms)
 
 
 @dataclass(slots=True)
