@@ -6,7 +6,8 @@ and every `_REFRESH_S` (what other brokers changed). Sensors are per quota key a
 and are dropped after an hour unused (Kafka's InactiveSensorExpirationTimeSeconds).
 
 Throttling (KIP-219): the response carries throttle_time_ms and the broker reads nothing more from that
-connection for that long; Produce before v6 and Fetch before v8 predate KIP-219, so their responses are
+connection for that long (and handles its requests one at a time, as Kafka handles every connection, so
+requests it pipelined wait too); Produce before v6 and Fetch before v8 predate KIP-219, so their responses are
 also held back for the throttle time. A fetch over its quota is answered empty (nothing is counted),
 as Kafka does. request_percentage counts a request's on-loop time, checked after the request.
 """
@@ -17,6 +18,7 @@ import asyncio
 import dataclasses
 import datetime
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +34,7 @@ from brook.metadata.zookeeper import ZooKeeperMetadataStore
 
 if TYPE_CHECKING:
     from brook.broker.app import Broker
-    from brook.broker.handlers.base import RequestContext
+    from brook.broker.handlers.base import Channel, RequestContext
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class QuotaManager:
         self.configs: Mapping[QuotaEntity, Mapping[str, float]] = {}
         self._sensors: dict[tuple[str, str, str], tuple[RateSensor, int]] = {}
         self._blocking_store = isinstance(broker.metadata, ZooKeeperMetadataStore)
+        self._connection_locks: weakref.WeakKeyDictionary[Channel, asyncio.Lock] = weakref.WeakKeyDictionary()
 
     def now_ms(self) -> int:
         return self._broker.clock.monotonic_ms()
@@ -112,6 +115,13 @@ class QuotaManager:
         sensor.record(request_bytes, now)
         return sensor.throttle_time_ms(bound, now)
 
+    def fetch_max_bytes(self, ctx: RequestContext) -> int:
+        """What one fetch may return under the client's consumer_byte_rate: a full quota window's worth."""
+        found = find_quota(self.configs, ANONYMOUS_USER, ctx.client_id, FETCH)
+        if found is None:
+            return 0x7FFFFFFF
+        return max(1, int(found[0] * (self._samples - 1) * self._window_ms / 1000))
+
     def record_fetch(self, ctx: RequestContext, response_bytes: int) -> int:
         """Count a fetch response; if that breaks the quota it is not counted (the caller answers empty)."""
         found = self._sensor(FETCH, ctx.client_id)
@@ -141,22 +151,36 @@ class QuotaManager:
     async def run(
         self, ctx: RequestContext, handler: Callable[[RequestContext, Any], Awaitable[Any]], body: Any
     ) -> Any:
-        """Run a handler; with a request_percentage quota, measure it and throttle past the quota."""
-        found = self._sensor(REQUEST, ctx.client_id)
-        if found is None:
+        """Run a handler. A client with any quota has its requests handled one at a time per connection,
+        none while its connection is muted (Kafka handles every connection that way); with a
+        request_percentage quota the handler's time is measured and throttled past the quota."""
+        channel = ctx.channel
+        if not self.configs or channel is None or not self._has_quota(ctx.client_id):
             return await handler(ctx, body)
-        timed = TimedCall(handler(ctx, body))
-        result = await timed
-        sensor, bound = found
-        now = self.now_ms()
-        sensor.record(timed.busy_ns / 1e9 * 100, now)  # percent of one thread, times seconds
-        throttle_ms = min(sensor.throttle_time_ms(bound, now), self._window_ms)  # Kafka's request cap
-        if throttle_ms > 0:
-            if ctx.channel is not None:
-                ctx.channel.mute_for(throttle_ms)
-            self._broker.stats.throttled_responses += 1
-            result = _with_throttle_time(result, throttle_ms)
-        return result
+        lock = self._connection_locks.get(channel)
+        if lock is None:
+            lock = self._connection_locks[channel] = asyncio.Lock()
+        async with lock:
+            await channel.wait_unmuted()
+            found = self._sensor(REQUEST, ctx.client_id)
+            if found is None:
+                return await handler(ctx, body)
+            timed = TimedCall(handler(ctx, body))
+            result = await timed
+            sensor, bound = found
+            now = self.now_ms()
+            sensor.record(timed.busy_ns / 1e9 * 100, now)  # percent of one thread, times seconds
+            throttle_ms = min(sensor.throttle_time_ms(bound, now), self._window_ms)  # Kafka's request cap
+            if throttle_ms > 0:
+                channel.mute_for(throttle_ms)
+                self._broker.stats.throttled_responses += 1
+                result = _with_throttle_time(result, throttle_ms)
+            return result
+
+    def _has_quota(self, client_id: str) -> bool:
+        return any(
+            find_quota(self.configs, ANONYMOUS_USER, client_id, key) for key in (PRODUCE, FETCH, REQUEST)
+        )
 
     def _expire(self, now_ms: int) -> None:
         for key, (_, last_used_ms) in list(self._sensors.items()):

@@ -250,6 +250,10 @@ class _Connection(asyncio.BufferedProtocol):
             self._muted_until = 0.0
             self.resume_reading()
 
+    async def wait_unmuted(self) -> None:
+        while self._muted_until and not self._reading_done:  # noqa: ASYNC110 - sleeps to the mute's end
+            await asyncio.sleep(max(self._muted_until - asyncio.get_running_loop().time(), 0.001))
+
     def writer_reached(self, task: Any) -> bool:
         if self.writer is None or self.writer.done() or self._lost:
             return True

@@ -67,6 +67,9 @@ class Channel(Protocol):
     def mute_for(self, delay_ms: int) -> None:
         """Read nothing more from this client for `delay_ms` (a quota's throttle time, KIP-219)."""
 
+    async def wait_unmuted(self) -> None:
+        """Until a mute_for has run out."""
+
     def writer_reached(self, task: Any) -> bool:
         """True once every response before `task`'s has been handed to the socket (and it has room)."""
         ...

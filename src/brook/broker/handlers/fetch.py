@@ -37,10 +37,11 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
     # Kafka caps what one Fetch may make the broker read: fetch.max.bytes for consumers,
     # replica.fetch.response.max.bytes for followers (KIP-74's first batch may still go past it).
     cap_key = "replica.fetch.response.max.bytes" if req.replica_id >= 0 else "fetch.max.bytes"
+    quota_cap = 0x7FFFFFFF if req.replica_id >= 0 else ctx.broker.quotas.fetch_max_bytes(ctx)
     results = await ctx.broker.replicas.fetch(
         wanted,
         min_bytes=req.min_bytes,
-        max_bytes=min(getattr(req, "max_bytes", 0x7FFFFFFF), ctx.broker.config.int(cap_key)),
+        max_bytes=min(getattr(req, "max_bytes", 0x7FFFFFFF), ctx.broker.config.int(cap_key), quota_cap),
         max_wait_ms=codec.to_ms(req.max_wait),
         from_follower=req.replica_id >= 0,
         replica_id=req.replica_id,
