@@ -9,6 +9,7 @@ import socket
 import statistics
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
@@ -175,8 +176,17 @@ def test_one_fetch_reads_at_most_fetch_max_bytes_whatever_it_asks(broker):
 
 
 def test_a_client_that_never_reads_its_fetches_does_not_hold_the_broker(broker):
-    """Pipelined 2 MiB fetches that are never read: the broker stays responsive and its RSS bounded."""
+    """60 pipelined 2 MiB fetches that are never read: the broker holds about one response, not 60, and
+    keeps answering others."""
     raw = RawClient(broker.bootstrap)
+    batch = bytes(make_batch([(b"k", os.urandom(500_000))]))
+    for _ in range(5):
+        body = {
+            "acks": 1,
+            "timeout": 5000,
+            "topic_data": [{"name": "greedy", "partition_data": [{"index": 8, "records": batch}]}],
+        }
+        assert raw.request(0, 9, body).responses[0].partition_responses[0].error_code == ErrorCode.none
     raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     fetch = {
         "replica_id": -1,
@@ -187,16 +197,26 @@ def test_a_client_that_never_reads_its_fetches_does_not_hold_the_broker(broker):
         "topics": [
             {
                 "topic": "greedy",
-                "partitions": [{"partition": 7, "fetch_offset": 0, "partition_max_bytes": 0x7FFFFFFF}],
+                "partitions": [{"partition": 8, "fetch_offset": 0, "partition_max_bytes": 0x7FFFFFFF}],
             }
         ],
     }
-    frames = b"".join(raw.frame(1, 11, fetch)[1] for _ in range(60))
-    raw.send_raw(frames)
+    rss_before = _rss_bytes(broker)
+    raw.send_raw(b"".join(raw.frame(1, 11, fetch)[1] for _ in range(60)))
     deadline = time.monotonic() + 5
-    latencies = []
+    latencies: list[float] = []
     while time.monotonic() < deadline:
         latencies.extend(_measure_latencies(broker.bootstrap, 5, 10_000 + len(latencies)))
+    grown = _rss_bytes(broker) - rss_before
+    print(f"\nRSS grew {grown / 2**20:.1f} MiB with 60 unread 2 MiB fetches")  # noqa: T201
+    assert grown < 40 * 2**20  # 60 responses held would be 120 MiB
     assert max(latencies) < 2.0
     assert broker.process.poll() is None
     raw.close()
+
+
+def _rss_bytes(broker) -> int:
+    for line in Path(f"/proc/{broker.process.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
