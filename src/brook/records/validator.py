@@ -13,13 +13,15 @@ LogValidator and DefaultRecordBatch/DefaultRecord readers:
   (INVALID_TIMESTAMP); a batch that claims LogAppendTime is the broker's business, not the producer's.
 
 Uncompressed records are scanned in place, one varint at a time, without building Record objects.
-Compressed ones are inflated as a stream in bounded chunks (records/inflate.py): key and value bytes are
-skipped, never kept, so a batch costs CHUNK_BYTES of memory whatever it inflates to, and inflating more
-than `max_uncompressed_bytes` rejects it (MESSAGE_TOO_LARGE).
+Compressed ones are inflated as a stream in bounded chunks (records/inflate.py) and scanned record by
+record as each completes; a record past 4 MiB has its key and value bytes skipped, never kept, so a
+batch costs a few MiB of memory at most whatever it inflates to, and inflating more than
+`max_uncompressed_bytes` rejects it (MESSAGE_TOO_LARGE).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -32,6 +34,7 @@ __all__ = ["LONG_MAX", "ValidationPolicy", "validate_records"]
 LONG_MAX = 2**63 - 1
 _NO_TIMESTAMP = -1
 _MAX_ERRORS_SHOWN = 3
+_MAX_PENDING_BYTES = 4 * 1024 * 1024  # an inflated record up to this size is scanned whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,7 @@ class _Scan:
     now_ms: int
     check_timestamps: bool
     errors: list[tuple[int, str | None, bool]]  # (batch_index, message, is_timestamp_error)
+    checks_records: bool = False  # timestamps or keys to check on every record
 
     def record(self, index: int, timestamp_delta: int, offset_delta: int, key_length: int) -> None:
         if offset_delta != index:
@@ -106,13 +110,11 @@ def validate_records(
         or policy.timestamp_after_max_ms < LONG_MAX
         or bool(header.timestamp_type)
     )
-    scan = _Scan(header, policy, now_ms, check_timestamps, [])
+    scan = _Scan(header, policy, now_ms, check_timestamps, [], check_timestamps or policy.require_keys)
     if header.compression == Compression.none:
         _scan_contiguous(bytes(view), scan)
     else:
-        _scan_stream(
-            _ChunkReader(inflate_chunks(header.compression, view, policy.max_uncompressed_bytes)), scan
-        )
+        _scan_inflated(inflate_chunks(header.compression, view, policy.max_uncompressed_bytes), scan)
     _raise_record_errors(scan.errors)
 
 
@@ -158,10 +160,10 @@ def _raise_record_errors(errors: list[tuple[int, str | None, bool]]) -> None:
     raise exc
 
 
-# -- uncompressed: a tight scan over one bytes object ------------------------------------------------
+# -- whole records in one buffer: a tight scan, one-byte varints inline ------------------------------
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
+def _varint(data: bytes | bytearray, pos: int) -> tuple[int, int]:
     """A zigzag varint (up to 10 bytes) at `pos`; IndexError past the end is the caller's to map."""
     shift = 0
     n = 0
@@ -176,48 +178,131 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
             raise InvalidRecord("varint is longer than 10 bytes")
 
 
-def _scan_contiguous(data: bytes, scan: _Scan) -> None:
-    """DefaultRecord.readFrom for each of records_count records, then nothing may remain."""
+def _scan_whole_records(data: bytes | bytearray, pos: int, index: int, scan: _Scan) -> tuple[int, int]:
+    """DefaultRecord.readFrom for each record that lies whole in data[pos:]; returns (pos, index) of the
+    first one that does not (or the end). Varints of one or two bytes are read inline."""
     size = len(data)
-    pos = 0
+    count = scan.header.records_count
     varint = _varint
     try:
-        for index in range(scan.header.records_count):
-            length, pos = varint(data, pos)
-            end = pos + length
-            if length <= 0 or end > size:
+        while index < count and pos < size:
+            b = data[pos]
+            if b < 0x80:
+                length, p = (b >> 1) ^ -(b & 1), pos + 1
+            elif pos + 1 < size and data[pos + 1] < 0x80:
+                n = (b & 0x7F) | (data[pos + 1] << 7)
+                length, p = (n >> 1) ^ -(n & 1), pos + 2
+            else:
+                try:
+                    length, p = varint(data, pos)
+                except IndexError:
+                    break  # the length itself is cut: the rest is in the next chunk
+            end = p + length
+            if length <= 0:
                 raise InvalidRecord(f"Invalid record size: expected {length} bytes in record {index}")
-            p = pos + 1  # attributes: unused in v2
-            timestamp_delta, p = varint(data, p)
-            offset_delta, p = varint(data, p)
-            key_length, p = varint(data, p)
+            if end > size:
+                break
+            p += 1  # attributes: unused in v2
+            b = data[p]
+            if b < 0x80:
+                timestamp_delta, p = (b >> 1) ^ -(b & 1), p + 1
+            elif data[p + 1] < 0x80:
+                n = (b & 0x7F) | (data[p + 1] << 7)
+                timestamp_delta, p = (n >> 1) ^ -(n & 1), p + 2
+            else:
+                timestamp_delta, p = varint(data, p)
+            b = data[p]
+            if b < 0x80:
+                offset_delta, p = (b >> 1) ^ -(b & 1), p + 1
+            elif data[p + 1] < 0x80:
+                n = (b & 0x7F) | (data[p + 1] << 7)
+                offset_delta, p = (n >> 1) ^ -(n & 1), p + 2
+            else:
+                offset_delta, p = varint(data, p)
+            b = data[p]
+            if b < 0x80:
+                key_length, p = (b >> 1) ^ -(b & 1), p + 1
+            elif data[p + 1] < 0x80:
+                n = (b & 0x7F) | (data[p + 1] << 7)
+                key_length, p = (n >> 1) ^ -(n & 1), p + 2
+            else:
+                key_length, p = varint(data, p)
             if key_length > 0:
                 p += key_length
-            value_length, p = varint(data, p)
+            b = data[p]
+            if b < 0x80:
+                value_length, p = (b >> 1) ^ -(b & 1), p + 1
+            elif data[p + 1] < 0x80:
+                n = (b & 0x7F) | (data[p + 1] << 7)
+                value_length, p = (n >> 1) ^ -(n & 1), p + 2
+            else:
+                value_length, p = varint(data, p)
             if value_length > 0:
                 p += value_length
-            if p > end:
+            if p >= end:
                 raise InvalidRecord(f"record {index}'s key and value run past its length")
-            headers, p = varint(data, p)
-            if headers < 0 or headers > end - p:
-                raise InvalidRecord(f"Found invalid number of record headers {headers}")
-            for _ in range(headers):
-                header_key_length, p = varint(data, p)
-                if header_key_length < 0:
-                    raise InvalidRecord(f"Invalid negative header key size {header_key_length}")
-                p += header_key_length
-                header_value_length, p = varint(data, p)
-                if header_value_length > 0:
-                    p += header_value_length
-                if p > end:
-                    raise InvalidRecord(f"record {index}'s headers run past its length")
+            b = data[p]
+            if b < 0x80:
+                headers, p = (b >> 1) ^ -(b & 1), p + 1
+            elif data[p + 1] < 0x80:
+                n = (b & 0x7F) | (data[p + 1] << 7)
+                headers, p = (n >> 1) ^ -(n & 1), p + 2
+            else:
+                headers, p = varint(data, p)
+            if headers:
+                p = _skip_headers(data, p, end, headers, index)
             if p != end:
                 raise InvalidRecord(f"Invalid record size: expected to read {length} bytes in record {index}")
-            scan.record(index, timestamp_delta, offset_delta, key_length)
+            if offset_delta != index or scan.checks_records:
+                scan.record(index, timestamp_delta, offset_delta, key_length)
             pos = end
+            index += 1
     except IndexError:
         raise InvalidRecord("Incorrect declared batch size, premature EOF reached") from None
-    if pos != size:
+    return pos, index
+
+
+def _skip_headers(data: bytes | bytearray, p: int, end: int, headers: int, index: int) -> int:
+    if headers < 0 or headers > end - p:
+        raise InvalidRecord(f"Found invalid number of record headers {headers}")
+    for _ in range(headers):
+        header_key_length, p = _varint(data, p)
+        if header_key_length < 0:
+            raise InvalidRecord(f"Invalid negative header key size {header_key_length}")
+        p += header_key_length
+        header_value_length, p = _varint(data, p)
+        if header_value_length > 0:
+            p += header_value_length
+        if p > end:
+            raise InvalidRecord(f"record {index}'s headers run past its length")
+    return p
+
+
+def _scan_contiguous(data: bytes, scan: _Scan) -> None:
+    """An uncompressed records section: exactly records_count whole records, then nothing."""
+    pos, index = _scan_whole_records(data, 0, 0, scan)
+    if index < scan.header.records_count:
+        raise InvalidRecord("Incorrect declared batch size, premature EOF reached")
+    if pos != len(data):
+        raise InvalidRecord("Incorrect declared batch size, records still remaining in file")
+
+
+def _scan_inflated(chunks: Iterator[bytes], scan: _Scan) -> None:
+    """A compressed records section, chunk by chunk: whole records are scanned as they complete; one
+    record bigger than _MAX_PENDING_BYTES is walked field by field instead (its bytes skipped, not kept)."""
+    pending = bytearray()
+    index = 0
+    for chunk in chunks:
+        pending += chunk
+        pos, index = _scan_whole_records(pending, 0, index, scan)
+        del pending[:pos]
+        if len(pending) > _MAX_PENDING_BYTES:
+            reader = _ChunkReader(itertools.chain([bytes(pending)], chunks))
+            _scan_stream(reader, scan, index)
+            return
+    if index < scan.header.records_count:
+        raise InvalidRecord("Incorrect declared batch size, premature EOF reached")
+    if pending:
         raise InvalidRecord("Incorrect declared batch size, records still remaining in file")
 
 
@@ -283,9 +368,9 @@ class _ChunkReader:
             n -= step
 
 
-def _scan_stream(reader: _ChunkReader, scan: _Scan) -> None:
+def _scan_stream(reader: _ChunkReader, scan: _Scan, first_index: int) -> None:
     """DefaultRecord.readPartiallyFrom for each record: key, value and header bytes are skipped."""
-    for index in range(scan.header.records_count):
+    for index in range(first_index, scan.header.records_count):
         length = reader.varint()
         if length <= 0:
             raise InvalidRecord(f"Invalid record size: expected {length} bytes in record {index}")
