@@ -183,6 +183,8 @@ def _scan_whole_records(data: bytes | bytearray, pos: int, index: int, scan: _Sc
     first one that does not (or the end). Varints of one or two bytes are read inline."""
     size = len(data)
     count = scan.header.records_count
+    checks = scan.checks_records
+    timestamp_delta = 0
     varint = _varint
     try:
         while index < count and pos < size:
@@ -203,22 +205,32 @@ def _scan_whole_records(data: bytes | bytearray, pos: int, index: int, scan: _Sc
             if end > size:
                 break
             p += 1  # attributes: unused in v2
-            b = data[p]
-            if b < 0x80:
-                timestamp_delta, p = (b >> 1) ^ -(b & 1), p + 1
-            elif data[p + 1] < 0x80:
-                n = (b & 0x7F) | (data[p + 1] << 7)
-                timestamp_delta, p = (n >> 1) ^ -(n & 1), p + 2
-            else:
-                timestamp_delta, p = varint(data, p)
-            b = data[p]
-            if b < 0x80:
-                offset_delta, p = (b >> 1) ^ -(b & 1), p + 1
-            elif data[p + 1] < 0x80:
-                n = (b & 0x7F) | (data[p + 1] << 7)
-                offset_delta, p = (n >> 1) ^ -(n & 1), p + 2
+            if checks:
+                b = data[p]
+                if b < 0x80:
+                    timestamp_delta, p = (b >> 1) ^ -(b & 1), p + 1
+                else:
+                    timestamp_delta, p = varint(data, p)
+            else:  # not needed: step over it
+                while data[p] > 0x7F:
+                    p += 1
+                p += 1
+            # offset delta: must be `index`, so compare its encoding (zigzag: index * 2) byte by byte
+            expected = index << 1
+            if expected < 0x80 and data[p] == expected:
+                p += 1
+            elif (
+                0x80 <= expected < 0x4000
+                and data[p] == (expected & 0x7F) | 0x80
+                and data[p + 1] == expected >> 7
+            ):
+                p += 2
             else:
                 offset_delta, p = varint(data, p)
+                if offset_delta != index:
+                    raise InvalidRecord(
+                        f"record {index} has offset delta {offset_delta}; the deltas must be 0, 1, 2, ..."
+                    )
             b = data[p]
             if b < 0x80:
                 key_length, p = (b >> 1) ^ -(b & 1), p + 1
@@ -241,20 +253,15 @@ def _scan_whole_records(data: bytes | bytearray, pos: int, index: int, scan: _Sc
                 p += value_length
             if p >= end:
                 raise InvalidRecord(f"record {index}'s key and value run past its length")
-            b = data[p]
-            if b < 0x80:
-                headers, p = (b >> 1) ^ -(b & 1), p + 1
-            elif data[p + 1] < 0x80:
-                n = (b & 0x7F) | (data[p + 1] << 7)
-                headers, p = (n >> 1) ^ -(n & 1), p + 2
+            if data[p] == 0:  # no headers
+                p += 1
             else:
                 headers, p = varint(data, p)
-            if headers:
                 p = _skip_headers(data, p, end, headers, index)
             if p != end:
                 raise InvalidRecord(f"Invalid record size: expected to read {length} bytes in record {index}")
-            if offset_delta != index or scan.checks_records:
-                scan.record(index, timestamp_delta, offset_delta, key_length)
+            if checks:
+                scan.record(index, timestamp_delta, index, key_length)
             pos = end
             index += 1
     except IndexError:
