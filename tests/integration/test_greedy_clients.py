@@ -25,11 +25,12 @@ from tests.integration.raw_client import RawClient
 pytestmark = pytest.mark.integration
 
 GREEDY_PARTITIONS = 100
-GREEDY_REQUESTS = 8
+GREEDY_REQUESTS = 5
 GREEDY_BATCH_BYTES = 1_000_000  # one batch per partition, under message.max.bytes: 100 MB per request
-# The well-behaved producer's p99 while a greedy one sends 100 MB requests. Measured 53-101 ms on the
-# 2-core machine when lightly loaded, up to ~600 ms while other heavy jobs shared it (load average 10);
-# before produce validation moved off the loop it was 640-750 ms lightly loaded.
+# The well-behaved producer's p99 while a greedy one sends 100 MB requests. Measured 53-253 ms on the
+# 2-core machine shared with other jobs (load average 7-10; one run at ~950 ms with 8 requests, when the
+# kernel throttled the writes of 800 MB of dirty pages); before produce validation moved off the loop
+# and appends yielded between MiBs it was 640-750 ms on a lightly loaded machine.
 P99_BOUND_S = 1.0
 
 
@@ -121,7 +122,7 @@ def test_a_well_behaved_producer_keeps_its_latency_while_another_sends_100mb_req
     thread.join(300)
     raw.close()
     assert greedy_codes == [ErrorCode.none] * GREEDY_REQUESTS * GREEDY_PARTITIONS
-    assert len(during) >= 50, "the greedy producer finished before the measurement had samples"
+    assert len(during) >= 30, "the greedy producer finished before the measurement had samples"
     print(  # noqa: T201 - the figure this test exists for; visible with -s
         f"\nwell-behaved p50/p99: baseline {statistics.median(baseline) * 1000:.1f}/{_p99(baseline) * 1000:.1f} ms, "
         f"during 100 MB requests {statistics.median(during) * 1000:.1f}/{_p99(during) * 1000:.1f} ms "
