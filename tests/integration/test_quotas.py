@@ -156,6 +156,23 @@ def test_a_fetch_over_its_quota_is_answered_empty_with_a_throttle_time(broker):
         alter(broker, [("client-id", None)], [("consumer_byte_rate", 0, True)])
 
 
+def test_request_percentage_throttles_a_client_that_keeps_the_broker_busy(broker):
+    assert alter(broker, [("client-id", "raw")], [("request_percentage", 0.001, False)]).error_code == 0
+    time.sleep(1.5)
+    raw = RawClient(broker.bootstrap, timeout_s=30)
+    try:
+
+        def throttle_seen() -> bool:
+            response = raw.request(16, 4, {"states_filter": []})  # ListGroups: answered as a kio entity
+            return response.throttle_time.total_seconds() > 0
+
+        # 0.001 % of a thread is 0.1 ms of handler time per 10 s window: a few requests go past it
+        assert any(throttle_seen() for _ in range(20))
+    finally:
+        raw.close()
+        alter(broker, [("client-id", "raw")], [("request_percentage", 0, True)])
+
+
 def test_a_greedy_producer_is_held_to_its_quota_while_another_keeps_its_rate(broker):
     bound = 100_000
     assert alter(broker, [("client-id", "greedy")], [("producer_byte_rate", bound, False)]).error_code == 0
