@@ -221,3 +221,66 @@ def _rss_bytes(broker) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise AssertionError("no VmRSS")
+
+
+@pytest.fixture(scope="module")
+def default_broker(tmp_path_factory):
+    """Kafka's defaults (fetch.max.bytes 55 MiB): a 50 MB fetch is allowed here."""
+    with BrookProcess(data_dir=tmp_path_factory.mktemp("greedy-fetch")) as process:
+        raw = RawClient(process.bootstrap)
+        topics = [
+            {"name": "steady", "num_partitions": 1, "replication_factor": 1},
+            {"name": "big", "num_partitions": 1, "replication_factor": 1},
+        ]
+        assert all(t.error_code == 0 for t in raw.request(19, 5, {"topics": topics, "timeout": 5000}).topics)
+        raw.close()
+        yield process
+
+
+def test_a_well_behaved_producer_keeps_its_latency_while_another_client_fetches_50mb(default_broker):
+    raw = RawClient(default_broker.bootstrap, timeout_s=120)
+    batch = bytes(make_batch([(b"k", os.urandom(GREEDY_BATCH_BYTES - 100))]))
+    body = {
+        "acks": 1,
+        "timeout": 30000,
+        "topic_data": [{"name": "big", "partition_data": [{"index": 0, "records": batch}]}],
+    }
+    for _ in range(50):
+        assert raw.request(0, 9, body).responses[0].partition_responses[0].error_code == ErrorCode.none
+    fetch = {
+        "replica_id": -1,
+        "max_wait": 100,
+        "min_bytes": 1,
+        "max_bytes": 0x7FFFFFFF,
+        "isolation_level": 0,
+        "topics": [
+            {
+                "topic": "big",
+                "partitions": [{"partition": 0, "fetch_offset": 0, "partition_max_bytes": 0x7FFFFFFF}],
+            }
+        ],
+    }
+    baseline = _measure_latencies(default_broker.bootstrap, 100, 0)
+    fetched: list[int] = []
+    done = threading.Event()
+
+    def greedy() -> None:
+        try:
+            for _ in range(6):
+                response = raw.request(1, 11, fetch)
+                fetched.append(len(response.responses[0].partitions[0].records))
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=greedy)
+    thread.start()
+    during = _measure_latencies(default_broker.bootstrap, 400, 100, stop=done)
+    thread.join(300)
+    raw.close()
+    assert fetched == [len(batch) * 50] * 6
+    print(  # noqa: T201 - the figure this test exists for; visible with -s
+        f"\nwell-behaved p50/p99: baseline {statistics.median(baseline) * 1000:.1f}/{_p99(baseline) * 1000:.1f} ms, "
+        f"during 50 MB fetches {statistics.median(during) * 1000:.1f}/{_p99(during) * 1000:.1f} ms ({len(during)} samples)"
+    )
+    assert len(during) >= 20
+    assert _p99(during) < P99_BOUND_S
