@@ -36,12 +36,8 @@ def test_a_quota_set_on_one_broker_is_stored_in_zookeeper_and_enforced_by_the_ot
 
         raw1 = RawClient(b1.bootstrap)
         try:
-            topic = {
-                "name": "quota-on-1",
-                "num_partitions": 1,
-                "replication_factor": 1,
-                "assignments": [{"partition_index": 0, "broker_ids": [1]}],
-            }
+            # two partitions: the assignment puts one on each broker (explicit assignments are not honoured)
+            topic = {"name": "quota-on-1", "num_partitions": 2, "replication_factor": 1}
             assert (
                 raw1.request(19, 5, {"topics": [topic], "timeout": 5000}).topics[0].error_code
                 == ErrorCode.none
@@ -52,18 +48,27 @@ def test_a_quota_set_on_one_broker_is_stored_in_zookeeper_and_enforced_by_the_ot
             }
             wait_until(lambda: raw1.request(48, 1, describe).entries)
             time.sleep(1.5)  # broker 1 re-reads quota configs every second
+            metadata = {"topics": [{"name": "quota-on-1"}], "allow_auto_topic_creation": False}
+            led_by_1 = wait_until(
+                lambda: [
+                    p.partition_index
+                    for p in raw1.request(3, 9, metadata).topics[0].partitions
+                    if p.leader_id == 1
+                ]
+            )[0]
 
             def produce(batch: bytes):
                 body = {
                     "acks": 1,
                     "timeout": 5000,
                     "topic_data": [
-                        {"name": "quota-on-1", "partition_data": [{"index": 0, "records": batch}]}
+                        {"name": "quota-on-1", "partition_data": [{"index": led_by_1, "records": batch}]}
                     ],
                 }
                 return raw1.request(0, 9, body)
 
             tiny = bytes(make_batch([(b"k", b"v")]))
+            # hosting the new partition on broker 1 goes through ZooKeeper watches: slow on a busy machine
             # hosting the new partition on broker 1 goes through ZooKeeper watches: slow on a busy machine
             wait_until(
                 lambda: produce(tiny).responses[0].partition_responses[0].error_code == ErrorCode.none,
