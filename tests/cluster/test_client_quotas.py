@@ -69,7 +69,6 @@ def test_a_quota_set_on_one_broker_is_stored_in_zookeeper_and_enforced_by_the_ot
 
             tiny = bytes(make_batch([(b"k", b"v")]))
             # hosting the new partition on broker 1 goes through ZooKeeper watches: slow on a busy machine
-            # hosting the new partition on broker 1 goes through ZooKeeper watches: slow on a busy machine
             wait_until(
                 lambda: produce(tiny).responses[0].partition_responses[0].error_code == ErrorCode.none,
                 timeout_s=60,
