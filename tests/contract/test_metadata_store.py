@@ -164,3 +164,28 @@ def test_producer_id_blocks_never_overlap(store: MetadataStore, open_store: Stor
     ids = [pid for first, count in blocks for pid in range(first, first + count)]
     assert len(ids) == len(set(ids))
     assert min(ids) >= 0
+
+
+def test_client_quotas_are_stored_per_entity_and_survive_reopening(
+    store: MetadataStore, open_store: StoreFactory
+) -> None:
+    app = (("client-id", "app/1 ~x"),)  # a name that needs sanitizing in ZooKeeper
+    default_client = (("client-id", None),)
+    alice_default = (("user", "alice"), ("client-id", None))
+    alice = (("user", "alice"),)
+    assert dict(store.client_quotas()) == {}
+    store.set_client_quota(app, {"producer_byte_rate": 1024.0})
+    store.set_client_quota(default_client, {"consumer_byte_rate": 2048.0, "request_percentage": 12.5})
+    store.set_client_quota(alice_default, {"producer_byte_rate": 10.0})
+    store.set_client_quota(alice, {"request_percentage": 50.0})
+    expected = {
+        app: {"producer_byte_rate": 1024.0},
+        default_client: {"consumer_byte_rate": 2048.0, "request_percentage": 12.5},
+        alice_default: {"producer_byte_rate": 10.0},
+        alice: {"request_percentage": 50.0},
+    }
+    assert dict(store.client_quotas()) == expected
+    store.set_client_quota(alice, {})  # the user node still holds a client node in ZooKeeper
+    del expected[alice]
+    store = reopen(store, open_store)
+    assert dict(store.client_quotas()) == expected

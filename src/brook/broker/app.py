@@ -22,7 +22,9 @@ from brook.broker.config import BrokerConfig
 from brook.broker.group_service import GroupService
 from brook.broker.meta_properties import claim_log_dirs
 from brook.broker.metrics import MetricsServer
+from brook.broker.produce_validation import ProduceValidator
 from brook.broker.producer_ids import ProducerIdManager
+from brook.broker.quotas import QuotaManager
 from brook.broker.replica_manager import ReplicaManager
 from brook.broker.server import Server
 from brook.broker.stats import BrokerStats
@@ -69,6 +71,8 @@ class Broker:
         )
         self.replicas.isr_writer = self._write_isr
         self.topics = TopicService(config, self.metadata, self.replicas, executor=self.metadata_executor)
+        self.produce_validator = ProduceValidator(config.int("brook.batch.max.uncompressed.bytes"))
+        self.quotas = QuotaManager(self)
         self.producer_ids = ProducerIdManager(self.metadata, self.metadata_executor)
         self.groups = GroupService(self)
         self.metadata_responses: dict[Any, tuple[Any, bytes]] = {}  # handlers/metadata.py's cache
@@ -112,6 +116,7 @@ class Broker:
         self._hosting = not isinstance(self.metadata, ZooKeeperMetadataStore)
         if self._hosting:
             self._sync_at_start()  # single node: open every partition before the first client can ask for one
+        self.quotas.reload()
         self.metadata.add_listener(self._on_metadata_change)  # another broker changed topics or brokers
         host, port = self.config.listener
         await self.server.start(host, port)
@@ -139,6 +144,7 @@ class Broker:
                 )
             )
         )
+        self._background.append(asyncio.create_task(self.quotas.refresh_loop()))
         self._sync_at_start()  # now that brokers are known: start fetching the partitions we follow
         logger.info(
             "brook %s ready listener=%s:%d data=%s node_id=%d cluster_id=%s",
@@ -248,6 +254,7 @@ class Broker:
         await self.replicas.checkpoint_high_watermarks()  # the final HWs, before the logs close
         await self.replicas.wait_for_flushes()
         self.replicas.close()
+        self.produce_validator.close()
         await asyncio.to_thread(self.log_manager.close)
         await asyncio.to_thread(self.metadata.close)  # ZooKeeper: ends the session, drops /brokers/ids/<id>
         self.metadata_executor.shutdown(wait=False, cancel_futures=True)

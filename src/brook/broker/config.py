@@ -105,6 +105,24 @@ TOPIC_CONFIGS: dict[str, TopicConfigDef] = {
             "STRING",
         ),
         TopicConfigDef(
+            "message.timestamp.after.max.ms",
+            "log.message.timestamp.after.max.ms",
+            str(LONG_MAX),
+            _at_least(0),
+        ),
+        TopicConfigDef(
+            "message.timestamp.before.max.ms",
+            "log.message.timestamp.before.max.ms",
+            str(LONG_MAX),
+            _at_least(0),
+        ),
+        TopicConfigDef(
+            "message.timestamp.difference.max.ms",
+            "log.message.timestamp.difference.max.ms",
+            str(LONG_MAX),
+            _at_least(0),
+        ),
+        TopicConfigDef(
             "min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "0.5", float, "DOUBLE"
         ),
         TopicConfigDef("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0", _at_least(0)),
@@ -160,6 +178,9 @@ BROKER_DEFAULTS: dict[str, str] = {
     "log.index.interval.bytes": "4096",
     "log.index.size.max.bytes": "10485760",
     "log.message.timestamp.type": "CreateTime",
+    "log.message.timestamp.difference.max.ms": str(LONG_MAX),
+    "log.message.timestamp.before.max.ms": str(LONG_MAX),
+    "log.message.timestamp.after.max.ms": str(LONG_MAX),
     "log.preallocate": "false",
     "num.recovery.threads.per.data.dir": "1",  # threads opening (recovering) logs at start-up, per log dir
     "compression.type": "producer",
@@ -184,9 +205,18 @@ BROKER_DEFAULTS: dict[str, str] = {
     "transactional.id.expiration.ms": "604800000",
     "producer.id.expiration.ms": "86400000",
     "connections.max.idle.ms": "600000",
+    "quota.window.num": "11",  # client quotas: samples of quota.window.size.seconds each
+    "quota.window.size.seconds": "1",
+    "fetch.max.bytes": "57671680",  # 55 MiB: the most one consumer Fetch makes the broker read
+    "replica.fetch.response.max.bytes": "10485760",  # the same for a follower's Fetch
     "zookeeper.connect": "",  # host:port[,host:port...][/chroot]; empty: the embedded single-node store
     "zookeeper.session.timeout.ms": "18000",
     "zookeeper.connection.timeout.ms": "18000",
+    # brook's own: a compressed batch that inflates past this many bytes is refused (MESSAGE_TOO_LARGE);
+    # produce validation inflates it as a bounded stream, so this caps CPU time, not memory
+    "brook.batch.max.uncompressed.bytes": "67108864",
+    # brook's own: the most partitions one topic may have (CreateTopics/CreatePartitions: POLICY_VIOLATION)
+    "brook.topic.max.partitions": "10000",
     # brook's own: Prometheus metrics at http://<listener host>:<port>/metrics (-1: off, 0: any free port)
     "brook.metrics.port": "-1",
     # brook's own: file descriptors kept free for connections, replication and short-lived files; the rest
@@ -330,4 +360,12 @@ def log_config_for(broker: BrokerConfig, overrides: Mapping[str, str]) -> LogCon
         max_message_bytes=int(values["max.message.bytes"]),
         message_timestamp_type=values["message.timestamp.type"],
         compression_type=values["compression.type"],
+        message_timestamp_before_max_ms=_timestamp_bound(values, "before"),
+        message_timestamp_after_max_ms=_timestamp_bound(values, "after"),
     )
+
+
+def _timestamp_bound(values: Mapping[str, str], side: str) -> int:
+    """Kafka 3.6+: message.timestamp.<side>.max.ms when set, else the older difference.max.ms."""
+    bound = int(values[f"message.timestamp.{side}.max.ms"])
+    return bound if bound != LONG_MAX else int(values["message.timestamp.difference.max.ms"])

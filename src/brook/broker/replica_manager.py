@@ -29,7 +29,7 @@ from brook.common.errors import (
 from brook.common.types import TopicPartition
 from brook.metadata.api import BrokerInfo, TopicState
 from brook.replication.partition import FollowerFetchOutcome, Partition
-from brook.storage.api import AppendInfo, LogConfig
+from brook.storage.api import AppendInfo, FileSlice, LogConfig
 from brook.storage.high_watermark_checkpoint import read_high_watermarks, write_high_watermarks
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class FetchResult:
     error_code: ErrorCode
     high_watermark: int = -1
     log_start_offset: int = -1
-    records: list[bytes] = field(default_factory=list)
+    records: list[bytes | FileSlice] = field(default_factory=list)  # slices: the fetch handler reads them
     size: int = 0
     diverging_epoch: tuple[int, int] | None = None
     valid_read: bool = False  # the fetch passed the leader's checks and read from its fetch offset
@@ -422,7 +422,7 @@ class ReplicaManager:
                 max_bytes=max(limit, 1),
                 upper_bound=None if from_follower else log.high_watermark,
             )
-            chunks = [c if isinstance(c, bytes) else c.read_bytes() for c in result.chunks]
+            chunks = list(result.chunks)  # read by the fetch handler, off the event loop when big
             return FetchResult(
                 f.tp,
                 ErrorCode.none,

@@ -78,7 +78,7 @@ class Server:
         while self._waiting_for_slot and self._free_slots > 0:
             self._waiting_for_slot.popleft().resume_reading()
 
-    async def dispatch(self, request: Request, peer: Any = None) -> Any:
+    async def dispatch(self, request: Request, peer: Any = None, channel: _Connection | None = None) -> Any:
         # queued.max.requests bounds requests waiting to be handled, as Kafka's request queue does; a
         # request parked in a handler (long-poll fetch, JoinGroup waiting for a rebalance) no longer counts,
         # else enough parked requests would stop the broker from reading anything.
@@ -94,7 +94,9 @@ class Server:
             peer,
         )
         client_host = f"/{peer[0]}" if isinstance(peer, tuple) and peer else ""  # Kafka's form: "/127.0.0.1"
-        return await handler.func(RequestContext(self.broker, request, client_host), request.body)
+        ctx = RequestContext(self.broker, request, client_host)
+        ctx.channel = channel
+        return await self.broker.quotas.run(ctx, handler.func, request.body)
 
 
 class _Connection(asyncio.BufferedProtocol):
@@ -113,6 +115,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._lost = False
         self._can_write = asyncio.Event()
         self._can_write.set()
+        self._muted_until = 0.0  # loop time until which a quota keeps this connection unread
 
     # --- asyncio callbacks ---------------------------------------------------------------------
 
@@ -155,6 +158,9 @@ class _Connection(asyncio.BufferedProtocol):
 
     def _start_requests(self) -> None:
         """Start a task for each complete request, while this connection and the broker have room."""
+        if self._muted_until:
+            self._pause()  # a quota throttles this client: its requests wait in the buffer (KIP-219)
+            return
         while not self._reading_done:
             if self._queued >= _PER_CONNECTION_QUEUE or not self.server.try_take_slot(self):
                 self._pause()
@@ -171,7 +177,7 @@ class _Connection(asyncio.BufferedProtocol):
                 self.server.release_slot()
                 return
             self._queued += 1
-            task = asyncio.get_running_loop().create_task(self.server.dispatch(request, self.peer))
+            task = asyncio.get_running_loop().create_task(self.server.dispatch(request, self.peer, self))
             self._pending.put_nowait((request, task))
 
     def _pause(self) -> None:
@@ -229,3 +235,27 @@ class _Connection(asyncio.BufferedProtocol):
             self.server._connections.discard(self)
             with contextlib.suppress(Exception):
                 transport.close()
+
+    # --- what handlers ask of their connection (handlers/base.py's Channel) -------------------------
+
+    def mute_for(self, delay_ms: int) -> None:
+        if delay_ms <= 0 or self._reading_done:
+            return
+        loop = asyncio.get_running_loop()
+        self._muted_until = max(self._muted_until, loop.time() + delay_ms / 1000)
+        self._pause()
+        loop.call_at(self._muted_until, self._unmute)
+
+    def _unmute(self) -> None:
+        if self._muted_until and asyncio.get_running_loop().time() >= self._muted_until - 0.001:
+            self._muted_until = 0.0
+            self.resume_reading()
+
+    async def wait_unmuted(self) -> None:
+        while self._muted_until and not self._reading_done:  # noqa: ASYNC110 - sleeps to the mute's end
+            await asyncio.sleep(max(self._muted_until - asyncio.get_running_loop().time(), 0.001))
+
+    def writer_reached(self, task: Any) -> bool:
+        if self.writer is None or self.writer.done() or self._lost:
+            return True
+        return all(queued is not task for _, queued in self._pending._queue)  # type: ignore[attr-defined]

@@ -9,3 +9,4 @@ class BrokerStats:
     connections_closed_for_protocol_errors: int = 0
     requests: int = 0
     produce_rejected: int = 0
+    throttled_responses: int = 0  # client quotas: responses sent with a throttle time

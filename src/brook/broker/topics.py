@@ -294,6 +294,7 @@ class TopicService:
             replication_factor = self.config.int("default.replication.factor")
         if num_partitions <= 0 or num_partitions > MAX_PARTITIONS:
             raise InvalidPartitions(f"Number of partitions must be larger than 0 (got {num_partitions}).")
+        self._check_partition_limit(num_partitions)
         brokers = len(self.metadata.live_brokers())
         if replication_factor <= 0:
             raise InvalidReplicationFactor("Replication factor must be larger than 0.")
@@ -326,6 +327,17 @@ class TopicService:
         logger.info("created topic name=%s partitions=%d configs=%s", name, num_partitions, checked)
         return state
 
+    def _check_partition_limit(self, count: int) -> None:
+        """brook.topic.max.partitions: a policy, as Kafka's create.topic.policy.class.name would apply.
+
+        Opening a partition creates its files on the event loop; 100,000 at once would stall every client.
+        """
+        limit = self.config.int("brook.topic.max.partitions")
+        if count > limit:
+            raise PolicyViolation(
+                f"Topic would have {count} partitions, more than brook.topic.max.partitions={limit}."
+            )
+
     async def delete_topic(self, name: str) -> TopicState:
         if not self.config.bool("delete.topic.enable"):
             raise TopicDeletionDisabled("Topic deletion is disabled (delete.topic.enable=false).")
@@ -348,6 +360,7 @@ class TopicService:
         self.check_budget(
             (count - len(state.partitions)) * replication_factor, len(self.metadata.live_brokers())
         )
+        self._check_partition_limit(count)
         if validate_only:
             return state
         state = await self._write(self.metadata.add_partitions, name, count)

@@ -16,6 +16,7 @@ from brook.cli.dump_log import dump_log
 from brook.cli.group import group
 from brook.cli.perf import perf
 from brook.cli.produce import produce
+from brook.cli.quota import quota
 from brook.cli.serve import serve
 from brook.cli.topic import topic
 
@@ -58,7 +59,7 @@ def cli() -> None:
     """brook: a Kafka-compatible event-streaming broker."""
 
 
-for _command in (serve, cluster, topic, produce, consume, group, perf, dump_log):
+for _command in (serve, cluster, topic, produce, consume, group, perf, dump_log, quota):
     cli.add_command(_command)
 
 

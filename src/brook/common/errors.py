@@ -10,6 +10,7 @@ __all__ = [
     "ErrorCode",
     "InvalidPartitions",
     "InvalidRecord",
+    "InvalidTimestamp",
     "InvalidReplicationFactor",
     "InvalidRequest",
     "InvalidTopic",
@@ -37,6 +38,8 @@ class BrookError(Exception):
     """Base of every error brook raises on purpose; `error_code` is what the client sees."""
 
     error_code: ClassVar[ErrorCode] = ErrorCode.unknown_server_error
+    # Produce v8+: the records a batch was rejected for, as (batch_index, message) (Kafka's RecordError)
+    record_errors: tuple[tuple[int, str | None], ...] = ()
 
 
 class CorruptMessage(BrookError):
@@ -45,6 +48,10 @@ class CorruptMessage(BrookError):
 
 class InvalidRecord(BrookError):
     error_code = ErrorCode.invalid_record
+
+
+class InvalidTimestamp(BrookError):
+    error_code = ErrorCode.invalid_timestamp
 
 
 class MessageTooLarge(BrookError):

@@ -12,7 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["BrokerInfo", "MetadataStore", "PartitionState", "TopicState"]
+__all__ = ["BrokerInfo", "ClientQuotaEntity", "MetadataStore", "PartitionState", "TopicState"]
+
+# A client quota entity: (entity_type, name) pairs, "user" before "client-id"; name None = <default>.
+ClientQuotaEntity = tuple[tuple[str, str | None], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,14 @@ class MetadataStore(Protocol):
 
     def update_isr(self, topic: str, partition: int, leader_epoch: int, isr: tuple[int, ...]) -> bool:
         """The leader changes a partition's ISR; False if the leader or its epoch changed meanwhile."""
+        ...
+
+    def client_quotas(self) -> Mapping[ClientQuotaEntity, Mapping[str, float]]:
+        """Every client quota config (may block on ZooKeeper: call it off the event loop there)."""
+        ...
+
+    def set_client_quota(self, entity: ClientQuotaEntity, values: Mapping[str, float]) -> None:
+        """Replace an entity's quota config; no values removes it."""
         ...
 
     def add_listener(self, callback: Callable[[], None]) -> None:

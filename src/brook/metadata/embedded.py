@@ -6,6 +6,7 @@ state change. A write that keeps failing raises and changes nothing, so memory a
 
 File layout (`brook-metadata.json`, rewritten atomically: temp file, fsync, rename, fsync dir):
     {"version": 1, "cluster_id": str, "broker_configs": {k: v}, "next_producer_id": int,
+     "client_quotas": [{"entity": [[type, name or null], ...], "values": {key: float}}],
      "topics": {name: {"topic_id": hex, "internal": bool, "configs": {k: v},
                         "partitions": {"0": {"replicas": [..], "leader": n, "leader_epoch": n, "isr": [..]}}}}}
 """
@@ -29,7 +30,7 @@ from brook.common.errors import (
     UnknownTopicOrPartition,
 )
 from brook.common.files import is_out_of_descriptors, write_atomically
-from brook.metadata.api import BrokerInfo, PartitionState, TopicState
+from brook.metadata.api import BrokerInfo, ClientQuotaEntity, PartitionState, TopicState
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class EmbeddedMetadataStore:
         self._topics: dict[str, TopicState] = {}
         self._broker_configs: dict[str, str] = {}
         self._next_producer_id = 0
+        self._client_quotas: dict[ClientQuotaEntity, dict[str, float]] = {}
         if self._path.exists():
             self._load()
         else:
@@ -144,6 +146,17 @@ class EmbeddedMetadataStore:
         self._replace(topic, partitions=partitions)
         return True
 
+    def client_quotas(self) -> Mapping[ClientQuotaEntity, Mapping[str, float]]:
+        return dict(self._client_quotas)
+
+    def set_client_quota(self, entity: ClientQuotaEntity, values: Mapping[str, float]) -> None:
+        quotas = dict(self._client_quotas)
+        if values:
+            quotas[entity] = dict(values)
+        else:
+            quotas.pop(entity, None)
+        self._commit(client_quotas=quotas)
+
     def add_listener(self, callback: Callable[[], None]) -> None:
         """Nothing changes behind this store's back: every change comes through this broker's own calls."""
 
@@ -178,6 +191,9 @@ class EmbeddedMetadataStore:
         self._cluster_id = doc["cluster_id"]
         self._broker_configs = dict(doc.get("broker_configs", {}))
         self._next_producer_id = int(doc.get("next_producer_id", 0))
+        for quota in doc.get("client_quotas", []):
+            entity = tuple((str(t), None if n is None else str(n)) for t, n in quota["entity"])
+            self._client_quotas[entity] = {str(k): float(v) for k, v in quota["values"].items()}
         for name, t in doc["topics"].items():
             partitions = {
                 int(p): PartitionState(
@@ -195,12 +211,14 @@ class EmbeddedMetadataStore:
         topics: dict[str, TopicState] | None = None,
         broker_configs: dict[str, str] | None = None,
         next_producer_id: int | None = None,
+        client_quotas: dict[ClientQuotaEntity, dict[str, float]] | None = None,
     ) -> None:
         """Write the state with these changes; apply them in memory only once the file holds them."""
         topics = self._topics if topics is None else topics
         broker_configs = self._broker_configs if broker_configs is None else broker_configs
         next_producer_id = self._next_producer_id if next_producer_id is None else next_producer_id
-        data = _document(self._cluster_id, broker_configs, next_producer_id, topics)
+        client_quotas = self._client_quotas if client_quotas is None else client_quotas
+        data = _document(self._cluster_id, broker_configs, next_producer_id, client_quotas, topics)
         for attempt, delay_s in enumerate((*_WRITE_RETRY_DELAYS_S, None)):
             try:
                 write_atomically(self._path, data)
@@ -218,12 +236,14 @@ class EmbeddedMetadataStore:
         self._topics = topics
         self._broker_configs = broker_configs
         self._next_producer_id = next_producer_id
+        self._client_quotas = client_quotas
 
 
 def _document(
     cluster_id: str,
     broker_configs: Mapping[str, str],
     next_producer_id: int,
+    client_quotas: Mapping[ClientQuotaEntity, Mapping[str, float]],
     topics: Mapping[str, TopicState],
 ) -> bytes:
     doc = {
@@ -231,6 +251,10 @@ def _document(
         "cluster_id": cluster_id,
         "broker_configs": dict(broker_configs),
         "next_producer_id": next_producer_id,
+        "client_quotas": [
+            {"entity": [list(pair) for pair in entity], "values": dict(values)}
+            for entity, values in client_quotas.items()
+        ],
         "topics": {
             name: {
                 "topic_id": t.topic_id.hex,

@@ -11,7 +11,9 @@ Request layout (v3-8; v9 uses compact strings/arrays/bytes and tagged-field sect
     [topic string, [partition int32, records nullable bytes]]
 Response layout:
     [topic string, [partition int32, error_code int16, base_offset int64, log_append_time_ms int64,
-                    v5+ log_start_offset int64, v8+ record_errors array (empty), v8+ error_message]],
+                    v5+ log_start_offset int64,
+                    v8+ record_errors [batch_index int32, batch_index_error_message nullable string],
+                    v8+ error_message]],
     throttle_time_ms int32
 """
 
@@ -166,6 +168,7 @@ class ProducePartitionResult:
     log_append_time_ms: int = -1
     log_start_offset: int = -1
     error_message: str | None = None
+    record_errors: tuple[tuple[int, str | None], ...] = ()  # (batch_index, message): Kafka's RecordError
 
 
 def _string(value: str | None, flexible: bool) -> bytes:
@@ -173,6 +176,15 @@ def _string(value: str | None, flexible: bool) -> bytes:
         return b"\x00" if flexible else b"\xff\xff"
     encoded = value.encode()
     return (encode_uvarint(len(encoded) + 1) if flexible else _I16.pack(len(encoded))) + encoded
+
+
+def _record_errors(errors: Sequence[tuple[int, str | None]], flexible: bool) -> bytes:
+    out = bytearray(encode_uvarint(len(errors) + 1) if flexible else _I32.pack(len(errors)))
+    for batch_index, message in errors:
+        out += _I32.pack(batch_index) + _string(message, flexible)
+        if flexible:
+            out += b"\x00"  # record error tagged fields
+    return bytes(out)
 
 
 def encode_produce_response(
@@ -188,7 +200,7 @@ def encode_produce_response(
             if version >= 5:
                 out += _I64.pack(p.log_start_offset)
             if version >= 8:
-                out += b"\x01" if flexible else b"\x00\x00\x00\x00"  # record_errors: empty
+                out += _record_errors(p.record_errors, flexible)
                 out += _string(p.error_message, flexible)
             if flexible:
                 out += b"\x00"  # partition tagged fields

@@ -33,6 +33,9 @@ class LogConfig:
     max_message_bytes: int = 1048588
     message_timestamp_type: str = "CreateTime"  # or "LogAppendTime"
     compression_type: str = "producer"  # or a codec the broker re-encodes batches with
+    # CreateTime bounds (message.timestamp.before.max.ms / after.max.ms, else difference.max.ms)
+    message_timestamp_before_max_ms: int = 2**63 - 1
+    message_timestamp_after_max_ms: int = 2**63 - 1
 
     @property
     def compact(self) -> bool:

@@ -90,11 +90,27 @@ RESPONSES = [
         ),
         ("ü" * 3, [ProducePartitionResult(1, 3, -1, -1, -1, None)]),
     ],
+    [
+        (
+            "t",
+            [
+                ProducePartitionResult(
+                    0,
+                    32,
+                    -1,
+                    -1,
+                    -1,
+                    "rejected",
+                    record_errors=((0, "Timestamp 1 is out of range"), (2, None)),
+                )
+            ],
+        )
+    ],
 ]
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("topics", RESPONSES, ids=["empty", "mixed"])
+@pytest.mark.parametrize("topics", RESPONSES, ids=["empty", "mixed", "record-errors"])
 def test_encoder_matches_kio_byte_for_byte(version: int, topics: list) -> None:
     fields = {
         "throttle_time": 0,
@@ -109,6 +125,9 @@ def test_encoder_matches_kio_byte_for_byte(version: int, topics: list) -> None:
                         "log_append_time": p.log_append_time_ms,
                         "log_start_offset": p.log_start_offset,
                         "error_message": p.error_message,
+                        "record_errors": [
+                            {"batch_index": i, "batch_index_error_message": m} for i, m in p.record_errors
+                        ],
                     }
                     for p in partitions
                 ],

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
@@ -61,6 +61,20 @@ def error_entry(exc: BaseException) -> dict[str, Any]:
     return {"error_code": ErrorCode.unknown_server_error, "error_message": "Unexpected server error"}
 
 
+class Channel(Protocol):
+    """What a handler may ask of the connection its request came on (broker/server.py's _Connection)."""
+
+    def mute_for(self, delay_ms: int) -> None:
+        """Read nothing more from this client for `delay_ms` (a quota's throttle time, KIP-219)."""
+
+    async def wait_unmuted(self) -> None:
+        """Until a mute_for has run out."""
+
+    def writer_reached(self, task: Any) -> bool:
+        """True once every response before `task`'s has been handed to the socket (and it has room)."""
+        ...
+
+
 class RequestContext:
     """What a handler may use: the request's header fields and the broker's collaborators."""
 
@@ -69,6 +83,7 @@ class RequestContext:
         self.request = request
         self.version = request.api_version
         self.client_host = client_host  # "/<peer address>", as Kafka reports it (DescribeGroups)
+        self.channel: Channel | None = None  # the client's connection, when a server dispatched this
 
     @property
     def client_id(self) -> str:

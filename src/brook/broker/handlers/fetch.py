@@ -3,12 +3,19 @@
 brook creates no incremental fetch sessions (KIP-227 lets a broker answer session_id 0), so every
 fetch is a full fetch of the partitions it names. The response is encoded around the record bytes
 (protocol/fetch_response.py), so records are never copied into a second buffer.
+
+Bounded memory: one Fetch reads at most fetch.max.bytes (replica.fetch.response.max.bytes for a follower),
+and a Fetch starts reading only once every earlier response on its connection has gone to the socket
+and the socket has room, so a client that never reads holds one response in the broker, not one per
+pipelined request. More than 1 MiB of record bytes is read from the segment files on a worker thread.
+Quotas: consumer_byte_rate (handlers answer empty and throttled past it, as Kafka).
 """
 
+import asyncio
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
-from brook.broker.replica_manager import FetchPartition
+from brook.broker.replica_manager import FetchPartition, FetchResult
 from brook.common.types import TopicPartition
 from brook.protocol import codec
 from brook.protocol.fetch_response import FetchPartitionData, encode_fetch_response
@@ -27,14 +34,31 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
         for topic in req.topics
         for p in topic.partitions
     ]
+    await _wait_for_earlier_responses(ctx)
+    # Kafka caps what one Fetch may make the broker read: fetch.max.bytes for consumers,
+    # replica.fetch.response.max.bytes for followers (KIP-74's first batch may still go past it).
+    cap_key = "replica.fetch.response.max.bytes" if req.replica_id >= 0 else "fetch.max.bytes"
+    quota_cap = 0x7FFFFFFF if req.replica_id >= 0 else ctx.broker.quotas.fetch_max_bytes(ctx)
     results = await ctx.broker.replicas.fetch(
         wanted,
         min_bytes=req.min_bytes,
-        max_bytes=getattr(req, "max_bytes", 0x7FFFFFFF),
+        max_bytes=min(getattr(req, "max_bytes", 0x7FFFFFFF), ctx.broker.config.int(cap_key), quota_cap),
         max_wait_ms=codec.to_ms(req.max_wait),
         from_follower=req.replica_id >= 0,
         replica_id=req.replica_id,
     )
+    throttle_ms = 0
+    if req.replica_id < 0:
+        throttle_ms = ctx.broker.quotas.record_fetch(ctx, sum(r.size for r in results))
+        if throttle_ms:
+            for r in results:  # over the quota: an empty answer, as Kafka sends
+                r.records, r.size = [], 0
+        await ctx.broker.quotas.throttle(ctx, throttle_ms)
+    if sum(r.size for r in results) > _INLINE_READ_BYTES:
+        # pread releases the GIL: a 50 MB response is not read on the event loop
+        await asyncio.to_thread(_read_slices, results)
+    else:
+        _read_slices(results)
     topics: dict[str, list[FetchPartitionData]] = {}
     for r in results:
         topics.setdefault(r.tp.topic, []).append(
@@ -44,9 +68,32 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
                 r.high_watermark,
                 r.high_watermark,
                 r.log_start_offset,
-                r.records,
+                [c for c in r.records if isinstance(c, bytes)],  # every slice was read above
                 r.size,
                 r.diverging_epoch,
             )
         )
-    return encode_fetch_response(ctx.version, list(topics.items()))
+    return encode_fetch_response(ctx.version, list(topics.items()), throttle_time_ms=throttle_ms)
+
+
+def _read_slices(results: list[FetchResult]) -> None:
+    """Segment file slices to bytes; the sizes are what was actually read."""
+    for r in results:
+        if any(not isinstance(c, bytes) for c in r.records):
+            read = [c if isinstance(c, bytes) else c.read_bytes() for c in r.records]
+            r.records = list(read)
+            r.size = sum(len(c) for c in read)
+
+
+async def _wait_for_earlier_responses(ctx: RequestContext) -> None:
+    """Until the connection's writer has sent every response before this one (and the socket has room)."""
+    channel = ctx.channel
+    task = asyncio.current_task()
+    if channel is None or task is None:
+        return
+    while not channel.writer_reached(task):  # noqa: ASYNC110 - polled only while an earlier response is unsent
+        await asyncio.sleep(_GATE_POLL_S)
+
+
+_GATE_POLL_S = 0.002
+_INLINE_READ_BYTES = 1024 * 1024

@@ -2,58 +2,140 @@
 
 The request arrives decoded by protocol/produce.py: each partition's records are a writable view
 into the request frame, appended to the log as they are. The response is encoded there too.
+Before the append, Kafka's batch validation (broker/produce_validation.py, records/validator.py); clients
+may not append to internal topics (INVALID_TOPIC_EXCEPTION, as Kafka's ReplicaManager answers).
 
 v0-2 are advertised only because librdkafka before 2.11.1 turns compression off when Produce's
 minimum version is above 0 (librdkafka #4956, KAFKA-18659); they are answered UNSUPPORTED_VERSION.
 """
 
+import asyncio
 import struct
+from dataclasses import dataclass
 
 from brook.broker.handlers.base import RequestContext, error_entry, handles
-from brook.common.errors import ErrorCode
+from brook.broker.produce_validation import AppendTurn, ValidationJob
+from brook.common.errors import BrookError, ErrorCode, InvalidTopic
 from brook.common.types import TopicPartition
 from brook.protocol import codec
-from brook.protocol.produce import ProducePartitionResult, ProduceRequest, encode_produce_response
+from brook.protocol.produce import (
+    ProducePartition,
+    ProducePartitionResult,
+    ProduceRequest,
+    encode_produce_response,
+)
+from brook.storage.api import LogConfig
+
+# Kafka's Topic.INTERNAL_TOPICS: only the broker itself (and the admin client id) appends to them.
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+ADMIN_CLIENT_ID = "__admin_client"
+_YIELD_EVERY_BYTES = 1024 * 1024
+_REJECTED = (ErrorCode.corrupt_message, ErrorCode.invalid_record, ErrorCode.invalid_timestamp)
 
 
 @handles(0, versions=range(0, 10))
 async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     if ctx.request.unsupported_version:
         return _unsupported_old_version(ctx)
-    replicas = ctx.broker.replicas
-    results: list[tuple[str, list[ProducePartitionResult]]] = []
-    appended: list[tuple[TopicPartition, int]] = []
-    entries: dict[TopicPartition, tuple[list[ProducePartitionResult], int]] = {}
-    for topic in req.topic_data:
-        partitions: list[ProducePartitionResult] = []
-        for p in topic.partition_data:
-            tp = TopicPartition(topic.name, p.index)
-            try:
-                info = replicas.append_records(
-                    tp, p.records if p.records is not None else bytearray(), required_acks=req.acks
-                )
-                result = ProducePartitionResult(
-                    p.index, 0, info.first_offset, info.log_append_time_ms, info.log_start_offset
-                )
-                appended.append((tp, info.last_offset + 1))
-                entries[tp] = (partitions, len(partitions))
-            except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)
-                error = error_entry(exc)
-                result = ProducePartitionResult(
-                    p.index, error["error_code"], error_message=error["error_message"]
-                )
-                if error["error_code"] in (ErrorCode.corrupt_message, ErrorCode.invalid_record):
-                    ctx.broker.stats.produce_rejected += 1
-            partitions.append(result)
-        results.append((topic.name, partitions))
+    validator = ctx.broker.produce_validator
+    # Turns first, before any await: appends to each partition keep the order requests arrived in.
+    entries = [
+        (topic.name, p, TopicPartition(topic.name, p.index))
+        for topic in req.topic_data
+        for p in topic.partition_data
+    ]
+    turns = [validator.reserve(tp) for _, _, tp in entries]
+    try:
+        errors = await validator.validate(
+            [ValidationJob(_records(p), _config_of(ctx, tp)) for _, p, tp in entries],
+            ctx.broker.clock.now_ms(),
+        )
+        results = await _append_in_turn(ctx, req.acks, entries, turns, errors)
+    finally:
+        for turn in turns:
+            turn.done()
+    throttle_ms = ctx.broker.quotas.record_produce(ctx, sum(len(_records(p)) for _, p, _ in entries))
+    await ctx.broker.quotas.throttle(ctx, throttle_ms)
     if req.acks == 0:
         return None  # acks=0: the producer expects no response at all
+    appended = [(tp, r.base_offset + r.record_count) for tp, r in results if r.record_count]
     if req.acks == -1 and appended:
-        failed = await replicas.wait_for_replication(appended, req.timeout_ms)
-        for tp, code in failed.items():  # acks=all: not acknowledged until the ISR has it
-            entries_of_topic, index = entries[tp]
-            entries_of_topic[index] = ProducePartitionResult(tp.partition, code)
-    return encode_produce_response(ctx.version, results)
+        failed = await ctx.broker.replicas.wait_for_replication(appended, req.timeout_ms)
+        results = [
+            (tp, _Outcome(ProducePartitionResult(tp.partition, failed[tp])) if tp in failed else r)
+            for tp, r in results
+        ]
+    topics: dict[str, list[ProducePartitionResult]] = {}
+    for tp, result in results:
+        topics.setdefault(tp.topic, []).append(result.result)
+    return encode_produce_response(ctx.version, list(topics.items()), throttle_time_ms=throttle_ms)
+
+
+@dataclass(slots=True)
+class _Outcome:
+    result: ProducePartitionResult
+    base_offset: int = -1
+    record_count: int = 0
+
+
+async def _append_in_turn(
+    ctx: RequestContext,
+    acks: int,
+    entries: list[tuple[str, ProducePartition, TopicPartition]],
+    turns: list[AppendTurn],
+    errors: list[BrookError | None],
+) -> list[tuple[TopicPartition, _Outcome]]:
+    """Append each partition when its turn comes; yield the loop after every few MiB written."""
+    results: list[tuple[TopicPartition, _Outcome]] = []
+    unyielded_bytes = 0
+    for (topic, p, tp), turn, error in zip(entries, turns, errors, strict=True):
+        await turn.wait()
+        try:
+            if topic in INTERNAL_TOPICS and ctx.client_id != ADMIN_CLIENT_ID:
+                raise InvalidTopic(f"Cannot append to internal topic {topic}")
+            if error is not None:
+                raise error
+            data = _records(p)
+            info = ctx.broker.replicas.append_records(tp, data, required_acks=acks)
+            unyielded_bytes += len(data)
+            outcome = _Outcome(
+                ProducePartitionResult(
+                    p.index, 0, info.first_offset, info.log_append_time_ms, info.log_start_offset
+                ),
+                info.first_offset,
+                info.last_offset + 1 - info.first_offset,
+            )
+        except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)
+            entry = error_entry(exc)
+            outcome = _Outcome(
+                ProducePartitionResult(
+                    p.index,
+                    entry["error_code"],
+                    error_message=entry["error_message"],
+                    record_errors=getattr(exc, "record_errors", ()),
+                )
+            )
+            if entry["error_code"] in _REJECTED:
+                ctx.broker.stats.produce_rejected += 1
+        finally:
+            turn.done()
+        results.append((tp, outcome))
+        if unyielded_bytes >= _YIELD_EVERY_BYTES:
+            unyielded_bytes = 0
+            await asyncio.sleep(0)  # a 100 MB request: others' requests run between its partitions
+    return results
+
+
+def _records(p: ProducePartition) -> bytearray | memoryview:
+    return p.records if p.records is not None else bytearray()
+
+
+def _config_of(ctx: RequestContext, tp: TopicPartition) -> LogConfig | None:
+    """The topic's settings to validate against; None skips validation (the append answers instead)."""
+    if tp.topic in INTERNAL_TOPICS and ctx.client_id != ADMIN_CLIENT_ID:
+        return None  # refused as INVALID_TOPIC_EXCEPTION before its bytes are even looked at
+    partition = ctx.broker.replicas.partitions.get(tp)
+    return partition.config if partition is not None and partition.is_leader else None
 
 
 def _unsupported_old_version(ctx: RequestContext) -> bytes | None:

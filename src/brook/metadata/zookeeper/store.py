@@ -49,8 +49,9 @@ from brook.common.errors import (
     TopicAlreadyExists,
     UnknownTopicOrPartition,
 )
-from brook.metadata.api import BrokerInfo, TopicState
+from brook.metadata.api import BrokerInfo, ClientQuotaEntity, TopicState
 from brook.metadata.embedded import new_cluster_id
+from brook.metadata.zookeeper.client_quotas import read_client_quotas, write_client_quota
 from brook.metadata.zookeeper.controlled_shutdown import move_leaderships_off
 from brook.metadata.zookeeper.controller import Controller
 from brook.metadata.zookeeper.decisions import assign_replicas
@@ -168,6 +169,13 @@ class ZooKeeperMetadataStore:
 
     def broker_configs(self) -> Mapping[str, str]:
         return self._cache.image.broker_configs
+
+    def client_quotas(self) -> Mapping[ClientQuotaEntity, Mapping[str, float]]:
+        """Read from ZooKeeper each time (client_quotas.py): call it off the event loop."""
+        return read_client_quotas(self._zk)
+
+    def set_client_quota(self, entity: ClientQuotaEntity, values: Mapping[str, float]) -> None:
+        write_client_quota(self._zk, entity, values)
 
     def add_listener(self, callback: Listener, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Call `callback()` on `loop` (default: the running loop) after topics or brokers change."""
