@@ -293,7 +293,7 @@ class BrookCluster:
         """Cut the broker's links (both ways) to the given brokers and/or "zookeeper"; by default to all
         other brokers and ZooKeeper. Clients still reach it. Undo with heal()."""
         broker = self.broker(ref)
-        targets = list(from_) if from_ is not None else [*self.brokers, ZOOKEEPER]
+        targets: list[BrokerRef | str] = list(from_) if from_ is not None else [*self.brokers, ZOOKEEPER]
         for target in targets:
             if isinstance(target, str):
                 if target != ZOOKEEPER:
