@@ -45,6 +45,7 @@ from brook.testing.zookeeper import ZooKeeperProcess
 __all__ = ["BrokerExit", "BrookCluster", "ClusterBroker"]
 
 ZOOKEEPER = "zookeeper"
+_READY = " ready on "  # `brook serve`'s line once it serves clients
 _T = TypeVar("_T")
 _ZK_CALL_TIMEOUT_S = 5.0
 
@@ -96,6 +97,14 @@ class ClusterBroker(BrookProcess):
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.proxy_port}"
+
+    def start(self) -> ClusterBroker:
+        super().start()
+        # the output ending (the process exiting) also wakes BrookProcess.start: only a ready line counts
+        if not any(_READY in line for line in list(self.output)):
+            self.kill()
+            raise RuntimeError(f"broker {self.node_id} exited during startup:\n" + "\n".join(self.output))
+        return self
 
     @property
     def log_path(self) -> Path:
@@ -347,7 +356,13 @@ class BrookCluster:
         return None if state is None or state["leader"] < 0 else int(state["leader"])
 
     def running(self) -> list[int]:
+        """Brokers whose process is alive (including one that is starting or paused)."""
         return [n for n, b in self.brokers.items() if b.is_running()]
+
+    def up(self) -> list[int]:
+        """Brokers that started (printed their ready line) and have not been stopped or exited since."""
+        with self._lock:
+            return [n for n, b in self.brokers.items() if n not in self._down and b.is_running()]
 
     def wait_until(self, predicate: Callable[[], _T], timeout_s: float = 30.0, what: str = "condition") -> _T:
         deadline = time.monotonic() + timeout_s
