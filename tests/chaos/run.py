@@ -4,10 +4,10 @@ fatal error, or an acknowledgement gap longer than zookeeper.session.timeout.ms 
 
 python -m tests.chaos.run --seed 7 --duration 120 --interval 5
 
-Faults (one about every --interval seconds, chosen by the seed): kill -9 (the supervisor restarts it at
-once), SIGTERM then restart, SIGSTOP for 2-8 s, ZooKeeper SIGSTOPped past the session timeout, a broker cut
-off from the other brokers and/or ZooKeeper for 3-10 s. A supervisor loop restarts any broker that is down
-(also one that exited by itself, which is reported). At the end: heal, wait for every partition to have a
+Faults (one about every --interval seconds, once every broker is up again; chosen by the seed): kill -9,
+SIGTERM, SIGSTOP for 2-8 s, ZooKeeper SIGSTOPped past the session timeout, a broker cut off from the other
+brokers and/or ZooKeeper for 3-10 s. A supervisor thread starts any broker that is down at once (also one
+that exited by itself, which is reported). At the end: heal, wait for every partition to have a
 leader and a full ISR, stop the clients, read every partition back from offset 0.
 """
 
@@ -85,7 +85,8 @@ class Supervisor(threading.Thread):
             say(self.start_time, f"supervisor: broker {node_id} started")
         except RuntimeError:
             self.failures += 1
-            say(self.start_time, f"supervisor: broker {node_id} FAILED to start (exit recorded)")
+            if not self._stopping.is_set():
+                say(self.start_time, f"supervisor: broker {node_id} FAILED to start (exit recorded)")
         finally:
             with self._lock:
                 self._starting.discard(node_id)
@@ -101,6 +102,14 @@ class Chaos:
         self.rng = rng
         self.start = start
         self.faults: Counter[str] = Counter()
+
+    def wait_for_all_up(self, timeout_s: float) -> None:
+        """One fault at a time: the next one waits until the supervisor has every broker back."""
+        deadline = time.monotonic() + timeout_s
+        if len(self.cluster.up()) < len(self.cluster.brokers):
+            say(self.start, f"waiting for all brokers to be up (up: {self.cluster.up()})")
+        while len(self.cluster.up()) < len(self.cluster.brokers) and time.monotonic() < deadline:
+            time.sleep(0.2)
 
     def inject(self, kind: str) -> None:
         cluster, rng = self.cluster, self.rng
@@ -212,9 +221,11 @@ class Outcome:
             f"broker exits not caused by the harness: {len(self.exits)}",
         ]
         for e in self.exits:
-            out.append(
-                f"--- broker {e.node_id} exited with {e.returncode}; last lines:\n{e.log_tail[-3000:]}"
-            )
+            lines = e.log_tail.splitlines()
+            errors = [line for line in lines if re.match(r"^(\w+\.)*[A-Z]\w+: ", line)]
+            cause = errors[-1] if errors else "(no exception line)"
+            out.append(f"--- broker {e.node_id} exited with {e.returncode}: {cause}")
+            out += [f"    {line[:200]}" for line in lines[-4:]]
         return out
 
     def figures(self, seed: int) -> dict[str, object]:
@@ -245,6 +256,7 @@ def run(cluster: BrookCluster, args: argparse.Namespace, kinds: list[str], start
     faults_from = time.monotonic()
     while time.monotonic() - faults_from < args.duration:
         time.sleep(rng.uniform(0.5, 1.5) * args.interval)
+        chaos.wait_for_all_up(60)
         chaos.inject(rng.choice(kinds))
     faults_to = time.monotonic()
     cluster.heal()

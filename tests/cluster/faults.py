@@ -53,10 +53,10 @@ def new_producer(cluster: BrookCluster, **config: Any) -> Producer:
 
 
 def produce(
-    cluster: BrookCluster, topic: str, values: list[bytes], timeout_s: float = 45.0
+    cluster: BrookCluster, topic: str, values: list[bytes], timeout_s: float = 45.0, **config: Any
 ) -> list[tuple[int, bytes]]:
     """Produce to partition 0 and return (offset, value) of every record, failing unless all are acknowledged."""
-    producer = new_producer(cluster)
+    producer = new_producer(cluster, **config)
     acked: list[tuple[int, bytes]] = []
     errors: list[KafkaError] = []
 

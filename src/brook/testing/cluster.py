@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -46,6 +47,7 @@ __all__ = ["BrokerExit", "BrookCluster", "ClusterBroker"]
 
 ZOOKEEPER = "zookeeper"
 _READY = " ready on "  # `brook serve`'s line once it serves clients
+_PORT_TAKEN = "the address is already in use"
 _T = TypeVar("_T")
 _ZK_CALL_TIMEOUT_S = 5.0
 
@@ -54,11 +56,30 @@ def endpoint_of(node_id: int) -> str:
     return f"broker-{node_id}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def _ephemeral_ports() -> range:
+    try:
+        low, high = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
+def free_port(rng: random.Random | None = None) -> int:
+    """A free loopback port outside the ephemeral range, so that no outgoing connection (of this or any
+    process) takes it while its broker is down between a kill and a restart."""
+    ephemeral = _ephemeral_ports()
+    rng = rng or random.Random()
+    for _ in range(200):
+        port = rng.randrange(10_000, 65_000)
+        if port in ephemeral:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port outside the ephemeral range")
 
 
 class _TeeLines(deque[str]):
@@ -244,10 +265,21 @@ class BrookCluster:
         return ref if isinstance(ref, ClusterBroker) else self.brokers[ref]
 
     def start_broker(self, ref: BrokerRef) -> ClusterBroker:
-        """Start a broker that is down (same data dir and ports)."""
+        """Start a broker that is down (same data dir and advertised address)."""
         broker = self.broker(ref)
         try:
-            broker.start()
+            for _ in range(3):
+                try:
+                    broker.start()
+                    break
+                except RuntimeError:
+                    if not any(_PORT_TAKEN in line for line in list(broker.output)):
+                        raise
+                # another process took its listener port: clients only know the proxy, so move the listener
+                broker.port = free_port()
+                self.network.set_upstream(broker.proxy_port, ("127.0.0.1", broker.port))
+            else:
+                raise RuntimeError(f"broker {broker.node_id}: no free listener port in 3 attempts")
         except RuntimeError:
             with self._lock:
                 self._down.add(broker.node_id)
