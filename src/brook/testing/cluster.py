@@ -191,7 +191,11 @@ class BrookCluster:
     # ---- lifecycle --------------------------------------------------------------------------------------
 
     def __enter__(self) -> BrookCluster:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # whatever did start: ZooKeeper, proxies, some brokers
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -238,6 +242,8 @@ class BrookCluster:
         return self
 
     def close(self) -> None:
+        if self._stopping.is_set():
+            return
         self._stopping.set()
         self.network.heal()
         for node_id in list(self._paused):
