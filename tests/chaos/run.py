@@ -224,7 +224,7 @@ class Outcome:
             lines = e.log_tail.splitlines()
             errors = [line for line in lines if re.match(r"^(\w+\.)*[A-Z]\w+: ", line)]
             cause = errors[-1] if errors else "(no exception line)"
-            out.append(f"--- broker {e.node_id} exited with {e.returncode}: {cause}")
+            out.append(f"--- broker {e.node_id} ({e.reason}) exit code {e.returncode}: {cause}")
             out += [f"    {line[:200]}" for line in lines[-4:]]
         return out
 
@@ -304,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     say(start, f"chaos seed={args.seed} duration={args.duration}s interval={args.interval}s faults={kinds}")
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="brook-chaos-"))
     say(start, f"data and broker logs in {data_dir}")
-    cluster = BrookCluster(3, data_dir=data_dir, overrides=BROKER_SETTINGS)
+    # a supervisor gives a start 20 s (a broker starts in 1-3 s here) before it kills it and tries again
+    cluster = BrookCluster(3, data_dir=data_dir, overrides=BROKER_SETTINGS, startup_timeout_s=20)
     cluster.start()
     supervisor = Supervisor(cluster, start)
     supervisor.start()

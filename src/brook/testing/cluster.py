@@ -108,9 +108,17 @@ class ClusterBroker(BrookProcess):
     """A BrookProcess wired into a BrookCluster; `bootstrap` is its advertised (proxied) address."""
 
     def __init__(
-        self, node_id: int, data_dir: Path, overrides: dict[str, str], proxy_port: int, port: int
+        self,
+        node_id: int,
+        data_dir: Path,
+        overrides: dict[str, str],
+        proxy_port: int,
+        port: int,
+        startup_timeout_s: float = 60.0,
     ) -> None:
-        super().__init__(data_dir=data_dir, overrides=overrides, port=port, startup_timeout_s=60.0)
+        super().__init__(
+            data_dir=data_dir, overrides=overrides, port=port, startup_timeout_s=startup_timeout_s
+        )
         self.node_id = node_id
         self.proxy_port = proxy_port
         self.output = _TeeLines(data_dir.parent / f"broker-{node_id}.log")
@@ -120,12 +128,21 @@ class ClusterBroker(BrookProcess):
         return f"127.0.0.1:{self.proxy_port}"
 
     def start(self) -> ClusterBroker:
-        super().start()
+        try:
+            super().start()
+        except RuntimeError:
+            raise RuntimeError(self._startup_failure() + "\n" + "\n".join(self.output)) from None
         # the output ending (the process exiting) also wakes BrookProcess.start: only a ready line counts
         if not any(_READY in line for line in list(self.output)):
             self.kill()
-            raise RuntimeError(f"broker {self.node_id} exited during startup:\n" + "\n".join(self.output))
+            raise RuntimeError(self._startup_failure() + "\n" + "\n".join(self.output))
         return self
+
+    def _startup_failure(self) -> str:
+        code = self.process.returncode if self.process is not None else None
+        if code == -signal.SIGKILL:
+            return f"broker {self.node_id}: no ready line within {self.startup_timeout_s:.0f}s (killed)"
+        return f"broker {self.node_id}: exited during startup with code {code}"
 
     @property
     def log_path(self) -> Path:
@@ -148,6 +165,7 @@ class BrokerExit:
     returncode: int | None
     at_s: float  # time.monotonic()
     log_tail: str
+    reason: str = "exited while running"
 
 
 BrokerRef = int | ClusterBroker
@@ -165,6 +183,7 @@ class BrookCluster:
         data_dir: Path | None = None,
         overrides: Mapping[str, str] | None = None,
         broker_overrides: Mapping[int, Mapping[str, str]] | None = None,
+        startup_timeout_s: float = 60.0,
     ) -> None:
         self._own_dir = data_dir is None
         self.data_dir = Path(tempfile.mkdtemp(prefix="brook-cluster-")) if data_dir is None else data_dir
@@ -187,6 +206,7 @@ class BrookCluster:
         self._size = size
         self._overrides = {"offsets.topic.replication.factor": str(min(3, size)), **(overrides or {})}
         self._broker_overrides = broker_overrides or {}
+        self._startup_timeout_s = startup_timeout_s
 
     # ---- lifecycle --------------------------------------------------------------------------------------
 
@@ -231,7 +251,9 @@ class BrookCluster:
                 **self._broker_overrides.get(node_id, {}),
             }
             data = self.data_dir / f"broker-{node_id}"
-            self.brokers[node_id] = ClusterBroker(node_id, data, overrides, proxy_port, port)
+            self.brokers[node_id] = ClusterBroker(
+                node_id, data, overrides, proxy_port, port, self._startup_timeout_s
+            )
         with ThreadPoolExecutor(self._size) as pool:
             list(pool.map(self.start_broker, list(self.brokers)))
         self.wait_until(
@@ -286,12 +308,13 @@ class BrookCluster:
                 self.network.set_upstream(broker.proxy_port, ("127.0.0.1", broker.port))
             else:
                 raise RuntimeError(f"broker {broker.node_id}: no free listener port in 3 attempts")
-        except RuntimeError:
+        except RuntimeError as exc:
             with self._lock:
                 self._down.add(broker.node_id)
             code = broker.process.returncode if broker.process is not None else None
             tail = "\n".join(list(broker.output)[-40:])
-            self.unexpected_exits.append(BrokerExit(broker.node_id, code, time.monotonic(), tail))
+            reason = str(exc).splitlines()[0].rstrip(":")
+            self.unexpected_exits.append(BrokerExit(broker.node_id, code, time.monotonic(), tail, reason))
             raise
         with self._lock:
             self._down.discard(broker.node_id)
