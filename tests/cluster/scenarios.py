@@ -362,7 +362,7 @@ def coordinator_killed_while_committing(zookeeper: str | None, tmp_path: Path) -
         reads += [CommitRead("e", 0, offset, at) for at, offset in member.first_offsets]  # where it resumed
         report = check([], {}, member.commits, reads)
         assert report.commit_regressions == 0, report.examples
-        assert committed.offset == member.commits[-1].offset
+        assert committed.offset >= member.commits[-1].offset  # a commit that timed out may still have landed
         assert not cluster.unexpected_exits
 
 
