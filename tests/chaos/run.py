@@ -149,7 +149,7 @@ class Chaos:
 
 
 def settle(cluster: BrookCluster, start: float, timeout_s: float) -> bool:
-    """Wait until every broker runs and every partition of the topic and of __consumer_offsets has a leader
+    """Wait until every broker is up and registered and every partition of the topic and of __consumer_offsets has a leader
     and a full ISR."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -158,8 +158,10 @@ def settle(cluster: BrookCluster, start: float, timeout_s: float) -> bool:
             offsets_topic = cluster.zk.get_children("/brokers/topics")
             if "__consumer_offsets" in offsets_topic:
                 states += [cluster.partition_state("__consumer_offsets", p) for p in range(6)]
-            if len(cluster.registered_brokers()) == 3 and all(
-                s is not None and s["leader"] >= 0 and len(s["isr"]) == 3 for s in states
+            if (
+                len(cluster.up()) == 3
+                and len(cluster.registered_brokers()) == 3
+                and all(s is not None and s["leader"] >= 0 and len(s["isr"]) == 3 for s in states)
             ):
                 say(start, "settled: all brokers registered, every ISR full")
                 return True
