@@ -149,8 +149,8 @@ class Chaos:
 
 
 def settle(cluster: BrookCluster, start: float, timeout_s: float) -> bool:
-    """Wait until every broker is up and registered and every partition of the topic and of __consumer_offsets has a leader
-    and a full ISR."""
+    """Wait until every broker is up and registered and every partition of the topic and of
+    __consumer_offsets has a leader and a full ISR."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
