@@ -55,7 +55,9 @@ class ProducerLoad(threading.Thread):
             if err.fatal():
                 self.fatal.append(f"{time.strftime('%H:%M:%S')} {err.name()}: {err.str()}")
             return
-        self.acks.append(Ack(msg.topic(), msg.partition(), msg.offset(), msg.value(), time.monotonic()))
+        offset = msg.offset()  # None: delivered, offset unknown (librdkafka reports some so)
+        offset = -1 if offset is None else offset
+        self.acks.append(Ack(msg.topic(), msg.partition(), offset, msg.value(), time.monotonic()))
 
     def run(self) -> None:
         producer = self._producer = self._new_producer()

@@ -11,7 +11,8 @@ Anomalies, counted independently (one lost record usually also shows as an incon
 - lost: an acknowledged value that is nowhere in its partition;
 - duplicated: copies beyond the first of any value in the logs (acknowledged or not);
 - reordered: within a partition, a producer's value read after a later one of the same producer;
-- inconsistent_offsets: an acknowledged offset that holds something else (or nothing) when read back;
+- inconsistent_offsets: an acknowledged offset that holds something else (or nothing) when read back (an ack
+  without an offset, below 0, is only counted as `acked_without_offset`; librdkafka reports some so);
 - commit_regressions: a committed offset read back below a commit acknowledged earlier for that partition.
 And the longest time without any acknowledgement within the run's window.
 """
@@ -65,6 +66,7 @@ class CommitRead:
 @dataclass
 class CheckReport:
     acked: int = 0
+    acked_without_offset: int = 0
     read: int = 0
     lost: int = 0
     duplicated: int = 0
@@ -83,7 +85,8 @@ class CheckReport:
 
     def summary(self) -> str:
         return (
-            f"acked={self.acked} read={self.read} lost={self.lost} duplicated={self.duplicated} "
+            f"acked={self.acked} (without offset: {self.acked_without_offset}) read={self.read} "
+            f"lost={self.lost} duplicated={self.duplicated} "
             f"(values={self.duplicated_values}) reordered={self.reordered} "
             f"inconsistent_offsets={self.inconsistent_offsets} commit_regressions={self.commit_regressions} "
             f"longest_gap_s={self.longest_gap_s:.1f}"
@@ -167,6 +170,9 @@ def check(
         if a.value not in values_in.get(tp, ()):
             report.lost += 1
             report._example("lost", f"{a.topic}-{a.partition}@{a.offset} {a.value!r}")
+        if a.offset < 0:
+            report.acked_without_offset += 1
+            continue
         held = at_offset.get((tp, a.offset))
         if held != a.value:
             report.inconsistent_offsets += 1

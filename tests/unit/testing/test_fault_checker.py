@@ -96,3 +96,11 @@ def test_check_reports_the_longest_gap_over_the_window():
     assert report.longest_gap_s == 7.0
     assert report.anomalies == 0
     assert "longest_gap_s=7.0" in report.summary()
+
+
+def test_an_ack_without_an_offset_is_counted_apart_and_still_checked_for_loss():
+    acked = [Ack("orders", 0, -1, b"a:0"), Ack("orders", 0, -1, b"a:1")]
+    report = check(acked, {TP: [(0, b"a:0")]})
+    assert report.acked_without_offset == 2
+    assert report.inconsistent_offsets == 0
+    assert report.lost == 1
