@@ -182,8 +182,9 @@ BROKER_DEFAULTS: dict[str, str] = {
     "zookeeper.connect": "",  # host:port[,host:port...][/chroot]; empty: the embedded single-node store
     "zookeeper.session.timeout.ms": "18000",
     "zookeeper.connection.timeout.ms": "18000",
-    # brook's own: Prometheus metrics at http://<listener host>:<port>/metrics (-1: off, 0: any free port)
+    # brook's own: Prometheus metrics at http://<brook.metrics.host>:<port>/metrics (-1: off, 0: any free port)
     "brook.metrics.port": "-1",
+    "brook.metrics.host": "127.0.0.1",  # its own address, never the client listener's
 }
 
 

@@ -2,7 +2,8 @@
 
 Served by a tiny HTTP responder on the broker's own event loop (no thread, so nothing reads broker
 state while the loop changes it). Enabled by `brook.metrics.port` (-1, the default, turns it off;
-0 picks a free port). Metric names follow Kafka's JMX names in Prometheus style.
+0 picks a free port); it listens on `brook.metrics.host` (127.0.0.1 by default), not on the client
+listener's address, so metrics are not exposed to every client that can reach the broker. Metric names follow Kafka's JMX names in Prometheus style.
 """
 
 from __future__ import annotations

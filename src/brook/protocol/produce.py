@@ -98,6 +98,15 @@ class _Reader:
         start = self.need(length)
         return bytes(self.frame[start : start + length]).decode()
 
+    def count(self, n: int) -> int:
+        """An array length: a null array (-1) holds nothing, as in kio's reader; at most one element per
+        remaining byte (Kafka's rule), so a lying count fails here, not after a long loop."""
+        if n > len(self.frame) - self.pos:
+            raise ProduceDecodeError(
+                f"array of {n} elements, but only {len(self.frame) - self.pos} bytes remain"
+            )
+        return max(n, 0)
+
     def skip_tagged_fields(self) -> None:
         for _ in range(self.uvarint()):
             self.uvarint()  # tag
@@ -113,12 +122,12 @@ def decode_produce_request(frame: bytearray | memoryview, pos: int, version: int
     start = r.need(_ACKS_TIMEOUT.size)
     acks, timeout_ms = _ACKS_TIMEOUT.unpack_from(frame, start)
     topics = []
-    for _ in range(_count(r.int32())):
+    for _ in range(r.count(r.int32())):
         name = r.string(r.int16())
         if name is None:
             raise ProduceDecodeError("null topic name")
         partitions = []
-        for _ in range(_count(r.int32())):
+        for _ in range(r.count(r.int32())):
             index = r.int32()
             size = r.int32()
             records = None if size < 0 else memoryview(frame)[r.need(size) : r.pos]
@@ -133,12 +142,12 @@ def _decode_flexible(r: _Reader) -> ProduceRequest:
     start = r.need(_ACKS_TIMEOUT.size)
     acks, timeout_ms = _ACKS_TIMEOUT.unpack_from(frame, start)
     topics = []
-    for _ in range(_count(r.uvarint() - 1)):
+    for _ in range(r.count(r.uvarint() - 1)):
         name = r.string(r.uvarint() - 1)
         if name is None:
             raise ProduceDecodeError("null topic name")
         partitions = []
-        for _ in range(_count(r.uvarint() - 1)):
+        for _ in range(r.count(r.uvarint() - 1)):
             index = r.int32()
             size = r.uvarint() - 1
             records = None if size < 0 else memoryview(frame)[r.need(size) : r.pos]
@@ -148,11 +157,6 @@ def _decode_flexible(r: _Reader) -> ProduceRequest:
         topics.append(ProduceTopic(name, partitions))
     r.skip_tagged_fields()
     return ProduceRequest(transactional_id, acks, timeout_ms, topics)
-
-
-def _count(n: int) -> int:
-    """An array length: a null array (-1) holds nothing, as in kio's reader."""
-    return max(n, 0)
 
 
 # --- response ------------------------------------------------------------------------------------
