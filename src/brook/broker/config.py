@@ -179,6 +179,9 @@ BROKER_DEFAULTS: dict[str, str] = {
     "transactional.id.expiration.ms": "604800000",
     "producer.id.expiration.ms": "86400000",
     "connections.max.idle.ms": "600000",
+    "max.connections": "2147483647",
+    "max.connections.per.ip": "2147483647",
+    "max.connections.per.ip.overrides": "",  # host:count,host:count
     "zookeeper.connect": "",  # host:port[,host:port...][/chroot]; empty: the embedded single-node store
     "zookeeper.session.timeout.ms": "18000",
     "zookeeper.connection.timeout.ms": "18000",

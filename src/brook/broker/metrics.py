@@ -44,6 +44,21 @@ class _BrokerCollector(Collector):
             value=stats.connections_closed_for_protocol_errors,
         )
         yield CounterMetricFamily(
+            "brook_connections_refused",
+            "Connections closed on accept: max.connections or max.connections.per.ip reached",
+            value=stats.connections_refused,
+        )
+        yield CounterMetricFamily(
+            "brook_connections_closed_idle",
+            "Connections closed after connections.max.idle.ms without activity",
+            value=stats.connections_closed_idle,
+        )
+        yield GaugeMetricFamily(
+            "brook_request_memory_reserved_bytes",
+            "Bytes big requests hold in the queued.max.request.bytes pool",
+            value=self._broker.server.memory.reserved,
+        )
+        yield CounterMetricFamily(
             "brook_produce_rejected_batches",
             "Produced batches rejected as corrupt or invalid",
             value=stats.produce_rejected,

@@ -7,6 +7,14 @@ order and writes their responses, so responses keep request order while a parked
 the requests behind it from being processed. The number of requests queued across all connections
 is bounded by `queued.max.requests`, and per connection by `_PER_CONNECTION_QUEUE`; a full queue
 pauses reading from that socket.
+
+Memory: request bytes come from one broker-wide RequestMemory (protocol/request_memory.py). A request
+too big for a scratch buffer reserves its size in the pool of `queued.max.request.bytes` before it is
+read; while the pool is full that connection stops reading and waits in `_waiting_for_memory` until a
+request is answered. Kafka's default (-1) means "no pool" in Kafka; brook then uses a pool of
+`socket.request.max.bytes`, so big requests in flight never hold more than that much. Connection
+counts (`max.connections`, `max.connections.per.ip`, its overrides) and idle expiry
+(`connections.max.idle.ms`) are decided in broker/connection_limits.py.
 """
 
 from __future__ import annotations
@@ -17,8 +25,15 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from brook.broker.connection_limits import (
+    admission_refusal,
+    idle_sweep_interval_s,
+    is_idle,
+    parse_ip_overrides,
+)
 from brook.broker.handlers.base import REGISTRY, RequestContext
 from brook.protocol.connection import NeedData, RemoteProtocolError, Request, ServerConnection
+from brook.protocol.request_memory import RequestMemory
 
 if TYPE_CHECKING:
     from brook.broker.app import Broker
@@ -43,14 +58,30 @@ class Server:
         self._waiting_for_slot: deque[_Connection] = deque()
         self.max_request_bytes = broker.config.int("socket.request.max.bytes")
         self.supported = {h.api_key: h.versions for h in REGISTRY.values()}
+        pool_bytes = broker.config.int("queued.max.request.bytes")
+        self.memory = RequestMemory(capacity=pool_bytes if pool_bytes > 0 else self.max_request_bytes)
+        self._waiting_for_memory: deque[_Connection] = deque()
+        self.max_connections = broker.config.int("max.connections")
+        self.max_connections_per_ip = broker.config.int("max.connections.per.ip")
+        self._override_entries = parse_ip_overrides(broker.config.get("max.connections.per.ip.overrides"))
+        self.ip_overrides: dict[str, int] = {}
+        self._from_ip: dict[str, int] = {}
+        self.idle_ms = broker.config.int("connections.max.idle.ms")
+        self._idle_task: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
+        self.ip_overrides = await _resolve_overrides(loop, self._override_entries)
         self._server = await loop.create_server(lambda: _Connection(self), host, port, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
+        if self.idle_ms >= 0:
+            self._idle_task = loop.create_task(self._close_idle_connections())
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._idle_task is not None:
+            self._idle_task.cancel()
+            await asyncio.gather(self._idle_task, return_exceptions=True)
         if self._server is not None:
             self._server.close()
         writers = [c.writer for c in self._connections if c.writer is not None]
@@ -61,6 +92,77 @@ class Server:
             for task in still_running:
                 task.cancel()
             await asyncio.gather(*still_running, return_exceptions=True)
+
+    # --- connections ----------------------------------------------------------------------------
+
+    def admit(self, connection: _Connection) -> bool:
+        ip = connection.peer[0] if isinstance(connection.peer, tuple) and connection.peer else ""
+        refusal = admission_refusal(
+            ip,
+            total=len(self._connections),
+            from_ip=self._from_ip.get(ip, 0),
+            max_connections=self.max_connections,
+            max_per_ip=self.max_connections_per_ip,
+            overrides=self.ip_overrides,
+        )
+        if refusal is not None:
+            self.broker.stats.connections_refused += 1
+            logger.warning("closing new connection peer=%s: %s", connection.peer, refusal)
+            return False
+        connection.ip = ip
+        self._connections.add(connection)
+        self._from_ip[ip] = self._from_ip.get(ip, 0) + 1
+        return True
+
+    def forget(self, connection: _Connection) -> None:
+        if connection in self._connections:
+            self._connections.discard(connection)
+            left = self._from_ip.get(connection.ip, 1) - 1
+            if left > 0:
+                self._from_ip[connection.ip] = left
+            else:
+                self._from_ip.pop(connection.ip, None)
+        self.memory_released()
+
+    async def _close_idle_connections(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval_s = idle_sweep_interval_s(self.idle_ms)
+        while True:
+            await asyncio.sleep(interval_s)
+            now = loop.time()
+            for connection in list(self._connections):
+                if is_idle(
+                    last_active_s=connection.last_active_s,
+                    now_s=now,
+                    idle_ms=self.idle_ms,
+                    responses_owed=connection.responses_owed,
+                ):
+                    logger.info(
+                        "closing connection peer=%s: idle for connections.max.idle.ms=%d",
+                        connection.peer,
+                        self.idle_ms,
+                    )
+                    self.broker.stats.connections_closed_idle += 1
+                    connection.close_idle()
+
+    # --- request memory (queued.max.request.bytes) ----------------------------------------------
+
+    def wait_for_memory(self, connection: _Connection) -> None:
+        if connection not in self._waiting_for_memory:
+            self._waiting_for_memory.append(connection)
+
+    def memory_released(self) -> None:
+        """A request's memory went back to the pool: let waiting connections take their big frames."""
+        while self._waiting_for_memory:
+            connection = self._waiting_for_memory[0]
+            if not connection.reading:
+                self._waiting_for_memory.popleft()
+                continue
+            connection.conn.retry_memory()
+            if connection.conn.memory_blocked:
+                return
+            self._waiting_for_memory.popleft()
+            connection.resume_reading()
 
     # --- queued.max.requests across connections --------------------------------------------------
 
@@ -101,9 +203,13 @@ class _Connection(asyncio.BufferedProtocol):
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        self.conn = ServerConnection(max_request_bytes=server.max_request_bytes, supported=server.supported)
+        self.conn = ServerConnection(
+            max_request_bytes=server.max_request_bytes, supported=server.supported, memory=server.memory
+        )
         self.transport: asyncio.Transport | None = None
         self.peer: Any = None
+        self.ip = ""
+        self.last_active_s = 0.0
         self.writer: asyncio.Task[None] | None = None
         self._pending: asyncio.Queue[tuple[Request, asyncio.Task[Any]] | None] = asyncio.Queue()
         self._queued = 0  # requests read but not yet answered on this connection
@@ -119,10 +225,15 @@ class _Connection(asyncio.BufferedProtocol):
         tcp: asyncio.Transport = transport  # type: ignore[assignment]  # uvloop's TCPTransport is not a subclass
         self.transport = tcp
         self.peer = tcp.get_extra_info("peername")
-        tcp.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
         self.server.broker.stats.connections_accepted += 1
-        self.server._connections.add(self)
-        self.writer = asyncio.get_running_loop().create_task(self._write_responses())
+        if not self.server.admit(self):
+            self._reading_done = True
+            tcp.close()
+            return
+        tcp.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+        loop = asyncio.get_running_loop()
+        self.last_active_s = loop.time()
+        self.writer = loop.create_task(self._write_responses())
         if self.server._stopping:
             self.stop_reading()
 
@@ -131,7 +242,11 @@ class _Connection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self.conn.buffer_updated(nbytes)
+        self.last_active_s = asyncio.get_running_loop().time()
         self._start_requests()
+        if self.conn.memory_blocked and not self._reading_done:
+            self._pause()
+            self.server.wait_for_memory(self)
 
     def eof_received(self) -> bool:
         self.stop_reading()
@@ -151,6 +266,19 @@ class _Connection(asyncio.BufferedProtocol):
         self._can_write.set()
 
     # --- reading ---------------------------------------------------------------------------------
+
+    @property
+    def reading(self) -> bool:
+        return not self._reading_done
+
+    @property
+    def responses_owed(self) -> int:
+        return self._queued
+
+    def close_idle(self) -> None:
+        self.stop_reading()
+        if self.transport is not None:
+            self.transport.close()
 
     def _start_requests(self) -> None:
         """Start a task for each complete request, while this connection and the broker have room."""
@@ -180,7 +308,8 @@ class _Connection(asyncio.BufferedProtocol):
 
     def resume_reading(self) -> None:
         # Requests may already be buffered in full: start them before waiting for more bytes.
-        if self._paused and not self._reading_done:
+        # A connection waiting for request memory is resumed by Server.memory_released instead.
+        if self._paused and not self._reading_done and not self.conn.memory_blocked:
             self._paused = False
             if self.transport is not None and not self._lost:
                 self.transport.resume_reading()
@@ -215,16 +344,36 @@ class _Connection(asyncio.BufferedProtocol):
                     transport.close()
                     continue
                 finally:
+                    reserved = request.reserved
                     self.conn.release(request)
                     self._queued -= 1
+                    if reserved:
+                        self.server.memory_released()
                     if self._paused:
                         self.resume_reading()
                 if body is None or failed or self._lost:
                     continue  # acks=0 produce: no response (or the connection is closing)
                 transport.writelines(self.conn.send_response(request, body))
+                self.last_active_s = asyncio.get_running_loop().time()
                 if not self._can_write.is_set():
                     await self._can_write.wait()
         finally:
-            self.server._connections.discard(self)
+            self.conn.close()
+            self.server.forget(self)
             with contextlib.suppress(Exception):
                 transport.close()
+
+
+async def _resolve_overrides(loop: asyncio.AbstractEventLoop, entries: dict[str, int]) -> dict[str, int]:
+    """max.connections.per.ip.overrides by address: host names are resolved once, at start."""
+    resolved: dict[str, int] = {}
+    for host, limit in entries.items():
+        try:
+            infos = await loop.getaddrinfo(host, None)
+        except OSError as exc:
+            logger.warning("max.connections.per.ip.overrides: cannot resolve %s: %s", host, exc)
+            continue
+        for info in infos:
+            resolved[str(info[4][0])] = limit
+        resolved[host] = limit
+    return resolved
