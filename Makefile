@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast lint fmt bench bench-smoke system-deps clean
+.PHONY: run test test-fast lint fmt bench bench-smoke system-deps clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,14 @@ test: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed
 	$(MAKE) bench-smoke
 
 
+# Coverage-guided fuzzing of the request decoder (atheris): FUZZ_SECONDS long, new inputs kept in
+# .fuzz/corpus, crashes written as .fuzz/crash-*. `make test` runs a few seconds of it (tests/fuzz).
+FUZZ_SECONDS ?= 600
+fuzz: $(TEST_STAMP)
+	mkdir -p .fuzz/corpus
+	$(BIN)/python tests/fuzz/fuzz_requests.py .fuzz/corpus tests/fuzz/corpus \
+		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=.fuzz/crash-
+
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py
 
@@ -64,4 +72,4 @@ bench-smoke: $(TEST_STAMP)
 	$(BIN)/python bench/run.py --smoke
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) data .fuzz
