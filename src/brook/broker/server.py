@@ -225,11 +225,11 @@ class _Connection(asyncio.BufferedProtocol):
         tcp: asyncio.Transport = transport  # type: ignore[assignment]  # uvloop's TCPTransport is not a subclass
         self.transport = tcp
         self.peer = tcp.get_extra_info("peername")
-        self.server.broker.stats.connections_accepted += 1
         if not self.server.admit(self):
             self._reading_done = True
             tcp.close()
             return
+        self.server.broker.stats.connections_accepted += 1
         tcp.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
         loop = asyncio.get_running_loop()
         self.last_active_s = loop.time()
