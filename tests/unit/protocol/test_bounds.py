@@ -101,6 +101,23 @@ def test_lying_lengths_fail_cleanly(api_key: int, version: int) -> None:
 
 
 @pytest.mark.parametrize(("api_key", "version"), API_VERSIONS, ids=IDS)
+def test_nulls_anywhere_fail_cleanly(api_key: int, version: int) -> None:
+    """Every length or count replaced by null (-1, or compact 0): decoded as null or rejected."""
+    for body, prefixes in _bodies(api_key, version):
+        for prefix in prefixes:
+            null = (
+                b"\x00"
+                if prefix.kind == "uvarint"
+                else struct.pack(">h" if prefix.kind == "int16" else ">i", -1)
+            )
+            lie = body[: prefix.pos] + null + body[prefix.pos + prefix.size :]
+            try:
+                codec.decode_request_body(api_key, version, lie, 0)
+            except Exception:  # noqa: BLE001 - any exception closes the connection; a crash would not return
+                pass
+
+
+@pytest.mark.parametrize(("api_key", "version"), API_VERSIONS, ids=IDS)
 def test_every_truncation_is_rejected(api_key: int, version: int) -> None:
     for body, _ in _bodies(api_key, version)[:2]:
         for cut in range(len(body)):
