@@ -20,7 +20,7 @@ import pytest
 
 from brook.protocol.varint import encode_uvarint
 from brook.testing import BrookProcess
-from tests.integration.helpers import wait_until
+from tests.integration.helpers import produce_all, wait_until
 from tests.integration.hostile_common import (
     MB,
     MIB,
@@ -31,6 +31,7 @@ from tests.integration.hostile_common import (
     rss_bytes,
     steady_producer,
 )
+from tests.integration.raw_client import RawClient
 
 log = logging.getLogger(__name__)  # figures: run with -o log_cli=true --log-cli-level=INFO
 POOL_BYTES = 20 * MIB  # queued.max.request.bytes of the memory broker
@@ -256,3 +257,43 @@ def test_max_connections_closes_connections_past_the_broker_limit(limits_broker)
             sock.close()
     assert_alive(broker)
     assert "max.connections=40 reached" in broker.log_text()
+
+
+def test_a_client_that_never_reads_its_big_fetches_holds_one_response_at_a_time(memory_broker):
+    broker = memory_broker
+    produce_all(broker.bootstrap, "fetched", [(None, b"x" * 100_000)] * 100)  # 10 MB to fetch
+    baseline = rss_bytes(broker)
+    fetch = {
+        "replica_id": -1,
+        "max_wait": 0,
+        "min_bytes": 1,
+        "max_bytes": 50_000_000,
+        "isolation_level": 0,
+        "topics": [
+            {
+                "topic": "fetched",
+                "partitions": [
+                    {
+                        "partition": 0,
+                        "fetch_offset": 0,
+                        "partition_max_bytes": 20_000_000,
+                        "log_start_offset": -1,
+                        "current_leader_epoch": -1,
+                    }
+                ],
+            }
+        ],
+    }
+    greedy = RawClient(broker.bootstrap)
+    with steady_producer(broker, "steady-slow-reader"):
+        greedy.sock.sendall(b"".join(greedy.frame(1, 11, fetch)[1] for _ in range(64)))  # 64 x 10 MB asked
+        peak = baseline
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            peak = max(peak, rss_bytes(broker))
+            time.sleep(0.05)
+        assert_alive(broker)
+    log.info("RSS before %.1f MB, peak with 64 unread 10 MB fetches %.1f MB", baseline / MB, peak / MB)
+    assert peak <= baseline + 100 * MB  # all 64 answered at once would be 640 MB
+    greedy.close()
+    assert_alive(broker)

@@ -6,7 +6,8 @@ every complete request starts a task. A writer task per connection awaits those 
 order and writes their responses, so responses keep request order while a parked fetch does not stop
 the requests behind it from being processed. The number of requests queued across all connections
 is bounded by `queued.max.requests`, and per connection by `_PER_CONNECTION_QUEUE`; a full queue
-pauses reading from that socket.
+pauses reading from that socket, and so does a client that does not read its responses (more than
+`_WRITE_HIGH_WATER` bytes unsent).
 
 Memory: request bytes come from one broker-wide RequestMemory (protocol/request_memory.py). A request
 too big for a scratch buffer reserves its size in the pool of `queued.max.request.bytes` before it is
@@ -45,6 +46,7 @@ __all__ = ["Server"]
 _WRITE_HIGH_WATER = 1024 * 1024  # past this many unsent response bytes, wait for the client to read
 _PER_CONNECTION_QUEUE = 64
 _SHUTDOWN_GRACE_S = 5.0
+_FETCH_KEY = 1
 
 
 class Server:
@@ -179,11 +181,12 @@ class Server:
         while self._waiting_for_slot and self._free_slots > 0:
             self._waiting_for_slot.popleft().resume_reading()
 
-    async def dispatch(self, request: Request, peer: Any = None) -> Any:
+    async def dispatch(self, request: Request, peer: Any = None, *, slot_released: bool = False) -> Any:
         # queued.max.requests bounds requests waiting to be handled, as Kafka's request queue does; a
         # request parked in a handler (long-poll fetch, JoinGroup waiting for a rebalance) no longer counts,
         # else enough parked requests would stop the broker from reading anything.
-        self.release_slot()
+        if not slot_released:
+            self.release_slot()
         self.broker.stats.requests += 1
         handler = REGISTRY[request.api_key]
         logger.debug(
@@ -211,7 +214,11 @@ class _Connection(asyncio.BufferedProtocol):
         self.ip = ""
         self.last_active_s = 0.0
         self.writer: asyncio.Task[None] | None = None
-        self._pending: asyncio.Queue[tuple[Request, asyncio.Task[Any]] | None] = asyncio.Queue()
+        # (request, its handler task, for a Fetch: resolved once its response is handed to the socket)
+        self._pending: asyncio.Queue[
+            tuple[Request, asyncio.Task[Any], asyncio.Future[None] | None] | None
+        ] = asyncio.Queue()
+        self._last_fetch_written: asyncio.Future[None] | None = None
         self._queued = 0  # requests read but not yet answered on this connection
         self._paused = False
         self._reading_done = False
@@ -260,10 +267,14 @@ class _Connection(asyncio.BufferedProtocol):
         self.stop_reading()
 
     def pause_writing(self) -> None:
+        # A client that does not read its responses is not read from either (as Kafka mutes a channel
+        # until its response is sent), so it cannot pile up more requests' responses in memory.
         self._can_write.clear()
+        self._pause()
 
     def resume_writing(self) -> None:
         self._can_write.set()
+        self.resume_reading()
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -283,6 +294,9 @@ class _Connection(asyncio.BufferedProtocol):
     def _start_requests(self) -> None:
         """Start a task for each complete request, while this connection and the broker have room."""
         while not self._reading_done:
+            if not self._can_write.is_set():
+                self._pause()
+                return
             if self._queued >= _PER_CONNECTION_QUEUE or not self.server.try_take_slot(self):
                 self._pause()
                 return
@@ -298,8 +312,25 @@ class _Connection(asyncio.BufferedProtocol):
                 self.server.release_slot()
                 return
             self._queued += 1
-            task = asyncio.get_running_loop().create_task(self.server.dispatch(request, self.peer))
-            self._pending.put_nowait((request, task))
+            loop = asyncio.get_running_loop()
+            if request.api_key == _FETCH_KEY:
+                previous, written = self._last_fetch_written, loop.create_future()
+                self._last_fetch_written = written
+                task = loop.create_task(self._fetch_in_turn(request, previous))
+                self._pending.put_nowait((request, task, written))
+            else:
+                task = loop.create_task(self.server.dispatch(request, self.peer))
+                self._pending.put_nowait((request, task, None))
+
+    async def _fetch_in_turn(self, request: Request, previous: asyncio.Future[None] | None) -> Any:
+        """One Fetch at a time per connection, each once the last one's response left for a socket the
+        client is reading: a client that pipelines big fetches and never reads holds at most one
+        response in memory, not one per queued request. Clients send one Fetch per broker anyway."""
+        self.server.release_slot()  # waiting here is not waiting in the request queue
+        if previous is not None:
+            await previous
+        await self._can_write.wait()
+        return await self.server.dispatch(request, self.peer, slot_released=True)
 
     def _pause(self) -> None:
         if not self._paused and self.transport is not None:
@@ -309,7 +340,12 @@ class _Connection(asyncio.BufferedProtocol):
     def resume_reading(self) -> None:
         # Requests may already be buffered in full: start them before waiting for more bytes.
         # A connection waiting for request memory is resumed by Server.memory_released instead.
-        if self._paused and not self._reading_done and not self.conn.memory_blocked:
+        if (
+            self._paused
+            and not self._reading_done
+            and not self.conn.memory_blocked
+            and self._can_write.is_set()
+        ):
             self._paused = False
             if self.transport is not None and not self._lost:
                 self.transport.resume_reading()
@@ -332,7 +368,7 @@ class _Connection(asyncio.BufferedProtocol):
         failed = False
         try:
             while (item := await self._pending.get()) is not None:
-                request, task = item
+                request, task, written = item
                 try:
                     body = await task
                 except Exception:
@@ -342,6 +378,7 @@ class _Connection(asyncio.BufferedProtocol):
                     )
                     failed = True
                     transport.close()
+                    _resolve(written)
                     continue
                 finally:
                     reserved = request.reserved
@@ -352,12 +389,15 @@ class _Connection(asyncio.BufferedProtocol):
                     if self._paused:
                         self.resume_reading()
                 if body is None or failed or self._lost:
+                    _resolve(written)
                     continue  # acks=0 produce: no response (or the connection is closing)
                 transport.writelines(self.conn.send_response(request, body))
+                _resolve(written)
                 self.last_active_s = asyncio.get_running_loop().time()
                 if not self._can_write.is_set():
                     await self._can_write.wait()
         finally:
+            _resolve(self._last_fetch_written)
             self.conn.close()
             self.server.forget(self)
             with contextlib.suppress(Exception):
@@ -377,3 +417,8 @@ async def _resolve_overrides(loop: asyncio.AbstractEventLoop, entries: dict[str,
             resolved[str(info[4][0])] = limit
         resolved[host] = limit
     return resolved
+
+
+def _resolve(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
