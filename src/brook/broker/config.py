@@ -188,6 +188,8 @@ BROKER_DEFAULTS: dict[str, str] = {
     # brook's own: Prometheus metrics at http://<brook.metrics.host>:<port>/metrics (-1: off, 0: any free port)
     "brook.metrics.port": "-1",
     "brook.metrics.host": "127.0.0.1",  # its own address, never the client listener's
+    # brook's own: array elements one request may hold in all (each becomes a Python object when decoded)
+    "brook.request.max.elements": "200000",
 }
 
 

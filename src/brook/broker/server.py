@@ -59,6 +59,7 @@ class Server:
         self._free_slots = max(1, broker.config.int("queued.max.requests"))
         self._waiting_for_slot: deque[_Connection] = deque()
         self.max_request_bytes = broker.config.int("socket.request.max.bytes")
+        self.max_elements = broker.config.int("brook.request.max.elements")
         self.supported = {h.api_key: h.versions for h in REGISTRY.values()}
         pool_bytes = broker.config.int("queued.max.request.bytes")
         self.memory = RequestMemory(capacity=pool_bytes if pool_bytes > 0 else self.max_request_bytes)
@@ -207,7 +208,10 @@ class _Connection(asyncio.BufferedProtocol):
     def __init__(self, server: Server) -> None:
         self.server = server
         self.conn = ServerConnection(
-            max_request_bytes=server.max_request_bytes, supported=server.supported, memory=server.memory
+            max_request_bytes=server.max_request_bytes,
+            supported=server.supported,
+            memory=server.memory,
+            max_elements=server.max_elements,
         )
         self.transport: asyncio.Transport | None = None
         self.peer: Any = None

@@ -28,10 +28,17 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
-__all__ = ["FrameBoundsError", "Walker", "check_bounds", "compile_walker"]
+__all__ = ["MAX_ELEMENTS", "FrameBoundsError", "Walker", "check_bounds", "compile_walker"]
 
-Walker: TypeAlias = Callable[[bytes | bytearray | memoryview, int, int], int]
-"""walk(buf, pos, end) -> the position after the value; raises FrameBoundsError."""
+Walker: TypeAlias = Callable[[bytes | bytearray | memoryview, int, int, list[int]], int]
+"""walk(buf, pos, end, budget) -> the position after the value; raises FrameBoundsError. `budget[0]`
+is how many more array elements the message may hold (each array takes its count from it)."""
+
+MAX_ELEMENTS = 200_000
+"""Array elements one message may hold in all, by default. The schema library makes a Python object of
+each (about 60 bytes, a microsecond of decoding), so a 100 MiB request of two-byte elements would
+otherwise cost gigabytes and minutes of the event loop. Real requests hold far fewer: a request per
+partition of every partition a broker leads. (brook's own limit: `brook.request.max.elements`.)"""
 
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
@@ -42,9 +49,11 @@ class FrameBoundsError(ValueError):
     """A length or count in the frame cannot fit in the bytes that remain (or the frame is cut short)."""
 
 
-def check_bounds(walker: Walker, buf: bytes | bytearray | memoryview, pos: int) -> int:
+def check_bounds(
+    walker: Walker, buf: bytes | bytearray | memoryview, pos: int, max_elements: int = MAX_ELEMENTS
+) -> int:
     """Walk one message from `pos`; return where it ends. Raises FrameBoundsError."""
-    return walker(buf, pos, len(buf))
+    return walker(buf, pos, len(buf), [max_elements])
 
 
 def _uvarint(buf: bytes | bytearray | memoryview, pos: int, end: int) -> tuple[int, int]:
@@ -61,7 +70,7 @@ def _uvarint(buf: bytes | bytearray | memoryview, pos: int, end: int) -> tuple[i
 
 
 def _fixed(n: int) -> Walker:
-    def walk(buf: bytes | bytearray | memoryview, pos: int, end: int) -> int:
+    def walk(buf: bytes | bytearray | memoryview, pos: int, end: int, budget: list[int]) -> int:
         if pos + n > end:
             raise FrameBoundsError(f"{n}-byte field at byte {pos} runs past the end ({end})")
         return pos + n
@@ -77,19 +86,19 @@ def _length_check(what: str, length: int, pos: int, end: int) -> int:
     return pos + max(length, 0)
 
 
-def _legacy_string(buf: bytes | bytearray | memoryview, pos: int, end: int) -> int:
+def _legacy_string(buf: bytes | bytearray | memoryview, pos: int, end: int, budget: list[int]) -> int:
     if pos + 2 > end:
         raise FrameBoundsError(f"string length at byte {pos} runs past the end")
     return _length_check("string", _I16.unpack_from(buf, pos)[0], pos + 2, end)
 
 
-def _legacy_bytes(buf: bytes | bytearray | memoryview, pos: int, end: int) -> int:
+def _legacy_bytes(buf: bytes | bytearray | memoryview, pos: int, end: int, budget: list[int]) -> int:
     if pos + 4 > end:
         raise FrameBoundsError(f"bytes length at byte {pos} runs past the end")
     return _length_check("bytes", _I32.unpack_from(buf, pos)[0], pos + 4, end)
 
 
-def _compact_string(buf: bytes | bytearray | memoryview, pos: int, end: int) -> int:
+def _compact_string(buf: bytes | bytearray | memoryview, pos: int, end: int, budget: list[int]) -> int:
     stored, pos = _uvarint(buf, pos, end)
     return _length_check("string", stored - 1, pos, end)
 
@@ -105,7 +114,7 @@ def _array_count(count: int, pos: int, end: int) -> int:
 
 
 def _array(element: Walker, flexible: bool) -> Walker:
-    def walk(buf: bytes | bytearray | memoryview, pos: int, end: int) -> int:
+    def walk(buf: bytes | bytearray | memoryview, pos: int, end: int, budget: list[int]) -> int:
         if flexible:
             stored, pos = _uvarint(buf, pos, end)
             count = stored - 1
@@ -114,15 +123,21 @@ def _array(element: Walker, flexible: bool) -> Walker:
                 raise FrameBoundsError(f"array length at byte {pos} runs past the end")
             count = _I32.unpack_from(buf, pos)[0]
             pos += 4
-        for _ in range(_array_count(count, pos, end)):
-            pos = element(buf, pos, end)
+        count = _array_count(count, pos, end)
+        budget[0] -= count
+        if budget[0] < 0:
+            raise FrameBoundsError(
+                f"more array elements in one message than the limit ({count} more at byte {pos})"
+            )
+        for _ in range(count):
+            pos = element(buf, pos, end, budget)
         return pos
 
     return walk
 
 
 def _tagged_section(tagged: Mapping[int, Walker]) -> Walker:
-    def walk(buf: bytes | bytearray | memoryview, pos: int, end: int) -> int:
+    def walk(buf: bytes | bytearray | memoryview, pos: int, end: int, budget: list[int]) -> int:
         count, pos = _uvarint(buf, pos, end)
         if count > end - pos:
             raise FrameBoundsError(f"{count} tagged fields, but there are only {end - pos} bytes remaining")
@@ -131,7 +146,7 @@ def _tagged_section(tagged: Mapping[int, Walker]) -> Walker:
             size, pos = _uvarint(buf, pos, end)
             value_end = _length_check("tagged field", size, pos, end)
             value = tagged.get(tag)
-            if value is not None and value(buf, pos, value_end) != value_end:
+            if value is not None and value(buf, pos, value_end, budget) != value_end:
                 raise FrameBoundsError(f"tagged field {tag} does not fill its {size} bytes")
             pos = value_end
         return pos
@@ -173,7 +188,7 @@ def _struct(layout: tuple[Any, ...]) -> Walker:
         steps.append(_tagged_section({tag: compile_walker(f, flexible) for tag, f in tagged_layouts.items()}))
     walkers = tuple(steps)
 
-    def walk(buf: bytes | bytearray | memoryview, pos: int, end: int) -> int:
+    def walk(buf: bytes | bytearray | memoryview, pos: int, end: int, budget: list[int]) -> int:
         if nullable:
             if pos >= end:
                 raise FrameBoundsError(f"struct marker at byte {pos} runs past the end")
@@ -181,7 +196,7 @@ def _struct(layout: tuple[Any, ...]) -> Walker:
                 return pos + 1
             pos += 1
         for step in walkers:
-            pos = step(buf, pos, end)
+            pos = step(buf, pos, end, budget)
         return pos
 
     return walk

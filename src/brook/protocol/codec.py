@@ -29,7 +29,7 @@ from kio.serial._introspect import (
     is_optional,
 )
 
-from brook.protocol.bounds import FrameBoundsError, Walker, check_bounds, compile_walker
+from brook.protocol.bounds import MAX_ELEMENTS, FrameBoundsError, Walker, check_bounds, compile_walker
 
 __all__ = [
     "build",
@@ -72,7 +72,9 @@ def _writer(cls: Any) -> Callable[[Any, Any], None]:
     return entity_writer(cls)
 
 
-def decode_request_body(api_key: int, version: int, buf: bytes | memoryview, offset: int) -> Any:
+def decode_request_body(
+    api_key: int, version: int, buf: bytes | memoryview, offset: int, max_elements: int = MAX_ELEMENTS
+) -> Any:
     """Decode a request body; raises on malformed bytes (the caller turns that into a closed connection).
 
     Every length and count is checked against the bytes that remain before kio reads anything
@@ -81,14 +83,15 @@ def decode_request_body(api_key: int, version: int, buf: bytes | memoryview, off
     with a field v11 no longer has, and Kafka answers it.
     """
     cls = request_class(api_key, version)
-    check_bounds(_walker(cls), buf, offset)
+    check_bounds(_walker(cls), buf, offset, max_elements)
     return _read(cls, buf, offset)
 
 
 def decode_response_body(api_key: int, version: int, buf: bytes | memoryview, offset: int) -> Any:
-    """Decode a response body (brook as a client: the CLI, replica fetchers, tests), bounds-checked too."""
+    """Decode a response body (brook as a client: the CLI, replica fetchers, tests), bounds-checked too
+    (a response may hold as many elements as it has bytes: brook asked for it)."""
     cls = response_class(api_key, version)
-    check_bounds(_walker(cls), buf, offset)
+    check_bounds(_walker(cls), buf, offset, len(buf))
     return _read(cls, buf, offset)
 
 

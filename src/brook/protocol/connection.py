@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from brook.protocol import codec
+from brook.protocol.bounds import MAX_ELEMENTS
 from brook.protocol.produce import decode_produce_request
 from brook.protocol.request_memory import RequestMemory
 from brook.protocol.varint import read_uvarint
@@ -85,8 +86,10 @@ class ServerConnection:
         supported: dict[int, range],
         scratch_bytes: int = _SCRATCH_BYTES,
         memory: RequestMemory | None = None,
+        max_elements: int = MAX_ELEMENTS,
     ) -> None:
         self._max_request_bytes = max_request_bytes
+        self._max_elements = max_elements
         self._supported = supported
         self._memory = memory or RequestMemory(capacity=max_request_bytes, scratch_bytes=scratch_bytes)
         self._scratch: bytearray | None = None  # held only while there are unframed bytes
@@ -294,9 +297,9 @@ class ServerConnection:
                 pos = _skip_tagged_fields(frame, pos)
             if api_key == PRODUCE_KEY:
                 # By hand, so the records stay views into this frame (protocol/produce.py).
-                body: Any = decode_produce_request(frame, pos, api_version)
+                body: Any = decode_produce_request(frame, pos, api_version, self._max_elements)
             else:
-                body = codec.decode_request_body(api_key, api_version, bytes(frame), pos)
+                body = codec.decode_request_body(api_key, api_version, bytes(frame), pos, self._max_elements)
         except RemoteProtocolError:
             raise
         except Exception as exc:

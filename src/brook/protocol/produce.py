@@ -21,6 +21,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from brook.protocol.bounds import MAX_ELEMENTS
 from brook.protocol.varint import encode_uvarint, read_uvarint
 
 __all__ = [
@@ -66,9 +67,10 @@ class ProduceRequest:
 class _Reader:
     """A cursor over the frame; every read checks that the bytes are there."""
 
-    def __init__(self, frame: bytearray | memoryview, pos: int) -> None:
+    def __init__(self, frame: bytearray | memoryview, pos: int, max_elements: int) -> None:
         self.frame = frame
         self.pos = pos
+        self.elements_left = max_elements
 
     def need(self, n: int) -> int:
         start = self.pos
@@ -105,6 +107,9 @@ class _Reader:
             raise ProduceDecodeError(
                 f"array of {n} elements, but only {len(self.frame) - self.pos} bytes remain"
             )
+        self.elements_left -= max(n, 0)
+        if self.elements_left < 0:
+            raise ProduceDecodeError("more topics and partitions in one request than the limit")
         return max(n, 0)
 
     def skip_tagged_fields(self) -> None:
@@ -113,9 +118,12 @@ class _Reader:
             self.need(self.uvarint())
 
 
-def decode_produce_request(frame: bytearray | memoryview, pos: int, version: int) -> ProduceRequest:
-    """Decode the body starting at `pos` (after the request header). Raises ProduceDecodeError."""
-    r = _Reader(frame, pos)
+def decode_produce_request(
+    frame: bytearray | memoryview, pos: int, version: int, max_elements: int = MAX_ELEMENTS
+) -> ProduceRequest:
+    """Decode the body starting at `pos` (after the request header). Raises ProduceDecodeError.
+    Topics and partitions together count against `max_elements`, as in protocol/bounds.py."""
+    r = _Reader(frame, pos, max_elements)
     if version >= 9:
         return _decode_flexible(r)
     transactional_id = r.string(r.int16())

@@ -15,7 +15,7 @@ import pytest
 
 from brook.broker.handlers.base import REGISTRY
 from brook.protocol import codec
-from brook.protocol.bounds import FrameBoundsError
+from brook.protocol.bounds import FrameBoundsError, check_bounds
 from brook.protocol.connection import RemoteProtocolError, ServerConnection
 from brook.protocol.varint import encode_uvarint
 from tests.fixtures.request_gen import Prefix, advertised, random_body
@@ -67,7 +67,7 @@ def test_walk_ends_where_kio_ends(api_key: int, version: int) -> None:
     for body, _ in _bodies(api_key, version):
         codec.decode_request_body(api_key, version, body, 0)
         _entity, size = codec._reader(cls)(body, 0)
-        assert codec._walker(cls)(body, 0, len(body)) == size == len(body)
+        assert check_bounds(codec._walker(cls), body, 0) == size == len(body)
 
 
 @pytest.mark.parametrize(("api_key", "version"), API_VERSIONS, ids=IDS)
@@ -175,3 +175,28 @@ def test_produce_decoder_rejects_huge_counts(version: int) -> None:
         conn.receive_data(_frame(0, version, body, flexible))
         with pytest.raises(RemoteProtocolError):
             conn.next_request()
+
+
+def test_a_message_may_hold_only_so_many_elements_in_all() -> None:
+    # Metadata v4: 300,000 topics with empty names fit in 600 KB, but would be 300,000 objects.
+    body = struct.pack(">i", 300_000) + b"\x00\x00" * 300_000 + b"\x01"
+    with pytest.raises(FrameBoundsError, match="more array elements in one message than the limit"):
+        codec.decode_request_body(3, 4, body, 0)
+    assert len(codec.decode_request_body(3, 4, body, 0, max_elements=300_000).topics) == 300_000
+    # the limit counts nested arrays together: 1,000 topics of 300 partitions each
+    topic = struct.pack(">h", 1) + b"t" + struct.pack(">i", 300) + struct.pack(">iq", 0, -1) * 300
+    list_offsets = struct.pack(">ii", -1, 1000) + topic * 1000  # ListOffsets v1
+    with pytest.raises(FrameBoundsError, match="than the limit"):
+        codec.decode_request_body(2, 1, list_offsets, 0)
+
+
+def test_produce_counts_its_topics_and_partitions_against_the_limit() -> None:
+    partitions = struct.pack(">ii", 0, -1) * 1000
+    topic = struct.pack(">h", 1) + b"t" + struct.pack(">i", 1000) + partitions
+    body = struct.pack(">hhii", -1, 1, 1000, 300) + topic * 300  # 300 topics x 1,000 partitions
+    conn = ServerConnection(
+        max_request_bytes=100 * 1024 * 1024, supported={0: range(3, 10)}, max_elements=200_000
+    )
+    conn.receive_data(_frame(0, 7, body, flexible=False))
+    with pytest.raises(RemoteProtocolError, match="than the limit"):
+        conn.next_request()
