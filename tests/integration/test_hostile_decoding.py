@@ -172,3 +172,11 @@ def test_a_frame_over_socket_request_max_bytes_is_refused_from_its_prefix(broker
     sock.sendall(struct.pack(">i", 100 * 1024 * 1024 + 1) + b"\x00\x03")
     assert closed_by_peer(sock)
     sock.close()
+
+
+def test_a_request_of_a_million_tiny_elements_is_refused(broker):
+    # 4 MB of Metadata v4 topics with empty names: every count fits its bytes, but it would be two
+    # million objects and seconds of decoding; brook.request.max.elements (200,000) refuses it.
+    body = struct.pack(">i", 2_000_000) + b"\x00\x00" * 2_000_000 + b"\x01"
+    assert _send(broker, 3, 4, body) == "closed"
+    assert "more array elements in one message than the limit" in broker.log_text()
