@@ -191,7 +191,7 @@ def test_idle_connections_are_closed_after_connections_max_idle_ms(limits_broker
         busy.close()
         silent.close()
     assert_alive(broker)
-    assert "idle for connections.max.idle.ms=1500" in broker.log_text()
+    assert broker.wait_for_log(re.escape("idle for connections.max.idle.ms=1500"), timeout_s=10)
 
 
 def test_max_connections_per_ip_closes_the_excess_connection(limits_broker):
@@ -223,7 +223,9 @@ def test_max_connections_per_ip_closes_the_excess_connection(limits_broker):
         for sock in held + mine:
             sock.close()
     assert_alive(broker)
-    assert "too many connections from 127.0.0.2 (max.connections.per.ip=5)" in broker.log_text()
+    assert broker.wait_for_log(
+        re.escape("too many connections from 127.0.0.2 (max.connections.per.ip=5)"), timeout_s=10
+    )
 
 
 def test_max_connections_closes_connections_past_the_broker_limit(limits_broker):
@@ -256,7 +258,7 @@ def test_max_connections_closes_connections_past_the_broker_limit(limits_broker)
         for sock in socks:
             sock.close()
     assert_alive(broker)
-    assert "max.connections=40 reached" in broker.log_text()
+    assert broker.wait_for_log(re.escape("max.connections=40 reached"), timeout_s=10)
 
 
 def test_a_client_that_never_reads_its_big_fetches_holds_one_response_at_a_time(memory_broker):
