@@ -41,6 +41,8 @@ from brook.storage.partition_metadata import write_topic_id
 
 logger = logging.getLogger(__name__)
 
+_TAKE_BACK_S = 10.0  # how long a failed topic creation keeps trying to take its metadata write back
+
 __all__ = ["ConfigSource", "TopicService", "validate_topic_name"]
 
 _LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")  # used with fullmatch: "$" alone would let "abc\n" through
@@ -112,15 +114,15 @@ class TopicService:
             raise PolicyViolation(reason)
 
     async def _write(
-        self, fn: Callable[..., T], *args: Any, _undo: Callable[[], object] | None = None, **kwargs: Any
+        self, fn: Callable[..., T], *args: Any, _undo_topic: str | None = None, **kwargs: Any
     ) -> T:
         """One metadata write on a worker thread, then a partition sync; REQUEST_TIMED_OUT after write_timeout_s.
 
         Both run in a task of their own: a caller that gives up (timeout, closed connection) never leaves the
-        metadata changed and this broker's partitions not synced to it. `_undo` takes the write back if the
-        partitions it describes cannot be opened here (all or nothing)."""
+        metadata changed and this broker's partitions not synced to it. `_undo_topic` names a topic this write
+        created: if its partitions cannot be opened here, it is taken back out (all or nothing)."""
         task = asyncio.get_running_loop().create_task(
-            self._write_then_sync(functools.partial(fn, *args, **kwargs), _undo)
+            self._write_then_sync(functools.partial(fn, *args, **kwargs), _undo_topic)
         )
         self._writes.add(task)
         task.add_done_callback(_forget_write)
@@ -132,23 +134,44 @@ class TopicService:
             logger.warning("metadata write timed out op=%s timeout_s=%.0f", name, self.write_timeout_s)
             raise RequestTimedOut(f"{name} did not complete within {self.write_timeout_s:.0f}s") from None
 
-    async def _write_then_sync(self, call: Callable[[], T], undo: Callable[[], object] | None = None) -> T:
-        loop = asyncio.get_running_loop()
+    async def _write_then_sync(self, call: Callable[[], T], undo_topic: str | None = None) -> T:
         async with self._write_lock:  # one write at a time per broker
-            result = await loop.run_in_executor(self._executor, call)
+            result = await asyncio.get_running_loop().run_in_executor(self._executor, call)
         try:
             self.sync()
         except Exception:
-            if undo is None:
+            if undo_topic is None:
                 raise
-            # All or nothing: partitions that cannot be opened here (e.g. out of descriptors) take the write
-            # back out of the metadata, so it never describes partitions that cannot exist.
-            logger.exception("cannot open the partitions just written; taking the write back")
-            async with self._write_lock:
-                await loop.run_in_executor(self._executor, undo)
-            self.sync()
+            logger.exception("cannot open the partitions of new topic %s; taking it back", undo_topic)
+            await self._take_back_topic(undo_topic)
             raise
         return result
+
+    async def _take_back_topic(self, name: str) -> None:
+        """All or nothing: a topic whose partitions cannot be opened here (e.g. out of descriptors) leaves
+        the metadata again, so it never describes partitions that cannot exist. Its partitions opened so far
+        are dropped first, which gives their descriptors back for the metadata write; that write is retried
+        (with backoff, up to _TAKE_BACK_S) while descriptors stay short."""
+        loop = asyncio.get_running_loop()
+        self._sync_with({n: t for n, t in self.metadata.topics().items() if n != name}, follow=True)
+        deadline, delay_s = loop.time() + _TAKE_BACK_S, 0.05
+        while True:
+            try:
+                async with self._write_lock:
+                    await loop.run_in_executor(self._executor, self.metadata.delete_topic, name)
+                break
+            except UnknownTopicOrPartition:
+                break
+            except Exception:
+                if loop.time() >= deadline:
+                    logger.exception("could not take new topic %s back out of the metadata", name)
+                    break
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 1.0)
+        try:
+            self.sync()
+        except Exception:
+            logger.exception("partition sync after taking topic %s back failed", name)
 
     def sync(self, *, follow: bool = True) -> None:
         """Host what the metadata assigns here; `follow=False` (controlled shutdown) leaves fetchers stopped.
@@ -322,7 +345,7 @@ class TopicService:
             replication_factor,
             checked,
             internal=internal,
-            _undo=functools.partial(self.metadata.delete_topic, name),
+            _undo_topic=name,
         )
         logger.info("created topic name=%s partitions=%d configs=%s", name, num_partitions, checked)
         return state
