@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-__all__ = ["fsync_dir", "is_out_of_descriptors", "write_atomically", "write_fully"]
+__all__ = ["DescriptorReserve", "fsync_dir", "is_out_of_descriptors", "write_atomically", "write_fully"]
+
+T = TypeVar("T")
 
 
 def is_out_of_descriptors(exc: BaseException) -> bool:
@@ -42,3 +47,40 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.close(fd)
     os.replace(tmp, path)
     fsync_dir(path.parent)
+
+
+class DescriptorReserve:
+    """One descriptor held back (open on /dev/null) for a write that must not fail for lack of descriptors.
+
+    When the process is out of descriptors, every freed one is taken by whoever asks first (often the
+    acceptor's next accept), so a write that would put the metadata back in order could fail forever.
+    `run` closes the reserved descriptor, runs the write in the slot it freed (the write opens one file at a
+    time), and takes the slot back. libuv keeps one for accept in the same way (its "emfile trick").
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fd = self._take()
+
+    @staticmethod
+    def _take() -> int:
+        try:
+            return os.open(os.devnull, os.O_RDONLY)
+        except OSError:
+            return -1
+
+    def run(self, fn: Callable[[], T]) -> T:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+            try:
+                return fn()
+            finally:
+                self._fd = self._take()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1

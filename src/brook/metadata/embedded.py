@@ -29,7 +29,7 @@ from brook.common.errors import (
     TopicAlreadyExists,
     UnknownTopicOrPartition,
 )
-from brook.common.files import is_out_of_descriptors, write_atomically
+from brook.common.files import DescriptorReserve, is_out_of_descriptors, write_atomically
 from brook.metadata.api import BrokerInfo, ClientQuotaEntity, PartitionState, TopicState
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class EmbeddedMetadataStore:
         self._broker_configs: dict[str, str] = {}
         self._next_producer_id = 0
         self._client_quotas: dict[ClientQuotaEntity, dict[str, float]] = {}
+        self._reserve = DescriptorReserve()  # so a write can still land when descriptors run out
         if self._path.exists():
             self._load()
         else:
@@ -162,6 +163,7 @@ class EmbeddedMetadataStore:
 
     def close(self) -> None:
         """Every change is already on disk."""
+        self._reserve.close()
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -224,6 +226,12 @@ class EmbeddedMetadataStore:
                 write_atomically(self._path, data)
                 break
             except OSError as exc:
+                if is_out_of_descriptors(exc):
+                    try:
+                        self._reserve.run(lambda: write_atomically(self._path, data))
+                        break
+                    except OSError as again:
+                        exc = again
                 if delay_s is None:
                     logger.error("metadata write failed, nothing changed path=%s error=%s", self._path, exc)
                     if is_out_of_descriptors(exc):
