@@ -68,6 +68,7 @@ class Broker:
             self.log_manager,
             self.clock,
             replica_lag_time_max_ms=config.int("replica.lag.time.max.ms"),
+            producer_id_expiration_ms=config.int("producer.id.expiration.ms"),
         )
         self.replicas.isr_writer = self._write_isr
         self.topics = TopicService(config, self.metadata, self.replicas, executor=self.metadata_executor)
@@ -137,6 +138,13 @@ class Broker:
         self._background.append(asyncio.create_task(self._retention_loop()))
         self._background.append(asyncio.create_task(self._flush_loop()))
         self._background.append(asyncio.create_task(self.replicas.isr_expiration_loop()))
+        self._background.append(
+            asyncio.create_task(
+                self.replicas.producer_expiration_loop(
+                    self.config.int("producer.id.expiration.check.interval.ms")
+                )
+            )
+        )
         self._background.append(
             asyncio.create_task(
                 self.replicas.high_watermark_checkpoint_loop(
@@ -254,6 +262,7 @@ class Broker:
         await self.replicas.checkpoint_high_watermarks()  # the final HWs, before the logs close
         await self.replicas.wait_for_flushes()
         self.replicas.close()
+        await asyncio.to_thread(self.replicas.write_producer_snapshots)  # before the logs close and sync
         self.produce_validator.close()
         await asyncio.to_thread(self.log_manager.close)
         await asyncio.to_thread(self.metadata.close)  # ZooKeeper: ends the session, drops /brokers/ids/<id>

@@ -55,9 +55,6 @@ class FollowerFetchOutcome(Enum):
     RETRY = "retry"  # the leader refused (epoch, leadership, ...): back off, then fetch again
 
 
-_REBUILD_CHUNK_BYTES = 4 * 1024 * 1024
-
-
 @dataclass(slots=True)
 class FollowerState:
     """What the leader knows of one follower, from its fetches (Kafka's Replica)."""
@@ -380,7 +377,8 @@ class Partition:
         if offset < self.log.log_end_offset:
             logger.info("truncating tp=%s from leo=%d to %d", self.tp, self.log.log_end_offset, offset)
             self.log.truncate_to(offset)
-            self.rebuild_producer_state(now_ms)
+            if not self.producer_state.truncate_from(self.log.log_end_offset):
+                self.rebuild_producer_state(now_ms)
         else:
             self.log.truncate_to(offset)  # cuts nothing, but drops an empty epoch left at our end
 
@@ -394,25 +392,16 @@ class Partition:
         self.producer_state.truncate()
 
     def rebuild_producer_state(self, now_ms: int) -> None:
-        """Replay batch headers from the log so dedupe survives a restart."""
+        """Replay batch headers from the log so dedupe survives a restart and a failover.
+
+        Headers only (61 bytes a batch, no record data), and segments whose largest timestamp is older
+        than producer.id.expiration.ms are skipped: a producer whose last batch lies there would be
+        expired anyway (Kafka expires by the batch timestamps too), and one that wrote later has its
+        latest batches, epoch and sequence in the segments read."""
         self.producer_state.truncate()
-        offset = self.log.log_start_offset
-        end = self.log.log_end_offset
-        while offset < end:
-            result = self.log.read(offset, max_bytes=_REBUILD_CHUNK_BYTES)
-            data = result.to_bytes()
-            if not data:
-                break
-            pos = 0
-            while pos + 61 <= len(data):
-                header = parse_header(data, pos)
-                if pos + header.size > len(data):
-                    break
-                self.producer_state.record(header, header.base_offset, now_ms)
-                offset = header.next_offset
-                pos += header.size
-            if pos == 0:
-                break
+        cutoff = now_ms - self.producer_state.expiration_ms
+        for header in self.log.batch_headers(self.log.log_start_offset, newer_than_ms=cutoff):
+            self.producer_state.record(header, header.base_offset, now_ms)
 
 
 def _whole_batches(data: bytes) -> int:

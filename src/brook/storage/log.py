@@ -156,11 +156,15 @@ class FileLog:
                 "rebuilt leader epochs tp=%s from=%d entries=%s", self.tp, start, self._epochs.entries
             )
 
-    def batch_headers(self, from_offset: int) -> Iterator[BatchHeader]:
+    def batch_headers(self, from_offset: int, *, newer_than_ms: int | None = None) -> Iterator[BatchHeader]:
         """The header of every batch whose last offset is >= `from_offset`, in log order, read 61 bytes
-        at a time (no record data). The log's owner only: no append or truncation while iterating."""
+        at a time (no record data); with `newer_than_ms`, segments whose largest timestamp is older are
+        skipped whole (their time index says so). The log's owner only: no append or truncation while
+        iterating."""
         for segment in self._segments[self._segment_index(from_offset) :]:
             if segment.next_offset <= from_offset:
+                continue
+            if newer_than_ms is not None and segment.max_timestamp < newer_than_ms:
                 continue
             found = segment.translate_offset(from_offset)
             if found is None:
