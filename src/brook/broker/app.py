@@ -20,6 +20,7 @@ from brook import __version__
 from brook.broker import handlers
 from brook.broker.config import BrokerConfig
 from brook.broker.group_service import GroupService
+from brook.broker.handlers.base import REGISTRY
 from brook.broker.meta_properties import claim_log_dirs
 from brook.broker.metrics import MetricsServer
 from brook.broker.produce_validation import ProduceValidator
@@ -35,6 +36,7 @@ from brook.common.types import TopicPartition
 from brook.metadata.api import BrokerInfo, MetadataStore
 from brook.metadata.embedded import EmbeddedMetadataStore
 from brook.metadata.zookeeper import ZooKeeperMetadataStore
+from brook.protocol import codec
 from brook.storage.budget import ResourceBudget, count_maps, raise_open_files_limit, read_max_map_count
 from brook.storage.manager import LogManager
 
@@ -46,6 +48,8 @@ __all__ = ["Broker"]
 class Broker:
     def __init__(self, config: BrokerConfig, clock: Clock | None = None) -> None:
         handlers.load_all()
+        # Every schema now, not on a client's first request (which fails under EMFILE).
+        codec.preload((h.api_key, h.versions) for h in REGISTRY.values())
         self.config = config
         self.clock = clock or SystemClock()
         self.node_id = config.node_id
