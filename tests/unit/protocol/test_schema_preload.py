@@ -7,6 +7,7 @@ import importlib
 import sys
 
 import pytest
+from kio.index import UnknownEntity
 
 from brook.broker import handlers
 from brook.broker.handlers.base import REGISTRY
@@ -29,7 +30,7 @@ def test_after_preload_no_request_needs_an_import(monkeypatch: pytest.MonkeyPatc
         for version in handler.versions:
             try:
                 request = codec.request_class(handler.api_key, version)
-            except Exception:
+            except UnknownEntity:
                 continue  # versions kio has no classes for are decoded by hand (connection.py)
             kio_versions += 1
             codec.is_flexible_request(handler.api_key, version)
