@@ -210,13 +210,19 @@ class ReplicaManager:
     # --- produce -------------------------------------------------------------------------------
 
     def append_records(
-        self, tp: TopicPartition, data: bytearray | memoryview, *, required_acks: int = 1
+        self,
+        tp: TopicPartition,
+        data: bytearray | memoryview,
+        *,
+        required_acks: int = 1,
+        validated_with: LogConfig | None = None,
     ) -> AppendInfo:
+        """`validated_with`: the config the produce validator checked `data` against (None: not checked)."""
         partition = self.leader_partition(tp)
         if required_acks == -1:
             partition.check_enough_replicas()
         try:
-            info = partition.append_as_leader(data, self.clock.now_ms())
+            info = partition.append_as_leader(data, self.clock.now_ms(), validated_with=validated_with)
         except LogDirOffline:
             logger.error("log dir offline while appending tp=%s", tp)
             raise

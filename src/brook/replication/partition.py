@@ -98,11 +98,20 @@ class Partition:
         if not self.is_leader:
             raise NotLeaderOrFollower(f"broker {self.node_id} is not the leader of {self.tp}")
 
-    def append_as_leader(self, data: bytearray | memoryview, now_ms: int) -> AppendInfo:
-        """Validate, dedupe (idempotent producers) and append a producer's batches."""
+    def append_as_leader(
+        self, data: bytearray | memoryview, now_ms: int, *, validated_with: LogConfig | None = None
+    ) -> AppendInfo:
+        """Validate, dedupe (idempotent producers) and append a producer's batches.
+
+        `validated_with`: the topic config the produce validator (records/validator.py) already checked
+        these bytes against, CRCs and records included. Then only the headers are checked again (framing,
+        max.message.bytes as configured now), and keys only if the topic became compacted since.
+        """
         self.require_leader()
-        batches = validate_batches(data, max_batch_bytes=self.config.max_message_bytes)
-        if self.config.compact:
+        batches = validate_batches(
+            data, max_batch_bytes=self.config.max_message_bytes, check_crc=validated_with is None
+        )
+        if self.config.compact and (validated_with is None or not validated_with.compact):
             _require_keys(data, batches)
         if self.config.compression_type != "producer":
             data = recompress(data, batches, CODEC_BY_NAME[self.config.compression_type])
