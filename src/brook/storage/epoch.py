@@ -4,12 +4,16 @@ Entries are `(epoch, start_offset)`, both strictly increasing. Followers ask `en
 learn where to truncate (KIP-279). Persisted in `leader-epoch-checkpoint` (format in checkpoint.py) when a
 path is given; MemoryLog uses it without a path.
 
-Durability (Kafka's KAFKA-15046 trade): every change is written at once (temp file + rename) but NOT
-fsynced, because changes happen on the broker's event loop (a new leader, a follower append, a
-truncation) and two fsyncs per change stalled it ~10-20 ms per partition. `sync()` makes the file durable;
-the log calls it in every flush before it moves its recovery point, in its periodic flush pass and at
-close. Why that is enough:
-- kill -9 of the broker: the page cache survives, so the file holds the last change (rename is atomic);
+Durability (Kafka's KAFKA-15046 trade): changes happen on the broker's event loop (a new leader, a
+follower append, a truncation) and two fsyncs per change stalled it ~1-10 ms per partition. So a
+truncation (or clear) rewrites the file at once (temp file + rename) without fsync, and a new epoch
+(`assign`) is only noted: `sync()` writes it and makes the file durable. The log calls `sync()` in every
+flush before it moves its recovery point, in its periodic flush pass (a worker thread, every second) and
+at close. Why that is enough:
+- kill -9 of the broker: the page cache survives, so the file holds the last truncation; an assign not
+  written yet is either an epoch start at the log end with no records (dropped at load anyway, as Kafka
+  truncates the cache to the log end) or the epoch of batches past the recovery point, which the unclean
+  open re-assigns from their headers;
 - power loss: the file may be the version of the last sync, a later one, or empty/garbled (read as no
   entries). Every change since the last sync concerns offsets at or past the recovery point (appends
   after it, or truncations, which also pull the recovery point back), and the log rebuilds its epochs from
@@ -38,12 +42,14 @@ class LeaderEpochCache:
     def __init__(self, path: Path | None = None) -> None:
         self._path = path
         self._entries: list[tuple[int, int]] = read_epoch_checkpoint(path) if path is not None else []
+        self._unwritten = False  # an assign changed the entries; the next sync() writes the file
         self._unsynced = False  # the file was rewritten since the last sync()
         self._sync_lock = threading.RLock()  # sync() may run on two worker threads at once
+        self._write_lock = threading.Lock()  # one writer of `<name>.tmp` at a time (held for no fsync)
 
     @property
     def needs_sync(self) -> bool:
-        return self._unsynced
+        return self._unwritten or self._unsynced
 
     @property
     def entries(self) -> list[tuple[int, int]]:
@@ -70,7 +76,8 @@ class LeaderEpochCache:
         while self._entries and (self._entries[-1][0] >= epoch or self._entries[-1][1] >= start_offset):
             self._entries.pop()
         self._entries.append((epoch, start_offset))
-        self._save()
+        if self._path is not None:
+            self._unwritten = True  # written by the next sync(), off the event loop
 
     def clear(self) -> None:
         """Forget every entry (a log truncated fully and restarted at a new offset)."""
@@ -132,15 +139,26 @@ class LeaderEpochCache:
 
     def _save(self) -> None:
         if self._path is not None:
-            write_epoch_checkpoint(self._path, self._entries, sync=False)
-            self._unsynced = True
+            with self._write_lock:
+                self._unwritten = False
+                write_epoch_checkpoint(self._path, list(self._entries), sync=False)
+                self._unsynced = True
 
     def sync(self) -> None:
-        """fsync the file and its directory if it changed since the last sync (safe from a worker thread:
-        a change made meanwhile sets the flag again, so the next sync covers it)."""
+        """Write the file if an assign changed the entries, then fsync it and its directory if it changed
+        since the last sync. Safe from a worker thread: a change made meanwhile sets its flag again, so
+        the next sync covers it."""
         if self._path is None:
             return
         with self._sync_lock:
+            if self._unwritten:
+                try:
+                    self._save()
+                except FileNotFoundError:
+                    return  # the partition directory is being deleted
+                except BaseException:
+                    self._unwritten = True
+                    raise
             if not self._unsynced:
                 return
             self._unsynced = False
@@ -154,5 +172,5 @@ class LeaderEpochCache:
                 raise
 
     def write_now(self) -> None:
-        """Write the file again (a write that failed earlier, e.g. EMFILE), not synced."""
+        """Write the file now, not synced (close without fsync; a write that failed earlier, e.g. EMFILE)."""
         self._save()

@@ -706,9 +706,9 @@ class FileLog:
 
     def _write_without_fsync(self) -> None:
         try:
-            if self._epoch_checkpoint_pending:
+            if self._epoch_checkpoint_pending or self._epochs.needs_sync:
                 self._epoch_checkpoint_pending = False
-                self._epochs.write_now()
+                self._epochs.write_now()  # the caller's sync of the file system makes it durable
             for segment in self._segments:
                 segment.write_indexes()
         except OSError as exc:

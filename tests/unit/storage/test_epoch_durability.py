@@ -43,25 +43,42 @@ def count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def test_new_epochs_are_written_without_fsync_and_synced_by_the_flush(
+def test_new_epochs_are_written_and_synced_by_the_periodic_flush_not_on_the_event_loop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log = open_log(tmp_path)
     log.append_as_leader(batch(), leader_epoch=0)
     log.flush()
+    path = log.directory / LEADER_EPOCH_CHECKPOINT
     fsyncs = count_fsyncs(monkeypatch)
+    written_at = path.stat().st_mtime_ns
     log.assign_epoch_start_offset(3, log.log_end_offset)  # what make_leader does, on the event loop
     log.append_as_leader(batch(), leader_epoch=3)
     assert fsyncs == []
-    # written at once (a kill -9 keeps it: the page cache survives the process) ...
-    assert read_epoch_checkpoint(log.directory / LEADER_EPOCH_CHECKPOINT) == [(0, 0), (3, 1)]
-    assert epoch_module.LeaderEpochCache(log.directory / LEADER_EPOCH_CHECKPOINT).entries == [(0, 0), (3, 1)]
-    # ... and the periodic flush pass (a worker thread in the broker) makes it durable, once
+    assert path.stat().st_mtime_ns == written_at  # not even written yet
+    assert read_epoch_checkpoint(path) == [(0, 0)]
+    # the periodic flush pass (a worker thread in the broker) writes it and makes it durable, once
     assert log.maybe_flush(T0) is False
+    assert read_epoch_checkpoint(path) == [(0, 0), (3, 1)]
     assert len(fsyncs) == 2  # the file and its directory
     log.maybe_flush(T0)
     assert len(fsyncs) == 2
     log.close()
+
+
+def test_a_truncation_rewrites_the_file_at_once_without_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = open_log(tmp_path)
+    for epoch in (1, 2, 3):
+        log.append_as_leader(batch(), leader_epoch=epoch)
+    log.flush()
+    fsyncs = count_fsyncs(monkeypatch)
+    log.truncate_to(1)  # a follower cutting a diverged tail: a kill -9 must not bring the entries back
+    assert read_epoch_checkpoint(log.directory / LEADER_EPOCH_CHECKPOINT) == [(1, 0)]
+    assert fsyncs == []
+    log.close()
+    assert len(fsyncs) >= 2
 
 
 def test_flush_syncs_the_epoch_file_before_the_recovery_point_moves(
