@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast lint fmt bench bench-smoke chaos system-deps clean scale
+.PHONY: run test test-fast lint fmt bench bench-smoke chaos system-deps clean scale fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,14 @@ test: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed
 scale: $(TEST_STAMP)
 	$(BIN)/pytest -q -ra -s -m scale tests/integration/test_many_partitions.py
 
+# Coverage-guided fuzzing of the request decoder (atheris): FUZZ_SECONDS long, new inputs kept in
+# .fuzz/corpus, crashes written as .fuzz/crash-*. `make test` runs a few seconds of it (tests/fuzz).
+FUZZ_SECONDS ?= 600
+fuzz: $(TEST_STAMP)
+	mkdir -p .fuzz/corpus
+	$(BIN)/python tests/fuzz/fuzz_requests.py .fuzz/corpus tests/fuzz/corpus \
+		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=.fuzz/crash-
+
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py
 
@@ -76,4 +84,4 @@ chaos: system-deps $(TEST_STAMP)
 	$(BIN)/python -m tests.chaos.run $(CHAOS_ARGS)
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) data .fuzz

@@ -25,3 +25,17 @@ def test_metrics_endpoint_reports_partition_offsets_and_requests(tmp_path):
         assert requests >= 3
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(match.group(1).replace("/metrics", "/nope"), timeout=5)
+
+
+def test_metrics_listen_on_their_own_host_not_the_listener(tmp_path):
+    # The client listener is 127.0.0.1; brook.metrics.host puts /metrics on another address only.
+    overrides = {"brook.metrics.port": "0", "brook.metrics.host": "127.0.0.3"}
+    with BrookProcess(data_dir=tmp_path / "d", overrides=overrides) as broker:
+        assert broker.wait_for_log("metrics listening")
+        match = re.search(r"metrics listening on http://127\.0\.0\.3:(\d+)/metrics", broker.log_text())
+        assert match, broker.log_text()
+        port = match.group(1)
+        body = urllib.request.urlopen(f"http://127.0.0.3:{port}/metrics", timeout=5).read().decode()
+        assert "brook_requests_total" in body
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)

@@ -137,7 +137,7 @@ class Broker:
             self._sync_at_start()
         metrics_port = self.config.int("brook.metrics.port")
         if metrics_port >= 0:
-            await self.metrics.start(host, metrics_port)
+            await self.metrics.start(self.config.get("brook.metrics.host"), metrics_port)
         self._background.append(self.groups.start())
         self._background.append(asyncio.create_task(self._retention_loop()))
         self._background.append(asyncio.create_task(self._flush_loop()))

@@ -218,13 +218,19 @@ BROKER_DEFAULTS: dict[str, str] = {
     "brook.batch.max.uncompressed.bytes": "67108864",
     # brook's own: the most partitions one topic may have (CreateTopics/CreatePartitions: POLICY_VIOLATION)
     "brook.topic.max.partitions": "10000",
-    # brook's own: Prometheus metrics at http://<listener host>:<port>/metrics (-1: off, 0: any free port)
-    "brook.metrics.port": "-1",
     # brook's own: file descriptors kept free for connections, replication and short-lived files; the rest
     # of the open-files limit is the partition budget CreateTopics/CreatePartitions are checked against
     "brook.open.files.reserved": "1024",
     # brook's own: at most this many inactive segments keep their file open for reads (an LRU)
     "brook.log.open.inactive.segments.max": "256",
+    "max.connections": "2147483647",
+    "max.connections.per.ip": "2147483647",
+    "max.connections.per.ip.overrides": "",  # host:count,host:count
+    # brook's own: Prometheus metrics at http://<brook.metrics.host>:<port>/metrics (-1: off, 0: any free port)
+    "brook.metrics.port": "-1",
+    "brook.metrics.host": "127.0.0.1",  # its own address, never the client listener's
+    # brook's own: array elements one request may hold in all (each becomes a Python object when decoded)
+    "brook.request.max.elements": "200000",
 }
 
 

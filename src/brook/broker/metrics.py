@@ -2,7 +2,8 @@
 
 Served by a tiny HTTP responder on the broker's own event loop (no thread, so nothing reads broker
 state while the loop changes it). Enabled by `brook.metrics.port` (-1, the default, turns it off;
-0 picks a free port). Metric names follow Kafka's JMX names in Prometheus style.
+0 picks a free port); it listens on `brook.metrics.host` (127.0.0.1 by default), not on the client
+listener's address, so metrics are not exposed to every client that can reach the broker. Metric names follow Kafka's JMX names in Prometheus style.
 """
 
 from __future__ import annotations
@@ -41,6 +42,21 @@ class _BrokerCollector(Collector):
             "brook_connections_closed_protocol_errors",
             "Connections closed because the peer broke the protocol",
             value=stats.connections_closed_for_protocol_errors,
+        )
+        yield CounterMetricFamily(
+            "brook_connections_refused",
+            "Connections closed on accept: max.connections or max.connections.per.ip reached",
+            value=stats.connections_refused,
+        )
+        yield CounterMetricFamily(
+            "brook_connections_closed_idle",
+            "Connections closed after connections.max.idle.ms without activity",
+            value=stats.connections_closed_idle,
+        )
+        yield GaugeMetricFamily(
+            "brook_request_memory_reserved_bytes",
+            "Bytes big requests hold in the queued.max.request.bytes pool",
+            value=self._broker.server.memory.reserved,
         )
         yield CounterMetricFamily(
             "brook_produce_rejected_batches",

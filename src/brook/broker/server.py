@@ -6,7 +6,16 @@ every complete request starts a task. A writer task per connection awaits those 
 order and writes their responses, so responses keep request order while a parked fetch does not stop
 the requests behind it from being processed. The number of requests queued across all connections
 is bounded by `queued.max.requests`, and per connection by `_PER_CONNECTION_QUEUE`; a full queue
-pauses reading from that socket.
+pauses reading from that socket, and so does a client that does not read its responses (more than
+`_WRITE_HIGH_WATER` bytes unsent).
+
+Memory: request bytes come from one broker-wide RequestMemory (protocol/request_memory.py). A request
+too big for a scratch buffer reserves its size in the pool of `queued.max.request.bytes` before it is
+read; while the pool is full that connection stops reading and waits in `_waiting_for_memory` until a
+request is answered. Kafka's default (-1) means "no pool" in Kafka; brook then uses a pool of
+`socket.request.max.bytes`, so big requests in flight never hold more than that much. Connection
+counts (`max.connections`, `max.connections.per.ip`, its overrides) and idle expiry
+(`connections.max.idle.ms`) are decided in broker/connection_limits.py.
 """
 
 from __future__ import annotations
@@ -18,8 +27,15 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from brook.broker.acceptor import Acceptor
+from brook.broker.connection_limits import (
+    admission_refusal,
+    idle_sweep_interval_s,
+    is_idle,
+    parse_ip_overrides,
+)
 from brook.broker.handlers.base import REGISTRY, RequestContext
 from brook.protocol.connection import NeedData, RemoteProtocolError, Request, ServerConnection
+from brook.protocol.request_memory import RequestMemory
 
 if TYPE_CHECKING:
     from brook.broker.app import Broker
@@ -31,6 +47,7 @@ __all__ = ["Server"]
 _WRITE_HIGH_WATER = 1024 * 1024  # past this many unsent response bytes, wait for the client to read
 _PER_CONNECTION_QUEUE = 64
 _SHUTDOWN_GRACE_S = 5.0
+_FETCH_KEY = 1
 
 
 class Server:
@@ -43,15 +60,33 @@ class Server:
         self._free_slots = max(1, broker.config.int("queued.max.requests"))
         self._waiting_for_slot: deque[_Connection] = deque()
         self.max_request_bytes = broker.config.int("socket.request.max.bytes")
+        self.max_elements = broker.config.int("brook.request.max.elements")
         self.supported = {h.api_key: h.versions for h in REGISTRY.values()}
+        pool_bytes = broker.config.int("queued.max.request.bytes")
+        self.memory = RequestMemory(capacity=pool_bytes if pool_bytes > 0 else self.max_request_bytes)
+        self._waiting_for_memory: deque[_Connection] = deque()
+        self.max_connections = broker.config.int("max.connections")
+        self.max_connections_per_ip = broker.config.int("max.connections.per.ip")
+        self._override_entries = parse_ip_overrides(broker.config.get("max.connections.per.ip.overrides"))
+        self.ip_overrides: dict[str, int] = {}
+        self._from_ip: dict[str, int] = {}
+        self.idle_ms = broker.config.int("connections.max.idle.ms")
+        self._idle_task: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        self.ip_overrides = await _resolve_overrides(loop, self._override_entries)
         # Our own accept loop: EMFILE pauses accepting instead of closing the listener (acceptor.py).
         self._server = Acceptor(lambda: _Connection(self))
         self.port = await self._server.start(host, port)
+        if self.idle_ms >= 0:
+            self._idle_task = loop.create_task(self._close_idle_connections())
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._idle_task is not None:
+            self._idle_task.cancel()
+            await asyncio.gather(self._idle_task, return_exceptions=True)
         if self._server is not None:
             self._server.close()
         writers = [c.writer for c in self._connections if c.writer is not None]
@@ -62,6 +97,77 @@ class Server:
             for task in still_running:
                 task.cancel()
             await asyncio.gather(*still_running, return_exceptions=True)
+
+    # --- connections ----------------------------------------------------------------------------
+
+    def admit(self, connection: _Connection) -> bool:
+        ip = connection.peer[0] if isinstance(connection.peer, tuple) and connection.peer else ""
+        refusal = admission_refusal(
+            ip,
+            total=len(self._connections),
+            from_ip=self._from_ip.get(ip, 0),
+            max_connections=self.max_connections,
+            max_per_ip=self.max_connections_per_ip,
+            overrides=self.ip_overrides,
+        )
+        if refusal is not None:
+            self.broker.stats.connections_refused += 1
+            logger.warning("closing new connection peer=%s: %s", connection.peer, refusal)
+            return False
+        connection.ip = ip
+        self._connections.add(connection)
+        self._from_ip[ip] = self._from_ip.get(ip, 0) + 1
+        return True
+
+    def forget(self, connection: _Connection) -> None:
+        if connection in self._connections:
+            self._connections.discard(connection)
+            left = self._from_ip.get(connection.ip, 1) - 1
+            if left > 0:
+                self._from_ip[connection.ip] = left
+            else:
+                self._from_ip.pop(connection.ip, None)
+        self.memory_released()
+
+    async def _close_idle_connections(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval_s = idle_sweep_interval_s(self.idle_ms)
+        while True:
+            await asyncio.sleep(interval_s)
+            now = loop.time()
+            for connection in list(self._connections):
+                if is_idle(
+                    last_active_s=connection.last_active_s,
+                    now_s=now,
+                    idle_ms=self.idle_ms,
+                    responses_owed=connection.responses_owed,
+                ):
+                    logger.info(
+                        "closing connection peer=%s: idle for connections.max.idle.ms=%d",
+                        connection.peer,
+                        self.idle_ms,
+                    )
+                    self.broker.stats.connections_closed_idle += 1
+                    connection.close_idle()
+
+    # --- request memory (queued.max.request.bytes) ----------------------------------------------
+
+    def wait_for_memory(self, connection: _Connection) -> None:
+        if connection not in self._waiting_for_memory:
+            self._waiting_for_memory.append(connection)
+
+    def memory_released(self) -> None:
+        """A request's memory went back to the pool: let waiting connections take their big frames."""
+        while self._waiting_for_memory:
+            connection = self._waiting_for_memory[0]
+            if not connection.reading:
+                self._waiting_for_memory.popleft()
+                continue
+            connection.conn.retry_memory()
+            if connection.conn.memory_blocked:
+                return
+            self._waiting_for_memory.popleft()
+            connection.resume_reading()
 
     # --- queued.max.requests across connections --------------------------------------------------
 
@@ -78,11 +184,19 @@ class Server:
         while self._waiting_for_slot and self._free_slots > 0:
             self._waiting_for_slot.popleft().resume_reading()
 
-    async def dispatch(self, request: Request, peer: Any = None, channel: _Connection | None = None) -> Any:
+    async def dispatch(
+        self,
+        request: Request,
+        peer: Any = None,
+        channel: _Connection | None = None,
+        *,
+        slot_released: bool = False,
+    ) -> Any:
         # queued.max.requests bounds requests waiting to be handled, as Kafka's request queue does; a
         # request parked in a handler (long-poll fetch, JoinGroup waiting for a rebalance) no longer counts,
         # else enough parked requests would stop the broker from reading anything.
-        self.release_slot()
+        if not slot_released:
+            self.release_slot()
         self.broker.stats.requests += 1
         handler = REGISTRY[request.api_key]
         logger.debug(
@@ -104,11 +218,22 @@ class _Connection(asyncio.BufferedProtocol):
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        self.conn = ServerConnection(max_request_bytes=server.max_request_bytes, supported=server.supported)
+        self.conn = ServerConnection(
+            max_request_bytes=server.max_request_bytes,
+            supported=server.supported,
+            memory=server.memory,
+            max_elements=server.max_elements,
+        )
         self.transport: asyncio.Transport | None = None
         self.peer: Any = None
+        self.ip = ""
+        self.last_active_s = 0.0
         self.writer: asyncio.Task[None] | None = None
-        self._pending: asyncio.Queue[tuple[Request, asyncio.Task[Any]] | None] = asyncio.Queue()
+        # (request, its handler task, for a Fetch: resolved once its response is handed to the socket)
+        self._pending: asyncio.Queue[
+            tuple[Request, asyncio.Task[Any], asyncio.Future[None] | None] | None
+        ] = asyncio.Queue()
+        self._last_fetch_written: asyncio.Future[None] | None = None
         self._queued = 0  # requests read but not yet answered on this connection
         self._paused = False
         self._reading_done = False
@@ -123,10 +248,15 @@ class _Connection(asyncio.BufferedProtocol):
         tcp: asyncio.Transport = transport  # type: ignore[assignment]  # uvloop's TCPTransport is not a subclass
         self.transport = tcp
         self.peer = tcp.get_extra_info("peername")
-        tcp.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+        if not self.server.admit(self):
+            self._reading_done = True
+            tcp.close()
+            return
         self.server.broker.stats.connections_accepted += 1
-        self.server._connections.add(self)
-        self.writer = asyncio.get_running_loop().create_task(self._write_responses())
+        tcp.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+        loop = asyncio.get_running_loop()
+        self.last_active_s = loop.time()
+        self.writer = loop.create_task(self._write_responses())
         if self.server._stopping:
             self.stop_reading()
 
@@ -135,7 +265,11 @@ class _Connection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self.conn.buffer_updated(nbytes)
+        self.last_active_s = asyncio.get_running_loop().time()
         self._start_requests()
+        if self.conn.memory_blocked and not self._reading_done:
+            self._pause()
+            self.server.wait_for_memory(self)
 
     def eof_received(self) -> bool:
         self.stop_reading()
@@ -149,12 +283,29 @@ class _Connection(asyncio.BufferedProtocol):
         self.stop_reading()
 
     def pause_writing(self) -> None:
+        # A client that does not read its responses is not read from either (as Kafka mutes a channel
+        # until its response is sent), so it cannot pile up more requests' responses in memory.
         self._can_write.clear()
+        self._pause()
 
     def resume_writing(self) -> None:
         self._can_write.set()
+        self.resume_reading()
 
     # --- reading ---------------------------------------------------------------------------------
+
+    @property
+    def reading(self) -> bool:
+        return not self._reading_done
+
+    @property
+    def responses_owed(self) -> int:
+        return self._queued
+
+    def close_idle(self) -> None:
+        self.stop_reading()
+        if self.transport is not None:
+            self.transport.close()
 
     def _start_requests(self) -> None:
         """Start a task for each complete request, while this connection and the broker have room."""
@@ -162,6 +313,9 @@ class _Connection(asyncio.BufferedProtocol):
             self._pause()  # a quota throttles this client: its requests wait in the buffer (KIP-219)
             return
         while not self._reading_done:
+            if not self._can_write.is_set():
+                self._pause()
+                return
             if self._queued >= _PER_CONNECTION_QUEUE or not self.server.try_take_slot(self):
                 self._pause()
                 return
@@ -177,8 +331,25 @@ class _Connection(asyncio.BufferedProtocol):
                 self.server.release_slot()
                 return
             self._queued += 1
-            task = asyncio.get_running_loop().create_task(self.server.dispatch(request, self.peer, self))
-            self._pending.put_nowait((request, task))
+            loop = asyncio.get_running_loop()
+            if request.api_key == _FETCH_KEY:
+                previous, written = self._last_fetch_written, loop.create_future()
+                self._last_fetch_written = written
+                task = loop.create_task(self._fetch_in_turn(request, previous))
+                self._pending.put_nowait((request, task, written))
+            else:
+                task = loop.create_task(self.server.dispatch(request, self.peer, self))
+                self._pending.put_nowait((request, task, None))
+
+    async def _fetch_in_turn(self, request: Request, previous: asyncio.Future[None] | None) -> Any:
+        """One Fetch at a time per connection, each once the last one's response left for a socket the
+        client is reading: a client that pipelines big fetches and never reads holds at most one
+        response in memory, not one per queued request. Clients send one Fetch per broker anyway."""
+        self.server.release_slot()  # waiting here is not waiting in the request queue
+        if previous is not None:
+            await previous
+        await self._can_write.wait()
+        return await self.server.dispatch(request, self.peer, self, slot_released=True)
 
     def _pause(self) -> None:
         if not self._paused and self.transport is not None:
@@ -187,7 +358,13 @@ class _Connection(asyncio.BufferedProtocol):
 
     def resume_reading(self) -> None:
         # Requests may already be buffered in full: start them before waiting for more bytes.
-        if self._paused and not self._reading_done:
+        # A connection waiting for request memory is resumed by Server.memory_released instead.
+        if (
+            self._paused
+            and not self._reading_done
+            and not self.conn.memory_blocked
+            and self._can_write.is_set()
+        ):
             self._paused = False
             if self.transport is not None and not self._lost:
                 self.transport.resume_reading()
@@ -210,7 +387,7 @@ class _Connection(asyncio.BufferedProtocol):
         failed = False
         try:
             while (item := await self._pending.get()) is not None:
-                request, task = item
+                request, task, written = item
                 try:
                     body = await task
                 except Exception:
@@ -220,19 +397,28 @@ class _Connection(asyncio.BufferedProtocol):
                     )
                     failed = True
                     transport.close()
+                    _resolve(written)
                     continue
                 finally:
+                    reserved = request.reserved
                     self.conn.release(request)
                     self._queued -= 1
+                    if reserved:
+                        self.server.memory_released()
                     if self._paused:
                         self.resume_reading()
                 if body is None or failed or self._lost:
+                    _resolve(written)
                     continue  # acks=0 produce: no response (or the connection is closing)
                 transport.writelines(self.conn.send_response(request, body))
+                _resolve(written)
+                self.last_active_s = asyncio.get_running_loop().time()
                 if not self._can_write.is_set():
                     await self._can_write.wait()
         finally:
-            self.server._connections.discard(self)
+            _resolve(self._last_fetch_written)
+            self.conn.close()
+            self.server.forget(self)
             with contextlib.suppress(Exception):
                 transport.close()
 
@@ -258,4 +444,25 @@ class _Connection(asyncio.BufferedProtocol):
     def writer_reached(self, task: Any) -> bool:
         if self.writer is None or self.writer.done() or self._lost:
             return True
-        return all(queued is not task for _, queued in self._pending._queue)  # type: ignore[attr-defined]
+        queued = self._pending._queue  # type: ignore[attr-defined]
+        return all(item is None or item[1] is not task for item in queued)
+
+
+async def _resolve_overrides(loop: asyncio.AbstractEventLoop, entries: dict[str, int]) -> dict[str, int]:
+    """max.connections.per.ip.overrides by address: host names are resolved once, at start."""
+    resolved: dict[str, int] = {}
+    for host, limit in entries.items():
+        try:
+            infos = await loop.getaddrinfo(host, None)
+        except OSError as exc:
+            logger.warning("max.connections.per.ip.overrides: cannot resolve %s: %s", host, exc)
+            continue
+        for info in infos:
+            resolved[str(info[4][0])] = limit
+        resolved[host] = limit
+    return resolved
+
+
+def _resolve(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)

@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["ConfigSource", "TopicService", "validate_topic_name"]
 
-_LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
+_LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")  # used with fullmatch: "$" alone would let "abc\n" through
 MAX_TOPIC_NAME_LENGTH = 249
 MAX_PARTITIONS = 100_000
 WRITE_TIMEOUT_S = 30.0
@@ -71,7 +71,7 @@ def validate_topic_name(name: str | None) -> str:
         raise InvalidTopic(
             f"Topic name is illegal, it can't be longer than {MAX_TOPIC_NAME_LENGTH} characters"
         )
-    if not _LEGAL_TOPIC.match(name):
+    if not _LEGAL_TOPIC.fullmatch(name):
         raise InvalidTopic(
             f'Topic name "{name}" is illegal, it contains a character other than '
             "ASCII alphanumerics, '.', '_' and '-'"

@@ -20,13 +20,23 @@ from typing import Any
 from kio.index import UnknownEntity, load_request_schema, load_response_schema
 from kio.schema.errors import ErrorCode
 from kio.serial import entity_reader, entity_writer
-from kio.serial._introspect import EntityField, EntityTupleField, PrimitiveTupleField, classify_field
+from kio.serial._introspect import (
+    EntityField,
+    EntityTupleField,
+    PrimitiveTupleField,
+    classify_field,
+    get_field_tag,
+    is_optional,
+)
+
+from brook.protocol.bounds import MAX_ELEMENTS, FrameBoundsError, Walker, check_bounds, compile_walker
 
 __all__ = [
     "build",
     "decode_request_body",
     "decode_response_body",
     "encode_body",
+    "FrameBoundsError",
     "is_flexible_request",
     "preload",
     "request_class",
@@ -79,26 +89,107 @@ def preload(apis: Iterable[tuple[int, range]]) -> int:
             _reader(request)
             _writer(response)
             _plan(response)
+            _walker(request)
+            _walker(response)
             _reader(response)  # brook as a client too: replica fetchers, the controller's requests
             _writer(request)
             loaded += 1
     return loaded
 
 
-def decode_request_body(api_key: int, version: int, buf: bytes | memoryview, offset: int) -> Any:
+def decode_request_body(
+    api_key: int, version: int, buf: bytes | memoryview, offset: int, max_elements: int = MAX_ELEMENTS
+) -> Any:
     """Decode a request body; raises on malformed bytes (the caller turns that into a closed connection).
 
+    Every length and count is checked against the bytes that remain before kio reads anything
+    (protocol/bounds.py): kio would otherwise reserve memory for whatever count the peer announces.
     Bytes after the body are ignored, as Kafka's own parser does: librdkafka 2.x sends Metadata v11
     with a field v11 no longer has, and Kafka answers it.
     """
-    body, _size = _reader(request_class(api_key, version))(buf, offset)
-    return body
+    cls = request_class(api_key, version)
+    check_bounds(_walker(cls), buf, offset, max_elements)
+    return _read(cls, buf, offset)
 
 
 def decode_response_body(api_key: int, version: int, buf: bytes | memoryview, offset: int) -> Any:
-    """Decode a response body (brook as a client: the CLI, replica fetchers, tests)."""
-    body, _size = _reader(response_class(api_key, version))(buf, offset)
+    """Decode a response body (brook as a client: the CLI, replica fetchers, tests), bounds-checked too
+    (a response may hold as many elements as it has bytes: brook asked for it)."""
+    cls = response_class(api_key, version)
+    check_bounds(_walker(cls), buf, offset, len(buf))
+    return _read(cls, buf, offset)
+
+
+class DecodePanic(ValueError):
+    """kio's native reader panicked (pyo3 raises a BaseException for that): treated as malformed bytes."""
+
+
+def _read(cls: Any, buf: bytes | memoryview, offset: int) -> Any:
+    try:
+        body, _size = _reader(cls)(buf, offset)
+    except Exception:
+        raise
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise
+        raise DecodePanic(f"schema reader panicked: {exc!r}") from exc
     return body
+
+
+@cache
+def _walker(cls: Any) -> Walker:
+    return compile_walker(layout(cls))
+
+
+_FIXED_SIZES: Mapping[str, int] = {
+    "bool": 1,
+    "int8": 1,
+    "uint8": 1,
+    "int16": 2,
+    "uint16": 2,
+    "error_code": 2,
+    "int32": 4,
+    "uint32": 4,
+    "timedelta_i32": 4,
+    "int64": 8,
+    "uint64": 8,
+    "float64": 8,
+    "timedelta_i64": 8,
+    "datetime_i64": 8,
+    "uuid": 16,
+}
+
+
+def _primitive_layout(kafka_type: str) -> tuple[Any, ...]:
+    if kafka_type in _FIXED_SIZES:
+        return ("fixed", _FIXED_SIZES[kafka_type])
+    if kafka_type == "string":
+        return ("string",)
+    if kafka_type in ("bytes", "records"):
+        return ("bytes",)
+    raise ValueError(f"no layout for kafka_type {kafka_type!r}")
+
+
+def layout(cls: Any, nullable: bool = False) -> tuple[Any, ...]:
+    """A kio entity class as the plain layout tuples protocol/bounds.py walks (kio's reading rules)."""
+    plain: list[tuple[Any, ...]] = []
+    tagged: dict[int, tuple[Any, ...]] = {}
+    for f in fields(cls):
+        klass = classify_field(f)
+        if isinstance(klass, EntityTupleField):
+            field_layout: tuple[Any, ...] = ("array", layout(klass.type_))
+        elif isinstance(klass, EntityField):
+            field_layout = layout(klass.type_, nullable=is_optional(f))
+        elif isinstance(klass, PrimitiveTupleField):
+            field_layout = ("array", _primitive_layout(f.metadata["kafka_type"]))
+        else:
+            field_layout = _primitive_layout(f.metadata["kafka_type"])
+        tag = get_field_tag(f)
+        if tag is None:
+            plain.append(field_layout)
+        else:
+            tagged[int(tag)] = field_layout
+    return ("struct", bool(cls.__flexible__), nullable, tuple(plain), tagged)
 
 
 def encode_body(entity: Any) -> bytes:

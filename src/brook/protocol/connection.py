@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from brook.protocol import codec
+from brook.protocol.bounds import MAX_ELEMENTS
 from brook.protocol.produce import decode_produce_request
+from brook.protocol.request_memory import RequestMemory
 from brook.protocol.varint import read_uvarint
 
 __all__ = [
@@ -29,10 +31,9 @@ API_VERSIONS_KEY: Final = 18
 OFFSET_FOR_LEADER_EPOCH_KEY: Final = 23
 _SIZE = struct.Struct(">i")
 _HEADER_FIXED = struct.Struct(">hhih")  # api_key, api_version, correlation_id, client_id length
-_SCRATCH_BYTES = 256 * 1024
-_MIN_POOLED_BYTES = 1024 * 1024  # librdkafka's default batch.size: most big requests fit in one
-_MAX_POOLED_BYTES = 16 * 1024 * 1024
-_MAX_SPARE_BUFFERS = 4
+_SCRATCH_BYTES = 64 * 1024
+_GROW_MIN_BYTES = 256 * 1024  # a big frame's buffer starts here (or at the frame's size) and doubles
+_PARK_BYTES = 4096  # a partial frame this small is copied out so the scratch buffer can be given back
 
 
 class RemoteProtocolError(Exception):
@@ -61,38 +62,64 @@ class Request:
     size: int  # frame bytes, for memory accounting
     unsupported_version: bool = False
     raw_body: bytes = b""  # kept only for requests brook answers without kio (old Produce versions)
-    buffer: bytearray | None = None  # the pooled buffer under a big frame; see ServerConnection.release
+    buffer: bytearray | None = None  # the buffer under a big frame; see ServerConnection.release
+    reserved: int = 0  # bytes reserved in the request memory pool until the request is released
 
 
 class ServerConnection:
     """One client connection's protocol state. Not thread-safe; owned by the connection's task.
 
     Bytes arrive either through `receive_data` or, without a copy, through `get_buffer` and
-    `buffer_updated` (the shape of asyncio.BufferedProtocol): small frames are read into a reused
-    scratch buffer and copied out whole; a frame too big for it gets its own bytearray, and the
-    socket reads the rest of that frame straight into it. A produce request's records are then
-    patched (offsets, leader epoch) and written to the log from that same bytearray.
+    `buffer_updated` (the shape of asyncio.BufferedProtocol). Memory comes from the broker-wide
+    RequestMemory (protocol/request_memory.py): small frames are read into a scratch buffer taken only
+    while this connection has unframed bytes, and copied out whole; a frame too big for it is reserved
+    against the request memory pool, then read straight into its own buffer, which grows as the bytes
+    arrive (never sized from the prefix alone). A produce request's records are patched (offsets,
+    leader epoch) and written to the log from that same buffer. While the pool cannot take a big
+    frame, `memory_blocked` is set: the caller stops reading and calls `retry_memory` once a request
+    is released.
     """
 
     def __init__(
-        self, *, max_request_bytes: int, supported: dict[int, range], scratch_bytes: int = _SCRATCH_BYTES
+        self,
+        *,
+        max_request_bytes: int,
+        supported: dict[int, range],
+        scratch_bytes: int = _SCRATCH_BYTES,
+        memory: RequestMemory | None = None,
+        max_elements: int = MAX_ELEMENTS,
     ) -> None:
         self._max_request_bytes = max_request_bytes
+        self._max_elements = max_elements
         self._supported = supported
-        self._scratch = bytearray(scratch_bytes)
+        self._memory = memory or RequestMemory(capacity=max_request_bytes, scratch_bytes=scratch_bytes)
+        self._scratch: bytearray | None = None  # held only while there are unframed bytes
         self._start = 0  # first byte of the scratch not yet framed
         self._end = 0  # end of the bytes received into the scratch
-        self._frame: memoryview | None = None  # a big frame being filled by the socket directly
-        self._frame_buffer: bytearray | None = None  # the pooled buffer under it
+        self._parked = b""  # a small partial frame kept while the scratch is given back
+        self._frame_buffer: bytearray | None = None  # a big frame being filled by the socket directly
+        self._frame_size = 0
         self._frame_filled = 0
-        self._frames: deque[tuple[bytearray | memoryview, bytearray | None]] = deque()
-        self._spare_buffers: list[bytearray] = []
+        # complete frames not yet parsed: (frame, buffer under it, bytes reserved for it)
+        self._frames: deque[tuple[bytearray | memoryview, bytearray | None, int]] = deque()
+        self._memory_blocked = False
         self._error: RemoteProtocolError | None = None
         self._closed = False
 
     @property
     def buffered_bytes(self) -> int:
-        return self._end - self._start + self._frame_filled + sum(len(f) for f, _ in self._frames)
+        return (
+            self._end
+            - self._start
+            + len(self._parked)
+            + self._frame_filled
+            + sum(len(f) for f, _, _ in self._frames)
+        )
+
+    @property
+    def memory_blocked(self) -> bool:
+        """A big frame's prefix arrived but the request memory pool is full: stop reading."""
+        return self._memory_blocked
 
     def receive_data(self, data: bytes) -> None:
         """Feed received bytes; b"" means the peer closed."""
@@ -108,77 +135,132 @@ class ServerConnection:
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """Where the next received bytes go (valid until `buffer_updated`)."""
-        if self._frame is not None:
-            return self._frame[self._frame_filled :]
-        return memoryview(self._scratch)[self._end :]
+        if self._frame_buffer is not None:
+            if self._frame_filled == len(self._frame_buffer):
+                self._grow_frame()
+            return memoryview(self._frame_buffer)[self._frame_filled : self._frame_size]
+        scratch = self._take_scratch()
+        return memoryview(scratch)[self._end :]
 
     def buffer_updated(self, nbytes: int) -> None:
         """`nbytes` were written into the buffer `get_buffer` returned."""
-        if self._frame is not None:
+        if self._frame_buffer is not None:
             self._frame_filled += nbytes
-            if self._frame_filled == len(self._frame):
-                self._frames.append((self._frame, self._frame_buffer))
-                self._frame, self._frame_buffer, self._frame_filled = None, None, 0
+            if self._frame_filled == self._frame_size:
+                buffer = self._frame_buffer
+                self._frames.append((memoryview(buffer)[: self._frame_size], buffer, self._frame_size))
+                self._frame_buffer, self._frame_size, self._frame_filled = None, 0, 0
             return
         self._end += nbytes
         self._split_frames()
 
+    def retry_memory(self) -> None:
+        """Request memory was released: try again to take the big frame that was waiting for it."""
+        if self._memory_blocked:
+            self._memory_blocked = False
+            self._take_scratch()
+            self._split_frames()
+
+    def close(self) -> None:
+        """The connection is gone: give back what its unanswered frames hold (answered ones: `release`)."""
+        if self._frame_buffer is not None:
+            self._memory.release(self._frame_size)
+            self._frame_buffer, self._frame_size, self._frame_filled = None, 0, 0
+        while self._frames:
+            _, _, reserved = self._frames.popleft()
+            self._memory.release(reserved)
+        if self._scratch is not None:
+            self._memory.give_scratch(self._scratch)
+            self._scratch = None
+        self._start = self._end = 0
+        self._parked = b""
+        self._memory_blocked = False
+        self._closed = True
+
+    def _take_scratch(self) -> bytearray:
+        if self._scratch is None:
+            self._scratch = self._memory.take_scratch()
+            n = len(self._parked)
+            self._scratch[:n] = self._parked
+            self._start, self._end, self._parked = 0, n, b""
+        return self._scratch
+
     def _split_frames(self) -> None:
         scratch = self._scratch
+        assert scratch is not None
         while self._error is None and self._end - self._start >= 4:
             (size,) = _SIZE.unpack_from(scratch, self._start)
             if size < _HEADER_FIXED.size or size > self._max_request_bytes:
                 self._error = RemoteProtocolError(f"frame size {size} outside [8, {self._max_request_bytes}]")
-                return
+                break
             body_start = self._start + 4
             available = self._end - body_start
             if available >= size:
-                self._frames.append((scratch[body_start : body_start + size], None))
+                self._frames.append((scratch[body_start : body_start + size], None, 0))
                 self._start = body_start + size
                 continue
             if 4 + size > len(scratch):
-                # Too big for the scratch: give it its own buffer and read the rest into it directly.
-                buffer = self._take_buffer(size)
-                frame = memoryview(buffer)[:size]
-                frame[:available] = memoryview(scratch)[body_start : self._end]
-                self._frame, self._frame_buffer, self._frame_filled = frame, buffer, available
+                # Too big for the scratch: reserve it, then read the rest into its own buffer directly.
+                if not self._memory.try_reserve(size):
+                    self._memory_blocked = True
+                    break
+                buffer = self._memory.take_spare(size) or bytearray(
+                    min(size, max(available, _GROW_MIN_BYTES))
+                )
+                buffer[:available] = memoryview(scratch)[body_start : self._end]
+                self._frame_buffer, self._frame_size, self._frame_filled = buffer, size, available
                 self._start = self._end
             elif self._start + 4 + size > len(scratch):
                 self._move_to_front()
             break
-        if self._start == self._end:
+        self._settle_scratch()
+
+    def _settle_scratch(self) -> None:
+        """Give the scratch back when it holds nothing (or only a few bytes, which are kept aside)."""
+        scratch = self._scratch
+        assert scratch is not None
+        held = self._end - self._start
+        if held <= _PARK_BYTES:
+            self._parked = bytes(scratch[self._start : self._end])
+            self._memory.give_scratch(scratch)
+            self._scratch = None
             self._start = self._end = 0
         elif self._end == len(scratch):
             self._move_to_front()
 
+    def _grow_frame(self) -> None:
+        """The big frame's buffer is full but the frame is not: double it (up to the frame's size)."""
+        old = self._frame_buffer
+        assert old is not None
+        grown = bytearray(min(self._frame_size, 2 * len(old)))
+        grown[: self._frame_filled] = old[: self._frame_filled]
+        self._frame_buffer = grown
+
     def _move_to_front(self) -> None:
         """Shift an incomplete frame to the scratch's start (same length: the buffer may be exported)."""
+        assert self._scratch is not None
         n = self._end - self._start
         self._scratch[0:n] = self._scratch[self._start : self._end]
         self._start, self._end = 0, n
 
-    def _take_buffer(self, size: int) -> bytearray:
-        # A fresh megabyte-sized bytearray costs page faults and zeroing on every request; reuse one.
-        for i, buffer in enumerate(self._spare_buffers):
-            if len(buffer) >= size:
-                return self._spare_buffers.pop(i)
-        return bytearray(max(size, _MIN_POOLED_BYTES))
-
     def release(self, request: Request) -> None:
-        """The request is answered and nothing refers to its frame any more: reuse its buffer."""
+        """The request is answered and nothing refers to its frame any more: free its memory."""
         buffer, request.buffer = request.buffer, None
-        if (
-            buffer is not None
-            and len(buffer) <= _MAX_POOLED_BYTES
-            and len(self._spare_buffers) < _MAX_SPARE_BUFFERS
-        ):
-            self._spare_buffers.append(buffer)
+        reserved, request.reserved = request.reserved, 0
+        if reserved:
+            self._memory.release(reserved)
+        if buffer is not None:
+            self._memory.give_spare(buffer)
 
     def next_request(self) -> Request | NeedData:
         if self._frames:
-            frame, buffer = self._frames.popleft()
-            request = self._parse(frame)
-            request.buffer = buffer
+            frame, buffer, reserved = self._frames.popleft()
+            try:
+                request = self._parse(frame)
+            except RemoteProtocolError:
+                self._memory.release(reserved)
+                raise
+            request.buffer, request.reserved = buffer, reserved
             return request
         if self._error is not None:
             raise self._error
@@ -216,9 +298,9 @@ class ServerConnection:
                 pos = _skip_tagged_fields(frame, pos)
             if api_key == PRODUCE_KEY:
                 # By hand, so the records stay views into this frame (protocol/produce.py).
-                body: Any = decode_produce_request(frame, pos, api_version)
+                body: Any = decode_produce_request(frame, pos, api_version, self._max_elements)
             else:
-                body = codec.decode_request_body(api_key, api_version, bytes(frame), pos)
+                body = codec.decode_request_body(api_key, api_version, bytes(frame), pos, self._max_elements)
         except RemoteProtocolError:
             raise
         except Exception as exc:

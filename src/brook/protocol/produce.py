@@ -23,6 +23,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from brook.protocol.bounds import MAX_ELEMENTS
 from brook.protocol.varint import encode_uvarint, read_uvarint
 
 __all__ = [
@@ -68,9 +69,10 @@ class ProduceRequest:
 class _Reader:
     """A cursor over the frame; every read checks that the bytes are there."""
 
-    def __init__(self, frame: bytearray | memoryview, pos: int) -> None:
+    def __init__(self, frame: bytearray | memoryview, pos: int, max_elements: int) -> None:
         self.frame = frame
         self.pos = pos
+        self.elements_left = max_elements
 
     def need(self, n: int) -> int:
         start = self.pos
@@ -100,27 +102,42 @@ class _Reader:
         start = self.need(length)
         return bytes(self.frame[start : start + length]).decode()
 
+    def count(self, n: int) -> int:
+        """An array length: a null array (-1) holds nothing, as in kio's reader; at most one element per
+        remaining byte (Kafka's rule), so a lying count fails here, not after a long loop."""
+        if n > len(self.frame) - self.pos:
+            raise ProduceDecodeError(
+                f"array of {n} elements, but only {len(self.frame) - self.pos} bytes remain"
+            )
+        self.elements_left -= max(n, 0)
+        if self.elements_left < 0:
+            raise ProduceDecodeError("more topics and partitions in one request than the limit")
+        return max(n, 0)
+
     def skip_tagged_fields(self) -> None:
         for _ in range(self.uvarint()):
             self.uvarint()  # tag
             self.need(self.uvarint())
 
 
-def decode_produce_request(frame: bytearray | memoryview, pos: int, version: int) -> ProduceRequest:
-    """Decode the body starting at `pos` (after the request header). Raises ProduceDecodeError."""
-    r = _Reader(frame, pos)
+def decode_produce_request(
+    frame: bytearray | memoryview, pos: int, version: int, max_elements: int = MAX_ELEMENTS
+) -> ProduceRequest:
+    """Decode the body starting at `pos` (after the request header). Raises ProduceDecodeError.
+    Topics and partitions together count against `max_elements`, as in protocol/bounds.py."""
+    r = _Reader(frame, pos, max_elements)
     if version >= 9:
         return _decode_flexible(r)
     transactional_id = r.string(r.int16())
     start = r.need(_ACKS_TIMEOUT.size)
     acks, timeout_ms = _ACKS_TIMEOUT.unpack_from(frame, start)
     topics = []
-    for _ in range(_count(r.int32())):
+    for _ in range(r.count(r.int32())):
         name = r.string(r.int16())
         if name is None:
             raise ProduceDecodeError("null topic name")
         partitions = []
-        for _ in range(_count(r.int32())):
+        for _ in range(r.count(r.int32())):
             index = r.int32()
             size = r.int32()
             records = None if size < 0 else memoryview(frame)[r.need(size) : r.pos]
@@ -135,12 +152,12 @@ def _decode_flexible(r: _Reader) -> ProduceRequest:
     start = r.need(_ACKS_TIMEOUT.size)
     acks, timeout_ms = _ACKS_TIMEOUT.unpack_from(frame, start)
     topics = []
-    for _ in range(_count(r.uvarint() - 1)):
+    for _ in range(r.count(r.uvarint() - 1)):
         name = r.string(r.uvarint() - 1)
         if name is None:
             raise ProduceDecodeError("null topic name")
         partitions = []
-        for _ in range(_count(r.uvarint() - 1)):
+        for _ in range(r.count(r.uvarint() - 1)):
             index = r.int32()
             size = r.uvarint() - 1
             records = None if size < 0 else memoryview(frame)[r.need(size) : r.pos]
@@ -150,11 +167,6 @@ def _decode_flexible(r: _Reader) -> ProduceRequest:
         topics.append(ProduceTopic(name, partitions))
     r.skip_tagged_fields()
     return ProduceRequest(transactional_id, acks, timeout_ms, topics)
-
-
-def _count(n: int) -> int:
-    """An array length: a null array (-1) holds nothing, as in kio's reader."""
-    return max(n, 0)
 
 
 # --- response ------------------------------------------------------------------------------------
