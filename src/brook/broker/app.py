@@ -20,6 +20,7 @@ from brook import __version__
 from brook.broker import handlers
 from brook.broker.config import BrokerConfig
 from brook.broker.group_service import GroupService
+from brook.broker.handlers.base import REGISTRY
 from brook.broker.meta_properties import claim_log_dirs
 from brook.broker.metrics import MetricsServer
 from brook.broker.produce_validation import ProduceValidator
@@ -35,6 +36,7 @@ from brook.common.types import TopicPartition
 from brook.metadata.api import BrokerInfo, MetadataStore
 from brook.metadata.embedded import EmbeddedMetadataStore
 from brook.metadata.zookeeper import ZooKeeperMetadataStore
+from brook.protocol import codec
 from brook.storage.budget import ResourceBudget, count_maps, raise_open_files_limit, read_max_map_count
 from brook.storage.manager import LogManager
 
@@ -46,6 +48,8 @@ __all__ = ["Broker"]
 class Broker:
     def __init__(self, config: BrokerConfig, clock: Clock | None = None) -> None:
         handlers.load_all()
+        # Every schema now, not on a client's first request (which fails under EMFILE).
+        codec.preload((h.api_key, h.versions) for h in REGISTRY.values())
         self.config = config
         self.clock = clock or SystemClock()
         self.node_id = config.node_id
@@ -68,6 +72,7 @@ class Broker:
             self.log_manager,
             self.clock,
             replica_lag_time_max_ms=config.int("replica.lag.time.max.ms"),
+            producer_id_expiration_ms=config.int("producer.id.expiration.ms"),
         )
         self.replicas.isr_writer = self._write_isr
         self.topics = TopicService(config, self.metadata, self.replicas, executor=self.metadata_executor)
@@ -137,6 +142,13 @@ class Broker:
         self._background.append(asyncio.create_task(self._retention_loop()))
         self._background.append(asyncio.create_task(self._flush_loop()))
         self._background.append(asyncio.create_task(self.replicas.isr_expiration_loop()))
+        self._background.append(
+            asyncio.create_task(
+                self.replicas.producer_expiration_loop(
+                    self.config.int("producer.id.expiration.check.interval.ms")
+                )
+            )
+        )
         self._background.append(
             asyncio.create_task(
                 self.replicas.high_watermark_checkpoint_loop(
@@ -254,6 +266,7 @@ class Broker:
         await self.replicas.checkpoint_high_watermarks()  # the final HWs, before the logs close
         await self.replicas.wait_for_flushes()
         self.replicas.close()
+        await asyncio.to_thread(self.replicas.write_producer_snapshots)  # before the logs close and sync
         self.produce_validator.close()
         await asyncio.to_thread(self.log_manager.close)
         await asyncio.to_thread(self.metadata.close)  # ZooKeeper: ends the session, drops /brokers/ids/<id>

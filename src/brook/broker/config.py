@@ -204,6 +204,7 @@ BROKER_DEFAULTS: dict[str, str] = {
     "group.max.size": "2147483647",
     "transactional.id.expiration.ms": "604800000",
     "producer.id.expiration.ms": "86400000",
+    "producer.id.expiration.check.interval.ms": "600000",
     "connections.max.idle.ms": "600000",
     "quota.window.num": "11",  # client quotas: samples of quota.window.size.seconds each
     "quota.window.size.seconds": "1",

@@ -31,6 +31,9 @@ from brook.metadata.api import BrokerInfo, TopicState
 from brook.replication.partition import FollowerFetchOutcome, Partition
 from brook.storage.api import AppendInfo, FileSlice, LogConfig
 from brook.storage.high_watermark_checkpoint import read_high_watermarks, write_high_watermarks
+from brook.storage.log import FileLog
+from brook.storage.producer_snapshot import take_producer_snapshot, write_producer_snapshot
+from brook.storage.producer_state import ProducerStateManager
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +66,13 @@ class FetchResult:
 
 class ReplicaManager:
     def __init__(
-        self, node_id: int, log_manager: object, clock: Clock, *, replica_lag_time_max_ms: int = 30_000
+        self,
+        node_id: int,
+        log_manager: object,
+        clock: Clock,
+        *,
+        replica_lag_time_max_ms: int = 30_000,
+        producer_id_expiration_ms: int = 86_400_000,
     ) -> None:
         from brook.broker.replica_fetcher import ReplicaFetcherManager
         from brook.storage.manager import LogManager
@@ -73,6 +82,7 @@ class ReplicaManager:
         self.log_manager = log_manager
         self.clock = clock
         self.replica_lag_time_max_ms = replica_lag_time_max_ms
+        self.producer_id_expiration_ms = producer_id_expiration_ms
         self.partitions: dict[TopicPartition, Partition] = {}
         self.isr_writer: IsrWriter | None = None
         self.fetchers = ReplicaFetcherManager(self)
@@ -163,7 +173,13 @@ class ReplicaManager:
         log.restore_high_watermark(self._checkpointed_high_watermark(tp))
         partition = Partition(tp, log, config, self.node_id, leader, leader_epoch, replicas, isr)
         partition.replica_lag_time_max_ms = self.replica_lag_time_max_ms
-        partition.rebuild_producer_state(self.clock.now_ms())
+        # The state the last clean close saved, if it is exact for this log; else replay the log's headers.
+        saved = take_producer_snapshot(log.directory, log.log_end_offset, self.producer_id_expiration_ms)
+        if saved is not None:
+            partition.producer_state = saved
+        else:
+            partition.producer_state = ProducerStateManager(self.producer_id_expiration_ms)
+            partition.rebuild_producer_state(self.clock.now_ms())
         if partition.is_leader:
             partition.make_leader(leader_epoch, replicas, isr, self.clock.now_ms())
         elif leader >= 0:
@@ -194,13 +210,19 @@ class ReplicaManager:
     # --- produce -------------------------------------------------------------------------------
 
     def append_records(
-        self, tp: TopicPartition, data: bytearray | memoryview, *, required_acks: int = 1
+        self,
+        tp: TopicPartition,
+        data: bytearray | memoryview,
+        *,
+        required_acks: int = 1,
+        validated_with: LogConfig | None = None,
     ) -> AppendInfo:
+        """`validated_with`: the config the produce validator checked `data` against (None: not checked)."""
         partition = self.leader_partition(tp)
         if required_acks == -1:
             partition.check_enough_replicas()
         try:
-            info = partition.append_as_leader(data, self.clock.now_ms())
+            info = partition.append_as_leader(data, self.clock.now_ms(), validated_with=validated_with)
         except LogDirOffline:
             logger.error("log dir offline while appending tp=%s", tp)
             raise
@@ -370,6 +392,35 @@ class ReplicaManager:
             shrunk = partition.maybe_shrink_isr(now_ms)
             if shrunk is not None:
                 self._change_isr(partition, shrunk)
+
+    def remove_expired_producers(self) -> int:
+        """producer.id.expiration.ms: forget producers idle that long (Kafka's removeExpiredProducers)."""
+        now_ms = self.clock.now_ms()
+        removed = sum(p.producer_state.remove_expired(now_ms) for p in list(self.partitions.values()))
+        if removed:
+            logger.info("expired producer ids count=%d", removed)
+        return removed
+
+    async def producer_expiration_loop(self, interval_ms: int) -> None:
+        """Every producer.id.expiration.check.interval.ms (Kafka: 10 min)."""
+        while True:
+            await asyncio.sleep(interval_ms / 1000)
+            try:
+                self.remove_expired_producers()
+            except Exception:
+                logger.exception("producer expiration pass failed")
+
+    def write_producer_snapshots(self) -> None:
+        """At clean shutdown, after every append has stopped: save each partition's producer state
+        (storage/producer_snapshot.py) so the restart need not replay the logs. A worker thread may run it."""
+        for partition in list(self.partitions.values()):
+            log = partition.log
+            if not isinstance(log, FileLog) or log.is_offline:
+                continue
+            try:
+                write_producer_snapshot(log.directory, log.log_end_offset, partition.producer_state)
+            except OSError as exc:
+                logger.warning("producer snapshot not written tp=%s error=%s", partition.tp, exc)
 
     async def isr_expiration_loop(self) -> None:
         while True:

@@ -9,7 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["DescriptorReserve", "fsync_dir", "is_out_of_descriptors", "write_atomically", "write_fully"]
+__all__ = [
+    "DescriptorReserve",
+    "fsync_dir",
+    "fsync_file",
+    "is_out_of_descriptors",
+    "write_atomically",
+    "write_fully",
+]
 
 T = TypeVar("T")
 
@@ -35,18 +42,31 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` so that a crash leaves the old or the new content, never a mix:
-    temp file, fsync, rename, fsync the directory."""
+def fsync_file(path: Path) -> None:
+    """Make what was written to `path` (by any descriptor) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path: Path, data: bytes, *, sync: bool = True) -> None:
+    """Replace `path` so that a process crash leaves the old or the new content, never a mix:
+    temp file, fsync, rename, fsync the directory. With sync=False nothing is fsynced: a kill -9
+    still leaves the old or the new content, but a power loss may leave either, or an empty file
+    (callers that use it make the file durable later with fsync_file + fsync_dir, and can rebuild it)."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         write_fully(fd, data)
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    if sync:
+        fsync_dir(path.parent)
 
 
 class DescriptorReserve:

@@ -12,12 +12,12 @@ import datetime
 import io
 import struct
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, fields, is_dataclass
 from functools import cache
 from typing import Any
 
-from kio.index import load_request_schema, load_response_schema
+from kio.index import UnknownEntity, load_request_schema, load_response_schema
 from kio.schema.errors import ErrorCode
 from kio.serial import entity_reader, entity_writer
 from kio.serial._introspect import (
@@ -38,6 +38,7 @@ __all__ = [
     "encode_body",
     "FrameBoundsError",
     "is_flexible_request",
+    "preload",
     "request_class",
     "response_class",
     "to_ms",
@@ -70,6 +71,30 @@ def _reader(cls: Any) -> Callable[[Any, int], tuple[Any, int]]:
 @cache
 def _writer(cls: Any) -> Callable[[Any, Any], None]:
     return entity_writer(cls)
+
+
+def preload(apis: Iterable[tuple[int, range]]) -> int:
+    """Import the request and response schemas of every (api_key, versions) and build their readers and
+    writers now, at start: a lazy first import needs file descriptors, and under descriptor exhaustion
+    (EMFILE) it would fail and close that client's connection. Returns the number of versions loaded."""
+    loaded = 0
+    for api_key, versions in apis:
+        for version in versions:
+            try:
+                request = request_class(api_key, version)
+                response = response_class(api_key, version)
+            except UnknownEntity:
+                continue  # a version kio has no classes for is decoded by hand (connection.py)
+            is_flexible_request(api_key, version)
+            _reader(request)
+            _writer(response)
+            _plan(response)
+            _walker(request)
+            _walker(response)
+            _reader(response)  # brook as a client too: replica fetchers, the controller's requests
+            _writer(request)
+            loaded += 1
+    return loaded
 
 
 def decode_request_body(

@@ -55,9 +55,6 @@ class FollowerFetchOutcome(Enum):
     RETRY = "retry"  # the leader refused (epoch, leadership, ...): back off, then fetch again
 
 
-_REBUILD_CHUNK_BYTES = 4 * 1024 * 1024
-
-
 @dataclass(slots=True)
 class FollowerState:
     """What the leader knows of one follower, from its fetches (Kafka's Replica)."""
@@ -101,11 +98,20 @@ class Partition:
         if not self.is_leader:
             raise NotLeaderOrFollower(f"broker {self.node_id} is not the leader of {self.tp}")
 
-    def append_as_leader(self, data: bytearray | memoryview, now_ms: int) -> AppendInfo:
-        """Validate, dedupe (idempotent producers) and append a producer's batches."""
+    def append_as_leader(
+        self, data: bytearray | memoryview, now_ms: int, *, validated_with: LogConfig | None = None
+    ) -> AppendInfo:
+        """Validate, dedupe (idempotent producers) and append a producer's batches.
+
+        `validated_with`: the topic config the produce validator (records/validator.py) already checked
+        these bytes against, CRCs and records included. Then only the headers are checked again (framing,
+        max.message.bytes as configured now), and keys only if the topic became compacted since.
+        """
         self.require_leader()
-        batches = validate_batches(data, max_batch_bytes=self.config.max_message_bytes)
-        if self.config.compact:
+        batches = validate_batches(
+            data, max_batch_bytes=self.config.max_message_bytes, check_crc=validated_with is None
+        )
+        if self.config.compact and (validated_with is None or not validated_with.compact):
             _require_keys(data, batches)
         if self.config.compression_type != "producer":
             data = recompress(data, batches, CODEC_BY_NAME[self.config.compression_type])
@@ -380,7 +386,8 @@ class Partition:
         if offset < self.log.log_end_offset:
             logger.info("truncating tp=%s from leo=%d to %d", self.tp, self.log.log_end_offset, offset)
             self.log.truncate_to(offset)
-            self.rebuild_producer_state(now_ms)
+            if not self.producer_state.truncate_from(self.log.log_end_offset):
+                self.rebuild_producer_state(now_ms)
         else:
             self.log.truncate_to(offset)  # cuts nothing, but drops an empty epoch left at our end
 
@@ -394,25 +401,16 @@ class Partition:
         self.producer_state.truncate()
 
     def rebuild_producer_state(self, now_ms: int) -> None:
-        """Replay batch headers from the log so dedupe survives a restart."""
+        """Replay batch headers from the log so dedupe survives a restart and a failover.
+
+        Headers only (61 bytes a batch, no record data), and segments whose largest timestamp is older
+        than producer.id.expiration.ms are skipped: a producer whose last batch lies there would be
+        expired anyway (Kafka expires by the batch timestamps too), and one that wrote later has its
+        latest batches, epoch and sequence in the segments read."""
         self.producer_state.truncate()
-        offset = self.log.log_start_offset
-        end = self.log.log_end_offset
-        while offset < end:
-            result = self.log.read(offset, max_bytes=_REBUILD_CHUNK_BYTES)
-            data = result.to_bytes()
-            if not data:
-                break
-            pos = 0
-            while pos + 61 <= len(data):
-                header = parse_header(data, pos)
-                if pos + header.size > len(data):
-                    break
-                self.producer_state.record(header, header.base_offset, now_ms)
-                offset = header.next_offset
-                pos += header.size
-            if pos == 0:
-                break
+        cutoff = now_ms - self.producer_state.expiration_ms
+        for header in self.log.batch_headers(self.log.log_start_offset, newer_than_ms=cutoff):
+            self.producer_state.record(header, header.base_offset, now_ms)
 
 
 def _whole_batches(data: bytes) -> int:

@@ -8,8 +8,11 @@ the broker serializes mutations per partition and runs fsync off the event loop.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from brook.records.batch import BatchHeader
 
 __all__ = ["AppendInfo", "FileSlice", "LogConfig", "PartitionLog", "ReadResult", "TimestampOffset"]
 
@@ -152,6 +155,11 @@ class PartitionLog(Protocol):
 
     def delete_records_before(self, offset: int) -> int:
         """DeleteRecords: move log_start_offset forward; returns the new log_start_offset."""
+        ...
+
+    def batch_headers(self, from_offset: int, *, newer_than_ms: int | None = None) -> Iterator[BatchHeader]:
+        """Headers of the batches whose last offset is >= `from_offset`, in log order, without record
+        data. With `newer_than_ms`, segments whose largest timestamp is older are skipped whole."""
         ...
 
     def flush(self) -> None: ...

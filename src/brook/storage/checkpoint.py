@@ -8,7 +8,8 @@ Layout (UTF-8 text, one item per line):
                            log-start-offset-checkpoint) or `epoch start_offset` (leader-epoch-checkpoint)
 
 A write goes to `<name>.tmp`, is fsynced, renamed over the old file, and the directory is fsynced, so a
-crash leaves either the old or the new file, never a mix. A file that does not parse is treated as missing
+crash leaves either the old or the new file, never a mix (the leader-epoch-checkpoint is written without
+the fsyncs on its hot path and made durable at the log's next flush: epoch.py explains why that is safe). A file that does not parse is treated as missing
 (logged): every offset in it can be recomputed by recovery, only slower.
 """
 
@@ -40,9 +41,9 @@ LEADER_EPOCH_CHECKPOINT = "leader-epoch-checkpoint"
 _VERSION = 0
 
 
-def _write_lines(path: Path, lines: list[str]) -> None:
+def _write_lines(path: Path, lines: list[str], *, sync: bool = True) -> None:
     text = f"{_VERSION}\n{len(lines)}\n" + "".join(line + "\n" for line in lines)
-    write_atomically(path, text.encode())
+    write_atomically(path, text.encode(), sync=sync)
 
 
 def _read_lines(path: Path) -> list[list[str]] | None:
@@ -86,8 +87,9 @@ def read_offset_checkpoint(path: Path) -> dict[TopicPartition, int]:
         return {}
 
 
-def write_epoch_checkpoint(path: Path, entries: Iterable[tuple[int, int]]) -> None:
-    _write_lines(path, [f"{epoch} {offset}" for epoch, offset in entries])
+def write_epoch_checkpoint(path: Path, entries: Iterable[tuple[int, int]], *, sync: bool = True) -> None:
+    """sync=False: written and renamed but not fsynced (the leader epoch cache's hot path, see epoch.py)."""
+    _write_lines(path, [f"{epoch} {offset}" for epoch, offset in entries], sync=sync)
 
 
 def read_epoch_checkpoint(path: Path) -> list[tuple[int, int]]:

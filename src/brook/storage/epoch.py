@@ -1,15 +1,34 @@
 """The leader epoch cache: which epoch started at which offset (KIP-101), persisted per partition.
 
 Entries are `(epoch, start_offset)`, both strictly increasing. Followers ask `end_offset_for(epoch)` to
-learn where to truncate (KIP-279). Persisted in `leader-epoch-checkpoint` (format in checkpoint.py) on
-every change when a path is given; MemoryLog uses it without a path.
+learn where to truncate (KIP-279). Persisted in `leader-epoch-checkpoint` (format in checkpoint.py) when a
+path is given; MemoryLog uses it without a path.
+
+Durability (Kafka's KAFKA-15046 trade): changes happen on the broker's event loop (a new leader, a
+follower append, a truncation) and two fsyncs per change stalled it ~1-10 ms per partition. So a
+truncation (or clear) rewrites the file at once (temp file + rename) without fsync, and a new epoch
+(`assign`) is only noted: `sync()` writes it and makes the file durable. The log calls `sync()` in every
+flush before it moves its recovery point, in its periodic flush pass (a worker thread, every second) and
+at close. Why that is enough:
+- kill -9 of the broker: the page cache survives, so the file holds the last truncation; an assign not
+  written yet is either an epoch start at the log end with no records (dropped at load anyway, as Kafka
+  truncates the cache to the log end) or the epoch of batches past the recovery point, which the unclean
+  open re-assigns from their headers;
+- power loss: the file may be the version of the last sync, a later one, or empty/garbled (read as no
+  entries). Every change since the last sync concerns offsets at or past the recovery point (appends
+  after it, or truncations, which also pull the recovery point back), and the log rebuilds its epochs from
+  the batch headers from the recovery point on (from the log start when the file has no entries) and
+  then drops entries past its log end (FileLog, on an unclean open).
 """
 
 from __future__ import annotations
 
 import bisect
+import threading
+from collections.abc import Iterable
 from pathlib import Path
 
+from brook.common.files import fsync_dir, fsync_file
 from brook.storage.checkpoint import read_epoch_checkpoint, write_epoch_checkpoint
 
 __all__ = ["LeaderEpochCache"]
@@ -23,6 +42,14 @@ class LeaderEpochCache:
     def __init__(self, path: Path | None = None) -> None:
         self._path = path
         self._entries: list[tuple[int, int]] = read_epoch_checkpoint(path) if path is not None else []
+        self._unwritten = False  # an assign changed the entries; the next sync() writes the file
+        self._unsynced = False  # the file was rewritten since the last sync()
+        self._sync_lock = threading.RLock()  # sync() may run on two worker threads at once
+        self._write_lock = threading.Lock()  # one writer of `<name>.tmp` at a time (held for no fsync)
+
+    @property
+    def needs_sync(self) -> bool:
+        return self._unwritten or self._unsynced
 
     @property
     def entries(self) -> list[tuple[int, int]]:
@@ -49,7 +76,8 @@ class LeaderEpochCache:
         while self._entries and (self._entries[-1][0] >= epoch or self._entries[-1][1] >= start_offset):
             self._entries.pop()
         self._entries.append((epoch, start_offset))
-        self._save()
+        if self._path is not None:
+            self._unwritten = True  # written by the next sync(), off the event loop
 
     def clear(self) -> None:
         """Forget every entry (a log truncated fully and restarted at a new offset)."""
@@ -93,6 +121,56 @@ class LeaderEpochCache:
             return epoch, next_start  # older than anything we know: the follower truncates to our start
         return self._entries[i - 1][0], next_start
 
+    def rebuild(self, epochs: Iterable[tuple[int, int]], log_end_offset: int) -> bool:
+        """After an unclean shutdown: assign the (epoch, base offset) of every batch from the recovery
+        point on (in log order), then drop entries past the log end. One write; True if anything changed."""
+        before = list(self._entries)
+        path, self._path = self._path, None  # no write per batch
+        try:
+            for epoch, start_offset in epochs:
+                self.assign(epoch, start_offset)
+            self.truncate_from_end(log_end_offset)
+        finally:
+            self._path = path
+        if self._entries == before:
+            return False
+        self._save()
+        return True
+
     def _save(self) -> None:
         if self._path is not None:
-            write_epoch_checkpoint(self._path, self._entries)
+            with self._write_lock:
+                self._unwritten = False
+                write_epoch_checkpoint(self._path, list(self._entries), sync=False)
+                self._unsynced = True
+
+    def sync(self) -> None:
+        """Write the file if an assign changed the entries, then fsync it and its directory if it changed
+        since the last sync. Safe from a worker thread: a change made meanwhile sets its flag again, so
+        the next sync covers it."""
+        if self._path is None:
+            return
+        with self._sync_lock:
+            if self._unwritten:
+                try:
+                    self._save()
+                except FileNotFoundError:
+                    return  # the partition directory is being deleted
+                except BaseException:
+                    self._unwritten = True
+                    raise
+            if not self._unsynced:
+                return
+            self._unsynced = False
+            try:
+                fsync_file(self._path)
+                fsync_dir(self._path.parent)
+            except FileNotFoundError:
+                return  # the partition directory is being deleted
+            except BaseException:
+                self._unsynced = True
+                raise
+
+    def write_now(self) -> None:
+        """Write the file now, not synced (close without fsync; a write that failed earlier, e.g. EMFILE)."""
+        self._save()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import bisect
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from brook.common.clock import Clock
@@ -34,13 +34,14 @@ from brook.common.errors import InvalidRecord, LogDirOffline, OffsetOutOfRange, 
 from brook.common.files import is_out_of_descriptors
 from brook.common.types import TopicPartition
 from brook.records.batch import (
+    BatchHeader,
     iter_batches,
     set_base_offset,
     set_log_append_time,
     set_partition_leader_epoch,
 )
 from brook.storage.api import AppendInfo, FileSlice, LogConfig, ReadResult, TimestampOffset
-from brook.storage.checkpoint import LEADER_EPOCH_CHECKPOINT, write_epoch_checkpoint
+from brook.storage.checkpoint import LEADER_EPOCH_CHECKPOINT
 from brook.storage.epoch import LeaderEpochCache
 from brook.storage.loader import LoadResult, LogLoader
 from brook.storage.open_files import SegmentFiles
@@ -76,6 +77,7 @@ class FileLog:
         on_failure: Callable[[Path], None] | None = None,
         flush_on_roll: bool = True,
         files: SegmentFiles | None = None,
+        had_clean_shutdown: bool = False,
     ) -> None:
         self.directory = directory
         self._files = files if files is not None else SegmentFiles()
@@ -92,6 +94,8 @@ class FileLog:
         self._recovery_point = loaded.recovery_point
         self._high_watermark = loaded.log_end_offset
         self._epochs = LeaderEpochCache(directory / LEADER_EPOCH_CHECKPOINT)
+        if not had_clean_shutdown or not self._epochs.entries:
+            self._rebuild_epochs(loaded)
         self._epochs.truncate_from_end(loaded.log_end_offset)
         self._pending_deletes: list[tuple[int, LogSegment]] = []
         self._epoch_checkpoint_pending = False
@@ -136,7 +140,41 @@ class FileLog:
             on_failure=on_failure,
             flush_on_roll=flush_on_roll,
             files=files,
+            had_clean_shutdown=had_clean_shutdown,
         )
+
+    def _rebuild_epochs(self, loaded: LoadResult) -> None:
+        """The epoch file is not fsynced on every change (epoch.py): after a crash, assign the epoch of
+        every batch from the recovery point on (from the log start if the file has no entries), reading
+        batch headers only."""
+        start = loaded.recovery_point if self._epochs.entries else loaded.log_start_offset
+        if start >= loaded.log_end_offset:
+            return
+        epochs = ((h.partition_leader_epoch, h.base_offset) for h in self.batch_headers(start))
+        if self._epochs.rebuild(epochs, loaded.log_end_offset):
+            logger.info(
+                "rebuilt leader epochs tp=%s from=%d entries=%s", self.tp, start, self._epochs.entries
+            )
+
+    def batch_headers(self, from_offset: int, *, newer_than_ms: int | None = None) -> Iterator[BatchHeader]:
+        """The header of every batch whose last offset is >= `from_offset`, in log order, read 61 bytes
+        at a time (no record data); with `newer_than_ms`, segments whose largest timestamp is older are
+        skipped whole (their time index says so). The log's owner only: no append or truncation while
+        iterating."""
+        for segment in self._segments[self._segment_index(from_offset) :]:
+            if segment.next_offset <= from_offset:
+                continue
+            if newer_than_ms is not None and segment.max_timestamp < newer_than_ms:
+                continue
+            found = segment.translate_offset(from_offset)
+            if found is None:
+                continue
+            position, first = found
+            header: BatchHeader | None = first
+            while header is not None:
+                yield header
+                position += header.size
+                header = segment.header_at(position)
 
     # -- properties ------------------------------------------------------------------------------
 
@@ -223,8 +261,10 @@ class FileLog:
             offset = last + 1
         if not infos:
             raise InvalidRecord("no complete record batch to append")
-        rolled = self._append(batches, infos, now_ms)
+        # Epochs first (Kafka's order): a flush on a worker thread that sees the batch in the log end
+        # offset then also sees its epoch in the file it syncs.
         self._assign_epoch(leader_epoch, infos[0].base_offset)
+        rolled = self._append_or_forget_epochs(batches, infos, now_ms)
         return AppendInfo(
             infos[0].base_offset,
             infos[-1].last_offset,
@@ -250,10 +290,20 @@ class FileLog:
             expected = header.last_offset + 1
         if not infos:
             raise InvalidRecord("no complete record batch to append")
-        rolled = self._append(batches, infos, self.clock.now_ms())
         for epoch, start in epochs:
             self._assign_epoch(epoch, start)
+        rolled = self._append_or_forget_epochs(batches, infos, self.clock.now_ms())
         return AppendInfo(infos[0].base_offset, infos[-1].last_offset, -1, self._log_start_offset, rolled)
+
+    def _append_or_forget_epochs(
+        self, data: bytes | bytearray | memoryview, infos: list[BatchInfo], now_ms: int
+    ) -> bool:
+        try:
+            return self._append(data, infos, now_ms)
+        except BaseException:
+            if not self._offline:
+                self._epochs.truncate_from_end(self.log_end_offset)  # nothing was appended
+            raise
 
     def _assign_epoch(self, epoch: int, start_offset: int) -> None:
         """The records are in the log already: a checkpoint write that runs out of descriptors must not
@@ -454,7 +504,8 @@ class FileLog:
 
     def assign_epoch_start_offset(self, epoch: int, offset: int) -> None:
         """A new leader records where its epoch starts (its log end offset), before any append."""
-        self._epochs.assign(epoch, offset)
+        self._check_online()
+        self._assign_epoch(epoch, offset)
 
     def restore_high_watermark(self, offset: int) -> None:
         """Startup: the HW from the replication-offset-checkpoint, kept within [log start, log end]."""
@@ -572,9 +623,7 @@ class FileLog:
         end = self.log_end_offset
         segments = list(self._segments)
         try:
-            if self._epoch_checkpoint_pending:
-                write_epoch_checkpoint(self.directory / LEADER_EPOCH_CHECKPOINT, self._epochs.entries)
-                self._epoch_checkpoint_pending = False
+            self._sync_epochs()  # before the recovery point moves past anything the file describes
             for segment in segments:
                 if segment.needs_sync:
                     segment.flush()
@@ -591,11 +640,29 @@ class FileLog:
         self._unflushed_messages = 0
         self._last_flush_ms = self.clock.now_ms()
 
+    def _sync_epochs(self) -> None:
+        if self._epoch_checkpoint_pending:
+            self._epoch_checkpoint_pending = False
+            self._epochs.write_now()
+        self._epochs.sync()
+
     def maybe_flush(self, now_ms: int) -> bool:
-        """flush_ms: the log manager's periodic check calls this."""
+        """flush_ms: the log manager's periodic check (on a worker thread) calls this; it also makes the
+        leader-epoch-checkpoint durable once the hot path has rewritten it."""
         if self._unflushed_messages and now_ms - self._last_flush_ms >= self.config.flush_ms:
             self.flush()
             return True
+        if self._closed or self._offline or not (self._epochs.needs_sync or self._epoch_checkpoint_pending):
+            return False
+        try:
+            self._sync_epochs()
+        except OSError as exc:
+            if self._closed:
+                return False
+            if is_out_of_descriptors(exc):
+                self._epoch_checkpoint_pending = True
+                return False
+            raise self._fail(exc) from exc
         return False
 
     def update_config(self, config: LogConfig) -> None:
@@ -618,7 +685,11 @@ class FileLog:
         try:
             if not self._offline:
                 self.active_segment.on_become_inactive()
-                if self._epoch_checkpoint_pending or any(s.needs_sync for s in self._segments):
+                if (
+                    self._epoch_checkpoint_pending
+                    or self._epochs.needs_sync
+                    or any(s.needs_sync for s in self._segments)
+                ):
                     if fsync:
                         self.flush()
                     else:
@@ -635,9 +706,9 @@ class FileLog:
 
     def _write_without_fsync(self) -> None:
         try:
-            if self._epoch_checkpoint_pending:
-                write_epoch_checkpoint(self.directory / LEADER_EPOCH_CHECKPOINT, self._epochs.entries)
+            if self._epoch_checkpoint_pending or self._epochs.needs_sync:
                 self._epoch_checkpoint_pending = False
+                self._epochs.write_now()  # the caller's sync of the file system makes it durable
             for segment in self._segments:
                 segment.write_indexes()
         except OSError as exc:

@@ -34,6 +34,9 @@ class _ProducerEntry:
     epoch: int
     batches: deque[CachedBatch] = field(default_factory=lambda: deque(maxlen=BATCHES_PER_PRODUCER))
     last_timestamp_ms: int = -1
+    # Whether state older than `batches` existed (batches evicted from the window, or an older epoch
+    # this entry replaced): a truncation that removes batches cannot restore it without the log.
+    has_older_state: bool = False
 
 
 class ProducerStateManager:
@@ -42,6 +45,10 @@ class ProducerStateManager:
     def __init__(self, producer_id_expiration_ms: int = 86_400_000) -> None:
         self._producers: dict[int, _ProducerEntry] = {}
         self._expiration_ms = producer_id_expiration_ms
+
+    @property
+    def expiration_ms(self) -> int:
+        return self._expiration_ms
 
     def __len__(self) -> int:
         return len(self._producers)
@@ -112,8 +119,10 @@ class ProducerStateManager:
             return
         entry = self._producers.get(header.producer_id)
         if entry is None or header.producer_epoch != entry.epoch:
-            entry = _ProducerEntry(header.producer_epoch)
+            entry = _ProducerEntry(header.producer_epoch, has_older_state=entry is not None)
             self._producers[header.producer_id] = entry
+        elif len(entry.batches) == BATCHES_PER_PRODUCER:
+            entry.has_older_state = True  # the append below evicts the oldest batch
         entry.batches.append(
             CachedBatch(
                 header.base_sequence,
@@ -125,9 +134,47 @@ class ProducerStateManager:
         )
         entry.last_timestamp_ms = now_ms
 
+    def entries(self) -> list[tuple[int, int, int, bool, list[CachedBatch]]]:
+        """(producer id, epoch, last timestamp, has older state, cached batches) of every producer."""
+        return [
+            (pid, e.epoch, e.last_timestamp_ms, e.has_older_state, list(e.batches))
+            for pid, e in self._producers.items()
+        ]
+
+    def restore(
+        self,
+        producer_id: int,
+        epoch: int,
+        last_timestamp_ms: int,
+        has_older_state: bool,
+        batches: list[CachedBatch],
+    ) -> None:
+        """Put back one producer's entry as `entries` gave it (producer_snapshot.py)."""
+        entry = _ProducerEntry(epoch, last_timestamp_ms=last_timestamp_ms, has_older_state=has_older_state)
+        entry.batches.extend(batches[-BATCHES_PER_PRODUCER:])
+        self._producers[producer_id] = entry
+
     def truncate(self) -> None:
         """Forget everything (after a log truncation the caller rebuilds from the log)."""
         self._producers.clear()
+
+    def truncate_from(self, offset: int) -> bool:
+        """After the log was truncated to `offset`: drop the cached batches at or past it. Returns False
+        when that cannot restore the state a replay of the log would give (a producer lost batches
+        and had older state than its window: evicted batches or a previous epoch); the caller then
+        rebuilds from the log. Kafka reloads from a snapshot instead (ProducerStateManager.truncateAndReload)."""
+        exact = True
+        for pid in list(self._producers):
+            entry = self._producers[pid]
+            if not entry.batches or entry.batches[-1].last_offset < offset:
+                continue
+            while entry.batches and entry.batches[-1].last_offset >= offset:
+                entry.batches.pop()
+            if entry.has_older_state:
+                exact = False
+            elif not entry.batches:
+                del self._producers[pid]  # all it ever wrote is gone: unknown again
+        return exact
 
     def remove_expired(self, now_ms: int) -> int:
         expired = [

@@ -7,6 +7,8 @@ modelled; `delete_records_before` drops whole batches that end before the new lo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from brook.common.clock import Clock, FakeClock
 from brook.common.errors import InvalidRecord, OffsetOutOfRange
 from brook.records.batch import (
@@ -101,6 +103,13 @@ class MemoryLog:
             header = parse_header(data)
             self._batches.append((header, data))
             self._log_end_offset = header.last_offset + 1
+
+    def batch_headers(self, from_offset: int, *, newer_than_ms: int | None = None) -> Iterator[BatchHeader]:
+        for header, _ in list(self._batches):
+            if header.last_offset >= from_offset and (
+                newer_than_ms is None or header.max_timestamp >= newer_than_ms
+            ):
+                yield header
 
     def read(self, offset: int, *, max_bytes: int, upper_bound: int | None = None) -> ReadResult:
         if offset < self._log_start_offset or offset > self._log_end_offset:

@@ -100,3 +100,27 @@ def test_new_leader_dedupes_a_retry_of_a_batch_it_replicated_as_follower() -> No
     assert (retry.first_offset, retry.last_offset) == (2, 3)
     assert new.log.log_end_offset == 4
     assert new.append_as_leader(_batch(4), now_ms=0).first_offset == 4
+
+
+def test_bytes_the_produce_validator_checked_are_not_crc_checked_again() -> None:
+    from brook.common.errors import CorruptMessage
+
+    partition = _partition()
+    corrupt = _batch(0)
+    corrupt[-1] ^= 0xFF  # a record byte: only a CRC pass notices
+    with pytest.raises(CorruptMessage):
+        partition.append_as_leader(bytearray(corrupt), now_ms=0)
+    # validated_with says the produce validator ran its CRC pass on these bytes: no second one
+    info = partition.append_as_leader(bytearray(corrupt), now_ms=0, validated_with=partition.config)
+    assert info.first_offset == 0
+
+
+def test_keys_are_checked_again_if_the_topic_became_compacted_after_validation() -> None:
+    from brook.common.errors import InvalidRecord
+
+    partition = _partition()
+    validated_with = partition.config  # delete policy when the validator ran
+    partition.config = LogConfig(cleanup_policy="compact")
+    with pytest.raises(InvalidRecord, match="without key"):
+        partition.append_as_leader(_batch(0), now_ms=0, validated_with=validated_with)
+    assert partition.log.log_end_offset == 0

@@ -44,6 +44,8 @@ def test_epoch_cache_persists_and_truncates(tmp_path: Path) -> None:
     cache.assign(1, 5)  # same epoch: no new entry
     cache.assign(2, 10)
     cache.assign(4, 20)
+    assert LeaderEpochCache(path).entries == []  # new epochs are written by sync() (the flush pass)
+    cache.sync()
     assert LeaderEpochCache(path).entries == [(1, 0), (2, 10), (4, 20)]
     cache.truncate_from_end(15)
     assert LeaderEpochCache(path).entries == [(1, 0), (2, 10)]

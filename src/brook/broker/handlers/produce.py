@@ -46,11 +46,9 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     ]
     turns = [validator.reserve(tp) for _, _, tp in entries]
     try:
-        errors = await validator.validate(
-            [ValidationJob(_records(p), _config_of(ctx, tp)) for _, p, tp in entries],
-            ctx.broker.clock.now_ms(),
-        )
-        results = await _append_in_turn(ctx, req.acks, entries, turns, errors)
+        jobs = [ValidationJob(_records(p), _config_of(ctx, tp)) for _, p, tp in entries]
+        errors = await validator.validate(jobs, ctx.broker.clock.now_ms())
+        results = await _append_in_turn(ctx, req.acks, entries, turns, errors, [job.config for job in jobs])
     finally:
         for turn in turns:
             turn.done()
@@ -84,11 +82,15 @@ async def _append_in_turn(
     entries: list[tuple[str, ProducePartition, TopicPartition]],
     turns: list[AppendTurn],
     errors: list[BrookError | None],
+    validated_with: list[LogConfig | None],
 ) -> list[tuple[TopicPartition, _Outcome]]:
-    """Append each partition when its turn comes; yield the loop after every few MiB written."""
+    """Append each partition when its turn comes; yield the loop after every few MiB written.
+
+    A partition the validator checked (its config in `validated_with`) is not CRC-checked again by the
+    append; one it skipped (not led here then, led by the time its turn came) is checked in full there."""
     results: list[tuple[TopicPartition, _Outcome]] = []
     unyielded_bytes = 0
-    for (topic, p, tp), turn, error in zip(entries, turns, errors, strict=True):
+    for (topic, p, tp), turn, error, config in zip(entries, turns, errors, validated_with, strict=True):
         await turn.wait()
         try:
             if topic in INTERNAL_TOPICS and ctx.client_id != ADMIN_CLIENT_ID:
@@ -96,7 +98,7 @@ async def _append_in_turn(
             if error is not None:
                 raise error
             data = _records(p)
-            info = ctx.broker.replicas.append_records(tp, data, required_acks=acks)
+            info = ctx.broker.replicas.append_records(tp, data, required_acks=acks, validated_with=config)
             unyielded_bytes += len(data)
             outcome = _Outcome(
                 ProducePartitionResult(
