@@ -185,9 +185,11 @@ class ZooKeeperMetadataStore:
 
     def register_broker(self, broker: BrokerInfo) -> None:
         """Create our ephemeral /brokers/ids/<id> (waiting out a stale one), then stand for controller."""
-        self._registration = broker
         if not register_broker(self._zk, broker, self._clock, self._stopped):
             return
+        # Only now: a registration in place is what makes this store stand for controller (and re-register
+        # after a session expiry); a start that failed before it must never act as controller.
+        self._registration = broker
         self._cache.refresh_brokers()
         self._controller.stand()
         _wait_for(lambda: self.controller_id >= 0 or self._stopped.is_set(), _CONTROLLER_WAIT_S)
