@@ -82,6 +82,9 @@ def serve(
         exit_code = _run(config)
     except KeyboardInterrupt:
         exit_code = 0
+    except Exception:  # a bug in the shutdown path: still exit, never linger with threads and a session
+        logger.exception("broker failed")
+        exit_code = 1
     _exit_now(exit_code)
 
 
