@@ -157,7 +157,13 @@ class AckedProducer:
 def read_partition(bootstrap: str, topic: str, timeout_s: float = 60) -> list[tuple[int, bytes]]:
     """(offset, value) of every record below the high watermark, read by a consumer."""
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"check-{uuid.uuid4().hex}", "enable.auto.commit": False}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"check-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            # retention may move the log start past `low` meanwhile: go on from the new log start
+            "auto.offset.reset": "earliest",
+        }
     )
     try:
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)

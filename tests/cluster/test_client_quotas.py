@@ -36,7 +36,7 @@ def test_a_quota_set_on_one_broker_is_stored_in_zookeeper_and_enforced_by_the_ot
 
         raw1 = RawClient(b1.bootstrap)
         try:
-            # two partitions: the assignment puts one on each broker (explicit assignments are not honoured)
+            # two partitions: the broker's placement puts one on each broker
             topic = {"name": "quota-on-1", "num_partitions": 2, "replication_factor": 1}
             assert (
                 raw1.request(19, 5, {"topics": [topic], "timeout": 5000}).topics[0].error_code

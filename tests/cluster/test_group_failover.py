@@ -276,6 +276,8 @@ class Cluster:
 def test_killing_the_group_coordinator_with_a_paused_replica_never_takes_a_commit_back(
     zookeeper, zk, tmp_path
 ):
+    """Scenario (e): the group commits every 100 ms; the coordinator is killed while the third replica of its
+    offsets partition is paused; no committed offset is ever read back below an acknowledged commit."""
     # The paused replica stays in the ISR (replica.lag.time.max.ms 10 s, long session): the new leader's
     # high watermark cannot move, and the last acknowledged commits lie above it in its log.
     with Cluster(zookeeper, zk, tmp_path, {"replica.lag.time.max.ms": "10000"}) as cluster:

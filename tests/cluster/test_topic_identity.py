@@ -42,6 +42,8 @@ def _poll_into(consumer: Consumer, got: list[tuple[int, bytes]]) -> bool:
 def test_replica_down_while_its_topic_is_deleted_and_recreated_never_serves_the_old_records(
     zookeeper, zk, tmp_path
 ):
+    """Scenario (c): a replica stopped while its topic is deleted and recreated deletes its old replica when
+    it starts (another topic id), replicates the new topic, and leads it after a failover."""
     dirs = [tmp_path / f"b{i}" for i in range(3)]
     brokers = [cluster_broker(zookeeper, dirs[i], i) for i in range(3)]
     for b in brokers:

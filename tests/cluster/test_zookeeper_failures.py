@@ -169,6 +169,8 @@ def create_topic(brokers: list[BrookProcess], zk: KazooClient, name: str) -> Non
 
 
 def test_broker_sigkilled_and_restarted_within_its_session_timeout_registers_and_rejoins(three, zk):
+    """Scenario (i): restarted before ZooKeeper expired its old session, the broker waits it out (never exits),
+    registers, rejoins the ISR; every acknowledged record is there exactly once."""
     brokers = three
     create_topic(brokers, zk, "fast-restart")
     bootstrap = ",".join(b.bootstrap for b in brokers)
@@ -213,7 +215,8 @@ def test_rolling_sigterm_restart_moves_leadership_first_and_loses_nothing(three,
 
 
 def test_zookeeper_paused_past_the_session_timeout_then_restarted_under_load(tmp_path):
-    """Every session expires while ZooKeeper is stopped (SIGSTOP); then ZooKeeper restarts. No broker exits."""
+    """Scenario (d), second half: every session expires while ZooKeeper is stopped (SIGSTOP); then ZooKeeper
+    restarts under load. No broker exits, nothing acknowledged is lost."""
     with ZooKeeperProcess(data_dir=tmp_path / "zk") as server:
         zk = KazooClient(hosts=server.connect)
         zk.start(timeout=10)
@@ -325,7 +328,8 @@ class ZooKeeperLink:
 
 
 def test_broker_cut_off_from_zookeeper_past_its_session_timeout_while_producing(zookeeper, zk, tmp_path):
-    """The cut-off broker loses its session (its leaderships move), then comes back under a new session."""
+    """Scenario (d), first half: the broker cut off from ZooKeeper past its session timeout while producing
+    loses its session (its leaderships move), then comes back under a new session."""
     zk_port = int(zookeeper.split("/")[0].split(":")[1])
     chroot = zookeeper.split("/", 1)[1]
     link = ZooKeeperLink(zk_port)

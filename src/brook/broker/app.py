@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["Broker"]
 
+_STOP_STEP_S = 10.0  # the limit of one shutdown step (connections get their own 5 s grace inside it)
+_CLOSE_LOGS_S = 30.0  # closing flushes every log: fsyncs on a busy disk
+
 
 class Broker:
     def __init__(self, config: BrokerConfig, clock: Clock | None = None) -> None:
@@ -58,6 +63,7 @@ class Broker:
         self.metadata = _build_metadata_store(config, self.log_dirs[0], self.node_id)
         self.metadata_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="metadata")
         self._stopping = False
+        self._logs_loaded = False  # abort_start closes (and marks clean) only logs loaded in full
         self._hosting = False  # partitions follow the metadata (after registration, on a cluster)
         # A segment roll's fsync runs on a worker thread (ReplicaManager), not on the event loop.
         self.log_manager = LogManager(
@@ -107,6 +113,7 @@ class Broker:
         claim_log_dirs(self.log_dirs, cluster_id=self.metadata.cluster_id, node_id=self.node_id)
         topics = self.metadata.topics()
         self.log_manager.load({name: self.topics.log_config(state) for name, state in topics.items()})
+        self._logs_loaded = True
         hosted = self.log_manager.open_partitions
         logger.info("resource budget %s", budget.describe(hosted, count_maps()))
         if hosted > budget.max_partitions:
@@ -208,12 +215,16 @@ class Broker:
             * self.config.int("controlled.shutdown.retry.backoff.ms")
             / 1000
         )
-        await self.replicas.fetchers.close()
+        await _bounded(self.replicas.fetchers.close(), _STOP_STEP_S, "stopping replica fetchers")
         logger.info("controlled shutdown: fetchers stopped, moving leaderships")
         try:
-            still_leading = await asyncio.get_running_loop().run_in_executor(
-                self.metadata_executor, controlled, budget_s
+            still_leading = await asyncio.wait_for(
+                asyncio.get_running_loop().run_in_executor(self.metadata_executor, controlled, budget_s),
+                budget_s + _STOP_STEP_S,
             )
+        except TimeoutError:
+            logger.warning("controlled shutdown did not finish within %.0fs; shutting down anyway", budget_s)
+            return
         except Exception:
             logger.exception("controlled shutdown failed; shutting down anyway")
             return
@@ -254,24 +265,87 @@ class Broker:
                 logger.exception("flush pass failed")
 
     async def stop(self) -> None:
+        """Every step has a time limit (a stuck step is logged and skipped), so SIGTERM always ends the process.
+
+        The durable steps (fetchers stopped, HW checkpoint, flush, logs closed) come before the ZooKeeper
+        session ends, which is last: other brokers see this one leave only once its logs are safe."""
         logger.info("shutting down")
+        self._stopping = True  # from here no metadata change starts a fetcher
         await self._controlled_shutdown()
         self.groups.shutdown()
-        await self.server.stop()
-        await self.metrics.stop()
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        await self.replicas.fetchers.close()
-        await self.replicas.checkpoint_high_watermarks()  # the final HWs, before the logs close
-        await self.replicas.wait_for_flushes()
+        await _bounded(self.server.stop(), _STOP_STEP_S, "closing client connections")
+        await _bounded(self.metrics.stop(), _STOP_STEP_S, "closing the metrics listener")
+        await self._cancel_background()
+        await _bounded(self.replicas.fetchers.close(), _STOP_STEP_S, "stopping replica fetchers")
+        # the final HWs, before the logs close
+        await _bounded(self.replicas.checkpoint_high_watermarks(), _STOP_STEP_S, "high watermark checkpoint")
+        await _bounded(self.replicas.wait_for_flushes(), _STOP_STEP_S, "pending flushes")
         self.replicas.close()
         await asyncio.to_thread(self.replicas.write_producer_snapshots)  # before the logs close and sync
         self.produce_validator.close()
-        await asyncio.to_thread(self.log_manager.close)
-        await asyncio.to_thread(self.metadata.close)  # ZooKeeper: ends the session, drops /brokers/ids/<id>
+        closed_logs = await _bounded(asyncio.to_thread(self.log_manager.close), _CLOSE_LOGS_S, "closing logs")
+        await self._close_metadata()  # ZooKeeper: ends the session, drops /brokers/ids/<id>
+        if closed_logs:
+            logger.info("shut down cleanly")
+        else:
+            logger.warning("shut down; the logs were not closed in time (the next start recovers them)")
+
+    async def abort_start(self) -> None:
+        """After a failed (or abandoned) `start()`: release what it took, each step with a time limit, so the
+        process can exit at once. The ZooKeeper session ends here (never left behind holding
+        /brokers/ids/<id> or /controller). Logs are closed only if they were loaded in full: closing writes
+        the clean-shutdown marker, which must not vouch for logs that were never loaded or recovered."""
+        self._stopping = True
+        self.groups.shutdown()
+        await _bounded(self.server.stop(), _STOP_STEP_S, "closing the listener")
+        await _bounded(self.metrics.stop(), _STOP_STEP_S, "closing the metrics listener")
+        await self._cancel_background()
+        await _bounded(self.replicas.fetchers.close(), _STOP_STEP_S, "stopping replica fetchers")
+        self.produce_validator.close()
+        await self._close_metadata()
+        if self._logs_loaded:
+            await _bounded(asyncio.to_thread(self.log_manager.close), _CLOSE_LOGS_S, "closing logs")
+        logger.info("start abandoned; resources released")
+
+    async def _cancel_background(self) -> None:
+        for task in self._background:
+            task.cancel()
+        if self._background:
+            await asyncio.wait(self._background, timeout=_STOP_STEP_S)
+
+    async def _close_metadata(self) -> None:
+        """End the store (the ZooKeeper session and its threads) on a daemon thread of its own, waited for a
+        bounded time: the pools may be busy with calls that a dead ZooKeeper keeps waiting."""
+        done = asyncio.get_running_loop().create_future()
+
+        def close() -> None:
+            try:
+                self.metadata.close()
+            except Exception:
+                logger.exception("closing the metadata store failed")
+            finally:
+                done.get_loop().call_soon_threadsafe(_resolve, done)
+
+        threading.Thread(target=close, name="metadata-close", daemon=True).start()
+        await _bounded(done, _STOP_STEP_S, "closing the zookeeper session")
         self.metadata_executor.shutdown(wait=False, cancel_futures=True)
-        logger.info("shut down cleanly")
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _bounded(step: Awaitable[Any], timeout_s: float, what: str) -> bool:
+    """Await one shutdown step for at most `timeout_s`; log and go on if it fails or overruns."""
+    try:
+        await asyncio.wait_for(step, timeout_s)
+        return True
+    except TimeoutError:
+        logger.warning("shutdown step timed out after %.0fs, skipped: %s", timeout_s, what)
+    except Exception:
+        logger.exception("shutdown step failed: %s", what)
+    return False
 
 
 def _build_metadata_store(config: BrokerConfig, data_dir: Path, node_id: int) -> MetadataStore:

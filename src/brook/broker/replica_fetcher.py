@@ -234,8 +234,11 @@ class ReplicaFetcherManager:
         self._replicas = replicas
         self._fetchers: dict[int, ReplicaFetcher] = {}
         self._stopping: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     def reconcile(self, leaders: Mapping[TopicPartition, int], brokers: Mapping[int, BrokerInfo]) -> None:
+        if self._closed:
+            return  # the broker is shutting down: no fetcher starts again (Kafka stops them for good too)
         wanted: dict[int, set[TopicPartition]] = {}
         for tp, leader in leaders.items():
             if leader in brokers:
@@ -257,6 +260,8 @@ class ReplicaFetcherManager:
         task.add_done_callback(self._stopping.discard)
 
     async def close(self) -> None:
+        """Stop every fetcher, for good: `reconcile` starts none after this."""
+        self._closed = True
         fetchers = list(self._fetchers.values())
         self._fetchers.clear()
         await asyncio.gather(*(f.stop() for f in fetchers), *self._stopping, return_exceptions=True)

@@ -13,7 +13,7 @@ import functools
 import logging
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +35,7 @@ from brook.common.errors import (
 )
 from brook.common.types import TopicPartition
 from brook.metadata.api import MetadataStore, PartitionState, TopicState
+from brook.metadata.assignment import check_new_partitions_assignment, check_replica_assignment
 from brook.storage.api import LogConfig
 from brook.storage.budget import ResourceBudget
 from brook.storage.partition_metadata import write_topic_id
@@ -308,9 +309,16 @@ class TopicService:
         internal: bool = False,
     ) -> TopicState:
         validate_topic_name(name)
+        checked_assignment = None
         if assignments:
-            num_partitions = len(assignments)
-            replication_factor = len(next(iter(assignments.values())))
+            if num_partitions != -1 or replication_factor != -1:
+                raise InvalidRequest(
+                    "Both numPartitions or replicationFactor and replicasAssignments were set. "
+                    "Both cannot be used at the same time."
+                )
+            checked_assignment = check_replica_assignment(assignments)
+            num_partitions = len(checked_assignment)
+            replication_factor = len(checked_assignment[0])
         if num_partitions == -1:
             num_partitions = self.config.int("num.partitions")
         if replication_factor == -1:
@@ -322,7 +330,7 @@ class TopicService:
         if replication_factor <= 0:
             raise InvalidReplicationFactor("Replication factor must be larger than 0.")
         # the store checks again against its freshest view (a broker may have registered a moment ago)
-        if replication_factor > brokers and validate_only:
+        if replication_factor > brokers and validate_only and checked_assignment is None:
             raise InvalidReplicationFactor(
                 f"Replication factor: {replication_factor} larger than available brokers: {brokers}."
             )
@@ -345,6 +353,7 @@ class TopicService:
             replication_factor,
             checked,
             internal=internal,
+            assignment=checked_assignment,
             _undo_topic=name,
         )
         logger.info("created topic name=%s partitions=%d configs=%s", name, num_partitions, checked)
@@ -368,7 +377,14 @@ class TopicService:
         logger.info("deleted topic name=%s", name)
         return state
 
-    async def create_partitions(self, name: str, count: int, *, validate_only: bool = False) -> TopicState:
+    async def create_partitions(
+        self,
+        name: str,
+        count: int,
+        *,
+        assignments: Sequence[Sequence[int]] | None = None,
+        validate_only: bool = False,
+    ) -> TopicState:
         state = self.metadata.topic(name)
         if state is None:
             raise UnknownTopicOrPartition(f"The topic '{name}' does not exist.")
@@ -384,9 +400,18 @@ class TopicService:
             (count - len(state.partitions)) * replication_factor, len(self.metadata.live_brokers())
         )
         self._check_partition_limit(count)
+        checked = None
+        if assignments is not None:
+            checked = check_new_partitions_assignment(
+                assignments,
+                current_count=len(state.partitions),
+                total_count=count,
+                replication_factor=replication_factor,
+                brokers={b.node_id for b in self.metadata.live_brokers()},
+            )
         if validate_only:
             return state
-        state = await self._write(self.metadata.add_partitions, name, count)
+        state = await self._write(self.metadata.add_partitions, name, count, assignment=checked)
         logger.info("added partitions name=%s count=%d", name, count)
         return state
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -12,6 +14,10 @@ from pathlib import Path
 import click
 
 from brook import __version__
+
+logger = logging.getLogger("brook.cli.serve")
+
+_LEFTOVER_TASKS_S = 5.0
 
 
 def _parse_override(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -76,50 +82,110 @@ def serve(
         exit_code = _run(config)
     except KeyboardInterrupt:
         exit_code = 0
-    sys.exit(exit_code)
+    except Exception:  # a bug in the shutdown path: still exit, never linger with threads and a session
+        logger.exception("broker failed")
+        exit_code = 1
+    _exit_now(exit_code)
+
+
+def _exit_now(code: int) -> None:
+    """Leave now: flush the logs and streams, then end the process without joining leftover threads.
+
+    Everything durable (logs, checkpoints, the clean-shutdown marker) and the ZooKeeper session were closed
+    (each with a time limit) before this. An interpreter exit would join every worker thread of every
+    ThreadPoolExecutor, so one stuck call (a ZooKeeper round trip, a slow disk) would keep a stopped broker
+    alive, holding its port; os._exit does not wait."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def _start_failure_message(config: object, exc: BaseException) -> str:
+    from brook.broker.config import BrokerConfig
+    from brook.common.errors import OutOfDescriptors
+
+    assert isinstance(config, BrokerConfig)
+    if isinstance(exc, OutOfDescriptors):
+        return f"brook: {exc}; raise the open-files limit (ulimit -n, LimitNOFILE=)"
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        host, port = config.listener
+        return f"brook: cannot listen on {host}:{port}: the address is already in use ({exc.strerror})"
+    return f"brook: failed to start: {type(exc).__name__}: {exc}"
 
 
 def _run(config: object) -> int:
     import uvloop
 
+    from brook.broker.config import BrokerConfig
+
+    assert isinstance(config, BrokerConfig)
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(_main(config))
+    finally:
+        _close_loop(loop)
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left and give it a moment; never wait for a task that ignores its cancellation (the
+    default runner waits for every task without a limit, which kept failed brokers alive)."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(asyncio.wait(tasks, timeout=_LEFTOVER_TASKS_S))
+    with contextlib.suppress(Exception):
+        loop.close()
+
+
+async def _main(config: object) -> int:
     from brook.broker.app import Broker
     from brook.broker.config import BrokerConfig
     from brook.broker.meta_properties import LogDirOwnershipError
-    from brook.common.errors import OutOfDescriptors
 
     assert isinstance(config, BrokerConfig)
-
-    async def main() -> int:
-        # Handlers go in before the ready line: a supervisor may send SIGTERM as soon as it sees it.
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        broker = Broker(config)
-        try:
-            await broker.start()
-        except LogDirOwnershipError as exc:
-            click.echo(f"brook: {exc}", err=True)
-            return 1
-        except OutOfDescriptors as exc:
-            # No close(): it would mark logs that were never loaded (or recovered) as cleanly shut down.
-            click.echo(f"brook: {exc}; raise the open-files limit (ulimit -n, LimitNOFILE=)", err=True)
-            return 1
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                host, port = config.listener
-                click.echo(f"brook: cannot listen on {host}:{port}: the address is already in use", err=True)
-                await asyncio.to_thread(broker.log_manager.close)
-                return 1
-            raise
-        host, _ = config.listener
-        click.echo(
-            f"brook {__version__} ready on {host}:{broker.bound_port} "
-            f"(data: {','.join(str(d) for d in broker.log_dirs)}, node {broker.node_id})",
-        )
-        sys.stdout.flush()
-        await stop.wait()
-        await broker.stop()
+    # Handlers go in before the ready line: a supervisor may send SIGTERM as soon as it sees it.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        broker = Broker(config)  # connects to ZooKeeper, within zookeeper.connection.timeout.ms
+    except Exception as build_error:
+        logger.exception("broker could not be built")
+        click.echo(_start_failure_message(config, build_error), err=True)
+        return 1
+    starting = asyncio.ensure_future(broker.start())
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        # SIGTERM while starting (e.g. while a previous run's registration lingers): give up the start
+        logger.info("stop requested while starting; abandoning the start")
+        starting.cancel()
+        await asyncio.wait({starting}, timeout=_LEFTOVER_TASKS_S)
+        await broker.abort_start()
         return 0
-
-    return uvloop.run(main())
+    stopped.cancel()
+    exc = starting.exception()
+    if exc is not None:
+        if isinstance(exc, LogDirOwnershipError):
+            click.echo(f"brook: {exc}", err=True)
+        else:
+            if not isinstance(exc, OSError):
+                logger.error("start failed", exc_info=exc)
+            click.echo(_start_failure_message(config, exc), err=True)
+        await broker.abort_start()
+        return 1
+    host, _ = config.listener
+    click.echo(
+        f"brook {__version__} ready on {host}:{broker.bound_port} "
+        f"(data: {','.join(str(d) for d in broker.log_dirs)}, node {broker.node_id})",
+    )
+    sys.stdout.flush()
+    await stop.wait()
+    await broker.stop()
+    return 0

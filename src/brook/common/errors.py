@@ -12,6 +12,7 @@ __all__ = [
     "InvalidRecord",
     "InvalidTimestamp",
     "InvalidReplicationFactor",
+    "InvalidReplicaAssignment",
     "InvalidRequest",
     "InvalidTopic",
     "InvalidConfig",
@@ -88,6 +89,10 @@ class InvalidPartitions(BrookError):
 
 class InvalidReplicationFactor(BrookError):
     error_code = ErrorCode.invalid_replication_factor
+
+
+class InvalidReplicaAssignment(BrookError):
+    error_code = ErrorCode.invalid_replica_assignment
 
 
 class InvalidConfig(BrookError):

@@ -24,6 +24,7 @@ from typing import Any
 
 from brook.common.errors import (
     InvalidPartitions,
+    InvalidReplicaAssignment,
     InvalidReplicationFactor,
     OutOfDescriptors,
     TopicAlreadyExists,
@@ -93,9 +94,11 @@ class EmbeddedMetadataStore:
         configs: Mapping[str, str],
         *,
         internal: bool = False,
+        assignment: Mapping[int, tuple[int, ...]] | None = None,
     ) -> TopicState:
         if name in self._topics:
             raise TopicAlreadyExists(f"Topic '{name}' already exists.")
+        self._check_single_broker(assignment)
         if replication_factor > 1:
             raise InvalidReplicationFactor(
                 f"Replication factor: {replication_factor} larger than available brokers: 1."
@@ -110,7 +113,10 @@ class EmbeddedMetadataStore:
         self._commit(topics={n: t for n, t in self._topics.items() if n != name})
         return state
 
-    def add_partitions(self, name: str, total_count: int) -> TopicState:
+    def add_partitions(
+        self, name: str, total_count: int, *, assignment: Mapping[int, tuple[int, ...]] | None = None
+    ) -> TopicState:
+        self._check_single_broker(assignment)
         state = self._require(name)
         current = len(state.partitions)
         if total_count <= current:
@@ -121,6 +127,14 @@ class EmbeddedMetadataStore:
         partitions = dict(state.partitions)
         partitions.update({p: self._new_partition(p) for p in range(current, total_count)})
         return self._replace(name, partitions=partitions)
+
+    def _check_single_broker(self, assignment: Mapping[int, tuple[int, ...]] | None) -> None:
+        """One broker: an explicit assignment can only name this one."""
+        others = sorted({b for replicas in (assignment or {}).values() for b in replicas} - {self._node_id})
+        if others:
+            raise InvalidReplicaAssignment(
+                f"Unknown broker(s) in replica assignment: {', '.join(str(b) for b in others)}."
+            )
 
     def set_topic_configs(self, name: str, configs: Mapping[str, str]) -> TopicState:
         self._require(name)

@@ -12,8 +12,11 @@ async def create_partitions(ctx: RequestContext, req: Any) -> Any:
     for topic in req.topics:
         entry: dict[str, Any] = {"name": topic.name}
         try:
+            assignments = (
+                None if topic.assignments is None else [list(a.broker_ids) for a in topic.assignments]
+            )
             await ctx.broker.topics.create_partitions(
-                topic.name, topic.count, validate_only=req.validate_only
+                topic.name, topic.count, assignments=assignments, validate_only=req.validate_only
             )
             entry.update(error_code=ErrorCode.none, error_message=None)
         except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)

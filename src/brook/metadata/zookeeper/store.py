@@ -185,9 +185,11 @@ class ZooKeeperMetadataStore:
 
     def register_broker(self, broker: BrokerInfo) -> None:
         """Create our ephemeral /brokers/ids/<id> (waiting out a stale one), then stand for controller."""
-        self._registration = broker
         if not register_broker(self._zk, broker, self._clock, self._stopped):
             return
+        # Only now: a registration in place is what makes this store stand for controller (and re-register
+        # after a session expiry); a start that failed before it must never act as controller.
+        self._registration = broker
         self._cache.refresh_brokers()
         self._controller.stand()
         _wait_for(lambda: self.controller_id >= 0 or self._stopped.is_set(), _CONTROLLER_WAIT_S)
@@ -200,21 +202,16 @@ class ZooKeeperMetadataStore:
         configs: Mapping[str, str],
         *,
         internal: bool = False,
+        assignment: Mapping[int, tuple[int, ...]] | None = None,
     ) -> TopicState:
+        """`assignment` given (CreateTopics' explicit one): written as it is, like Kafka's ZooKeeper mode,
+        even naming brokers that are down (their partitions wait for them); else placed over live brokers."""
         if name in self._cache.image.topics or self._zk.exists(topic_path(name)):
             raise TopicAlreadyExists(f"Topic '{name}' already exists.")
         if self._zk.exists(f"{DELETE_TOPICS_PATH}/{name}"):
             raise TopicAlreadyExists(f"Topic '{name}' is marked for deletion.")
-        if replication_factor > len(self._cache.image.brokers):
-            self._cache.refresh_brokers()  # a broker that registered a moment ago may not be in the image yet
-        brokers = self._broker_ids()
-        assignment = assign_replicas(
-            brokers,
-            num_partitions,
-            replication_factor,
-            start_index=random.randrange(len(brokers)),
-            replica_shift=random.randrange(len(brokers)),
-        )
+        if assignment is None:
+            assignment = self._place(num_partitions, replication_factor)
         topic_id = uuid.uuid4()
         txn = self._zk.transaction()
         txn.create(topic_path(name), dumps(topic_doc(topic_id, assignment)))
@@ -249,7 +246,10 @@ class ZooKeeperMetadataStore:
         self._cache.refresh_topic(name)
         return state
 
-    def add_partitions(self, name: str, total_count: int) -> TopicState:
+    def add_partitions(
+        self, name: str, total_count: int, *, assignment: Mapping[int, tuple[int, ...]] | None = None
+    ) -> TopicState:
+        new_assignment = assignment
         data, stat = self._get_or_unknown(topic_path(name), name)
         doc = loads(data) or {}
         assignment = {int(p): tuple(r) for p, r in doc.get("partitions", {}).items()}
@@ -259,14 +259,19 @@ class ZooKeeperMetadataStore:
                 f"Topic currently has {current} partitions, which is higher than or equal to "
                 f"the requested {total_count}."
             )
-        brokers = self._broker_ids()
-        replication_factor = len(assignment.get(0, (self._node_id,)))
-        # like Kafka: continue the placement from partition 0's leader, so the new ones keep the spread
-        leader0 = assignment[0][0] if assignment.get(0) else brokers[0]
-        start = sorted(brokers).index(leader0) if leader0 in brokers else 0
-        added = assign_replicas(
-            brokers, total_count - current, replication_factor, start_index=start, first_partition=current
-        )
+        if new_assignment is not None:
+            if sorted(new_assignment) != list(range(current, total_count)):  # the topic grew meanwhile
+                raise InvalidPartitions(f"Topic now has {current} partitions; the assignment is for others.")
+            added = dict(new_assignment)
+        else:
+            brokers = self._broker_ids()
+            replication_factor = len(assignment.get(0, (self._node_id,)))
+            # like Kafka: continue the placement from partition 0's leader, so the new ones keep the spread
+            leader0 = assignment[0][0] if assignment.get(0) else brokers[0]
+            start = sorted(brokers).index(leader0) if leader0 in brokers else 0
+            added = assign_replicas(
+                brokers, total_count - current, replication_factor, start_index=start, first_partition=current
+            )
         doc["partitions"] = {str(p): list(r) for p, r in sorted({**assignment, **added}.items())}
         txn = self._zk.transaction()
         txn.set_data(topic_path(name), dumps(doc), version=stat.version)
@@ -363,6 +368,18 @@ class ZooKeeperMetadataStore:
         if value is None:
             value = self._cache.image.broker_configs.get(key)
         return self._unclean_default if value is None else value.strip().lower() == "true"
+
+    def _place(self, num_partitions: int, replication_factor: int) -> dict[int, tuple[int, ...]]:
+        if replication_factor > len(self._cache.image.brokers):
+            self._cache.refresh_brokers()  # a broker that registered a moment ago may not be in the image yet
+        brokers = self._broker_ids()
+        return assign_replicas(
+            brokers,
+            num_partitions,
+            replication_factor,
+            start_index=random.randrange(len(brokers)),
+            replica_shift=random.randrange(len(brokers)),
+        )
 
     def _broker_ids(self) -> list[int]:
         brokers = sorted(self._cache.image.brokers)
