@@ -151,15 +151,30 @@ def test_metadata_write_that_fails_changes_nothing(tmp_path: Path) -> None:
     store.create_topic("kept", 1, 1, {})
     on_disk = (tmp_path / FILE_NAME).read_bytes()
     with no_descriptor_to_spare():
-        with pytest.raises(OutOfDescriptors):
-            store.create_topic("lost", 3, 1, {})
-        with pytest.raises(OutOfDescriptors):
-            store.add_partitions("kept", 5)
+        store._reserve.close()  # its slot is taken by someone else (as the acceptor would take it)
+        taken = os.open(os.devnull, os.O_RDONLY)
+        try:
+            with pytest.raises(OutOfDescriptors):
+                store.create_topic("lost", 3, 1, {})
+            with pytest.raises(OutOfDescriptors):
+                store.add_partitions("kept", 5)
+        finally:
+            os.close(taken)
     assert set(store.topics()) == {"kept"}
     assert len(store.topics()["kept"].partitions) == 1
     assert (tmp_path / FILE_NAME).read_bytes() == on_disk
     store.create_topic("later", 2, 1, {})
     assert set(EmbeddedMetadataStore(tmp_path, 0).topics()) == {"kept", "later"}
+
+
+def test_a_metadata_write_lands_in_the_reserved_descriptor_when_none_is_spare(tmp_path: Path) -> None:
+    store = EmbeddedMetadataStore(tmp_path, 0)
+    with no_descriptor_to_spare():
+        store.create_topic("landed", 2, 1, {})
+        store.add_partitions("landed", 3)
+    reloaded = EmbeddedMetadataStore(tmp_path, 0)
+    assert set(reloaded.topics()) == {"landed"}
+    assert len(reloaded.topics()["landed"].partitions) == 3
 
 
 def test_recovery_threads_load_the_same_logs(tmp_path: Path) -> None:
