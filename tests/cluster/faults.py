@@ -96,6 +96,21 @@ class Cluster:
         return self.log_bytes(0, topic)
 
 
+def fault_tolerant_producer(bootstrap: str) -> Producer:
+    """Idempotent, acks=all, retrying for two minutes and refreshing metadata every second: what the fault
+    scenarios produce with, so a failover costs retries, never a lost or duplicated record."""
+    return Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "message.timeout.ms": 120_000,
+            "topic.metadata.refresh.interval.ms": 1000,
+        }
+    )
+
+
 class AckedProducer:
     """Produces b"<prefix>-<n>" values with acks=all and idempotence from a thread until stopped;
     `acked` holds (value, offset) of every acknowledged record, in acknowledgement order."""
@@ -107,16 +122,7 @@ class AckedProducer:
         self.acked: list[tuple[bytes, int]] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
-        self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "acks": "all",
-                "enable.idempotence": True,
-                "linger.ms": 5,
-                "message.timeout.ms": 120_000,
-                "topic.metadata.refresh.interval.ms": 1000,
-            }
-        )
+        self._producer = fault_tolerant_producer(bootstrap)
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> AckedProducer:

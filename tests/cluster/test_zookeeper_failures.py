@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from kazoo.client import KazooClient
 
 from brook.testing import BrookProcess, ZooKeeperProcess
 from tests.cluster.brokers import brook_on
+from tests.cluster.faults import fault_tolerant_producer
 from tests.integration.helpers import wait_until
 
 pytestmark = [pytest.mark.zookeeper, pytest.mark.slow]
@@ -55,16 +56,7 @@ class LoadProducer:
         self.errors: list[str] = []
         self.ack_times: list[float] = []
         self._stop = threading.Event()
-        self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "acks": "all",
-                "enable.idempotence": True,
-                "linger.ms": 5,
-                "message.timeout.ms": 120_000,
-                "topic.metadata.refresh.interval.ms": 1000,
-            }
-        )
+        self._producer = fault_tolerant_producer(bootstrap)
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> "LoadProducer":
