@@ -14,6 +14,7 @@ leader and a full ISR, stop the clients, read every partition back from offset 0
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import random
@@ -271,6 +272,9 @@ def run(cluster: BrookCluster, args: argparse.Namespace, kinds: list[str], start
     commits = [c for m in members for c in m.commits]
     commit_reads = [r for m in members for r in m.reads] + read_committed(cluster.bootstrap, TOPIC, GROUP)
     acks = [a for p in producers for a in p.acks]
+    points = [faults_from, *sorted(a.time_s for a in acks if faults_from <= a.time_s <= faults_to), faults_to]
+    gap_from, gap_to = max(itertools.pairwise(points), key=lambda pair: pair[1] - pair[0])
+    say(start, f"longest gap without an acknowledgement: {gap_from - start:.1f}s .. {gap_to - start:.1f}s")
     return Outcome(
         report=check(acks, logs, commits, commit_reads, window=(faults_from, faults_to)),
         faults=chaos.faults,

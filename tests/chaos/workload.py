@@ -76,13 +76,19 @@ class ProducerLoad(threading.Thread):
                 producer.flush(30)  # deliver what can be, then start over with a fresh producer id
                 producer = self._producer = self._new_producer()
                 continue
-            producer.poll(0)
             next_at += interval_s
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                producer.poll(delay)
-            else:
-                next_at = time.monotonic()
+            try:
+                producer.poll(0)
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    producer.poll(delay)
+                else:
+                    next_at = time.monotonic()
+            except KafkaException as exc:  # a fatal error raised from poll: record it, go on with a new one
+                self.fatal.append(f"{time.strftime('%H:%M:%S')} poll: {exc}")
+                with contextlib.suppress(KafkaException):
+                    producer.flush(30)
+                producer = self._producer = self._new_producer()
 
     def stop(self, flush_timeout_s: float) -> int:
         """Stop sending, wait for the outstanding acks; returns how many stayed undelivered."""

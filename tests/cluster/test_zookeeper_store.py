@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from kazoo.client import KazooClient
+from kazoo.exceptions import ConnectionLoss
 
 from brook.metadata.api import BrokerInfo
 from brook.metadata.zookeeper import ZooKeeperMetadataStore, assign_replicas, decode_topic_id
@@ -178,3 +179,32 @@ def test_broker_registers_again_after_session_expiry(zookeeper, zk):
         assert store.topic("after-expiry") is not None
     finally:
         store.close()
+
+
+def test_a_watch_refresh_that_zookeeper_fails_is_redone_until_the_image_has_the_change(
+    stores, zk, monkeypatch
+):
+    """kazoo re-arms a DataWatch and records the version before it calls back, and never calls back again for
+    that version: a callback whose reads hit ConnectionLoss (ZooKeeper paused, link cut) must be redone, or the
+    image keeps the old partition state for good (chaos runs saw exactly that traceback)."""
+    a, _ = stores
+    a.create_topic("watched", 1, 2, {})
+    path = "/brokers/topics/watched/partitions/0/state"
+    real_get = a._zk.get
+    failed = threading.Event()
+
+    def get_failing_once(znode_path: str, watch: Any = None) -> Any:
+        # the recipe's own read passes its watcher (and kazoo retries it); the callback's read of the new
+        # state does not: that one fails, once, as it does when the connection drops mid-callback
+        if znode_path == path and watch is None and not failed.is_set():
+            failed.set()
+            raise ConnectionLoss()
+        return real_get(znode_path, watch)
+
+    monkeypatch.setattr(a._zk, "get", get_failing_once)
+    doc = znode(zk, path)
+    doc["leader_epoch"] += 1
+    zk.set(path, json.dumps(doc).encode())
+    wait_until(failed.is_set)
+    wait_until(lambda: a.topic("watched").partitions[0].leader_epoch == doc["leader_epoch"], 20)
+    assert a._cache.catch_up.pending == []

@@ -37,6 +37,8 @@ from brook.storage.producer_state import ProducerStateManager
 
 logger = logging.getLogger(__name__)
 
+_ISR_RETRY_BACKOFF_S = (0.1, 0.25, 0.5, 1.0)  # an ISR write without an answer is asked again after these
+
 __all__ = ["FetchPartition", "FetchResult", "IsrWriter", "ReplicaManager"]
 
 # (tp, leader_epoch, new isr) -> whether the metadata store accepted it; never blocks the event loop
@@ -369,12 +371,40 @@ class ReplicaManager:
         self._isr_writes[partition.tp] = task
 
     async def _write_isr(self, writer: IsrWriter, partition: Partition, isr: tuple[int, ...]) -> None:
+        """Write one proposal; apply it only once the store answers that it took it.
+
+        A write that fails without an answer (ZooKeeper unreachable, the connection lost after the request was
+        sent) may have been committed: the controller may then elect any member of `isr`. So the proposal
+        stays in flight (the HW keeps counting its members, KIP-497's maximal ISR) and is asked again until
+        the store answers, or this broker no longer leads in this epoch. Giving up instead let a leader
+        acknowledge records a committed new ISR member did not have; it was then elected and they were lost.
+        """
         old, epoch = partition.isr, partition.leader_epoch
+        failures = 0
         try:
-            accepted = await writer(partition.tp, epoch, isr)
-        except Exception:
-            logger.exception("writing the ISR failed tp=%s isr=%s", partition.tp, isr)
-            return
+            while True:
+                try:
+                    accepted = await writer(partition.tp, epoch, isr)
+                    break
+                except Exception as exc:
+                    failures += 1
+                    still = (
+                        self.partitions.get(partition.tp) is partition
+                        and partition.is_leader
+                        and partition.leader_epoch == epoch
+                        and partition.pending_isr is isr
+                    )
+                    logger.warning(
+                        "writing the ISR failed tp=%s isr=%s (%r); %s",
+                        partition.tp,
+                        isr,
+                        exc,
+                        "kept in flight, asking again" if still else "no longer leading in this epoch",
+                        exc_info=failures == 1,
+                    )
+                    if not still:
+                        return
+                    await asyncio.sleep(_ISR_RETRY_BACKOFF_S[min(failures, len(_ISR_RETRY_BACKOFF_S)) - 1])
         finally:
             self._isr_writes.pop(partition.tp, None)
             if partition.pending_isr is isr:  # a role change since may have cleared or replaced it

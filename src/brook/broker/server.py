@@ -444,6 +444,7 @@ class _Connection(asyncio.BufferedProtocol):
     def writer_reached(self, task: Any) -> bool:
         if self.writer is None or self.writer.done() or self._lost:
             return True
+        # the queue ends with None once reading stopped (client closed, broker stopping): skip that marker
         queued = self._pending._queue  # type: ignore[attr-defined]
         return all(item is None or item[1] is not task for item in queued)
 

@@ -159,7 +159,7 @@ class Controller:
                 delay = _BACKOFF_S[min(failures, len(_BACKOFF_S) - 1)]
                 failures += 1
                 logger.warning(
-                    "controller work failed (%s); retrying in %.2fs", exc, delay, exc_info=failures == 1
+                    "controller work failed (%r); retrying in %.2fs", exc, delay, exc_info=failures == 1
                 )
                 with self._cond:
                     self._stand = self._stand or stand

@@ -25,6 +25,7 @@ from kazoo.exceptions import NoNodeError
 from kazoo.recipe.watchers import DataWatch
 
 from brook.metadata.api import BrokerInfo, PartitionState, TopicState
+from brook.metadata.zookeeper.catch_up import CatchUp
 from brook.metadata.zookeeper.layout import (
     BROKER_IDS_PATH,
     INTERNAL_TOPICS,
@@ -70,6 +71,7 @@ class ImageCache:
         self._state_versions: dict[tuple[str, int], tuple[int, int]] = {}
         self._watched: set[str] = set()
         self._listeners: list[tuple[asyncio.AbstractEventLoop, Listener]] = []
+        self.catch_up = CatchUp()  # watch refreshes ZooKeeper failed, redone until they succeed
         self.closed = False
 
     def add_listener(self, loop: asyncio.AbstractEventLoop, callback: Listener) -> None:
@@ -83,7 +85,15 @@ class ImageCache:
     # --- topics -------------------------------------------------------------------------------
 
     def on_topic_names(self, names: list[str]) -> None:
-        """ChildrenWatch on /brokers/topics: read new topics, drop deleted ones (existing ones have watches)."""
+        """ChildrenWatch on /brokers/topics: read new topics, drop deleted ones (existing ones have watches).
+        A read ZooKeeper fails is redone (re-reading the names) until it succeeds."""
+        self.catch_up.run(
+            "topic names",
+            lambda: self._apply_topic_names(names),
+            redo=lambda: self._apply_topic_names(self._zk.get_children(TOPICS_PATH)),
+        )
+
+    def _apply_topic_names(self, names: list[str]) -> None:
         for name in sorted(set(names) ^ set(self.image.topics)):
             self.refresh_topic(name)
 
@@ -145,7 +155,7 @@ class ImageCache:
                 first = False
                 return
             if path.startswith(TOPICS_PATH) or name in self.image.topics:
-                self.refresh_topic(name)
+                self.catch_up.run(f"topic {name}", lambda: self.refresh_topic(name))
             if path == topic_path(name):
                 self._on_assignment_change()  # partitions added: the controller elects their leaders
 

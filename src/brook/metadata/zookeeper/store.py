@@ -354,6 +354,7 @@ class ZooKeeperMetadataStore:
             return
         self._stopped.set()
         self._cache.closed = True
+        self._cache.catch_up.close()
         self._controller.close()
         self._zk.stop()
         self._zk.close()
@@ -458,7 +459,7 @@ class ZooKeeperMetadataStore:
         self._controller.trigger()
 
     def _on_broker_ids(self, _ids: list[str]) -> None:
-        self._cache.refresh_brokers()
+        self._cache.catch_up.run("broker registrations", self._cache.refresh_brokers)
         self._controller.trigger()
 
     def _on_controller(self, data: bytes | None, _stat: Any, _event: Any = None) -> None:
