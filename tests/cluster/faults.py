@@ -228,11 +228,21 @@ def produce_acked(bootstrap: str, topic: str, values: list[bytes], **config: Any
 
 def batches_in(data_dir: Path, topic: str) -> dict[int, bytes]:
     """base offset -> batch bytes, over every segment of partition 0 in `data_dir`."""
-    data = b"".join(p.read_bytes() for p in sorted((data_dir / f"{topic}-0").glob("*.log")))
+    data = _segment_bytes(data_dir, topic)
     return {h.base_offset: data[pos : pos + h.size] for pos, h in iter_batches(data)}
 
 
 def end_offset_in(data_dir: Path, topic: str) -> int:
     """The log end offset of partition 0 as its segment files on disk say (0 if empty)."""
-    data = b"".join(p.read_bytes() for p in sorted((data_dir / f"{topic}-0").glob("*.log")))
+    data = _segment_bytes(data_dir, topic)
     return max((h.last_offset + 1 for _, h in iter_batches(data)), default=0)
+
+
+def _segment_bytes(data_dir: Path, topic: str) -> bytes:
+    """Partition 0's segment files, oldest first, read while the broker runs: retention may delete the
+    oldest between the listing and the read, so a listing whose files did not all stay is read again."""
+    while True:
+        try:
+            return b"".join(p.read_bytes() for p in sorted((data_dir / f"{topic}-0").glob("*.log")))
+        except FileNotFoundError:
+            continue
