@@ -89,6 +89,12 @@ class DescriptorReserve:
         except OSError:
             return -1
 
+    def replenish(self) -> None:
+        """Take the reserve back if an earlier `run` could not (no descriptor was free then)."""
+        with self._lock:
+            if self._fd < 0:
+                self._fd = self._take()
+
     def run(self, fn: Callable[[], T]) -> T:
         with self._lock:
             if self._fd >= 0:

@@ -235,6 +235,7 @@ class EmbeddedMetadataStore:
         next_producer_id = self._next_producer_id if next_producer_id is None else next_producer_id
         client_quotas = self._client_quotas if client_quotas is None else client_quotas
         data = _document(self._cluster_id, broker_configs, next_producer_id, client_quotas, topics)
+        self._reserve.replenish()
         for attempt, delay_s in enumerate((*_WRITE_RETRY_DELAYS_S, None)):
             try:
                 write_atomically(self._path, data)

@@ -175,6 +175,11 @@ def test_a_metadata_write_lands_in_the_reserved_descriptor_when_none_is_spare(tm
     reloaded = EmbeddedMetadataStore(tmp_path, 0)
     assert set(reloaded.topics()) == {"landed"}
     assert len(reloaded.topics()["landed"].partitions) == 3
+    # the reserve is taken back once descriptors are free again, ready for the next shortage
+    store.create_topic("after", 1, 1, {})
+    with no_descriptor_to_spare():
+        store.create_topic("again", 1, 1, {})
+    assert set(EmbeddedMetadataStore(tmp_path, 0).topics()) == {"landed", "after", "again"}
 
 
 def test_recovery_threads_load_the_same_logs(tmp_path: Path) -> None:
