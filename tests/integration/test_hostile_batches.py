@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 import struct
-import threading
 import time
 import zlib
 from pathlib import Path
 
 import pytest
 import zstandard
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 from crc32c import crc32c
 
@@ -26,7 +25,8 @@ from brook.common.errors import ErrorCode
 from brook.records.batch import BATCH_HEADER_SIZE, Compression
 from brook.testing import BrookProcess
 from brook.testing.batches import make_batch
-from tests.integration.helpers import consume_assigned, wait_until
+from tests.integration.helpers import wait_until
+from tests.integration.hostile_common import steady_producer
 from tests.integration.raw_client import RawClient
 
 pytestmark = pytest.mark.integration
@@ -68,33 +68,11 @@ def broker(tmp_path_factory):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def steady_producer(broker):
+def steady(broker):
     """Produces numbered records through every case; all must arrive, in order, exactly once."""
-    stop = threading.Event()
-    sent: list[int] = []
-    errors: list[object] = []
-
-    def run() -> None:
-        producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 1, "acks": "all"})
-        i = 0
-        while not stop.is_set():
-            producer.produce(
-                "steady", value=b"%d" % i, on_delivery=lambda err, _m: err and errors.append(err)
-            )
-            sent.append(i)
-            i += 1
-            producer.poll(0.01)
-        assert producer.flush(30) == 0
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(60)
-    assert not errors
+    with steady_producer(broker):
+        yield
     assert broker.process.poll() is None
-    messages = consume_assigned(broker.bootstrap, "steady", 0, len(sent), timeout_s=60)
-    assert [int(m.value()) for m in messages] == sent
 
 
 @pytest.fixture(autouse=True)
