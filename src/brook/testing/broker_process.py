@@ -14,15 +14,33 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 from brook.testing.managed_process import ManagedProcess
 
-__all__ = ["BrookProcess"]
+__all__ = ["BrookProcess", "forget_started", "started_brokers"]
 
 _READY = re.compile(r"ready on (?P<host>[^:\s]+):(?P<port>\d+)")
+
+# Every broker started since the last forget_started(), so a test run can show their output when a test fails.
+_STARTED: list[weakref.ref[BrookProcess]] = []
+
+
+def started_brokers() -> list[BrookProcess]:
+    """The brokers started since the last forget_started() that still exist, in start order, each once."""
+    seen: list[BrookProcess] = []
+    for ref in _STARTED:
+        broker = ref()
+        if broker is not None and all(broker is not other for other in seen):
+            seen.append(broker)
+    return seen
+
+
+def forget_started() -> None:
+    _STARTED.clear()
 
 
 class BrookProcess(ManagedProcess):
@@ -67,6 +85,7 @@ class BrookProcess(ManagedProcess):
         for key, value in self.overrides.items():
             cmd += ["--override", f"{key}={value}"]
         self.output.clear()
+        _STARTED.append(weakref.ref(self))
         self.process = subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE,
