@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, ElectionType, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -199,3 +199,14 @@ def test_delete_is_refused_when_topic_deletion_is_disabled(tmp_path):
         admin.create_topics([NewTopic("kept", 1, 1)])["kept"].result(10)
         assert _error(admin.delete_topics(["kept"])["kept"]).code() == KafkaError.TOPIC_DELETION_DISABLED
         assert "kept" in admin.list_topics(timeout=10).topics
+
+
+def test_one_node_never_needs_a_leader_election(admin):
+    admin.create_topics([NewTopic("elect-one", 2, 1)])["elect-one"].result(10)
+    tps = [TopicPartition("elect-one", 0), TopicPartition("elect-one", 1), TopicPartition("elect-none", 0)]
+    for election in (ElectionType.PREFERRED, ElectionType.UNCLEAN):
+        results = admin.elect_leaders(election, tps).result(10)
+        assert results[tps[0]].code() == KafkaError.ELECTION_NOT_NEEDED
+        assert results[tps[1]].code() == KafkaError.ELECTION_NOT_NEEDED
+        assert results[tps[2]].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+    assert admin.elect_leaders(ElectionType.PREFERRED, None).result(10) == {}

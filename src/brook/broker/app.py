@@ -37,7 +37,7 @@ from brook.common.errors import OutOfDescriptors
 from brook.common.types import TopicPartition
 from brook.metadata.api import BrokerInfo, MetadataStore
 from brook.metadata.embedded import EmbeddedMetadataStore
-from brook.metadata.zookeeper import ZooKeeperMetadataStore
+from brook.metadata.zookeeper import RebalanceSettings, ZooKeeperMetadataStore
 from brook.protocol import codec
 from brook.storage.budget import ResourceBudget, count_maps, raise_open_files_limit, read_max_map_count
 from brook.storage.manager import LogManager
@@ -359,4 +359,9 @@ def _build_metadata_store(config: BrokerConfig, data_dir: Path, node_id: int) ->
         session_timeout_ms=config.int("zookeeper.session.timeout.ms"),
         connection_timeout_ms=config.int("zookeeper.connection.timeout.ms"),
         unclean_leader_election_enable=config.bool("unclean.leader.election.enable"),
+        rebalance=RebalanceSettings(
+            enable=config.bool("auto.leader.rebalance.enable"),
+            check_interval_ms=config.int("leader.imbalance.check.interval.seconds") * 1000,
+            imbalance_percentage=config.int("leader.imbalance.per.broker.percentage"),
+        ),
     )

@@ -83,12 +83,22 @@ class QuotaManager:
     altered = staticmethod(altered_values)
 
     async def refresh_loop(self) -> None:
+        """Re-read the quota configs every second. A metadata store that cannot answer (ZooKeeper paused or
+        unreachable) keeps the last configs in force: one warning when that starts, one line when it ends."""
+        failing = False
         while True:
             await asyncio.sleep(_REFRESH_S)
             try:
                 self.configs = await self.read_configs()
-            except Exception:
-                logger.exception("reading client quotas failed")
+            except Exception as exc:
+                if not failing:
+                    logger.warning("reading client quotas failed, keeping the last ones (%r)", exc)
+                logger.debug("reading client quotas failed", exc_info=True)
+                failing = True
+                continue
+            if failing:
+                logger.info("reading client quotas again")
+                failing = False
 
     # --- byte rates --------------------------------------------------------------------------------
 

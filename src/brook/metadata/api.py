@@ -8,11 +8,26 @@ replica set from day one so replication plugs in without a change of shape.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["BrokerInfo", "ClientQuotaEntity", "MetadataStore", "PartitionState", "TopicState"]
+__all__ = [
+    "PREFERRED_ELECTION",
+    "UNCLEAN_ELECTION",
+    "BrokerInfo",
+    "ClientQuotaEntity",
+    "ElectionResult",
+    "MetadataStore",
+    "PartitionState",
+    "TopicState",
+]
+
+# ElectLeaders' election types
+PREFERRED_ELECTION = 0
+UNCLEAN_ELECTION = 1
+# (error code, error message, leader afterwards) of one partition's election
+ElectionResult = tuple[int, str | None, int]
 
 # A client quota entity: (entity_type, name) pairs, "user" before "client-id"; name None = <default>.
 ClientQuotaEntity = tuple[tuple[str, str | None], ...]
@@ -90,6 +105,13 @@ class MetadataStore(Protocol):
 
     def update_isr(self, topic: str, partition: int, leader_epoch: int, isr: tuple[int, ...]) -> bool:
         """The leader changes a partition's ISR; False if the leader or its epoch changed meanwhile."""
+        ...
+
+    def elect_leaders(
+        self, partitions: Iterable[tuple[str, int]] | None, election_type: int, timeout_s: float
+    ) -> Mapping[tuple[str, int], ElectionResult]:
+        """ElectLeaders: a preferred or unclean election for these partitions (None: every partition). Blocks:
+        call it off the event loop."""
         ...
 
     def client_quotas(self) -> Mapping[ClientQuotaEntity, Mapping[str, float]]:

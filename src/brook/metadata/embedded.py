@@ -18,11 +18,12 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from brook.common.errors import (
+    ErrorCode,
     InvalidPartitions,
     InvalidReplicaAssignment,
     InvalidReplicationFactor,
@@ -31,7 +32,7 @@ from brook.common.errors import (
     UnknownTopicOrPartition,
 )
 from brook.common.files import DescriptorReserve, is_out_of_descriptors, write_atomically
-from brook.metadata.api import BrokerInfo, ClientQuotaEntity, PartitionState, TopicState
+from brook.metadata.api import BrokerInfo, ClientQuotaEntity, ElectionResult, PartitionState, TopicState
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +161,28 @@ class EmbeddedMetadataStore:
         partitions[partition] = PartitionState(partition, current.replicas, current.leader, leader_epoch, isr)
         self._replace(topic, partitions=partitions)
         return True
+
+    def elect_leaders(
+        self, partitions: Iterable[tuple[str, int]] | None, election_type: int, timeout_s: float
+    ) -> Mapping[tuple[str, int], ElectionResult]:
+        """One node leads every partition it has: no election is ever needed."""
+        wanted = (
+            [(t, p) for t, state in self._topics.items() for p in state.partitions]
+            if partitions is None
+            else list(partitions)
+        )
+        results: dict[tuple[str, int], ElectionResult] = {}
+        for name, p in wanted:
+            state = self._topics.get(name)
+            if state is None or p not in state.partitions:
+                results[(name, p)] = (
+                    ErrorCode.unknown_topic_or_partition,
+                    "The partition does not exist.",
+                    -1,
+                )
+            else:
+                results[(name, p)] = (ErrorCode.election_not_needed, None, state.partitions[p].leader)
+        return results
 
     def client_quotas(self) -> Mapping[ClientQuotaEntity, Mapping[str, float]]:
         return dict(self._client_quotas)

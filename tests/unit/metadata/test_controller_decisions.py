@@ -1,6 +1,14 @@
-"""The controller's pure decisions: unclean election, bounced brokers, controlled shutdown."""
+"""The controller's pure decisions: unclean election, bounced brokers, controlled shutdown, preferred leaders."""
 
-from brook.metadata.zookeeper import elect_leader, elect_leader_after_bounce, initial_state, move_off
+from brook.metadata.zookeeper import (
+    auto_rebalance_candidates,
+    elect_leader,
+    elect_leader_after_bounce,
+    initial_state,
+    move_off,
+    preferred_leader,
+    unclean_leader,
+)
 
 
 def test_no_live_isr_member_stays_offline_unless_unclean_election_is_enabled() -> None:
@@ -46,3 +54,38 @@ def test_a_partition_written_without_state_goes_online_on_its_first_live_replica
     assert initial_state((2, 0, 1), {0, 1, 2}) == (2, 0, (2, 0, 1))
     assert initial_state((2, 0, 1), {0, 1}) == (0, 0, (0, 1))  # the preferred replica is dead
     assert initial_state((2,), {0, 1}) is None  # nobody alive: it waits
+
+
+def test_the_preferred_replica_leads_again_only_from_the_isr() -> None:
+    # broker 0 is back and in the ISR: it takes its partition back in a new epoch, the ISR unchanged
+    assert preferred_leader((0, 1, 2), 1, 5, (1, 2, 0), {0, 1, 2}) == (0, 6, (1, 2, 0))
+    assert preferred_leader((0, 1, 2), 0, 5, (0, 1, 2), {0, 1, 2}) is None  # it already leads
+    assert preferred_leader((0, 1, 2), 1, 5, (1, 2), {0, 1, 2}) is None  # still catching up
+    assert preferred_leader((0, 1, 2), 1, 5, (0, 1, 2), {1, 2}) is None  # registered no more
+    assert preferred_leader((), -1, 0, (), {0}) is None
+
+
+def test_an_unclean_election_needs_a_dead_leader_and_prefers_the_isr() -> None:
+    assert unclean_leader((0, 1, 2), 0, 3, (0, 1), {0, 1, 2}) is None  # the leader lives
+    assert unclean_leader((0, 1, 2), -1, 3, (0,), {1, 2}) == (1, 4, (1,))  # out of the ISR, alone
+    assert unclean_leader((0, 1, 2), 0, 3, (0, 2), {1, 2}) == (2, 4, (2,))  # a live ISR member first
+    assert unclean_leader((0, 1), -1, 3, (0,), set()) is None  # nobody to elect
+
+
+def test_auto_rebalance_moves_leaders_back_past_the_imbalance_threshold() -> None:
+    live = {0, 1, 2}
+    # broker 0 prefers 4 partitions and leads 2 of them: 50% imbalance
+    views = {
+        "a": ((0, 1, 2), 0, (0, 1, 2)),
+        "b": ((0, 2, 1), 0, (0, 1, 2)),
+        "c": ((0, 1, 2), 1, (0, 1, 2)),
+        "d": ((0, 2, 1), 2, (2, 1)),  # broker 0 not in the ISR: cannot take it back
+        "e": ((1, 2, 0), 1, (1, 2, 0)),
+    }
+    assert auto_rebalance_candidates(views, live, 10) == ["c"]
+    assert auto_rebalance_candidates(views, live, 50) == []  # 2 of 4 is not above 50%
+    assert auto_rebalance_candidates(views, {1, 2}, 10) == []  # broker 0 is not registered
+    # one of ten elsewhere is 10%: not above the default threshold
+    ten = {str(i): ((0, 1), 0 if i else 1, (0, 1)) for i in range(10)}
+    assert auto_rebalance_candidates(ten, live, 10) == []
+    assert auto_rebalance_candidates(ten, live, 9) == ["0"]

@@ -13,13 +13,22 @@ A pass reads /brokers/ids (a broker whose registration is newer than the last pa
 as failed, then started), completes pending topic deletions (/admin/delete_topics), and applies `elect_leader`
 to every partition (dead leaders replaced from the live ISR, dead followers out of the ISR, no live ISR member:
 offline unless the topic has unclean.leader.election.enable).
+
+Unlike Kafka's ZooKeeper controller, taking a dead follower out of the ISR keeps the leader epoch (as Kafka's KRaft
+controller does): brokers read partition state by znode version, so the epoch only changes with the leader.
+
+After a pass the controller serves operators' elections (ElectLeaders: PREFERRED or UNCLEAN, `elect_leaders`)
+and, with auto.leader.rebalance.enable, Kafka's auto leader rebalance: 5 s after it became controller and then
+every leader.imbalance.check.interval.seconds, preferred leaders take back their partitions on every broker whose
+share of partitions led elsewhere is above leader.imbalance.per.broker.percentage.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from kazoo.client import KazooClient
@@ -32,7 +41,17 @@ from kazoo.exceptions import (
 )
 
 from brook.common.clock import Clock
-from brook.metadata.zookeeper.decisions import elect_leader_after_bounce, initial_state
+from brook.common.errors import ErrorCode
+from brook.metadata.api import PREFERRED_ELECTION, ElectionResult
+from brook.metadata.zookeeper.decisions import (
+    Decision,
+    PartitionView,
+    auto_rebalance_candidates,
+    elect_leader_after_bounce,
+    initial_state,
+    preferred_leader,
+    unclean_leader,
+)
 from brook.metadata.zookeeper.layout import (
     BROKER_IDS_PATH,
     CONTROLLER_EPOCH_PATH,
@@ -48,7 +67,13 @@ from brook.metadata.zookeeper.layout import (
     topic_path,
 )
 
-__all__ = ["Controller", "ControllerMoved", "fenced_commit", "fenced_set"]
+__all__ = [
+    "Controller",
+    "ControllerMoved",
+    "RebalanceSettings",
+    "fenced_commit",
+    "fenced_set",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +82,27 @@ _BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0)
 
 # topic name -> unclean.leader.election.enable for that topic (its config, else the broker default)
 UncleanPolicy = Callable[[str], bool]
+
+_FIRST_REBALANCE_MS = 5_000  # as Kafka: the first check 5 s after becoming controller
+
+TopicPartitionKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class RebalanceSettings:
+    """auto.leader.rebalance.enable, leader.imbalance.check.interval.seconds, leader.imbalance.per.broker.percentage"""
+
+    enable: bool = True
+    check_interval_ms: int = 300_000
+    imbalance_percentage: int = 10
+
+
+@dataclass
+class _ElectionRequest:
+    partitions: list[TopicPartitionKey] | None  # None: every partition
+    election_type: int
+    results: dict[TopicPartitionKey, ElectionResult] = field(default_factory=dict)
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 class ControllerMoved(Exception):
@@ -84,13 +130,31 @@ def fenced_set(zk: KazooClient, epoch_zk_version: int, path: str, data: bytes, v
     return result
 
 
+Decide = Callable[[int, int, tuple[int, ...]], Decision | None]
+
+
+def _preferred_of(replicas: tuple[int, ...], live: set[int]) -> Decide:
+    return lambda leader, epoch, isr: preferred_leader(replicas, leader, epoch, isr, live)
+
+
+def _unclean_of(replicas: tuple[int, ...], live: set[int]) -> Decide:
+    return lambda leader, epoch, isr: unclean_leader(replicas, leader, epoch, isr, live)
+
+
 def _unwrap(result: Any) -> Any:
     # the other operations of a failed transaction report that they were rolled back
     return None if isinstance(result, RolledBackError | RuntimeInconsistency) else result
 
 
 class Controller:
-    def __init__(self, zk: KazooClient, node_id: int, clock: Clock, unclean: UncleanPolicy) -> None:
+    def __init__(
+        self,
+        zk: KazooClient,
+        node_id: int,
+        clock: Clock,
+        unclean: UncleanPolicy,
+        rebalance: RebalanceSettings | None = None,
+    ) -> None:
         self._zk = zk
         self._node_id = node_id
         self._clock = clock
@@ -102,6 +166,9 @@ class Controller:
         self.epoch = 0
         self._epoch_zk_version: int | None = None  # set while this broker is the controller
         self._registrations: dict[int, int] = {}  # broker id -> czxid of its registration, at the last pass
+        self._rebalance = rebalance or RebalanceSettings()
+        self._next_rebalance_ms: int | None = None  # set while controller
+        self._elections: list[_ElectionRequest] = []
         self._thread = threading.Thread(target=self._run, name=f"controller-{node_id}", daemon=True)
         self._thread.start()
 
@@ -121,11 +188,38 @@ class Controller:
             self._pass_due = True
             self._cond.notify()
 
+    def elect_leaders(
+        self, partitions: Iterable[TopicPartitionKey] | None, election_type: int, timeout_s: float
+    ) -> dict[TopicPartitionKey, ElectionResult]:
+        """An operator's election (ElectLeaders), served by the controller thread after its next pass. Blocks
+        (call it off the event loop); partitions left undecided at the timeout get REQUEST_TIMED_OUT, and every
+        one gets NOT_CONTROLLER when this broker is not the controller."""
+        wanted = None if partitions is None else list(partitions)
+        if not self.is_active:
+            return {tp: (ErrorCode.not_controller, None, -1) for tp in wanted or ()}
+        request = _ElectionRequest(wanted, election_type)
+        with self._cond:
+            self._elections.append(request)
+            self._pass_due = True
+            self._cond.notify()
+        if request.done.wait(timeout_s):
+            return request.results
+        with self._cond:
+            if request in self._elections:
+                self._elections.remove(request)
+        return {tp: (ErrorCode.request_timed_out, None, -1) for tp in wanted or ()}
+
     def resign(self, reason: str) -> None:
         if self._epoch_zk_version is not None:
             logger.warning("no longer controller controller_epoch=%d reason=%s", self.epoch, reason)
         self._epoch_zk_version = None
         self._registrations.clear()
+        self._next_rebalance_ms = None
+        with self._cond:
+            waiting, self._elections = self._elections, []
+        for request in waiting:
+            request.results = {tp: (ErrorCode.not_controller, None, -1) for tp in request.partitions or ()}
+            request.done.set()
 
     def close(self) -> None:
         with self._cond:
@@ -140,7 +234,7 @@ class Controller:
         while True:
             with self._cond:
                 if not (self._stand or self._pass_due or self._closed):
-                    self._cond.wait(PERIODIC_PASS_S)
+                    self._cond.wait(self._idle_wait_s())
                 if self._closed:
                     return
                 stand, self._stand = self._stand, False
@@ -165,6 +259,11 @@ class Controller:
                     self._stand = self._stand or stand
                     self._pass_due = True
                     self._cond.wait(delay)
+
+    def _idle_wait_s(self) -> float:
+        if self._next_rebalance_ms is None:
+            return PERIODIC_PASS_S
+        return max(0.0, min(PERIODIC_PASS_S, (self._next_rebalance_ms - self._clock.monotonic_ms()) / 1000))
 
     def _try_elect(self) -> None:
         """Create /controller and bump /controller_epoch in one transaction; losing to another broker is fine."""
@@ -198,6 +297,8 @@ class Controller:
                     raise result
             self.epoch = epoch
             self._epoch_zk_version = bumped.version
+            if self._rebalance.enable:
+                self._next_rebalance_ms = self._clock.monotonic_ms() + _FIRST_REBALANCE_MS
             logger.info("elected controller node_id=%d controller_epoch=%d", self._node_id, epoch)
             return
 
@@ -218,6 +319,7 @@ class Controller:
             logger.info("brokers re-registered since the last pass brokers=%s", sorted(bounced))
         for name in self._safe_children(DELETE_TOPICS_PATH):
             self._complete_deletion(name)
+        views: dict[TopicPartitionKey, PartitionView] = {}
         for name in self._zk.get_children(TOPICS_PATH):
             try:
                 doc = loads(self._zk.get(topic_path(name))[0]) or {}
@@ -225,8 +327,63 @@ class Controller:
                 continue
             unclean = self._unclean(name)
             for p_text, replicas in doc.get("partitions", {}).items():
-                self._elect(name, int(p_text), tuple(replicas), live, bounced, unclean)
+                view = self._elect(name, int(p_text), tuple(replicas), live, bounced, unclean)
+                if view is not None:
+                    views[(name, int(p_text))] = view
         self._registrations = registrations  # only once every partition took the bounce into account
+        self._serve_elections(views, live)
+        due = self._next_rebalance_ms
+        if due is not None and self._clock.monotonic_ms() >= due:
+            self._auto_rebalance(views, live)
+            self._next_rebalance_ms = self._clock.monotonic_ms() + self._rebalance.check_interval_ms
+
+    def _auto_rebalance(self, views: dict[TopicPartitionKey, PartitionView], live: set[int]) -> None:
+        candidates = auto_rebalance_candidates(views, live, self._rebalance.imbalance_percentage)
+        if candidates:
+            logger.info("auto leader rebalance partitions=%d", len(candidates))
+        for name, partition in candidates:
+            self._decide(name, partition, _preferred_of(views[(name, partition)][0], live))
+
+    def _serve_elections(self, views: dict[TopicPartitionKey, PartitionView], live: set[int]) -> None:
+        with self._cond:
+            requests, self._elections = self._elections, []
+        deleting = set(self._safe_children(DELETE_TOPICS_PATH))
+        for request in requests:
+            wanted = list(views) if request.partitions is None else request.partitions
+            for tp in wanted:
+                request.results[tp] = self._serve_election(tp, views, live, deleting, request.election_type)
+            request.done.set()
+
+    def _serve_election(
+        self,
+        tp: TopicPartitionKey,
+        views: dict[TopicPartitionKey, PartitionView],
+        live: set[int],
+        deleting: set[str],
+        election_type: int,
+    ) -> ElectionResult:
+        """Kafka's processReplicaLeaderElection for one partition."""
+        if tp not in views:
+            return ErrorCode.unknown_topic_or_partition, "The partition does not exist.", -1
+        if tp[0] in deleting:
+            return ErrorCode.invalid_topic_exception, "The topic is being deleted", -1
+        replicas, leader, _isr = views[tp]
+        if election_type == PREFERRED_ELECTION:
+            if replicas and leader == replicas[0]:
+                return ErrorCode.election_not_needed, None, leader
+
+            decide = _preferred_of(replicas, live)
+            failure = ErrorCode.preferred_leader_not_available
+        else:
+            if leader in live:
+                return ErrorCode.election_not_needed, None, leader
+
+            decide = _unclean_of(replicas, live)
+            failure = ErrorCode.eligible_leaders_not_available
+        outcome = self._decide(tp[0], tp[1], decide)
+        if outcome is None or not outcome[1]:
+            return failure, f"Failed to elect leader for partition {tp[0]}-{tp[1]}", -1
+        return ErrorCode.none, None, outcome[0]
 
     def _elect(
         self,
@@ -236,29 +393,48 @@ class Controller:
         live: set[int],
         bounced: set[int],
         unclean: bool,
-    ) -> None:
+    ) -> PartitionView | None:
+        """The pass's decision for one partition; returns its state afterwards (None: it has none)."""
+        while True:
+            outcome = self._decide(
+                name,
+                partition,
+                lambda leader, epoch, isr: elect_leader_after_bounce(
+                    replicas, leader, epoch, isr, live, bounced, unclean=unclean
+                ),
+                unclean=unclean,
+            )
+            if outcome is not None:
+                leader, _changed, isr = outcome
+                return replicas, leader, isr
+            if not self._create_initial_state(name, partition, replicas, live):
+                return None
+            # created, or created by someone else meanwhile: decide on it as usual
+
+    def _decide(
+        self,
+        name: str,
+        partition: int,
+        decide: Decide,
+        *,
+        unclean: bool = False,
+    ) -> tuple[int, bool, tuple[int, ...]] | None:
+        """Apply `decide` to the partition's state znode (compare-and-set under the controller epoch, decided
+        again on what is there when another writer won). Returns (leader, changed, isr) afterwards, or None
+        when the partition has no state znode."""
         path = partition_state_path(name, partition)
         while True:
             try:
                 data, stat = self._zk.get(path)
             except NoNodeError:
-                if self._create_initial_state(name, partition, replicas, live):
-                    continue  # created, or created by someone else meanwhile: decide on it as usual
-                return
+                return None
             state = loads(data)
             if state is None:
-                return
-            decision = elect_leader_after_bounce(
-                replicas,
-                int(state["leader"]),
-                int(state["leader_epoch"]),
-                tuple(state["isr"]),
-                live,
-                bounced,
-                unclean=unclean,
-            )
+                return None
+            old_isr = tuple(state["isr"])
+            decision = decide(int(state["leader"]), int(state["leader_epoch"]), old_isr)
             if decision is None:
-                return
+                return int(state["leader"]), False, old_isr
             leader, leader_epoch, isr = decision
             new_state = partition_state_doc(leader, leader_epoch, isr, self.epoch)
             assert self._epoch_zk_version is not None
@@ -266,7 +442,7 @@ class Controller:
             if isinstance(result, BadVersionError):
                 continue  # the leader changed the ISR meanwhile: decide again on what is there now
             if isinstance(result, NoNodeError):
-                return
+                return None
             if isinstance(result, Exception):
                 raise result
             logger.info(
@@ -276,9 +452,9 @@ class Controller:
                 leader,
                 leader_epoch,
                 list(isr),
-                " (unclean election)" if unclean and leader >= 0 and leader not in state["isr"] else "",
+                " (unclean election)" if unclean and leader >= 0 and leader not in old_isr else "",
             )
-            return
+            return leader, True, isr
 
     def _create_initial_state(
         self, name: str, partition: int, replicas: tuple[int, ...], live: set[int]

@@ -1,4 +1,4 @@
-"""The controller's pure decisions: replica placement, leader election, controlled shutdown.
+"""The controller's pure decisions: replica placement, leader election, controlled shutdown, preferred leaders.
 
 Plain functions of the partition state, called by the controller (and the unit tests) as they are.
 A decision is `(leader, leader_epoch, isr)` for the partition's state znode, or None to leave it be.
@@ -6,18 +6,28 @@ A decision is `(leader, leader_epoch, isr)` for the partition's state znode, or 
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
+from typing import TypeVar
+
 from brook.common.errors import InvalidReplicationFactor
 
 __all__ = [
     "Decision",
+    "PartitionView",
     "assign_replicas",
+    "auto_rebalance_candidates",
     "elect_leader",
     "elect_leader_after_bounce",
     "initial_state",
     "move_off",
+    "preferred_leader",
+    "unclean_leader",
 ]
 
 Decision = tuple[int, int, tuple[int, ...]]
+# (replicas, leader, isr) of one partition, as the controller last read its state znode
+PartitionView = tuple[tuple[int, ...], int, tuple[int, ...]]
+K = TypeVar("K", bound=Hashable)
 
 
 def assign_replicas(
@@ -146,3 +156,51 @@ def move_off(
     if not remaining:
         return None
     return leader, leader_epoch, remaining
+
+
+def preferred_leader(
+    replicas: tuple[int, ...], leader: int, leader_epoch: int, isr: tuple[int, ...], live: set[int]
+) -> Decision | None:
+    """Kafka's preferred replica election: the first assigned replica leads again, in a new epoch, if it is
+    alive and in the ISR (so it has every committed record); the ISR is unchanged. None when it already leads
+    or cannot lead."""
+    if not replicas:
+        return None
+    preferred = replicas[0]
+    if preferred == leader or preferred not in live or preferred not in isr:
+        return None
+    return preferred, leader_epoch + 1, isr
+
+
+def unclean_leader(
+    replicas: tuple[int, ...], leader: int, leader_epoch: int, isr: tuple[int, ...], live: set[int]
+) -> Decision | None:
+    """An operator's unclean election (ElectLeaders UNCLEAN) for a partition without a live leader: a live ISR
+    member if there is one, else the first live replica alone, accepting the loss of what only the ISR had.
+    None when the leader is alive or no replica is."""
+    if leader in live:
+        return None
+    return elect_leader(replicas, leader, leader_epoch, isr, live, unclean=True)
+
+
+def auto_rebalance_candidates(
+    partitions: Mapping[K, PartitionView], live: set[int], imbalance_percentage: int
+) -> list[K]:
+    """Kafka's auto leader rebalance (auto.leader.rebalance.enable): for each broker, the share of the partitions
+    it is the preferred leader of (first assigned replica) that another broker leads; above
+    leader.imbalance.per.broker.percentage, every one of those whose preferred replica can lead (alive, in the
+    ISR) gets a preferred election. Returns the keys of those partitions."""
+    preferred_of: dict[int, list[K]] = {}
+    for key, (replicas, _leader, _isr) in partitions.items():
+        if replicas:
+            preferred_of.setdefault(replicas[0], []).append(key)
+    candidates: list[K] = []
+    for broker, keys in preferred_of.items():
+        elsewhere = [k for k in keys if partitions[k][1] != broker]
+        if len(elsewhere) / len(keys) <= imbalance_percentage / 100:
+            continue
+        for key in elsewhere:
+            replicas, leader, isr = partitions[key]
+            if preferred_leader(replicas, leader, 0, isr, live) is not None:
+                candidates.append(key)
+    return candidates

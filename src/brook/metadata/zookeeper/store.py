@@ -28,7 +28,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kazoo.client import KazooClient, KazooState
@@ -49,11 +49,11 @@ from brook.common.errors import (
     TopicAlreadyExists,
     UnknownTopicOrPartition,
 )
-from brook.metadata.api import BrokerInfo, ClientQuotaEntity, TopicState
+from brook.metadata.api import BrokerInfo, ClientQuotaEntity, ElectionResult, TopicState
 from brook.metadata.embedded import new_cluster_id
 from brook.metadata.zookeeper.client_quotas import read_client_quotas, write_client_quota
 from brook.metadata.zookeeper.controlled_shutdown import move_leaderships_off
-from brook.metadata.zookeeper.controller import Controller
+from brook.metadata.zookeeper.controller import Controller, RebalanceSettings
 from brook.metadata.zookeeper.decisions import assign_replicas
 from brook.metadata.zookeeper.image import ClusterImage, ImageCache
 from brook.metadata.zookeeper.layout import (
@@ -98,6 +98,7 @@ class ZooKeeperMetadataStore:
         session_timeout_ms: int = 18_000,
         connection_timeout_ms: int = 18_000,
         unclean_leader_election_enable: bool = False,
+        rebalance: RebalanceSettings | None = None,
         clock: Clock | None = None,
     ) -> None:
         self._node_id = node_id
@@ -124,7 +125,7 @@ class ZooKeeperMetadataStore:
             self._zk.ensure_path(path)
         self._zk.ensure_path("/cluster")
         self._cluster_id = self._get_or_create_cluster_id()
-        self._controller = Controller(self._zk, node_id, self._clock, self._unclean_for)
+        self._controller = Controller(self._zk, node_id, self._clock, self._unclean_for, rebalance)
         self._cache = ImageCache(self._zk, self._controller.trigger)
         # Each recipe calls back at once on this thread (the initial load), then on kazoo's thread per change.
         ChildrenWatch(self._zk, TOPICS_PATH, self._on_topic_names)
@@ -169,6 +170,16 @@ class ZooKeeperMetadataStore:
 
     def broker_configs(self) -> Mapping[str, str]:
         return self._cache.image.broker_configs
+
+    def elect_leaders(
+        self, partitions: Iterable[tuple[str, int]] | None, election_type: int, timeout_s: float
+    ) -> Mapping[tuple[str, int], ElectionResult]:
+        """Served by the controller (NOT_CONTROLLER on any other broker, as Kafka); the image follows the new
+        leaders before this returns, so a Metadata request right after it shows them."""
+        results = self._controller.elect_leaders(partitions, election_type, timeout_s)
+        for name in {name for (name, _p), (error, _m, _l) in results.items() if error == 0}:
+            self._cache.refresh_topic(name)
+        return results
 
     def client_quotas(self) -> Mapping[ClientQuotaEntity, Mapping[str, float]]:
         """Read from ZooKeeper each time (client_quotas.py): call it off the event loop."""
