@@ -36,8 +36,8 @@ def _assert_keyed_log(records: list[dict[str, Any]], total: int) -> None:
         assert order == sorted(order)
 
 
-def test_franz_go_idempotent_producer_every_codec(kafka_broker):
-    report = run_go_driver("brookgo", "franz-produce", kafka_broker.bootstrap, "fz")
+def test_franz_go_idempotent_producer_every_codec(go_broker):
+    report = run_go_driver("brookgo", "franz-produce", go_broker.bootstrap, "fz")
     assert sorted(report) == sorted(CODECS)
     for codec in CODECS:
         result = report[codec]
@@ -77,8 +77,8 @@ def _assert_group_resumed(
     assert committed_final == ends
 
 
-def test_franz_go_group_two_members_commit_and_restart_resumes(kafka_broker):
-    report = run_go_driver("brookgo", "franz-group", kafka_broker.bootstrap, "fzg")
+def test_franz_go_group_two_members_commit_and_restart_resumes(go_broker):
+    report = run_go_driver("brookgo", "franz-group", go_broker.bootstrap, "fzg")
     a, b = report["first"]
     assert a["errors"] is None
     assert b["errors"] is None
@@ -107,8 +107,8 @@ def test_franz_go_group_two_members_commit_and_restart_resumes(kafka_broker):
     )
 
 
-def test_franz_go_kadm_admin(kafka_broker):
-    report = run_go_driver("brookgo", "franz-admin", kafka_broker.bootstrap, "fza")
+def test_franz_go_kadm_admin(go_broker):
+    report = run_go_driver("brookgo", "franz-admin", go_broker.bootstrap, "fza")
     assert report == {
         "create": {"fza": "", "fza-other": ""},
         "create_again": "TOPIC_ALREADY_EXISTS: Topic with this name already exists.",
@@ -134,8 +134,8 @@ def test_franz_go_kadm_admin(kafka_broker):
 
 
 @pytest.mark.parametrize("version", ["default", "max"])
-def test_sarama_idempotent_sync_producer_every_codec(kafka_broker, version):
-    report = run_go_driver("brookgo", "sarama-produce", kafka_broker.bootstrap, f"sp-{version}", version)
+def test_sarama_idempotent_sync_producer_every_codec(go_broker, version):
+    report = run_go_driver("brookgo", "sarama-produce", go_broker.bootstrap, f"sp-{version}", version)
     assert sorted(report) == sorted(CODECS)
     for codec in CODECS:
         consumed = report[codec]["consumed"]
@@ -145,8 +145,8 @@ def test_sarama_idempotent_sync_producer_every_codec(kafka_broker, version):
 
 
 @pytest.mark.parametrize("version", ["default", "max"])
-def test_sarama_consumer_group_restart_resumes_from_commits(kafka_broker, version):
-    report = run_go_driver("brookgo", "sarama-group", kafka_broker.bootstrap, f"sg-{version}", version)
+def test_sarama_consumer_group_restart_resumes_from_commits(go_broker, version):
+    report = run_go_driver("brookgo", "sarama-group", go_broker.bootstrap, f"sg-{version}", version)
     _assert_group_resumed(
         report["first"],
         report["committed_after_first"],
@@ -161,9 +161,9 @@ def test_sarama_consumer_group_restart_resumes_from_commits(kafka_broker, versio
 
 
 @pytest.mark.parametrize("version", ["default", "max"])
-def test_sarama_cluster_admin(kafka_broker, version):
+def test_sarama_cluster_admin(go_broker, version):
     name = f"sa-{version}"
-    report = run_go_driver("brookgo", "sarama-admin", kafka_broker.bootstrap, name, version)
+    report = run_go_driver("brookgo", "sarama-admin", go_broker.bootstrap, name, version)
     assert report == {
         "create": "",
         "create_again": f"kafka server: Topic with this name already exists - Topic '{name}' already exists.",
