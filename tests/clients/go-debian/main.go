@@ -281,7 +281,16 @@ func offsetsResume(bootstrap, topic string) (interface{}, error) {
 			om.Close()
 			return 0, nil, err
 		}
-		got, err := readUntil(pc, nil, start+int64(read))
+		first := start
+		if first < 0 { // no commit: Offsets.Initial (OffsetOldest), resolved through ListOffsets v0
+			if first, err = client.GetOffset(topic, 0, start); err != nil {
+				pc.Close()
+				consumer.Close()
+				om.Close()
+				return 0, nil, err
+			}
+		}
+		got, err := readUntil(pc, nil, first+int64(read))
 		for _, r := range got {
 			pom.MarkOffset(r.Offset+1, "")
 		}
