@@ -26,6 +26,8 @@ func saramaConfig(version string) (*sarama.Config, error) {
 	}
 	c.ClientID = "brook-sarama-" + version
 	c.Metadata.Retry.Backoff = 100 * time.Millisecond
+	// Closing a partition consumer waits for its fetch in flight: a short fetch wait keeps the runs quick.
+	c.Consumer.MaxWaitTime = 100 * time.Millisecond
 	return c, nil
 }
 
@@ -207,7 +209,6 @@ func saramaMember(bootstrap, version, group, topic string, want int) (*groupHand
 	conf.Consumer.Offsets.Initial = sarama.OffsetOldest
 	conf.Consumer.Offsets.AutoCommit.Enable = false
 	conf.Consumer.Group.Heartbeat.Interval = 300 * time.Millisecond
-	conf.Consumer.MaxWaitTime = 200 * time.Millisecond
 	cg, err := sarama.NewConsumerGroup([]string{bootstrap}, group, conf)
 	if err != nil {
 		return nil, err
