@@ -10,7 +10,8 @@ import (
 )
 
 // franzAdmin walks kadm through the admin APIs brook has: create topics (with a config), create partitions,
-// describe and alter configs (incremental), list offsets (start, end, by time), delete records, delete topics.
+// describe and alter configs (incremental), list offsets (start, end, by time), delete records, a member-less
+// group's offsets (commit, fetch, OffsetDelete, DeleteGroups), log dirs, delete topics.
 func franzAdmin(bootstrap, name, _ string) (any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -136,6 +137,55 @@ func franzAdmin(bootstrap, name, _ string) (any, error) {
 	d, _ := deleted.Lookup(other, 0)
 	report["delete_records"] = map[string]any{"low_watermark": d.LowWatermark, "error": errText(d.Err)}
 	report["start_offsets_after_delete"] = offsets(adm.ListStartOffsets(ctx, other))
+
+	// A group's offsets without members: commit, fetch, delete one partition's (OffsetDelete), delete the group.
+	group := name + "-group"
+	var commit kadm.Offsets
+	commit.AddOffset(other, 0, 7, -1)
+	commit.AddOffset(other, 1, 0, -1)
+	committed, err := adm.CommitOffsets(ctx, group, commit)
+	if err != nil {
+		return nil, err
+	}
+	report["commit_offsets"] = errText(committed.Error())
+	fetched, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	report["fetch_offsets"] = offsetsReport(fetched)
+	removed, err := adm.DeleteOffsets(ctx, group, kadm.TopicsSet{other: {0: {}}})
+	if err != nil {
+		return nil, err
+	}
+	report["delete_offsets"] = errText(removed.Error())
+	if fetched, err = adm.FetchOffsets(ctx, group); err != nil {
+		return nil, err
+	}
+	report["fetch_offsets_after_delete"] = offsetsReport(fetched)
+	groupsDeleted, err := adm.DeleteGroups(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	report["delete_group"] = errText(groupsDeleted[group].Err)
+	groups, err := adm.ListGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, stillListed := groups[group]
+	report["group_listed_after_delete"] = stillListed
+
+	// Log dirs: the size of each partition of `other` on the broker's one directory.
+	dirs, err := adm.DescribeAllLogDirs(ctx, kadm.TopicsSet{other: {0: {}, 1: {}}})
+	if err != nil {
+		return nil, err
+	}
+	sizes := map[string]int64{}
+	dirCount := 0
+	dirs.Each(func(d kadm.DescribedLogDir) {
+		dirCount++
+		d.Topics.Each(func(p kadm.DescribedLogDirPartition) { sizes[fmt.Sprint(p.Partition)] = p.Size })
+	})
+	report["log_dirs"] = map[string]any{"dirs": dirCount, "partition_sizes": sizes}
 
 	dropped, err := adm.DeleteTopics(ctx, topic, other)
 	if err != nil {
