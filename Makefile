@@ -46,14 +46,15 @@ tests/clients/node_modules/.installed: tests/clients/package.json tests/clients/
 GOMODCACHE ?= $(CURDIR)/build/go/mod
 GOCACHE ?= $(CURDIR)/build/go/cache
 GO_BIN := build/go/bin
+GO ?= $(or $(shell command -v go 2>/dev/null),/usr/local/go/bin/go)
 
 $(GO_BIN)/brookgo: tests/clients/go/go.mod tests/clients/go/go.sum $(wildcard tests/clients/go/*.go)
-	cd tests/clients/go && GOMODCACHE=$(GOMODCACHE) GOCACHE=$(GOCACHE) go build -modcacherw -o $(CURDIR)/$@ .
+	cd tests/clients/go && GOMODCACHE=$(GOMODCACHE) GOCACHE=$(GOCACHE) $(GO) build -modcacherw -o $(CURDIR)/$@ .
 
 $(GO_BIN)/brookgo-debian: $(wildcard tests/clients/go-debian/*.go) | system-deps
 	cd tests/clients/go-debian && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(GOCACHE) \
 		CGO_CFLAGS="-O2 -g -Wno-deprecated-declarations" \
-		go build -o $(CURDIR)/$@ .
+		$(GO) build -o $(CURDIR)/$@ .
 
 go-clients: $(GO_BIN)/brookgo $(GO_BIN)/brookgo-debian
 
