@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast lint fmt bench bench-smoke chaos system-deps clean scale fuzz
+.PHONY: run test test-fast lint fmt bench bench-smoke chaos system-deps clean scale fuzz go-clients
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,7 @@ system-deps:
 	@missing=""; \
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
 	dpkg -s zookeeper >/dev/null 2>&1 || missing="$$missing zookeeper"; \
+	dpkg -s golang-github-shopify-sarama-dev >/dev/null 2>&1 || missing="$$missing golang-github-shopify-sarama-dev"; \
 	if [ -n "$$missing" ]; then \
 		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
@@ -37,6 +38,25 @@ system-deps:
 tests/clients/node_modules/.installed: tests/clients/package.json tests/clients/package-lock.json
 	cd tests/clients && npm ci --silent --no-audit --no-fund
 	touch $@
+
+# Go clients (tests/clients/test_go_clients.py): franz-go and IBM Sarama from the Go module proxy, pinned by
+# tests/clients/go/go.sum, downloads and builds cached under build/go. Debian's Sarama 1.22 (the
+# golang-github-shopify-sarama-dev package, installed by system-deps) is built in GOPATH mode against
+# /usr/share/gocode, so its code and dependencies are Debian's (tests/clients/test_sarama_debian.py).
+GOMODCACHE ?= $(CURDIR)/build/go/mod
+GOCACHE ?= $(CURDIR)/build/go/cache
+GO_BIN := build/go/bin
+GO ?= $(or $(shell command -v go 2>/dev/null),/usr/local/go/bin/go)
+
+$(GO_BIN)/brookgo: tests/clients/go/go.mod tests/clients/go/go.sum $(wildcard tests/clients/go/*.go)
+	cd tests/clients/go && GOMODCACHE=$(GOMODCACHE) GOCACHE=$(GOCACHE) $(GO) build -modcacherw -o $(CURDIR)/$@ .
+
+$(GO_BIN)/brookgo-debian: $(wildcard tests/clients/go-debian/*.go) | system-deps
+	cd tests/clients/go-debian && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(GOCACHE) \
+		CGO_CFLAGS="-O2 -g -Wno-deprecated-declarations" \
+		$(GO) build -o $(CURDIR)/$@ .
+
+go-clients: $(GO_BIN)/brookgo $(GO_BIN)/brookgo-debian
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
@@ -51,7 +71,7 @@ fmt: $(TEST_STAMP)
 test-fast: $(TEST_STAMP)
 	$(BIN)/pytest -q tests/unit tests/contract tests/property
 
-test: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed
+test: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed go-clients
 	$(MAKE) lint
 	$(BIN)/pytest -q -ra tests
 	$(MAKE) bench-smoke

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from brook.testing.managed_process import ManagedProcess
 
-__all__ = ["BrookProcess", "forget_started", "started_brokers"]
+__all__ = ["BrookProcess", "forget_started", "report_on_failure", "started_brokers"]
 
 _READY = re.compile(r"ready on (?P<host>[^:\s]+):(?P<port>\d+)")
 
@@ -41,6 +41,11 @@ def started_brokers() -> list[BrookProcess]:
 
 def forget_started() -> None:
     _STARTED.clear()
+
+
+def report_on_failure(broker: BrookProcess) -> None:
+    """List a broker started before this test (a module-scoped one) among started_brokers() again."""
+    _STARTED.append(weakref.ref(broker))
 
 
 class BrookProcess(ManagedProcess):
