@@ -367,9 +367,11 @@ def _reset_one(
     earliest = _log_offsets(admin, tps, OffsetSpec.earliest())
     latest = _log_offsets(admin, tps, OffsetSpec.latest())
     if strategy == "datetime":
-        from brook.cli.consume import parse_timestamp
+        from brook.cli.consume_offsets import parse_timestamp
 
-        by_time = _log_offsets(admin, tps, OffsetSpec.for_timestamp(parse_timestamp(to_datetime or "")))
+        by_time = _log_offsets(
+            admin, tps, OffsetSpec.for_timestamp(parse_timestamp(to_datetime or "", "--to-datetime"))
+        )
     rows: list[dict[str, Any]] = []
     for tp in tps:
         low, high = earliest[tp], latest[tp]
