@@ -14,6 +14,7 @@ from brook.cli._common import (
     admin_client,
     client_options,
     emit,
+    exit_if_failed,
     format_option,
     render_table,
     result_of,
@@ -266,8 +267,7 @@ def delete(groups: tuple[str, ...], group_opts: tuple[str, ...]) -> None:
         return "\n".join(lines)
 
     emit(results, text)
-    if failed:
-        raise click.exceptions.Exit(1)
+    exit_if_failed(results, "group")
 
 
 @group.command(name="reset-offsets")

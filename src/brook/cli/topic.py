@@ -11,15 +11,16 @@ from brook.cli._common import (
     admin_client,
     client_options,
     emit,
+    exit_if_failed,
     format_option,
     is_unsupported,
-    parse_key_values,
     render_table,
     result_of,
     results_by_name,
     settings,
     topic_names,
 )
+from brook.cli.config_syntax import parse_config_deletes, parse_config_pairs
 
 __all__ = ["topic"]
 
@@ -50,7 +51,12 @@ def topic() -> None:
     "--replication-factor", "-r", type=int, default=-1, help="Replication factor (default: the broker's)"
 )
 @click.option(
-    "--config", "-c", "configs", multiple=True, metavar="KEY=VALUE", help="Topic config (repeatable)"
+    "--config",
+    "-c",
+    "configs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Topic config: k=v, k=v,k2=v2, k=[a,b] for a list (repeatable)",
 )
 @click.option("--if-not-exists", is_flag=True, help="Succeed if the topic already exists")
 @client_options
@@ -68,7 +74,7 @@ def create(
     from confluent_kafka.admin import NewTopic
 
     names = _require_topics(topics, topic_opts)
-    config = dict(parse_key_values(configs, "--config"))
+    config = dict(parse_config_pairs(configs, "--config"))
     admin = admin_client(settings())
     new = [
         NewTopic(n, num_partitions=partitions, replication_factor=replication_factor, config=config)
@@ -79,12 +85,14 @@ def create(
     except (KafkaException, ValueError) as exc:
         raise CliError(f"cannot create topics: {_error_text(exc)}") from exc
     fine = (KafkaError.TOPIC_ALREADY_EXISTS,) if if_not_exists else ()
-    results = results_by_name(futures, names, key="topic", fine_codes=fine)
+    results = results_by_name(
+        futures, names, key="topic", fine_codes=fine, fine_status="EXISTS (nothing created)"
+    )
     emit(
         results,
         lambda: render_table(
             ["TOPIC", "STATUS"],
-            [(r["topic"], "OK" if r["error"] is None else r["error"]) for r in results],
+            [(r["topic"], r["status"] if r["error"] is None else r["error"]) for r in results],
         ),
     )
     _exit_if_failed(results)
@@ -97,11 +105,7 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _exit_if_failed(results: list[dict[str, Any]]) -> None:
-    failed = [r for r in results if r["error"] is not None]
-    if failed:
-        if settings().output != "text":
-            raise CliError("; ".join(f"{r['topic']}: {r['error']}" for r in failed))
-        raise click.exceptions.Exit(1)
+    exit_if_failed(results, "topic")
 
 
 @topic.command(name="list")
@@ -269,11 +273,14 @@ def delete(topics: tuple[str, ...], topic_opts: tuple[str, ...], if_exists: bool
     admin = admin_client(settings())
     futures = admin.delete_topics(names, request_timeout=15.0)
     fine = (KafkaError.UNKNOWN_TOPIC_OR_PART,) if if_exists else ()
-    results = results_by_name(futures, names, key="topic", fine_codes=fine)
+    results = results_by_name(
+        futures, names, key="topic", fine_codes=fine, fine_status="NOT-FOUND (nothing deleted)"
+    )
     emit(
         results,
         lambda: render_table(
-            ["TOPIC", "STATUS"], [(r["topic"], "OK" if r["error"] is None else r["error"]) for r in results]
+            ["TOPIC", "STATUS"],
+            [(r["topic"], r["status"] if r["error"] is None else r["error"]) for r in results],
         ),
     )
     _exit_if_failed(results)
@@ -332,7 +339,7 @@ def add_partitions(
     "sets",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Set a config (repeatable)",
+    help="Set configs: k=v, k=v,k2=v2, k=[a,b] for a list (repeatable)",
 )
 @click.option(
     "--delete",
@@ -341,7 +348,7 @@ def add_partitions(
     "deletes",
     multiple=True,
     metavar="KEY",
-    help="Reset a config to its default",
+    help="Reset configs to their defaults: k or k1,k2 (repeatable)",
 )
 @client_options
 @format_option
@@ -350,7 +357,8 @@ def alter_config(
 ) -> None:
     """Set or reset topic configs (incrementally: other configs keep their values)."""
     names = _require_topics(topics, topic_opts)
-    pairs = parse_key_values(sets, "--set")
+    pairs = parse_config_pairs(sets, "--add-config")
+    deletes = tuple(parse_config_deletes(deletes))
     if not pairs and not deletes:
         raise click.UsageError("nothing to change: give --set KEY=VALUE or --delete KEY")
     admin = admin_client(settings())
@@ -361,7 +369,8 @@ def alter_config(
     emit(
         results,
         lambda: render_table(
-            ["TOPIC", "STATUS"], [(r["topic"], "OK" if r["error"] is None else r["error"]) for r in results]
+            ["TOPIC", "STATUS"],
+            [(r["topic"], r["status"] if r["error"] is None else r["error"]) for r in results],
         ),
     )
     _exit_if_failed(results)
