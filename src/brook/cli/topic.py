@@ -156,6 +156,10 @@ def add_partitions(
     names = require_topics(topics, topic_opts)
     if (num is None) == (total is None):
         raise click.UsageError("give exactly one of --num (partitions to add) or --partitions (new total)")
+    if num is not None and num < 1:
+        raise click.BadParameter(f"{num}: add at least one partition", param_hint="--num")
+    if total is not None and total < 1:
+        raise click.BadParameter(f"{total}: a topic has at least one partition", param_hint="--partitions")
     admin = admin_client(settings())
     metadata = admin.list_topics(timeout=15)
     requests = []
