@@ -154,7 +154,7 @@ def test_options_kafka_would_refuse_are_usage_errors(brook, args, message):
     assert "Traceback" not in result.stderr
 
 
-def test_max_messages_minus_one_is_unlimited_and_include_selects_topics(brook):
+def test_max_messages_minus_one_is_unlimited_and_include_selects_topics(brook, tmp_path):
     prefix = unique("inc")
     for suffix in ("a", "b"):
         brook.run("produce", f"{prefix}-{suffix}", input=f"{suffix}1\n{suffix}2\n")
@@ -162,6 +162,19 @@ def test_max_messages_minus_one_is_unlimited_and_include_selects_topics(brook):
     result = brook.run("consume", "--include", f"{prefix}-.*", "--from-beginning", "--max-messages", -1, "-e")
     assert sorted(result.stdout.splitlines()) == ["a1", "a2", "b1", "b2"]
     assert "Processed a total of 4 messages" in result.stderr
+    props = tmp_path / "consumer.properties"
+    props.write_text("client.id=from-consumer-config\n")
+    result = brook.run(
+        "consume",
+        f"{prefix}-a",
+        "--from-beginning",
+        "-e",
+        "--isolation-level",
+        "read_committed",
+        "--consumer.config",
+        props,
+    )
+    assert result.stdout.splitlines() == ["a1", "a2"]
     assert "no topic matches" in brook.run("consume", "--include", f"{prefix}-z.*", expect=1).stderr
 
 

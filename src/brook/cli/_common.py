@@ -133,12 +133,15 @@ def client_options(func: F) -> F:
     )(func)
     func = click.option(
         "--command-config",
+        "--consumer.config",
+        "--producer.config",
+        "command_config",
         metavar="FILE",
         type=click.Path(exists=True, dir_okay=False),
         expose_value=False,
         is_eager=True,
         callback=_store_file,
-        help="Client properties file (Kafka's flag); -X wins over it",
+        help="Client properties file (Kafka's flag; also --consumer.config/--producer.config); -X wins over it",
     )(func)
     func = click.option(
         "-X",

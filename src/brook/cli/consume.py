@@ -100,6 +100,12 @@ __all__ = ["consume"]
     "print.partition, print.offset, print.headers (true|false), key.separator, line.separator, "
     "headers.separator, null.literal; and auto.offset.reset=earliest|latest|none",
 )
+@click.option(
+    "--isolation-level",
+    type=click.Choice(["read_committed", "read_uncommitted"]),
+    default=None,
+    help="Skip records of aborted transactions (read_committed, librdkafka's default) or not",
+)
 @client_options
 def consume(
     topics: tuple[str, ...],
@@ -115,6 +121,7 @@ def consume(
     timeout_ms: int | None,
     template: str,
     properties: tuple[str, ...],
+    isolation_level: str | None,
 ) -> None:
     """Print records from TOPICs, one per line.
 
@@ -158,6 +165,7 @@ def consume(
             "enable.auto.offset.store": group is not None,
             "enable.partition.eof": exit_at_end,
             "allow.auto.create.topics": False,
+            **({"isolation.level": isolation_level} if isolation_level else {}),
         },
     )
     config["auto.offset.reset"] = "error"  # every reset comes to _loop, which applies `policy` and says so
