@@ -22,7 +22,7 @@ def _configs(brook, topic):
     return brook.json("topic", "describe", topic)["configs"]
 
 
-def test_kafka_config_syntax_lists_and_comma_separated_pairs(brook):
+def test_kafka_config_syntax_lists_and_comma_separated_pairs(brook, tmp_path):
     topic = unique("cfg")
     brook.run("topic", "create", topic, "--config", "retention.ms=600000,segment.bytes=2000000")
     assert _configs(brook, topic) == {"retention.ms": "600000", "segment.bytes": "2000000"}
@@ -43,6 +43,11 @@ def test_kafka_config_syntax_lists_and_comma_separated_pairs(brook):
     }
     brook.run("topic", "alter-config", topic, "--delete-config", "retention.ms,segment.bytes")
     assert _configs(brook, topic) == {"cleanup.policy": "compact,delete", "max.message.bytes": "3000000"}
+
+    props = tmp_path / "add.properties"
+    props.write_text("# kafka-configs.sh --add-config-file\nretention.ms=800000\n")
+    brook.run("topic", "alter-config", topic, "--add-config-file", props)
+    assert _configs(brook, topic)["retention.ms"] == "800000"
     result = brook.run("topic", "alter-config", topic, "--add-config", "=3", expect=2)
     assert "expected key=value" in result.stderr
 

@@ -13,6 +13,7 @@ from brook.cli._common import (
     exit_if_failed,
     format_option,
     is_unsupported,
+    parse_key_values,
     render_table,
     settings,
 )
@@ -35,6 +36,9 @@ __all__ = ["alter_config"]
     help="Set configs: k=v, k=v,k2=v2, k=[a,b] for a list (repeatable)",
 )
 @click.option(
+    "--add-config-file", type=click.File("r"), default=None, help="Configs to set, from a properties file"
+)
+@click.option(
     "--delete",
     "--delete-config",
     "-d",
@@ -46,11 +50,19 @@ __all__ = ["alter_config"]
 @client_options
 @format_option
 def alter_config(
-    topics: tuple[str, ...], topic_opts: tuple[str, ...], sets: tuple[str, ...], deletes: tuple[str, ...]
+    topics: tuple[str, ...],
+    topic_opts: tuple[str, ...],
+    sets: tuple[str, ...],
+    add_config_file: Any,
+    deletes: tuple[str, ...],
 ) -> None:
     """Set or reset topic configs (incrementally: other configs keep their values)."""
     names = require_topics(topics, topic_opts)
     pairs = parse_config_pairs(sets, "--add-config")
+    if add_config_file is not None:
+        lines = [line.strip() for line in add_config_file]
+        props = [line for line in lines if line and not line.startswith(("#", "!"))]
+        pairs += parse_key_values(props, "--add-config-file")
     deletes = tuple(parse_config_deletes(deletes))
     if not pairs and not deletes:
         raise click.UsageError("nothing to change: give --set KEY=VALUE or --delete KEY")
