@@ -23,7 +23,7 @@ from brook.cli._common import (
     settings,
 )
 from brook.cli.group_offsets import delete_offsets
-from brook.cli.group_reset import duration_ms, export_csv, read_reset_file
+from brook.cli.group_reset import as_topic_specs, duration_ms, export_csv, read_reset_file
 
 __all__ = ["DESCRIBE_COLUMNS", "group"]
 
@@ -349,17 +349,19 @@ def reset_offsets(
     admin = admin_client(settings())
     docs = []
     for name in names:
+        if planned is not None and name not in planned:
+            continue  # --from-file has no offsets for this group
         docs.append(
             _reset_one(
                 admin,
                 name,
-                topic_specs,
-                chosen[0],
+                topic_specs if planned is None else as_topic_specs(planned[name]),
+                "datetime" if chosen[0] == "duration" else chosen[0],  # --by-duration: that long ago
                 to_offset,
                 to_datetime,
                 shift_by,
                 execute=execute,
-                planned=None if planned is None else planned.get(name, {}),
+                planned=None if planned is None else planned[name],
             )
         )
     rows = [r for d in docs for r in d]
@@ -398,10 +400,10 @@ def _reset_one(
             f"Assignments can only be reset if the group '{name}' is inactive, but the current state is {state}."
         )
     committed = _committed(admin, name)
-    tps = sorted(planned) if planned is not None else _target_partitions(admin, topic_specs, committed)
+    tps = _target_partitions(admin, topic_specs, committed)
     earliest = _log_offsets(admin, tps, OffsetSpec.earliest())
     latest = _log_offsets(admin, tps, OffsetSpec.latest())
-    if strategy in ("datetime", "duration"):
+    if strategy == "datetime":
         from brook.cli.consume_offsets import parse_timestamp
 
         by_time = _log_offsets(
@@ -416,7 +418,7 @@ def _reset_one(
             new = high
         elif strategy == "offset":
             new = to_offset if to_offset is not None else low
-        elif strategy in ("datetime", "duration"):
+        elif strategy == "datetime":
             new = by_time[tp] if by_time[tp] >= 0 else high
         elif strategy == "current":
             new = committed.get(tp, high)

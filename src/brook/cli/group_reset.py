@@ -10,7 +10,7 @@ from typing import IO, Any
 
 import click
 
-__all__ = ["duration_ms", "export_csv", "read_reset_file"]
+__all__ = ["as_topic_specs", "duration_ms", "export_csv", "read_reset_file"]
 
 _DURATION = re.compile(
     r"(?P<sign>[-+]?)P(?:(?P<d>[-+]?\d+)D)?"
@@ -93,3 +93,11 @@ def read_reset_file(fh: IO[str], groups: list[str]) -> dict[str, dict[tuple[str,
     if not plan:
         raise click.BadParameter(f"{source} has no offsets", param_hint="--from-file")
     return plan
+
+
+def as_topic_specs(plan: dict[tuple[str, int], int]) -> tuple[str, ...]:
+    """A group's --from-file partitions as --topic specs (`topic:0,1`), so they are checked like --topic's."""
+    by_topic: dict[str, list[int]] = {}
+    for topic, partition in sorted(plan):
+        by_topic.setdefault(topic, []).append(partition)
+    return tuple(f"{t}:{','.join(str(p) for p in parts)}" for t, parts in by_topic.items())
