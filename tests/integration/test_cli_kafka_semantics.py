@@ -89,6 +89,23 @@ def test_group_with_a_removed_committed_offset_resumes_with_a_warning(brook):
     fresh = brook.run("consume", topic, "-g", unique("fresh"), "--from-beginning", "-n", 4)
     assert fresh.stdout.splitlines() == ["m6", "m7", "m8", "m9"]
     assert "warning" not in fresh.stderr
+    strict = brook.run("consume", topic, "-g", unique("strict"), "-X", "auto.offset.reset=none", expect=1)
+    assert (
+        strict.stderr.strip().splitlines()[-1]
+        == f"brook: {topic}/0: no committed offset and auto.offset.reset=none"
+    )
+
+
+def test_new_group_on_many_partitions_starts_quietly_per_policy(brook):
+    topic = unique("wide")
+    brook.run("topic", "create", topic, "-p", 8)
+    brook.run("produce", topic, "-k", ":", input="".join(f"k{i}:v{i}\n" for i in range(40)))
+    earliest = brook.run("consume", topic, "-g", unique("w"), "--from-beginning", "-e")
+    assert sorted(earliest.stdout.splitlines()) == sorted(f"v{i}" for i in range(40))
+    assert "warning" not in earliest.stderr
+    latest = brook.run("consume", topic, "-g", unique("w"), "-e")
+    assert latest.stdout == ""
+    assert "Processed a total of 0 messages" in latest.stderr
 
 
 def test_kafka_layout_with_print_key_and_headers(brook):

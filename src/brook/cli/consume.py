@@ -174,14 +174,14 @@ def consume(
         check_reachable(consumer, st)
         if include is not None:
             names = _matching_topics(consumer, include)
+        loop = _Loop(consumer, render, policy)
         if group is not None and not partitions and offset is None and timestamp is None:
-            consumer.subscribe(names)
-            starting: dict[tuple[str, int], int] = {}
+            consumer.subscribe(names, on_assign=loop.on_assign)
         else:
             tps = _assignment(consumer, names, partitions, start, start_ts, from_beginning)
-            starting = {(tp.topic, tp.partition): tp.offset for tp in tps}
+            loop.starting.update({(tp.topic, tp.partition): tp.offset for tp in tps})
             consumer.assign(tps)
-        seen = _Loop(consumer, render, policy, starting).run(count, exit_at_end, timeout_ms)
+        seen = loop.run(count, exit_at_end, timeout_ms)
     finally:
         consumer.close()
     click.echo(f"Processed a total of {seen} messages", err=True)
@@ -216,13 +216,28 @@ def _matching_topics(consumer: Any, pattern: str) -> list[str]:
 class _Loop:
     """Polls, prints, and applies the reset policy when a partition's position is gone."""
 
-    def __init__(
-        self, consumer: Any, render: Callable[[Any], str], policy: str, starting: dict[tuple[str, int], int]
-    ) -> None:
+    def __init__(self, consumer: Any, render: Callable[[Any], str], policy: str) -> None:
         self.consumer = consumer
         self.render = render
         self.policy = policy
-        self.starting = starting
+        # where each partition (re)started: kept when another partition's reset reassigns them all
+        self.starting: dict[tuple[str, int], int] = {}
+        self.failure: CliError | None = None
+
+    def on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        """A group assignment: partitions without a committed offset start per the policy (quietly, as in
+        Kafka), so the only resets the loop hears of are offsets that are gone."""
+        from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
+
+        committed = consumer.committed(partitions, timeout=15) if partitions else []
+        for tp in committed:
+            if tp.offset < 0:
+                decision = decide_reset(self.policy, tp.topic, tp.partition, None, 0, 0)
+                if decision.resume is None:
+                    self.failure = self.failure or CliError(decision.message)
+                tp.offset = OFFSET_BEGINNING if self.policy == EARLIEST else OFFSET_END
+            self.starting[(tp.topic, tp.partition)] = tp.offset
+        consumer.assign(committed)
 
     def run(self, count: int | None, exit_at_end: bool, timeout_ms: int | None) -> int:
         from confluent_kafka import KafkaError
@@ -235,6 +250,8 @@ class _Loop:
         try:
             while count is None or seen < count:
                 msg = consumer.poll(0.2)
+                if self.failure is not None:
+                    raise self.failure
                 if msg is None:
                     if _reader_gone(out):
                         break
@@ -283,6 +300,7 @@ class _Loop:
             raise CliError(decision.message)
         if decision.message:
             click.echo(f"brook: warning: {decision.message}", err=True)
+        self.starting[(topic, partition)] = decision.resume
         current = consumer.assignment()
         positions = {(tp.topic, tp.partition): tp.offset for tp in consumer.position(current)}
         assignment = []
