@@ -106,6 +106,8 @@ def test_delete_records_by_flag_and_by_kafkas_json_file(brook, tmp_path):
         "partition must be a number >= 0"
         in brook.run("topic", "delete-records", "--offset-json-file", plan, expect=2).stderr
     )
+    result = brook.run("topic", "delete-records", topic, "--before-offset", 1, "-p", 7, expect=1)
+    assert result.stderr == f"brook: {topic} has no partition 7 (partitions: 0-1)\n"
     assert "--before-offset" in brook.run("topic", "delete-records", topic, expect=2).stderr
 
 

@@ -62,6 +62,13 @@ def parse_offset_json(text: str, source: str) -> list[tuple[str, int, int]]:
     return triples
 
 
+def _partitions_of(listed: dict[str, Any], topic: str) -> list[int]:
+    found = listed.get(topic)
+    if found is None or found.error is not None:
+        raise CliError(f"{topic}: Broker: Unknown topic or partition (UNKNOWN_TOPIC_OR_PART)")
+    return sorted(found.partitions)
+
+
 @click.command(name="delete-records")
 @topics_arg
 @click.option("--offset-json-file", type=click.File("r"), default=None, help="kafka-delete-records.sh's JSON")
@@ -95,15 +102,15 @@ def delete_records(
             )
         if any(p < 0 for p in partitions):
             raise click.BadParameter("partitions are numbered from 0", param_hint="--partition")
-        triples = []
-        listed = admin_client(settings()).list_topics(timeout=15).topics
-        for name in names:
-            found = listed.get(name)
-            if found is None or found.error is not None:
-                raise CliError(f"{name}: Broker: Unknown topic or partition (UNKNOWN_TOPIC_OR_PART)")
-            chosen = list(partitions) or sorted(found.partitions)
-            triples.extend((name, p, before_offset) for p in chosen)
+        triples = [(name, p, before_offset) for name in names for p in partitions]
     admin = admin_client(settings())
+    listed = admin.list_topics(timeout=15).topics
+    if offset_json_file is None and not partitions:  # every partition of the named topics
+        triples = [(n, p, before_offset or 0) for n in names for p in sorted(_partitions_of(listed, n))]
+    for topic, partition, _ in triples:
+        found = _partitions_of(listed, topic)
+        if partition not in found:
+            raise CliError(f"{topic} has no partition {partition} (partitions: 0-{len(found) - 1})")
     request = [TopicPartition(t, p, o) for t, p, o in triples]
     futures = admin.delete_records(request, request_timeout=30.0)
     rows = []
