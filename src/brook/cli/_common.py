@@ -26,6 +26,7 @@ __all__ = [
     "client_options",
     "describe_kafka_error",
     "emit",
+    "exit_if_failed",
     "format_option",
     "kafka_config",
     "parse_key_values",
@@ -132,12 +133,15 @@ def client_options(func: F) -> F:
     )(func)
     func = click.option(
         "--command-config",
+        "--consumer.config",
+        "--producer.config",
+        "command_config",
         metavar="FILE",
         type=click.Path(exists=True, dir_okay=False),
         expose_value=False,
         is_eager=True,
         callback=_store_file,
-        help="Client properties file (Kafka's flag); -X wins over it",
+        help="Client properties file (Kafka's flag; also --consumer.config/--producer.config); -X wins over it",
     )(func)
     func = click.option(
         "-X",
@@ -233,10 +237,16 @@ def check_reachable(client: Any, st: Settings) -> Any:
 
 
 def results_by_name(
-    futures: dict[str, Any], names: list[str], *, key: str, fine_codes: tuple[int, ...] = ()
+    futures: dict[str, Any],
+    names: list[str],
+    *,
+    key: str,
+    fine_codes: tuple[int, ...] = (),
+    fine_status: str = "OK",
 ) -> list[dict[str, Any]]:
     """One `{key: name, status, error}` row per name from an AdminClient call's futures; an error whose
-    code is in `fine_codes` (e.g. TOPIC_ALREADY_EXISTS with --if-not-exists) counts as OK."""
+    code is in `fine_codes` (e.g. TOPIC_ALREADY_EXISTS with --if-not-exists) is no failure: its status is
+    `fine_status` (which says that nothing was done)."""
     from confluent_kafka import KafkaException
 
     rows = []
@@ -246,10 +256,19 @@ def results_by_name(
             rows.append({key: name, "status": "OK", "error": None})
         except KafkaException as exc:
             if exc.args and exc.args[0].code() in fine_codes:
-                rows.append({key: name, "status": "OK", "error": None})
+                rows.append({key: name, "status": fine_status, "error": None})
             else:
                 rows.append({key: name, "status": "FAILED", "error": describe_kafka_error(exc)})
     return rows
+
+
+def exit_if_failed(results: list[dict[str, Any]], key: str) -> None:
+    """After a result table: each failed row once more on stderr (`brook: NAME: error`), then exit 1."""
+    failed = [r for r in results if r.get("error") is not None]
+    for row in failed:
+        click.echo(f"brook: {row[key]}: {row['error']}", err=True)
+    if failed:
+        raise click.exceptions.Exit(1)
 
 
 def describe_kafka_error(exc: BaseException) -> str:

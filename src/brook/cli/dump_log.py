@@ -85,7 +85,7 @@ def _records(batch: bytes, header: Any) -> tuple[list[dict[str, Any]], str | Non
         raise CliError(
             "--deep needs record decoding (brook.records.records), which this build lacks"
         ) from None
-    from brook.cli.consume import text_or_base64
+    from brook.cli.record_format import text_or_base64
 
     out: list[dict[str, Any]] = []
     try:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import click
@@ -14,12 +15,15 @@ from brook.cli._common import (
     admin_client,
     client_options,
     emit,
+    exit_if_failed,
     format_option,
     render_table,
     result_of,
     results_by_name,
     settings,
 )
+from brook.cli.group_offsets import delete_offsets
+from brook.cli.group_reset import as_topic_specs, duration_ms, export_csv, read_reset_file
 
 __all__ = ["DESCRIBE_COLUMNS", "group"]
 
@@ -266,8 +270,7 @@ def delete(groups: tuple[str, ...], group_opts: tuple[str, ...]) -> None:
         return "\n".join(lines)
 
     emit(results, text)
-    if failed:
-        raise click.exceptions.Exit(1)
+    exit_if_failed(results, "group")
 
 
 @group.command(name="reset-offsets")
@@ -286,6 +289,12 @@ def delete(groups: tuple[str, ...], group_opts: tuple[str, ...]) -> None:
 @click.option("--to-offset", type=int, default=None)
 @click.option("--to-datetime", default=None, metavar="YYYY-MM-DDTHH:mm:SS.sss[+HH:MM]")
 @click.option("--shift-by", type=int, default=None)
+@click.option("--by-duration", default=None, metavar="PnDTnHnMnS", help="The first offset this long ago")
+@click.option("--to-current", is_flag=True, help="The committed offset (the log end where none)")
+@click.option(
+    "--from-file", type=click.File("r"), default=None, help="CSV of --export: [group,]topic,partition,offset"
+)
+@click.option("--export", is_flag=True, help="Print the plan as Kafka's CSV (for --from-file)")
 @click.option("--execute", is_flag=True, help="Apply the new offsets (default: only show them)")
 @click.option("--dry-run", is_flag=True, help="Only show the new offsets (the default)")
 @client_options
@@ -300,6 +309,10 @@ def reset_offsets(
     to_offset: int | None,
     to_datetime: str | None,
     shift_by: int | None,
+    by_duration: str | None,
+    to_current: bool,
+    from_file: Any,
+    export: bool,
     execute: bool,
     dry_run: bool,
 ) -> None:
@@ -313,26 +326,49 @@ def reset_offsets(
             ("offset", to_offset is not None),
             ("datetime", to_datetime is not None),
             ("shift", shift_by is not None),
+            ("duration", by_duration is not None),
+            ("current", to_current),
+            ("file", from_file is not None),
         )
         if on
     ]
     if len(chosen) != 1:
         raise click.UsageError(
-            "give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by"
+            "give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by, "
+            "--by-duration, --to-current, --from-file"
         )
-    if bool(topic_specs) == all_topics:
+    planned = read_reset_file(from_file, names) if from_file is not None else None
+    if by_duration is not None:
+        to_datetime = str(int(time.time() * 1000) - duration_ms(by_duration))
+    if planned is not None and (topic_specs or all_topics):
+        raise click.UsageError("--from-file names the partitions: give no --topic or --all-topics")
+    if planned is None and bool(topic_specs) == all_topics:
         raise click.UsageError("give --topic (repeatable) or --all-topics")
     if execute and dry_run:
         raise click.UsageError("--execute and --dry-run contradict each other")
     admin = admin_client(settings())
     docs = []
     for name in names:
+        if planned is not None and name not in planned:
+            continue  # --from-file has no offsets for this group
         docs.append(
-            _reset_one(admin, name, topic_specs, chosen[0], to_offset, to_datetime, shift_by, execute=execute)
+            _reset_one(
+                admin,
+                name,
+                topic_specs if planned is None else as_topic_specs(planned[name]),
+                "datetime" if chosen[0] == "duration" else chosen[0],  # --by-duration: that long ago
+                to_offset,
+                to_datetime,
+                shift_by,
+                execute=execute,
+                planned=None if planned is None else planned[name],
+            )
         )
     rows = [r for d in docs for r in d]
 
     def text() -> str:
+        if export:
+            return export_csv(rows, several_groups=len(names) > 1)
         if not execute:
             click.echo("(dry run: pass --execute to apply these offsets)", err=True)
         return render_table(
@@ -353,6 +389,7 @@ def _reset_one(
     shift_by: int | None,
     *,
     execute: bool,
+    planned: dict[tuple[str, int], int] | None = None,
 ) -> list[dict[str, Any]]:
     from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
     from confluent_kafka.admin import OffsetSpec
@@ -367,9 +404,11 @@ def _reset_one(
     earliest = _log_offsets(admin, tps, OffsetSpec.earliest())
     latest = _log_offsets(admin, tps, OffsetSpec.latest())
     if strategy == "datetime":
-        from brook.cli.consume import parse_timestamp
+        from brook.cli.consume_offsets import parse_timestamp
 
-        by_time = _log_offsets(admin, tps, OffsetSpec.for_timestamp(parse_timestamp(to_datetime or "")))
+        by_time = _log_offsets(
+            admin, tps, OffsetSpec.for_timestamp(parse_timestamp(to_datetime or "", "--to-datetime"))
+        )
     rows: list[dict[str, Any]] = []
     for tp in tps:
         low, high = earliest[tp], latest[tp]
@@ -381,6 +420,10 @@ def _reset_one(
             new = to_offset if to_offset is not None else low
         elif strategy == "datetime":
             new = by_time[tp] if by_time[tp] >= 0 else high
+        elif strategy == "current":
+            new = committed.get(tp, high)
+        elif strategy == "file" and planned is not None:
+            new = planned[tp]
         else:
             new = committed.get(tp, low) + (shift_by or 0)
         new = min(max(new, low), high)  # Kafka clamps to the log's range, as kafka-consumer-groups.sh does
@@ -432,3 +475,6 @@ def _target_partitions(
             wanted = sorted(t.partitions)
         tps.extend((topic, p) for p in wanted)
     return list(dict.fromkeys(tps))
+
+
+group.add_command(delete_offsets)

@@ -237,9 +237,12 @@ def perf_consume(
     name = topic or topic_opt
     if not name:
         raise click.UsageError("name a topic (as an argument or with --topic)")
+    if num_records <= 0 or timeout_ms <= 0:
+        raise click.UsageError("--messages and --timeout must be positive")
     st = settings()
     admin = admin_client(st)
-    metadata = admin.list_topics(name, timeout=10)
+    # All topics, not just this one: a Metadata request that names a missing topic may auto-create it.
+    metadata = admin.list_topics(timeout=10)
     t = metadata.topics.get(name)
     if t is None or t.error is not None:
         raise CliError(

@@ -17,8 +17,10 @@ from brook.cli._common import (
     client_options,
     describe_kafka_error,
     kafka_config,
+    parse_key_values,
     settings,
 )
+from brook.cli.line_reader import PRODUCER_PROPERTIES, LineError, line_format, parse_line
 
 __all__ = ["produce"]
 
@@ -47,7 +49,7 @@ COMPRESSIONS = ["none", "gzip", "snappy", "lz4", "zstd"]
     "properties",
     multiple=True,
     metavar="KEY=VALUE",
-    help="kafka-console-producer.sh reader properties: parse.key=true, key.separator=SEP",
+    help="kafka-console-producer.sh reader properties: " + ", ".join(PRODUCER_PROPERTIES),
 )
 @click.option("--header", "-H", "headers", multiple=True, metavar="KEY=VALUE", help="Header on every record")
 @click.option("--partition", "-p", type=int, default=None, help="Send every record to this partition")
@@ -88,7 +90,10 @@ def produce(
     name = topic or topic_opt
     if not name:
         raise click.UsageError("name a topic (as an argument or with --topic)")
-    record_headers = [(k, v.encode()) for k, v in _header_pairs(headers)]
+    record_headers: list[tuple[str, bytes | None]] = [
+        (k, v.encode()) for k, v in parse_key_values(headers, "--header")
+    ]
+    fmt = line_format(parse_key_values(properties, "--property"), key_separator)
     st = settings()
     producer = Producer(
         kafka_config(
@@ -104,15 +109,17 @@ def produce(
     )
     check_reachable(producer, st)
     source = input_file if input_file is not None else sys.stdin.buffer
-    sep = _separator(key_separator, properties)
     state = _Delivery(verbose)
     try:
         for number, raw in enumerate(source, start=1):
             line = raw[:-1] if raw.endswith(b"\n") else raw
             if line.endswith(b"\r"):
                 line = line[:-1]
-            key, value = _split(line, sep, number)
-            _send(producer, name, key, value, record_headers, partition, state)
+            try:
+                record = parse_line(line, number, fmt)
+            except LineError as exc:
+                raise CliError(str(exc)) from None
+            _send(producer, name, record.key, record.value, record.headers + record_headers, partition, state)
             if state.errors:
                 break
     except KeyboardInterrupt:
@@ -125,33 +132,6 @@ def produce(
         raise CliError(f"{remaining} records were not delivered to {name} within 30s")
     if verbose:
         click.echo(f"produced {state.delivered} records to {name}", err=True)
-
-
-def _separator(key_separator: str | None, properties: tuple[str, ...]) -> bytes | None:
-    """--key-separator, or Kafka's `--property parse.key=true --property key.separator=SEP` (default tab)."""
-    from brook.cli._common import parse_key_values
-
-    props = dict(parse_key_values(properties, "--property"))
-    if key_separator:
-        return key_separator.encode()
-    if props.get("parse.key", "false").lower() == "true":
-        return props.get("key.separator", "\t").encode()
-    return None
-
-
-def _header_pairs(headers: tuple[str, ...]) -> list[tuple[str, str]]:
-    from brook.cli._common import parse_key_values
-
-    return parse_key_values(headers, "--header")
-
-
-def _split(line: bytes, sep: bytes | None, number: int) -> tuple[bytes | None, bytes]:
-    if sep is None:
-        return None, line
-    key, found, value = line.partition(sep)
-    if not found:
-        raise CliError(f"no key separator found on line number {number}: {line[:60]!r}")
-    return key, value
 
 
 class _Delivery:
@@ -173,8 +153,8 @@ def _send(
     producer: Any,
     topic: str,
     key: bytes | None,
-    value: bytes,
-    headers: list[tuple[str, bytes]],
+    value: bytes | None,
+    headers: list[tuple[str, bytes | None]],
     partition: int | None,
     on_delivery: _Delivery,
 ) -> None:

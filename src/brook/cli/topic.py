@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from brook.cli._common import (
@@ -11,31 +9,19 @@ from brook.cli._common import (
     admin_client,
     client_options,
     emit,
+    exit_if_failed,
     format_option,
-    is_unsupported,
-    parse_key_values,
     render_table,
-    result_of,
     results_by_name,
     settings,
-    topic_names,
 )
+from brook.cli.config_syntax import parse_config_pairs
+from brook.cli.topic_common import error_text, require_topics, topics_arg
+from brook.cli.topic_config import alter_config
+from brook.cli.topic_describe import describe
+from brook.cli.topic_records import delete_records
 
 __all__ = ["topic"]
-
-
-def _topics_arg(func: Any) -> Any:
-    func = click.option(
-        "--topic", "-t", "topic_opts", multiple=True, metavar="TOPIC", help="Topic (Kafka's flag; repeatable)"
-    )(func)
-    return click.argument("topics", nargs=-1)(func)
-
-
-def _require_topics(topics: tuple[str, ...], topic_opts: tuple[str, ...]) -> list[str]:
-    names = topic_names(topics, topic_opts)
-    if not names:
-        raise click.UsageError("name at least one topic (as an argument or with --topic)")
-    return names
 
 
 @click.group()
@@ -44,13 +30,18 @@ def topic() -> None:
 
 
 @topic.command()
-@_topics_arg
+@topics_arg
 @click.option("--partitions", "-p", type=int, default=-1, help="Partition count (default: the broker's)")
 @click.option(
     "--replication-factor", "-r", type=int, default=-1, help="Replication factor (default: the broker's)"
 )
 @click.option(
-    "--config", "-c", "configs", multiple=True, metavar="KEY=VALUE", help="Topic config (repeatable)"
+    "--config",
+    "-c",
+    "configs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Topic config: k=v, k=v,k2=v2, k=[a,b] for a list (repeatable)",
 )
 @click.option("--if-not-exists", is_flag=True, help="Succeed if the topic already exists")
 @client_options
@@ -67,8 +58,8 @@ def create(
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import NewTopic
 
-    names = _require_topics(topics, topic_opts)
-    config = dict(parse_key_values(configs, "--config"))
+    names = require_topics(topics, topic_opts)
+    config = dict(parse_config_pairs(configs, "--config"))
     admin = admin_client(settings())
     new = [
         NewTopic(n, num_partitions=partitions, replication_factor=replication_factor, config=config)
@@ -77,31 +68,19 @@ def create(
     try:
         futures = admin.create_topics(new, request_timeout=15.0)
     except (KafkaException, ValueError) as exc:
-        raise CliError(f"cannot create topics: {_error_text(exc)}") from exc
+        raise CliError(f"cannot create topics: {error_text(exc)}") from exc
     fine = (KafkaError.TOPIC_ALREADY_EXISTS,) if if_not_exists else ()
-    results = results_by_name(futures, names, key="topic", fine_codes=fine)
+    results = results_by_name(
+        futures, names, key="topic", fine_codes=fine, fine_status="EXISTS (nothing created)"
+    )
     emit(
         results,
         lambda: render_table(
             ["TOPIC", "STATUS"],
-            [(r["topic"], "OK" if r["error"] is None else r["error"]) for r in results],
+            [(r["topic"], r["status"] if r["error"] is None else r["error"]) for r in results],
         ),
     )
-    _exit_if_failed(results)
-
-
-def _error_text(exc: BaseException) -> str:
-    from brook.cli._common import describe_kafka_error
-
-    return describe_kafka_error(exc)
-
-
-def _exit_if_failed(results: list[dict[str, Any]]) -> None:
-    failed = [r for r in results if r["error"] is not None]
-    if failed:
-        if settings().output != "text":
-            raise CliError("; ".join(f"{r['topic']}: {r['error']}" for r in failed))
-        raise click.exceptions.Exit(1)
+    exit_if_failed(results, "topic")
 
 
 @topic.command(name="list")
@@ -136,128 +115,7 @@ topic.add_command(list_, name="ls")
 
 
 @topic.command()
-@_topics_arg
-@client_options
-@format_option
-def describe(topics: tuple[str, ...], topic_opts: tuple[str, ...]) -> None:
-    """Partitions (leader, replicas, ISR, log start/end offsets, size) and non-default configs of topics.
-
-    Without a topic name, every topic except internal ones (like kafka-topics.sh --describe)."""
-    admin = admin_client(settings())
-    names = topic_names(topics, topic_opts) or sorted(
-        n for n in admin.list_topics(timeout=15).topics if not n.startswith("__")
-    )
-    if not names:
-        return emit([], "")
-    docs = [_describe_one(admin, name) for name in names]
-    one_named = len(docs) == 1 and bool(topics or topic_opts)
-    emit(docs[0] if one_named else docs, lambda: "\n\n".join(_describe_text(d) for d in docs))
-
-
-def _describe_one(admin: Any, name: str) -> dict[str, Any]:
-    from confluent_kafka import TopicCollection, TopicPartition
-    from confluent_kafka.admin import OffsetSpec
-
-    from brook.cli.log_dirs import partition_sizes
-
-    futures = admin.describe_topics(TopicCollection([name]), request_timeout=15.0)
-    desc = result_of(futures[name], name)
-    partitions = sorted(desc.partitions, key=lambda p: p.id)
-    offsets: dict[int, dict[str, int | None]] = {p.id: {"start": None, "end": None} for p in partitions}
-    for which, spec in (("start", OffsetSpec.earliest()), ("end", OffsetSpec.latest())):
-        if not partitions:
-            break
-        request = {TopicPartition(name, p.id): spec for p in partitions}
-        for tp, future in admin.list_offsets(request, request_timeout=15.0).items():
-            offsets[tp.partition][which] = result_of(future, f"{name}/{tp.partition}").offset
-    cluster = admin.list_topics(topic=name, timeout=15)
-    sizes = partition_sizes(
-        {b.id: (b.host, b.port) for b in cluster.brokers.values()},
-        {p.id: p.leader.id for p in partitions if p.leader is not None},
-        name,
-    )
-    return {
-        "name": name,
-        # Kafka prints topic ids in URL-safe base64, as kafka-topics.sh --describe shows them
-        "topic_id": str(desc.topic_id).replace("+", "-").replace("/", "_")
-        if desc.topic_id is not None
-        else None,
-        "internal": bool(desc.is_internal),
-        "partition_count": len(partitions),
-        "replication_factor": max((len(p.replicas) for p in partitions), default=0),
-        "configs": _non_default_configs(admin, name),
-        "partitions": [
-            {
-                "partition": p.id,
-                "leader": p.leader.id if p.leader is not None else None,
-                "replicas": [n.id for n in p.replicas],
-                "isr": [n.id for n in p.isr],
-                "log_start_offset": offsets[p.id]["start"],
-                "log_end_offset": offsets[p.id]["end"],
-                "size": sizes.get(p.id),
-            }
-            for p in partitions
-        ],
-    }
-
-
-def _non_default_configs(admin: Any, name: str) -> dict[str, str | None] | None:
-    """Configs whose source is not a default; None when the broker cannot describe configs."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import ConfigResource, ConfigSource
-
-    resource = ConfigResource(ConfigResource.Type.TOPIC, name)
-    try:
-        entries = admin.describe_configs([resource], request_timeout=10.0)[resource].result(timeout=15)
-    except KafkaException as exc:
-        if is_unsupported(exc):
-            return None
-        raise CliError(f"{name}: {_error_text(exc)}") from exc
-    defaults = {ConfigSource.DEFAULT_CONFIG.value, ConfigSource.STATIC_BROKER_CONFIG.value}
-    return {
-        k: e.value
-        for k, e in sorted(entries.items())
-        if not e.is_default and getattr(e.source, "value", e.source) not in defaults
-    }
-
-
-def _describe_text(doc: dict[str, Any]) -> str:
-    summary = render_table(
-        ["NAME", doc["name"]],
-        [
-            ("TOPIC-ID", doc["topic_id"]),
-            ("INTERNAL", doc["internal"]),
-            ("PARTITIONS", doc["partition_count"]),
-            ("REPLICATION-FACTOR", doc["replication_factor"]),
-        ],
-    )
-    configs = doc["configs"]
-    if configs is None:
-        config_text = "CONFIGS\n(the broker does not support DescribeConfigs)"
-    elif configs:
-        config_text = "CONFIGS\n" + render_table(["KEY", "VALUE"], sorted(configs.items()))
-    else:
-        config_text = "CONFIGS\n(all defaults)"
-    parts = render_table(
-        ["PARTITION", "LEADER", "REPLICAS", "ISR", "LOG-START-OFFSET", "LOG-END-OFFSET", "SIZE"],
-        [
-            (
-                p["partition"],
-                p["leader"],
-                p["replicas"],
-                p["isr"],
-                p["log_start_offset"],
-                p["log_end_offset"],
-                p["size"],
-            )
-            for p in doc["partitions"]
-        ],
-    )
-    return f"{summary}\n\n{config_text}\n\n{parts}"
-
-
-@topic.command()
-@_topics_arg
+@topics_arg
 @click.option("--if-exists", is_flag=True, help="Succeed if a topic does not exist")
 @client_options
 @format_option
@@ -265,22 +123,25 @@ def delete(topics: tuple[str, ...], topic_opts: tuple[str, ...], if_exists: bool
     """Delete topics."""
     from confluent_kafka import KafkaError
 
-    names = _require_topics(topics, topic_opts)
+    names = require_topics(topics, topic_opts)
     admin = admin_client(settings())
     futures = admin.delete_topics(names, request_timeout=15.0)
     fine = (KafkaError.UNKNOWN_TOPIC_OR_PART,) if if_exists else ()
-    results = results_by_name(futures, names, key="topic", fine_codes=fine)
+    results = results_by_name(
+        futures, names, key="topic", fine_codes=fine, fine_status="NOT-FOUND (nothing deleted)"
+    )
     emit(
         results,
         lambda: render_table(
-            ["TOPIC", "STATUS"], [(r["topic"], "OK" if r["error"] is None else r["error"]) for r in results]
+            ["TOPIC", "STATUS"],
+            [(r["topic"], r["status"] if r["error"] is None else r["error"]) for r in results],
         ),
     )
-    _exit_if_failed(results)
+    exit_if_failed(results, "topic")
 
 
 @topic.command(name="add-partitions")
-@_topics_arg
+@topics_arg
 @click.option("--num", "-n", type=int, default=None, help="How many partitions to add (rpk)")
 @click.option("--partitions", "-p", "total", type=int, default=None, help="New total partition count (Kafka)")
 @client_options
@@ -292,9 +153,13 @@ def add_partitions(
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import NewPartitions
 
-    names = _require_topics(topics, topic_opts)
+    names = require_topics(topics, topic_opts)
     if (num is None) == (total is None):
         raise click.UsageError("give exactly one of --num (partitions to add) or --partitions (new total)")
+    if num is not None and num < 1:
+        raise click.BadParameter(f"{num}: add at least one partition", param_hint="--num")
+    if total is not None and total < 1:
+        raise click.BadParameter(f"{total}: a topic has at least one partition", param_hint="--partitions")
     admin = admin_client(settings())
     metadata = admin.list_topics(timeout=15)
     requests = []
@@ -311,7 +176,7 @@ def add_partitions(
             futures[req.topic].result(timeout=20)
             results.append({"topic": req.topic, "partitions": req.new_total_count, "error": None})
         except KafkaException as exc:
-            results.append({"topic": req.topic, "partitions": None, "error": _error_text(exc)})
+            results.append({"topic": req.topic, "partitions": None, "error": error_text(exc)})
     emit(
         results,
         lambda: render_table(
@@ -319,81 +184,9 @@ def add_partitions(
             [(r["topic"], r["partitions"], "OK" if r["error"] is None else r["error"]) for r in results],
         ),
     )
-    _exit_if_failed(results)
+    exit_if_failed(results, "topic")
 
 
-@topic.command(name="alter-config")
-@_topics_arg
-@click.option(
-    "--set",
-    "--config",
-    "--add-config",
-    "-s",
-    "sets",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Set a config (repeatable)",
-)
-@click.option(
-    "--delete",
-    "--delete-config",
-    "-d",
-    "deletes",
-    multiple=True,
-    metavar="KEY",
-    help="Reset a config to its default",
-)
-@client_options
-@format_option
-def alter_config(
-    topics: tuple[str, ...], topic_opts: tuple[str, ...], sets: tuple[str, ...], deletes: tuple[str, ...]
-) -> None:
-    """Set or reset topic configs (incrementally: other configs keep their values)."""
-    names = _require_topics(topics, topic_opts)
-    pairs = parse_key_values(sets, "--set")
-    if not pairs and not deletes:
-        raise click.UsageError("nothing to change: give --set KEY=VALUE or --delete KEY")
-    admin = admin_client(settings())
-    results = []
-    for name in names:
-        error = _alter_one(admin, name, pairs, list(deletes))
-        results.append({"topic": name, "status": "OK" if error is None else "FAILED", "error": error})
-    emit(
-        results,
-        lambda: render_table(
-            ["TOPIC", "STATUS"], [(r["topic"], "OK" if r["error"] is None else r["error"]) for r in results]
-        ),
-    )
-    _exit_if_failed(results)
-
-
-def _alter_one(admin: Any, name: str, pairs: list[tuple[str, str]], deletes: list[str]) -> str | None:
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
-
-    entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in pairs]
-    entries += [ConfigEntry(k, None, incremental_operation=AlterConfigOpType.DELETE) for k in deletes]
-    resource = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries)
-    try:
-        admin.incremental_alter_configs([resource], request_timeout=15.0)[resource].result(timeout=20)
-        return None
-    except KafkaException as exc:
-        if not is_unsupported(exc):
-            return _error_text(exc)
-    return _alter_legacy(admin, name, pairs, deletes)
-
-
-def _alter_legacy(admin: Any, name: str, pairs: list[tuple[str, str]], deletes: list[str]) -> str | None:
-    """AlterConfigs replaces the whole set: read the non-default configs, change them, write them back."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import ConfigResource
-
-    current = _non_default_configs(admin, name) or {}
-    merged = {k: v for k, v in current.items() if k not in deletes and v is not None}
-    merged.update(pairs)
-    resource = ConfigResource(ConfigResource.Type.TOPIC, name, set_config=merged)
-    try:
-        admin.alter_configs([resource], request_timeout=15.0)[resource].result(timeout=20)
-        return None
-    except KafkaException as exc:
-        return _error_text(exc)
+topic.add_command(describe, name="describe")
+topic.add_command(alter_config, name="alter-config")
+topic.add_command(delete_records, name="delete-records")

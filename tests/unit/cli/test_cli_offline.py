@@ -14,9 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from brook.cli._common import render_table, to_yaml
-from brook.cli.consume import _compile, format_record, parse_timestamp, record_json
+from brook.cli.consume_offsets import parse_timestamp
 from brook.cli.main import cli
 from brook.cli.perf import consumer_summary, percentile, producer_summary
+from brook.cli.record_format import compile_template as _compile
+from brook.cli.record_format import format_record, record_json
 
 
 class FakeMessage(SimpleNamespace):

@@ -1,0 +1,58 @@
+"""One request over a plain socket, encoded by brook's own codec: for the APIs confluent-kafka's AdminClient
+cannot send (OffsetDelete). FindCoordinator first where the request must reach the group coordinator."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Any
+
+from brook.cli._common import CliError, settings
+from brook.protocol.client import decode_response, encode_request
+
+__all__ = ["call", "call_coordinator", "error_name"]
+
+_FIND_COORDINATOR, _FIND_COORDINATOR_VERSION = 10, 1
+_TIMEOUT_S = 15.0
+
+
+def _bootstrap() -> tuple[str, int]:
+    host, _, port = settings().bootstrap.split(",")[0].strip().rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def call(address: tuple[str, int], api_key: int, version: int, body: dict[str, Any]) -> Any:
+    frame = encode_request(api_key, version, 1, "brook-cli", body)
+    try:
+        with socket.create_connection(address, timeout=_TIMEOUT_S) as sock:
+            sock.sendall(frame)
+            (size,) = struct.unpack(">i", _read_exactly(sock, 4))
+            _, response = decode_response(api_key, version, _read_exactly(sock, size))
+    except OSError as exc:
+        raise CliError(f"cannot reach the broker at {address[0]}:{address[1]}: {exc}") from exc
+    return response
+
+
+def call_coordinator(group: str, api_key: int, version: int, body: dict[str, Any]) -> Any:
+    """Send to the coordinator of `group` (asked of the bootstrap broker)."""
+    found = call(_bootstrap(), _FIND_COORDINATOR, _FIND_COORDINATOR_VERSION, {"key": group, "key_type": 0})
+    if int(found.error_code) != 0:
+        raise CliError(f"group {group}: {found.error_message or error_name(found.error_code)}")
+    return call((found.host, int(found.port)), api_key, version, body)
+
+
+def error_name(code: Any) -> str:
+    """Kafka's name of an error code: GROUP_SUBSCRIBED_TO_TOPIC."""
+    name = getattr(code, "name", None)
+    return name.upper() if isinstance(name, str) else f"error {int(code)}"
+
+
+def _read_exactly(sock: socket.socket, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = sock.recv(n)
+        if not chunk:
+            raise ConnectionError("the broker closed the connection")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
