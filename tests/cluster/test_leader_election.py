@@ -79,7 +79,8 @@ def test_an_operator_preferred_election_gives_partitions_back_to_their_preferred
                 if tp.partition in moved:
                     assert error is None, (tp, error)
                 else:  # already led by its preferred replica
-                    assert error is not None and error.code() == KafkaError.ELECTION_NOT_NEEDED
+                    assert error is not None
+                    assert error.code() == KafkaError.ELECTION_NOT_NEEDED
             assert led_elsewhere(zk, "pref") == []
             for p in moved:
                 assert state_of(zk, "pref", p)["leader_epoch"] == epochs[p] + 1
