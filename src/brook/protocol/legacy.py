@@ -1,0 +1,399 @@
+"""Old API versions kio has no classes for (it follows Kafka 4.x, which dropped them): layouts by hand.
+
+Kafka 3.x still accepts them (docs/compatibility.md), and old clients send them: Debian's Sarama at
+its default version, kafka-python with an old `api_version`, librdkafka with `api.version.request=false`.
+Each layout below is the version's field list from Kafka 3.9's
+`clients/src/main/resources/common/message/*.json`, in wire order, all non-flexible (classic encoding):
+
+    int8/int16/int32/int64  big-endian signed        bool    one byte, 0 or 1
+    string                  int16 length + UTF-8     nstring the same, length -1 for null
+    [T]                     int32 count + elements   ?[T]    the same, count -1 for null
+
+A decoded request is a namespace with the field names of the nearest version kio has (so one handler
+serves every version), plus that version's defaults for fields the old layout lacks. A response is
+encoded from the handler's version-independent dict of fields (the same dict `codec.build` takes).
+Produce v0-2 and OffsetForLeaderEpoch v0-1 are decoded elsewhere (protocol/produce.py,
+protocol/offset_for_leader_epoch.py); Fetch v0-3 responses by protocol/fetch_response.py.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
+
+from brook.protocol.bounds import MAX_ELEMENTS
+
+__all__ = [
+    "LegacyDecodeError",
+    "decode_request",
+    "encode_response",
+    "has_request",
+    "has_response",
+]
+
+# A field type: a primitive name, or ("array"|"narray", element type or field list).
+Field = tuple[str, Any]
+
+_STRUCTS = {
+    "int8": struct.Struct(">b"),
+    "int16": struct.Struct(">h"),
+    "int32": struct.Struct(">i"),
+    "int64": struct.Struct(">q"),
+    "bool": struct.Struct(">?"),
+}
+
+
+def _array(*fields: Field) -> tuple[str, tuple[Field, ...]]:
+    return ("array", fields)
+
+
+def _narray(*fields: Field) -> tuple[str, tuple[Field, ...]]:
+    return ("narray", fields)
+
+
+# --- requests: (api_key, version) -> (fields, defaults of the newer fields) ---------------------
+
+_FETCH_PARTITIONS = _array(
+    ("topic", "string"),
+    (
+        "partitions",
+        _array(("partition", "int32"), ("fetch_offset", "int64"), ("partition_max_bytes", "int32")),
+    ),
+)
+_FETCH_V0 = (
+    ("replica_id", "int32"),
+    ("max_wait", "int32"),
+    ("min_bytes", "int32"),
+    ("topics", _FETCH_PARTITIONS),
+)
+_FETCH_V3 = (
+    ("replica_id", "int32"),
+    ("max_wait", "int32"),
+    ("min_bytes", "int32"),
+    ("max_bytes", "int32"),
+    ("topics", _FETCH_PARTITIONS),
+)
+_CREATE_TOPICS_V0 = (
+    (
+        "topics",
+        _array(
+            ("name", "string"),
+            ("num_partitions", "int32"),
+            ("replication_factor", "int16"),
+            ("assignments", _array(("partition_index", "int32"), ("broker_ids", ("array", "int32")))),
+            ("configs", _array(("name", "string"), ("value", "nstring"))),
+        ),
+    ),
+    ("timeout_ms", "int32"),
+)
+
+REQUESTS: dict[tuple[int, int], tuple[tuple[Field, ...], dict[str, Any]]] = {
+    (1, 0): (_FETCH_V0, {}),
+    (1, 1): (_FETCH_V0, {}),
+    (1, 2): (_FETCH_V0, {}),
+    (1, 3): (_FETCH_V3, {}),
+    # ListOffsets v0: max_num_offsets per partition; the answer is an array of offsets
+    (2, 0): (
+        (
+            ("replica_id", "int32"),
+            (
+                "topics",
+                _array(
+                    ("name", "string"),
+                    (
+                        "partitions",
+                        _array(
+                            ("partition_index", "int32"), ("timestamp", "int64"), ("max_num_offsets", "int32")
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        {"isolation_level": 0},
+    ),
+    # OffsetCommit v0: no group membership (a "simple" commit); v1 adds it and a per-partition commit_timestamp
+    (8, 0): (
+        (
+            ("group_id", "string"),
+            (
+                "topics",
+                _array(
+                    ("name", "string"),
+                    (
+                        "partitions",
+                        _array(
+                            ("partition_index", "int32"),
+                            ("committed_offset", "int64"),
+                            ("committed_metadata", "nstring"),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        {"generation_id_or_member_epoch": -1, "member_id": "", "retention_time": -1},
+    ),
+    (8, 1): (
+        (
+            ("group_id", "string"),
+            ("generation_id_or_member_epoch", "int32"),
+            ("member_id", "string"),
+            (
+                "topics",
+                _array(
+                    ("name", "string"),
+                    (
+                        "partitions",
+                        _array(
+                            ("partition_index", "int32"),
+                            ("committed_offset", "int64"),
+                            ("commit_timestamp", "int64"),
+                            ("committed_metadata", "nstring"),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        {"retention_time": -1},
+    ),
+    # OffsetFetch v0: the same layout as v1 (Kafka 3.x in ZooKeeper mode read v0 offsets from ZooKeeper)
+    (9, 0): (
+        (
+            ("group_id", "string"),
+            ("topics", _array(("name", "string"), ("partition_indexes", ("array", "int32")))),
+        ),
+        {"require_stable": False},
+    ),
+    (19, 0): (_CREATE_TOPICS_V0, {"validate_only": False}),
+    (19, 1): ((*_CREATE_TOPICS_V0, ("validate_only", "bool")), {}),
+    (20, 0): ((("topic_names", ("array", "string")), ("timeout_ms", "int32")), {}),
+    # DescribeConfigs v0: no include_synonyms / include_documentation
+    (32, 0): (
+        (
+            (
+                "resources",
+                _array(
+                    ("resource_type", "int8"),
+                    ("resource_name", "string"),
+                    ("configuration_keys", ("narray", "string")),
+                ),
+            ),
+        ),
+        {"include_synonyms": False, "include_documentation": False},
+    ),
+    (35, 0): ((("topics", _narray(("topic", "string"), ("partitions", ("array", "int32")))),), {}),
+}
+
+# --- responses: (api_key, version) -> fields ---------------------------------------------------
+
+_COMMIT_RESPONSE = (
+    (
+        "topics",
+        _array(
+            ("name", "string"), ("partitions", _array(("partition_index", "int32"), ("error_code", "int16")))
+        ),
+    ),
+)
+
+RESPONSES: dict[tuple[int, int], tuple[Field, ...]] = {
+    (2, 0): (
+        (
+            "topics",
+            _array(
+                ("name", "string"),
+                (
+                    "partitions",
+                    _array(
+                        ("partition_index", "int32"),
+                        ("error_code", "int16"),
+                        ("old_style_offsets", ("array", "int64")),
+                    ),
+                ),
+            ),
+        ),
+    ),
+    (8, 0): _COMMIT_RESPONSE,
+    (8, 1): _COMMIT_RESPONSE,
+    (9, 0): (
+        (
+            "topics",
+            _array(
+                ("name", "string"),
+                (
+                    "partitions",
+                    _array(
+                        ("partition_index", "int32"),
+                        ("committed_offset", "int64"),
+                        ("metadata", "nstring"),
+                        ("error_code", "int16"),
+                    ),
+                ),
+            ),
+        ),
+    ),
+    (19, 0): (("topics", _array(("name", "string"), ("error_code", "int16"))),),
+    (19, 1): (("topics", _array(("name", "string"), ("error_code", "int16"), ("error_message", "nstring"))),),
+    (20, 0): (("responses", _array(("name", "string"), ("error_code", "int16"))),),
+    (32, 0): (
+        ("throttle_time", "int32"),
+        (
+            "results",
+            _array(
+                ("error_code", "int16"),
+                ("error_message", "nstring"),
+                ("resource_type", "int8"),
+                ("resource_name", "string"),
+                (
+                    "configs",
+                    _array(
+                        ("name", "string"),
+                        ("value", "nstring"),
+                        ("read_only", "bool"),
+                        ("is_default", "bool"),
+                        ("is_sensitive", "bool"),
+                    ),
+                ),
+            ),
+        ),
+    ),
+    (35, 0): (
+        ("throttle_time", "int32"),
+        (
+            "results",
+            _array(
+                ("error_code", "int16"),
+                ("log_dir", "string"),
+                (
+                    "topics",
+                    _array(
+                        ("name", "string"),
+                        (
+                            "partitions",
+                            _array(
+                                ("partition_index", "int32"),
+                                ("partition_size", "int64"),
+                                ("offset_lag", "int64"),
+                                ("is_future_key", "bool"),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    ),
+}
+
+
+class LegacyDecodeError(ValueError):
+    """The request's bytes do not match its version's layout (the connection closes)."""
+
+
+def has_request(api_key: int, version: int) -> bool:
+    return (api_key, version) in REQUESTS
+
+
+def has_response(api_key: int, version: int) -> bool:
+    return (api_key, version) in RESPONSES
+
+
+def decode_request(
+    api_key: int,
+    version: int,
+    buf: bytes | bytearray | memoryview,
+    pos: int = 0,
+    max_elements: int = MAX_ELEMENTS,
+) -> SimpleNamespace:
+    """The request body at `pos` as a namespace; LegacyDecodeError if the bytes do not fit the layout.
+
+    Every count is checked against the bytes left (one byte per element at least) and, summed, against
+    `max_elements`, before anything is read: a lying count fails at once (as protocol/bounds.py does)."""
+    fields, defaults = REQUESTS[(api_key, version)]
+    reader = _Reader(bytes(buf), pos, max_elements)
+    try:
+        decoded = reader.struct(fields)
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise LegacyDecodeError(f"api_key {api_key} v{version}: {exc}") from exc
+    for name, value in defaults.items():
+        setattr(decoded, name, value)
+    return decoded
+
+
+def encode_response(api_key: int, version: int, data: Mapping[str, Any]) -> bytes:
+    """The response body for `data` (a handler's dict of fields; fields the version lacks are ignored)."""
+    out = bytearray()
+    _write_struct(out, RESPONSES[(api_key, version)], data)
+    return bytes(out)
+
+
+class _Reader:
+    def __init__(self, buf: bytes, pos: int, max_elements: int) -> None:
+        self.buf = buf
+        self.pos = pos
+        self.elements_left = max_elements
+
+    def struct(self, fields: tuple[Field, ...]) -> SimpleNamespace:
+        return SimpleNamespace(**{name: self.value(kind) for name, kind in fields})
+
+    def value(self, kind: Any) -> Any:
+        if isinstance(kind, tuple):
+            array_kind, element = kind
+            count = self.primitive("int32")
+            if count < 0:
+                if array_kind == "narray":
+                    return None
+                raise LegacyDecodeError(f"null array at {self.pos} where the layout has none")
+            if count > len(self.buf) - self.pos:
+                raise LegacyDecodeError(f"array of {count} elements, {len(self.buf) - self.pos} bytes left")
+            self.elements_left -= count
+            if self.elements_left < 0:
+                raise LegacyDecodeError("more elements in one request than the limit")
+            if isinstance(element, tuple):
+                return [self.struct(element) for _ in range(count)]
+            return [self.value(element) for _ in range(count)]
+        if kind in ("string", "nstring"):
+            length = self.primitive("int16")
+            if length < 0:
+                if kind == "nstring":
+                    return None
+                raise LegacyDecodeError(f"null string at {self.pos} where the layout has none")
+            if self.pos + length > len(self.buf):
+                raise LegacyDecodeError("string runs past the request")
+            text = self.buf[self.pos : self.pos + length].decode("utf-8")
+            self.pos += length
+            return text
+        return self.primitive(kind)
+
+    def primitive(self, kind: str) -> Any:
+        packer = _STRUCTS[kind]
+        (value,) = packer.unpack_from(self.buf, self.pos)
+        self.pos += packer.size
+        return value
+
+
+def _write_struct(out: bytearray, fields: tuple[Field, ...], data: Mapping[str, Any]) -> None:
+    for name, kind in fields:
+        _write(out, kind, data[name])
+
+
+def _write(out: bytearray, kind: Any, value: Any) -> None:
+    if isinstance(kind, tuple):
+        _, element = kind
+        if value is None:
+            out += _STRUCTS["int32"].pack(-1)
+            return
+        out += _STRUCTS["int32"].pack(len(value))
+        for item in value:
+            if isinstance(element, tuple):
+                _write_struct(out, element, item)
+            else:
+                _write(out, element, item)
+        return
+    if kind in ("string", "nstring"):
+        if value is None:
+            out += _STRUCTS["int16"].pack(-1)
+            return
+        raw = str(value).encode()
+        out += _STRUCTS["int16"].pack(len(raw)) + raw
+        return
+    out += _STRUCTS[kind].pack(int(value) if kind != "bool" else bool(value))

@@ -1,0 +1,250 @@
+"""Message formats v0 and v1 ("message sets", magic 0 and 1): converted to v2 batches on produce and
+back on fetch, as Kafka 3.x does for clients that speak Produce v0-2 / Fetch v0-3. The log holds v2 only.
+
+One message (Kafka's LegacyRecord), big-endian:
+
+    offset        int64   absolute; of a compressed wrapper: the offset of its last inner message
+    message_size  int32   bytes after this field
+    crc           uint32  CRC-32 (zlib's, not CRC-32C) of every byte from magic to the end of value
+    magic         int8    0 or 1
+    attributes    int8    bits 0-2: codec (0 none, 1 gzip, 2 snappy, 3 lz4); bit 3 (magic 1): LogAppendTime
+    timestamp     int64   magic 1 only; -1 for none
+    key           int32 length (-1: null) + bytes
+    value         int32 length (-1: null) + bytes
+
+A compressed message is a wrapper whose value is the compressed message set of its inner messages
+(uncompressed, same magic). Inner offsets are absolute in magic 0 and relative (0, 1, ...) in magic 1;
+a magic 1 wrapper carries the largest inner timestamp, or the log append time. A message set may end in
+a partial message (a fetch cut at max_bytes); readers stop there.
+
+Up-conversion (Kafka's LogValidator): every message's CRC checked, inner messages unpacked, all of them
+become one v2 batch with offsets 0..n-1 (the log assigns the real ones), magic 1 timestamps kept, magic 0
+ones -1, compressed with the first wrapper's codec. Down-conversion (Kafka's RecordsUtil.downConvert):
+control batches dropped, each v2 batch becomes one wrapper (compressed batches, same codec) or one
+message per record (uncompressed, records before `first_offset` dropped); headers are lost; zstd cannot
+be expressed (UNSUPPORTED_COMPRESSION_TYPE).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from brook.common.errors import CorruptMessage, InvalidRecord, UnsupportedCompressionType
+from brook.records.batch import Compression, TimestampType, iter_batches
+from brook.records.inflate import inflate_chunks
+from brook.records.records import Record, build_batch, compress, iter_records
+
+__all__ = [
+    "LegacyMessage",
+    "down_convert",
+    "encode_message",
+    "is_legacy",
+    "iter_messages",
+    "to_v2_batch",
+]
+
+_ENTRY = struct.Struct(">qi")  # offset, message_size
+_CRC = struct.Struct(">I")
+_V0_HEAD = struct.Struct(">bb")  # magic, attributes
+_V1_HEAD = struct.Struct(">bbq")  # magic, attributes, timestamp
+_I32 = struct.Struct(">i")
+LOG_OVERHEAD = _ENTRY.size
+_MIN_MESSAGE = {0: 4 + _V0_HEAD.size + 8, 1: 4 + _V1_HEAD.size + 8}  # crc, head, two null lengths
+_TIMESTAMP_TYPE_BIT = 0x08
+_MAGIC_POS = LOG_OVERHEAD + 4  # the magic byte of a v0/v1 message, and of a v2 batch (offset 16)
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyMessage:
+    """One message as read: for inner messages of a wrapper, `codec` is the wrapper's."""
+
+    offset: int
+    magic: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    codec: int = 0
+    log_append_time: bool = False
+
+
+def is_legacy(data: bytes | bytearray | memoryview) -> bool:
+    """True when `data` starts with a magic 0 or 1 message (the byte that is a v2 batch's magic)."""
+    return len(data) > _MAGIC_POS and data[_MAGIC_POS] in (0, 1)
+
+
+def encode_message(
+    offset: int,
+    magic: int,
+    key: bytes | None,
+    value: bytes | None,
+    *,
+    timestamp: int = -1,
+    codec: int = 0,
+    log_append_time: bool = False,
+) -> bytes:
+    """One message with its offset and size prefix and a valid CRC."""
+    attributes = codec | (_TIMESTAMP_TYPE_BIT if log_append_time and magic == 1 else 0)
+    head = _V1_HEAD.pack(1, attributes, timestamp) if magic == 1 else _V0_HEAD.pack(0, attributes)
+    body = head + _length_prefixed(key) + _length_prefixed(value)
+    return _ENTRY.pack(offset, 4 + len(body)) + _CRC.pack(zlib.crc32(body)) + body
+
+
+def _length_prefixed(data: bytes | None) -> bytes:
+    return _I32.pack(-1) if data is None else _I32.pack(len(data)) + data
+
+
+def iter_messages(data: bytes | bytearray | memoryview, max_inflated_bytes: int) -> Iterator[LegacyMessage]:
+    """Every message of a message set, wrappers unpacked (inner messages with absolute offsets); stops at a
+    trailing partial message. CorruptMessage for a bad CRC or layout, InvalidRecord for a magic or
+    nesting Kafka refuses, UnsupportedCompressionType for a codec magic 0/1 cannot hold."""
+    view = memoryview(data)
+    for offset, message in _shallow(view):
+        wrapper = _parse(offset, message)
+        if wrapper.codec == Compression.none:
+            yield wrapper
+            continue
+        if wrapper.value is None:
+            raise InvalidRecord("compressed message with a null value")
+        inner_set = b"".join(inflate_chunks(wrapper.codec, wrapper.value, max_inflated_bytes))
+        inner = [_parse(o, m) for o, m in _shallow(memoryview(inner_set))]
+        if not inner:
+            raise InvalidRecord("compressed message holds no messages")
+        for m in inner:
+            if m.magic != wrapper.magic:
+                raise InvalidRecord("Log record magic does not match outer magic")
+            if m.codec != Compression.none:
+                raise InvalidRecord("compressed message inside a compressed message")
+        # magic 1: inner offsets relative, the wrapper's is the last one's; magic 0: absolute already
+        shift = offset - inner[-1].offset if wrapper.magic == 1 else 0
+        for m in inner:
+            yield LegacyMessage(
+                m.offset + shift,
+                m.magic,
+                wrapper.timestamp if wrapper.log_append_time else m.timestamp,
+                m.key,
+                m.value,
+                wrapper.codec,
+                wrapper.log_append_time,
+            )
+
+
+def _shallow(view: memoryview) -> Iterator[tuple[int, memoryview]]:
+    pos = 0
+    while pos + LOG_OVERHEAD <= len(view):
+        offset, size = _ENTRY.unpack_from(view, pos)
+        if pos + LOG_OVERHEAD + size > len(view):
+            return  # a partial message at the end: a cut, not an error
+        if size < _MIN_MESSAGE[0]:
+            raise CorruptMessage(f"message size {size} is below the minimum")
+        yield offset, view[pos + LOG_OVERHEAD : pos + LOG_OVERHEAD + size]
+        pos += LOG_OVERHEAD + size
+
+
+def _parse(offset: int, message: memoryview) -> LegacyMessage:
+    (crc,) = _CRC.unpack_from(message, 0)
+    magic = message[4]
+    if magic not in (0, 1):
+        raise InvalidRecord(f"message with magic {magic} in a v0/v1 message set")
+    if len(message) < _MIN_MESSAGE[magic]:
+        raise CorruptMessage("message shorter than its header")
+    if zlib.crc32(message[4:]) != crc:
+        raise CorruptMessage("message CRC does not match its contents")
+    if magic == 1:
+        _, attributes, timestamp = _V1_HEAD.unpack_from(message, 4)
+        pos = 4 + _V1_HEAD.size
+    else:
+        _, attributes = _V0_HEAD.unpack_from(message, 4)
+        timestamp, pos = -1, 4 + _V0_HEAD.size
+    codec = attributes & 0x07
+    if codec > Compression.lz4:
+        raise UnsupportedCompressionType(f"codec {codec} in a magic {magic} message")
+    key, pos = _read_bytes(message, pos)
+    value, pos = _read_bytes(message, pos)
+    if pos != len(message):
+        raise CorruptMessage("message size does not match its key and value")
+    return LegacyMessage(
+        offset, magic, timestamp, key, value, codec, bool(magic and attributes & _TIMESTAMP_TYPE_BIT)
+    )
+
+
+def _read_bytes(message: memoryview, pos: int) -> tuple[bytes | None, int]:
+    (length,) = _I32.unpack_from(message, pos)
+    pos += 4
+    if length < 0:
+        return None, pos
+    if pos + length > len(message):
+        raise CorruptMessage("key or value runs past its message")
+    return bytes(message[pos : pos + length]), pos + length
+
+
+def to_v2_batch(data: bytes | bytearray | memoryview, max_inflated_bytes: int) -> bytearray:
+    """A produced message set as one v2 batch (offsets from 0, producer id -1), ready for validation and
+    append like any batch a v3+ producer sends. Empty (no whole message) gives an empty bytearray."""
+    messages = list(iter_messages(data, max_inflated_bytes))
+    if not messages:
+        return bytearray()
+    records = [Record(i, m.timestamp if m.magic == 1 else -1, m.key, m.value) for i, m in enumerate(messages)]
+    return build_batch(records, base_offset=0, attributes=messages[0].codec)
+
+
+def down_convert(data: bytes | bytearray | memoryview, magic: int, first_offset: int) -> bytes:
+    """Whole v2 batches (a fetch's bytes) as a magic 0 or 1 message set; a partial batch at the end is
+    dropped. UnsupportedCompressionType for a zstd batch (Kafka refuses it the same way)."""
+    view = memoryview(data)
+    out = bytearray()
+    for pos, header in iter_batches(view):
+        if header.magic < 2:
+            out += view[pos : pos + header.size]  # already old-format (never written by brook)
+            continue
+        if header.is_control:
+            continue
+        if header.compression == Compression.zstd:
+            raise UnsupportedCompressionType(
+                "Down-conversion of zstandard-compressed batches is not supported"
+            )
+        log_append_time = magic == 1 and header.timestamp_type == TimestampType.log_append_time
+        records = list(iter_records(view[pos : pos + header.size], header))
+        if header.compression == Compression.none:
+            for r in records:
+                if r.offset >= first_offset:
+                    out += encode_message(
+                        r.offset,
+                        magic,
+                        r.key,
+                        r.value,
+                        timestamp=_timestamp(r.timestamp, magic),
+                        log_append_time=log_append_time,
+                    )
+            continue
+        if not records:
+            continue
+        base = records[0].offset
+        inner = b"".join(
+            encode_message(
+                r.offset - base if magic == 1 else r.offset,
+                magic,
+                r.key,
+                r.value,
+                timestamp=_timestamp(r.timestamp, magic),
+                log_append_time=log_append_time,
+            )
+            for r in records
+        )
+        wrapper_ts = header.max_timestamp if magic == 1 else -1
+        out += encode_message(
+            records[-1].offset,
+            magic,
+            None,
+            compress(header.compression, inner),
+            timestamp=wrapper_ts,
+            codec=header.compression,
+            log_append_time=log_append_time,
+        )
+    return bytes(out)
+
+
+def _timestamp(timestamp: int, magic: int) -> int:
+    return timestamp if magic == 1 else -1
