@@ -22,7 +22,8 @@ become one v2 batch with offsets 0..n-1 (the log assigns the real ones), magic 1
 ones -1, compressed with the first wrapper's codec. Down-conversion (Kafka's RecordsUtil.downConvert):
 control batches dropped, each v2 batch becomes one wrapper (compressed batches, same codec) or one
 message per record (uncompressed, records before `first_offset` dropped); headers are lost; zstd cannot
-be expressed (UNSUPPORTED_COMPRESSION_TYPE).
+be expressed (UNSUPPORTED_COMPRESSION_TYPE). Magic 0 LZ4 frames carry Kafka 0.8's broken header checksum
+(records/lz4_header.py).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from brook.common.errors import CorruptMessage, InvalidRecord, UnsupportedCompressionType
 from brook.records.batch import Compression, TimestampType, iter_batches
 from brook.records.inflate import inflate_chunks
+from brook.records.lz4_header import with_broken_checksum, with_proper_checksum
 from brook.records.records import Record, build_batch, compress, iter_records
 
 __all__ = [
@@ -108,7 +110,10 @@ def iter_messages(data: bytes | bytearray | memoryview, max_inflated_bytes: int)
             continue
         if wrapper.value is None:
             raise InvalidRecord("compressed message with a null value")
-        inner_set = b"".join(inflate_chunks(wrapper.codec, wrapper.value, max_inflated_bytes))
+        value = wrapper.value
+        if wrapper.magic == 0 and wrapper.codec == Compression.lz4:
+            value = with_proper_checksum(value)  # magic 0's broken LZ4 header checksum (lz4_header.py)
+        inner_set = b"".join(inflate_chunks(wrapper.codec, value, max_inflated_bytes))
         inner = [_parse(o, m) for o, m in _shallow(memoryview(inner_set))]
         if not inner:
             raise InvalidRecord("compressed message holds no messages")
@@ -234,11 +239,14 @@ def down_convert(data: bytes | bytearray | memoryview, magic: int, first_offset:
             for r in records
         )
         wrapper_ts = header.max_timestamp if magic == 1 else -1
+        compressed = compress(header.compression, inner)
+        if magic == 0 and header.compression == Compression.lz4:
+            compressed = with_broken_checksum(compressed)  # what magic 0 readers expect (lz4_header.py)
         out += encode_message(
             records[-1].offset,
             magic,
             None,
-            compress(header.compression, inner),
+            compressed,
             timestamp=wrapper_ts,
             codec=header.compression,
             log_append_time=log_append_time,

@@ -11,6 +11,7 @@ from kafka.record.legacy_records import LegacyRecordBatch, LegacyRecordBatchBuil
 
 from brook.common.errors import CorruptMessage, InvalidRecord, UnsupportedCompressionType
 from brook.records.batch import Compression, parse_header, set_log_append_time
+from brook.records.lz4_header import with_broken_checksum, with_proper_checksum, xxh32
 from brook.records.message_sets import down_convert, encode_message, is_legacy, iter_messages, to_v2_batch
 from brook.records.records import Record, build_batch, decode_records
 
@@ -188,3 +189,27 @@ def test_inner_magic_must_match_the_wrapper() -> None:
 def test_v2_batches_are_not_legacy() -> None:
     assert not is_legacy(_v2([(b"a", b"1")]))
     assert to_v2_batch(b"", MAX) == bytearray()
+
+
+def test_xxh32_known_vectors() -> None:
+    # the reference implementation's values (xxhsum)
+    assert xxh32(b"") == 0x02CC5D05
+    assert xxh32(b"a") == 0x550D7456
+    assert xxh32(b"abc") == 0x32D153FF
+    assert xxh32(b"Nobody inspects the spammish repetition") == 0xE2293B2F  # 16+ bytes: the lane loop
+
+
+def test_magic_0_lz4_uses_kafka_0_8s_broken_header_checksum() -> None:
+    data = _v2([(b"k%d" % i, b"v%d" % i) for i in range(3)], base=0, codec=Compression.lz4)
+    out = down_convert(data, 0, first_offset=0)
+    (value_length,) = struct.unpack_from(">i", out, 12 + 4 + 2 + 4)  # after crc, magic, attributes, null key
+    frame = out[12 + 4 + 2 + 4 + 4 :]
+    assert len(frame) == value_length
+    flg = frame[4]
+    hc_at = 6 + (8 if flg & 0x08 else 0)
+    assert frame[hc_at] == (xxh32(frame[:hc_at]) >> 8) & 0xFF  # over the magic too: broken
+    assert frame[hc_at] != (xxh32(frame[4:hc_at]) >> 8) & 0xFF
+    assert with_broken_checksum(with_proper_checksum(frame)) == frame
+    # and read back: the broken checksum is accepted for magic 0
+    assert [(m.offset, m.key) for m in iter_messages(out, MAX)] == [(i, b"k%d" % i) for i in range(3)]
+    assert down_convert(data, 1, first_offset=0) != out
