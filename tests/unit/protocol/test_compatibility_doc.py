@@ -32,7 +32,9 @@ def test_every_handler_is_in_the_table_with_its_versions() -> None:
     assert set(rows) == set(REGISTRY), "APIs in the doc table vs registered handlers differ"
     for key, handler in REGISTRY.items():
         name, brook, _ = rows[key]
-        assert brook == handler.versions, f"{name} (key {key}): doc says {brook}, handler says {handler.versions}"
+        assert brook == handler.versions, (
+            f"{name} (key {key}): doc says {brook}, handler says {handler.versions}"
+        )
 
 
 def test_every_api_starts_at_kafka_3_9s_minimum_and_stays_within_its_range() -> None:
