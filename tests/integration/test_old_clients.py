@@ -70,11 +70,11 @@ def _kp_consume(consumer: KafkaConsumer, n: int) -> list[Any]:
     return got
 
 
-@pytest.mark.parametrize("api_version", list(KAFKA_PYTHON), ids=lambda v: "api_version=%d.%d" % v)
+@pytest.mark.parametrize("api_version", list(KAFKA_PYTHON), ids=lambda v: f"api_version={v[0]}.{v[1]}")
 def test_kafka_python_old_api_version(broker, api_version):
     codec, versions = KAFKA_PYTHON[api_version]
     topic = f"kp-old-{next(_ids)}"
-    client_id = "kp-%d-%d-%s" % (*api_version, topic)
+    client_id = f"kp-{api_version[0]}-{api_version[1]}-{topic}"
     group = f"group-{topic}"
     producer = KafkaProducer(
         bootstrap_servers=broker.bootstrap,
@@ -160,10 +160,14 @@ def test_librdkafka_without_api_version_request(broker, fallback):
     codec, versions = LIBRDKAFKA[fallback]
     topic = f"rd-old-{next(_ids)}"
     client_id = f"rd-{fallback}-{topic}"
-    producer = Producer({**_rd_config(broker, fallback, client_id), "compression.codec": codec, "acks": "all"})
+    producer = Producer(
+        {**_rd_config(broker, fallback, client_id), "compression.codec": codec, "acks": "all"}
+    )
     delivered: list[tuple[int, Any]] = []
-    for i, k, v in _expected(topic):
-        producer.produce(topic, key=k, value=v, on_delivery=lambda err, m: delivered.append((m.offset(), err)))
+    for _, k, v in _expected(topic):
+        producer.produce(
+            topic, key=k, value=v, on_delivery=lambda err, m: delivered.append((m.offset(), err))
+        )
     assert producer.flush(30) == 0
     assert sorted(delivered, key=lambda d: d[0]) == [(i, None) for i in range(COUNT)]
 

@@ -320,7 +320,8 @@ def decode_request(
 
 
 def encode_response(api_key: int, version: int, data: Mapping[str, Any]) -> bytes:
-    """The response body for `data` (a handler's dict of fields; fields the version lacks are ignored)."""
+    """The response body for `data` (a handler's dict of fields; fields the version lacks are ignored,
+    fields it omits take their defaults)."""
     out = bytearray()
     _write_struct(out, RESPONSES[(api_key, version)], data)
     return bytes(out)
@@ -371,9 +372,15 @@ class _Reader:
         return value
 
 
+_DEFAULTS: dict[str, Any] = {"nstring": None, "string": "", "bool": False}
+
+
 def _write_struct(out: bytearray, fields: tuple[Field, ...], data: Mapping[str, Any]) -> None:
+    """Fields the dict omits take the schema's default, as codec.build fills them: null for nullable
+    strings, "" for strings, false, 0, and an empty array."""
     for name, kind in fields:
-        _write(out, kind, data[name])
+        default: Any = [] if isinstance(kind, tuple) else _DEFAULTS.get(kind, 0)
+        _write(out, kind, data.get(name, default))
 
 
 def _write(out: bytearray, kind: Any, value: Any) -> None:
