@@ -22,7 +22,7 @@ become one v2 batch with offsets 0..n-1 (the log assigns the real ones), magic 1
 ones -1, compressed with the first wrapper's codec. Down-conversion (Kafka's RecordsUtil.downConvert):
 control batches dropped, each v2 batch becomes one wrapper (compressed batches, same codec) or one
 message per record (uncompressed, records before `first_offset` dropped); headers are lost; zstd cannot
-be expressed (UNSUPPORTED_COMPRESSION_TYPE). Magic 0 LZ4 frames carry Kafka 0.8's broken header checksum
+be expressed (UNSUPPORTED_COMPRESSION_TYPE); the answer is kept to the size read from the log. Magic 0 LZ4 frames carry Kafka 0.8's broken header checksum
 (records/lz4_header.py).
 """
 
@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from brook.common.errors import CorruptMessage, InvalidRecord, UnsupportedCompressionType
-from brook.records.batch import Compression, TimestampType, iter_batches
+from brook.records.batch import BatchHeader, Compression, TimestampType, iter_batches
 from brook.records.inflate import inflate_chunks
 from brook.records.lz4_header import with_broken_checksum, with_proper_checksum
 from brook.records.records import Record, build_batch, compress, iter_records
@@ -195,41 +195,45 @@ def to_v2_batch(data: bytes | bytearray | memoryview, max_inflated_bytes: int) -
     return build_batch(records, base_offset=0, attributes=messages[0].codec)
 
 
-def down_convert(data: bytes | bytearray | memoryview, magic: int, first_offset: int) -> bytes:
+def down_convert(
+    data: bytes | bytearray | memoryview, magic: int, first_offset: int, max_bytes: int | None = None
+) -> bytes:
     """Whole v2 batches (a fetch's bytes) as a magic 0 or 1 message set; a partial batch at the end is
-    dropped. UnsupportedCompressionType for a zstd batch (Kafka refuses it the same way)."""
+    dropped. At most `max_bytes` (default: the size of `data`, as Kafka's LazyDownConversionRecords keeps
+    the answer to the size it read) but always the first message: magic 0/1 take more bytes per record
+    than v2, and the consumer fetches the rest from where this answer ends. A zstd batch ends the
+    answer; UnsupportedCompressionType if it comes first (Kafka sends what precedes it, then refuses)."""
+    limit = len(data) if max_bytes is None else max_bytes
     view = memoryview(data)
     out = bytearray()
     for pos, header in iter_batches(view):
         if header.magic < 2:
-            out += view[pos : pos + header.size]  # already old-format (never written by brook)
+            pieces = [bytes(view[pos : pos + header.size])]  # already old-format (never written by brook)
+        elif header.is_control:
             continue
-        if header.is_control:
-            continue
-        if header.compression == Compression.zstd:
+        elif header.compression == Compression.zstd:
+            if out:
+                break
             raise UnsupportedCompressionType(
                 "Down-conversion of zstandard-compressed batches is not supported"
             )
-        log_append_time = magic == 1 and header.timestamp_type == TimestampType.log_append_time
-        records = list(iter_records(view[pos : pos + header.size], header))
-        if header.compression == Compression.none:
-            for r in records:
-                if r.offset >= first_offset:
-                    out += encode_message(
-                        r.offset,
-                        magic,
-                        r.key,
-                        r.value,
-                        timestamp=_timestamp(r.timestamp, magic),
-                        log_append_time=log_append_time,
-                    )
-            continue
-        if not records:
-            continue
-        base = records[0].offset
-        inner = b"".join(
+        else:
+            pieces = _convert_batch(view[pos : pos + header.size], header, magic, first_offset)
+        for piece in pieces:
+            if out and len(out) + len(piece) > limit:
+                return bytes(out)
+            out += piece
+    return bytes(out)
+
+
+def _convert_batch(batch: memoryview, header: BatchHeader, magic: int, first_offset: int) -> list[bytes]:
+    """One v2 batch as messages: one per record from `first_offset` on (uncompressed), or one wrapper."""
+    log_append_time = magic == 1 and header.timestamp_type == TimestampType.log_append_time
+    records = list(iter_records(batch, header))
+    if header.compression == Compression.none:
+        return [
             encode_message(
-                r.offset - base if magic == 1 else r.offset,
+                r.offset,
                 magic,
                 r.key,
                 r.value,
@@ -237,21 +241,35 @@ def down_convert(data: bytes | bytearray | memoryview, magic: int, first_offset:
                 log_append_time=log_append_time,
             )
             for r in records
-        )
-        wrapper_ts = header.max_timestamp if magic == 1 else -1
-        compressed = compress(header.compression, inner)
-        if magic == 0 and header.compression == Compression.lz4:
-            compressed = with_broken_checksum(compressed)  # what magic 0 readers expect (lz4_header.py)
-        out += encode_message(
-            records[-1].offset,
+            if r.offset >= first_offset
+        ]
+    if not records:
+        return []
+    base = records[0].offset
+    inner = b"".join(
+        encode_message(
+            r.offset - base if magic == 1 else r.offset,
             magic,
-            None,
-            compressed,
-            timestamp=wrapper_ts,
-            codec=header.compression,
+            r.key,
+            r.value,
+            timestamp=_timestamp(r.timestamp, magic),
             log_append_time=log_append_time,
         )
-    return bytes(out)
+        for r in records
+    )
+    compressed = compress(header.compression, inner)
+    if magic == 0 and header.compression == Compression.lz4:
+        compressed = with_broken_checksum(compressed)  # what magic 0 readers expect (lz4_header.py)
+    wrapper = encode_message(
+        records[-1].offset,
+        magic,
+        None,
+        compressed,
+        timestamp=header.max_timestamp if magic == 1 else -1,
+        codec=header.compression,
+        log_append_time=log_append_time,
+    )
+    return [wrapper]
 
 
 def _timestamp(timestamp: int, magic: int) -> int:

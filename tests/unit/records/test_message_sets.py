@@ -213,3 +213,18 @@ def test_magic_0_lz4_uses_kafka_0_8s_broken_header_checksum() -> None:
     # and read back: the broken checksum is accepted for magic 0
     assert [(m.offset, m.key) for m in iter_messages(out, MAX)] == [(i, b"k%d" % i) for i in range(3)]
     assert down_convert(data, 1, first_offset=0) != out
+
+
+def test_the_answer_keeps_to_the_size_read_but_always_holds_one_message() -> None:
+    data = _v2([(None, b"x")] * 50, base=0)  # v2: ~10 bytes a record; magic 1: 34 + 1
+    out = down_convert(data, 1, first_offset=0)
+    assert len(out) <= len(data)
+    offsets = [m.offset for m in iter_messages(out, MAX)]
+    assert offsets == list(range(len(offsets)))
+    assert 0 < len(offsets) < 50  # the consumer fetches the rest from where this ends
+    assert len(list(iter_messages(down_convert(data, 1, first_offset=0, max_bytes=1), MAX))) == 1
+
+
+def test_zstd_after_other_batches_ends_the_answer() -> None:
+    data = _v2([(b"a", b"1")], base=0) + _v2([(b"b", b"2")], base=1, codec=Compression.zstd)
+    assert [m.offset for m in iter_messages(down_convert(data, 1, first_offset=0), MAX)] == [0]
