@@ -11,8 +11,9 @@ pipelined request. More than 1 MiB of record bytes is read from the segment file
 Quotas: consumer_byte_rate (handlers answer empty and throttled past it, as Kafka).
 
 v0-3 answer message sets (magic 0 for v0-1, magic 1 for v2-3), down-converted from the log's v2 batches
-as Kafka's RecordsUtil.downConvert does (records/message_sets.py), on a worker thread past 1 MiB; a zstd
-batch cannot be down-converted: that partition answers UNSUPPORTED_COMPRESSION_TYPE.
+as Kafka's RecordsUtil.downConvert does (records/message_sets.py), always on a worker thread (a few KiB of
+gzip can hold thousands of records); a zstd batch cannot be down-converted: a partition whose answer
+would start with one answers UNSUPPORTED_COMPRESSION_TYPE.
 """
 
 import asyncio
@@ -63,12 +64,11 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
     if sum(r.size for r in results) > _INLINE_READ_BYTES:
         # pread releases the GIL: a 50 MB response is not read on the event loop
         await asyncio.to_thread(_read_slices, results)
-        if ctx.version < 4:
-            await asyncio.to_thread(_down_convert, results, wanted, ctx.version)
     else:
         _read_slices(results)
-        if ctx.version < 4:
-            _down_convert(results, wanted, ctx.version)
+    if ctx.version < 4 and any(r.size for r in results):
+        # decoding and re-encoding every record: ~10 us a record, and 1 KiB of gzip may hold thousands
+        await asyncio.to_thread(_down_convert, results, wanted, ctx.version)
     topics: dict[str, list[FetchPartitionData]] = {}
     for r in results:
         topics.setdefault(r.tp.topic, []).append(
@@ -103,7 +103,9 @@ def _down_convert(results: list[FetchResult], wanted: list[FetchPartition], vers
         if not r.size:
             continue
         try:
-            converted = message_sets.down_convert(b"".join(r.records), magic, fetch_offsets[r.tp])  # type: ignore[arg-type]
+            converted = message_sets.down_convert(
+                b"".join(c for c in r.records if isinstance(c, bytes)), magic, fetch_offsets[r.tp]
+            )
         except BrookError as exc:
             r.records, r.size, r.error_code = [], 0, exc.error_code
             continue
