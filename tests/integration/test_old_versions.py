@@ -312,3 +312,24 @@ def test_create_v1_validate_only_delete_v0_and_describe_log_dirs_v0(raw):
     r = _call(raw, 20, 0, struct.pack(">i", 1) + s(name) + struct.pack(">i", 5000))
     assert r.take("i") == 1
     assert (r.string(), r.take("h")) == (name, ErrorCode.none)
+
+
+def test_log_append_time_topic_stamps_old_messages(raw):
+    name = next(_names)
+    assert _create_v0(raw, name, configs={"message.timestamp.type": "LogAppendTime"}) == ErrorCode.none
+    message_set = b"".join(encode_message(i, 1, b"k%d" % i, b"v", timestamp=5) for i in range(3))
+    body = struct.pack(">hi", -1, 5000) + struct.pack(">i", 1) + s(name) + struct.pack(">ii", 1, 0)
+    body += struct.pack(">i", len(message_set)) + message_set
+    before_ms = int(time.time() * 1000)
+    r = _call(raw, 0, 2, body)
+    assert r.take("i") == 1
+    assert r.string() == name
+    assert r.take("i") == 1
+    partition, error_code, base_offset, log_append_time = r.take("ihqq")
+    assert (partition, error_code, base_offset) == (0, ErrorCode.none, 0)
+    assert log_append_time >= before_ms - 1000
+    got = _fetch_all(raw, 2, name, 0, high_watermark=3)
+    assert [(m.offset, m.timestamp, m.log_append_time) for m in got] == [
+        (i, log_append_time, True) for i in range(3)
+    ]
+    assert {m.timestamp for m in _fetch_all(raw, 0, name, 0, high_watermark=3)} == {-1}  # magic 0
