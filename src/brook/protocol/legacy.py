@@ -2,7 +2,7 @@
 
 Kafka 3.x still accepts them (docs/compatibility.md), and old clients send them: Debian's Sarama at
 its default version, kafka-python with an old `api_version`, librdkafka with `api.version.request=false`.
-Each layout below is the version's field list from Kafka 3.9's
+Each layout (protocol/legacy_layouts.py) is the version's field list from Kafka 3.9's
 `clients/src/main/resources/common/message/*.json`, in wire order, all non-flexible (classic encoding):
 
     int8/int16/int32/int64  big-endian signed        bool    one byte, 0 or 1
@@ -24,8 +24,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from brook.protocol.bounds import MAX_ELEMENTS
+from brook.protocol.legacy_layouts import REQUESTS, RESPONSES, Field
 
 __all__ = [
+    "REQUESTS",
+    "RESPONSES",
     "LegacyDecodeError",
     "decode_request",
     "encode_response",
@@ -33,255 +36,12 @@ __all__ = [
     "has_response",
 ]
 
-# A field type: a primitive name, or ("array"|"narray", element type or field list).
-Field = tuple[str, Any]
-
 _STRUCTS = {
     "int8": struct.Struct(">b"),
     "int16": struct.Struct(">h"),
     "int32": struct.Struct(">i"),
     "int64": struct.Struct(">q"),
     "bool": struct.Struct(">?"),
-}
-
-
-def _array(*fields: Field) -> tuple[str, tuple[Field, ...]]:
-    return ("array", fields)
-
-
-def _narray(*fields: Field) -> tuple[str, tuple[Field, ...]]:
-    return ("narray", fields)
-
-
-# --- requests: (api_key, version) -> (fields, defaults of the newer fields) ---------------------
-
-_FETCH_PARTITIONS = _array(
-    ("topic", "string"),
-    (
-        "partitions",
-        _array(("partition", "int32"), ("fetch_offset", "int64"), ("partition_max_bytes", "int32")),
-    ),
-)
-_FETCH_V0 = (
-    ("replica_id", "int32"),
-    ("max_wait", "int32"),
-    ("min_bytes", "int32"),
-    ("topics", _FETCH_PARTITIONS),
-)
-_FETCH_V3 = (
-    ("replica_id", "int32"),
-    ("max_wait", "int32"),
-    ("min_bytes", "int32"),
-    ("max_bytes", "int32"),
-    ("topics", _FETCH_PARTITIONS),
-)
-_CREATE_TOPICS_V0 = (
-    (
-        "topics",
-        _array(
-            ("name", "string"),
-            ("num_partitions", "int32"),
-            ("replication_factor", "int16"),
-            ("assignments", _array(("partition_index", "int32"), ("broker_ids", ("array", "int32")))),
-            ("configs", _array(("name", "string"), ("value", "nstring"))),
-        ),
-    ),
-    ("timeout_ms", "int32"),
-)
-
-REQUESTS: dict[tuple[int, int], tuple[tuple[Field, ...], dict[str, Any]]] = {
-    (1, 0): (_FETCH_V0, {}),
-    (1, 1): (_FETCH_V0, {}),
-    (1, 2): (_FETCH_V0, {}),
-    (1, 3): (_FETCH_V3, {}),
-    # ListOffsets v0: max_num_offsets per partition; the answer is an array of offsets
-    (2, 0): (
-        (
-            ("replica_id", "int32"),
-            (
-                "topics",
-                _array(
-                    ("name", "string"),
-                    (
-                        "partitions",
-                        _array(
-                            ("partition_index", "int32"), ("timestamp", "int64"), ("max_num_offsets", "int32")
-                        ),
-                    ),
-                ),
-            ),
-        ),
-        {"isolation_level": 0},
-    ),
-    # OffsetCommit v0: no group membership (a "simple" commit); v1 adds it and a per-partition commit_timestamp
-    (8, 0): (
-        (
-            ("group_id", "string"),
-            (
-                "topics",
-                _array(
-                    ("name", "string"),
-                    (
-                        "partitions",
-                        _array(
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("committed_metadata", "nstring"),
-                        ),
-                    ),
-                ),
-            ),
-        ),
-        {"generation_id_or_member_epoch": -1, "member_id": "", "retention_time": -1},
-    ),
-    (8, 1): (
-        (
-            ("group_id", "string"),
-            ("generation_id_or_member_epoch", "int32"),
-            ("member_id", "string"),
-            (
-                "topics",
-                _array(
-                    ("name", "string"),
-                    (
-                        "partitions",
-                        _array(
-                            ("partition_index", "int32"),
-                            ("committed_offset", "int64"),
-                            ("commit_timestamp", "int64"),
-                            ("committed_metadata", "nstring"),
-                        ),
-                    ),
-                ),
-            ),
-        ),
-        {"retention_time": -1},
-    ),
-    # OffsetFetch v0: the same layout as v1 (Kafka 3.x in ZooKeeper mode read v0 offsets from ZooKeeper)
-    (9, 0): (
-        (
-            ("group_id", "string"),
-            ("topics", _array(("name", "string"), ("partition_indexes", ("array", "int32")))),
-        ),
-        {"require_stable": False},
-    ),
-    (19, 0): (_CREATE_TOPICS_V0, {"validate_only": False}),
-    (19, 1): ((*_CREATE_TOPICS_V0, ("validate_only", "bool")), {}),
-    (20, 0): ((("topic_names", ("array", "string")), ("timeout_ms", "int32")), {}),
-    # DescribeConfigs v0: no include_synonyms / include_documentation
-    (32, 0): (
-        (
-            (
-                "resources",
-                _array(
-                    ("resource_type", "int8"),
-                    ("resource_name", "string"),
-                    ("configuration_keys", ("narray", "string")),
-                ),
-            ),
-        ),
-        {"include_synonyms": False, "include_documentation": False},
-    ),
-    (35, 0): ((("topics", _narray(("topic", "string"), ("partitions", ("array", "int32")))),), {}),
-}
-
-# --- responses: (api_key, version) -> fields ---------------------------------------------------
-
-_COMMIT_RESPONSE = (
-    (
-        "topics",
-        _array(
-            ("name", "string"), ("partitions", _array(("partition_index", "int32"), ("error_code", "int16")))
-        ),
-    ),
-)
-
-RESPONSES: dict[tuple[int, int], tuple[Field, ...]] = {
-    (2, 0): (
-        (
-            "topics",
-            _array(
-                ("name", "string"),
-                (
-                    "partitions",
-                    _array(
-                        ("partition_index", "int32"),
-                        ("error_code", "int16"),
-                        ("old_style_offsets", ("array", "int64")),
-                    ),
-                ),
-            ),
-        ),
-    ),
-    (8, 0): _COMMIT_RESPONSE,
-    (8, 1): _COMMIT_RESPONSE,
-    (9, 0): (
-        (
-            "topics",
-            _array(
-                ("name", "string"),
-                (
-                    "partitions",
-                    _array(
-                        ("partition_index", "int32"),
-                        ("committed_offset", "int64"),
-                        ("metadata", "nstring"),
-                        ("error_code", "int16"),
-                    ),
-                ),
-            ),
-        ),
-    ),
-    (19, 0): (("topics", _array(("name", "string"), ("error_code", "int16"))),),
-    (19, 1): (("topics", _array(("name", "string"), ("error_code", "int16"), ("error_message", "nstring"))),),
-    (20, 0): (("responses", _array(("name", "string"), ("error_code", "int16"))),),
-    (32, 0): (
-        ("throttle_time", "int32"),
-        (
-            "results",
-            _array(
-                ("error_code", "int16"),
-                ("error_message", "nstring"),
-                ("resource_type", "int8"),
-                ("resource_name", "string"),
-                (
-                    "configs",
-                    _array(
-                        ("name", "string"),
-                        ("value", "nstring"),
-                        ("read_only", "bool"),
-                        ("is_default", "bool"),
-                        ("is_sensitive", "bool"),
-                    ),
-                ),
-            ),
-        ),
-    ),
-    (35, 0): (
-        ("throttle_time", "int32"),
-        (
-            "results",
-            _array(
-                ("error_code", "int16"),
-                ("log_dir", "string"),
-                (
-                    "topics",
-                    _array(
-                        ("name", "string"),
-                        (
-                            "partitions",
-                            _array(
-                                ("partition_index", "int32"),
-                                ("partition_size", "int64"),
-                                ("offset_lag", "int64"),
-                                ("is_future_key", "bool"),
-                            ),
-                        ),
-                    ),
-                ),
-            ),
-        ),
-    ),
 }
 
 
