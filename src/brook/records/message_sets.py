@@ -28,16 +28,17 @@ be expressed (UNSUPPORTED_COMPRESSION_TYPE); the answer is kept to the size read
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from brook.common.errors import CorruptMessage, InvalidRecord, UnsupportedCompressionType
+from brook.common.errors import CorruptMessage, InvalidRecord, MessageTooLarge, UnsupportedCompressionType
 from brook.records.batch import BatchHeader, Compression, TimestampType, iter_batches
 from brook.records.inflate import inflate_chunks
 from brook.records.lz4_header import with_broken_checksum, with_proper_checksum
-from brook.records.records import Record, build_batch, compress, iter_records
+from brook.records.records import Record, build_batch_streaming, compress, iter_records
 
 __all__ = [
     "LegacyMessage",
@@ -98,12 +99,21 @@ def _length_prefixed(data: bytes | None) -> bytes:
     return _I32.pack(-1) if data is None else _I32.pack(len(data)) + data
 
 
-def iter_messages(data: bytes | bytearray | memoryview, max_inflated_bytes: int) -> Iterator[LegacyMessage]:
-    """Every message of a message set, wrappers unpacked (inner messages with absolute offsets); stops at a
-    trailing partial message. CorruptMessage for a bad CRC or layout, InvalidRecord for a magic or
-    nesting Kafka refuses, UnsupportedCompressionType for a codec magic 0/1 cannot hold."""
+def iter_messages(
+    data: bytes | bytearray | memoryview, max_inflated_bytes: int, max_message_bytes: int | None = None
+) -> Iterator[LegacyMessage]:
+    """Every message of a message set, one at a time, wrappers unpacked (inner messages with absolute
+    offsets); stops at a trailing partial message. CorruptMessage for a bad CRC or layout, InvalidRecord
+    for a magic or nesting Kafka refuses, UnsupportedCompressionType for a codec magic 0/1 cannot hold.
+    Holds at most one wrapper's inflated message set (at most `max_inflated_bytes`) at a time. A message
+    (a wrapper, as sent) bigger than `max_message_bytes` is MessageTooLarge before anything is inflated,
+    as Kafka checks max.message.bytes against each message of an old-format set."""
     view = memoryview(data)
     for offset, message in _shallow(view):
+        if max_message_bytes is not None and LOG_OVERHEAD + len(message) > max_message_bytes:
+            raise MessageTooLarge(
+                f"message of {LOG_OVERHEAD + len(message)} bytes exceeds {max_message_bytes}"
+            )
         wrapper = _parse(offset, message)
         if wrapper.codec == Compression.none:
             yield wrapper
@@ -113,18 +123,20 @@ def iter_messages(data: bytes | bytearray | memoryview, max_inflated_bytes: int)
         value = wrapper.value
         if wrapper.magic == 0 and wrapper.codec == Compression.lz4:
             value = with_proper_checksum(value)  # magic 0's broken LZ4 header checksum (lz4_header.py)
-        inner_set = b"".join(inflate_chunks(wrapper.codec, value, max_inflated_bytes))
-        inner = [_parse(o, m) for o, m in _shallow(memoryview(inner_set))]
-        if not inner:
+        inner_set = memoryview(b"".join(inflate_chunks(wrapper.codec, value, max_inflated_bytes)))
+        last_inner_offset = None
+        for inner_offset, _ in _shallow(inner_set):  # offsets only: magic 1 counts back from the last
+            last_inner_offset = inner_offset
+        if last_inner_offset is None:
             raise InvalidRecord("compressed message holds no messages")
-        for m in inner:
+        # magic 1: inner offsets relative, the wrapper's is the last one's; magic 0: absolute already
+        shift = offset - last_inner_offset if wrapper.magic == 1 else 0
+        for inner_offset, inner_message in _shallow(inner_set):
+            m = _parse(inner_offset, inner_message)
             if m.magic != wrapper.magic:
                 raise InvalidRecord("Log record magic does not match outer magic")
             if m.codec != Compression.none:
                 raise InvalidRecord("compressed message inside a compressed message")
-        # magic 1: inner offsets relative, the wrapper's is the last one's; magic 0: absolute already
-        shift = offset - inner[-1].offset if wrapper.magic == 1 else 0
-        for m in inner:
             yield LegacyMessage(
                 m.offset + shift,
                 m.magic,
@@ -185,14 +197,21 @@ def _read_bytes(message: memoryview, pos: int) -> tuple[bytes | None, int]:
     return bytes(message[pos : pos + length]), pos + length
 
 
-def to_v2_batch(data: bytes | bytearray | memoryview, max_inflated_bytes: int) -> bytearray:
+def to_v2_batch(
+    data: bytes | bytearray | memoryview, max_inflated_bytes: int, max_message_bytes: int | None = None
+) -> bytearray:
     """A produced message set as one v2 batch (offsets from 0, producer id -1), ready for validation and
-    append like any batch a v3+ producer sends. Empty (no whole message) gives an empty bytearray."""
-    messages = list(iter_messages(data, max_inflated_bytes))
-    if not messages:
+    append like any batch a v3+ producer sends, built record by record (memory: the encoded batch and one
+    wrapper's inflated set). Empty (no whole message) gives an empty bytearray."""
+    messages = iter_messages(data, max_inflated_bytes, max_message_bytes)
+    first = next(messages, None)
+    if first is None:
         return bytearray()
-    records = [Record(i, m.timestamp if m.magic == 1 else -1, m.key, m.value) for i, m in enumerate(messages)]
-    return build_batch(records, base_offset=0, attributes=messages[0].codec)
+    records = (
+        Record(i, m.timestamp if m.magic == 1 else -1, m.key, m.value)
+        for i, m in enumerate(itertools.chain((first,), messages))
+    )
+    return build_batch_streaming(records, attributes=first.codec)
 
 
 def down_convert(
@@ -208,7 +227,7 @@ def down_convert(
     out = bytearray()
     for pos, header in iter_batches(view):
         if header.magic < 2:
-            pieces = [bytes(view[pos : pos + header.size])]  # already old-format (never written by brook)
+            pieces: Iterator[bytes] = iter([bytes(view[pos : pos + header.size])])  # never written by brook
         elif header.is_control:
             continue
         elif header.compression == Compression.zstd:
@@ -226,42 +245,44 @@ def down_convert(
     return bytes(out)
 
 
-def _convert_batch(batch: memoryview, header: BatchHeader, magic: int, first_offset: int) -> list[bytes]:
-    """One v2 batch as messages: one per record from `first_offset` on (uncompressed), or one wrapper."""
+def _convert_batch(batch: memoryview, header: BatchHeader, magic: int, first_offset: int) -> Iterator[bytes]:
+    """One v2 batch as messages, record by record: one per record from `first_offset` on (uncompressed),
+    or one wrapper holding them all (compressed; its inner set is the only thing built whole)."""
     log_append_time = magic == 1 and header.timestamp_type == TimestampType.log_append_time
-    records = list(iter_records(batch, header))
+    records = iter_records(batch, header)
     if header.compression == Compression.none:
-        return [
-            encode_message(
-                r.offset,
-                magic,
-                r.key,
-                r.value,
-                timestamp=_timestamp(r.timestamp, magic),
-                log_append_time=log_append_time,
-            )
-            for r in records
-            if r.offset >= first_offset
-        ]
-    if not records:
-        return []
-    base = records[0].offset
-    inner = b"".join(
-        encode_message(
-            r.offset - base if magic == 1 else r.offset,
+        for r in records:
+            if r.offset >= first_offset:
+                yield encode_message(
+                    r.offset,
+                    magic,
+                    r.key,
+                    r.value,
+                    timestamp=_timestamp(r.timestamp, magic),
+                    log_append_time=log_append_time,
+                )
+        return
+    first = next(records, None)
+    if first is None:
+        return
+    inner = bytearray()
+    last_offset = first.offset
+    for r in itertools.chain((first,), records):
+        inner += encode_message(
+            r.offset - first.offset if magic == 1 else r.offset,
             magic,
             r.key,
             r.value,
             timestamp=_timestamp(r.timestamp, magic),
             log_append_time=log_append_time,
         )
-        for r in records
-    )
-    compressed = compress(header.compression, inner)
+        last_offset = r.offset
+    compressed = compress(header.compression, bytes(inner))
+    del inner
     if magic == 0 and header.compression == Compression.lz4:
         compressed = with_broken_checksum(compressed)  # what magic 0 readers expect (lz4_header.py)
-    wrapper = encode_message(
-        records[-1].offset,
+    yield encode_message(
+        last_offset,
         magic,
         None,
         compressed,
@@ -269,7 +290,6 @@ def _convert_batch(batch: memoryview, header: BatchHeader, magic: int, first_off
         codec=header.compression,
         log_append_time=log_append_time,
     )
-    return [wrapper]
 
 
 def _timestamp(timestamp: int, magic: int) -> int:

@@ -9,7 +9,7 @@ import zlib
 import pytest
 from kafka.record.legacy_records import LegacyRecordBatch, LegacyRecordBatchBuilder
 
-from brook.common.errors import CorruptMessage, InvalidRecord, UnsupportedCompressionType
+from brook.common.errors import CorruptMessage, InvalidRecord, MessageTooLarge, UnsupportedCompressionType
 from brook.records.batch import Compression, parse_header, set_log_append_time
 from brook.records.lz4_header import with_broken_checksum, with_proper_checksum, xxh32
 from brook.records.message_sets import down_convert, encode_message, is_legacy, iter_messages, to_v2_batch
@@ -228,3 +228,32 @@ def test_the_answer_keeps_to_the_size_read_but_always_holds_one_message() -> Non
 def test_zstd_after_other_batches_ends_the_answer() -> None:
     data = _v2([(b"a", b"1")], base=0) + _v2([(b"b", b"2")], base=1, codec=Compression.zstd)
     assert [m.offset for m in iter_messages(down_convert(data, 1, first_offset=0), MAX)] == [0]
+
+
+def test_a_message_over_max_message_bytes_is_refused_before_it_is_inflated() -> None:
+    import gzip
+
+    inner = b"".join(encode_message(i, 1, None, b"x" * 100, timestamp=TS) for i in range(100))
+    wrapper = encode_message(99, 1, None, gzip.compress(inner), codec=Compression.gzip, timestamp=TS)
+    with pytest.raises(MessageTooLarge):
+        to_v2_batch(wrapper, MAX, max_message_bytes=len(wrapper) - 1)
+    batch = to_v2_batch(wrapper, MAX, max_message_bytes=len(wrapper))
+    assert parse_header(batch).records_count == 100
+    with pytest.raises(MessageTooLarge):  # and the inflated size is bounded too
+        to_v2_batch(wrapper, len(inner) - 1)
+
+
+def test_many_records_stream_through_both_conversions() -> None:
+    messages = b"".join(encode_message(i, 1, b"%d" % i, None, timestamp=TS + i) for i in range(5000))
+    batch = to_v2_batch(messages, MAX)
+    header = parse_header(batch)
+    assert (header.records_count, header.last_offset_delta, header.base_timestamp, header.max_timestamp) == (
+        5000,
+        4999,
+        TS,
+        TS + 4999,
+    )
+    back = down_convert(batch, 1, first_offset=0, max_bytes=1 << 30)
+    assert [(m.offset, m.key, m.value, m.timestamp) for m in iter_messages(back, MAX)] == [
+        (i, b"%d" % i, None, TS + i) for i in range(5000)
+    ]

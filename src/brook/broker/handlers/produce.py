@@ -46,7 +46,7 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     ]
     turns = [validator.reserve(tp) for _, _, tp in entries]
     try:
-        not_converted = await _up_convert(entries) if ctx.version < 3 else {}
+        not_converted = await _up_convert(ctx, entries) if ctx.version < 3 else {}
         jobs = [
             ValidationJob(_records(p), None if i in not_converted else _config_of(ctx, tp))
             for i, (_, p, tp) in enumerate(entries)
@@ -145,23 +145,30 @@ def _config_of(ctx: RequestContext, tp: TopicPartition) -> LogConfig | None:
     return partition.config if partition is not None and partition.is_leader else None
 
 
-async def _up_convert(entries: list[tuple[str, ProducePartition, TopicPartition]]) -> dict[int, BrookError]:
+async def _up_convert(
+    ctx: RequestContext, entries: list[tuple[str, ProducePartition, TopicPartition]]
+) -> dict[int, BrookError]:
     """Produce v0-2: each partition's message set becomes one v2 batch, in place of its records, on a
     worker thread (a few KiB of gzip may hold thousands of records). Returns the conversion errors by entry index (CORRUPT_MESSAGE for a bad
     CRC, INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE), as Kafka's LogValidator answers them."""
     if not any(message_sets.is_legacy(_records(p)) for _, p, _ in entries):
         return {}  # v2 batches in an old request (Kafka allows them there)
-    return await asyncio.to_thread(_convert_all, entries)
+    configs = [_config_of(ctx, tp) for _, _, tp in entries]
+    return await asyncio.to_thread(
+        _convert_all, entries, [c.max_message_bytes if c else None for c in configs]
+    )
 
 
-def _convert_all(entries: list[tuple[str, ProducePartition, TopicPartition]]) -> dict[int, BrookError]:
+def _convert_all(
+    entries: list[tuple[str, ProducePartition, TopicPartition]], max_message_bytes: list[int | None]
+) -> dict[int, BrookError]:
     failed: dict[int, BrookError] = {}
-    for i, (_, p, _) in enumerate(entries):
+    for i, ((_, p, _), max_bytes) in enumerate(zip(entries, max_message_bytes, strict=True)):
         data = _records(p)
         if not message_sets.is_legacy(data):
             continue  # v2 batches (or garbage) go to the validator as they are
         try:
-            p.records = memoryview(message_sets.to_v2_batch(data, _MAX_INFLATED_BYTES))
+            p.records = memoryview(message_sets.to_v2_batch(data, _MAX_INFLATED_BYTES, max_bytes))
         except BrookError as exc:
             failed[i] = exc
         except (ValueError, IndexError, struct.error) as exc:
