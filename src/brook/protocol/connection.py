@@ -61,9 +61,7 @@ class Request:
     body: Any  # the kio request entity; None when `unsupported_version` is set
     size: int  # frame bytes, for memory accounting
     unsupported_version: bool = False
-    raw_body: bytes = (
-        b""  # kept only for requests answered by hand (unknown ApiVersions, OffsetForLeaderEpoch v0-1)
-    )
+    raw_body: bytes = b""  # requests answered by hand: unknown ApiVersions, OffsetForLeaderEpoch v0-1
     legacy: bool = False  # an old version kio lacks, decoded (and answered) by protocol/legacy.py
     buffer: bytearray | None = None  # the buffer under a big frame; see ServerConnection.release
     reserved: int = 0  # bytes reserved in the request memory pool until the request is released

@@ -149,8 +149,9 @@ async def _up_convert(
     ctx: RequestContext, entries: list[tuple[str, ProducePartition, TopicPartition]]
 ) -> dict[int, BrookError]:
     """Produce v0-2: each partition's message set becomes one v2 batch, in place of its records, on a
-    worker thread (a few KiB of gzip may hold thousands of records). Returns the conversion errors by entry index (CORRUPT_MESSAGE for a bad
-    CRC, INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE), as Kafka's LogValidator answers them."""
+    worker thread (a few KiB of gzip may hold thousands of records). Returns the conversion errors by
+    entry index (CORRUPT_MESSAGE for a bad CRC, INVALID_RECORD, MESSAGE_TOO_LARGE,
+    UNSUPPORTED_COMPRESSION_TYPE), as Kafka's LogValidator answers them."""
     if not any(message_sets.is_legacy(_records(p)) for _, p, _ in entries):
         return {}  # v2 batches in an old request (Kafka allows them there)
     configs = [_config_of(ctx, tp) for _, _, tp in entries]
