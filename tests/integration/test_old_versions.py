@@ -200,6 +200,9 @@ def test_list_offsets_v0(raw):
     assert offsets(-2, 1) == (ErrorCode.none, [0])
     assert offsets(-1, 10) == (ErrorCode.none, [5, 0])  # the log end, then the one segment's base
     assert offsets(-3, 1) == (ErrorCode.unsupported_version, [])  # v0 knows no max-timestamp lookup
+    # by time, segment by segment: nothing before the first segment's records, the log end after now
+    assert offsets(1, 1) == (ErrorCode.none, [])
+    assert offsets(10**13, 1) == (ErrorCode.none, [5])
 
 
 def _find_coordinator_v0(raw: RawClient, group: str) -> None:

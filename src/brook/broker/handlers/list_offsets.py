@@ -4,6 +4,8 @@ v0 answers an array of up to max_num_offsets offsets, as Kafka's UnifiedLog.lega
 segment-granular, newest first (`legacy_offsets_before`).
 """
 
+import os
+from pathlib import Path
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
@@ -26,9 +28,8 @@ async def list_offsets(ctx: RequestContext, req: Any) -> Any:
         if ctx.version == 0:
             if p.timestamp < EARLIEST:  # v0 knows only -1 and -2 among the negative timestamps
                 return {"error_code": ErrorCode.unsupported_version, "old_style_offsets": []}
-            offsets = legacy_offsets_before(
-                _offset_times(log, now_ms), p.timestamp, p.max_num_offsets, log.high_watermark
-            )
+            points = _offset_times(log, now_ms, with_times=p.timestamp >= 0)
+            offsets = legacy_offsets_before(points, p.timestamp, p.max_num_offsets, log.high_watermark)
             return {"error_code": ErrorCode.none, "old_style_offsets": offsets}
         if p.timestamp == LATEST:
             return _found(-1, log.high_watermark, partition.leader_epoch)
@@ -56,20 +57,32 @@ def _found(timestamp: int, offset: int, leader_epoch: int) -> dict[str, Any]:
     }
 
 
-def _offset_times(log: Any, now_ms: int) -> list[tuple[int, int]]:
-    """(offset, time) per segment: its base offset (at least the log start) and its newest record's
-    timestamp (Kafka took the segment file's last-modified time), then (log end, now) if the last segment
-    holds anything: the points Kafka's legacyFetchOffsetsBefore searches."""
+def _offset_times(log: Any, now_ms: int, *, with_times: bool) -> list[tuple[int, int]]:
+    """(offset, time) per segment: its base offset (at least the log start) and its file's last-modified
+    time, then (log end, now) if the last segment holds anything: the points Kafka's
+    legacyFetchOffsetsBefore searches. Without `with_times` (-1 and -2 need only the offsets) the times
+    are -1 and no file is looked at."""
     segments = getattr(log, "segments", None)
     if segments is None:  # a log without segments (brook.testing's MemoryLog): one segment
         points = [(log.log_start_offset, -1)]
         has_data = log.log_end_offset > log.log_start_offset
     else:
-        points = [(max(s.base_offset, log.log_start_offset), s.max_timestamp) for s in segments]
+        points = [
+            (max(s.base_offset, log.log_start_offset), _last_modified_ms(s.path) if with_times else -1)
+            for s in segments
+        ]
         has_data = segments[-1].next_offset > segments[-1].base_offset
     if has_data:
         points.append((log.log_end_offset, now_ms))
     return points
+
+
+def _last_modified_ms(path: Path) -> int:
+    """A segment file's mtime, as Java's File.lastModified (0 when the file is gone): one stat, no read."""
+    try:
+        return os.stat(path).st_mtime_ns // 1_000_000
+    except OSError:
+        return 0
 
 
 def legacy_offsets_before(
