@@ -336,3 +336,20 @@ def test_log_append_time_topic_stamps_old_messages(raw):
         (i, log_append_time, True) for i in range(3)
     ]
     assert {m.timestamp for m in _fetch_all(raw, 0, name, 0, high_watermark=3)} == {-1}  # magic 0
+
+
+def test_describe_configs_v0_of_the_broker_and_of_a_missing_topic(raw):
+    body = struct.pack(">i", 2)
+    body += struct.pack(">b", 4) + s("0") + struct.pack(">i", 1) + s("num.partitions")
+    body += struct.pack(">b", 2) + s("no-such-topic") + struct.pack(">i", -1)
+    r = _call(raw, 32, 0, body)
+    r.take("i")  # throttle
+    assert r.take("i") == 2
+    assert r.take("h") == ErrorCode.none
+    r.string()
+    assert (r.take("b"), r.string()) == (4, "0")
+    assert r.take("i") == 1
+    assert (r.string(), r.string(), r.take("???")) == ("num.partitions", "1", (True, True, False))
+    assert r.take("h") == ErrorCode.unknown_topic_or_partition
+    r.string()
+    assert (r.take("b"), r.string(), r.take("i")) == (2, "no-such-topic", 0)
