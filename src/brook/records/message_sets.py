@@ -22,8 +22,9 @@ become one v2 batch with offsets 0..n-1 (the log assigns the real ones), magic 1
 ones -1, compressed with the first wrapper's codec. Down-conversion (Kafka's RecordsUtil.downConvert):
 control batches dropped, each v2 batch becomes one wrapper (compressed batches, same codec) or one
 message per record (uncompressed, records before `first_offset` dropped); headers are lost; zstd cannot
-be expressed (UNSUPPORTED_COMPRESSION_TYPE); the answer is kept to the size read from the log. Magic 0 LZ4 frames carry Kafka 0.8's broken header checksum
-(records/lz4_header.py).
+be expressed (UNSUPPORTED_COMPRESSION_TYPE); the answer is kept to the size read from the log. Magic 0
+LZ4 frames carry Kafka 0.8's broken header checksum (records/lz4_header.py). Both directions go record
+by record: nothing but encoded bytes and one wrapper's inflated set is held.
 """
 
 from __future__ import annotations
