@@ -3,7 +3,8 @@
 kio would copy every partition's records into one buffer; this writes the small fields by hand and
 returns a list of chunks that holds the record bytes as they came from the segment files, so the
 socket layer can `writelines` them. tests/unit/protocol/test_fetch_response.py checks the output
-byte for byte against kio for every advertised version (4-12).
+byte for byte against kio for v4-12; v0-3, which kio lacks, against hand-written layouts in
+tests/unit/protocol/test_legacy_codec.py.
 
 Layout (v0-v11; v12 uses compact arrays/strings/bytes and empty tagged-field sections):
     v1+ throttle_time_ms int32, [v7+ error_code int16, session_id int32],
