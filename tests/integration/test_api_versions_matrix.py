@@ -140,7 +140,7 @@ def test_api_versions(raw, version):
     assert response.error_code == ErrorCode.none
     advertised = {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
     assert advertised[0] == (0, 9)
-    assert advertised[1] == (4, 12)
+    assert advertised[1] == (0, 12)
     assert advertised[3] == (0, 11)
 
 

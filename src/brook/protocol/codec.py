@@ -60,7 +60,10 @@ def response_class(api_key: int, version: int) -> Any:
 
 @cache
 def is_flexible_request(api_key: int, version: int) -> bool:
-    return bool(request_class(api_key, version).__flexible__)
+    try:
+        return bool(request_class(api_key, version).__flexible__)
+    except UnknownEntity:
+        return False  # a version kio lacks is an old one (protocol/legacy.py): no flexible version is old
 
 
 @cache

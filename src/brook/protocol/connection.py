@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Final
 
-from brook.protocol import codec
+from brook.protocol import codec, legacy
 from brook.protocol.bounds import MAX_ELEMENTS
 from brook.protocol.produce import decode_produce_request
 from brook.protocol.request_memory import RequestMemory
@@ -61,7 +61,8 @@ class Request:
     body: Any  # the kio request entity; None when `unsupported_version` is set
     size: int  # frame bytes, for memory accounting
     unsupported_version: bool = False
-    raw_body: bytes = b""  # kept only for requests brook answers without kio (old Produce versions)
+    raw_body: bytes = b""  # requests answered by hand: unknown ApiVersions, OffsetForLeaderEpoch v0-1
+    legacy: bool = False  # an old version kio lacks, decoded (and answered) by protocol/legacy.py
     buffer: bytearray | None = None  # the buffer under a big frame; see ServerConnection.release
     reserved: int = 0  # bytes reserved in the request memory pool until the request is released
 
@@ -280,7 +281,6 @@ class ServerConnection:
             raise RemoteProtocolError(f"unknown or unsupported api_key {api_key}")
         if api_version not in versions or _needs_raw_handling(api_key, api_version):
             # KIP-511: an ApiVersions request we cannot parse still gets an answer (v0 layout).
-            # Old Produce versions are advertised for old librdkafka's sake and answered by hand.
             if api_key == API_VERSIONS_KEY or api_version in versions:
                 return Request(
                     api_key,
@@ -293,6 +293,12 @@ class ServerConnection:
                     bytes(frame[pos:]),
                 )
             raise RemoteProtocolError(f"api_key {api_key} version {api_version} is not supported")
+        if legacy.has_request(api_key, api_version):
+            try:
+                old = legacy.decode_request(api_key, api_version, frame, pos, self._max_elements)
+            except legacy.LegacyDecodeError as exc:
+                raise RemoteProtocolError(f"cannot decode api_key={api_key} v{api_version}: {exc}") from exc
+            return Request(api_key, api_version, correlation_id, client_id, old, len(frame), legacy=True)
         try:
             if codec.is_flexible_request(api_key, api_version):
                 pos = _skip_tagged_fields(frame, pos)
@@ -322,6 +328,7 @@ class ServerConnection:
         flexible = (
             request.api_key != API_VERSIONS_KEY
             and not request.unsupported_version
+            and not request.legacy
             and codec.is_flexible_request(request.api_key, request.api_version)
         )
         size = sum(len(c) for c in chunks) + (5 if flexible else 4)
@@ -331,9 +338,7 @@ class ServerConnection:
 
 def _needs_raw_handling(api_key: int, api_version: int) -> bool:
     # OffsetForLeaderEpoch v0-1: kio has no classes for them (protocol/offset_for_leader_epoch.py)
-    return (api_key == PRODUCE_KEY and api_version < 3) or (
-        api_key == OFFSET_FOR_LEADER_EPOCH_KEY and api_version < 2
-    )
+    return api_key == OFFSET_FOR_LEADER_EPOCH_KEY and api_version < 2
 
 
 def _read_uvarint(buf: bytes | bytearray | memoryview, pos: int) -> tuple[int, int]:

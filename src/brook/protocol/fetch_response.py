@@ -3,12 +3,13 @@
 kio would copy every partition's records into one buffer; this writes the small fields by hand and
 returns a list of chunks that holds the record bytes as they came from the segment files, so the
 socket layer can `writelines` them. tests/unit/protocol/test_fetch_response.py checks the output
-byte for byte against kio for every advertised version (4-12).
+byte for byte against kio for v4-12; v0-3, which kio lacks, against hand-written layouts in
+tests/unit/protocol/test_legacy_codec.py.
 
-Layout (v4-v11; v12 uses compact arrays/strings/bytes and empty tagged-field sections):
-    throttle_time_ms int32, [v7+ error_code int16, session_id int32],
-    [topic string, [partition int32, error_code int16, high_watermark int64, last_stable_offset int64,
-                    v5+ log_start_offset int64, aborted_transactions nullable array,
+Layout (v0-v11; v12 uses compact arrays/strings/bytes and empty tagged-field sections):
+    v1+ throttle_time_ms int32, [v7+ error_code int16, session_id int32],
+    [topic string, [partition int32, error_code int16, high_watermark int64, v4+ last_stable_offset int64,
+                    v5+ log_start_offset int64, v4+ aborted_transactions nullable array,
                     v11+ preferred_read_replica int32, records nullable bytes]]
 """
 
@@ -25,6 +26,7 @@ __all__ = ["FetchPartitionData", "encode_fetch_response"]
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
 _PARTITION_HEAD = struct.Struct(">ihqq")  # partition, error_code, high_watermark, last_stable_offset
+_PARTITION_HEAD_V0 = struct.Struct(">ihq")  # partition, error_code, high_watermark (v0-3)
 _I64 = struct.Struct(">q")
 
 
@@ -50,7 +52,7 @@ def encode_fetch_response(
 ) -> list[bytes]:
     flexible = version >= 12
     chunks: list[bytes] = []
-    head = bytearray(_I32.pack(throttle_time_ms))
+    head = bytearray(_I32.pack(throttle_time_ms) if version >= 1 else b"")
     if version >= 7:
         head += _I16.pack(error_code) + _I32.pack(session_id)
     head += encode_uvarint(len(topics) + 1) if flexible else _I32.pack(len(topics))
@@ -59,15 +61,18 @@ def encode_fetch_response(
         head += (encode_uvarint(len(encoded) + 1) if flexible else _I16.pack(len(encoded))) + encoded
         head += encode_uvarint(len(partitions) + 1) if flexible else _I32.pack(len(partitions))
         for p in partitions:
-            head += _PARTITION_HEAD.pack(
-                p.partition_index, p.error_code, p.high_watermark, p.last_stable_offset
-            )
+            if version < 4:  # v0-3 (message sets of magic 0/1): no last stable offset, no transactions
+                head += _PARTITION_HEAD_V0.pack(p.partition_index, p.error_code, p.high_watermark)
+            else:
+                head += _PARTITION_HEAD.pack(
+                    p.partition_index, p.error_code, p.high_watermark, p.last_stable_offset
+                )
             if version >= 5:
                 head += _I64.pack(p.log_start_offset)
             # aborted_transactions: null on error, else empty (brook has no transactions yet)
             if flexible:
                 head += b"\x00" if p.error_code else b"\x01"
-            else:
+            elif version >= 4:
                 head += _I32.pack(-1 if p.error_code else 0)
             if version >= 11:
                 head += _I32.pack(-1)

@@ -1,4 +1,4 @@
-"""Produce request decoder and response encoder for the hot path (v3-9), written by hand.
+"""Produce request decoder and response encoder for the hot path (v0-9), written by hand.
 
 kio decodes a Produce request into frozen dataclasses and copies each partition's records into new
 bytes; here the records stay memoryviews into the request's own (writable) frame, so the broker
@@ -6,15 +6,16 @@ stamps offsets into them and writes them to the log without a copy. The response
 fields per partition, packed directly. tests/unit/protocol/test_produce_codec.py checks both against
 kio for every version, field for field and byte for byte.
 
-Request layout (v3-8; v9 uses compact strings/arrays/bytes and tagged-field sections):
-    transactional_id nullable string, acks int16, timeout_ms int32,
+Request layout (v3-8; v9 uses compact strings/arrays/bytes and tagged-field sections; v0-2 lack
+transactional_id and carry message sets of magic 0/1, records/message_sets.py):
+    v3+ transactional_id nullable string, acks int16, timeout_ms int32,
     [topic string, [partition int32, records nullable bytes]]
 Response layout:
-    [topic string, [partition int32, error_code int16, base_offset int64, log_append_time_ms int64,
+    [topic string, [partition int32, error_code int16, base_offset int64, v2+ log_append_time_ms int64,
                     v5+ log_start_offset int64,
                     v8+ record_errors [batch_index int32, batch_index_error_message nullable string],
                     v8+ error_message]],
-    throttle_time_ms int32
+    v1+ throttle_time_ms int32
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
 _ACKS_TIMEOUT = struct.Struct(">hi")
 _PARTITION_HEAD = struct.Struct(">ihqq")  # index, error_code, base_offset, log_append_time_ms
+_PARTITION_HEAD_V0 = struct.Struct(">ihq")  # index, error_code, base_offset (v0-1)
 _I64 = struct.Struct(">q")
 
 
@@ -128,7 +130,7 @@ def decode_produce_request(
     r = _Reader(frame, pos, max_elements)
     if version >= 9:
         return _decode_flexible(r)
-    transactional_id = r.string(r.int16())
+    transactional_id = r.string(r.int16()) if version >= 3 else None
     start = r.need(_ACKS_TIMEOUT.size)
     acks, timeout_ms = _ACKS_TIMEOUT.unpack_from(frame, start)
     topics = []
@@ -208,7 +210,10 @@ def encode_produce_response(
         out += _string(name, flexible)
         out += encode_uvarint(len(partitions) + 1) if flexible else _I32.pack(len(partitions))
         for p in partitions:
-            out += _PARTITION_HEAD.pack(p.index, p.error_code, p.base_offset, p.log_append_time_ms)
+            if version >= 2:
+                out += _PARTITION_HEAD.pack(p.index, p.error_code, p.base_offset, p.log_append_time_ms)
+            else:
+                out += _PARTITION_HEAD_V0.pack(p.index, p.error_code, p.base_offset)
             if version >= 5:
                 out += _I64.pack(p.log_start_offset)
             if version >= 8:
@@ -218,7 +223,8 @@ def encode_produce_response(
                 out += b"\x00"  # partition tagged fields
         if flexible:
             out += b"\x00"  # topic tagged fields
-    out += _I32.pack(throttle_time_ms)
+    if version >= 1:
+        out += _I32.pack(throttle_time_ms)
     if flexible:
         out += b"\x00"  # response tagged fields
     return bytes(out)

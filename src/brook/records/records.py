@@ -23,6 +23,7 @@ version) followed by blocks of int32 length + raw snappy data.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ __all__ = [
     "Header",
     "Record",
     "build_batch",
+    "build_batch_streaming",
     "compress",
     "decode_records",
     "decompress",
@@ -253,6 +255,36 @@ def build_batch(
     _HEADER.pack_into(
         buf, 0, base_offset, batch_length, partition_leader_epoch, 2, 0, attributes, last_offset_delta,
         base_timestamp, max_timestamp, producer_id, producer_epoch, base_sequence, len(records),
+    )  # fmt: skip
+    buf += payload
+    struct.pack_into(">I", buf, 17, crc32c(memoryview(buf)[_CRC_START:]))
+    return buf
+
+
+def build_batch_streaming(records: Iterable[Record], *, attributes: int = 0) -> bytearray:
+    """A v2 batch (base offset 0, no producer id) of records numbered 0, 1, 2, ... and given one at a time:
+    only their encoded bytes are held, however many there are (up-conversion of old message sets).
+    An empty iterable gives an empty bytearray."""
+    it = iter(records)
+    first = next(it, None)
+    if first is None:
+        return bytearray()
+    seen = {"count": 0, "max_timestamp": -1}
+
+    def counted() -> Iterator[Record]:
+        for r in itertools.chain((first,), it):
+            seen["count"] += 1
+            seen["max_timestamp"] = max(seen["max_timestamp"], r.timestamp)
+            yield r
+
+    encoded = encode_records(counted(), base_offset=0, base_timestamp=first.timestamp)
+    payload = compress(attributes & 0x07, encoded)
+    del encoded
+    count = seen["count"]
+    buf = bytearray(BATCH_HEADER_SIZE)
+    _HEADER.pack_into(
+        buf, 0, 0, BATCH_HEADER_SIZE - LOG_OVERHEAD + len(payload), -1, 2, 0, attributes, count - 1,
+        first.timestamp, seen["max_timestamp"], -1, -1, -1, count,
     )  # fmt: skip
     buf += payload
     struct.pack_into(">I", buf, 17, crc32c(memoryview(buf)[_CRC_START:]))

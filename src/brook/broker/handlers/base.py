@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
-from brook.protocol import codec
+from brook.protocol import codec, legacy
 from brook.protocol.connection import Request
 
 if TYPE_CHECKING:
@@ -90,7 +90,10 @@ class RequestContext:
         return self.request.client_id or ""
 
     def respond(self, **fields: Any) -> Any:
-        """The response entity for this request's version, from version-independent fields."""
+        """The response entity for this request's version, from version-independent fields (the encoded
+        body for an old version kio lacks: protocol/legacy.py)."""
+        if legacy.has_response(self.request.api_key, self.version):
+            return legacy.encode_response(self.request.api_key, self.version, fields)
         return codec.build(codec.response_class(self.request.api_key, self.version), fields)
 
     def per_partition(

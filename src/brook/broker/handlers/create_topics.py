@@ -6,7 +6,7 @@ from brook.broker.handlers.base import RequestContext, error_entry, handles
 from brook.common.errors import ErrorCode
 
 
-@handles(19, versions=range(2, 8))
+@handles(19, versions=range(0, 8))
 async def create_topics(ctx: RequestContext, req: Any) -> Any:
     topics_service = ctx.broker.topics
     results = []

@@ -6,7 +6,7 @@ from brook.broker.handlers.base import RequestContext, error_entry, handles
 from brook.common.errors import ErrorCode
 
 
-@handles(20, versions=range(1, 7))
+@handles(20, versions=range(0, 7))
 async def delete_topics(ctx: RequestContext, req: Any) -> Any:
     topics = ctx.broker.topics
     if ctx.version >= 6:

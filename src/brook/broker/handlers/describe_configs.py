@@ -7,7 +7,7 @@ from brook.broker.handlers.base import RequestContext, error_entry, handles
 from brook.common.errors import ErrorCode
 
 
-@handles(32, versions=range(1, 5))
+@handles(32, versions=range(0, 5))
 async def describe_configs(ctx: RequestContext, req: Any) -> Any:
     results = []
     for resource in req.resources:

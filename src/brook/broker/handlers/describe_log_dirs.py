@@ -7,7 +7,7 @@ from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 
 
-@handles(35, versions=range(1, 3))
+@handles(35, versions=range(0, 3))
 async def describe_log_dirs(ctx: RequestContext, req: Any) -> Any:
     log_manager = ctx.broker.log_manager
     wanted: set[TopicPartition] | None = None

@@ -9,6 +9,11 @@ and a Fetch starts reading only once every earlier response on its connection ha
 and the socket has room, so a client that never reads holds one response in the broker, not one per
 pipelined request. More than 1 MiB of record bytes is read from the segment files on a worker thread.
 Quotas: consumer_byte_rate (handlers answer empty and throttled past it, as Kafka).
+
+v0-3 answer message sets (magic 0 for v0-1, magic 1 for v2-3), down-converted from the log's v2 batches
+as Kafka's RecordsUtil.downConvert does (records/message_sets.py), always on a worker thread (a few KiB of
+gzip can hold thousands of records); a zstd batch cannot be down-converted: a partition whose answer
+would start with one answers UNSUPPORTED_COMPRESSION_TYPE.
 """
 
 import asyncio
@@ -16,12 +21,14 @@ from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
 from brook.broker.replica_manager import FetchPartition, FetchResult
+from brook.common.errors import BrookError
 from brook.common.types import TopicPartition
 from brook.protocol import codec
 from brook.protocol.fetch_response import FetchPartitionData, encode_fetch_response
+from brook.records import message_sets
 
 
-@handles(1, versions=range(4, 13))
+@handles(1, versions=range(0, 13))
 async def fetch(ctx: RequestContext, req: Any) -> Any:
     wanted = [
         FetchPartition(
@@ -59,6 +66,9 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
         await asyncio.to_thread(_read_slices, results)
     else:
         _read_slices(results)
+    if ctx.version < 4 and any(r.size for r in results):
+        # decoding and re-encoding every record: ~10 us a record, and 1 KiB of gzip may hold thousands
+        await asyncio.to_thread(_down_convert, results, wanted, ctx.version)
     topics: dict[str, list[FetchPartitionData]] = {}
     for r in results:
         topics.setdefault(r.tp.topic, []).append(
@@ -83,6 +93,23 @@ def _read_slices(results: list[FetchResult]) -> None:
             read = [c if isinstance(c, bytes) else c.read_bytes() for c in r.records]
             r.records = list(read)
             r.size = sum(len(c) for c in read)
+
+
+def _down_convert(results: list[FetchResult], wanted: list[FetchPartition], version: int) -> None:
+    """Fetch v0-3: each partition's batches as a message set of magic 0 (v0-1) or 1 (v2-3)."""
+    magic = 0 if version <= 1 else 1
+    fetch_offsets = {w.tp: w.fetch_offset for w in wanted}
+    for r in results:
+        if not r.size:
+            continue
+        try:
+            converted = message_sets.down_convert(
+                b"".join(c for c in r.records if isinstance(c, bytes)), magic, fetch_offsets[r.tp]
+            )
+        except BrookError as exc:
+            r.records, r.size, r.error_code = [], 0, exc.error_code
+            continue
+        r.records, r.size = [converted], len(converted)
 
 
 async def _wait_for_earlier_responses(ctx: RequestContext) -> None:

@@ -1,5 +1,11 @@
-"""ListOffsets (key 2): earliest (-2), latest (-1), max timestamp (-3) or first offset at a timestamp."""
+"""ListOffsets (key 2): earliest (-2), latest (-1), max timestamp (-3) or first offset at a timestamp.
 
+v0 answers an array of up to max_num_offsets offsets, as Kafka's UnifiedLog.legacyFetchOffsetsBefore:
+segment-granular, newest first (`legacy_offsets_before`).
+"""
+
+import os
+from pathlib import Path
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
@@ -11,13 +17,20 @@ EARLIEST = -2
 MAX_TIMESTAMP = -3
 
 
-@handles(2, versions=range(1, 8))
+@handles(2, versions=range(0, 8))
 async def list_offsets(ctx: RequestContext, req: Any) -> Any:
     replicas = ctx.broker.replicas
+    now_ms = ctx.broker.clock.now_ms()
 
     def lookup(tp: TopicPartition, p: Any) -> dict[str, Any]:
         partition = replicas.leader_partition(tp)
         log = partition.log
+        if ctx.version == 0:
+            if p.timestamp < EARLIEST:  # v0 knows only -1 and -2 among the negative timestamps
+                return {"error_code": ErrorCode.unsupported_version, "old_style_offsets": []}
+            points = _offset_times(log, now_ms, with_times=p.timestamp >= 0)
+            offsets = legacy_offsets_before(points, p.timestamp, p.max_num_offsets, log.high_watermark)
+            return {"error_code": ErrorCode.none, "old_style_offsets": offsets}
         if p.timestamp == LATEST:
             return _found(-1, log.high_watermark, partition.leader_epoch)
         if p.timestamp == EARLIEST:
@@ -29,6 +42,9 @@ async def list_offsets(ctx: RequestContext, req: Any) -> Any:
         return _found(found.timestamp, found.offset, found.leader_epoch)
 
     topics = ctx.per_partition(req.topics, lookup)
+    for topic in topics:  # an error entry of v0 still carries its (empty) offsets array
+        for entry in topic["partitions"]:
+            entry.setdefault("old_style_offsets", [])
     return ctx.respond(throttle_time=0, topics=topics)
 
 
@@ -39,3 +55,52 @@ def _found(timestamp: int, offset: int, leader_epoch: int) -> dict[str, Any]:
         "offset": offset,
         "leader_epoch": leader_epoch,
     }
+
+
+def _offset_times(log: Any, now_ms: int, *, with_times: bool) -> list[tuple[int, int]]:
+    """(offset, time) per segment: its base offset (at least the log start) and its file's last-modified
+    time, then (log end, now) if the last segment holds anything: the points Kafka's
+    legacyFetchOffsetsBefore searches. Without `with_times` (-1 and -2 need only the offsets) the times
+    are -1 and no file is looked at."""
+    segments = getattr(log, "segments", None)
+    if segments is None:  # a log without segments (brook.testing's MemoryLog): one segment
+        points = [(log.log_start_offset, -1)]
+        has_data = log.log_end_offset > log.log_start_offset
+    else:
+        points = [
+            (max(s.base_offset, log.log_start_offset), _last_modified_ms(s.path) if with_times else -1)
+            for s in segments
+        ]
+        has_data = segments[-1].next_offset > segments[-1].base_offset
+    if has_data:
+        points.append((log.log_end_offset, now_ms))
+    return points
+
+
+def _last_modified_ms(path: Path) -> int:
+    """A segment file's mtime, as Java's File.lastModified (0 when the file is gone): one stat, no read."""
+    try:
+        return os.stat(path).st_mtime_ns // 1_000_000
+    except OSError:
+        return 0
+
+
+def legacy_offsets_before(
+    offset_times: list[tuple[int, int]], timestamp: int, max_num_offsets: int, high_watermark: int
+) -> list[int]:
+    """ListOffsets v0's answer: up to `max_num_offsets` segment boundaries at or before `timestamp`,
+    newest first (-1: from the log end, -2: only the first); for a consumer, nothing above the high
+    watermark (the high watermark stands in for what lies above it), as Kafka's Partition does."""
+    if timestamp == LATEST:
+        start = len(offset_times) - 1
+    elif timestamp == EARLIEST:
+        start = 0
+    else:
+        start = len(offset_times) - 1
+        while start >= 0 and offset_times[start][1] > timestamp:
+            start -= 1
+    count = max(min(max_num_offsets, start + 1), 0)
+    offsets = sorted((offset_times[start - j][0] for j in range(count)), reverse=True)
+    if any(o > high_watermark for o in offsets):
+        offsets = [high_watermark] + [o for o in offsets if o <= high_watermark]
+    return offsets

@@ -1,4 +1,10 @@
-"""OffsetCommit (key 8): store a group's consumed positions; acknowledged once the ISR of `__consumer_offsets` has it."""
+"""OffsetCommit (key 8): store a group's consumed positions; acknowledged once the ISR of `__consumer_offsets` has it.
+
+v0 (no group membership) is a "simple" commit to the coordinator, shared with v1+ and OffsetFetch: Kafka
+3.x in ZooKeeper mode kept v0 commits in ZooKeeper (/consumers/<group>/offsets), apart from the
+coordinator's, and KRaft-mode Kafka refuses v0. v1's per-partition commit_timestamp is ignored (v2+ dropped
+it; offsets expire by offsets.retention.minutes).
+"""
 
 from typing import Any
 
@@ -7,7 +13,7 @@ from brook.common.errors import ErrorCode
 from brook.protocol.codec import to_ms
 
 
-@handles(8, versions=range(2, 9))
+@handles(8, versions=range(0, 9))
 async def offset_commit(ctx: RequestContext, req: Any) -> Any:
     known, codes = split_known_partitions(ctx, req.topics)
     offsets = {

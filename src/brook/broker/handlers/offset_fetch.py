@@ -1,4 +1,7 @@
-"""OffsetFetch (key 9): committed offsets of one group (v1-7) or several (v8); all of them if topics is null."""
+"""OffsetFetch (key 9): committed offsets of one group (v0-7) or several (v8); all of them if topics is null (v2+).
+
+v0 reads the coordinator's offsets, as v1 does (Kafka 3.x in ZooKeeper mode read ZooKeeper's: see offset_commit).
+"""
 
 from typing import Any
 
@@ -7,7 +10,7 @@ from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 
 
-@handles(9, versions=range(1, 9))
+@handles(9, versions=range(0, 9))
 async def offset_fetch(ctx: RequestContext, req: Any) -> Any:
     if ctx.version >= 8:
         groups = [_fetch(ctx, g.group_id, g.topics) for g in req.groups]

@@ -5,8 +5,9 @@ into the request frame, appended to the log as they are. The response is encoded
 Before the append, Kafka's batch validation (broker/produce_validation.py, records/validator.py); clients
 may not append to internal topics (INVALID_TOPIC_EXCEPTION, as Kafka's ReplicaManager answers).
 
-v0-2 are advertised only because librdkafka before 2.11.1 turns compression off when Produce's
-minimum version is above 0 (librdkafka #4956, KAFKA-18659); they are answered UNSUPPORTED_VERSION.
+v0-2 carry message sets of magic 0/1 (Kafka 3.x accepts them; librdkafka before 2.11.1 also turns
+compression off when Produce's minimum version is above 0, librdkafka #4956, KAFKA-18659): each is
+up-converted to one v2 batch (records/message_sets.py), then validated and appended like any other.
 """
 
 import asyncio
@@ -15,28 +16,27 @@ from dataclasses import dataclass
 
 from brook.broker.handlers.base import RequestContext, error_entry, handles
 from brook.broker.produce_validation import AppendTurn, ValidationJob
-from brook.common.errors import BrookError, ErrorCode, InvalidTopic
+from brook.common.errors import BrookError, CorruptMessage, ErrorCode, InvalidTopic
 from brook.common.types import TopicPartition
-from brook.protocol import codec
 from brook.protocol.produce import (
     ProducePartition,
     ProducePartitionResult,
     ProduceRequest,
     encode_produce_response,
 )
+from brook.records import message_sets
 from brook.storage.api import LogConfig
 
 # Kafka's Topic.INTERNAL_TOPICS: only the broker itself (and the admin client id) appends to them.
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
 ADMIN_CLIENT_ID = "__admin_client"
 _YIELD_EVERY_BYTES = 1024 * 1024
+_MAX_INFLATED_BYTES = 64 * 1024 * 1024  # a compressed v0/v1 message may inflate to this much
 _REJECTED = (ErrorCode.corrupt_message, ErrorCode.invalid_record, ErrorCode.invalid_timestamp)
 
 
 @handles(0, versions=range(0, 10))
 async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
-    if ctx.request.unsupported_version:
-        return _unsupported_old_version(ctx)
     validator = ctx.broker.produce_validator
     # Turns first, before any await: appends to each partition keep the order requests arrived in.
     entries = [
@@ -46,8 +46,13 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     ]
     turns = [validator.reserve(tp) for _, _, tp in entries]
     try:
-        jobs = [ValidationJob(_records(p), _config_of(ctx, tp)) for _, p, tp in entries]
+        not_converted = await _up_convert(ctx, entries) if ctx.version < 3 else {}
+        jobs = [
+            ValidationJob(_records(p), None if i in not_converted else _config_of(ctx, tp))
+            for i, (_, p, tp) in enumerate(entries)
+        ]
         errors = await validator.validate(jobs, ctx.broker.clock.now_ms())
+        errors = [not_converted.get(i, error) for i, error in enumerate(errors)]
         results = await _append_in_turn(ctx, req.acks, entries, turns, errors, [job.config for job in jobs])
     finally:
         for turn in turns:
@@ -140,22 +145,33 @@ def _config_of(ctx: RequestContext, tp: TopicPartition) -> LogConfig | None:
     return partition.config if partition is not None and partition.is_leader else None
 
 
-def _unsupported_old_version(ctx: RequestContext) -> bytes | None:
-    """Answer Produce v0-2 with UNSUPPORTED_VERSION for every partition (their layout, by hand).
+async def _up_convert(
+    ctx: RequestContext, entries: list[tuple[str, ProducePartition, TopicPartition]]
+) -> dict[int, BrookError]:
+    """Produce v0-2: each partition's message set becomes one v2 batch, in place of its records, on a
+    worker thread (a few KiB of gzip may hold thousands of records). Returns the conversion errors by
+    entry index (CORRUPT_MESSAGE for a bad CRC, INVALID_RECORD, MESSAGE_TOO_LARGE,
+    UNSUPPORTED_COMPRESSION_TYPE), as Kafka's LogValidator answers them."""
+    if not any(message_sets.is_legacy(_records(p)) for _, p, _ in entries):
+        return {}  # v2 batches in an old request (Kafka allows them there)
+    configs = [_config_of(ctx, tp) for _, _, tp in entries]
+    return await asyncio.to_thread(
+        _convert_all, entries, [c.max_message_bytes if c else None for c in configs]
+    )
 
-    v0-2 bodies are the v3 body without its leading transactional_id, so v3's decoder reads them.
-    """
-    req = codec.decode_request_body(0, 3, b"\xff\xff" + ctx.request.raw_body, 0)
-    if req.acks == 0:
-        return None
-    out = [struct.pack(">i", len(req.topic_data))]
-    for topic in req.topic_data:
-        name = topic.name.encode()
-        out.append(struct.pack(">h", len(name)) + name + struct.pack(">i", len(topic.partition_data)))
-        for p in topic.partition_data:
-            out.append(struct.pack(">ihq", p.index, ErrorCode.unsupported_version, -1))
-            if ctx.version >= 2:
-                out.append(struct.pack(">q", -1))
-    if ctx.version >= 1:
-        out.append(struct.pack(">i", 0))
-    return b"".join(out)
+
+def _convert_all(
+    entries: list[tuple[str, ProducePartition, TopicPartition]], max_message_bytes: list[int | None]
+) -> dict[int, BrookError]:
+    failed: dict[int, BrookError] = {}
+    for i, ((_, p, _), max_bytes) in enumerate(zip(entries, max_message_bytes, strict=True)):
+        data = _records(p)
+        if not message_sets.is_legacy(data):
+            continue  # v2 batches (or garbage) go to the validator as they are
+        try:
+            p.records = memoryview(message_sets.to_v2_batch(data, _MAX_INFLATED_BYTES, max_bytes))
+        except BrookError as exc:
+            failed[i] = exc
+        except (ValueError, IndexError, struct.error) as exc:
+            failed[i] = CorruptMessage(f"malformed message set: {exc}")
+    return failed
