@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
@@ -70,6 +71,7 @@ class GroupService:
         self._resumed_at_ms: int | None = None  # wall clock at the end of the last pause
         self._confirmed: set[int] = set()  # partitions whose followers fetched from us since then
         self._replication_waits: set[asyncio.Task[None]] = set()
+        self._topic_ids: dict[str, uuid.UUID] | None = None  # the topics seen at the last check
 
     # --- leadership ------------------------------------------------------------------------------
 
@@ -265,12 +267,29 @@ class GroupService:
             offset = max(offset, header.next_offset)
         return offset, replayed
 
+    # --- deleted topics -------------------------------------------------------------------------
+
+    def remove_deleted_topics(self) -> None:
+        """Every broker watches the metadata for deleted topics (gone, or recreated under a new topic id),
+        as Kafka's brokers are told by the controller; the coordinator of each group removes their offsets."""
+        current = {name: state.topic_id for name, state in self._broker.metadata.topics().items()}
+        previous, self._topic_ids = self._topic_ids, current
+        if previous is None:
+            return
+        deleted = [name for name, topic_id in previous.items() if current.get(name) != topic_id]
+        if deleted:
+            removed = self.coordinator.remove_deleted_topics(deleted)
+            logger.info(
+                "topics deleted: %s; removed %d committed offsets", ",".join(sorted(deleted)), removed
+            )
+
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> asyncio.Task[None]:
         """Mark the partitions this broker leads as loading, then load them and run the timers."""
         if self._broker.metadata.topic(OFFSETS_TOPIC) is not None:
             self.sync_ownership()
+        self.remove_deleted_topics()  # the first look: what exists now
         return asyncio.create_task(self._run())
 
     def shutdown(self) -> None:
@@ -286,6 +305,7 @@ class GroupService:
                 try:
                     if self._broker.metadata.topic(OFFSETS_TOPIC) is not None:
                         self.sync_ownership()
+                    self.remove_deleted_topics()
                     while self._to_load:  # yield between chunks: requests keep flowing meanwhile
                         for _ in self._load(self._to_load.pop(0)):
                             await asyncio.sleep(0)
