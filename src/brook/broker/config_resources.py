@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from brook.broker.config import BROKER_DEFAULTS, TOPIC_CONFIGS
+from brook.broker.config import BROKER_DEFAULTS, TOPIC_CONFIGS, unknown_topic_config
 from brook.broker.handlers.base import error_entry
 from brook.broker.topics import ConfigSource
 from brook.common.errors import ErrorCode, InvalidConfig, InvalidRequest
@@ -92,7 +92,7 @@ async def alter_configs(
     overrides: dict[str, str | None] = dict(state.configs) if incremental else {}
     for key, operation, value in changes:
         if key not in TOPIC_CONFIGS:
-            raise InvalidConfig(f"Unknown topic config name: {key}")
+            raise InvalidConfig(unknown_topic_config(key))
         if operation == _SET:
             overrides[key] = value
         elif operation == _DELETE:
