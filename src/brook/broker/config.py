@@ -36,6 +36,7 @@ __all__ = [
     "BROKER_DEFAULTS",
     "TOPIC_CONFIGS",
     "BrokerConfig",
+    "DynamicConfigs",
     "check_broker_props",
     "TopicConfigDef",
     "load_properties",
@@ -239,11 +240,27 @@ def load_properties(path: Path) -> dict[str, str]:
     return props
 
 
+class DynamicConfigs:
+    """Dynamic broker configs from the metadata store (Kafka's /config/brokers/<id> and /config/brokers/<default>):
+    this broker's own win over the cluster default, and both over the static properties. Replaced whole on the
+    event loop (dynamic_config.py) when the store changes; every holder of the BrokerConfig sees the new values."""
+
+    def __init__(self) -> None:
+        self.per_broker: Mapping[str, str] = {}
+        self.cluster_default: Mapping[str, str] = {}
+        self.stored: tuple[dict[str, str], dict[str, str]] = ({}, {})  # as last read from the store
+
+    def get(self, key: str) -> str | None:
+        value = self.per_broker.get(key)
+        return value if value is not None else self.cluster_default.get(key)
+
+
 @dataclass(frozen=True)
 class BrokerConfig:
-    """Effective broker properties: Kafka's defaults, then the file, then overrides."""
+    """Effective broker properties: Kafka's defaults, then the file, then overrides, then dynamic configs."""
 
     props: Mapping[str, str] = field(default_factory=dict)
+    dynamic: DynamicConfigs = field(default_factory=DynamicConfigs, compare=False)
 
     @classmethod
     def from_sources(
@@ -256,6 +273,13 @@ class BrokerConfig:
         return cls(merged)
 
     def get(self, key: str) -> str:
+        value = self.dynamic.get(key)
+        if value is not None:
+            return value
+        return self.props.get(key, BROKER_DEFAULTS.get(key, ""))
+
+    def static(self, key: str) -> str:
+        """The value from the defaults, the file and the overrides only (no dynamic config)."""
         return self.props.get(key, BROKER_DEFAULTS.get(key, ""))
 
     def is_default(self, key: str) -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from brook.broker.config import BROKER_DEFAULTS, TOPIC_CONFIGS, unknown_topic_config
+from brook.broker.config import TOPIC_CONFIGS, unknown_topic_config
+from brook.broker.dynamic_config import alter_broker_configs, describe_broker
 from brook.broker.handlers.base import error_entry
 from brook.broker.topics import ConfigSource
 from brook.common.errors import ErrorCode, InvalidConfig, InvalidRequest
@@ -51,21 +52,7 @@ def describe_resource(
         ]
     elif resource_type == BROKER:
         _require_this_broker(broker, name)
-        entries = [
-            {
-                "name": key,
-                "value": broker.config.get(key),
-                "read_only": True,
-                "config_source": ConfigSource.DEFAULT_CONFIG
-                if broker.config.is_default(key)
-                else ConfigSource.STATIC_BROKER_CONFIG,
-                "is_default": broker.config.is_default(key),
-                "is_sensitive": False,
-                "synonyms": [],
-                "config_type": 2,
-            }
-            for key in sorted(BROKER_DEFAULTS)
-        ]
+        entries = describe_broker(broker, name)
     else:
         raise InvalidRequest(f"unsupported config resource type {resource_type}")
     if keys is not None:
@@ -85,7 +72,10 @@ async def alter_configs(
     """Apply (name, operation, value) changes; legacy AlterConfigs replaces the whole override set."""
     if resource_type == BROKER:
         _require_this_broker(broker, name)
-        raise InvalidRequest("dynamic broker configs are not supported; set them in server.properties")
+        await alter_broker_configs(
+            broker, name, changes, incremental=incremental, validate_only=validate_only
+        )
+        return
     if resource_type != TOPIC:
         raise InvalidRequest(f"unsupported config resource type {resource_type}")
     state = broker.topics.require_topic(name)
