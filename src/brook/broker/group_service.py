@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from brook.common.errors import BrookError, ErrorCode
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GroupService"]
+__all__ = ["GroupService", "deleted_topics"]
 
 _TICK_S = 0.1
 _LOAD_CHUNK_BYTES = 1024 * 1024
@@ -276,7 +276,7 @@ class GroupService:
         previous, self._topic_ids = self._topic_ids, current
         if previous is None:
             return
-        deleted = [name for name, topic_id in previous.items() if current.get(name) != topic_id]
+        deleted = deleted_topics(previous, current)
         if deleted:
             removed = self.coordinator.remove_deleted_topics(deleted)
             logger.info(
@@ -386,6 +386,12 @@ class GroupService:
             protocol_name=protocol_name,
         )
         return future
+
+
+def deleted_topics(previous: Mapping[str, uuid.UUID], current: Mapping[str, uuid.UUID]) -> list[str]:
+    """Topics (by name) deleted between two looks at the metadata: gone, or there again under another topic
+    id (deleted and created anew in between: the old one's offsets must go all the same)."""
+    return sorted(name for name, topic_id in previous.items() if current.get(name) != topic_id)
 
 
 def _resolver(future: asyncio.Future[T]) -> Callable[[T], None]:
