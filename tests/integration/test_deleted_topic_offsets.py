@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -84,6 +85,25 @@ def test_deleted_topic_leaves_every_group_and_the_group_tools_keep_working(broke
     brook.run("topic", "create", "tdel", "--partitions", 2)
     commit(broker.bootstrap, "gmix", {("tdel", 0): 0})
     assert committed(broker.bootstrap, "gmix") == {("tkeep", 0): 2, ("tdel", 0): 0}
+
+
+def test_offsets_of_a_topic_deleted_without_tombstones_go_when_the_broker_loads_them(broker: Any) -> None:
+    """A crash can lose the tombstones' append (the log was not on disk yet): the metadata is the single node's
+    truth, so loading `__consumer_offsets` removes the offsets of every topic it no longer has."""
+    brook = Brook(broker)
+    brook.run("topic", "create", "tlost")
+    brook.run("topic", "create", "tkeep")
+    commit(broker.bootstrap, "glost", {("tlost", 0): 4, ("tkeep", 0): 0})
+    broker.stop()
+    path = broker.data_dir / "brook-metadata.json"
+    doc = json.loads(path.read_text())
+    del doc["topics"]["tlost"]  # deleted while its tombstones never reached the log
+    path.write_text(json.dumps(doc))
+    broker.start()
+    assert wait_until(lambda: _committed_or_none(broker.bootstrap, "glost"), timeout_s=30) == {
+        ("tkeep", 0): 0
+    }
+    assert broker.wait_for_log(r"removed 1 offsets of deleted topics tlost from __consumer_offsets")
 
 
 def _committed_or_none(bootstrap: str, group: str) -> dict[tuple[str, int], int] | None:

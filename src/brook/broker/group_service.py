@@ -36,10 +36,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GroupService", "deleted_topics"]
+__all__ = ["GroupService", "deleted_topics", "stale_topics"]
 
 _TICK_S = 0.1
 _LOAD_CHUNK_BYTES = 1024 * 1024
+_DELETED_KEPT = 100_000  # names of deleted topics remembered, to clean a partition loaded later
 T = TypeVar("T")
 
 
@@ -72,6 +73,7 @@ class GroupService:
         self._confirmed: set[int] = set()  # partitions whose followers fetched from us since then
         self._replication_waits: set[asyncio.Task[None]] = set()
         self._topic_ids: dict[str, uuid.UUID] | None = None  # the topics seen at the last check
+        self._deleted_seen: dict[str, None] = {}  # topics seen deleted (oldest first, at most _DELETED_KEPT)
 
     # --- leadership ------------------------------------------------------------------------------
 
@@ -238,6 +240,7 @@ class GroupService:
             self.coordinator.unload(p)
             return
         self.coordinator.finish_loading(p)
+        self._remove_stale_offsets(p)
         logger.info(
             "loaded __consumer_offsets partition=%d epoch=%d records=%d log_end_offset=%d",
             p,
@@ -277,10 +280,30 @@ class GroupService:
         if previous is None:
             return
         deleted = deleted_topics(previous, current)
+        for name in deleted:
+            self._deleted_seen.pop(name, None)
+            self._deleted_seen[name] = None
+        while len(self._deleted_seen) > _DELETED_KEPT:
+            del self._deleted_seen[next(iter(self._deleted_seen))]
         if deleted:
             removed = self.coordinator.remove_deleted_topics(deleted)
             logger.info(
                 "topics deleted: %s; removed %d committed offsets", ",".join(sorted(deleted)), removed
+            )
+
+    def _remove_stale_offsets(self, p: int) -> None:
+        """After loading partition `p`: offsets of deleted topics whose tombstones did not make it (an acks=1
+        append lost in a failover, a crash before the log reached the disk) are removed again."""
+        existing = set(self._broker.metadata.topics())
+        known_deleted = None if not self._cluster else set(self._deleted_seen)
+        stale = stale_topics(self.coordinator.committed_topics(p), existing, known_deleted)
+        if stale:
+            removed = self.coordinator.remove_deleted_topics(stale, partition=p)
+            logger.info(
+                "removed %d offsets of deleted topics %s from __consumer_offsets partition=%d",
+                removed,
+                ",".join(sorted(stale)),
+                p,
             )
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -386,6 +409,14 @@ class GroupService:
             protocol_name=protocol_name,
         )
         return future
+
+
+def stale_topics(committed: set[str], existing: set[str], known_deleted: set[str] | None) -> set[str]:
+    """Topics with committed offsets that no longer exist. On one node (`known_deleted` None) the metadata is
+    complete: every topic missing from it is gone (a commit is only accepted for a topic that exists). On a
+    cluster this broker's metadata may lag behind another broker's commit, so only topics it saw deleted."""
+    missing = committed - existing
+    return missing if known_deleted is None else missing & known_deleted
 
 
 def deleted_topics(previous: Mapping[str, uuid.UUID], current: Mapping[str, uuid.UUID]) -> list[str]:

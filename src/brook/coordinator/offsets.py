@@ -250,24 +250,34 @@ class Offsets(CoordinatorState):
             ):
                 self._delete_group(group)
 
-    def remove_deleted_topics(self, topics: Collection[str]) -> int:
+    def remove_deleted_topics(self, topics: Collection[str], partition: int | None = None) -> int:
         """Kafka's handleDeletedPartitions: the committed offsets of deleted topics leave every group this
         coordinator serves (tombstones in `__consumer_offsets`, so a restart or a failover does not bring
         them back), and a group left empty with no offset goes Dead (its metadata gets a tombstone too).
+        With `partition`, only the groups of that `__consumer_offsets` partition.
 
         Groups of a partition still loading get the same treatment once it is loaded (finish_loading).
         Returns how many offsets were removed."""
         deleted = frozenset(topics)
         if not deleted:
             return 0
-        for partition in self._loading:
-            self._deleted_while_loading.setdefault(partition, set()).update(deleted)
+        for loading in self._loading:
+            if partition is None or loading == partition:
+                self._deleted_while_loading.setdefault(loading, set()).update(deleted)
         removed = 0
         for group in list(self._groups.values()):
-            partition = self.partition_for(group.group_id)
-            if partition in self._owned and partition not in self._loading:
+            p = self.partition_for(group.group_id)
+            if p in self._owned and p not in self._loading and partition in (None, p):
                 removed += self._remove_topics(group, deleted)
         return removed
+
+    def committed_topics(self, partition: int) -> set[str]:
+        """The topics the groups of one `__consumer_offsets` partition have offsets (or commits in flight) for."""
+        return {
+            tp.topic
+            for group in self._groups_in(partition)
+            for tp in (*group.offsets, *group.pending_commits)
+        }
 
     def _remove_topics(self, group: Group, topics: frozenset[str]) -> int:
         # A commit still waiting for the ISR was appended before this tombstone: the log keeps it deleted.

@@ -2,7 +2,7 @@
 
 import uuid
 
-from brook.broker.group_service import deleted_topics
+from brook.broker.group_service import deleted_topics, stale_topics
 
 A, B, C = (uuid.uuid4() for _ in range(3))
 
@@ -13,3 +13,12 @@ def test_gone_and_recreated_topics_are_deleted_new_ones_are_not():
     assert deleted_topics(previous, current) == ["gone", "recreated"]
     assert deleted_topics(current, current) == []
     assert deleted_topics({}, current) == []
+
+
+def test_stale_offsets_after_a_load_are_every_missing_topic_on_one_node_only_seen_deletions_on_a_cluster():
+    committed = {"kept", "gone", "unknown-here"}
+    existing = {"kept", "other"}
+    assert stale_topics(committed, existing, None) == {"gone", "unknown-here"}
+    # a cluster broker's metadata may not have a topic another broker just created: only what it saw deleted
+    assert stale_topics(committed, existing, {"gone", "other"}) == {"gone"}
+    assert stale_topics(committed, existing | {"gone"}, {"gone"}) == set()  # created again since

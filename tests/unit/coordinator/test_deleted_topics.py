@@ -96,3 +96,18 @@ def test_a_failed_tombstone_write_keeps_the_offsets(env):
     env.writer.fail = NotLeaderOrFollower("moved")
     assert env.coordinator.remove_deleted_topics(["gone"]) == 0
     assert fetched(env, "g") == {GONE0: (5, -1, "")}
+
+
+def test_removal_can_be_limited_to_one_offsets_partition(env):
+    groups = ["g", "h", "i", "j", "k"]
+    for group in groups:
+        commit_to(env, group, {GONE0: 1, KEPT: 2})
+    target = env.coordinator.partition_for("g")
+    inside = [g for g in groups if env.coordinator.partition_for(g) == target]
+    assert inside == ["g", "k"]
+    assert env.coordinator.committed_topics(target) == {"gone", "kept"}
+    assert env.coordinator.remove_deleted_topics(["gone"], partition=target) == len(inside)
+    assert env.coordinator.committed_topics(target) == {"kept"}
+    for group in groups:
+        expected = {KEPT: (2, -1, "")} if group in inside else {GONE0: (1, -1, ""), KEPT: (2, -1, "")}
+        assert fetched(env, group) == expected
