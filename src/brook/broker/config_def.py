@@ -23,6 +23,7 @@ from brook.common.errors import InvalidConfig
 
 __all__ = [
     "BROKER_KEYS",
+    "CONFIG_TYPE_IDS",
     "ConfigKey",
     "at_least",
     "between",
@@ -34,6 +35,18 @@ __all__ = [
 ]
 
 _RANGES = {"SHORT": 2**15, "INT": 2**31, "LONG": 2**63}
+# Kafka's ConfigType ids, as DescribeConfigs v3+ reports them
+CONFIG_TYPE_IDS = {
+    "BOOLEAN": 1,
+    "STRING": 2,
+    "INT": 3,
+    "SHORT": 4,
+    "LONG": 5,
+    "DOUBLE": 6,
+    "LIST": 7,
+    "CLASS": 8,
+    "PASSWORD": 9,
+}
 _INTEGER = re.compile(r"[+-]?\d+")
 _CLASS_NAME = re.compile(r"[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*")
 

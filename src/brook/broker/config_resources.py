@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from brook.broker.config import TOPIC_CONFIGS, unknown_topic_config
+from brook.broker.config_def import CONFIG_TYPE_IDS
 from brook.broker.dynamic_config import alter_broker_configs, describe_broker
 from brook.broker.handlers.base import error_entry
 from brook.broker.topics import ConfigSource
@@ -19,16 +20,6 @@ TOPIC = 2
 BROKER = 4
 BROKER_LOGGER = 8
 
-_CONFIG_TYPES = {
-    "BOOLEAN": 1,
-    "STRING": 2,
-    "INT": 3,
-    "SHORT": 4,
-    "LONG": 5,
-    "DOUBLE": 6,
-    "LIST": 7,
-    "PASSWORD": 9,
-}
 _SET, _DELETE, _APPEND, _SUBTRACT = 0, 1, 2, 3
 
 
@@ -46,7 +37,7 @@ def describe_resource(
                 "is_default": source == ConfigSource.DEFAULT_CONFIG,
                 "is_sensitive": False,
                 "synonyms": [],
-                "config_type": _CONFIG_TYPES.get(TOPIC_CONFIGS[key].kind, 0),
+                "config_type": CONFIG_TYPE_IDS.get(TOPIC_CONFIGS[key].kind, 0),
             }
             for key, (value, source) in broker.topics.describe_topic_configs(state).items()
         ]

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from brook.broker.config import BROKER_DEFAULTS, BrokerConfig
-from brook.broker.config_def import BROKER_KEYS, parse_value
-from brook.broker.topics import BROKER_SYNONYMS
+from brook.broker.config_def import BROKER_KEYS, CONFIG_TYPE_IDS, parse_value
+from brook.broker.topics import BROKER_SYNONYMS, ConfigSource
 from brook.common.errors import BrookError, InvalidConfig, InvalidRequest, RequestTimedOut
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DYNAMIC_KEYS",
-    "TOPIC_SYNONYMS",
     "alter_broker_configs",
     "broker_config_source",
     "check_dynamic",
@@ -43,15 +42,11 @@ __all__ = [
 _WRITE_TIMEOUT_S = 30.0
 _SET, _DELETE, _APPEND, _SUBTRACT = 0, 1, 2, 3
 
-# The broker-level synonym of each topic config (Kafka's ServerTopicConfigSynonyms): the dynamic one.
-TOPIC_SYNONYMS: dict[str, str] = dict(BROKER_SYNONYMS)
-DYNAMIC_KEYS: frozenset[str] = frozenset(TOPIC_SYNONYMS.values()) | {
+# Kafka's DynamicLogConfig keys (the broker-level synonyms of topic configs) and connection limits
+DYNAMIC_KEYS: frozenset[str] = frozenset(BROKER_SYNONYMS.values()) | {
     "max.connections",
     "max.connections.per.ip",
 }
-
-# DescribeConfigs' config_source values
-_DYNAMIC_BROKER, _DYNAMIC_DEFAULT, _STATIC, _DEFAULT = 2, 3, 4, 5
 
 
 def _resource(name: str) -> str:
@@ -156,10 +151,14 @@ def refresh(broker: Broker, *, sync: bool = True) -> bool:
 def broker_config_source(config: BrokerConfig, key: str) -> int:
     """DescribeConfigs' config_source of a broker key (this broker's view)."""
     if key in config.dynamic.per_broker:
-        return _DYNAMIC_BROKER
+        return ConfigSource.DYNAMIC_BROKER_CONFIG
     if key in config.dynamic.cluster_default:
-        return _DYNAMIC_DEFAULT
-    return _DEFAULT if config.static(key) == BROKER_DEFAULTS.get(key) else _STATIC
+        return ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG
+    return (
+        ConfigSource.DEFAULT_CONFIG
+        if config.static(key) == BROKER_DEFAULTS.get(key)
+        else ConfigSource.STATIC_BROKER_CONFIG
+    )
 
 
 def describe_broker(broker: Broker, name: str) -> list[dict[str, Any]]:
@@ -173,29 +172,21 @@ def describe_broker(broker: Broker, name: str) -> list[dict[str, Any]]:
         keys = sorted(BROKER_KEYS)
     entries = []
     for key in keys:
-        source = _DYNAMIC_DEFAULT if name == "" else broker_config_source(broker.config, key)
+        source = (
+            ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG
+            if name == ""
+            else broker_config_source(broker.config, key)
+        )
         entries.append(
             {
                 "name": key,
                 "value": configs[key] if name == "" else broker.config.get(key),
                 "read_only": key not in DYNAMIC_KEYS,
                 "config_source": source,
-                "is_default": source == _DEFAULT,
+                "is_default": source == ConfigSource.DEFAULT_CONFIG,
                 "is_sensitive": False,
                 "synonyms": [],
-                "config_type": _CONFIG_TYPES.get(BROKER_KEYS[key].type, 0) if key in BROKER_KEYS else 2,
+                "config_type": CONFIG_TYPE_IDS.get(BROKER_KEYS[key].type, 0) if key in BROKER_KEYS else 2,
             }
         )
     return entries
-
-
-_CONFIG_TYPES = {
-    "BOOLEAN": 1,
-    "STRING": 2,
-    "INT": 3,
-    "SHORT": 4,
-    "LONG": 5,
-    "DOUBLE": 6,
-    "LIST": 7,
-    "CLASS": 8,
-}
