@@ -142,6 +142,22 @@ def test_broker_configs(store: MetadataStore) -> None:
     assert dict(store.broker_configs()) == {"log.retention.ms": "5000"}
 
 
+def test_one_brokers_own_configs_are_apart_from_the_cluster_default(
+    store: MetadataStore, open_store: StoreFactory
+) -> None:
+    store.set_broker_configs({"log.retention.ms": "5000"})
+    store.set_broker_configs({"log.retention.ms": "7000", "max.connections": "9"}, node_id=0)
+    store.set_broker_configs({"min.insync.replicas": "2"}, node_id=3)
+    assert dict(store.broker_configs()) == {"log.retention.ms": "5000"}
+    assert dict(store.broker_configs(0)) == {"log.retention.ms": "7000", "max.connections": "9"}
+    assert dict(store.broker_configs(3)) == {"min.insync.replicas": "2"}
+    again = reopen(store, open_store)
+    assert dict(again.broker_configs(0)) == {"log.retention.ms": "7000", "max.connections": "9"}
+    again.set_broker_configs({}, node_id=0)
+    assert dict(again.broker_configs(0)) == {}
+    assert dict(again.broker_configs()) == {"log.retention.ms": "5000"}
+
+
 def test_everything_survives_reopening(store: MetadataStore, open_store: StoreFactory) -> None:
     cluster_id = store.cluster_id
     store.create_topic("kept", 2, 1, {"retention.ms": "1000"})

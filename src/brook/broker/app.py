@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from brook import __version__
-from brook.broker import handlers
+from brook.broker import dynamic_config, handlers
 from brook.broker.config import BrokerConfig
 from brook.broker.group_service import GroupService
 from brook.broker.handlers.base import REGISTRY
@@ -111,6 +111,7 @@ class Broker:
     async def start(self) -> None:
         budget = self._take_resource_budget()
         claim_log_dirs(self.log_dirs, cluster_id=self.metadata.cluster_id, node_id=self.node_id)
+        dynamic_config.refresh(self, sync=False)  # dynamic broker configs shape the topic defaults
         topics = self.metadata.topics()
         self.log_manager.load({name: self.topics.log_config(state) for name, state in topics.items()})
         self._logs_loaded = True
@@ -192,6 +193,7 @@ class Broker:
         if not self._hosting:
             return
         try:
+            dynamic_config.refresh(self, sync=False)  # the sync below applies them
             self.topics.sync(follow=not self._stopping)
         except Exception:
             logger.exception("partition sync after a metadata change failed")

@@ -7,12 +7,24 @@ turns a topic's overrides plus the broker's defaults into a `LogConfig` for the 
 from __future__ import annotations
 
 import builtins
+import difflib
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from brook.broker.config_def import (
+    BROKER_KEYS,
+    ConfigKey,
+    Validator,
+    at_least,
+    between,
+    one_of,
+    parse_value,
+    unknown_key_warning,
+    valid_list,
+)
 from brook.common.errors import InvalidConfig
 from brook.storage.api import LogConfig
 
@@ -24,9 +36,12 @@ __all__ = [
     "BROKER_DEFAULTS",
     "TOPIC_CONFIGS",
     "BrokerConfig",
+    "DynamicConfigs",
+    "check_broker_props",
     "TopicConfigDef",
     "load_properties",
     "log_config_for",
+    "unknown_topic_config",
     "validate_topic_configs",
 ]
 
@@ -38,103 +53,79 @@ def _bool(value: str) -> bool:
     return lowered == "true"
 
 
-def _int(value: str) -> int:
-    return int(value.strip())
-
-
-def _one_of(*choices: str) -> Callable[[str], str]:
-    def check(value: str) -> str:
-        if value not in choices:
-            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
-        return value
-
-    return check
-
-
-def _cleanup_policy(value: str) -> str:
-    parts = [p.strip() for p in value.split(",") if p.strip()]
-    if not parts or any(p not in ("delete", "compact") for p in parts):
-        raise ValueError(f"{value!r} is not a list of delete and compact")
-    return ",".join(parts)
-
-
-def _at_least(minimum: int) -> Callable[[str], int]:
-    def check(value: str) -> int:
-        number = int(value.strip())
-        if number < minimum:
-            raise ValueError(f"{number} is below the minimum {minimum}")
-        return number
-
-    return check
-
-
 @dataclass(frozen=True)
 class TopicConfigDef:
     name: str
     broker_key: str | None  # the broker property that supplies the default, as in Kafka
     default: str
-    parse: Callable[[str], Any]
+    validator: Validator | None
     kind: str = "LONG"  # Kafka's ConfigType, for DescribeConfigs v3+
+
+    def parse(self, value: str) -> Any:
+        """The value as this config's type; InvalidConfig (Kafka's message) when it is not allowed."""
+        return parse_value(self.name, value, ConfigKey(self.kind, self.validator))
 
 
 TOPIC_CONFIGS: dict[str, TopicConfigDef] = {
     d.name: d
     for d in [
-        TopicConfigDef("cleanup.policy", "log.cleanup.policy", "delete", _cleanup_policy, "LIST"),
+        TopicConfigDef(
+            "cleanup.policy", "log.cleanup.policy", "delete", valid_list("compact", "delete"), "LIST"
+        ),
         TopicConfigDef(
             "compression.type",
             "compression.type",
             "producer",
-            _one_of("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"),
+            one_of("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"),
             "STRING",
         ),
-        TopicConfigDef("delete.retention.ms", "log.cleaner.delete.retention.ms", "86400000", _at_least(0)),
-        TopicConfigDef("file.delete.delay.ms", "log.segment.delete.delay.ms", "60000", _at_least(0)),
-        TopicConfigDef("flush.messages", "log.flush.interval.messages", str(LONG_MAX), _at_least(1)),
-        TopicConfigDef("flush.ms", "log.flush.interval.ms", str(LONG_MAX), _at_least(0)),
-        TopicConfigDef("index.interval.bytes", "log.index.interval.bytes", "4096", _at_least(0), "INT"),
+        TopicConfigDef("delete.retention.ms", "log.cleaner.delete.retention.ms", "86400000", at_least(0)),
+        TopicConfigDef("file.delete.delay.ms", "log.segment.delete.delay.ms", "60000", at_least(0)),
+        TopicConfigDef("flush.messages", "log.flush.interval.messages", str(LONG_MAX), at_least(1)),
+        TopicConfigDef("flush.ms", "log.flush.interval.ms", str(LONG_MAX), at_least(0)),
+        TopicConfigDef("index.interval.bytes", "log.index.interval.bytes", "4096", at_least(0), "INT"),
         TopicConfigDef(
-            "max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", str(LONG_MAX), _at_least(1)
+            "max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", str(LONG_MAX), at_least(1)
         ),
-        TopicConfigDef("max.message.bytes", "message.max.bytes", "1048588", _at_least(0), "INT"),
+        TopicConfigDef("max.message.bytes", "message.max.bytes", "1048588", at_least(0), "INT"),
         TopicConfigDef(
             "message.timestamp.type",
             "log.message.timestamp.type",
             "CreateTime",
-            _one_of("CreateTime", "LogAppendTime"),
+            one_of("CreateTime", "LogAppendTime"),
             "STRING",
         ),
         TopicConfigDef(
             "message.timestamp.after.max.ms",
             "log.message.timestamp.after.max.ms",
             str(LONG_MAX),
-            _at_least(0),
+            at_least(0),
         ),
         TopicConfigDef(
             "message.timestamp.before.max.ms",
             "log.message.timestamp.before.max.ms",
             str(LONG_MAX),
-            _at_least(0),
+            at_least(0),
         ),
         TopicConfigDef(
             "message.timestamp.difference.max.ms",
             "log.message.timestamp.difference.max.ms",
             str(LONG_MAX),
-            _at_least(0),
+            at_least(0),
         ),
         TopicConfigDef(
-            "min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "0.5", float, "DOUBLE"
+            "min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "0.5", between(0, 1), "DOUBLE"
         ),
-        TopicConfigDef("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0", _at_least(0)),
-        TopicConfigDef("min.insync.replicas", "min.insync.replicas", "1", _at_least(1), "INT"),
-        TopicConfigDef("preallocate", "log.preallocate", "false", _bool, "BOOLEAN"),
-        TopicConfigDef("retention.bytes", "log.retention.bytes", "-1", _int),
-        TopicConfigDef("retention.ms", None, "604800000", _at_least(-1)),
-        TopicConfigDef("segment.bytes", "log.segment.bytes", "1073741824", _at_least(14), "INT"),
-        TopicConfigDef("segment.index.bytes", "log.index.size.max.bytes", "10485760", _at_least(4), "INT"),
-        TopicConfigDef("segment.ms", None, "604800000", _at_least(1)),
+        TopicConfigDef("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0", at_least(0)),
+        TopicConfigDef("min.insync.replicas", "min.insync.replicas", "1", at_least(1), "INT"),
+        TopicConfigDef("preallocate", "log.preallocate", "false", None, "BOOLEAN"),
+        TopicConfigDef("retention.bytes", "log.retention.bytes", "-1", None),
+        TopicConfigDef("retention.ms", None, "604800000", at_least(-1)),
+        TopicConfigDef("segment.bytes", "log.segment.bytes", "1073741824", at_least(14), "INT"),
+        TopicConfigDef("segment.index.bytes", "log.index.size.max.bytes", "10485760", at_least(4), "INT"),
+        TopicConfigDef("segment.ms", None, "604800000", at_least(1)),
         TopicConfigDef(
-            "unclean.leader.election.enable", "unclean.leader.election.enable", "false", _bool, "BOOLEAN"
+            "unclean.leader.election.enable", "unclean.leader.election.enable", "false", None, "BOOLEAN"
         ),
     ]
 }
@@ -252,11 +243,27 @@ def load_properties(path: Path) -> dict[str, str]:
     return props
 
 
+class DynamicConfigs:
+    """Dynamic broker configs from the metadata store (Kafka's /config/brokers/<id> and /config/brokers/<default>):
+    this broker's own win over the cluster default, and both over the static properties. Replaced whole on the
+    event loop (dynamic_config.py) when the store changes; every holder of the BrokerConfig sees the new values."""
+
+    def __init__(self) -> None:
+        self.per_broker: Mapping[str, str] = {}
+        self.cluster_default: Mapping[str, str] = {}
+        self.stored: tuple[dict[str, str], dict[str, str]] = ({}, {})  # as last read from the store
+
+    def get(self, key: str) -> str | None:
+        value = self.per_broker.get(key)
+        return value if value is not None else self.cluster_default.get(key)
+
+
 @dataclass(frozen=True)
 class BrokerConfig:
-    """Effective broker properties: Kafka's defaults, then the file, then overrides."""
+    """Effective broker properties: Kafka's defaults, then the file, then overrides, then dynamic configs."""
 
     props: Mapping[str, str] = field(default_factory=dict)
+    dynamic: DynamicConfigs = field(default_factory=DynamicConfigs, compare=False)
 
     @classmethod
     def from_sources(
@@ -269,6 +276,13 @@ class BrokerConfig:
         return cls(merged)
 
     def get(self, key: str) -> str:
+        value = self.dynamic.get(key)
+        if value is not None:
+            return value
+        return self.props.get(key, BROKER_DEFAULTS.get(key, ""))
+
+    def static(self, key: str) -> str:
+        """The value from the defaults, the file and the overrides only (no dynamic config)."""
         return self.props.get(key, BROKER_DEFAULTS.get(key, ""))
 
     def is_default(self, key: str) -> bool:
@@ -302,10 +316,11 @@ class BrokerConfig:
 
     @property
     def retention_ms(self) -> builtins.int:
+        """Kafka's logRetentionTimeMillis: ms, else minutes, else hours; below 0 means unlimited (-1)."""
         for key, factor in (("log.retention.ms", 1), ("log.retention.minutes", 60_000)):
             if self.get(key):
-                return int(self.get(key)) * factor
-        return int(self.get("log.retention.hours")) * 3_600_000
+                return max(-1, int(self.get(key)) * factor)
+        return max(-1, int(self.get("log.retention.hours")) * 3_600_000)
 
     @property
     def segment_ms(self) -> builtins.int:
@@ -325,6 +340,20 @@ class BrokerConfig:
         return definition.default
 
 
+def check_broker_props(props: Mapping[str, str]) -> list[str]:
+    """Check every known key's value with its type and range (config_def.BROKER_KEYS): the first invalid
+    one raises InvalidConfig naming the key, the value and what is allowed. Returns one warning per
+    unknown key, naming the closest known key when there is one (Kafka only logs unknown keys)."""
+    warnings = []
+    for name, value in props.items():
+        key = BROKER_KEYS.get(name)
+        if key is None:
+            warnings.append(unknown_key_warning(name, BROKER_KEYS))
+        else:
+            parse_value(name, value, key)
+    return warnings
+
+
 def _parse_listener(listener: str) -> tuple[str, int]:
     address = listener.split("://", 1)[-1]
     host, _, port = address.rpartition(":")
@@ -337,15 +366,18 @@ def validate_topic_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
     for name, value in configs.items():
         definition = TOPIC_CONFIGS.get(name)
         if definition is None:
-            raise InvalidConfig(f"Unknown topic config name: {name}")
+            raise InvalidConfig(unknown_topic_config(name))
         if value is None:
             raise InvalidConfig(f"Null value not supported for topic config {name}")
-        try:
-            definition.parse(value)
-        except ValueError as exc:
-            raise InvalidConfig(f"Invalid value {value} for configuration {name}: {exc}") from exc
+        definition.parse(value)  # InvalidConfig: Invalid value <v> for configuration <name>: <allowed>
         checked[name] = value
     return checked
+
+
+def unknown_topic_config(name: str) -> str:
+    """Kafka's message, with the closest topic config when one is close."""
+    close = difflib.get_close_matches(name, list(TOPIC_CONFIGS), n=1, cutoff=0.75)
+    return f"Unknown topic config name: {name}" + (f"; did you mean {close[0]}?" if close else "")
 
 
 def effective_topic_configs(broker: BrokerConfig, overrides: Mapping[str, str]) -> dict[str, str]:

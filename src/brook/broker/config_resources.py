@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from brook.broker.config import BROKER_DEFAULTS, TOPIC_CONFIGS
+from brook.broker.config import TOPIC_CONFIGS, unknown_topic_config
+from brook.broker.config_def import CONFIG_TYPE_IDS
+from brook.broker.dynamic_config import alter_broker_configs, describe_broker
 from brook.broker.handlers.base import error_entry
 from brook.broker.topics import ConfigSource
 from brook.common.errors import ErrorCode, InvalidConfig, InvalidRequest
@@ -18,16 +20,6 @@ TOPIC = 2
 BROKER = 4
 BROKER_LOGGER = 8
 
-_CONFIG_TYPES = {
-    "BOOLEAN": 1,
-    "STRING": 2,
-    "INT": 3,
-    "SHORT": 4,
-    "LONG": 5,
-    "DOUBLE": 6,
-    "LIST": 7,
-    "PASSWORD": 9,
-}
 _SET, _DELETE, _APPEND, _SUBTRACT = 0, 1, 2, 3
 
 
@@ -45,27 +37,13 @@ def describe_resource(
                 "is_default": source == ConfigSource.DEFAULT_CONFIG,
                 "is_sensitive": False,
                 "synonyms": [],
-                "config_type": _CONFIG_TYPES.get(TOPIC_CONFIGS[key].kind, 0),
+                "config_type": CONFIG_TYPE_IDS.get(TOPIC_CONFIGS[key].kind, 0),
             }
             for key, (value, source) in broker.topics.describe_topic_configs(state).items()
         ]
     elif resource_type == BROKER:
         _require_this_broker(broker, name)
-        entries = [
-            {
-                "name": key,
-                "value": broker.config.get(key),
-                "read_only": True,
-                "config_source": ConfigSource.DEFAULT_CONFIG
-                if broker.config.is_default(key)
-                else ConfigSource.STATIC_BROKER_CONFIG,
-                "is_default": broker.config.is_default(key),
-                "is_sensitive": False,
-                "synonyms": [],
-                "config_type": 2,
-            }
-            for key in sorted(BROKER_DEFAULTS)
-        ]
+        entries = describe_broker(broker, name)
     else:
         raise InvalidRequest(f"unsupported config resource type {resource_type}")
     if keys is not None:
@@ -85,14 +63,17 @@ async def alter_configs(
     """Apply (name, operation, value) changes; legacy AlterConfigs replaces the whole override set."""
     if resource_type == BROKER:
         _require_this_broker(broker, name)
-        raise InvalidRequest("dynamic broker configs are not supported; set them in server.properties")
+        await alter_broker_configs(
+            broker, name, changes, incremental=incremental, validate_only=validate_only
+        )
+        return
     if resource_type != TOPIC:
         raise InvalidRequest(f"unsupported config resource type {resource_type}")
     state = broker.topics.require_topic(name)
     overrides: dict[str, str | None] = dict(state.configs) if incremental else {}
     for key, operation, value in changes:
         if key not in TOPIC_CONFIGS:
-            raise InvalidConfig(f"Unknown topic config name: {key}")
+            raise InvalidConfig(unknown_topic_config(key))
         if operation == _SET:
             overrides[key] = value
         elif operation == _DELETE:

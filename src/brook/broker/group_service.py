@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from brook.common.errors import BrookError, ErrorCode
@@ -35,10 +36,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GroupService"]
+__all__ = ["GroupService", "deleted_topics", "stale_topics"]
 
 _TICK_S = 0.1
 _LOAD_CHUNK_BYTES = 1024 * 1024
+_DELETED_KEPT = 100_000  # names of deleted topics remembered, to clean a partition loaded later
 T = TypeVar("T")
 
 
@@ -70,6 +72,8 @@ class GroupService:
         self._resumed_at_ms: int | None = None  # wall clock at the end of the last pause
         self._confirmed: set[int] = set()  # partitions whose followers fetched from us since then
         self._replication_waits: set[asyncio.Task[None]] = set()
+        self._topic_ids: dict[str, uuid.UUID] | None = None  # the topics seen at the last check
+        self._deleted_seen: dict[str, None] = {}  # topics seen deleted (oldest first, at most _DELETED_KEPT)
 
     # --- leadership ------------------------------------------------------------------------------
 
@@ -236,6 +240,7 @@ class GroupService:
             self.coordinator.unload(p)
             return
         self.coordinator.finish_loading(p)
+        self._remove_stale_offsets(p)
         logger.info(
             "loaded __consumer_offsets partition=%d epoch=%d records=%d log_end_offset=%d",
             p,
@@ -265,12 +270,49 @@ class GroupService:
             offset = max(offset, header.next_offset)
         return offset, replayed
 
+    # --- deleted topics -------------------------------------------------------------------------
+
+    def remove_deleted_topics(self) -> None:
+        """Every broker watches the metadata for deleted topics (gone, or recreated under a new topic id),
+        as Kafka's brokers are told by the controller; the coordinator of each group removes their offsets."""
+        current = {name: state.topic_id for name, state in self._broker.metadata.topics().items()}
+        previous, self._topic_ids = self._topic_ids, current
+        if previous is None:
+            return
+        deleted = deleted_topics(previous, current)
+        for name in deleted:
+            self._deleted_seen.pop(name, None)
+            self._deleted_seen[name] = None
+        while len(self._deleted_seen) > _DELETED_KEPT:
+            del self._deleted_seen[next(iter(self._deleted_seen))]
+        if deleted:
+            removed = self.coordinator.remove_deleted_topics(deleted)
+            logger.info(
+                "topics deleted: %s; removed %d committed offsets", ",".join(sorted(deleted)), removed
+            )
+
+    def _remove_stale_offsets(self, p: int) -> None:
+        """After loading partition `p`: offsets of deleted topics whose tombstones did not make it (an acks=1
+        append lost in a failover, a crash before the log reached the disk) are removed again."""
+        existing = set(self._broker.metadata.topics())
+        known_deleted = None if not self._cluster else set(self._deleted_seen)
+        stale = stale_topics(self.coordinator.committed_topics(p), existing, known_deleted)
+        if stale:
+            removed = self.coordinator.remove_deleted_topics(stale, partition=p)
+            logger.info(
+                "removed %d offsets of deleted topics %s from __consumer_offsets partition=%d",
+                removed,
+                ",".join(sorted(stale)),
+                p,
+            )
+
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> asyncio.Task[None]:
         """Mark the partitions this broker leads as loading, then load them and run the timers."""
         if self._broker.metadata.topic(OFFSETS_TOPIC) is not None:
             self.sync_ownership()
+        self.remove_deleted_topics()  # the first look: what exists now
         return asyncio.create_task(self._run())
 
     def shutdown(self) -> None:
@@ -286,6 +328,7 @@ class GroupService:
                 try:
                     if self._broker.metadata.topic(OFFSETS_TOPIC) is not None:
                         self.sync_ownership()
+                    self.remove_deleted_topics()
                     while self._to_load:  # yield between chunks: requests keep flowing meanwhile
                         for _ in self._load(self._to_load.pop(0)):
                             await asyncio.sleep(0)
@@ -366,6 +409,20 @@ class GroupService:
             protocol_name=protocol_name,
         )
         return future
+
+
+def stale_topics(committed: set[str], existing: set[str], known_deleted: set[str] | None) -> set[str]:
+    """Topics with committed offsets that no longer exist. On one node (`known_deleted` None) the metadata is
+    complete: every topic missing from it is gone (a commit is only accepted for a topic that exists). On a
+    cluster this broker's metadata may lag behind another broker's commit, so only topics it saw deleted."""
+    missing = committed - existing
+    return missing if known_deleted is None else missing & known_deleted
+
+
+def deleted_topics(previous: Mapping[str, uuid.UUID], current: Mapping[str, uuid.UUID]) -> list[str]:
+    """Topics (by name) deleted between two looks at the metadata: gone, or there again under another topic
+    id (deleted and created anew in between: the old one's offsets must go all the same)."""
+    return sorted(name for name, topic_id in previous.items() if current.get(name) != topic_id)
 
 
 def _resolver(future: asyncio.Future[T]) -> Callable[[T], None]:

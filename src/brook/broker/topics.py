@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 _TAKE_BACK_S = 10.0  # how long a failed topic creation keeps trying to take its metadata write back
 
-__all__ = ["ConfigSource", "TopicService", "validate_topic_name"]
+__all__ = ["BROKER_SYNONYMS", "ConfigSource", "TopicService", "validate_topic_name"]
 
 _LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")  # used with fullmatch: "$" alone would let "abc\n" through
 MAX_TOPIC_NAME_LENGTH = 249
@@ -52,6 +52,11 @@ MAX_PARTITIONS = 100_000
 WRITE_TIMEOUT_S = 30.0
 
 T = TypeVar("T")
+# the dynamic broker config that sets a topic config's default (Kafka's ServerTopicConfigSynonyms)
+BROKER_SYNONYMS = {
+    name: {"retention.ms": "log.retention.ms", "segment.ms": "log.roll.ms"}.get(name, d.broker_key or "")
+    for name, d in TOPIC_CONFIGS.items()
+}
 
 
 class ConfigSource:
@@ -434,11 +439,15 @@ class TopicService:
                 described[name] = (state.configs[name], ConfigSource.DYNAMIC_TOPIC_CONFIG)
             else:
                 value = self.config.topic_default(name)
-                source = (
-                    ConfigSource.DEFAULT_CONFIG
-                    if value == TOPIC_CONFIGS[name].default
-                    else ConfigSource.STATIC_BROKER_CONFIG
-                )
+                synonym = BROKER_SYNONYMS.get(name, "")
+                if synonym in self.config.dynamic.per_broker:
+                    source = ConfigSource.DYNAMIC_BROKER_CONFIG
+                elif synonym in self.config.dynamic.cluster_default:
+                    source = ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG
+                elif value == TOPIC_CONFIGS[name].default:
+                    source = ConfigSource.DEFAULT_CONFIG
+                else:
+                    source = ConfigSource.STATIC_BROKER_CONFIG
                 described[name] = (value, source)
         return described
 

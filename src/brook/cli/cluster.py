@@ -1,10 +1,12 @@
-"""`brook cluster info`: the brokers, the controller and the cluster id (like `rpk cluster info`)."""
+"""`brook cluster info`: the brokers, the controller and the cluster id (like `rpk cluster info`); `brook cluster
+config` (cluster_config.py): dynamic broker configs."""
 
 from __future__ import annotations
 
 import click
 
 from brook.cli._common import admin_client, client_options, emit, format_option, render_table, settings
+from brook.cli.cluster_config import config
 
 __all__ = ["cluster"]
 
@@ -40,3 +42,6 @@ def info() -> None:
         return f"{head}\n\nBROKERS\n{table}"
 
     emit(doc, text)
+
+
+cluster.add_command(config)

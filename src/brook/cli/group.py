@@ -106,6 +106,27 @@ def _committed(admin: Any, name: str) -> dict[tuple[str, int], int]:
     return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions or [] if tp.offset >= 0}
 
 
+def _existing(admin: Any, tps: list[tuple[str, int]]) -> tuple[list[tuple[str, int]], list[str]]:
+    """The partitions that exist now, and the topics (sorted) of those that do not (e.g. deleted since the
+    offsets were committed): group tooling shows what it can and names the rest, never aborting on them."""
+    if not tps:
+        return [], []
+    metadata = admin.list_topics(timeout=15)
+    present, missing = [], set()
+    for topic, partition in tps:
+        t = metadata.topics.get(topic)
+        if t is None or t.error is not None or partition not in t.partitions:
+            missing.add(topic)
+        else:
+            present.append((topic, partition))
+    return present, sorted(missing)
+
+
+def _note_missing(name: str, missing: list[str]) -> None:
+    for topic in missing:
+        click.echo(f"Note: topic '{topic}' of group '{name}' does not exist (deleted?); skipped.", err=True)
+
+
 def _log_offsets(admin: Any, tps: list[tuple[str, int]], spec: Any) -> dict[tuple[str, int], int]:
     from confluent_kafka import TopicPartition
 
@@ -133,7 +154,9 @@ def _describe_rows(admin: Any, name: str) -> tuple[Any, str, list[dict[str, Any]
         if not tps:
             idle_members.append(member)
     keys = sorted(set(committed) | set(owner))
-    end = _log_offsets(admin, keys, OffsetSpec.latest())
+    present, missing = _existing(admin, keys)
+    _note_missing(name, missing)
+    end = _log_offsets(admin, present, OffsetSpec.latest())
     rows = []
     for topic, partition in keys:
         current = committed.get((topic, partition))
@@ -226,6 +249,11 @@ def _state_text(doc: dict[str, Any]) -> str:
     )
 
 
+def _all_group_names(admin: Any) -> list[str]:
+    listing = result_of(admin.list_consumer_groups(request_timeout=15.0), "cannot list groups")
+    return sorted(g.group_id for g in listing.valid)
+
+
 @group.command()
 @_groups_arg
 @click.option("--all-groups", is_flag=True, help="Describe every group")
@@ -238,11 +266,15 @@ def describe(groups: tuple[str, ...], group_opts: tuple[str, ...], all_groups: b
     """Committed offsets, lag and members of groups, in kafka-consumer-groups.sh's columns."""
     admin = admin_client(settings())
     if all_groups:
-        listing = result_of(admin.list_consumer_groups(request_timeout=15.0), "cannot list groups")
-        names = sorted(g.group_id for g in listing.valid)
+        names = _all_group_names(admin)
+        docs = []
+        for name in names:
+            try:
+                docs.append(_group_doc(admin, name))
+            except CliError as exc:  # e.g. emptied (its topic deleted) since the listing: say so, go on
+                click.echo(f"brook: {exc.format_message()}", err=True)
     else:
-        names = _names(groups, group_opts)
-    docs = [_group_doc(admin, name) for name in names]
+        docs = [_group_doc(admin, name) for name in _names(groups, group_opts)]
     render = {"members": _members_text, "state": _state_text}.get(view, _offsets_text)
     emit(docs if len(docs) != 1 else docs[0], lambda: "\n\n".join(render(d) for d in docs))
 
@@ -284,6 +316,7 @@ def delete(groups: tuple[str, ...], group_opts: tuple[str, ...]) -> None:
     help="Topic, optionally with partitions (topic:0,1)",
 )
 @click.option("--all-topics", is_flag=True, help="Every topic the group has committed offsets for")
+@click.option("--all-groups", is_flag=True, help="Every group (Kafka's --all-groups)")
 @click.option("--to-earliest", is_flag=True)
 @click.option("--to-latest", is_flag=True)
 @click.option("--to-offset", type=int, default=None)
@@ -304,6 +337,7 @@ def reset_offsets(
     group_opts: tuple[str, ...],
     topic_specs: tuple[str, ...],
     all_topics: bool,
+    all_groups: bool,
     to_earliest: bool,
     to_latest: bool,
     to_offset: int | None,
@@ -317,7 +351,9 @@ def reset_offsets(
     dry_run: bool,
 ) -> None:
     """Move a group's committed offsets; a dry run unless --execute. Refused while the group has members."""
-    names = _names(groups, group_opts)
+    if all_groups and (groups or group_opts):
+        raise click.UsageError("give groups or --all-groups, not both")
+    names = [] if all_groups else _names(groups, group_opts)
     chosen = [
         s
         for s, on in (
@@ -347,6 +383,8 @@ def reset_offsets(
     if execute and dry_run:
         raise click.UsageError("--execute and --dry-run contradict each other")
     admin = admin_client(settings())
+    if all_groups:
+        names = _all_group_names(admin)
     docs = []
     for name in names:
         if planned is not None and name not in planned:
@@ -401,6 +439,9 @@ def _reset_one(
         )
     committed = _committed(admin, name)
     tps = _target_partitions(admin, topic_specs, committed)
+    if not topic_specs:  # --all-topics: offsets of a topic deleted since cannot be reset
+        tps, missing = _existing(admin, tps)
+        _note_missing(name, missing)
     earliest = _log_offsets(admin, tps, OffsetSpec.earliest())
     latest = _log_offsets(admin, tps, OffsetSpec.latest())
     if strategy == "datetime":

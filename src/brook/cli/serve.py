@@ -78,6 +78,8 @@ def serve(
         extra.append(("log.dirs", str(data_dir)))
     if extra:
         config = BrokerConfig({**config.props, **dict(extra)})
+    if not _config_checked(config):
+        _exit_now(1)
     try:
         exit_code = _run(config)
     except KeyboardInterrupt:
@@ -86,6 +88,23 @@ def serve(
         logger.exception("broker failed")
         exit_code = 1
     _exit_now(exit_code)
+
+
+def _config_checked(config: object) -> bool:
+    """Kafka refuses to start on an invalid value: one line naming the key, the value and what is allowed.
+    Unknown keys are logged (with the closest known key) and ignored."""
+    from brook.broker.config import BrokerConfig, check_broker_props
+    from brook.common.errors import InvalidConfig
+
+    assert isinstance(config, BrokerConfig)
+    try:
+        warnings = check_broker_props(config.props)
+    except InvalidConfig as exc:
+        click.echo(f"brook: {exc}", err=True)
+        return False
+    for warning in warnings:
+        logger.warning("%s", warning)
+    return True
 
 
 def _exit_now(code: int) -> None:

@@ -41,7 +41,12 @@ def non_default_configs(admin: Any, name: str) -> dict[str, str | None] | None:
         if is_unsupported(exc):
             return None
         raise CliError(f"{name}: {error_text(exc)}") from exc
-    defaults = {ConfigSource.DEFAULT_CONFIG.value, ConfigSource.STATIC_BROKER_CONFIG.value}
+    defaults = {
+        ConfigSource.DEFAULT_CONFIG.value,
+        ConfigSource.STATIC_BROKER_CONFIG.value,
+        ConfigSource.DYNAMIC_BROKER_CONFIG.value,  # broker-level values are not the topic's overrides
+        ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value,
+    }
     return {
         k: e.value
         for k, e in sorted(entries.items())

@@ -104,6 +104,17 @@ class GroupCoordinator(Joining, Membership, Offsets, Loading):
             results[group_id] = error
         return results
 
+    def finish_loading(self, partition: int) -> None:
+        super().finish_loading(partition)
+        deleted = self._deleted_while_loading.pop(partition, None)
+        if deleted:
+            for group in self._groups_in(partition):
+                self._remove_topics(group, frozenset(deleted))
+
+    def unload(self, partition: int) -> None:
+        super().unload(partition)
+        self._deleted_while_loading.pop(partition, None)
+
     def tick(self, now_ms: int) -> None:
         """Fire every timer whose deadline has passed. Call often (the broker: every ~100 ms)."""
         for group in list(self._groups.values()):

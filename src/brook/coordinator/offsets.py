@@ -1,9 +1,10 @@
-"""Committed offsets: OffsetCommit, OffsetFetch, OffsetDelete, group deletion and KIP-211 expiration."""
+"""Committed offsets: OffsetCommit, OffsetFetch, OffsetDelete, group deletion, KIP-211 expiration and the
+removal of a deleted topic's offsets."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
@@ -248,6 +249,60 @@ class Offsets(CoordinatorState):
                 and not group.pending_commits
             ):
                 self._delete_group(group)
+
+    def remove_deleted_topics(self, topics: Collection[str], partition: int | None = None) -> int:
+        """Kafka's handleDeletedPartitions: the committed offsets of deleted topics leave every group this
+        coordinator serves (tombstones in `__consumer_offsets`, so a restart or a failover does not bring
+        them back), and a group left empty with no offset goes Dead (its metadata gets a tombstone too).
+        With `partition`, only the groups of that `__consumer_offsets` partition.
+
+        Groups of a partition still loading get the same treatment once it is loaded (finish_loading).
+        Returns how many offsets were removed."""
+        deleted = frozenset(topics)
+        if not deleted:
+            return 0
+        for loading in self._loading:
+            if partition is None or loading == partition:
+                self._deleted_while_loading.setdefault(loading, set()).update(deleted)
+        removed = 0
+        for group in list(self._groups.values()):
+            p = self.partition_for(group.group_id)
+            if p in self._owned and p not in self._loading and partition in (None, p):
+                removed += self._remove_topics(group, deleted)
+        return removed
+
+    def committed_topics(self, partition: int) -> set[str]:
+        """The topics the groups of one `__consumer_offsets` partition have offsets (or commits in flight) for."""
+        return {
+            tp.topic
+            for group in self._groups_in(partition)
+            for tp in (*group.offsets, *group.pending_commits)
+        }
+
+    def _remove_topics(self, group: Group, topics: frozenset[str]) -> int:
+        # A commit still waiting for the ISR was appended before this tombstone: the log keeps it deleted.
+        doomed = sorted({tp for tp in (*group.offsets, *group.pending_commits) if tp.topic in topics})
+        if not doomed:
+            return 0
+        try:
+            self._remove_offsets(group, doomed)
+        except BrookError as exc:
+            logger.warning("removing offsets of deleted topics failed group=%s: %s", group.group_id, exc)
+            return 0
+        logger.info(
+            "removed offsets of deleted topics group=%s partitions=%d topics=%s",
+            group.group_id,
+            len(doomed),
+            ",".join(sorted({tp.topic for tp in doomed})),
+        )
+        if (
+            group.state is GroupState.EMPTY
+            and not group.offsets
+            and not group.pending_members
+            and not group.pending_commits
+        ):
+            self._delete_group(group)  # Kafka: an Empty group without offsets transitions to Dead
+        return len(doomed)
 
     def _expired_offsets(self, group: Group, now: int) -> list[TopicPartition]:
         retention = self.config.offsets_retention_ms

@@ -41,6 +41,8 @@ class CoordinatorState:
         self._groups: dict[str, Group] = {}
         self._owned: dict[int, int] = {}  # partition -> the leader epoch it was loaded in
         self._loading: set[int] = set()
+        # topics deleted while a partition was loading: their offsets go once it is loaded
+        self._deleted_while_loading: dict[int, set[str]] = {}
         self._next_retention_check_ms: int | None = None
         self._write_seq = 0  # orders our appends: a commit's cache update never overwrites a newer one
 

@@ -5,7 +5,8 @@ written (retried briefly when it fails, e.g. out of descriptors), and only then 
 state change. A write that keeps failing raises and changes nothing, so memory and file never disagree.
 
 File layout (`brook-metadata.json`, rewritten atomically: temp file, fsync, rename, fsync dir):
-    {"version": 1, "cluster_id": str, "broker_configs": {k: v}, "next_producer_id": int,
+    {"version": 1, "cluster_id": str, "broker_configs": {k: v}, "node_broker_configs": {"<id>": {k: v}},
+     "next_producer_id": int,
      "client_quotas": [{"entity": [[type, name or null], ...], "values": {key: float}}],
      "topics": {name: {"topic_id": hex, "internal": bool, "configs": {k: v},
                         "partitions": {"0": {"replicas": [..], "leader": n, "leader_epoch": n, "isr": [..]}}}}}
@@ -55,7 +56,8 @@ class EmbeddedMetadataStore:
         self._node_id = node_id
         self._brokers: dict[int, BrokerInfo] = {}
         self._topics: dict[str, TopicState] = {}
-        self._broker_configs: dict[str, str] = {}
+        self._broker_configs: dict[str, str] = {}  # the cluster default (Kafka's /config/brokers/<default>)
+        self._node_broker_configs: dict[int, dict[str, str]] = {}  # per broker (/config/brokers/<id>)
         self._next_producer_id = 0
         self._client_quotas: dict[ClientQuotaEntity, dict[str, float]] = {}
         self._reserve = DescriptorReserve()  # so a write can still land when descriptors run out
@@ -141,11 +143,19 @@ class EmbeddedMetadataStore:
         self._require(name)
         return self._replace(name, configs=dict(configs))
 
-    def broker_configs(self) -> Mapping[str, str]:
-        return self._broker_configs
+    def broker_configs(self, node_id: int | None = None) -> Mapping[str, str]:
+        if node_id is None:
+            return self._broker_configs
+        return self._node_broker_configs.get(node_id, {})
 
-    def set_broker_configs(self, configs: Mapping[str, str]) -> None:
-        self._commit(broker_configs=dict(configs))
+    def set_broker_configs(self, configs: Mapping[str, str], node_id: int | None = None) -> None:
+        if node_id is None:
+            self._commit(broker_configs=dict(configs))
+            return
+        nodes = {n: c for n, c in self._node_broker_configs.items() if n != node_id}
+        if configs:
+            nodes[node_id] = dict(configs)
+        self._commit(node_broker_configs=nodes)
 
     def allocate_producer_ids(self, count: int) -> int:
         first = self._next_producer_id
@@ -229,6 +239,7 @@ class EmbeddedMetadataStore:
         doc = json.loads(self._path.read_text())
         self._cluster_id = doc["cluster_id"]
         self._broker_configs = dict(doc.get("broker_configs", {}))
+        self._node_broker_configs = {int(n): dict(c) for n, c in doc.get("node_broker_configs", {}).items()}
         self._next_producer_id = int(doc.get("next_producer_id", 0))
         for quota in doc.get("client_quotas", []):
             entity = tuple((str(t), None if n is None else str(n)) for t, n in quota["entity"])
@@ -249,15 +260,17 @@ class EmbeddedMetadataStore:
         *,
         topics: dict[str, TopicState] | None = None,
         broker_configs: dict[str, str] | None = None,
+        node_broker_configs: dict[int, dict[str, str]] | None = None,
         next_producer_id: int | None = None,
         client_quotas: dict[ClientQuotaEntity, dict[str, float]] | None = None,
     ) -> None:
         """Write the state with these changes; apply them in memory only once the file holds them."""
         topics = self._topics if topics is None else topics
         broker_configs = self._broker_configs if broker_configs is None else broker_configs
+        nodes = self._node_broker_configs if node_broker_configs is None else node_broker_configs
         next_producer_id = self._next_producer_id if next_producer_id is None else next_producer_id
         client_quotas = self._client_quotas if client_quotas is None else client_quotas
-        data = _document(self._cluster_id, broker_configs, next_producer_id, client_quotas, topics)
+        data = _document(self._cluster_id, broker_configs, nodes, next_producer_id, client_quotas, topics)
         self._reserve.replenish()
         for attempt, delay_s in enumerate((*_WRITE_RETRY_DELAYS_S, None)):
             try:
@@ -281,6 +294,7 @@ class EmbeddedMetadataStore:
                 time.sleep(delay_s)
         self._topics = topics
         self._broker_configs = broker_configs
+        self._node_broker_configs = nodes
         self._next_producer_id = next_producer_id
         self._client_quotas = client_quotas
 
@@ -288,6 +302,7 @@ class EmbeddedMetadataStore:
 def _document(
     cluster_id: str,
     broker_configs: Mapping[str, str],
+    node_broker_configs: Mapping[int, Mapping[str, str]],
     next_producer_id: int,
     client_quotas: Mapping[ClientQuotaEntity, Mapping[str, float]],
     topics: Mapping[str, TopicState],
@@ -296,6 +311,7 @@ def _document(
         "version": 1,
         "cluster_id": cluster_id,
         "broker_configs": dict(broker_configs),
+        "node_broker_configs": {str(n): dict(c) for n, c in sorted(node_broker_configs.items())},
         "next_producer_id": next_producer_id,
         "client_quotas": [
             {"entity": [list(pair) for pair in entity], "values": dict(values)}

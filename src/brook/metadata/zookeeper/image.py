@@ -55,6 +55,9 @@ class ClusterImage:
     brokers: Mapping[int, BrokerInfo] = field(default_factory=lambda: MappingProxyType({}))
     controller_id: int = -1
     broker_configs: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    own_broker_configs: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # this broker's
 
 
 class ImageCache:
@@ -218,12 +221,20 @@ class ImageCache:
             self.notify()
         return controller_id
 
-    def apply_broker_configs(self, data: bytes | None) -> None:
-        configs = (loads(data) or {}).get("config", {})
+    def apply_broker_configs(self, data: bytes | None, *, own: bool = False) -> None:
+        """The cluster default's dynamic broker configs, or (`own`) this broker's; listeners hear of a change."""
+        doc = (loads(data) or {}).get("config", {})
+        configs = MappingProxyType({str(k): str(v) for k, v in doc.items()})
         with self._lock:
-            self.image = replace(
-                self.image, broker_configs=MappingProxyType({str(k): str(v) for k, v in configs.items()})
-            )
+            current = self.image.own_broker_configs if own else self.image.broker_configs
+            if dict(current) == dict(configs):
+                return
+            if own:
+                self.image = replace(self.image, own_broker_configs=configs)
+            else:
+                self.image = replace(self.image, broker_configs=configs)
+        logger.info("dynamic broker configs changed %s=%s", "broker" if own else "default", dict(configs))
+        self.notify()
 
     def notify(self) -> None:
         for loop, callback in list(self._listeners):

@@ -12,6 +12,7 @@ Kafka's layout, so Kafka habits and tools (zkCli, zookeeper-shell) carry over (a
     /admin/delete_topics/<topic>                 empty: a deletion the controller has yet to complete
     /config/topics/<topic>                       {"version": 1, "config": {k: v}}
     /config/brokers/<default>                    {"version": 1, "config": {k: v}}
+    /config/brokers/<id>                         {"version": 1, "config": {k: v}}  (one broker's own)
     /latest_producer_id_block                    {"version": 1, "broker": n, "block_start": "<first>",
                                                   "block_end": "<last, inclusive>"}
 Internal topics are recognised by name, as Kafka does.
@@ -39,6 +40,7 @@ __all__ = [
     "PRODUCER_ID_BLOCK_PATH",
     "TOPICS_PATH",
     "TOPIC_CONFIGS_PATH",
+    "broker_config_path",
     "broker_path",
     "decode_topic_id",
     "dumps",
@@ -65,6 +67,11 @@ BROKER_CONFIGS_PATH = "/config/brokers"
 DEFAULT_BROKER_CONFIG_PATH = "/config/brokers/<default>"
 PRODUCER_ID_BLOCK_PATH = "/latest_producer_id_block"
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+
+
+def broker_config_path(node_id: int | None) -> str:
+    """A broker's dynamic configs (None: the cluster default, /config/brokers/<default>)."""
+    return DEFAULT_BROKER_CONFIG_PATH if node_id is None else f"{BROKER_CONFIGS_PATH}/{node_id}"
 
 
 def broker_path(node_id: int) -> str:

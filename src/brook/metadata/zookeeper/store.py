@@ -66,6 +66,7 @@ from brook.metadata.zookeeper.layout import (
     PRODUCER_ID_BLOCK_PATH,
     TOPIC_CONFIGS_PATH,
     TOPICS_PATH,
+    broker_config_path,
     dumps,
     loads,
     partition_state_doc,
@@ -133,6 +134,7 @@ class ZooKeeperMetadataStore:
         ChildrenWatch(self._zk, DELETE_TOPICS_PATH, lambda _names: self._controller.trigger())
         DataWatch(self._zk, CONTROLLER_PATH, self._on_controller)
         DataWatch(self._zk, DEFAULT_BROKER_CONFIG_PATH, self._on_broker_configs)
+        DataWatch(self._zk, broker_config_path(node_id), self._on_own_broker_configs)
         logger.info(
             "connected to zookeeper connect=%s cluster_id=%s topics=%d",
             connect,
@@ -168,8 +170,18 @@ class ZooKeeperMetadataStore:
     def topic(self, name: str) -> TopicState | None:
         return self._cache.image.topics.get(name)
 
-    def broker_configs(self) -> Mapping[str, str]:
-        return self._cache.image.broker_configs
+    def broker_configs(self, node_id: int | None = None) -> Mapping[str, str]:
+        """The cluster default's or this broker's from the image; another broker's is read (blocking)."""
+        if node_id is None:
+            return self._cache.image.broker_configs
+        if node_id == self._node_id:
+            return self._cache.image.own_broker_configs
+        return {
+            str(k): str(v)
+            for k, v in (loads(self._safe_get(broker_config_path(node_id))[0]) or {})
+            .get("config", {})
+            .items()
+        }
 
     def elect_leaders(
         self, partitions: Iterable[tuple[str, int]] | None, election_type: int, timeout_s: float
@@ -296,9 +308,11 @@ class ZooKeeperMetadataStore:
         self._set_or_create(topic_config_path(name), {"version": 1, "config": dict(configs)})
         return self._require_fresh(name)
 
-    def set_broker_configs(self, configs: Mapping[str, str]) -> None:
-        self._set_or_create(DEFAULT_BROKER_CONFIG_PATH, {"version": 1, "config": dict(configs)})
-        self._cache.apply_broker_configs(self._zk.get(DEFAULT_BROKER_CONFIG_PATH)[0])
+    def set_broker_configs(self, configs: Mapping[str, str], node_id: int | None = None) -> None:
+        path = broker_config_path(node_id)
+        self._set_or_create(path, {"version": 1, "config": dict(configs)})
+        if node_id is None or node_id == self._node_id:
+            self._cache.apply_broker_configs(self._zk.get(path)[0], own=node_id is not None)
 
     def allocate_producer_ids(self, count: int) -> int:
         """Compare-and-set on /latest_producer_id_block's version: two brokers never get overlapping blocks."""
@@ -482,6 +496,9 @@ class ZooKeeperMetadataStore:
 
     def _on_broker_configs(self, data: bytes | None, _stat: Any, _event: Any = None) -> None:
         self._cache.apply_broker_configs(data)
+
+    def _on_own_broker_configs(self, data: bytes | None, _stat: Any, _event: Any = None) -> None:
+        self._cache.apply_broker_configs(data, own=True)
 
     # --- session ------------------------------------------------------------------------------
 
