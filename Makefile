@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+M2_REPO ?= $(CURDIR)/build/m2
 
-.PHONY: run test test-fast lint fmt bench bench-smoke chaos system-deps clean scale fuzz
+.PHONY: run test test-fast lint fmt bench bench-smoke chaos system-deps clean scale fuzz kafka-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +39,15 @@ tests/clients/node_modules/.installed: tests/clients/package.json tests/clients/
 	cd tests/clients && npm ci --silent --no-audit --no-fund
 	touch $@
 
+# Kafka's own scripts, Connect and Streams (Maven Central jars, cached in M2_REPO) for tests/tools: the build writes
+# their runtime classpath to tests/kafka-tools/target/classpath.txt (the stamp) and compiles a Streams word count.
+KAFKA_TOOLS_STAMP := tests/kafka-tools/target/classpath.txt
+$(KAFKA_TOOLS_STAMP): tests/kafka-tools/pom.xml $(wildcard tests/kafka-tools/src/main/java/brook/*/*.java)
+	cd tests/kafka-tools && mvn -q -B -Dmaven.repo.local=$(M2_REPO) package
+	touch $@
+
+kafka-tools: $(KAFKA_TOOLS_STAMP)
+
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -51,7 +61,7 @@ fmt: $(TEST_STAMP)
 test-fast: $(TEST_STAMP)
 	$(BIN)/pytest -q tests/unit tests/contract tests/property
 
-test: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed
+test: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed $(KAFKA_TOOLS_STAMP)
 	$(MAKE) lint
 	$(BIN)/pytest -q -ra tests
 	$(MAKE) bench-smoke

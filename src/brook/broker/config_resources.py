@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from brook.broker.config import BROKER_DEFAULTS, TOPIC_CONFIGS
+from brook.broker.config import BROKER_DEFAULTS, TOPIC_CONFIGS, broker_synonyms
 from brook.broker.handlers.base import error_entry
 from brook.broker.topics import ConfigSource
 from brook.common.errors import ErrorCode, InvalidConfig, InvalidRequest
@@ -32,8 +33,14 @@ _SET, _DELETE, _APPEND, _SUBTRACT = 0, 1, 2, 3
 
 
 def describe_resource(
-    broker: Broker, resource_type: int, name: str, keys: list[str] | None
+    broker: Broker,
+    resource_type: int,
+    name: str,
+    keys: list[str] | None,
+    *,
+    include_synonyms: bool = False,
 ) -> list[dict[str, Any]]:
+    """Each config's entry; with include_synonyms, the values it was chosen from, most specific first."""
     if resource_type == TOPIC:
         state = broker.topics.require_topic(name)
         entries = [
@@ -44,7 +51,7 @@ def describe_resource(
                 "config_source": source,
                 "is_default": source == ConfigSource.DEFAULT_CONFIG,
                 "is_sensitive": False,
-                "synonyms": [],
+                "synonyms": _topic_synonyms(broker, key, state.configs) if include_synonyms else [],
                 "config_type": _CONFIG_TYPES.get(TOPIC_CONFIGS[key].kind, 0),
             }
             for key, (value, source) in broker.topics.describe_topic_configs(state).items()
@@ -61,7 +68,7 @@ def describe_resource(
                 else ConfigSource.STATIC_BROKER_CONFIG,
                 "is_default": broker.config.is_default(key),
                 "is_sensitive": False,
-                "synonyms": [],
+                "synonyms": _broker_synonyms(broker, key) if include_synonyms else [],
                 "config_type": 2,
             }
             for key in sorted(BROKER_DEFAULTS)
@@ -71,6 +78,27 @@ def describe_resource(
     if keys is not None:
         entries = [e for e in entries if e["name"] in keys]
     return entries
+
+
+def _broker_synonyms(broker: Broker, key: str) -> list[dict[str, Any]]:
+    """A broker property's value as set in server.properties (or --override), then Kafka's default."""
+    synonyms = []
+    value = broker.config.get(key)
+    if value and not broker.config.is_default(key):
+        synonyms.append({"name": key, "value": value, "source": ConfigSource.STATIC_BROKER_CONFIG})
+    if BROKER_DEFAULTS.get(key):
+        synonyms.append({"name": key, "value": BROKER_DEFAULTS[key], "source": ConfigSource.DEFAULT_CONFIG})
+    return synonyms
+
+
+def _topic_synonyms(broker: Broker, key: str, overrides: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The topic's own override, then each broker property that supplies its default (as Kafka lists them)."""
+    synonyms = []
+    if key in overrides:
+        synonyms.append({"name": key, "value": overrides[key], "source": ConfigSource.DYNAMIC_TOPIC_CONFIG})
+    for broker_key in broker_synonyms(key):
+        synonyms += _broker_synonyms(broker, broker_key)
+    return synonyms
 
 
 async def alter_configs(
