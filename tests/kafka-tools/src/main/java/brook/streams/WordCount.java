@@ -6,6 +6,7 @@ import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
@@ -21,7 +22,8 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * a persistent state store named "counts" backed by a compacted changelog topic.
  *
  * <p>Usage: WordCount bootstrap application.id input-topic output-topic state.dir [processing.guarantee]. Prints
- * "STATE RUNNING" (every state change, one line each) so the test knows when it is processing; stops on SIGTERM.
+ * "STATE RUNNING" (every state change, one line each) so the test knows when it is processing; stops on SIGTERM,
+ * leaving the group.
  */
 public final class WordCount {
   private WordCount() {}
@@ -36,6 +38,7 @@ public final class WordCount {
         args.length > 5 ? args[5] : StreamsConfig.AT_LEAST_ONCE);
     props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 200);
     props.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
+    props.put(StreamsConfig.REPARTITION_PURGE_INTERVAL_MS_CONFIG, 1000);
     props.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
     props.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
     props.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
@@ -70,7 +73,11 @@ public final class WordCount {
         .addShutdownHook(
             new Thread(
                 () -> {
-                  streams.close();
+                  // Leave the group on the way out (Streams stays a member until its session times out
+                  // otherwise), so a restarted instance gets its partitions back at once.
+                  streams.close(
+                      CloseOptions.groupMembershipOperation(
+                          CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
                   stopped.countDown();
                 }));
     streams.start();
