@@ -274,6 +274,16 @@ def test_kafka_configs_topics_and_brokers(broker: BrookProcess) -> None:
         "DEFAULT_CONFIG:log.retention.hours=168}"
     ) in static
     assert "  num.partitions=1 sensitive=false synonyms={DEFAULT_CONFIG:num.partitions=1}" in static
+    # brook has no dynamic broker configs yet: altering one is refused with a clean InvalidRequest.
+    refused = run_tool(
+        "kafka-configs", "--bootstrap-server", b, "--alter", "--entity-type", "brokers", "--entity-name", "0",
+        "--add-config", "log.retention.ms=7200000",
+        expect_exit=1,
+    )  # fmt: skip
+    assert (
+        "org.apache.kafka.common.errors.InvalidRequestException: dynamic broker configs are not supported"
+        in refused.stderr
+    )
 
 
 def test_get_offsets_delete_records_and_log_dirs(broker: BrookProcess) -> None:
