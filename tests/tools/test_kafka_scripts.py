@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from brook.broker.handlers import load_all
 from brook.broker.handlers.base import REGISTRY
@@ -26,6 +27,13 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrookProcess]:
         data_dir=tmp_path_factory.mktemp("kafka-scripts"), overrides={"log.retention.hours": "48"}
     ) as process:
         yield process
+
+
+def _create(bootstrap: str, topic: str, partitions: int) -> None:
+    """Set-up topics come from the Python admin client: a JVM start each is kept for the tools under test."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    (future,) = admin.create_topics([NewTopic(topic, partitions, 1)]).values()
+    future.result(30)
 
 
 def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]], partition: int = 0) -> None:
@@ -84,7 +92,7 @@ def test_kafka_topics_create_list_describe_alter_delete(broker: BrookProcess) ->
 
 def test_console_producer_and_consumer_keys_offsets_and_groups(broker: BrookProcess) -> None:
     b = broker.bootstrap
-    run_tool("kafka-topics", "--bootstrap-server", b, "--create", "--topic", "console", "--partitions", "1")
+    _create(b, "console", 1)
     run_tool(
         "kafka-console-producer", "--bootstrap-server", b, "--topic", "console",
         "--reader-property", "parse.key=true", "--reader-property", "key.separator=:",
@@ -115,7 +123,7 @@ def test_console_producer_and_consumer_keys_offsets_and_groups(broker: BrookProc
 
 def test_kafka_consumer_groups_list_describe_reset_delete(broker: BrookProcess) -> None:
     b = broker.bootstrap
-    run_tool("kafka-topics", "--bootstrap-server", b, "--create", "--topic", "ledger", "--partitions", "2")
+    _create(b, "ledger", 2)
     _produce(b, "ledger", [(b"a", b"1"), (b"b", b"2"), (b"c", b"3")], partition=0)
     _produce(b, "ledger", [(b"d", b"4")], partition=1)
 
@@ -210,7 +218,7 @@ def test_kafka_consumer_groups_list_describe_reset_delete(broker: BrookProcess) 
 
 def test_kafka_configs_topics_and_brokers(broker: BrookProcess) -> None:
     b = broker.bootstrap
-    run_tool("kafka-topics", "--bootstrap-server", b, "--create", "--topic", "settings", "--partitions", "1")
+    _create(b, "settings", 1)
     altered = run_tool(
         "kafka-configs", "--bootstrap-server", b, "--alter", "--entity-type", "topics", "--entity-name", "settings",
         "--add-config", "retention.ms=86400000,max.message.bytes=200000",
@@ -288,7 +296,7 @@ def test_kafka_configs_topics_and_brokers(broker: BrookProcess) -> None:
 
 def test_get_offsets_delete_records_and_log_dirs(broker: BrookProcess) -> None:
     b = broker.bootstrap
-    run_tool("kafka-topics", "--bootstrap-server", b, "--create", "--topic", "events", "--partitions", "2")
+    _create(b, "events", 2)
     _produce(b, "events", [(b"k", b"v%d" % i) for i in range(5)], partition=0)
     _produce(b, "events", [(b"k", b"w%d" % i) for i in range(2)], partition=1)
 
@@ -353,7 +361,7 @@ def test_kafka_broker_api_versions_lists_what_brook_handles(broker: BrookProcess
 
 def test_producer_and_consumer_perf_tests(broker: BrookProcess) -> None:
     b = broker.bootstrap
-    run_tool("kafka-topics", "--bootstrap-server", b, "--create", "--topic", "perf", "--partitions", "2")
+    _create(b, "perf", 2)
     produced = run_tool(
         "kafka-producer-perf-test", "--topic", "perf", "--num-records", "3000", "--record-size", "100",
         "--throughput", "-1", "--command-property", f"bootstrap.servers={b}", "acks=all",
