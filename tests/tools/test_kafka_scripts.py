@@ -37,10 +37,14 @@ def _create(bootstrap: str, topic: str, partitions: int) -> None:
 
 
 def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]], partition: int = 0) -> None:
+    errors: list[object] = []
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
     for key, value in records:
-        producer.produce(topic, value, key, partition=partition)
+        producer.produce(
+            topic, value, key, partition=partition, on_delivery=lambda err, _msg: errors.append(err)
+        )
     assert producer.flush(30) == 0
+    assert errors == [None] * len(records)
 
 
 def _columns(line: str) -> list[str]:
