@@ -46,6 +46,8 @@ MAIN_CLASSES = {
     "kafka-broker-api-versions": "org.apache.kafka.tools.BrokerApiVersionsCommand",
     "kafka-producer-perf-test": "org.apache.kafka.tools.ProducerPerformance",
     "kafka-consumer-perf-test": "org.apache.kafka.tools.ConsumerPerformance",
+    "kafka-streams-application-reset": "org.apache.kafka.tools.StreamsResetter",
+    "kafka-cluster": "org.apache.kafka.tools.ClusterTool",
     "connect-standalone": "org.apache.kafka.connect.cli.ConnectStandalone",
     "connect-distributed": "org.apache.kafka.connect.cli.ConnectDistributed",
     "word-count": "brook.streams.WordCount",  # tests/kafka-tools/src/main/java: Kafka Streams' word count

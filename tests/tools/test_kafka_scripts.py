@@ -363,6 +363,14 @@ def test_kafka_broker_api_versions_lists_what_brook_handles(broker: BrookProcess
     )
 
 
+def test_kafka_cluster_cluster_id(broker: BrookProcess) -> None:
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    cluster_id = admin.describe_cluster().result(10).cluster_id
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", cluster_id)
+    shown = run_tool("kafka-cluster", "cluster-id", "--bootstrap-server", broker.bootstrap)
+    assert shown.lines == [f"Cluster ID: {cluster_id}"]
+
+
 def test_producer_and_consumer_perf_tests(broker: BrookProcess) -> None:
     b = broker.bootstrap
     _create(b, "perf", 2)

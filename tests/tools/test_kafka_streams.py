@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from brook.testing import BrookProcess
-from tests.tools.kafka_tools import JavaProcess, wait_until
+from tests.tools.kafka_tools import JavaProcess, run_tool, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -126,6 +126,26 @@ def test_streams_word_count_with_state_store_changelog_and_repartition(
             assert not app.lines_matching(r"\bERROR\b"), app.tail()
     finally:
         counts.close()
+
+    # kafka-streams-application-reset: the app's input offsets back to the start, its internal topics deleted.
+    reset = run_tool(
+        "kafka-streams-application-reset", "--bootstrap-server", b, "--application-id", _APP,
+        "--input-topics", "text", "--to-earliest",
+    )  # fmt: skip
+    assert "Topic: text Partition: 0 Offset: 0" in reset.lines
+    assert "Topic: text Partition: 1 Offset: 0" in reset.lines
+    assert f"Deleting inferred internal topics [{repartition}, {changelog}]" in reset.lines
+    wait_until(
+        lambda: not {repartition, changelog} & set(admin.list_topics(timeout=10).topics),
+        30,
+        "the internal topics to be deleted",
+    )
+    checker = Consumer({"bootstrap.servers": b, "group.id": _APP})
+    try:
+        committed = checker.committed([TopicPartition("text", p) for p in range(2)], timeout=10)
+    finally:
+        checker.close()
+    assert [tp.offset for tp in committed] == [0, 0]
 
 
 def _watermarks(bootstrap: str, topic: str, partition: int) -> tuple[int, int]:
