@@ -41,8 +41,11 @@ tests/clients/node_modules/.installed: tests/clients/package.json tests/clients/
 
 # Kafka's own scripts, Connect and Streams (Maven Central jars, cached in M2_REPO) for tests/tools: the build writes
 # their runtime classpath to tests/kafka-tools/target/classpath.txt (the stamp) and compiles a Streams word count.
+# Kafka 3.9's scripts too (tests/kafka-tools/kafka-3, classpath in its target/classpath.txt).
 KAFKA_TOOLS_STAMP := tests/kafka-tools/target/classpath.txt
-$(KAFKA_TOOLS_STAMP): tests/kafka-tools/pom.xml $(wildcard tests/kafka-tools/src/main/java/brook/*/*.java)
+$(KAFKA_TOOLS_STAMP): tests/kafka-tools/pom.xml tests/kafka-tools/kafka-3/pom.xml \
+		$(wildcard tests/kafka-tools/src/main/java/brook/*/*.java)
+	cd tests/kafka-tools/kafka-3 && mvn -q -B -Dmaven.repo.local=$(M2_REPO) package
 	cd tests/kafka-tools && mvn -q -B -Dmaven.repo.local=$(M2_REPO) package
 	touch $@
 

@@ -30,8 +30,24 @@ __all__ = [
 ]
 
 KAFKA_TOOLS_DIR = Path(__file__).resolve().parents[1] / "kafka-tools"
-_CLASSPATH_FILE = KAFKA_TOOLS_DIR / "target" / "classpath.txt"
-_LOG4J2 = KAFKA_TOOLS_DIR / "log4j2.properties"
+
+
+@dataclass(frozen=True)
+class _Kafka:
+    """One Kafka release's tools: where its classpath is, how it is told where its log config is."""
+
+    target: Path
+    logging: tuple[str, ...]
+    main_classes: Mapping[str, str]
+
+    @property
+    def classpath_file(self) -> Path:
+        return self.target / "classpath.txt"
+
+    @property
+    def archive(self) -> Path:
+        return self.target / "tools.jsa"
+
 
 # script (bin/<name>.sh) -> the main class it runs
 MAIN_CLASSES = {
@@ -53,6 +69,24 @@ MAIN_CLASSES = {
     "word-count": "brook.streams.WordCount",  # tests/kafka-tools/src/main/java: Kafka Streams' word count
 }
 
+# Kafka 4.3 (log4j2) and Kafka 3.9 (reload4j, two tools still in the Scala core jar)
+_KAFKA = {
+    4: _Kafka(
+        KAFKA_TOOLS_DIR / "target",
+        (f"-Dlog4j2.configurationFile={KAFKA_TOOLS_DIR / 'log4j2.properties'}",),
+        MAIN_CLASSES,
+    ),
+    3: _Kafka(
+        KAFKA_TOOLS_DIR / "kafka-3" / "target",
+        (f"-Dlog4j.configuration=file:{KAFKA_TOOLS_DIR / 'log4j.properties'}",),
+        {
+            **MAIN_CLASSES,
+            "kafka-console-producer": "kafka.tools.ConsoleProducer",
+            "kafka-broker-api-versions": "kafka.admin.BrokerApiVersionsCommand",
+        },
+    ),
+}
+
 # kafka-run-class.sh's heap for tools, and a JIT that starts fast: these runs are short. The JVM's own warnings go
 # to stderr (by default they go to stdout, which the tests read).
 _JVM_FLAGS = [
@@ -63,42 +97,47 @@ _JVM_FLAGS = [
     "-Xlog:disable",
     "-Xlog:all=warning:stderr",
 ]
-# Class data sharing: the first tool run of a session dumps the classes it loaded into this archive, later runs
-# map them instead of loading and verifying them again (a tool's start-up measured 0.9 s -> 0.4 s).
-_ARCHIVE = KAFKA_TOOLS_DIR / "target" / "tools.jsa"
+# Class data sharing: the first tool run of a session dumps the classes it loaded into an archive (one per Kafka
+# release), later runs map them instead of loading and verifying them again (a tool's start: 0.9 s -> 0.4 s).
 
 
-def _classpath() -> str:
-    if not _CLASSPATH_FILE.exists():
+def _classpath(kafka: _Kafka) -> str:
+    if not kafka.classpath_file.exists():
         pytest.fail(
-            f"{_CLASSPATH_FILE} is missing: build Kafka's tools with `make kafka-tools`", pytrace=False
+            f"{kafka.classpath_file} is missing: build Kafka's tools with `make kafka-tools`", pytrace=False
         )
-    return f"{_CLASSPATH_FILE.read_text().strip()}{os.pathsep}{KAFKA_TOOLS_DIR / 'target' / 'classes'}"
+    return f"{kafka.classpath_file.read_text().strip()}{os.pathsep}{KAFKA_TOOLS_DIR / 'target' / 'classes'}"
 
 
-def _archive_is_current() -> bool:
-    return _ARCHIVE.exists() and _ARCHIVE.stat().st_mtime >= _CLASSPATH_FILE.stat().st_mtime
+def _archive_is_current(kafka: _Kafka) -> bool:
+    return kafka.archive.exists() and kafka.archive.stat().st_mtime >= kafka.classpath_file.stat().st_mtime
 
 
 def java_command(
-    script: str, args: Sequence[str], *, log_level: str = "WARN", dump_archive_to: Path | None = None
+    script: str,
+    args: Sequence[str],
+    *,
+    kafka: int = 4,
+    log_level: str = "WARN",
+    dump_archive_to: Path | None = None,
 ) -> list[str]:
-    """The command line bin/<script>.sh would run (log_level: the root logger; bin/ uses WARN for tools), with
-    the class archive when there is a current one, or dumping one to dump_archive_to at exit."""
-    classpath = _classpath()
+    """The command line bin/<script>.sh of Kafka `kafka` (4: 4.3, 3: 3.9) would run (log_level: the root logger;
+    bin/ uses WARN for tools), mapping the class archive when it is current, or dumping one to dump_archive_to."""
+    release = _KAFKA[kafka]
+    classpath = _classpath(release)
     if dump_archive_to is not None:
         sharing = [f"-XX:ArchiveClassesAtExit={dump_archive_to}"]
     else:
-        sharing = [f"-XX:SharedArchiveFile={_ARCHIVE}"] if _archive_is_current() else []
+        sharing = [f"-XX:SharedArchiveFile={release.archive}"] if _archive_is_current(release) else []
     return [
         "java",
         *_JVM_FLAGS,
         *sharing,
-        f"-Dlog4j2.configurationFile={_LOG4J2}",
+        *release.logging,
         f"-Dbrook.log.level={log_level}",
         "-cp",
         classpath,
-        MAIN_CLASSES[script],
+        release.main_classes[script],
         *args,
     ]
 
@@ -127,11 +166,15 @@ def run_tool(
     stdin: str | None = None,
     timeout_s: float = 120.0,
     expect_exit: int | None = 0,
+    kafka: int = 4,
 ) -> ToolResult:
     """Run one of Kafka's scripts to its end; fail the test if it exits with another code than expect_exit."""
-    dump = None if _archive_is_current() else _ARCHIVE.with_name(f"{_ARCHIVE.name}.{os.getpid()}.tmp")
+    archive = _KAFKA[kafka].archive
+    dump = (
+        None if _archive_is_current(_KAFKA[kafka]) else archive.with_name(f"{archive.name}.{os.getpid()}.tmp")
+    )
     proc = subprocess.run(
-        java_command(script, args, dump_archive_to=dump),
+        java_command(script, args, kafka=kafka, dump_archive_to=dump),
         input=stdin,
         capture_output=True,
         text=True,
@@ -139,8 +182,8 @@ def run_tool(
         check=False,
     )
     if dump is not None and dump.exists():
-        dump.replace(_ARCHIVE)  # whole or not at all, for the JVMs that map it
-    result = ToolResult([script, *args], proc.returncode, proc.stdout, proc.stderr)
+        dump.replace(archive)  # whole or not at all, for the JVMs that map it
+    result = ToolResult([f"{script} (Kafka {kafka})", *args], proc.returncode, proc.stdout, proc.stderr)
     if expect_exit is not None and proc.returncode != expect_exit:
         pytest.fail(f"expected exit {expect_exit}: {result.describe()}", pytrace=False)
     return result
