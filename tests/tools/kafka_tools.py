@@ -1,7 +1,8 @@
 """Kafka's own tools (Maven Central jars resolved by `make kafka-tools` into tests/kafka-tools), run the way
 Kafka's bin/*.sh scripts run them: `java -cp <classpath> <MainClass> args`.
 
-The main classes are those of Kafka 4.3's bin/*.sh (kafka-run-class.sh puts every jar of libs/ on the classpath).
+The main classes are those of Kafka 4.3's bin/*.sh, and of Kafka 3.9's for `kafka=3` (kafka-run-class.sh puts every
+jar of libs/ on the classpath; here the classpath is Maven's resolution of the same artifacts).
 """
 
 from __future__ import annotations
