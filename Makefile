@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+M2_REPO ?= $(CURDIR)/build/m2
 
-.PHONY: run test test-fast lint fmt bench bench-smoke chaos system-deps clean scale fuzz go-clients
+.PHONY: run test test-fast lint fmt bench bench-smoke chaos system-deps clean scale fuzz go-clients kafka-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +59,18 @@ $(GO_BIN)/brookgo-debian: $(wildcard tests/clients/go-debian/*.go) | system-deps
 
 go-clients: $(GO_BIN)/brookgo $(GO_BIN)/brookgo-debian
 
+# Kafka's own scripts, Connect and Streams (Maven Central jars, cached in M2_REPO) for tests/tools: the build writes
+# their runtime classpath to tests/kafka-tools/target/classpath.txt (the stamp) and compiles a Streams word count.
+# Kafka 3.9's scripts too (tests/kafka-tools/kafka-3, classpath in its target/classpath.txt).
+KAFKA_TOOLS_STAMP := tests/kafka-tools/target/classpath.txt
+$(KAFKA_TOOLS_STAMP): tests/kafka-tools/pom.xml tests/kafka-tools/kafka-3/pom.xml \
+		$(wildcard tests/kafka-tools/src/main/java/brook/*/*.java)
+	cd tests/kafka-tools/kafka-3 && mvn -q -B -Dmaven.repo.local=$(M2_REPO) package
+	cd tests/kafka-tools && mvn -q -B -Dmaven.repo.local=$(M2_REPO) package
+	touch $@
+
+kafka-tools: $(KAFKA_TOOLS_STAMP)
+
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -71,7 +84,7 @@ fmt: $(TEST_STAMP)
 test-fast: $(TEST_STAMP)
 	$(BIN)/pytest -q tests/unit tests/contract tests/property
 
-test: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed go-clients
+test: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed go-clients $(KAFKA_TOOLS_STAMP)
 	$(MAKE) lint
 	$(BIN)/pytest -q -ra tests
 	$(MAKE) bench-smoke

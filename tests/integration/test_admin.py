@@ -9,6 +9,7 @@ from confluent_kafka.admin import (
     AlterConfigOpType,
     ConfigEntry,
     ConfigResource,
+    ConfigSource,
     NewPartitions,
     NewTopic,
 )
@@ -108,6 +109,21 @@ def test_alter_configs_apply_live_and_persist(admin):
         _error(next(iter(admin.incremental_alter_configs([bad]).values()))).code()
         == KafkaError.INVALID_CONFIG
     )
+
+
+def test_describe_configs_lists_synonyms_most_specific_first(admin):
+    config = {"retention.ms": "3600000"}
+    admin.create_topics([NewTopic("synonyms", 1, 1, config=config)])["synonyms"].result(10)
+    entries = next(iter(admin.describe_configs([ConfigResource("topic", "synonyms")]).values())).result(10)
+    retention = entries["retention.ms"]
+    assert [(name, s.value, s.source) for name, s in retention.synonyms.items()] == [
+        ("retention.ms", "3600000", ConfigSource.DYNAMIC_TOPIC_CONFIG.value),
+        ("log.retention.hours", "168", ConfigSource.DEFAULT_CONFIG.value),
+    ]
+    policy = entries["cleanup.policy"]
+    assert [(name, s.value, s.source) for name, s in policy.synonyms.items()] == [
+        ("log.cleanup.policy", "delete", ConfigSource.DEFAULT_CONFIG.value)
+    ]
 
 
 def test_compacted_topic_rejects_keyless_records(admin, broker):

@@ -39,6 +39,7 @@ __all__ = [
     "DynamicConfigs",
     "check_broker_props",
     "TopicConfigDef",
+    "broker_synonyms",
     "load_properties",
     "log_config_for",
     "unknown_topic_config",
@@ -129,6 +130,21 @@ TOPIC_CONFIGS: dict[str, TopicConfigDef] = {
         ),
     ]
 }
+
+# Topic configs whose default comes from several broker properties, most specific first (Kafka's synonyms).
+_SEVERAL_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "retention.ms": ("log.retention.ms", "log.retention.minutes", "log.retention.hours"),
+    "segment.ms": ("log.roll.ms", "log.roll.hours"),
+}
+
+
+def broker_synonyms(topic_config: str) -> tuple[str, ...]:
+    """The broker properties that supply a topic config's default, most specific first, as Kafka lists them."""
+    if topic_config in _SEVERAL_SYNONYMS:
+        return _SEVERAL_SYNONYMS[topic_config]
+    broker_key = TOPIC_CONFIGS[topic_config].broker_key
+    return (broker_key,) if broker_key else ()
+
 
 # Broker properties brook reads, with Kafka's defaults. Values are strings, as in server.properties.
 BROKER_DEFAULTS: dict[str, str] = {

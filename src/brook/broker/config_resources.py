@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from brook.broker.config import TOPIC_CONFIGS, unknown_topic_config
+from brook.broker.config import BROKER_DEFAULTS, TOPIC_CONFIGS, broker_synonyms, unknown_topic_config
 from brook.broker.config_def import CONFIG_TYPE_IDS
 from brook.broker.dynamic_config import alter_broker_configs, describe_broker
 from brook.broker.handlers.base import error_entry
@@ -24,8 +25,14 @@ _SET, _DELETE, _APPEND, _SUBTRACT = 0, 1, 2, 3
 
 
 def describe_resource(
-    broker: Broker, resource_type: int, name: str, keys: list[str] | None
+    broker: Broker,
+    resource_type: int,
+    name: str,
+    keys: list[str] | None,
+    *,
+    include_synonyms: bool = False,
 ) -> list[dict[str, Any]]:
+    """Each config's entry; with include_synonyms, the values it was chosen from, most specific first."""
     if resource_type == TOPIC:
         state = broker.topics.require_topic(name)
         entries = [
@@ -36,7 +43,7 @@ def describe_resource(
                 "config_source": source,
                 "is_default": source == ConfigSource.DEFAULT_CONFIG,
                 "is_sensitive": False,
-                "synonyms": [],
+                "synonyms": _topic_synonyms(broker, key, state.configs) if include_synonyms else [],
                 "config_type": CONFIG_TYPE_IDS.get(TOPIC_CONFIGS[key].kind, 0),
             }
             for key, (value, source) in broker.topics.describe_topic_configs(state).items()
@@ -44,11 +51,49 @@ def describe_resource(
     elif resource_type == BROKER:
         _require_this_broker(broker, name)
         entries = describe_broker(broker, name)
+        if include_synonyms:
+            for entry in entries:
+                entry["synonyms"] = _broker_synonyms(broker, str(entry["name"]))
     else:
         raise InvalidRequest(f"unsupported config resource type {resource_type}")
     if keys is not None:
         entries = [e for e in entries if e["name"] in keys]
     return entries
+
+
+def _broker_synonyms(broker: Broker, key: str) -> list[dict[str, Any]]:
+    """A broker property's values, most specific first: this broker's dynamic config, the cluster-wide dynamic
+    default, server.properties (or --override), then Kafka's default."""
+    synonyms = []
+    dynamic = broker.config.dynamic
+    if key in dynamic.per_broker:
+        synonyms.append(
+            {"name": key, "value": dynamic.per_broker[key], "source": ConfigSource.DYNAMIC_BROKER_CONFIG}
+        )
+    if key in dynamic.cluster_default:
+        synonyms.append(
+            {
+                "name": key,
+                "value": dynamic.cluster_default[key],
+                "source": ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+            }
+        )
+    value = broker.config.static(key)
+    if value and value != BROKER_DEFAULTS.get(key):
+        synonyms.append({"name": key, "value": value, "source": ConfigSource.STATIC_BROKER_CONFIG})
+    if BROKER_DEFAULTS.get(key):
+        synonyms.append({"name": key, "value": BROKER_DEFAULTS[key], "source": ConfigSource.DEFAULT_CONFIG})
+    return synonyms
+
+
+def _topic_synonyms(broker: Broker, key: str, overrides: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The topic's own override, then each broker property that supplies its default (as Kafka lists them)."""
+    synonyms = []
+    if key in overrides:
+        synonyms.append({"name": key, "value": overrides[key], "source": ConfigSource.DYNAMIC_TOPIC_CONFIG})
+    for broker_key in broker_synonyms(key):
+        synonyms += _broker_synonyms(broker, broker_key)
+    return synonyms
 
 
 async def alter_configs(

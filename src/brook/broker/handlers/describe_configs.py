@@ -17,7 +17,13 @@ async def describe_configs(ctx: RequestContext, req: Any) -> Any:
         }
         try:
             keys = list(resource.configuration_keys) if resource.configuration_keys is not None else None
-            configs = describe_resource(ctx.broker, resource.resource_type, resource.resource_name, keys)
+            configs = describe_resource(
+                ctx.broker,
+                resource.resource_type,
+                resource.resource_name,
+                keys,
+                include_synonyms=bool(req.include_synonyms),
+            )
             entry.update(error_code=ErrorCode.none, error_message=None, configs=configs)
         except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)
             entry.update(error_entry(exc), configs=[])
