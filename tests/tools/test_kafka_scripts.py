@@ -264,7 +264,7 @@ def test_kafka_configs_topics_and_brokers(broker: BrookProcess) -> None:
         in everything
     )
 
-    # The broker: no dynamic configs; --all shows server.properties' values with Kafka's defaults as synonyms.
+    # The broker: no dynamic configs yet; --all shows server.properties' values with Kafka's defaults as synonyms.
     dynamic = run_tool(
         "kafka-configs",
         "--bootstrap-server",
@@ -286,16 +286,30 @@ def test_kafka_configs_topics_and_brokers(broker: BrookProcess) -> None:
         "DEFAULT_CONFIG:log.retention.hours=168}"
     ) in static
     assert "  num.partitions=1 sensitive=false synonyms={DEFAULT_CONFIG:num.partitions=1}" in static
-    # brook has no dynamic broker configs yet: altering one is refused with a clean InvalidRequest.
-    refused = run_tool(
+    # Dynamic broker configs: one broker's own, then the cluster-wide default; a static key is refused.
+    altered = run_tool(
         "kafka-configs", "--bootstrap-server", b, "--alter", "--entity-type", "brokers", "--entity-name", "0",
         "--add-config", "log.retention.ms=7200000",
+    )  # fmt: skip
+    assert altered.lines == ["Completed updating config for broker 0."]
+    dynamic = run_tool(
+        "kafka-configs", "--bootstrap-server", b, "--describe", "--entity-type", "brokers", "--entity-name", "0",
+    ).lines  # fmt: skip
+    assert dynamic[0] == "Dynamic configs for broker 0 are:"
+    assert dynamic[1].startswith(
+        "  log.retention.ms=7200000 sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:log.retention.ms=7200000"
+    ), dynamic
+    default = run_tool(
+        "kafka-configs", "--bootstrap-server", b, "--alter", "--entity-type", "brokers", "--entity-default",
+        "--add-config", "log.retention.ms=3600000",
+    )  # fmt: skip
+    assert default.lines == ["Completed updating default config for brokers in the cluster."]
+    refused = run_tool(
+        "kafka-configs", "--bootstrap-server", b, "--alter", "--entity-type", "brokers", "--entity-name", "0",
+        "--add-config", "num.partitions=3",
         expect_exit=1,
     )  # fmt: skip
-    assert (
-        "org.apache.kafka.common.errors.InvalidRequestException: dynamic broker configs are not supported"
-        in refused.stderr
-    )
+    assert "Cannot update these configs dynamically: Set(num.partitions)" in refused.stderr
 
 
 def test_get_offsets_delete_records_and_log_dirs(broker: BrookProcess) -> None:
