@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 M2_REPO ?= $(CURDIR)/build/m2
 
-.PHONY: run test test-fast lint fmt bench bench-smoke chaos system-deps clean scale fuzz go-clients kafka-tools
+.PHONY: run test test-fast lint fmt bench bench-smoke chaos system-deps clean scale fuzz go-clients kafka-tools test-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -84,9 +84,17 @@ fmt: $(TEST_STAMP)
 test-fast: $(TEST_STAMP)
 	$(BIN)/pytest -q tests/unit tests/contract tests/property
 
-test: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed go-clients $(KAFKA_TOOLS_STAMP)
+# What the suite needs, built side by side (downloads dominate a fresh clone; the two Maven builds share
+# M2_REPO, so the Java driver waits for Kafka's tools).
+test-deps: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed go-clients $(KAFKA_TOOLS_STAMP)
+
+# The suite runs on PYTEST_WORKERS processes, one test file at a time on each (a file's module-scoped brokers
+# stay in one process).
+PYTEST_WORKERS ?= 2
+test:
+	$(MAKE) -j4 test-deps
 	$(MAKE) lint
-	$(BIN)/pytest -q -ra tests
+	$(BIN)/pytest -q -ra -n $(PYTEST_WORKERS) --dist loadfile tests
 	$(MAKE) bench-smoke
 
 
