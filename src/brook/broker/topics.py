@@ -198,10 +198,13 @@ class TopicService:
         self, topics: Mapping[str, TopicState], stale: set[TopicPartition], follow: bool
     ) -> None:
         for tp in sorted(stale):
-            logger.warning(
-                "deleting replica of a deleted topic (its partition.metadata names another topic id) tp=%s",
-                tp,
-            )
+            if tp.topic in topics:  # recreated under the same name while this replica was away
+                logger.warning(
+                    "deleting replica of a deleted topic (its partition.metadata names another topic id) tp=%s",
+                    tp,
+                )
+            else:  # the routine case: the topic was deleted
+                logger.info("deleting replica of a deleted topic tp=%s", tp)
         hosted = {tp for tp in stale if tp in self.replicas.partitions}
         for tp in stale - hosted:
             self.replicas.log_manager.delete(tp)
