@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast lint fmt bench bench-smoke chaos system-deps clean scale fuzz
+.PHONY: run test test-fast lint fmt bench bench-smoke chaos system-deps clean scale fuzz java-driver
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,7 @@ system-deps:
 	@missing=""; \
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
 	dpkg -s zookeeper >/dev/null 2>&1 || missing="$$missing zookeeper"; \
+	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
 	if [ -n "$$missing" ]; then \
 		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
@@ -37,6 +38,19 @@ system-deps:
 tests/clients/node_modules/.installed: tests/clients/package.json tests/clients/package-lock.json
 	cd tests/clients && npm ci --silent --no-audit --no-fund
 	touch $@
+
+# The Java client (org.apache.kafka:kafka-clients, newest 4.x and 3.x) is tested through tests/java's driver, built
+# by Maven once per client version into build/java/<version>/ (its jar and a classpath file); downloads go to M2_REPO.
+M2_REPO ?= $(CURDIR)/build/m2
+JAVA_CLIENT_VERSIONS := 4.4.0 3.9.2
+JAVA_DRIVER_SOURCES := tests/java/pom.xml $(wildcard tests/java/src/main/java/brook/driver/*.java)
+
+build/java/%/.built: $(JAVA_DRIVER_SOURCES)
+	mvn -q -B -Dmaven.repo.local=$(M2_REPO) -f tests/java/pom.xml -Dkafka.version=$* \
+		-Ddriver.dir=$(CURDIR)/build/java/$* package
+	touch $@
+
+java-driver: $(foreach version,$(JAVA_CLIENT_VERSIONS),build/java/$(version)/.built)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
@@ -51,7 +65,7 @@ fmt: $(TEST_STAMP)
 test-fast: $(TEST_STAMP)
 	$(BIN)/pytest -q tests/unit tests/contract tests/property
 
-test: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed
+test: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed java-driver
 	$(MAKE) lint
 	$(BIN)/pytest -q -ra tests
 	$(MAKE) bench-smoke
