@@ -7,6 +7,7 @@ JAVA_CLIENT_VERSIONS; `make test` depends on it.
 from __future__ import annotations
 
 import json
+import os
 import queue
 import shutil
 import subprocess
@@ -29,7 +30,8 @@ class JavaError(Exception):
 
 
 class JavaDriver:
-    def __init__(self, version: str, reply_timeout_s: float = 150.0, log_level: str = "warn") -> None:
+    def __init__(self, version: str, reply_timeout_s: float = 150.0, log_level: str = "") -> None:
+        log_level = log_level or os.environ.get("BROOK_JAVA_LOG_LEVEL", "warn")
         build = ROOT / "build" / "java" / version
         jar = build / "brook-java-driver-1.jar"
         classpath = build / "classpath.txt"
@@ -48,6 +50,9 @@ class JavaDriver:
                 "-XX:+UseSerialGC",
                 "-XX:TieredStopAtLevel=1",
                 f"-Dorg.slf4j.simpleLogger.defaultLogLevel={log_level}",
+                *os.environ.get(
+                    "BROOK_JAVA_OPTS", ""
+                ).split(),  # e.g. -Dorg.slf4j.simpleLogger.log.<logger>=debug
                 "-cp",
                 f"{jar}:{classpath.read_text().strip()}",
                 "brook.driver.Driver",
@@ -79,7 +84,9 @@ class JavaDriver:
         try:
             answer = self._answers.get(timeout=self.reply_timeout_s)
         except queue.Empty:
-            raise RuntimeError(f"the Java driver did not answer in {self.reply_timeout_s}s:\n{self.log()}") from None
+            raise RuntimeError(
+                f"the Java driver did not answer in {self.reply_timeout_s}s:\n{self.log()}"
+            ) from None
         if answer is None:
             raise RuntimeError(f"the Java driver exited:\n{self.log()}")
         return answer
@@ -110,3 +117,6 @@ class JavaDriver:
             except (RuntimeError, OSError, subprocess.TimeoutExpired):
                 self.process.kill()
                 self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()

@@ -1,0 +1,355 @@
+"""The Java client (org.apache.kafka:kafka-clients 4.4.0 and 3.9.2) against a real brook: idempotent producer with
+every codec, consumer groups (range, cooperative-sticky, static membership), seek by timestamp, and AdminClient.
+
+One driver JVM per client version (tests/integration/java_driver.py), one broker for the module; every test uses
+topics and groups of its own. Groups use the classic protocol (group.protocol=consumer, KIP-848, is not in brook).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from brook.testing import BrookProcess
+from tests.integration.helpers import wait_until
+from tests.integration.java_driver import JAVA_CLIENT_VERSIONS, JavaDriver
+
+CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrookProcess]:
+    with BrookProcess(data_dir=tmp_path_factory.mktemp("brook")) as b:
+        yield b
+
+
+@pytest.fixture(scope="module", params=JAVA_CLIENT_VERSIONS)
+def java(request: pytest.FixtureRequest, broker: BrookProcess) -> Iterator[JavaDriver]:
+    driver = JavaDriver(request.param)
+    try:
+        assert driver.client_version == request.param
+        driver.call("admin_open", config={"bootstrap.servers": broker.bootstrap})
+        yield driver
+    finally:
+        driver.close()
+
+
+@pytest.fixture
+def names(java: JavaDriver) -> Any:
+    """Fresh topic/group names for this test: names("topic") -> "topic-4.4.0-7"."""
+    return lambda prefix: f"{prefix}-{java.version}-{next(_names)}"
+
+
+def create_topic(java: JavaDriver, topic: str, partitions: int, **configs: str) -> str:
+    created = java.admin(
+        "create_topics", topics=[{"name": topic, "partitions": partitions, "configs": configs}]
+    )
+    assert created[topic]["error"] is None, created
+    return str(created[topic]["topic_id"])
+
+
+def open_consumer(java: JavaDriver, broker: BrookProcess, name: str, **config: Any) -> str:
+    java.call(
+        "consumer_open",
+        name=name,
+        config={
+            "bootstrap.servers": broker.bootstrap,
+            "enable.auto.commit": "false",
+            "auto.offset.reset": "earliest",
+            "client.id": name,
+            **{k: v for k, v in config.items() if k not in ("subscribe", "assign")},
+        },
+        **{k: v for k, v in config.items() if k in ("subscribe", "assign")},
+    )
+    return name
+
+
+def read(java: JavaDriver, consumer: str, count: int, timeout_ms: int = 30_000) -> list[dict[str, Any]]:
+    """Exactly `count` records from the consumer (fails on fewer), then checks nothing more arrived."""
+    records = java.call("consumer_records", name=consumer, count=count, timeout_ms=timeout_ms)
+    if len(records) != count:
+        state = java.call("consumer_state", name=consumer)
+        raise AssertionError(f"{consumer}: {len(records)} of {count} records; {state}\n{java.log()[-6000:]}")
+    return records
+
+
+def assignment(java: JavaDriver, consumer: str) -> set[tuple[str, int]]:
+    return {(t, p) for t, p in java.call("consumer_state", name=consumer)["assignment"]}
+
+
+def wait_assignments(
+    java: JavaDriver, expected: dict[str, int], timeout_s: float = 60.0
+) -> dict[str, set[Any]]:
+    """Waits until each consumer holds the expected number of partitions, disjoint from the others'."""
+
+    def settled() -> dict[str, set[Any]] | None:
+        held = {c: assignment(java, c) for c in expected}
+        sizes_ok = all(len(held[c]) == n for c, n in expected.items())
+        disjoint = sum(len(s) for s in held.values()) == len(set().union(*held.values()))
+        return held if sizes_ok and disjoint else None
+
+    return wait_until(settled, timeout_s=timeout_s, interval_s=0.2)
+
+
+def records_for(topic: str, count: int, tag: str) -> list[dict[str, Any]]:
+    """Keyed records (keys repeat, so partitioning by key is checked), one with a null key; two headers each."""
+    out: list[dict[str, Any]] = []
+    for i in range(count):
+        key = None if i == count - 1 else f"key-{i % 7}"
+        headers = [["n", str(i)], ["tag", tag]] if i % 5 else [["n", str(i)], ["empty", None]]
+        out.append({"key": key, "value": f"{tag}-value-{i}-" + "x" * (i % 13), "headers": headers})
+    return out
+
+
+def by_partition(records: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for r in records:
+        grouped.setdefault(r["partition"], []).append(r)
+    return grouped
+
+
+# --- 1. idempotent producer, every codec -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_idempotent_producer_every_codec_read_back_by_java_and_librdkafka(java, broker, names, codec):
+    topic = names(f"codec-{codec}")
+    create_topic(java, topic, 3)
+    sent = records_for(topic, 40, codec)
+    producer = {
+        "bootstrap.servers": broker.bootstrap,
+        "acks": "all",
+        "enable.idempotence": "true",
+        "compression.type": codec,
+        "linger.ms": "20",
+        "max.in.flight.requests.per.connection": "5",
+    }
+    acked = java.call("produce", config=producer, topic=topic, records=sent)
+    # A key always lands on the same partition (murmur2), and offsets are consecutive per partition in send order.
+    expected: dict[int, list[tuple[Any, ...]]] = {}
+    partition_of_key: dict[str, int] = {}
+    for record, meta in zip(sent, acked, strict=True):
+        if record["key"] is not None:
+            assert partition_of_key.setdefault(record["key"], meta["partition"]) == meta["partition"]
+        rows = expected.setdefault(meta["partition"], [])
+        assert meta["offset"] == len(rows)
+        headers = [tuple(h) for h in record["headers"]]
+        rows.append((meta["offset"], record["key"], record["value"], headers))
+
+    # The Java consumer reads back every record, in order, with its key, value, headers and offset.
+    reader = open_consumer(java, broker, names("reader"), assign=[[topic, p] for p in range(3)])
+    try:
+        got = by_partition(read(java, reader, len(sent)))
+    finally:
+        java.call("consumer_close", name=reader)
+    assert {
+        p: [(r["offset"], r["key"], r["value"], [tuple(h) for h in r["headers"]]) for r in rows]
+        for p, rows in got.items()
+    } == expected
+
+    # So does librdkafka (confluent-kafka).
+    consumer = Consumer(
+        {"bootstrap.servers": broker.bootstrap, "group.id": names("rdk"), "enable.auto.commit": False}
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
+    rdk: dict[int, list[tuple[Any, ...]]] = {}
+    deadline = time.monotonic() + 30
+    try:
+        while sum(len(v) for v in rdk.values()) < len(sent) and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            assert msg.error() is None, msg.error()
+            key = None if msg.key() is None else msg.key().decode()
+            headers = [(k, None if v is None else v.decode()) for k, v in msg.headers() or []]
+            rdk.setdefault(msg.partition(), []).append((msg.offset(), key, msg.value().decode(), headers))
+    finally:
+        consumer.close()
+    assert rdk == expected
+
+
+# --- 2. consumer groups ------------------------------------------------------------------------------------------
+
+
+def _produce(
+    java: JavaDriver, broker: BrookProcess, topic: str, partitions: int, per_partition: int, tag: str
+):
+    records = [
+        {"partition": p, "key": f"{tag}-{p}-{i}", "value": f"{tag}-{p}-{i}"}
+        for i in range(per_partition)
+        for p in range(partitions)
+    ]
+    config = {"bootstrap.servers": broker.bootstrap, "acks": "all", "linger.ms": "5"}
+    return java.call("produce", config=config, topic=topic, records=records)
+
+
+def _values(records: list[dict[str, Any]]) -> list[str]:
+    return sorted(r["value"] for r in records)
+
+
+def _expected_values(partitions: int, per_partition: int, tag: str) -> list[str]:
+    return sorted(f"{tag}-{p}-{i}" for i in range(per_partition) for p in range(partitions))
+
+
+def test_range_group_split_leave_join_commit_and_resume(java, broker, names):
+    topic, group = names("range"), names("range-g")
+    create_topic(java, topic, 4)
+    config = {
+        "group.id": group,
+        "partition.assignment.strategy": "org.apache.kafka.clients.consumer.RangeAssignor",
+    }
+    first = open_consumer(java, broker, names("m1"), subscribe=[topic], **config)
+    wait_assignments(java, {first: 4})
+    second = open_consumer(java, broker, names("m2"), subscribe=[topic], **config)
+    held = wait_assignments(java, {first: 2, second: 2})
+    # The range assignor gives each member a contiguous range of partitions.
+    for partitions in held.values():
+        numbers = sorted(p for _, p in partitions)
+        assert numbers in ([0, 1], [2, 3])
+    _produce(java, broker, topic, 4, 5, "a")
+
+    # Together the two read every record once; each only from its own partitions.
+    got = {c: read(java, c, 10) for c in (first, second)}
+    for c, records in got.items():
+        assert {(topic, r["partition"]) for r in records} == held[c]
+    assert _values(got[first] + got[second]) == _expected_values(4, 5, "a")
+    for c in (first, second):
+        java.call("consumer_commit", name=c)
+
+    # The second leaves: the first takes all four partitions and reads what comes next from everywhere.
+    java.call("consumer_close", name=second)
+    wait_assignments(java, {first: 4})
+    _produce(java, broker, topic, 4, 2, "b")
+    assert _values(read(java, first, 8)) == _expected_values(4, 2, "b")
+    java.call("consumer_commit", name=first)
+    committed = java.call("consumer_committed", name=first, partitions=[[topic, p] for p in range(4)])
+    assert committed == {f"{topic}/{p}": 7 for p in range(4)}
+    java.call("consumer_close", name=first)
+
+    # A restarted member resumes at the committed offsets: it reads only the records produced after them.
+    _produce(java, broker, topic, 4, 1, "c")
+    restarted = open_consumer(java, broker, names("m3"), subscribe=[topic], **config)
+    try:
+        resumed = read(java, restarted, 4)
+        assert _values(resumed) == _expected_values(4, 1, "c")
+        assert sorted(r["offset"] for r in resumed) == [7, 7, 7, 7]
+        assert java.call("consumer_state", name=restarted)["buffered"] == 0
+    finally:
+        java.call("consumer_close", name=restarted)
+
+
+def test_cooperative_sticky_moves_only_the_partitions_that_change_owner(java, broker, names):
+    topic, group = names("coop"), names("coop-g")
+    create_topic(java, topic, 4)
+    config = {
+        "group.id": group,
+        "partition.assignment.strategy": "org.apache.kafka.clients.consumer.CooperativeStickyAssignor",
+    }
+    first = open_consumer(java, broker, names("c1"), subscribe=[topic], **config)
+    wait_assignments(java, {first: 4})
+    events_before = len(java.call("consumer_state", name=first)["events"])
+    second = open_consumer(java, broker, names("c2"), subscribe=[topic], **config)
+    held = wait_assignments(java, {first: 2, second: 2})
+
+    # Incremental rebalance: the first member gives up exactly the two partitions the second now owns, and is
+    # never asked to revoke the two it keeps.
+    new_events = java.call("consumer_state", name=first)["events"][events_before:]
+    revoked = {(t, p) for e in new_events if e["type"] == "revoked" for t, p in e["partitions"]}
+    assert revoked == held[second]
+    assert not any(e["type"] == "lost" for e in new_events)
+
+    # Records keep flowing to both; the second leaves and the first gets only its two partitions added.
+    _produce(java, broker, topic, 4, 3, "a")
+    got = {c: read(java, c, 6) for c in (first, second)}
+    assert _values(got[first] + got[second]) == _expected_values(4, 3, "a")
+    java.call("consumer_commit", name=second)
+    mark = len(java.call("consumer_state", name=first)["events"])
+    java.call("consumer_close", name=second)
+    wait_assignments(java, {first: 4})
+    later = java.call("consumer_state", name=first)["events"][mark:]
+    assert not any(e["type"] in ("revoked", "lost") and e["partitions"] for e in later)
+    added = {(t, p) for e in later if e["type"] == "assigned" for t, p in e["partitions"]}
+    assert added == held[second]
+    # The first resumes the second's partitions at the second's commits: nothing is read twice.
+    _produce(java, broker, topic, 4, 1, "b")
+    assert _values(read(java, first, 4)) == _expected_values(4, 1, "b")
+    java.call("consumer_close", name=first)
+
+
+def test_static_members_leave_and_rejoin_without_a_rebalance(java, broker, names):
+    topic, group = names("static"), names("static-g")
+    create_topic(java, topic, 4)
+    base = {"group.id": group, "session.timeout.ms": "30000", "heartbeat.interval.ms": "500"}
+    a = open_consumer(
+        java, broker, names("sa"), subscribe=[topic], **base, **{"group.instance.id": "instance-a"}
+    )
+    b_name = names("sb")
+    b = open_consumer(java, broker, b_name, subscribe=[topic], **base, **{"group.instance.id": "instance-b"})
+    held = wait_assignments(java, {a: 2, b: 2})
+    _produce(java, broker, topic, 4, 3, "a")
+    assert _values(read(java, a, 6) + read(java, b, 6)) == _expected_values(4, 3, "a")
+    java.call("consumer_commit", name=b)
+    state_a = java.call("consumer_state", name=a)
+
+    described = java.admin("describe_consumer_groups", ids=[group])[group]
+    assert described["error"] is None
+    assert sorted(m["instance_id"] for m in described["members"]) == ["instance-a", "instance-b"]
+
+    # A static member that closes sends no LeaveGroup: nothing moves until its session times out.
+    java.call("consumer_close", name=b)
+    b2 = open_consumer(
+        java, broker, names("sb2"), subscribe=[topic], **base, **{"group.instance.id": "instance-b"}
+    )
+    wait_assignments(java, {a: 2, b2: 2})
+    # Rejoining under the same group.instance.id gives the same partitions back, and the other member saw no
+    # rebalance at all (same generation, no new callbacks).
+    assert assignment(java, b2) == held[b]
+    after = java.call("consumer_state", name=a)
+    assert after["generation"] == state_a["generation"]
+    assert after["events"] == state_a["events"]
+    # The returning member resumes at its commits.
+    _produce(java, broker, topic, 4, 1, "b")
+    resumed = read(java, b2, 2)
+    assert sorted(r["offset"] for r in resumed) == [3, 3]
+    assert {(topic, r["partition"]) for r in resumed} == held[b]
+    for c in (a, b2):
+        java.call("consumer_close", name=c)
+
+
+def test_offsets_for_times_and_seek(java, broker, names):
+    topic = names("times")
+    create_topic(java, topic, 2)
+    base_ms = 1_700_000_000_000
+    records = [
+        {"partition": 0, "key": f"k{i}", "value": f"v{i}", "timestamp": base_ms + 1000 * i} for i in range(10)
+    ]
+    java.call("produce", config={"bootstrap.servers": broker.bootstrap}, topic=topic, records=records)
+    reader = open_consumer(java, broker, names("seeker"), assign=[[topic, 0], [topic, 1]])
+    try:
+        read(java, reader, 10)
+        found = java.call(
+            "consumer_offsets_for_times",
+            name=reader,
+            times=[[topic, 0, base_ms + 2500], [topic, 1, base_ms], [topic, 0, base_ms + 60_000]][:2],
+            seek=True,
+        )
+        assert found[f"{topic}/0"]["offset"] == 3
+        assert found[f"{topic}/0"]["timestamp"] == base_ms + 3000
+        assert found[f"{topic}/1"] is None  # an empty partition has no record at or after the timestamp
+        again = read(java, reader, 7)
+        assert [(r["offset"], r["value"], r["timestamp"]) for r in again] == [
+            (i, f"v{i}", base_ms + 1000 * i) for i in range(3, 10)
+        ]
+        # Past the last timestamp: no offset (null), and the admin client agrees.
+        late = java.call("consumer_offsets_for_times", name=reader, times=[[topic, 0, base_ms + 60_000]])
+        assert late == {f"{topic}/0": None}
+        java.call("consumer_seek", name=reader, partition=[topic, 0], offset=8)
+        assert [r["offset"] for r in read(java, reader, 2)] == [8, 9]
+    finally:
+        java.call("consumer_close", name=reader)
