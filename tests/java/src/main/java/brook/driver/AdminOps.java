@@ -202,7 +202,11 @@ final class AdminOps implements AutoCloseable {
             request.put(Json.tp(entry), RecordsToDelete.beforeOffset(entry.get(2).asLong()));
           }
           Map<String, Object> result = new TreeMap<>();
-          for (var entry : admin.deleteRecords(request).lowWatermarks().entrySet()) {
+          var options = new org.apache.kafka.clients.admin.DeleteRecordsOptions();
+          if (cmd.has("timeout_ms")) {
+            options.timeoutMs(cmd.get("timeout_ms").asInt());
+          }
+          for (var entry : admin.deleteRecords(request, options).lowWatermarks().entrySet()) {
             result.put(Json.key(entry.getKey()), outcome(entry.getValue(), w -> Map.of("low_watermark", w.lowWatermark())));
           }
           return result;
