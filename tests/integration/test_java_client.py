@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from brook.records.batch import iter_batches
 from brook.testing import BrookProcess
 from tests.integration.helpers import wait_until
 from tests.integration.java_driver import JAVA_CLIENT_VERSIONS, JavaDriver, JavaError
+from tests.integration.raw_client import RawClient
 
-CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
+CODECS = ("none", "gzip", "snappy", "lz4", "zstd")  # compression attribute bits 0..4, in this order
 _names = itertools.count()
 
 
@@ -63,6 +65,7 @@ def open_consumer(java: JavaDriver, broker: BrookProcess, name: str, **config: A
             "enable.auto.commit": "false",
             "auto.offset.reset": "earliest",
             "client.id": name,
+            "heartbeat.interval.ms": "500",  # members learn of a rebalance sooner than the default 3 s
             **{k: v for k, v in config.items() if k not in ("subscribe", "assign")},
         },
         **{k: v for k, v in config.items() if k in ("subscribe", "assign")},
@@ -142,6 +145,15 @@ def test_idempotent_producer_every_codec_read_back_by_java_and_librdkafka(java, 
         headers = [tuple(h) for h in record["headers"]]
         rows.append((meta["offset"], record["key"], record["value"], headers))
 
+    # brook keeps the batches as the producer wrote them: compressed with the codec, idempotent (a producer id,
+    # sequences starting at 0 and following on batch after batch).
+    for partition in expected:
+        headers = _stored_batches(broker, topic, partition)
+        assert {h.compression for h in headers} == {CODECS.index(codec)}
+        assert len({h.producer_id for h in headers}) == 1
+        assert headers[0].producer_id >= 0
+        assert [h.base_sequence for h in headers] == [h.base_offset for h in headers]
+
     # The Java consumer reads back every record, in order, with its key, value, headers and offset.
     reader = open_consumer(java, broker, names("reader"), assign=[[topic, p] for p in range(3)])
     try:
@@ -172,6 +184,32 @@ def test_idempotent_producer_every_codec_read_back_by_java_and_librdkafka(java, 
     finally:
         consumer.close()
     assert rdk == expected
+
+
+def _stored_batches(broker: BrookProcess, topic: str, partition: int) -> list[Any]:
+    """The headers of a partition's batches as brook serves them (a raw Fetch v4)."""
+    raw = RawClient(broker.bootstrap)
+    try:
+        body = {
+            "replica_id": -1,
+            "max_wait": 0,
+            "min_bytes": 1,
+            "max_bytes": 1 << 20,
+            "isolation_level": 0,
+            "topics": [
+                {
+                    "topic": topic,
+                    "partitions": [
+                        {"partition": partition, "fetch_offset": 0, "partition_max_bytes": 1 << 20}
+                    ],
+                }
+            ],
+        }
+        data = raw.request(1, 4, body).responses[0].partitions[0]
+        assert data.error_code == 0
+        return [header for _, header in iter_batches(data.records)]
+    finally:
+        raw.close()
 
 
 # --- 2. consumer groups ------------------------------------------------------------------------------------------
@@ -285,7 +323,7 @@ def test_cooperative_sticky_moves_only_the_partitions_that_change_owner(java, br
 def test_static_members_leave_and_rejoin_without_a_rebalance(java, broker, names):
     topic, group = names("static"), names("static-g")
     create_topic(java, topic, 4)
-    base = {"group.id": group, "session.timeout.ms": "30000", "heartbeat.interval.ms": "500"}
+    base = {"group.id": group, "session.timeout.ms": "30000"}
     a = open_consumer(
         java, broker, names("sa"), subscribe=[topic], **base, **{"group.instance.id": "instance-a"}
     )
@@ -301,8 +339,12 @@ def test_static_members_leave_and_rejoin_without_a_rebalance(java, broker, names
     assert described["error"] is None
     assert sorted(m["instance_id"] for m in described["members"]) == ["instance-a", "instance-b"]
 
-    # A static member that closes sends no LeaveGroup: nothing moves until its session times out.
+    # A static member that closes sends no LeaveGroup: it stays in the group, and nothing moves, until its
+    # session times out.
     java.call("consumer_close", name=b)
+    away = java.admin("describe_consumer_groups", ids=[group])[group]
+    assert away["state"] == "Stable"
+    assert sorted(m["instance_id"] for m in away["members"]) == ["instance-a", "instance-b"]
     b2 = open_consumer(
         java, broker, names("sb2"), subscribe=[topic], **base, **{"group.instance.id": "instance-b"}
     )
