@@ -155,7 +155,11 @@ def test_idempotent_producer_every_codec_read_back_by_java_and_librdkafka(java, 
         assert [h.base_sequence for h in headers] == [h.base_offset for h in headers]
 
     # The Java consumer reads back every record, in order, with its key, value, headers and offset.
-    reader = open_consumer(java, broker, names("reader"), assign=[[topic, p] for p in range(3)])
+    # (read_committed: without transactions the last stable offset is the high watermark)
+    committed_only = {"isolation.level": "read_committed"}
+    reader = open_consumer(
+        java, broker, names("reader"), assign=[[topic, p] for p in range(3)], **committed_only
+    )
     try:
         got = by_partition(read(java, reader, len(sent)))
     finally:
