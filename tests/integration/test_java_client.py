@@ -8,6 +8,7 @@ topics and groups of its own. Groups use the classic protocol (group.protocol=co
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -134,6 +135,7 @@ def test_idempotent_producer_every_codec_read_back_by_java_and_librdkafka(java, 
         "max.in.flight.requests.per.connection": "5",
     }
     acked = java.call("produce", config=producer, topic=topic, records=sent)
+    assert not [m for m in acked if "error" in m]
     # A key always lands on the same partition (murmur2), and offsets are consecutive per partition in send order.
     expected: dict[int, list[tuple[Any, ...]]] = {}
     partition_of_key: dict[str, int] = {}
@@ -216,6 +218,49 @@ def _stored_batches(broker: BrookProcess, topic: str, partition: int) -> list[An
         raw.close()
 
 
+@pytest.mark.parametrize("crash", [False, True], ids=["sigterm", "sigkill"])
+def test_idempotent_producer_across_a_broker_restart_writes_each_record_once(java, names, tmp_path, crash):
+    """The broker restarts (or is killed) while the producer sends: it retries what had no answer, and the
+    restarted broker, which rebuilt its producer state, keeps every record exactly once and in order."""
+    topic = names("restart")
+    with BrookProcess(data_dir=tmp_path / "brook") as own:
+        config = {
+            "bootstrap.servers": own.bootstrap,
+            "acks": "all",
+            "enable.idempotence": "true",
+            "linger.ms": "0",
+            "reconnect.backoff.max.ms": "200",
+            "retry.backoff.ms": "50",
+        }
+        records = [{"partition": 0, "key": f"k{i}", "value": f"v{i}"} for i in range(150)]
+        sending: dict[str, Any] = {}
+        first = java.call("produce", name=topic, config=config, topic=topic, records=records[:1])
+        assert first == [{"partition": 0, "offset": 0, "timestamp": first[0]["timestamp"]}]
+        thread = threading.Thread(
+            target=lambda: sending.update(
+                acked=java.call("produce", name=topic, topic=topic, records=records[1:], pace_ms=15)
+            )
+        )
+        thread.start()
+        time.sleep(0.6)  # the restart lands in the middle of the stream (paced over ~2 s)
+        assert thread.is_alive()  # still sending
+        own.restart(crash=crash)
+        thread.join(timeout=150)
+        assert not thread.is_alive()
+        java.call("producer_close", name=topic)
+        acked = sending["acked"]
+        assert not [m for m in acked if "error" in m]
+        assert [m["offset"] for m in acked] == list(range(1, 150))
+
+        reader = open_consumer(java, own, names("restart-reader"), assign=[[topic, 0]])
+        try:
+            got = read(java, reader, 150)
+            assert [(r["offset"], r["value"]) for r in got] == [(i, f"v{i}") for i in range(150)]
+            assert java.call("consumer_records", name=reader, count=1, timeout_ms=500) == []
+        finally:
+            java.call("consumer_close", name=reader)
+
+
 # --- 2. consumer groups ------------------------------------------------------------------------------------------
 
 
@@ -228,7 +273,9 @@ def _produce(
         for p in range(partitions)
     ]
     config = {"bootstrap.servers": broker.bootstrap, "acks": "all", "linger.ms": "5"}
-    return java.call("produce", config=config, topic=topic, records=records)
+    acked = java.call("produce", config=config, topic=topic, records=records)
+    assert not [m for m in acked if "error" in m]
+    return acked
 
 
 def _values(records: list[dict[str, Any]]) -> list[str]:

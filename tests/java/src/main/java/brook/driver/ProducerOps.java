@@ -24,11 +24,18 @@ final class ProducerOps implements AutoCloseable {
     producer = new KafkaProducer<>(config);
   }
 
-  /** {"topic": t, "records": [{"key", "value", "headers": [[k, v]], "partition", "timestamp"}]} */
+  /**
+   * {"topic": t, "records": [{"key", "value", "headers": [[k, v]], "partition", "timestamp"}], "pace_ms": n}:
+   * sends every record (pace_ms apart), flushes, and answers each record's metadata or its exception.
+   */
   List<Map<String, Object>> send(JsonNode cmd) throws Exception {
     String topic = cmd.path("topic").asText();
+    long paceMs = cmd.path("pace_ms").asLong(0);
     List<Future<RecordMetadata>> futures = new ArrayList<>();
     for (JsonNode record : cmd.path("records")) {
+      if (paceMs > 0) {
+        Thread.sleep(paceMs); // a steady stream, so a test can restart the broker in the middle of it
+      }
       Integer partition = record.hasNonNull("partition") ? record.get("partition").asInt() : null;
       Long timestamp = record.hasNonNull("timestamp") ? record.get("timestamp").asLong() : null;
       String key = record.hasNonNull("key") ? record.get("key").asText() : null;
@@ -45,11 +52,15 @@ final class ProducerOps implements AutoCloseable {
     producer.flush();
     List<Map<String, Object>> result = new ArrayList<>();
     for (Future<RecordMetadata> future : futures) {
-      RecordMetadata metadata = future.get();
       Map<String, Object> entry = new LinkedHashMap<>();
-      entry.put("partition", metadata.partition());
-      entry.put("offset", metadata.offset());
-      entry.put("timestamp", metadata.timestamp());
+      try {
+        RecordMetadata metadata = future.get();
+        entry.put("partition", metadata.partition());
+        entry.put("offset", metadata.offset());
+        entry.put("timestamp", metadata.timestamp());
+      } catch (java.util.concurrent.ExecutionException exc) {
+        entry.put("error", Json.error(exc));
+      }
       result.add(entry);
     }
     return result;
