@@ -192,6 +192,49 @@ def test_idempotent_producer_every_codec_read_back_by_java_and_librdkafka(java, 
     assert rdk == expected
 
 
+def test_topic_compression_type_recompresses_what_the_java_producer_sent(java, broker, names):
+    """A topic with compression.type=lz4 stores lz4 whatever the producer used; the Java consumer reads it back."""
+    topic = names("recompress")
+    create_topic(java, topic, 1, **{"compression.type": "lz4"})
+    sent = records_for(topic, 30, "re")
+    config = {"bootstrap.servers": broker.bootstrap, "compression.type": "gzip", "linger.ms": "20"}
+    acked = java.call("produce", config=config, topic=topic, records=[{**r, "partition": 0} for r in sent])
+    assert [m.get("offset") for m in acked] == list(range(30))
+    headers = _stored_batches(broker, topic, 0)
+    assert {h.compression for h in headers} == {CODECS.index("lz4")}
+    assert next(h.base_offset for h in headers) == 0
+    assert headers[-1].base_offset + headers[-1].last_offset_delta == 29
+    reader = open_consumer(java, broker, names("re-reader"), assign=[[topic, 0]])
+    try:
+        got = read(java, reader, 30)
+    finally:
+        java.call("consumer_close", name=reader)
+    assert [(r["offset"], r["key"], r["value"], [tuple(h) for h in r["headers"]]) for r in got] == [
+        (i, r["key"], r["value"], [tuple(h) for h in r["headers"]]) for i, r in enumerate(sent)
+    ]
+
+
+def test_a_record_over_max_message_bytes_is_record_too_large(java, broker, names):
+    """The broker refuses a batch over max.message.bytes with MESSAGE_TOO_LARGE: the Java producer reports
+    RecordTooLargeException for that record, and the records around it are written."""
+    topic = names("too-large")
+    create_topic(java, topic, 1, **{"max.message.bytes": "100000"})
+    config = {
+        "bootstrap.servers": broker.bootstrap,
+        "max.request.size": "1048576",
+        "linger.ms": "0",
+        "max.in.flight.requests.per.connection": "1",
+    }
+    records = [
+        {"partition": 0, "key": "a", "value": "small"},
+        {"partition": 0, "key": "b", "value": "x" * 200_000},
+        {"partition": 0, "key": "c", "value": "small again"},
+    ]
+    acked = java.call("produce", config=config, topic=topic, records=records)
+    assert acked[1]["error"]["type"] == "RecordTooLargeException"
+    assert [m.get("offset") for m in (acked[0], acked[2])] == [0, 1]
+
+
 def _stored_batches(broker: BrookProcess, topic: str, partition: int) -> list[Any]:
     """The headers of a partition's batches as brook serves them (a raw Fetch v4)."""
     raw = RawClient(broker.bootstrap)

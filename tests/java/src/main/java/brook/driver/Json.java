@@ -30,6 +30,9 @@ final class Json {
     Map<String, Object> error = new LinkedHashMap<>();
     error.put("type", cause.getClass().getSimpleName());
     error.put("message", String.valueOf(cause.getMessage()));
+    if (cause.getCause() != null && cause.getCause() != cause) {
+      error.put("cause", error(cause.getCause()));
+    }
     return error;
   }
 
