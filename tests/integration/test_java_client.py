@@ -280,18 +280,19 @@ def test_idempotent_producer_across_a_broker_restart_writes_each_record_once(jav
             "linger.ms": "0",
             "reconnect.backoff.max.ms": "200",
             "retry.backoff.ms": "50",
+            "retry.backoff.max.ms": "200",
         }
-        records = [{"partition": 0, "key": f"k{i}", "value": f"v{i}"} for i in range(150)]
+        records = [{"partition": 0, "key": f"k{i}", "value": f"v{i}"} for i in range(120)]
         sending: dict[str, Any] = {}
         first = java.call("produce", name=topic, config=config, topic=topic, records=records[:1])
         assert first == [{"partition": 0, "offset": 0, "timestamp": first[0]["timestamp"]}]
         thread = threading.Thread(
             target=lambda: sending.update(
-                acked=java.call("produce", name=topic, topic=topic, records=records[1:], pace_ms=15)
+                acked=java.call("produce", name=topic, topic=topic, records=records[1:], pace_ms=10)
             )
         )
         thread.start()
-        time.sleep(0.6)  # the restart lands in the middle of the stream (paced over ~2 s)
+        time.sleep(0.4)  # the restart lands in the middle of the stream (paced over ~1.2 s)
         assert thread.is_alive()  # still sending
         own.restart(crash=crash)
         thread.join(timeout=150)
@@ -299,12 +300,12 @@ def test_idempotent_producer_across_a_broker_restart_writes_each_record_once(jav
         java.call("producer_close", name=topic)
         acked = sending["acked"]
         assert not [m for m in acked if "error" in m]
-        assert [m["offset"] for m in acked] == list(range(1, 150))
+        assert [m["offset"] for m in acked] == list(range(1, 120))
 
         reader = open_consumer(java, own, names("restart-reader"), assign=[[topic, 0]])
         try:
-            got = read(java, reader, 150)
-            assert [(r["offset"], r["value"]) for r in got] == [(i, f"v{i}") for i in range(150)]
+            got = read(java, reader, 120)
+            assert [(r["offset"], r["value"]) for r in got] == [(i, f"v{i}") for i in range(120)]
             assert java.call("consumer_records", name=reader, count=1, timeout_ms=500) == []
         finally:
             java.call("consumer_close", name=reader)
