@@ -14,7 +14,7 @@ import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 
 /**
- * A test driver for the Java Kafka client, driven by pytest (tests/integration/test_java_client.py).
+ * A test driver for the Java Kafka client, driven by pytest (tests/integration/java/).
  *
  * <p>Reads one JSON command per line on stdin: {"id": n, "op": "...", ...}; writes one JSON answer per line on
  * stdout: {"id": n, "ok": true, "result": ...} or {"id": n, "ok": false, "error": {"type": "TopicExistsException",

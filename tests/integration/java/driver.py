@@ -16,7 +16,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 JAVA_CLIENT_VERSIONS = ("4.4.0", "3.9.2")  # the newest 4.x and 3.x of org.apache.kafka:kafka-clients
 
 
