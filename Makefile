@@ -46,7 +46,7 @@ JAVA_CLIENT_VERSIONS := 4.4.0 3.9.2
 JAVA_DRIVER_SOURCES := tests/java/pom.xml $(wildcard tests/java/src/main/java/brook/driver/*.java)
 
 build/java/%/.built: $(JAVA_DRIVER_SOURCES)
-	mvn -q -B -Dmaven.repo.local=$(M2_REPO) -f tests/java/pom.xml -Dkafka.version=$* \
+	mvn -q -B -Dstyle.color=never -Dmaven.repo.local=$(M2_REPO) -f tests/java/pom.xml -Dkafka.version=$* \
 		-Ddriver.dir=$(CURDIR)/build/java/$* package
 	touch $@
 

@@ -3,6 +3,7 @@ membership (classic protocol; group.protocol=consumer, KIP-848, is not in brook)
 
 from __future__ import annotations
 
+from tests.integration.helpers import wait_until
 from tests.integration.java.helpers import (
     assignment,
     create_topic,
@@ -140,7 +141,21 @@ def test_static_members_leave_and_rejoin_without_a_rebalance(java, broker, names
     resumed = read(java, b2, 2)
     assert sorted(r["offset"] for r in resumed) == [3, 3]
     assert {(topic, r["partition"]) for r in resumed} == held[b]
-    for c in (a, b2):
+
+    # A second consumer with a live member's group.instance.id takes its place; the old one is fenced
+    # (FencedInstanceIdException from poll), and the other member still sees no rebalance.
+    b3 = open_consumer(
+        java, broker, names("sb3"), subscribe=[topic], **base, **{"group.instance.id": "instance-b"}
+    )
+    wait_until(lambda: assignment(java, b3) == held[b], timeout_s=60)
+
+    def fenced() -> bool:
+        errors = java.call("consumer_state", name=b2)["errors"]
+        return any(e["type"] == "FencedInstanceIdException" for e in errors)
+
+    wait_until(fenced, timeout_s=60)
+    assert java.call("consumer_state", name=a)["generation"] == state_a["generation"]
+    for c in (a, b2, b3):
         java.call("consumer_close", name=c)
 
 
