@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 M2_REPO ?= $(CURDIR)/build/m2
 
-.PHONY: run test test-fast lint fmt bench bench-smoke chaos system-deps clean scale fuzz go-clients kafka-tools test-deps
+.PHONY: run test test-fast lint fmt bench bench-smoke chaos system-deps clean scale fuzz go-clients kafka-tools test-deps java-driver
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,7 @@ system-deps:
 	command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
 	dpkg -s zookeeper >/dev/null 2>&1 || missing="$$missing zookeeper"; \
 	dpkg -s golang-github-shopify-sarama-dev >/dev/null 2>&1 || missing="$$missing golang-github-shopify-sarama-dev"; \
+	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
 	if [ -n "$$missing" ]; then \
 		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
@@ -64,12 +65,27 @@ go-clients: $(GO_BIN)/brookgo $(GO_BIN)/brookgo-debian
 # Kafka 3.9's scripts too (tests/kafka-tools/kafka-3, classpath in its target/classpath.txt).
 KAFKA_TOOLS_STAMP := tests/kafka-tools/target/classpath.txt
 $(KAFKA_TOOLS_STAMP): tests/kafka-tools/pom.xml tests/kafka-tools/kafka-3/pom.xml \
-		$(wildcard tests/kafka-tools/src/main/java/brook/*/*.java)
+		$(wildcard tests/kafka-tools/src/main/java/brook/*/*.java) | system-deps
 	cd tests/kafka-tools/kafka-3 && mvn -q -B -Dmaven.repo.local=$(M2_REPO) package
 	cd tests/kafka-tools && mvn -q -B -Dmaven.repo.local=$(M2_REPO) package
 	touch $@
 
 kafka-tools: $(KAFKA_TOOLS_STAMP)
+
+# The Java client (org.apache.kafka:kafka-clients, newest 4.x and 3.x) is tested through tests/java's driver, built
+# by Maven once per client version into build/java/<version>/ (its jar and a classpath file); downloads go to M2_REPO.
+JAVA_CLIENT_VERSIONS := 4.4.0 3.9.2
+JAVA_DRIVER_SOURCES := tests/java/pom.xml $(wildcard tests/java/src/main/java/brook/driver/*.java)
+
+build/java/%/.built: $(JAVA_DRIVER_SOURCES) | $(KAFKA_TOOLS_STAMP)
+	mvn -q -B -Dstyle.color=never -Dmaven.repo.local=$(M2_REPO) -f tests/java/pom.xml -Dkafka.version=$* \
+		-Ddriver.dir=$(CURDIR)/build/java/$* package
+	touch $@
+
+# one Maven build at a time in M2_REPO
+build/java/3.9.2/.built: | build/java/4.4.0/.built
+
+java-driver: $(foreach version,$(JAVA_CLIENT_VERSIONS),build/java/$(version)/.built)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
@@ -86,7 +102,7 @@ test-fast: $(TEST_STAMP)
 
 # What the suite needs, built side by side (downloads dominate a fresh clone; the two Maven builds share
 # M2_REPO, so the Java driver waits for Kafka's tools).
-test-deps: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed go-clients $(KAFKA_TOOLS_STAMP)
+test-deps: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed go-clients $(KAFKA_TOOLS_STAMP) java-driver
 
 # The suite runs on PYTEST_WORKERS processes, one test file at a time on each (a file's module-scoped brokers
 # stay in one process).

@@ -110,7 +110,7 @@ def test_fetch_out_of_range_carries_bounds(raw, version):
     assert (data.error_code, data.high_watermark) == (ErrorCode.offset_out_of_range, 3)
 
 
-@pytest.mark.parametrize("version", range(0, 12))
+@pytest.mark.parametrize("version", range(0, 13))
 def test_metadata(raw, version):
     name = next(_names)
     _create(raw, name, partitions=2)
@@ -141,7 +141,7 @@ def test_api_versions(raw, version):
     advertised = {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
     assert advertised[0] == (0, 9)
     assert advertised[1] == (0, 12)
-    assert advertised[3] == (0, 11)
+    assert advertised[3] == (0, 12)  # v12: topics by id (KIP-516)
 
 
 @pytest.mark.parametrize("version", range(2, 8))

@@ -3,6 +3,9 @@
 Every change is written before it is applied: the new document is built from a copy of the state,
 written (retried briefly when it fails, e.g. out of descriptors), and only then does the in-memory
 state change. A write that keeps failing raises and changes nothing, so memory and file never disagree.
+Changes come from the broker's metadata worker threads, several at once (a topic write and a producer id
+block: a Java producer's first send asks for both), so each change holds a lock from reading the state to
+applying it; without it the later rename could put back a document built before the other change.
 
 File layout (`brook-metadata.json`, rewritten atomically: temp file, fsync, rename, fsync dir):
     {"version": 1, "cluster_id": str, "broker_configs": {k: v}, "node_broker_configs": {"<id>": {k: v}},
@@ -17,11 +20,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from brook.common.errors import (
     ErrorCode,
@@ -40,7 +44,25 @@ logger = logging.getLogger(__name__)
 __all__ = ["EmbeddedMetadataStore", "new_cluster_id"]
 
 FILE_NAME = "brook-metadata.json"
-_WRITE_RETRY_DELAYS_S = (0.01, 0.05, 0.2)  # short: the store is called on the event loop
+_WRITE_RETRY_DELAYS_S = (0.01, 0.05, 0.2)  # short: the store is called on the event loop and metadata threads
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _one_change_at_a_time(
+    method: Callable[Concatenate[EmbeddedMetadataStore, P], R],
+) -> Callable[Concatenate[EmbeddedMetadataStore, P], R]:
+    """Read, write and apply under the store's lock: changes from several threads never undo each other."""
+
+    def locked(store: EmbeddedMetadataStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with store._change_lock:
+            return method(store, *args, **kwargs)
+
+    locked.__name__ = method.__name__
+    locked.__doc__ = method.__doc__
+    return locked
 
 
 def new_cluster_id() -> str:
@@ -61,6 +83,7 @@ class EmbeddedMetadataStore:
         self._next_producer_id = 0
         self._client_quotas: dict[ClientQuotaEntity, dict[str, float]] = {}
         self._reserve = DescriptorReserve()  # so a write can still land when descriptors run out
+        self._change_lock = threading.RLock()
         if self._path.exists():
             self._load()
         else:
@@ -89,6 +112,7 @@ class EmbeddedMetadataStore:
     def topic(self, name: str) -> TopicState | None:
         return self._topics.get(name)
 
+    @_one_change_at_a_time
     def create_topic(
         self,
         name: str,
@@ -111,11 +135,13 @@ class EmbeddedMetadataStore:
         self._commit(topics={**self._topics, name: state})
         return state
 
+    @_one_change_at_a_time
     def delete_topic(self, name: str) -> TopicState:
         state = self._require(name)
         self._commit(topics={n: t for n, t in self._topics.items() if n != name})
         return state
 
+    @_one_change_at_a_time
     def add_partitions(
         self, name: str, total_count: int, *, assignment: Mapping[int, tuple[int, ...]] | None = None
     ) -> TopicState:
@@ -139,6 +165,7 @@ class EmbeddedMetadataStore:
                 f"Unknown broker(s) in replica assignment: {', '.join(str(b) for b in others)}."
             )
 
+    @_one_change_at_a_time
     def set_topic_configs(self, name: str, configs: Mapping[str, str]) -> TopicState:
         self._require(name)
         return self._replace(name, configs=dict(configs))
@@ -148,6 +175,7 @@ class EmbeddedMetadataStore:
             return self._broker_configs
         return self._node_broker_configs.get(node_id, {})
 
+    @_one_change_at_a_time
     def set_broker_configs(self, configs: Mapping[str, str], node_id: int | None = None) -> None:
         if node_id is None:
             self._commit(broker_configs=dict(configs))
@@ -157,11 +185,13 @@ class EmbeddedMetadataStore:
             nodes[node_id] = dict(configs)
         self._commit(node_broker_configs=nodes)
 
+    @_one_change_at_a_time
     def allocate_producer_ids(self, count: int) -> int:
         first = self._next_producer_id
         self._commit(next_producer_id=first + count)
         return first
 
+    @_one_change_at_a_time
     def update_isr(self, topic: str, partition: int, leader_epoch: int, isr: tuple[int, ...]) -> bool:
         state = self._topics.get(topic)
         current = state.partitions.get(partition) if state is not None else None
@@ -197,6 +227,7 @@ class EmbeddedMetadataStore:
     def client_quotas(self) -> Mapping[ClientQuotaEntity, Mapping[str, float]]:
         return dict(self._client_quotas)
 
+    @_one_change_at_a_time
     def set_client_quota(self, entity: ClientQuotaEntity, values: Mapping[str, float]) -> None:
         quotas = dict(self._client_quotas)
         if values:

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import cramjam
+import lz4.frame
 from crc32c import crc32c
 
 from brook.common.errors import CorruptMessage, UnsupportedCompressionType
@@ -129,10 +130,26 @@ def compress(codec: int, data: bytes) -> bytes:
             out += _INT32.pack(len(block)) + block
         return bytes(out)
     if codec == Compression.lz4:
-        return bytes(cramjam.lz4.compress(data))
+        return _lz4_frame(data)
     if codec == Compression.zstd:
         return bytes(cramjam.zstd.compress(data))
     raise UnsupportedCompressionType(f"unknown codec {codec}")
+
+
+def _lz4_frame(data: bytes) -> bytes:
+    """An LZ4 frame as Kafka's Lz4BlockOutputStream writes it, the only kind its reader takes: FLG with
+    independent blocks (a linked-block frame is "Dependent block stream is unsupported" to every Java consumer),
+    no block or content checksum, no content size; BD with 64 KiB blocks."""
+    return bytes(
+        lz4.frame.compress(
+            data,
+            block_size=lz4.frame.BLOCKSIZE_MAX64KB,
+            block_linked=False,
+            content_checksum=False,
+            block_checksum=False,
+            store_size=False,
+        )
+    )
 
 
 def decompress(codec: int, data: bytes | memoryview) -> bytes:

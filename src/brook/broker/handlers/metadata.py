@@ -5,25 +5,34 @@ topic), so encoded answers are cached per (version, request). A cached answer is
 cluster state it was built from is unchanged: the TopicStates of its topics (immutable, replaced on
 every change), the live brokers, the controller and the cluster id. Answers holding an error are
 never cached (an error can depend on settings outside that state, such as auto-creation).
+
+v12 (Kafka 3.1, KIP-516) looks topics up by id: a request topic with a non-zero topic_id names the topic with
+that id (its name is ignored); an id no topic has gets UNKNOWN_TOPIC_ID with a null name. Before v12 names are
+required (INVALID_REQUEST without one).
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, error_entry, handles
-from brook.common.errors import ErrorCode
+from brook.common.errors import ErrorCode, UnknownTopicOrPartition
 from brook.protocol import codec
 
 _CACHE_MAX_ENTRIES = 256
 
 
-@handles(3, versions=range(0, 12))
+_BY_ID_VERSION = 12
+
+
+@handles(3, versions=range(0, 13))
 async def metadata(ctx: RequestContext, req: Any) -> Any:
     broker = ctx.broker
     store = broker.metadata
+    names: list[str | None]
     if req.topics is None or (ctx.version == 0 and not req.topics):
-        names = sorted(store.topics())
+        names = [*sorted(store.topics())]
     else:
-        names = [t.name if t.name is not None else broker.topics.name_for_id(t.topic_id) for t in req.topics]
+        names = [_requested_name(ctx, t) for t in req.topics]
     cache = broker.metadata_responses
     key = (ctx.version, req)
     cached = cache.get(key)
@@ -32,7 +41,11 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
     allow_create = getattr(req, "allow_auto_topic_creation", True)
     topics = []
     failed = False
-    for name in names:
+    for name, requested in zip(names, req.topics or [None] * len(names), strict=True):
+        if name is None:
+            topics.append(_no_name_entry(ctx, requested))
+            failed = True
+            continue
         try:
             state = await broker.topics.get_or_auto_create(name, allow_create=allow_create)
         except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)
@@ -78,11 +91,36 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
     return encoded
 
 
-def _fingerprint(ctx: RequestContext, names: list[str]) -> tuple[Any, ...]:
+def _requested_name(ctx: RequestContext, topic: Any) -> str | None:
+    """The name a request topic asks for; None when it names none (an unknown id, or no name before v12).
+
+    From v12 a topic id wins over the name, as in Kafka: the Java client sends name "" with the id."""
+    by_id = ctx.version >= _BY_ID_VERSION and topic.topic_id is not None and topic.topic_id.int != 0
+    if not by_id:
+        return None if topic.name is None else str(topic.name)
+    try:
+        return ctx.broker.topics.name_for_id(topic.topic_id)
+    except UnknownTopicOrPartition:
+        return None
+
+
+def _no_name_entry(ctx: RequestContext, topic: Any) -> dict[str, Any]:
+    """Kafka's answer for a topic without a name: an unknown id (v12+), or an invalid request before v12."""
+    if ctx.version >= _BY_ID_VERSION:
+        return {
+            "error_code": ErrorCode.unknown_topic_id,
+            "name": None,
+            "topic_id": topic.topic_id,
+            "partitions": [],
+        }
+    return {"error_code": ErrorCode.invalid_request, "name": "", "partitions": []}
+
+
+def _fingerprint(ctx: RequestContext, names: Sequence[str | None]) -> tuple[Any, ...]:
     """What the answer depends on; compared by value (TopicState and BrokerInfo are frozen)."""
     store = ctx.broker.metadata
     return (
-        tuple(store.topic(name) for name in names),
+        tuple(None if name is None else store.topic(name) for name in names),
         tuple(store.live_brokers()),
         store.controller_id,
         store.cluster_id,
