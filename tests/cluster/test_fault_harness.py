@@ -15,8 +15,15 @@ def test_a_follower_partitioned_from_the_leader_leaves_the_isr_and_rejoins_after
         leader = create_topic(cluster, "cut")["leader"]
         follower, other = (n for n in range(3) if n != leader)
         cluster.partition(follower, from_=[leader])
-        flows = {(src, dst): flowing for src, dst, flowing in cluster.network.connections()}
-        assert flows[(f"broker-{follower}", f"broker-{leader}")] is False  # its fetcher is frozen
+
+        # its fetcher's connection is frozen (a new partition's ISR is every live replica at once, so the
+        # fetcher may connect only now: a connection opened during the cut is frozen too)
+        def fetcher_flow() -> list[bool]:
+            key = (f"broker-{follower}", f"broker-{leader}")
+            return [flowing for src, dst, flowing in cluster.network.connections() if (src, dst) == key]
+
+        cluster.wait_until(lambda: fetcher_flow(), 30, "the follower's fetcher connects")
+        assert not any(fetcher_flow())
         cluster.wait_until(
             lambda: sorted(cluster.partition_state("cut", 0)["isr"]) == sorted([leader, other]),
             30,
