@@ -22,6 +22,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.FencedInstanceIdException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 
 /**
@@ -39,6 +40,7 @@ final class ConsumerWorker {
   private final List<Map<String, Object>> records = new ArrayList<>();
   private final List<Map<String, Object>> events = new ArrayList<>();
   private final List<Map<String, Object>> pollErrors = new ArrayList<>();
+  private volatile boolean fenced = false;
   private volatile List<List<Object>> assignment = List.of();
   private volatile String memberId = "";
   private volatile int generation = -1;
@@ -107,6 +109,12 @@ final class ConsumerWorker {
         if (!running) {
           break;
         }
+        if (fenced) {
+          // FencedInstanceIdException is fatal (Kafka's javadoc): an application stops polling and closes the
+          // consumer; polling on would rejoin and take the group.instance.id back from the member that fenced it
+          Thread.sleep(50);
+          continue;
+        }
         try {
           for (ConsumerRecord<String, String> record : consumer.poll(POLL)) {
             Map<String, Object> entry = new LinkedHashMap<>();
@@ -127,6 +135,7 @@ final class ConsumerWorker {
           synchronized (pollErrors) {
             pollErrors.add(Json.error(exc));
           }
+          fenced = exc instanceof FencedInstanceIdException;
           Thread.sleep(50);
         }
       }
