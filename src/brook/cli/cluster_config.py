@@ -21,6 +21,7 @@ from brook.cli._common import (
     render_table,
     settings,
 )
+from brook.cli.raw_request import call
 
 __all__ = ["config"]
 
@@ -60,10 +61,6 @@ def config() -> None:
 def _request(broker_id: int | None, api_key: int, version: int, body: dict[str, Any]) -> Any:
     """One request to the broker `broker_id` (its own configs live there), or to any broker for the
     cluster-wide default. Raw Kafka protocol: confluent-kafka cannot name the default resource ('')."""
-    import socket
-
-    from brook.protocol.client import decode_response, encode_request
-
     admin = admin_client(settings())
     metadata = admin.list_topics(timeout=15)
     brokers = sorted(metadata.brokers.values(), key=lambda b: b.id)
@@ -74,24 +71,7 @@ def _request(broker_id: int | None, api_key: int, version: int, body: dict[str, 
     if not brokers:
         raise CliError("the cluster has no broker")
     target = brokers[0]
-    try:
-        with socket.create_connection((target.host, target.port), timeout=20) as sock:
-            sock.sendall(encode_request(api_key, version, 1, "brook-cli", body))
-            size = int.from_bytes(_read(sock, 4), "big")
-            _, response = decode_response(api_key, version, _read(sock, size))
-    except OSError as exc:
-        raise CliError(f"cannot reach broker {target.id} at {target.host}:{target.port}: {exc}") from exc
-    return response
-
-
-def _read(sock: Any, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise OSError("the broker closed the connection")
-        data += chunk
-    return data
+    return call((target.host, target.port), api_key, version, body)
 
 
 def _check(result: Any, broker_id: int | None) -> None:

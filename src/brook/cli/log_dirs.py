@@ -8,11 +8,9 @@ them unknown, shown as `-`.
 
 from __future__ import annotations
 
-import socket
 import struct
-from typing import Any
 
-from brook.protocol import codec
+from brook.cli.raw_request import exchange
 
 __all__ = ["partition_sizes"]
 
@@ -42,21 +40,13 @@ def partition_sizes(
 
 
 def _describe(address: tuple[str, int], topic: str, partitions: list[int]) -> dict[int, int]:
-    body = codec.encode_body(
-        codec.build(
-            codec.request_class(_DESCRIBE_LOG_DIRS, _VERSION),
-            {"topics": [{"topic": topic, "partitions": partitions}]},
-        )
+    response = exchange(
+        address,
+        _DESCRIBE_LOG_DIRS,
+        _VERSION,
+        {"topics": [{"topic": topic, "partitions": partitions}]},
+        timeout_s=_TIMEOUT_S,
     )
-    client_id = b"brook-cli"
-    header = struct.pack(">hhih", _DESCRIBE_LOG_DIRS, _VERSION, 1, len(client_id)) + client_id + b"\x00"
-    with socket.create_connection(address, timeout=_TIMEOUT_S) as sock:
-        sock.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
-        (size,) = struct.unpack(">i", _read_exactly(sock, 4))
-        frame = _read_exactly(sock, size)
-    response: Any = codec.decode_response_body(
-        _DESCRIBE_LOG_DIRS, _VERSION, frame, 5
-    )  # correlation id + tags
     sizes: dict[int, int] = {}
     for result in response.results:
         for t in result.topics:
@@ -64,14 +54,3 @@ def _describe(address: tuple[str, int], topic: str, partitions: list[int]) -> di
                 for p in t.partitions:
                     sizes[p.partition_index] = sizes.get(p.partition_index, 0) + p.partition_size
     return sizes
-
-
-def _read_exactly(sock: socket.socket, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = sock.recv(n)
-        if not chunk:
-            raise ConnectionError("the broker closed the connection")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)

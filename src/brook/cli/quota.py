@@ -11,14 +11,12 @@ DescribeClientQuotas (48) go over a plain socket to the bootstrap broker, encode
 
 from __future__ import annotations
 
-import socket
-import struct
 from typing import Any
 
 import click
 
-from brook.cli._common import CliError, client_options, emit, format_option, render_table, settings
-from brook.protocol.client import decode_response, encode_request
+from brook.cli._common import CliError, client_options, emit, format_option, render_table
+from brook.cli.raw_request import bootstrap_address, call
 
 __all__ = ["quota"]
 
@@ -75,27 +73,7 @@ def _entity(
 
 
 def _call(api_key: int, body: dict[str, Any]) -> Any:
-    host, _, port = settings().bootstrap.split(",")[0].rpartition(":")
-    frame = encode_request(api_key, _VERSION, 1, "brook-cli", body)
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=_TIMEOUT_S) as sock:
-            sock.sendall(frame)
-            (size,) = struct.unpack(">i", _read_exactly(sock, 4))
-            _, response = decode_response(api_key, _VERSION, _read_exactly(sock, size))
-    except OSError as exc:
-        raise CliError(f"cannot reach the broker at {settings().bootstrap}: {exc}") from exc
-    return response
-
-
-def _read_exactly(sock: socket.socket, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = sock.recv(n)
-        if not chunk:
-            raise ConnectionError("the broker closed the connection")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
+    return call(bootstrap_address(), api_key, _VERSION, body)
 
 
 def _show(entity: Any) -> str:

@@ -1,5 +1,6 @@
-"""One request over a plain socket, encoded by brook's own codec: for the APIs confluent-kafka's AdminClient
-cannot send (OffsetDelete). FindCoordinator first where the request must reach the group coordinator."""
+"""One request over a plain socket, encoded by brook's own codec: for what confluent-kafka's AdminClient cannot
+send (OffsetDelete, DescribeLogDirs, client quotas, the cluster-default broker resource). FindCoordinator first
+where the request must reach the group coordinator."""
 
 from __future__ import annotations
 
@@ -10,32 +11,43 @@ from typing import Any
 from brook.cli._common import CliError, settings
 from brook.protocol.client import decode_response, encode_request
 
-__all__ = ["call", "call_coordinator", "error_name"]
+__all__ = ["bootstrap_address", "call", "call_coordinator", "error_name", "exchange"]
 
 _FIND_COORDINATOR, _FIND_COORDINATOR_VERSION = 10, 1
 _TIMEOUT_S = 15.0
 
 
-def _bootstrap() -> tuple[str, int]:
+def bootstrap_address() -> tuple[str, int]:
+    """The first bootstrap server, as (host, port)."""
     host, _, port = settings().bootstrap.split(",")[0].strip().rpartition(":")
     return host.strip("[]"), int(port)
 
 
-def call(address: tuple[str, int], api_key: int, version: int, body: dict[str, Any]) -> Any:
+def exchange(
+    address: tuple[str, int], api_key: int, version: int, body: dict[str, Any], timeout_s: float = _TIMEOUT_S
+) -> Any:
+    """Send one request and return the decoded response; OSError when the broker cannot be reached."""
     frame = encode_request(api_key, version, 1, "brook-cli", body)
+    with socket.create_connection(address, timeout=timeout_s) as sock:
+        sock.sendall(frame)
+        (size,) = struct.unpack(">i", _read_exactly(sock, 4))
+        _, response = decode_response(api_key, version, _read_exactly(sock, size))
+    return response
+
+
+def call(address: tuple[str, int], api_key: int, version: int, body: dict[str, Any]) -> Any:
+    """`exchange`, with an unreachable broker as a one-line CLI error."""
     try:
-        with socket.create_connection(address, timeout=_TIMEOUT_S) as sock:
-            sock.sendall(frame)
-            (size,) = struct.unpack(">i", _read_exactly(sock, 4))
-            _, response = decode_response(api_key, version, _read_exactly(sock, size))
+        return exchange(address, api_key, version, body)
     except OSError as exc:
         raise CliError(f"cannot reach the broker at {address[0]}:{address[1]}: {exc}") from exc
-    return response
 
 
 def call_coordinator(group: str, api_key: int, version: int, body: dict[str, Any]) -> Any:
     """Send to the coordinator of `group` (asked of the bootstrap broker)."""
-    found = call(_bootstrap(), _FIND_COORDINATOR, _FIND_COORDINATOR_VERSION, {"key": group, "key_type": 0})
+    found = call(
+        bootstrap_address(), _FIND_COORDINATOR, _FIND_COORDINATOR_VERSION, {"key": group, "key_type": 0}
+    )
     if int(found.error_code) != 0:
         raise CliError(f"group {group}: {found.error_message or error_name(found.error_code)}")
     return call((found.host, int(found.port)), api_key, version, body)
