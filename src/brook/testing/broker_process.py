@@ -81,7 +81,7 @@ class BrookProcess(ManagedProcess):
         if self.process is not None:
             if self.process.poll() is None:
                 raise RuntimeError("brook is already running; stop() or kill() it first")
-            self._join()
+            self._join(self.process, self._reader)
         cmd = [sys.executable, "-m", "brook", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         if "log.dirs" in self.overrides:
             cmd += self.extra_args  # several log dirs, given as log.dirs; data_dir is the first
@@ -122,24 +122,26 @@ class BrookProcess(ManagedProcess):
 
     def stop(self, timeout_s: float = 15.0) -> int:
         """SIGTERM and wait: the clean shutdown path. Returns the exit code."""
-        if self.process is None:
+        process, reader = self.process, self._reader
+        if process is None:
             return 0
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
         try:
-            code = self.process.wait(timeout_s)
+            code = process.wait(timeout_s)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait()
-        self._join()
+            process.kill()
+            code = process.wait()
+        self._join(process, reader)
         return code
 
     def kill(self) -> None:
         """SIGKILL: a crash, no shutdown work at all."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self._join()
+        process, reader = self.process, self._reader
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        self._join(process, reader)
 
     def restart(self, *, crash: bool = False) -> BrookProcess:
         if crash:
@@ -148,12 +150,16 @@ class BrookProcess(ManagedProcess):
             self.stop()
         return self.start()
 
-    def _join(self) -> None:
-        if self._reader is not None:
-            self._reader.join(timeout=5)
-            self._reader = None
-        if self.process is not None and self.process.stdout is not None:
-            self.process.stdout.close()
+    def _join(self, process: subprocess.Popen[str] | None, reader: threading.Thread | None) -> None:
+        """Finish with one run's process and output reader (taken before it exited: another thread, such as a
+        supervisor, may already have started the next run on this object)."""
+        if reader is not None:
+            reader.join(timeout=5)
+            if self._reader is reader:
+                self._reader = None
+        # closing the pipe while its reader still reads would block on the reader's lock
+        if process is not None and process.stdout is not None and (reader is None or not reader.is_alive()):
+            process.stdout.close()
 
     def log_text(self) -> str:
         return "\n".join(self.output)
