@@ -233,13 +233,38 @@ def read_back(
     return logs
 
 
+_COORDINATOR_MOVING = frozenset(
+    {
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError._WAIT_COORD,
+        KafkaError._TIMED_OUT,
+    }
+)
+
+
 def read_committed(bootstrap: str, topic: str, group: str) -> list[CommitRead]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, **_QUIET})
+    deadline = time.monotonic() + 60
     try:
-        started = time.monotonic()
-        found = consumer.committed(
-            [TopicPartition(topic, p) for p in _partitions(bootstrap, topic)], timeout=30
-        )
-        return [CommitRead(tp.topic, tp.partition, tp.offset, started) for tp in found if tp.error is None]
+        while True:
+            started = time.monotonic()
+            try:
+                found = consumer.committed(
+                    [TopicPartition(topic, p) for p in _partitions(bootstrap, topic)], timeout=30
+                )
+            except KafkaException as exc:
+                # the coordinator may still be moving right after the faults (NOT_COORDINATOR, loading)
+                error = exc.args[0]
+                if time.monotonic() > deadline or not (
+                    error.retriable() or error.code() in _COORDINATOR_MOVING
+                ):
+                    raise
+                time.sleep(0.5)
+                continue
+            return [
+                CommitRead(tp.topic, tp.partition, tp.offset, started) for tp in found if tp.error is None
+            ]
     finally:
         consumer.close()
