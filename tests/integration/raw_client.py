@@ -8,6 +8,50 @@ from typing import Any
 
 from brook.protocol import codec
 
+ALL_BYTES = 0x7FFFFFFF
+
+
+def produce_body(
+    topic: str, partition: int, records: bytes, *, acks: int = 1, timeout_ms: int = 5000
+) -> dict[str, Any]:
+    """A Produce body (v3+) with one batch for one partition."""
+    return {
+        "acks": acks,
+        "timeout": timeout_ms,
+        "topic_data": [{"name": topic, "partition_data": [{"index": partition, "records": records}]}],
+    }
+
+
+def fetch_body(
+    topic: str,
+    partition: int,
+    *,
+    fetch_offset: int = 0,
+    max_wait_ms: int = 100,
+    max_bytes: int = ALL_BYTES,
+    partition_max_bytes: int = ALL_BYTES,
+) -> dict[str, Any]:
+    """A consumer's Fetch body (v4+, read_uncommitted) for one partition."""
+    return {
+        "replica_id": -1,
+        "max_wait": max_wait_ms,
+        "min_bytes": 1,
+        "max_bytes": max_bytes,
+        "isolation_level": 0,
+        "topics": [
+            {
+                "topic": topic,
+                "partitions": [
+                    {
+                        "partition": partition,
+                        "fetch_offset": fetch_offset,
+                        "partition_max_bytes": partition_max_bytes,
+                    }
+                ],
+            }
+        ],
+    }
+
 
 class RawClient:
     def __init__(self, bootstrap: str, timeout_s: float = 10.0) -> None:

@@ -20,7 +20,7 @@ from brook.protocol import codec
 from brook.testing import BrookProcess
 from brook.testing.batches import make_batch
 from tests.integration.helpers import consume_assigned
-from tests.integration.raw_client import RawClient
+from tests.integration.raw_client import RawClient, fetch_body, produce_body
 
 pytestmark = pytest.mark.integration
 
@@ -150,25 +150,9 @@ def test_one_fetch_reads_at_most_fetch_max_bytes_whatever_it_asks(broker):
     raw = RawClient(broker.bootstrap, timeout_s=60)
     batch = bytes(make_batch([(b"k", os.urandom(500_000))]))
     for _ in range(10):
-        body = {
-            "acks": 1,
-            "timeout": 5000,
-            "topic_data": [{"name": "greedy", "partition_data": [{"index": 7, "records": batch}]}],
-        }
+        body = produce_body("greedy", 7, batch)
         assert raw.request(0, 9, body).responses[0].partition_responses[0].error_code == ErrorCode.none
-    fetch = {
-        "replica_id": -1,
-        "max_wait": 100,
-        "min_bytes": 1,
-        "max_bytes": 0x7FFFFFFF,
-        "isolation_level": 0,
-        "topics": [
-            {
-                "topic": "greedy",
-                "partitions": [{"partition": 7, "fetch_offset": 0, "partition_max_bytes": 0x7FFFFFFF}],
-            }
-        ],
-    }
+    fetch = fetch_body("greedy", 7)
     response = raw.request(1, 11, fetch)
     records = response.responses[0].partitions[0].records
     # fetch.max.bytes is 2 MiB on this broker: whole batches up to it (KIP-74), never the 5 MB asked for
@@ -182,26 +166,10 @@ def test_a_client_that_never_reads_its_fetches_does_not_hold_the_broker(broker):
     raw = RawClient(broker.bootstrap)
     batch = bytes(make_batch([(b"k", os.urandom(500_000))]))
     for _ in range(5):
-        body = {
-            "acks": 1,
-            "timeout": 5000,
-            "topic_data": [{"name": "greedy", "partition_data": [{"index": 8, "records": batch}]}],
-        }
+        body = produce_body("greedy", 8, batch)
         assert raw.request(0, 9, body).responses[0].partition_responses[0].error_code == ErrorCode.none
     raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    fetch = {
-        "replica_id": -1,
-        "max_wait": 100,
-        "min_bytes": 1,
-        "max_bytes": 0x7FFFFFFF,
-        "isolation_level": 0,
-        "topics": [
-            {
-                "topic": "greedy",
-                "partitions": [{"partition": 8, "fetch_offset": 0, "partition_max_bytes": 0x7FFFFFFF}],
-            }
-        ],
-    }
+    fetch = fetch_body("greedy", 8)
     rss_before = _rss_bytes(broker)
     raw.send_raw(b"".join(raw.frame(1, 11, fetch)[1] for _ in range(60)))
     deadline = time.monotonic() + 5
@@ -240,26 +208,10 @@ def default_broker(tmp_path_factory):
 def test_a_well_behaved_producer_keeps_its_latency_while_another_client_fetches_50mb(default_broker):
     raw = RawClient(default_broker.bootstrap, timeout_s=120)
     batch = bytes(make_batch([(b"k", os.urandom(GREEDY_BATCH_BYTES - 100))]))
-    body = {
-        "acks": 1,
-        "timeout": 30000,
-        "topic_data": [{"name": "big", "partition_data": [{"index": 0, "records": batch}]}],
-    }
+    body = produce_body("big", 0, batch, timeout_ms=30000)
     for _ in range(50):
         assert raw.request(0, 9, body).responses[0].partition_responses[0].error_code == ErrorCode.none
-    fetch = {
-        "replica_id": -1,
-        "max_wait": 100,
-        "min_bytes": 1,
-        "max_bytes": 0x7FFFFFFF,
-        "isolation_level": 0,
-        "topics": [
-            {
-                "topic": "big",
-                "partitions": [{"partition": 0, "fetch_offset": 0, "partition_max_bytes": 0x7FFFFFFF}],
-            }
-        ],
-    }
+    fetch = fetch_body("big", 0)
     baseline = _measure_latencies(default_broker.bootstrap, 100, 0)
     fetched: list[int] = []
     done = threading.Event()

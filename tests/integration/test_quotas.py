@@ -15,7 +15,7 @@ from confluent_kafka import KafkaError, Producer
 from brook.common.errors import ErrorCode
 from brook.testing import BrookProcess
 from brook.testing.batches import make_batch
-from tests.integration.raw_client import RawClient
+from tests.integration.raw_client import RawClient, fetch_body, produce_body
 
 pytestmark = pytest.mark.integration
 
@@ -110,11 +110,7 @@ def test_a_throttled_response_carries_the_throttle_time_and_mutes_the_connection
     raw = RawClient(broker.bootstrap, timeout_s=30)
     try:
         batch = bytes(make_batch([(b"k", os.urandom(900_000 - 100))]))
-        body = {
-            "acks": 1,
-            "timeout": 5000,
-            "topic_data": [{"name": "raw", "partition_data": [{"index": 0, "records": batch}]}],
-        }
+        body = produce_body("raw", 0, batch)
         response = raw.request(0, 9, body)
         assert response.responses[0].partition_responses[0].error_code == ErrorCode.none
         throttle_ms = response.throttle_time.total_seconds() * 1000
@@ -130,19 +126,7 @@ def test_a_throttled_response_carries_the_throttle_time_and_mutes_the_connection
 def test_a_fetch_over_its_quota_is_answered_empty_with_a_throttle_time(broker):
     raw = RawClient(broker.bootstrap, timeout_s=30)
     try:
-        fetch = {
-            "replica_id": -1,
-            "max_wait": 100,
-            "min_bytes": 1,
-            "max_bytes": 0x7FFFFFFF,
-            "isolation_level": 0,
-            "topics": [
-                {
-                    "topic": "raw",
-                    "partitions": [{"partition": 0, "fetch_offset": 0, "partition_max_bytes": 0x7FFFFFFF}],
-                }
-            ],
-        }
+        fetch = fetch_body("raw", 0)
         assert len(raw.request(1, 11, fetch).responses[0].partitions[0].records) > 800_000
         assert alter(broker, [("client-id", None)], [("consumer_byte_rate", 10_000, False)]).error_code == 0
         time.sleep(1.5)
