@@ -8,8 +8,8 @@ import pytest
 
 from brook.broker import handlers
 from brook.broker.handlers.base import REGISTRY
-from brook.protocol import codec
 from brook.protocol.connection import NEED_DATA, RemoteProtocolError, ServerConnection
+from tests.unit.protocol.frames import feed, metadata_frame
 
 handlers.load_all()
 
@@ -20,24 +20,6 @@ def _connection(scratch_bytes: int = 64) -> ServerConnection:
         supported={h.api_key: h.versions for h in REGISTRY.values()},
         scratch_bytes=scratch_bytes,
     )
-
-
-def _metadata_frame(correlation_id: int, topics: list[str]) -> bytes:
-    body = codec.encode_body(
-        codec.build(codec.request_class(3, 4), {"topics": [{"name": t} for t in topics]})
-    )
-    header = struct.pack(">hhih", 3, 4, correlation_id, 1) + b"c"
-    return struct.pack(">i", len(header) + len(body)) + header + body
-
-
-def _feed(conn: ServerConnection, data: bytes, step: int) -> None:
-    pos = 0
-    while pos < len(data):
-        buf = conn.get_buffer(-1)
-        n = min(len(buf), step, len(data) - pos)
-        buf[:n] = data[pos : pos + n]
-        conn.buffer_updated(n)
-        pos += n
 
 
 def _drain(conn: ServerConnection) -> list[tuple[int, list[str]]]:
@@ -52,17 +34,17 @@ def _drain(conn: ServerConnection) -> list[tuple[int, list[str]]]:
 def test_frames_survive_any_read_split(step: int, scratch_bytes: int) -> None:
     # Small frames stay in the scratch buffer; the long topic name makes one bigger than a small scratch.
     topics = [["a"], ["b" * 200, "c"], [], ["d" * 20]]
-    stream = b"".join(_metadata_frame(i, t) for i, t in enumerate(topics))
+    stream = b"".join(metadata_frame(i, t) for i, t in enumerate(topics))
     conn = _connection(scratch_bytes)
-    _feed(conn, stream, step)
+    feed(conn, stream, step)
     assert _drain(conn) == list(enumerate(topics))
     assert conn.buffered_bytes == 0
 
 
 def test_big_frame_is_read_into_its_own_buffer() -> None:
     conn = _connection(64)
-    frame = _metadata_frame(9, ["x" * 500])
-    _feed(conn, frame[:40], 40)
+    frame = metadata_frame(9, ["x" * 500])
+    feed(conn, frame[:40], 40)
     assert conn.next_request() is NEED_DATA
     buf = conn.get_buffer(-1)
     assert len(buf) == len(frame) - 40  # exactly the rest of the frame, no copy through the scratch
@@ -73,7 +55,7 @@ def test_big_frame_is_read_into_its_own_buffer() -> None:
 
 def test_requests_before_a_bad_frame_are_still_returned() -> None:
     conn = _connection()
-    _feed(conn, _metadata_frame(1, ["a"]) + struct.pack(">i", -5), 1000)
+    feed(conn, metadata_frame(1, ["a"]) + struct.pack(">i", -5), 1000)
     first = conn.next_request()
     assert first is not NEED_DATA
     assert first.correlation_id == 1
@@ -83,14 +65,14 @@ def test_requests_before_a_bad_frame_are_still_returned() -> None:
 
 def test_big_frame_buffer_is_reused_once_the_request_is_released() -> None:
     conn = _connection(64)
-    frame = _metadata_frame(1, ["x" * 500])
-    _feed(conn, frame, 10_000)
+    frame = metadata_frame(1, ["x" * 500])
+    feed(conn, frame, 10_000)
     first = conn.next_request()
     assert first is not NEED_DATA
     assert first.buffer is not None
     buffer = first.buffer
     conn.release(first)
-    _feed(conn, frame[:40], 40)
+    feed(conn, frame[:40], 40)
     assert conn.get_buffer(-1).obj is buffer
-    _feed(conn, frame[40:], 10_000)
+    feed(conn, frame[40:], 10_000)
     assert _drain(conn) == [(1, ["x" * 500])]

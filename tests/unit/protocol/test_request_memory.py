@@ -7,9 +7,9 @@ import struct
 
 from brook.broker import handlers
 from brook.broker.handlers.base import REGISTRY
-from brook.protocol import codec
 from brook.protocol.connection import NEED_DATA, Request, ServerConnection
 from brook.protocol.request_memory import RequestMemory
+from tests.unit.protocol.frames import feed, metadata_frame
 
 handlers.load_all()
 SUPPORTED = {h.api_key: h.versions for h in REGISTRY.values()}
@@ -18,24 +18,6 @@ MIB = 1024 * 1024
 
 def _connection(memory: RequestMemory) -> ServerConnection:
     return ServerConnection(max_request_bytes=100 * MIB, supported=SUPPORTED, memory=memory)
-
-
-def _metadata_frame(correlation_id: int, topics: list[str]) -> bytes:
-    body = codec.encode_body(
-        codec.build(codec.request_class(3, 4), {"topics": [{"name": t} for t in topics]})
-    )
-    header = struct.pack(">hhih", 3, 4, correlation_id, 1) + b"c"
-    return struct.pack(">i", len(header) + len(body)) + header + body
-
-
-def _feed(conn: ServerConnection, data: bytes, step: int) -> None:
-    pos = 0
-    while pos < len(data):
-        buf = conn.get_buffer(-1)
-        n = min(len(buf), step, len(data) - pos)
-        buf[:n] = data[pos : pos + n]
-        conn.buffer_updated(n)
-        pos += n
 
 
 def _next(conn: ServerConnection) -> Request:
@@ -47,7 +29,7 @@ def _next(conn: ServerConnection) -> Request:
 def test_a_100_mib_prefix_with_four_bytes_holds_no_100_mib_buffer() -> None:
     memory = RequestMemory(capacity=200 * MIB)
     conn = _connection(memory)
-    _feed(conn, struct.pack(">i", 100 * MIB) + b"\x00\x03\x00\x04", 100)
+    feed(conn, struct.pack(">i", 100 * MIB) + b"\x00\x03\x00\x04", 100)
     assert memory.reserved == 100 * MIB  # accounted for...
     assert len(conn.get_buffer(-1)) <= 256 * 1024  # ...but stored only as it arrives
     assert conn.next_request() is NEED_DATA
@@ -58,12 +40,12 @@ def test_a_100_mib_prefix_with_four_bytes_holds_no_100_mib_buffer() -> None:
 
 def test_a_full_pool_blocks_the_next_big_frame_until_a_request_is_released() -> None:
     memory = RequestMemory(capacity=1 * MIB, scratch_bytes=1024)
-    big = _metadata_frame(1, ["t" * 200] * 4000)  # ~800 KB
+    big = metadata_frame(1, ["t" * 200] * 4000)  # ~800 KB
     first, second = _connection(memory), _connection(memory)
-    _feed(first, big, 64 * 1024)
+    feed(first, big, 64 * 1024)
     request = _next(first)
     assert memory.reserved == len(big) - 4
-    _feed(second, big[:100], 100)
+    feed(second, big[:100], 100)
     assert second.memory_blocked
     assert second.buffered_bytes == 100
     second.retry_memory()
@@ -72,14 +54,14 @@ def test_a_full_pool_blocks_the_next_big_frame_until_a_request_is_released() -> 
     assert memory.reserved == 0
     second.retry_memory()
     assert not second.memory_blocked
-    _feed(second, big[100:], 64 * 1024)
+    feed(second, big[100:], 64 * 1024)
     assert [t.name for t in _next(second).body.topics] == ["t" * 200] * 4000
 
 
 def test_a_big_frame_grows_as_it_arrives_and_decodes_whole() -> None:
     memory = RequestMemory(capacity=100 * MIB)
     topics = [f"topic-{i:06d}-" + "x" * 20 for i in range(40_000)]  # a 1.3 MB frame
-    frame = _metadata_frame(5, topics)
+    frame = metadata_frame(5, topics)
     conn = _connection(memory)
     sizes = []
     pos = 0
@@ -102,12 +84,12 @@ def test_an_idle_connection_holds_no_scratch_buffer() -> None:
     conns = [_connection(memory) for _ in range(100)]
     assert memory.scratch_in_use == 0
     for conn in conns:
-        _feed(conn, _metadata_frame(1, ["a"]), 1000)
+        feed(conn, metadata_frame(1, ["a"]), 1000)
         assert _next(conn).correlation_id == 1
     assert memory.scratch_in_use == 0
-    _feed(conns[0], _metadata_frame(2, ["b"])[:7], 1000)  # a partial frame of a few bytes is parked
+    feed(conns[0], metadata_frame(2, ["b"])[:7], 1000)  # a partial frame of a few bytes is parked
     assert memory.scratch_in_use == 0
-    _feed(conns[0], _metadata_frame(2, ["b"])[7:], 1000)
+    feed(conns[0], metadata_frame(2, ["b"])[7:], 1000)
     assert _next(conns[0]).correlation_id == 2
 
 
@@ -116,7 +98,7 @@ def test_a_bad_big_frame_gives_its_reservation_back() -> None:
     body = b"\xff\xff\xff\x7f" + b"\x00" * 5000  # Metadata v4 with an impossible topic count
     header = struct.pack(">hhih", 3, 4, 1, 1) + b"c"
     conn = _connection(memory)
-    _feed(conn, struct.pack(">i", len(header) + len(body)) + header + body, 4096)
+    feed(conn, struct.pack(">i", len(header) + len(body)) + header + body, 4096)
     try:
         conn.next_request()
     except Exception:  # noqa: BLE001
