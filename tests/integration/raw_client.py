@@ -53,6 +53,19 @@ def fetch_body(
     }
 
 
+def log_end_offset(bootstrap: str, topic: str, partition: int = 0) -> int:
+    """The partition's latest offset (ListOffsets v5, timestamp -1), over a connection of its own."""
+    raw = RawClient(bootstrap)
+    try:
+        body = {
+            "replica_id": -1,
+            "topics": [{"name": topic, "partitions": [{"partition_index": partition, "timestamp": -1}]}],
+        }
+        return raw.request(2, 5, body).topics[0].partitions[0].offset
+    finally:
+        raw.close()
+
+
 class RawClient:
     def __init__(self, bootstrap: str, timeout_s: float = 10.0) -> None:
         host, port = bootstrap.rsplit(":", 1)

@@ -27,7 +27,7 @@ from brook.testing import BrookProcess
 from brook.testing.batches import make_batch
 from tests.integration.helpers import wait_until
 from tests.integration.hostile_common import steady_producer
-from tests.integration.raw_client import RawClient
+from tests.integration.raw_client import RawClient, log_end_offset, produce_body
 
 pytestmark = pytest.mark.integration
 
@@ -94,28 +94,7 @@ def _rss_bytes(broker) -> int:
 def _produce(broker, topic: str, records: bytes, version: int = 9):
     raw = RawClient(broker.bootstrap, timeout_s=60)
     try:
-        body = {
-            "acks": 1,
-            "timeout": 5000,
-            "topic_data": [{"name": topic, "partition_data": [{"index": 0, "records": records}]}],
-        }
-        return raw.request(0, version, body).responses[0].partition_responses[0]
-    finally:
-        raw.close()
-
-
-def _log_end(broker, topic: str) -> int:
-    raw = RawClient(broker.bootstrap)
-    try:
-        response = raw.request(
-            2,
-            5,
-            {
-                "replica_id": -1,
-                "topics": [{"name": topic, "partitions": [{"partition_index": 0, "timestamp": -1}]}],
-            },
-        )
-        return response.topics[0].partitions[0].offset
+        return raw.request(0, version, produce_body(topic, 0, records)).responses[0].partition_responses[0]
     finally:
         raw.close()
 
@@ -132,10 +111,10 @@ def _raw_batch(section: bytes, *, records_count: int, last_offset_delta: int, at
 
 
 def _rejected(broker, topic: str, batch: bytes, code: ErrorCode, version: int = 9):
-    before = _log_end(broker, topic)
+    before = log_end_offset(broker.bootstrap, topic)
     result = _produce(broker, topic, batch, version)
     assert result.error_code == code, result
-    assert _log_end(broker, topic) == before
+    assert log_end_offset(broker.bootstrap, topic) == before
     return result
 
 
@@ -256,8 +235,8 @@ def test_garbage_into_consumer_offsets_is_refused_and_groups_keep_their_offsets(
 
 
 def test_well_formed_batches_of_every_codec_still_land(broker):
-    before = _log_end(broker, "target")
+    before = log_end_offset(broker.bootstrap, "target")
     for codec in Compression:
         batch = make_batch([(b"k%d" % i, os.urandom(100)) for i in range(50)], compression=codec)
         assert _produce(broker, "target", bytes(batch)).error_code == ErrorCode.none
-    assert _log_end(broker, "target") == before + 50 * len(Compression)
+    assert log_end_offset(broker.bootstrap, "target") == before + 50 * len(Compression)

@@ -15,7 +15,7 @@ from brook.common.errors import ErrorCode
 from brook.testing import BrookProcess
 from brook.testing.batches import make_batch
 from tests.integration.helpers import consume_assigned
-from tests.integration.raw_client import RawClient
+from tests.integration.raw_client import RawClient, log_end_offset
 
 
 @pytest.fixture(scope="module")
@@ -80,22 +80,6 @@ def _partition_error(response) -> int:
     return response.responses[0].partition_responses[0].error_code
 
 
-def _log_end(broker, topic: str) -> int:
-    raw = RawClient(broker.bootstrap)
-    try:
-        response = raw.request(
-            2,
-            5,
-            {
-                "replica_id": -1,
-                "topics": [{"name": topic, "partitions": [{"partition_index": 0, "timestamp": -1}]}],
-            },
-        )
-        return response.topics[0].partitions[0].offset
-    finally:
-        raw.close()
-
-
 @pytest.mark.parametrize(
     "data",
     [
@@ -120,24 +104,24 @@ def test_bad_frames_close_only_that_connection(broker, data):
 
 
 def test_bad_crc_is_corrupt_message_and_nothing_is_appended(broker):
-    before = _log_end(broker, "target")
+    before = log_end_offset(broker.bootstrap, "target")
     batch = bytearray(make_batch([(b"k", b"v")]))
     batch[-1] ^= 0xFF
     raw = RawClient(broker.bootstrap)
     response = raw.request(0, 7, _produce_body("target", bytes(batch)))
     raw.close()
     assert _partition_error(response) == ErrorCode.corrupt_message
-    assert _log_end(broker, "target") == before
+    assert log_end_offset(broker.bootstrap, "target") == before
 
 
 def test_batch_over_max_message_bytes_is_message_too_large(broker):
-    before = _log_end(broker, "target")
+    before = log_end_offset(broker.bootstrap, "target")
     batch = make_batch([(b"k", b"x" * 200_000)])
     raw = RawClient(broker.bootstrap)
     response = raw.request(0, 7, _produce_body("target", batch))
     raw.close()
     assert _partition_error(response) == ErrorCode.message_too_large
-    assert _log_end(broker, "target") == before
+    assert log_end_offset(broker.bootstrap, "target") == before
 
 
 @pytest.mark.parametrize("topic", ["bad/name", "x" * 250, ".."])
