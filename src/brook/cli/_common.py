@@ -262,6 +262,18 @@ def results_by_name(
     return rows
 
 
+def emit_status_table(results: list[dict[str, Any]], key: str) -> None:
+    """A NAME/STATUS result table (a row's error in place of its status), then `exit_if_failed`."""
+    emit(
+        results,
+        lambda: render_table(
+            [key.upper(), "STATUS"],
+            [(r[key], r["status"] if r["error"] is None else r["error"]) for r in results],
+        ),
+    )
+    exit_if_failed(results, key)
+
+
 def exit_if_failed(results: list[dict[str, Any]], key: str) -> None:
     """After a result table: each failed row once more on stderr (`brook: NAME: error`), then exit 1."""
     failed = [r for r in results if r.get("error") is not None]

@@ -9,6 +9,7 @@ from brook.cli._common import (
     admin_client,
     client_options,
     emit,
+    emit_status_table,
     exit_if_failed,
     format_option,
     render_table,
@@ -73,14 +74,7 @@ def create(
     results = results_by_name(
         futures, names, key="topic", fine_codes=fine, fine_status="EXISTS (nothing created)"
     )
-    emit(
-        results,
-        lambda: render_table(
-            ["TOPIC", "STATUS"],
-            [(r["topic"], r["status"] if r["error"] is None else r["error"]) for r in results],
-        ),
-    )
-    exit_if_failed(results, "topic")
+    emit_status_table(results, "topic")
 
 
 @topic.command(name="list")
@@ -130,14 +124,7 @@ def delete(topics: tuple[str, ...], topic_opts: tuple[str, ...], if_exists: bool
     results = results_by_name(
         futures, names, key="topic", fine_codes=fine, fine_status="NOT-FOUND (nothing deleted)"
     )
-    emit(
-        results,
-        lambda: render_table(
-            ["TOPIC", "STATUS"],
-            [(r["topic"], r["status"] if r["error"] is None else r["error"]) for r in results],
-        ),
-    )
-    exit_if_failed(results, "topic")
+    emit_status_table(results, "topic")
 
 
 @topic.command(name="add-partitions")

@@ -9,12 +9,10 @@ import click
 from brook.cli._common import (
     admin_client,
     client_options,
-    emit,
-    exit_if_failed,
+    emit_status_table,
     format_option,
     is_unsupported,
     parse_key_values,
-    render_table,
     settings,
 )
 from brook.cli.config_syntax import parse_config_deletes, parse_config_pairs
@@ -71,14 +69,7 @@ def alter_config(
     for name in names:
         error = _alter_one(admin, name, pairs, list(deletes))
         results.append({"topic": name, "status": "OK" if error is None else "FAILED", "error": error})
-    emit(
-        results,
-        lambda: render_table(
-            ["TOPIC", "STATUS"],
-            [(r["topic"], r["status"] if r["error"] is None else r["error"]) for r in results],
-        ),
-    )
-    exit_if_failed(results, "topic")
+    emit_status_table(results, "topic")
 
 
 def _alter_one(admin: Any, name: str, pairs: list[tuple[str, str]], deletes: list[str]) -> str | None:
