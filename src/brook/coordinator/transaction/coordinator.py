@@ -47,6 +47,7 @@ class TxnLogWriter(Protocol):
 class MarkerSender(Protocol):
     def send_markers(
         self,
+        transactional_id: str,
         coordinator_epoch: int,
         producer_id: int,
         producer_epoch: int,
@@ -387,7 +388,9 @@ class TransactionCoordinator:
                 return
             self._complete(partition, meta)
 
-        self._markers.send_markers(epoch, producer_id, producer_epoch, commit, meta.partitions, on_written)
+        self._markers.send_markers(
+            meta.transactional_id, epoch, producer_id, producer_epoch, commit, meta.partitions, on_written
+        )
 
     def _complete(self, partition: int, meta: TxnMetadata) -> None:
         decision = d.decide_complete(meta, self._clock.now_ms())

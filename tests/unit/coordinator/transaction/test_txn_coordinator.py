@@ -40,7 +40,9 @@ class Markers:
         self.sent: list[tuple[int, int, int, bool, frozenset[TopicPartition]]] = []
         self.pending: list[Callable[[], None]] = []
 
-    def send_markers(self, coordinator_epoch, producer_id, producer_epoch, commit, partitions, on_written):  # type: ignore[no-untyped-def]
+    def send_markers(
+        self, transactional_id, coordinator_epoch, producer_id, producer_epoch, commit, partitions, on_written
+    ):  # type: ignore[no-untyped-def]
         self.sent.append((coordinator_epoch, producer_id, producer_epoch, commit, partitions))
         self.pending.append(on_written)
 
