@@ -3,6 +3,7 @@
 Directory contents:
 
     00000000000000000000.log / .index / .timeindex   one segment per base offset (segment.py, index.py)
+    00000000000000000000.txnindex                     aborted transactions of a segment (txn_index.py)
     leader-epoch-checkpoint                           epoch -> start offset (epoch.py, checkpoint.py)
     *.deleted                                         segments waiting for file_delete_delay_ms
 
@@ -48,6 +49,7 @@ from brook.storage.open_files import SegmentFiles
 from brook.storage.retention import below_high_watermark, past_retention_bytes, past_retention_ms
 from brook.storage.segment import INDEX_SUFFIX, TIME_INDEX_SUFFIX, BatchInfo, LogSegment, log_path
 from brook.storage.timestamps import first_offset_at_or_after, max_timestamp_offset
+from brook.storage.txn_index import AbortedTxn, TransactionIndexes
 
 __all__ = ["FileLog", "parse_partition_dir"]
 
@@ -90,6 +92,7 @@ class FileLog:
         self.load_result = loaded
         self._segments: list[LogSegment] = loaded.segments
         self._bases = [s.base_offset for s in self._segments]
+        self._txn_indexes = TransactionIndexes(directory, self._bases)
         self._log_start_offset = loaded.log_start_offset
         self._recovery_point = loaded.recovery_point
         self._high_watermark = loaded.log_end_offset
@@ -396,6 +399,7 @@ class FileLog:
         path = log_path(self.directory, base_offset)
         for stale in (path, path.with_suffix(INDEX_SUFFIX), path.with_suffix(TIME_INDEX_SUFFIX)):
             stale.unlink(missing_ok=True)
+        self._txn_indexes.remove(base_offset)
         segment = LogSegment(
             self.directory,
             base_offset,
@@ -513,6 +517,7 @@ class FileLog:
 
     def _after_truncation(self) -> None:
         end = self.log_end_offset
+        self._txn_indexes.truncate_to(end)
         self._epochs.truncate_from_end(end)
         self._high_watermark = min(self._high_watermark, end)
         self._recovery_point = min(self._recovery_point, end)
@@ -552,10 +557,15 @@ class FileLog:
         self._epochs.truncate_from_start(self._log_start_offset)
         self._schedule_delete(segment, now_ms)
 
-    def _schedule_delete(self, segment: LogSegment, now_ms: int | None = None) -> None:
-        """Hide the segment now; close and unlink it after file_delete_delay_ms so open reads finish."""
+    def _schedule_delete(
+        self, segment: LogSegment, now_ms: int | None = None, *, keep_txn_index: bool = False
+    ) -> None:
+        """Hide the segment now; close and unlink it after file_delete_delay_ms so open reads finish.
+        Its aborted-transaction index goes at once (fetches read it from memory)."""
         now_ms = self.clock.now_ms() if now_ms is None else now_ms
         try:
+            if not keep_txn_index:
+                self._txn_indexes.remove(segment.base_offset)
             segment.rename_to_deleted()
         except OSError as exc:
             raise self._fail(exc) from exc
@@ -576,7 +586,7 @@ class FileLog:
         i = self._segments.index(old)
         log_file = old.path
         try:
-            self._schedule_delete(old)
+            self._schedule_delete(old, keep_txn_index=True)  # the cleaned copy keeps the markers
             os.rename(swap_path, log_file)
             segment = LogSegment(
                 self.directory,
@@ -591,6 +601,25 @@ class FileLog:
         except OSError as exc:
             raise self._fail(exc) from exc
         self._segments[i] = segment
+
+    # -- aborted transactions (txn_index.py) -------------------------------------------------------
+
+    def append_aborted_txn(self, txn: AbortedTxn) -> None:
+        """An ABORT marker at txn.last_offset was appended: index it in its segment."""
+        try:
+            self._txn_indexes.append(txn, self._bases)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+
+    def collect_aborted_txns(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
+        return self._txn_indexes.collect(fetch_offset, upper_bound)
+
+    def replace_aborted_txns(self, from_offset: int, txns: list[AbortedTxn]) -> None:
+        """A replay of the log from `from_offset` found `txns`: they replace the indexed ones from there."""
+        try:
+            self._txn_indexes.replace_from(from_offset, txns, self._bases)
+        except OSError as exc:
+            raise self._fail(exc) from exc
 
     # -- retention -------------------------------------------------------------------------------
 
@@ -627,6 +656,7 @@ class FileLog:
             for segment in segments:
                 if segment.needs_sync:
                     segment.flush()
+            self._txn_indexes.flush()
         except (OSError, ValueError) as exc:  # EBADF and the like: a file closed under us by close()
             if self._closed:
                 # The log was closed (topic deleted, broker stopping) while this worker thread flushed;
