@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from brook.broker.broker_client import BrokerClient
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
+from brook.coordinator import OFFSETS_TOPIC
 
 if TYPE_CHECKING:
     from brook.broker.app import Broker
@@ -124,6 +125,8 @@ class TxnMarkerSender:
         by_leader: dict[int, list[TopicPartition]] = defaultdict(list)
         for tp in sorted(remaining):
             state = metadata.topic(tp.topic)
+            if state is None and tp.topic == OFFSETS_TOPIC:
+                continue  # AddOffsetsToTxn named it before the topic existed: it is being created
             if state is None or tp.partition not in state.partitions:
                 logger.info("no marker for tp=%s: the partition no longer exists", tp)
                 remaining.discard(tp)

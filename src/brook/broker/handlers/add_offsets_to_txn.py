@@ -15,9 +15,7 @@ async def add_offsets_to_txn(ctx: RequestContext, req: Any) -> Any:
     if not req.group_id:
         return ctx.respond(throttle_time=0, error_code=ErrorCode.invalid_request)
     groups = ctx.broker.groups
-    groups.ensure_offsets_topic()
-    if ctx.broker.metadata.topic(OFFSETS_TOPIC) is None:
-        return ctx.respond(throttle_time=0, error_code=ErrorCode.coordinator_not_available)
+    groups.ensure_offsets_topic()  # as Kafka, the partition is named whether or not the topic exists yet
     tp = TopicPartition(OFFSETS_TOPIC, groups.coordinator.partition_for(req.group_id))
     error = await ctx.broker.transactions.add_partitions(
         req.transactional_id, req.producer_id, req.producer_epoch, [tp]
