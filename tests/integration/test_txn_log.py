@@ -271,3 +271,23 @@ def test_restart_keeps_aborted_hidden_and_open_transactions_open(tmp_path, how):
             assert values == [b"committed", b"open", b"open-2"]
         finally:
             raw.close()
+
+
+def test_describe_producers_reports_open_transactions(broker, raw):
+    topic = _topic(broker)
+    pid, epoch = init_producer_id(raw)
+    done, done_epoch = init_producer_id(raw)
+    produce_txn(raw, topic, 0, done, done_epoch, 0, [b"a", b"b"])  # 0-1
+    write_markers(raw, done, done_epoch, True, {topic: [0]}, coordinator_epoch=6)  # 2
+    produce_txn(raw, topic, 0, pid, epoch, 0, [b"c", b"d", b"e"])  # 3-5, open
+    body = {"topics": [{"name": topic, "partition_indexes": [0, 9]}]}
+    response = raw.request(61, 0, body)
+    [found, missing] = response.topics[0].partitions
+    assert (missing.partition_index, missing.error_code) == (9, ErrorCode.unknown_topic_or_partition)
+    assert found.error_code == ErrorCode.none
+    states = {
+        p.producer_id: (p.producer_epoch, p.last_sequence, p.coordinator_epoch, p.current_txn_start_offset)
+        for p in found.active_producers
+    }
+    assert states == {done: (done_epoch, 1, 6, -1), pid: (epoch, 2, -1, 3)}
+    assert all(p.last_timestamp > 0 for p in found.active_producers)

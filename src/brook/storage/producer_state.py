@@ -274,7 +274,7 @@ class ProducerStateManager:
                 pid,
                 e.epoch,
                 e.batches[-1].last_sequence if e.batches else -1,
-                e.last_timestamp_ms,
+                e.batches[-1].timestamp_ms if e.batches else e.last_timestamp_ms,
                 e.coordinator_epoch,
                 e.current_txn_first_offset,
             )
