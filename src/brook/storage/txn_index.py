@@ -29,7 +29,14 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["TXN_INDEX_SUFFIX", "AbortedTxn", "TransactionIndexes", "decode_entries", "encode_entry"]
+__all__ = [
+    "ENTRY_SIZE",
+    "TXN_INDEX_SUFFIX",
+    "AbortedTxn",
+    "TransactionIndexes",
+    "decode_entries",
+    "encode_entry",
+]
 
 logger = logging.getLogger(__name__)
 
