@@ -612,7 +612,11 @@ class FileLog:
             raise self._fail(exc) from exc
 
     def collect_aborted_txns(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
-        return self._txn_indexes.collect(fetch_offset, upper_bound)
+        """A read returns batches of one segment: the range ends at the next segment's base at most."""
+        i = self._segment_index(fetch_offset)
+        if i + 1 < len(self._bases):
+            upper_bound = min(upper_bound, self._bases[i + 1])
+        return self._txn_indexes.collect(fetch_offset, upper_bound, self._bases)
 
     def replace_aborted_txns(self, from_offset: int, txns: list[AbortedTxn]) -> None:
         """A replay of the log from `from_offset` found `txns`: they replace the indexed ones from there."""

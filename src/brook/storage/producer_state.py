@@ -83,6 +83,7 @@ class ProducerStateManager:
         self._expiration_ms = producer_id_expiration_ms
         # completed transactions whose marker the high watermark has not passed yet, in marker order
         self._unreplicated: deque[CompletedTxn] = deque()
+        self._ongoing: dict[int, int] = {}  # producer id -> first offset of its open transaction
 
     @property
     def expiration_ms(self) -> int:
@@ -186,6 +187,7 @@ class ProducerStateManager:
             )
             self._unreplicated.append(completed)
         entry.current_txn_first_offset = -1
+        self._ongoing.pop(producer_id, None)
         entry.coordinator_epoch = marker.coordinator_epoch
         entry.last_timestamp_ms = now_ms
         return completed
@@ -225,6 +227,7 @@ class ProducerStateManager:
         entry.last_timestamp_ms = now_ms
         if header.is_transactional and entry.current_txn_first_offset < 0:
             entry.current_txn_first_offset = first_offset
+            self._ongoing[header.producer_id] = first_offset
 
     # -- transactions --------------------------------------------------------------------------------
 
@@ -232,11 +235,11 @@ class ProducerStateManager:
         """The smallest first offset of the transactions still open or whose marker is at or past
         `high_watermark`, None if there is none (the LSO is then the high watermark)."""
         self.prune_replicated(high_watermark)
-        candidates = [
-            e.current_txn_first_offset for e in self._producers.values() if e.current_txn_first_offset >= 0
-        ]
+        if not self._ongoing and not self._unreplicated:
+            return None  # every fetch asks: no transaction, no cost
+        candidates = list(self._ongoing.values())
         candidates.extend(t.first_offset for t in self._unreplicated)
-        return min(candidates, default=None)
+        return min(candidates)
 
     def prune_replicated(self, high_watermark: int) -> None:
         """Forget completed transactions whose marker is below `high_watermark` (they are stable)."""
@@ -246,11 +249,7 @@ class ProducerStateManager:
     def last_stable_offset_after(self, completed: CompletedTxn) -> int:
         """The LSO once `completed` is done, ignoring the high watermark: the first offset of another
         open or unreplicated transaction, else just past its marker (the AbortedTxn's last_stable_offset)."""
-        others = [
-            e.current_txn_first_offset
-            for pid, e in self._producers.items()
-            if e.current_txn_first_offset >= 0 and pid != completed.producer_id
-        ]
+        others = [first for pid, first in self._ongoing.items() if pid != completed.producer_id]
         others.extend(t.first_offset for t in self._unreplicated if t is not completed)
         return min(others, default=completed.last_offset + 1)
 
@@ -317,11 +316,14 @@ class ProducerStateManager:
         )
         entry.batches.extend(batches[-BATCHES_PER_PRODUCER:])
         self._producers[producer_id] = entry
+        if current_txn_first_offset >= 0:
+            self._ongoing[producer_id] = current_txn_first_offset
 
     def truncate(self) -> None:
         """Forget everything (after a log truncation the caller rebuilds from the log)."""
         self._producers.clear()
         self._unreplicated.clear()
+        self._ongoing.clear()
 
     def truncate_from(self, offset: int) -> bool:
         """After the log was truncated to `offset`: drop the cached batches at or past it. Returns False

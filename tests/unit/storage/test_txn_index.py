@@ -40,9 +40,9 @@ def test_entries_go_to_the_segment_of_their_marker_and_survive_a_reload(tmp_path
     reloaded = TransactionIndexes(tmp_path, bases)
     assert reloaded.all_entries() == [early, spanning]
     # a fetch from 60 up to 200 overlaps only the spanning one; from 0 up to 90 only the early one
-    assert reloaded.collect(60, 200) == [spanning]
-    assert reloaded.collect(0, 90) == [early]
-    assert reloaded.collect(121, 200) == []
+    assert reloaded.collect(60, 200, bases) == [spanning]
+    assert reloaded.collect(0, 90, bases) == [early]
+    assert reloaded.collect(121, 200, bases) == []
 
 
 def test_truncation_replace_and_removal(tmp_path: Path) -> None:
