@@ -147,7 +147,7 @@ class Partition:
     @property
     def last_stable_offset(self) -> int:
         """min(first offset of the open or unreplicated transactions, high watermark)."""
-        return last_stable_offset(self.producer_state, self.log.high_watermark)
+        return last_stable_offset(self.producer_state, self.log.high_watermark, self.log.log_start_offset)
 
     def check_enough_replicas(self) -> None:
         """acks=all: refuse before appending when the ISR is below min.insync.replicas."""

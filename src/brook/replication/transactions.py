@@ -21,10 +21,14 @@ __all__ = ["apply_appended", "last_stable_offset", "rebuild_from_log"]
 logger = logging.getLogger(__name__)
 
 
-def last_stable_offset(state: ProducerStateManager, high_watermark: int) -> int:
-    """LSO = min(first offset of every open or not yet replicated transaction, high watermark)."""
+def last_stable_offset(state: ProducerStateManager, high_watermark: int, log_start_offset: int) -> int:
+    """LSO = min(first offset of every open or not yet replicated transaction, high watermark), never
+    below the log start (retention or DeleteRecords may pass an open transaction's start: Kafka's
+    UnifiedLog then takes the log start as the first unstable offset)."""
     first_unstable = state.first_unstable_offset(high_watermark)
-    return high_watermark if first_unstable is None else min(first_unstable, high_watermark)
+    if first_unstable is None:
+        return high_watermark
+    return min(max(first_unstable, log_start_offset), high_watermark)
 
 
 def apply_appended(

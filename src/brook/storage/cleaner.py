@@ -11,6 +11,11 @@ One pass over a log:
      Tombstones (null value) survive until their segment is older than delete_retention_ms, so consumers
      that are behind still see the delete. Records without a key are dropped, as Kafka's cleaner does.
 
+Transactions (Kafka's LogCleaner rules): cleaning stops before the segment holding the log's first
+unstable offset (`FileLog.cleaner_upper_bound`, the LSO its partition gives), so a record of an open
+transaction never shadows an older committed value; records of aborted transactions (the log's
+.txnindex) neither enter the offset map nor survive a rewrite. Markers are kept.
+
 Swap protocol (crash safe, see loader.py): the new segment is written to `<base>.log.cleaned`, fsynced,
 renamed to `<base>.log.swap` (the commit point), the old segment is renamed to `.deleted` (open reads keep
 their fd), and `.swap` becomes `.log`. A crash before the swap rename leaves the old segment; after it,
@@ -23,13 +28,13 @@ import logging
 import os
 
 from brook.common.files import fsync_dir, write_fully
-from brook.records.batch import iter_batches
+from brook.records.batch import BatchHeader, iter_batches
 from brook.records.records import Record, iter_records, rebuild_batch
 from brook.storage.loader import CLEANED_SUFFIX, SWAP_SUFFIX
 from brook.storage.log import FileLog
 from brook.storage.segment import LogSegment
 
-__all__ = ["clean_log", "compact_batches"]
+__all__ = ["AbortedRanges", "clean_log", "compact_batches"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,19 +45,40 @@ def _read_segment(segment: LogSegment) -> bytes:
 
 def _cleanable_segments(log: FileLog, now_ms: int) -> list[LogSegment]:
     out = []
+    upper_bound = log.cleaner_upper_bound()
     for segment in log.segments[:-1]:
         if segment.max_timestamp > now_ms - log.config.min_compaction_lag_ms:
             break
+        if upper_bound is not None and segment.next_offset > upper_bound:
+            break  # holds (or follows) a transaction still open or not yet replicated
         out.append(segment)
     return out
 
 
-def build_offset_map(segments_data: list[bytes]) -> dict[bytes, int]:
+class AbortedRanges:
+    """Which transactional batches belong to an aborted transaction: producer id -> [first, last]."""
+
+    def __init__(self, aborted: list[tuple[int, int, int]]) -> None:
+        self._ranges: dict[int, list[tuple[int, int]]] = {}
+        for producer_id, first, last in aborted:
+            self._ranges.setdefault(producer_id, []).append((first, last))
+
+    def holds(self, header: BatchHeader) -> bool:
+        if not header.is_transactional or header.is_control:
+            return False
+        ranges = self._ranges.get(header.producer_id, ())
+        return any(first <= header.base_offset <= last for first, last in ranges)
+
+
+_NO_ABORTS = AbortedRanges([])
+
+
+def build_offset_map(segments_data: list[bytes], aborted: AbortedRanges = _NO_ABORTS) -> dict[bytes, int]:
     latest: dict[bytes, int] = {}
     for data in segments_data:
         view = memoryview(data)
         for pos, header in iter_batches(view):
-            if header.is_control:
+            if header.is_control or aborted.holds(header):
                 continue
             for record in iter_records(view[pos : pos + header.size], header):
                 if record.key is not None:
@@ -60,7 +86,9 @@ def build_offset_map(segments_data: list[bytes]) -> dict[bytes, int]:
     return latest
 
 
-def compact_batches(data: bytes, latest: dict[bytes, int], *, drop_tombstones: bool) -> tuple[bytes, int]:
+def compact_batches(
+    data: bytes, latest: dict[bytes, int], *, drop_tombstones: bool, aborted: AbortedRanges = _NO_ABORTS
+) -> tuple[bytes, int]:
     """Compacted copy of `data` (whole batches) and the number of records removed."""
     out = bytearray()
     removed = 0
@@ -69,6 +97,9 @@ def compact_batches(data: bytes, latest: dict[bytes, int], *, drop_tombstones: b
         raw = view[pos : pos + header.size]
         if header.is_control:
             out += raw
+            continue
+        if aborted.holds(header):
+            removed += header.records_count  # never visible to read_committed: gone, as in Kafka
             continue
         records = list(iter_records(raw, header))
         kept = [r for r in records if _retain(r, latest, drop_tombstones)]
@@ -92,12 +123,13 @@ def clean_log(log: FileLog, now_ms: int) -> bool:
     if not segments:
         return False
     contents = [_read_segment(s) for s in segments]
-    latest = build_offset_map(contents)
+    aborted = AbortedRanges([(t.producer_id, t.first_offset, t.last_offset) for t in log.aborted_txns()])
+    latest = build_offset_map(contents, aborted)
     rewritten = 0
     removed_total = 0
     for segment, data in zip(segments, contents, strict=True):
         drop_tombstones = segment.max_timestamp < now_ms - log.config.delete_retention_ms
-        cleaned, removed = compact_batches(data, latest, drop_tombstones=drop_tombstones)
+        cleaned, removed = compact_batches(data, latest, drop_tombstones=drop_tombstones, aborted=aborted)
         if removed == 0:
             continue
         _swap_in(log, segment, cleaned)
