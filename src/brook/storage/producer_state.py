@@ -84,6 +84,7 @@ class ProducerStateManager:
         # completed transactions whose marker the high watermark has not passed yet, in marker order
         self._unreplicated: deque[CompletedTxn] = deque()
         self._ongoing: dict[int, int] = {}  # producer id -> first offset of its open transaction
+        self.last_marker_offset = -1  # of the newest marker recorded (a truncation below it replays)
 
     @property
     def expiration_ms(self) -> int:
@@ -180,6 +181,7 @@ class ProducerStateManager:
         """Remember an appended marker at `offset`; the transaction it completes, None if the producer
         had none open here (a marker without data changes neither the LSO nor the index)."""
         entry = self._entry_for_epoch(producer_id, producer_epoch)
+        self.last_marker_offset = max(self.last_marker_offset, offset)
         completed = None
         if entry.current_txn_first_offset >= 0:
             completed = CompletedTxn(
@@ -253,13 +255,6 @@ class ProducerStateManager:
         others.extend(t.first_offset for t in self._unreplicated if t is not completed)
         return min(others, default=completed.last_offset + 1)
 
-    @property
-    def has_transactions(self) -> bool:
-        """Whether any producer has an open transaction, a marker on record, or an unreplicated one."""
-        return bool(self._unreplicated) or any(
-            e.current_txn_first_offset >= 0 or e.coordinator_epoch >= 0 for e in self._producers.values()
-        )
-
     def unreplicated(self) -> list[CompletedTxn]:
         return list(self._unreplicated)
 
@@ -324,16 +319,21 @@ class ProducerStateManager:
         self._producers.clear()
         self._unreplicated.clear()
         self._ongoing.clear()
+        self.last_marker_offset = -1
 
     def truncate_from(self, offset: int) -> bool:
         """After the log was truncated to `offset`: drop the cached batches at or past it. Returns False
         when that cannot restore the state a replay of the log would give (a producer lost batches
         and had older state than its window: evicted batches or a previous epoch); the caller then
         rebuilds from the log. Kafka reloads from a snapshot instead (ProducerStateManager.truncateAndReload).
-        With transactions in the state, always False: a cut marker reopens its transaction, which only
-        the log can tell."""
-        if self.has_transactions:
+        A cut marker is False too (it reopens its transaction and may have bumped the epoch: only the log
+        can tell); open transactions that began at or past `offset` are gone with their batches."""
+        if self.last_marker_offset >= offset:
             return False
+        for pid, first in list(self._ongoing.items()):
+            if first >= offset:
+                del self._ongoing[pid]
+                self._producers[pid].current_txn_first_offset = -1
         exact = True
         for pid in list(self._producers):
             entry = self._producers[pid]
@@ -343,7 +343,7 @@ class ProducerStateManager:
                 entry.batches.pop()
             if entry.has_older_state:
                 exact = False
-            elif not entry.batches:
+            elif not entry.batches and entry.coordinator_epoch < 0 and entry.current_txn_first_offset < 0:
                 del self._producers[pid]  # all it ever wrote is gone: unknown again
         return exact
 

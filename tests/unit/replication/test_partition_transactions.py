@@ -121,3 +121,21 @@ def test_open_transactions_never_expire_and_truncation_replays_the_log() -> None
     assert partition.producer_state.remove_expired(now_ms=10_000) == 1  # 8 went, 7 is open
     assert partition.last_stable_offset == 0
     assert partition.producer_state.truncate_from(1) is False  # transactions: only the log can tell
+
+
+def test_a_follower_truncation_below_no_marker_is_undone_in_place() -> None:
+    leader = _leader()
+    leader.append_as_leader(_txn(7, 0), now_ms=0)  # 0
+    leader.append_txn_marker(7, 0, COMMIT, now_ms=0)  # 1
+    leader.append_as_leader(_txn(8, 0), now_ms=0)  # 2: 8's transaction, about to be cut
+    follower = Partition(TopicPartition("t", 0), MemoryLog(), LogConfig(), 1, 0, 0, (0, 1), (0, 1))
+    follower.append_as_follower(leader.log.read(0, max_bytes=1 << 20).to_bytes(), 0, now_ms=0)
+    assert follower.last_stable_offset == 0  # HW 0 here
+    follower.log.update_high_watermark(2)
+    assert follower.last_stable_offset == 2
+    assert follower.producer_state.truncate_from(2) is True  # no marker cut: exact in place
+    follower.log.truncate_to(2)
+    follower.log.update_high_watermark(2)
+    assert follower.last_stable_offset == 2  # 8's transaction is gone with its batch
+    assert [p.producer_id for p in follower.producer_state.producers()] == [7]
+    assert follower.producer_state.truncate_from(1) is False  # would cut 7's marker: replay the log
