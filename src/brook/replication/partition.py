@@ -39,7 +39,7 @@ from brook.replication.fetch import (
     out_of_range_action,
     validate_fetch,
 )
-from brook.replication.transactions import apply_appended, last_stable_offset, rebuild_from_log
+from brook.replication.transactions import apply_appended, apply_marker, last_stable_offset, rebuild_from_log
 from brook.storage.api import AppendInfo, LogConfig, PartitionLog
 from brook.storage.producer_state import ProducerStateManager
 
@@ -138,8 +138,8 @@ class Partition:
         self.producer_state.check_marker(producer_id, producer_epoch, marker)
         data = build_end_txn_marker(producer_id, producer_epoch, marker, now_ms)
         info = self.log.append_as_leader(data, leader_epoch=self.leader_epoch)
-        apply_appended(
-            self.producer_state, self.log, data, list(iter_batches(data)), info.first_offset, now_ms
+        apply_marker(
+            self.producer_state, self.log, producer_id, producer_epoch, info.first_offset, marker, now_ms
         )
         self.maybe_increment_high_watermark()
         return info

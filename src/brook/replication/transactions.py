@@ -16,7 +16,7 @@ from brook.storage.api import PartitionLog
 from brook.storage.producer_state import ProducerStateManager
 from brook.storage.txn_index import AbortedTxn
 
-__all__ = ["apply_appended", "last_stable_offset", "rebuild_from_log"]
+__all__ = ["apply_appended", "apply_marker", "last_stable_offset", "rebuild_from_log"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +46,27 @@ def apply_appended(
         if header.is_control:
             marker = _marker_of(data, pos, header)
             if marker is not None:
-                _complete(state, log, header, offset, marker, now_ms, index=True)
+                apply_marker(state, log, header.producer_id, header.producer_epoch, offset, marker, now_ms)
         else:
             state.record(header, offset, now_ms)
         offset += header.last_offset_delta + 1
+
+
+def apply_marker(
+    state: ProducerStateManager,
+    log: PartitionLog,
+    producer_id: int,
+    producer_epoch: int,
+    offset: int,
+    marker: EndTxnMarker,
+    now_ms: int,
+) -> None:
+    """A marker of `producer_id` was appended at `offset`: complete its transaction, index an abort."""
+    completed = state.record_marker(producer_id, producer_epoch, offset, marker, now_ms)
+    if completed is not None and completed.is_aborted:
+        log.append_aborted_txn(
+            AbortedTxn(producer_id, completed.first_offset, offset, state.last_stable_offset_after(completed))
+        )
 
 
 def _complete(

@@ -23,6 +23,17 @@ def test_marker_batch_has_kafkas_layout() -> None:
     assert record.key == struct.pack(">hh", 0, 0)  # version 0, type ABORT
     assert record.value == struct.pack(">hi", 0, 7)  # version 0, coordinator epoch
     assert record.timestamp == 1000
+    # byte for byte what the generic batch builder makes of the same record
+    generic = build_batch(
+        [Record(0, 1000, record.key, record.value)],
+        base_offset=0,
+        attributes=0x30,
+        producer_id=42,
+        producer_epoch=3,
+        base_sequence=-1,
+    )
+    assert data == generic
+    assert len(data) == 78
 
 
 @pytest.mark.parametrize("control_type", list(ControlType))
