@@ -59,3 +59,39 @@ def test_truncation_replace_and_removal(tmp_path: Path) -> None:
     indexes.remove(0)
     assert not (tmp_path / "00000000000000000000.txnindex").exists()
     assert TransactionIndexes(tmp_path, bases).all_entries() == [c]
+
+
+def test_file_log_keeps_its_txnindex_with_its_segments(tmp_path: Path) -> None:
+    from brook.common.clock import FakeClock
+    from brook.storage.api import LogConfig
+    from brook.storage.log import FileLog
+    from brook.testing import make_batch
+
+    t0 = 1_700_000_000_000
+    clock = FakeClock(t0)
+    config = LogConfig(retention_ms=1000, file_delete_delay_ms=0)
+    log = FileLog.open(tmp_path / "t-0", config, clock=clock)
+    for _ in range(3):
+        log.append_as_leader(make_batch([(None, b"x")], timestamp=t0), leader_epoch=0)
+    log.append_aborted_txn(AbortedTxn(5, 0, 2, 3))
+    first_index = tmp_path / "t-0" / "00000000000000000000.txnindex"
+    assert first_index.read_bytes() == encode_entry(AbortedTxn(5, 0, 2, 3))
+    log.roll()
+    log.append_as_leader(make_batch([(None, b"y")], timestamp=t0 + 10_000), leader_epoch=0)  # 3
+    log.append_aborted_txn(AbortedTxn(6, 3, 3, 4))
+    assert log.collect_aborted_txns(0, 10) == [AbortedTxn(5, 0, 2, 3)]  # the read stays in segment 0
+    assert log.collect_aborted_txns(3, 10) == [AbortedTxn(6, 3, 3, 4)]
+    log.truncate_to(3)  # the second marker (3) is cut, with its segment
+    assert log.aborted_txns() == [AbortedTxn(5, 0, 2, 3)]
+    assert not (tmp_path / "t-0" / "00000000000000000003.txnindex").exists()
+    log.roll()
+    log.append_as_leader(make_batch([(None, b"z")], timestamp=t0 + 10_000), leader_epoch=0)
+    log.update_high_watermark(4)
+    clock.advance(5000)
+    assert log.delete_old_segments(clock.now_ms()) == 1  # segment 0 passed retention.ms
+    assert not first_index.exists()
+    assert log.aborted_txns() == []
+    log.close()
+    reopened = FileLog.open(tmp_path / "t-0", config, clock=clock)
+    assert reopened.aborted_txns() == []
+    reopened.close()
