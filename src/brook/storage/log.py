@@ -624,6 +624,13 @@ class FileLog:
         """Every indexed aborted transaction (the cleaner drops their records)."""
         return self._txn_indexes.all_entries()
 
+    def discard_aborted_txns(self, keys: set[tuple[int, int]]) -> None:
+        """Compaction removed these ABORT markers (producer id, marker offset): forget their entries."""
+        try:
+            self._txn_indexes.discard(keys)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+
     def cleaner_upper_bound(self) -> int | None:
         """Compaction stops before this offset: the partition's last stable offset, once its owner
         said how to get it (`stable_offset_source`); None: no bound beyond the active segment."""

@@ -152,6 +152,13 @@ class TransactionIndexes:
             if entries != self._entries.get(base, []):
                 self._rewrite(base, entries)
 
+    def discard(self, keys: set[tuple[int, int]]) -> None:
+        """Forget the entries of these (producer id, marker offset) pairs (compaction removed the markers)."""
+        for base, entries in list(self._entries.items()):
+            kept = [t for t in entries if (t.producer_id, t.last_offset) not in keys]
+            if len(kept) != len(entries):
+                self._rewrite(base, kept)
+
     def remove(self, base_offset: int) -> None:
         """Its segment is deleted (retention, truncation, compaction swap keeps it)."""
         self._entries.pop(base_offset, None)

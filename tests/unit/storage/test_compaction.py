@@ -191,3 +191,33 @@ def test_compaction_stops_before_an_open_transaction(tmp_path: Path) -> None:
     assert not clean_log(log, T0 + 1)  # the only inactive segment holds the open transaction
     assert [v for _, _, v in records_of(log)] == [b"old", b"open"]
     log.close()
+
+
+def test_markers_of_transactions_without_records_go_after_delete_retention(tmp_path: Path) -> None:
+    from brook.records.control import ControlType, EndTxnMarker
+
+    partition, log = _txn_partition(tmp_path)
+    partition.append_as_leader(_txn(1, b"k", b"committed"), T0)  # 0
+    partition.append_txn_marker(1, 0, EndTxnMarker(ControlType.COMMIT, 0), T0)  # 1
+    partition.append_as_leader(_txn(2, b"k", b"aborted"), T0)  # 2
+    partition.append_txn_marker(2, 0, EndTxnMarker(ControlType.ABORT, 0), T0)  # 3
+    partition.append_as_leader(_txn(3, b"k", b"newer"), T0)  # 4: shadows 0, so 1's transaction is empty
+    partition.append_txn_marker(3, 0, EndTxnMarker(ControlType.COMMIT, 0), T0)  # 5
+    log.roll()
+    assert len(log.aborted_txns()) == 1
+    # before delete.retention.ms the empty transactions keep their markers
+    assert clean_log(log, T0 + 1)
+    assert [(h.base_offset, h.is_control) for h in log.batch_headers(0)] == [
+        (1, True),
+        (3, True),
+        (4, False),
+        (5, True),
+    ]
+    assert len(log.aborted_txns()) == 1
+    # after it, only the marker of the transaction that still holds a record stays
+    assert clean_log(log, T0 + 2 * DAY)
+    assert [(h.base_offset, h.is_control) for h in log.batch_headers(0)] == [(4, False), (5, True)]
+    assert log.aborted_txns() == []
+    assert not list((tmp_path / "t-0").glob("*.txnindex"))
+    assert [(o, v) for o, k, v in records_of(log) if k == b"k"] == [(4, b"newer")]
+    log.close()
