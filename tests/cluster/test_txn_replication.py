@@ -11,6 +11,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from brook.common.errors import ErrorCode
+from brook.storage.txn_index import decode_entries
 from brook.testing import BrookProcess
 from tests.cluster.brokers import brook_on as start_broker
 from tests.integration.helpers import wait_until
@@ -69,6 +70,8 @@ def test_new_leader_hides_aborted_records_and_keeps_the_open_transaction_open(zo
         assert write_markers(raw, aborter, a_epoch, False, {"txn": [0]}) == {("txn", 0): ErrorCode.none}  # 5
         assert write_markers(raw, committer, c_epoch, True, {"txn": [0]}) == {("txn", 0): ErrorCode.none}  # 6
         assert produce_txn(raw, "txn", 0, opener, o_epoch, 0, [b"open"]).error_code == 0  # 7
+        late, l_epoch = init_producer_id(raw)
+        assert produce_txn(raw, "txn", 0, late, l_epoch, 0, [b"late"]).error_code == 0  # 8, aborted later
         raw.close()
 
         wait_until(lambda: len({_log_bytes(d, "txn") for d in dirs}) == 1, timeout_s=30)
@@ -83,23 +86,41 @@ def test_new_leader_hides_aborted_records_and_keeps_the_open_transaction_open(zo
         survivor = brokers[new["leader"]]
         raw = RawClient(survivor.bootstrap)
         try:
-            wait_until(lambda: _try_list_offset(raw, 0) == 8, timeout_s=30)
+            wait_until(lambda: _try_list_offset(raw, 0) == 9, timeout_s=30)
             assert (
                 list_offset(raw, "txn", 0, isolation_level=1) == 7
             )  # the open transaction, on the new leader
             committed = consume_values(survivor.bootstrap, "txn", "read_committed", until=7)
             assert committed == [b"probe", b"committed"]
-            everything = consume_values(survivor.bootstrap, "txn", "read_uncommitted", until=8)
-            assert everything == [b"probe", b"aborted-1", b"aborted-2", b"committed", b"open"]
+            everything = consume_values(survivor.bootstrap, "txn", "read_uncommitted", until=9)
+            assert everything == [b"probe", b"aborted-1", b"aborted-2", b"committed", b"open", b"late"]
             # the new leader ends the open transaction it inherited
             assert write_markers(raw, opener, o_epoch, True, {"txn": [0]}) == {
                 ("txn", 0): ErrorCode.none
-            }  # 8
-            wait_until(lambda: list_offset(raw, "txn", 0, isolation_level=1) == 9, timeout_s=30)
-            committed = consume_values(survivor.bootstrap, "txn", "read_committed", until=9)
+            }  # 9
+            assert list_offset(raw, "txn", 0, isolation_level=1) == 8  # the late one is still open
+            assert write_markers(raw, late, l_epoch, False, {"txn": [0]}) == {
+                ("txn", 0): ErrorCode.none
+            }  # 10
+            wait_until(lambda: list_offset(raw, "txn", 0, isolation_level=1) == 11, timeout_s=30)
+            committed = consume_values(survivor.bootstrap, "txn", "read_committed", until=11)
             assert committed == [b"probe", b"committed", b"open"]
         finally:
             raw.close()
+
+        # the old leader comes back as a follower: it catches up, indexes the abort it missed, and
+        # all three replicas hold the same log and the same two aborted transactions
+        brokers[old["leader"]].start()
+        wait_until(lambda: sorted(_state(zk, "txn")["isr"]) == [0, 1, 2], timeout_s=60)
+        wait_until(lambda: len({_log_bytes(d, "txn") for d in dirs}) == 1, timeout_s=30)
+        wait_until(lambda: {len(_txn_index(d, "txn")) for d in dirs} == {68}, timeout_s=30)
+        # (each replica's last_stable_offset field is its own: it counts the transactions it had not
+        # seen replicated yet, as Kafka's does)
+        expected = [(aborter, 2, 5), (late, 8, 10)]
+        for d in dirs:
+            assert [
+                (t.producer_id, t.first_offset, t.last_offset) for t in decode_entries(_txn_index(d, "txn"))
+            ] == expected
     finally:
         for b in brokers:
             b.stop()
