@@ -224,3 +224,70 @@ def test_clients_may_not_write_control_batches_nor_leave_a_transaction(broker, r
     response = raw.request(0, 8, produce_body(topic, 0, bytes(idempotent), acks=-1))
     assert response.responses[0].partition_responses[0].error_code == ErrorCode.invalid_txn_state
     assert list_offset(raw, topic, 0, isolation_level=0) == 1
+
+
+@pytest.mark.parametrize("how", ["sigkill-without-txnindex", "clean-stop"])
+def test_restart_keeps_aborted_hidden_and_open_transactions_open(tmp_path, how):
+    """After SIGKILL (the .txnindex files deleted too) the partition replays its log: producer state,
+    open transactions and the aborted-transaction index come back; after a clean stop the producer
+    snapshot and the index files are used as they are."""
+    with BrookProcess(data_dir=tmp_path / "d") as broker:
+        topic = _topic(broker)
+        raw = RawClient(broker.bootstrap)
+        aborter, a_epoch = init_producer_id(raw)
+        committer, c_epoch = init_producer_id(raw)
+        opener, o_epoch = init_producer_id(raw)
+        produce_txn(raw, topic, 0, aborter, a_epoch, 0, [b"aborted"])  # 0
+        produce_txn(raw, topic, 0, committer, c_epoch, 0, [b"committed"])  # 1
+        write_markers(raw, aborter, a_epoch, False, {topic: [0]}, coordinator_epoch=4)  # 2
+        write_markers(raw, committer, c_epoch, True, {topic: [0]})  # 3
+        produce_txn(raw, topic, 0, opener, o_epoch, 0, [b"open"])  # 4
+        raw.close()
+        index_files = list((tmp_path / "d").rglob("*.txnindex"))
+        assert len(index_files) == 1
+        assert index_files[0].stat().st_size == 34
+        if how == "clean-stop":
+            assert broker.stop() == 0
+        else:
+            broker.kill()
+            for path in index_files:
+                path.unlink()
+        broker.start()
+        raw = RawClient(broker.bootstrap)
+        try:
+            assert list_offset(raw, topic, 0, isolation_level=1) == 4  # the open transaction holds the LSO
+            assert consume_values(broker.bootstrap, topic, "read_committed", until=4) == [b"committed"]
+            assert index_files[0].stat().st_size == 34  # rebuilt by the replay (or kept)
+            # the rebuilt state still knows the aborter's coordinator epoch and the opener's sequence
+            assert write_markers(raw, aborter, a_epoch, False, {topic: [0]}, coordinator_epoch=3) == {
+                (topic, 0): ErrorCode.transaction_coordinator_fenced
+            }
+            assert produce_txn(raw, topic, 0, opener, o_epoch, 1, [b"open-2"]).error_code == 0  # 5
+            assert write_markers(raw, opener, o_epoch, True, {topic: [0]}) == {
+                (topic, 0): ErrorCode.none
+            }  # 6
+            assert list_offset(raw, topic, 0, isolation_level=1) == 7
+            values = consume_values(broker.bootstrap, topic, "read_committed", until=7)
+            assert values == [b"committed", b"open", b"open-2"]
+        finally:
+            raw.close()
+
+
+def test_describe_producers_reports_open_transactions(broker, raw):
+    topic = _topic(broker)
+    pid, epoch = init_producer_id(raw)
+    done, done_epoch = init_producer_id(raw)
+    produce_txn(raw, topic, 0, done, done_epoch, 0, [b"a", b"b"])  # 0-1
+    write_markers(raw, done, done_epoch, True, {topic: [0]}, coordinator_epoch=6)  # 2
+    produce_txn(raw, topic, 0, pid, epoch, 0, [b"c", b"d", b"e"])  # 3-5, open
+    body = {"topics": [{"name": topic, "partition_indexes": [0, 9]}]}
+    response = raw.request(61, 0, body)
+    [found, missing] = response.topics[0].partitions
+    assert (missing.partition_index, missing.error_code) == (9, ErrorCode.unknown_topic_or_partition)
+    assert found.error_code == ErrorCode.none
+    states = {
+        p.producer_id: (p.producer_epoch, p.last_sequence, p.coordinator_epoch, p.current_txn_start_offset)
+        for p in found.active_producers
+    }
+    assert states == {done: (done_epoch, 1, 6, -1), pid: (epoch, 2, -1, 3)}
+    assert all(p.last_timestamp > 0 for p in found.active_producers)

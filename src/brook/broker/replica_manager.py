@@ -182,6 +182,7 @@ class ReplicaManager:
         log.restore_high_watermark(self._checkpointed_high_watermark(tp))
         partition = Partition(tp, log, config, self.node_id, leader, leader_epoch, replicas, isr)
         partition.replica_lag_time_max_ms = self.replica_lag_time_max_ms
+        log.stable_offset_source = lambda: partition.last_stable_offset  # compaction stops below it
         # The state the last clean close saved, if it is exact for this log; else replay the log's headers.
         saved = take_producer_snapshot(log.directory, log.log_end_offset, self.producer_id_expiration_ms)
         if saved is not None:

@@ -39,7 +39,7 @@ from brook.replication.fetch import (
     out_of_range_action,
     validate_fetch,
 )
-from brook.replication.transactions import apply_appended, last_stable_offset, rebuild_from_log
+from brook.replication.transactions import apply_appended, apply_marker, last_stable_offset, rebuild_from_log
 from brook.storage.api import AppendInfo, LogConfig, PartitionLog
 from brook.storage.producer_state import ProducerStateManager
 
@@ -138,8 +138,8 @@ class Partition:
         self.producer_state.check_marker(producer_id, producer_epoch, marker)
         data = build_end_txn_marker(producer_id, producer_epoch, marker, now_ms)
         info = self.log.append_as_leader(data, leader_epoch=self.leader_epoch)
-        apply_appended(
-            self.producer_state, self.log, data, list(iter_batches(data)), info.first_offset, now_ms
+        apply_marker(
+            self.producer_state, self.log, producer_id, producer_epoch, info.first_offset, marker, now_ms
         )
         self.maybe_increment_high_watermark()
         return info
@@ -147,7 +147,7 @@ class Partition:
     @property
     def last_stable_offset(self) -> int:
         """min(first offset of the open or unreplicated transactions, high watermark)."""
-        return last_stable_offset(self.producer_state, self.log.high_watermark)
+        return last_stable_offset(self.producer_state, self.log.high_watermark, self.log.log_start_offset)
 
     def check_enough_replicas(self) -> None:
         """acks=all: refuse before appending when the ISR is below min.insync.replicas."""

@@ -16,15 +16,19 @@ from brook.storage.api import PartitionLog
 from brook.storage.producer_state import ProducerStateManager
 from brook.storage.txn_index import AbortedTxn
 
-__all__ = ["apply_appended", "last_stable_offset", "rebuild_from_log"]
+__all__ = ["apply_appended", "apply_marker", "last_stable_offset", "rebuild_from_log"]
 
 logger = logging.getLogger(__name__)
 
 
-def last_stable_offset(state: ProducerStateManager, high_watermark: int) -> int:
-    """LSO = min(first offset of every open or not yet replicated transaction, high watermark)."""
+def last_stable_offset(state: ProducerStateManager, high_watermark: int, log_start_offset: int) -> int:
+    """LSO = min(first offset of every open or not yet replicated transaction, high watermark), never
+    below the log start (retention or DeleteRecords may pass an open transaction's start: Kafka's
+    UnifiedLog then takes the log start as the first unstable offset)."""
     first_unstable = state.first_unstable_offset(high_watermark)
-    return high_watermark if first_unstable is None else min(first_unstable, high_watermark)
+    if first_unstable is None:
+        return high_watermark
+    return min(max(first_unstable, log_start_offset), high_watermark)
 
 
 def apply_appended(
@@ -42,10 +46,27 @@ def apply_appended(
         if header.is_control:
             marker = _marker_of(data, pos, header)
             if marker is not None:
-                _complete(state, log, header, offset, marker, now_ms, index=True)
+                apply_marker(state, log, header.producer_id, header.producer_epoch, offset, marker, now_ms)
         else:
             state.record(header, offset, now_ms)
         offset += header.last_offset_delta + 1
+
+
+def apply_marker(
+    state: ProducerStateManager,
+    log: PartitionLog,
+    producer_id: int,
+    producer_epoch: int,
+    offset: int,
+    marker: EndTxnMarker,
+    now_ms: int,
+) -> None:
+    """A marker of `producer_id` was appended at `offset`: complete its transaction, index an abort."""
+    completed = state.record_marker(producer_id, producer_epoch, offset, marker, now_ms)
+    if completed is not None and completed.is_aborted:
+        log.append_aborted_txn(
+            AbortedTxn(producer_id, completed.first_offset, offset, state.last_stable_offset_after(completed))
+        )
 
 
 def _complete(

@@ -93,6 +93,8 @@ class FileLog:
         self._segments: list[LogSegment] = loaded.segments
         self._bases = [s.base_offset for s in self._segments]
         self._txn_indexes = TransactionIndexes(directory, self._bases)
+        # the partition's last stable offset, for the cleaner (set by the partition's owner)
+        self.stable_offset_source: Callable[[], int] | None = None
         self._log_start_offset = loaded.log_start_offset
         self._recovery_point = loaded.recovery_point
         self._high_watermark = loaded.log_end_offset
@@ -612,7 +614,28 @@ class FileLog:
             raise self._fail(exc) from exc
 
     def collect_aborted_txns(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
-        return self._txn_indexes.collect(fetch_offset, upper_bound)
+        """A read returns batches of one segment: the range ends at the next segment's base at most."""
+        i = self._segment_index(fetch_offset)
+        if i + 1 < len(self._bases):
+            upper_bound = min(upper_bound, self._bases[i + 1])
+        return self._txn_indexes.collect(fetch_offset, upper_bound, self._bases)
+
+    def aborted_txns(self) -> list[AbortedTxn]:
+        """Every indexed aborted transaction (the cleaner drops their records)."""
+        return self._txn_indexes.all_entries()
+
+    def discard_aborted_txns(self, keys: set[tuple[int, int]]) -> None:
+        """Compaction removed these ABORT markers (producer id, marker offset): forget their entries."""
+        try:
+            self._txn_indexes.discard(keys)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+
+    def cleaner_upper_bound(self) -> int | None:
+        """Compaction stops before this offset: the partition's last stable offset, once its owner
+        said how to get it (`stable_offset_source`); None: no bound beyond the active segment."""
+        source = self.stable_offset_source
+        return source() if source is not None else None
 
     def replace_aborted_txns(self, from_offset: int, txns: list[AbortedTxn]) -> None:
         """A replay of the log from `from_offset` found `txns`: they replace the indexed ones from there."""

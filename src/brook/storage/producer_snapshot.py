@@ -9,7 +9,8 @@ Layout (UTF-8 JSON, one object):
      "producers": [[producer_id, epoch, last_timestamp_ms, has_older_state,
                     [[first_sequence, last_sequence, first_offset, last_offset, timestamp_ms], ...],
                     coordinator_epoch, current_txn_first_offset], ...],
-     "unreplicated_txns": [[producer_id, first_offset, last_offset, is_aborted], ...]}
+     "unreplicated_txns": [[producer_id, first_offset, last_offset, is_aborted], ...],
+     "last_marker_offset": -1}
 
 coordinator_epoch is -1 for a producer no marker named; current_txn_first_offset is -1 unless its
 transaction is open; unreplicated_txns are completed transactions whose marker was not yet below the
@@ -55,6 +56,7 @@ def write_producer_snapshot(directory: Path, log_end_offset: int, state: Produce
             "log_end_offset": log_end_offset,
             "producers": producers,
             "unreplicated_txns": unreplicated,
+            "last_marker_offset": state.last_marker_offset,
         }
     )
     write_atomically(directory / PRODUCER_SNAPSHOT, text.encode(), sync=False)
@@ -93,6 +95,7 @@ def take_producer_snapshot(
                 for pid, first, last, aborted in snapshot.get("unreplicated_txns", [])
             ]
         )
+        state.last_marker_offset = int(snapshot.get("last_marker_offset", -1))
         return state
     except (ValueError, KeyError, TypeError) as exc:
         logger.warning("ignoring malformed producer snapshot file=%s error=%r", path, exc)

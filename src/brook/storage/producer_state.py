@@ -83,6 +83,8 @@ class ProducerStateManager:
         self._expiration_ms = producer_id_expiration_ms
         # completed transactions whose marker the high watermark has not passed yet, in marker order
         self._unreplicated: deque[CompletedTxn] = deque()
+        self._ongoing: dict[int, int] = {}  # producer id -> first offset of its open transaction
+        self.last_marker_offset = -1  # of the newest marker recorded (a truncation below it replays)
 
     @property
     def expiration_ms(self) -> int:
@@ -179,6 +181,7 @@ class ProducerStateManager:
         """Remember an appended marker at `offset`; the transaction it completes, None if the producer
         had none open here (a marker without data changes neither the LSO nor the index)."""
         entry = self._entry_for_epoch(producer_id, producer_epoch)
+        self.last_marker_offset = max(self.last_marker_offset, offset)
         completed = None
         if entry.current_txn_first_offset >= 0:
             completed = CompletedTxn(
@@ -186,6 +189,7 @@ class ProducerStateManager:
             )
             self._unreplicated.append(completed)
         entry.current_txn_first_offset = -1
+        self._ongoing.pop(producer_id, None)
         entry.coordinator_epoch = marker.coordinator_epoch
         entry.last_timestamp_ms = now_ms
         return completed
@@ -225,6 +229,7 @@ class ProducerStateManager:
         entry.last_timestamp_ms = now_ms
         if header.is_transactional and entry.current_txn_first_offset < 0:
             entry.current_txn_first_offset = first_offset
+            self._ongoing[header.producer_id] = first_offset
 
     # -- transactions --------------------------------------------------------------------------------
 
@@ -232,11 +237,11 @@ class ProducerStateManager:
         """The smallest first offset of the transactions still open or whose marker is at or past
         `high_watermark`, None if there is none (the LSO is then the high watermark)."""
         self.prune_replicated(high_watermark)
-        candidates = [
-            e.current_txn_first_offset for e in self._producers.values() if e.current_txn_first_offset >= 0
-        ]
+        if not self._ongoing and not self._unreplicated:
+            return None  # every fetch asks: no transaction, no cost
+        candidates = list(self._ongoing.values())
         candidates.extend(t.first_offset for t in self._unreplicated)
-        return min(candidates, default=None)
+        return min(candidates)
 
     def prune_replicated(self, high_watermark: int) -> None:
         """Forget completed transactions whose marker is below `high_watermark` (they are stable)."""
@@ -246,20 +251,9 @@ class ProducerStateManager:
     def last_stable_offset_after(self, completed: CompletedTxn) -> int:
         """The LSO once `completed` is done, ignoring the high watermark: the first offset of another
         open or unreplicated transaction, else just past its marker (the AbortedTxn's last_stable_offset)."""
-        others = [
-            e.current_txn_first_offset
-            for pid, e in self._producers.items()
-            if e.current_txn_first_offset >= 0 and pid != completed.producer_id
-        ]
+        others = [first for pid, first in self._ongoing.items() if pid != completed.producer_id]
         others.extend(t.first_offset for t in self._unreplicated if t is not completed)
         return min(others, default=completed.last_offset + 1)
-
-    @property
-    def has_transactions(self) -> bool:
-        """Whether any producer has an open transaction, a marker on record, or an unreplicated one."""
-        return bool(self._unreplicated) or any(
-            e.current_txn_first_offset >= 0 or e.coordinator_epoch >= 0 for e in self._producers.values()
-        )
 
     def unreplicated(self) -> list[CompletedTxn]:
         return list(self._unreplicated)
@@ -274,7 +268,7 @@ class ProducerStateManager:
                 pid,
                 e.epoch,
                 e.batches[-1].last_sequence if e.batches else -1,
-                e.last_timestamp_ms,
+                e.batches[-1].timestamp_ms if e.batches else e.last_timestamp_ms,
                 e.coordinator_epoch,
                 e.current_txn_first_offset,
             )
@@ -317,21 +311,29 @@ class ProducerStateManager:
         )
         entry.batches.extend(batches[-BATCHES_PER_PRODUCER:])
         self._producers[producer_id] = entry
+        if current_txn_first_offset >= 0:
+            self._ongoing[producer_id] = current_txn_first_offset
 
     def truncate(self) -> None:
         """Forget everything (after a log truncation the caller rebuilds from the log)."""
         self._producers.clear()
         self._unreplicated.clear()
+        self._ongoing.clear()
+        self.last_marker_offset = -1
 
     def truncate_from(self, offset: int) -> bool:
         """After the log was truncated to `offset`: drop the cached batches at or past it. Returns False
         when that cannot restore the state a replay of the log would give (a producer lost batches
         and had older state than its window: evicted batches or a previous epoch); the caller then
         rebuilds from the log. Kafka reloads from a snapshot instead (ProducerStateManager.truncateAndReload).
-        With transactions in the state, always False: a cut marker reopens its transaction, which only
-        the log can tell."""
-        if self.has_transactions:
+        A cut marker is False too (it reopens its transaction and may have bumped the epoch: only the log
+        can tell); open transactions that began at or past `offset` are gone with their batches."""
+        if self.last_marker_offset >= offset:
             return False
+        for pid, first in list(self._ongoing.items()):
+            if first >= offset:
+                del self._ongoing[pid]
+                self._producers[pid].current_txn_first_offset = -1
         exact = True
         for pid in list(self._producers):
             entry = self._producers[pid]
@@ -341,7 +343,7 @@ class ProducerStateManager:
                 entry.batches.pop()
             if entry.has_older_state:
                 exact = False
-            elif not entry.batches:
+            elif not entry.batches and entry.coordinator_epoch < 0 and entry.current_txn_first_offset < 0:
                 del self._producers[pid]  # all it ever wrote is gone: unknown again
         return exact
 

@@ -29,7 +29,14 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["TXN_INDEX_SUFFIX", "AbortedTxn", "TransactionIndexes", "decode_entries", "encode_entry"]
+__all__ = [
+    "ENTRY_SIZE",
+    "TXN_INDEX_SUFFIX",
+    "AbortedTxn",
+    "TransactionIndexes",
+    "decode_entries",
+    "encode_entry",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -104,14 +111,25 @@ class TransactionIndexes:
             f.write(encode_entry(txn))
         self._unsynced.add(base)
 
-    def collect(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
+    def collect(self, fetch_offset: int, upper_bound: int, bases: list[int]) -> list[AbortedTxn]:
         """Aborted transactions overlapping [fetch_offset, upper_bound): last_offset >= fetch_offset and
-        first_offset < upper_bound, in marker order."""
-        found = []
-        for base in sorted(self._entries):
-            for txn in self._entries[base]:
-                if txn.last_offset >= fetch_offset and txn.first_offset < upper_bound:
+        first_offset < upper_bound, in marker order (Kafka's collectAbortedTxns).
+
+        Segments before the one holding `fetch_offset` hold only earlier markers and are skipped; the
+        search stops at the first entry whose last_stable_offset reaches `upper_bound`: no transaction
+        that began below it was still open at that marker, so later markers cannot overlap."""
+        found: list[AbortedTxn] = []
+        if not self._entries:
+            return found
+        start = self._base_for(fetch_offset, bases) if bases else 0
+        for base in sorted(b for b in self._entries if b >= start):
+            entries = self._entries[base]
+            first = bisect.bisect_left(entries, fetch_offset, key=lambda t: t.last_offset)
+            for txn in entries[first:]:
+                if txn.first_offset < upper_bound:
                     found.append(txn)
+                if txn.last_stable_offset >= upper_bound:
+                    return found
         return found
 
     def all_entries(self) -> list[AbortedTxn]:
@@ -133,6 +151,13 @@ class TransactionIndexes:
         for base, entries in by_base.items():
             if entries != self._entries.get(base, []):
                 self._rewrite(base, entries)
+
+    def discard(self, keys: set[tuple[int, int]]) -> None:
+        """Forget the entries of these (producer id, marker offset) pairs (compaction removed the markers)."""
+        for base, entries in list(self._entries.items()):
+            kept = [t for t in entries if (t.producer_id, t.last_offset) not in keys]
+            if len(kept) != len(entries):
+                self._rewrite(base, kept)
 
     def remove(self, base_offset: int) -> None:
         """Its segment is deleted (retention, truncation, compaction swap keeps it)."""
