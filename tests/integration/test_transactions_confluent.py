@@ -10,6 +10,9 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from brook.testing import BrookProcess
+from tests.integration.helpers import wait_until
+
 
 def _create(bootstrap: str, topic: str, partitions: int = 1) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -187,3 +190,30 @@ def test_consume_transform_produce_commits_offsets_with_the_transaction(kafka_br
     assert offset == 10
     consumer.close()
     assert _read(bootstrap, "ctp-out", 1, "read_committed", until=10) == [b"IN-%d" % i for i in range(10)]
+
+
+def test_coordinator_aborts_a_transaction_that_outlives_its_timeout(tmp_path):
+    broker = BrookProcess(
+        data_dir=tmp_path,
+        overrides={
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms": "200",
+            "transaction.max.timeout.ms": "60000",
+        },
+    ).start()
+    try:
+        bootstrap = broker.bootstrap
+        _create(bootstrap, "txn-timeout")
+        with pytest.raises(KafkaException) as refused:
+            _producer(bootstrap, "txn-too-long", **{"transaction.timeout.ms": 60001})
+        assert refused.value.args[0].code() == KafkaError.INVALID_TRANSACTION_TIMEOUT
+        slow = _producer(bootstrap, "txn-slow", **{"transaction.timeout.ms": 1000})
+        slow.begin_transaction()
+        slow.produce("txn-timeout", value=b"never-committed")
+        slow.flush(30)
+        # the coordinator aborts it: the ABORT marker moves the last stable offset past the record
+        wait_until(lambda: _committed_end(bootstrap, "txn-timeout", 0) == 2, timeout_s=30, interval_s=0.2)
+        with pytest.raises(KafkaException):
+            slow.commit_transaction(30)
+        assert _read(bootstrap, "txn-timeout", 1, "read_committed", until=0, timeout_s=3) == []
+    finally:
+        broker.stop()
