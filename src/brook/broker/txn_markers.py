@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from brook.broker.broker_client import BrokerClient
 from brook.common.errors import ErrorCode
@@ -42,6 +42,10 @@ class TxnMarkerSender:
         self._still_coordinator = still_coordinator  # (transactional_id, coordinator_epoch) -> bool
         self._client = BrokerClient(f"brook-txn-coordinator-{broker.node_id}")
         self._tasks: set[asyncio.Task[None]] = set()
+        self._queues: dict[
+            int, list[tuple[dict[str, Any], asyncio.Future[dict[TopicPartition, ErrorCode]]]]
+        ] = {}
+        self._drains: dict[int, asyncio.Task[None]] = {}
 
     def send_markers(
         self,
@@ -145,38 +149,70 @@ class TxnMarkerSender:
         producer_epoch: int,
         commit: bool,
     ) -> dict[TopicPartition, ErrorCode]:
-        broker = next((b for b in self._broker.metadata.live_brokers() if b.node_id == leader), None)
-        if broker is None:
-            return {}
+        """This transaction's marker for `tps`, queued for `leader`: the markers of every transaction waiting
+        for the same broker go in one WriteTxnMarkers request (as Kafka's TxnMarkerQueue per broker)."""
         topics: dict[str, list[int]] = defaultdict(list)
         for tp in tps:
             topics[tp.topic].append(tp.partition)
-        body = {
-            "markers": [
-                {
-                    "producer_id": producer_id,
-                    "producer_epoch": producer_epoch,
-                    "transaction_result": commit,
-                    "topics": [{"name": t, "partition_indexes": ps} for t, ps in topics.items()],
-                    "coordinator_epoch": coordinator_epoch,
-                }
-            ]
+        entry = {
+            "producer_id": producer_id,
+            "producer_epoch": producer_epoch,
+            "transaction_result": commit,
+            "topics": [{"name": t, "partition_indexes": ps} for t, ps in topics.items()],
+            "coordinator_epoch": coordinator_epoch,
         }
+        future: asyncio.Future[dict[TopicPartition, ErrorCode]] = asyncio.get_running_loop().create_future()
+        self._queues.setdefault(leader, []).append((entry, future))
+        if leader not in self._drains:
+            self._drains[leader] = asyncio.get_running_loop().create_task(self._drain(leader))
+        return await future
+
+    async def _drain(self, leader: int) -> None:
+        """Send what is queued for `leader`, one request at a time, until the queue is empty (the check and
+        the removal from `_drains` happen in one step: a marker queued later starts a new drain)."""
+        try:
+            while batch := self._queues.pop(leader, None):
+                try:
+                    codes = await self._request(leader, [entry for entry, _ in batch])
+                except BaseException:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_result({})
+                    raise
+                for entry, future in batch:
+                    if not future.done():
+                        future.set_result(codes.get(int(entry["producer_id"]), {}))
+        finally:
+            if self._drains.get(leader) is asyncio.current_task():
+                del self._drains[leader]
+
+    async def _request(
+        self, leader: int, markers: list[dict[str, Any]]
+    ) -> dict[int, dict[TopicPartition, ErrorCode]]:
+        """{producer_id: {tp: error}} from one WriteTxnMarkers; {} when the broker cannot be reached."""
+        broker = next((b for b in self._broker.metadata.live_brokers() if b.node_id == leader), None)
+        if broker is None:
+            return {}
         try:
             response = await self._client.request(
-                broker, WRITE_TXN_MARKERS_KEY, WRITE_TXN_MARKERS_VERSION, body, _REQUEST_TIMEOUT_S
+                broker,
+                WRITE_TXN_MARKERS_KEY,
+                WRITE_TXN_MARKERS_VERSION,
+                {"markers": markers},
+                _REQUEST_TIMEOUT_S,
             )
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
             logger.info("WriteTxnMarkers to broker %d failed: %r", leader, exc)
             return {}
-        codes: dict[TopicPartition, ErrorCode] = {}
+        codes: dict[int, dict[TopicPartition, ErrorCode]] = {}
         for marker in response.markers:
+            found = codes.setdefault(int(marker.producer_id), {})
             for topic in marker.topics:
                 for p in topic.partitions:
-                    codes[TopicPartition(topic.name, p.partition_index)] = ErrorCode(p.error_code)
+                    found[TopicPartition(topic.name, p.partition_index)] = ErrorCode(p.error_code)
         return codes
 
     def close(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._drains.values()]:
             task.cancel()
         self._client.close()
