@@ -676,10 +676,10 @@ class FileLog:
         segments = list(self._segments)
         try:
             self._sync_epochs()  # before the recovery point moves past anything the file describes
+            self._txn_indexes.flush()
             for segment in segments:
                 if segment.needs_sync:
                     segment.flush()
-            self._txn_indexes.flush()
         except (OSError, ValueError) as exc:  # EBADF and the like: a file closed under us by close()
             if self._closed:
                 # The log was closed (topic deleted, broker stopping) while this worker thread flushed;
