@@ -93,13 +93,13 @@ class ReplicaManager:
         self.partitions: dict[TopicPartition, Partition] = {}
         self.isr_writer: IsrWriter | None = None
         self.fetchers = ReplicaFetcherManager(self)
+        # called after a WriteTxnMarkers marker is replicated: (tp, producer_id, producer_epoch, committed)
+        self.txn_marker_listeners: list[Callable[[TopicPartition, int, int, bool], None]] = []
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._flushes: dict[TopicPartition, asyncio.Task[None]] = {}
         self._isr_writes: dict[TopicPartition, asyncio.Task[None]] = {}  # one ISR proposal in flight per tp
         self.live_brokers: set[int] | None = None  # registered brokers, from the last sync that named them
         self._hw_checkpoints: dict[Path, dict[TopicPartition, int]] = {}  # read once per dir at startup
-        # called after a WriteTxnMarkers marker is replicated: (tp, producer_id, producer_epoch, committed)
-        self.txn_marker_listeners: list[Callable[[TopicPartition, int, int, bool], None]] = []
 
     # --- hosting -------------------------------------------------------------------------------
 

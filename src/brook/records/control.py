@@ -75,9 +75,26 @@ def build_end_txn_marker(
     return buf
 
 
+_TYPES = {int(t): t for t in ControlType}
+
+
 def parse_end_txn_marker(batch: bytes | bytearray | memoryview, header: BatchHeader) -> EndTxnMarker | None:
     """The marker in the control batch whose bytes start at batch[0]; None for an empty control batch
-    (compaction removed it) or a control type that is no transaction marker. Raises CorruptMessage."""
+    (compaction removed it) or a control type that is no transaction marker. Raises CorruptMessage.
+    A marker in the exact layout written here is read with struct; any other goes through the records
+    decoder (a compressed one, version 1+, extra bytes)."""
+    if (
+        header.size == BATCH_HEADER_SIZE + _RECORD_SIZE
+        and header.records_count == 1
+        and header.compression == 0
+        and len(batch) >= header.size
+        and bytes(batch[BATCH_HEADER_SIZE : BATCH_HEADER_SIZE + 5]) == _RECORD_HEAD
+        and batch[BATCH_HEADER_SIZE + 9] == 0x0C
+    ):
+        key_version, type_id = _KEY.unpack_from(batch, BATCH_HEADER_SIZE + 5)
+        value_version, coordinator_epoch = _VALUE.unpack_from(batch, BATCH_HEADER_SIZE + 10)
+        if key_version == 0 and value_version == 0 and type_id in _TYPES:
+            return EndTxnMarker(_TYPES[type_id], coordinator_epoch)
     for record in iter_records(batch, header):
         key, value = record.key or b"", record.value or b""
         if len(key) < _KEY.size:

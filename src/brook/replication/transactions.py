@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from brook.common.errors import CorruptMessage
-from brook.records.batch import BatchHeader, parse_header
+from brook.records.batch import BatchHeader
 from brook.records.control import EndTxnMarker, parse_end_txn_marker
 from brook.storage.api import PartitionLog
 from brook.storage.producer_state import ProducerStateManager
@@ -114,12 +114,11 @@ def rebuild_from_log(state: ProducerStateManager, log: PartitionLog, now_ms: int
         return
     aborted: list[AbortedTxn] = []
     high_watermark = log.high_watermark
-    for header in log.batch_headers(first.base_offset):
+    for header, data in log.replay_batches(first.base_offset):
         if not header.is_control:
             state.record(header, header.base_offset, now_ms)
             continue
-        data = log.read(header.base_offset, max_bytes=header.size).to_bytes()
-        if len(data) < header.size or parse_header(data, 0).base_offset != header.base_offset:
+        if data is None or len(data) < header.size:
             continue
         marker = _marker_of(data, 0, header)
         if marker is not None:

@@ -55,6 +55,7 @@ __all__ = ["FileLog", "parse_partition_dir"]
 
 logger = logging.getLogger(__name__)
 
+_MAX_CONTROL_BATCH_BYTES = 4096  # a marker is 78 bytes; anything far larger is not read whole in a replay
 LATEST_TIMESTAMP = -1
 EARLIEST_TIMESTAMP = -2
 MAX_TIMESTAMP = -3
@@ -166,6 +167,12 @@ class FileLog:
         at a time (no record data); with `newer_than_ms`, segments whose largest timestamp is older are
         skipped whole (their time index says so). The log's owner only: no append or truncation while
         iterating."""
+        for _, _, header in self._positioned_headers(from_offset, newer_than_ms):
+            yield header
+
+    def _positioned_headers(
+        self, from_offset: int, newer_than_ms: int | None
+    ) -> Iterator[tuple[LogSegment, int, BatchHeader]]:
         for segment in self._segments[self._segment_index(from_offset) :]:
             if segment.next_offset <= from_offset:
                 continue
@@ -177,9 +184,21 @@ class FileLog:
             position, first = found
             header: BatchHeader | None = first
             while header is not None:
-                yield header
+                yield segment, position, header
                 position += header.size
                 header = segment.header_at(position)
+
+    def replay_batches(self, from_offset: int) -> Iterator[tuple[BatchHeader, bytes | None]]:
+        """`batch_headers` for a producer-state replay: each header, with the whole batch's bytes for a
+        control batch (a marker's one record, read where the header was: no index lookup per marker)."""
+        for segment, position, header in self._positioned_headers(from_offset, None):
+            if header.is_control and header.size <= _MAX_CONTROL_BATCH_BYTES:
+                try:
+                    yield header, os.pread(segment.fd, header.size, position)
+                except OSError as exc:
+                    raise self._fail(exc) from exc
+            else:
+                yield header, None
 
     # -- properties ------------------------------------------------------------------------------
 
@@ -676,10 +695,10 @@ class FileLog:
         segments = list(self._segments)
         try:
             self._sync_epochs()  # before the recovery point moves past anything the file describes
+            self._txn_indexes.flush()
             for segment in segments:
                 if segment.needs_sync:
                     segment.flush()
-            self._txn_indexes.flush()
         except (OSError, ValueError) as exc:  # EBADF and the like: a file closed under us by close()
             if self._closed:
                 # The log was closed (topic deleted, broker stopping) while this worker thread flushed;

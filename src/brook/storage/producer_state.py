@@ -179,7 +179,10 @@ class ProducerStateManager:
         self, producer_id: int, producer_epoch: int, offset: int, marker: EndTxnMarker, now_ms: int
     ) -> CompletedTxn | None:
         """Remember an appended marker at `offset`; the transaction it completes, None if the producer
-        had none open here (a marker without data changes neither the LSO nor the index)."""
+        had none open here (a marker without data changes neither the LSO nor the index). A producer id
+        of -1 is no producer (Kafka's hasProducerId): nothing to complete."""
+        if producer_id < 0:
+            return None
         entry = self._entry_for_epoch(producer_id, producer_epoch)
         self.last_marker_offset = max(self.last_marker_offset, offset)
         completed = None

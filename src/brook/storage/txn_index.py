@@ -103,9 +103,14 @@ class TransactionIndexes:
         base = self._base_for(txn.last_offset, bases)
         entries = self._entries.setdefault(base, [])
         if entries and entries[-1].last_offset >= txn.last_offset:
-            raise ValueError(
-                f"aborted transaction at {txn.last_offset} is not after the last indexed {entries[-1].last_offset}"
+            # a bug, not bad input: the marker is in the log already, so keep the log and say so
+            logger.error(
+                "aborted transaction at %d is not after the last indexed %d (%s): not indexed",
+                txn.last_offset,
+                entries[-1].last_offset,
+                self._directory,
             )
+            return
         entries.append(txn)
         with open(txn_index_path(self._directory, base), "ab") as f:
             f.write(encode_entry(txn))

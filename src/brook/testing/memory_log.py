@@ -206,6 +206,11 @@ class MemoryLog:
             self._batches = [(h, d) for h, d in self._batches if h.last_offset >= offset]
         return self._log_start_offset
 
+    def replay_batches(self, from_offset: int) -> Iterator[tuple[BatchHeader, bytes | None]]:
+        for header, data in self._batches:
+            if header.last_offset >= from_offset:
+                yield header, (bytes(data) if header.is_control else None)
+
     def append_aborted_txn(self, txn: AbortedTxn) -> None:
         self._aborted.append(txn)
 

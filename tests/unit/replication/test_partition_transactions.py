@@ -90,8 +90,10 @@ def test_producer_rules_for_transactions() -> None:
 def test_a_marker_without_data_completes_nothing() -> None:
     partition = _leader()
     partition.append_txn_marker(9, 0, ABORT, now_ms=0)
+    partition.append_txn_marker(-1, -1, COMMIT, now_ms=0)  # no producer id: no producer state either
     assert partition.log.collect_aborted_txns(0, 10) == []
-    assert partition.last_stable_offset == 1
+    assert partition.last_stable_offset == 2
+    assert [p.producer_id for p in partition.producer_state.producers()] == [9]
 
 
 def test_a_follower_rebuilds_the_same_state_from_what_it_fetches() -> None:

@@ -89,12 +89,6 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
     return encode_fetch_response(ctx.version, list(topics.items()), throttle_time_ms=throttle_ms)
 
 
-def _aborted(r: FetchResult) -> list[tuple[int, int]] | None:
-    if r.aborted_transactions is None:
-        return None
-    return [(t.producer_id, t.first_offset) for t in r.aborted_transactions]
-
-
 def _read_slices(results: list[FetchResult]) -> None:
     """Segment file slices to bytes; the sizes are what was actually read."""
     for r in results:
@@ -133,3 +127,9 @@ async def _wait_for_earlier_responses(ctx: RequestContext) -> None:
 
 _GATE_POLL_S = 0.002
 _INLINE_READ_BYTES = 1024 * 1024
+
+
+def _aborted(r: FetchResult) -> list[tuple[int, int]] | None:
+    if r.aborted_transactions is None:
+        return None
+    return [(t.producer_id, t.first_offset) for t in r.aborted_transactions]
