@@ -85,6 +85,7 @@ _KAFKA = {
             **MAIN_CLASSES,
             "kafka-console-producer": "kafka.tools.ConsoleProducer",
             "kafka-broker-api-versions": "kafka.admin.BrokerApiVersionsCommand",
+            "kafka-dump-log": "kafka.tools.DumpLogSegments",
         },
     ),
 }

@@ -32,6 +32,7 @@ from brook.broker.replica_manager import ReplicaManager
 from brook.broker.server import Server
 from brook.broker.stats import BrokerStats
 from brook.broker.topics import TopicService
+from brook.broker.txn_service import TransactionService
 from brook.common.clock import Clock, SystemClock
 from brook.common.errors import OutOfDescriptors
 from brook.common.types import TopicPartition
@@ -86,6 +87,7 @@ class Broker:
         self.quotas = QuotaManager(self)
         self.producer_ids = ProducerIdManager(self.metadata, self.metadata_executor)
         self.groups = GroupService(self)
+        self.transactions = TransactionService(self)
         self.metadata_responses: dict[Any, tuple[Any, bytes]] = {}  # handlers/metadata.py's cache
         self.server = Server(self)
         self.metrics = MetricsServer(self)
@@ -147,6 +149,7 @@ class Broker:
         if metrics_port >= 0:
             await self.metrics.start(self.config.get("brook.metrics.host"), metrics_port)
         self._background.append(self.groups.start())
+        self._background.append(self.transactions.start())
         self._background.append(asyncio.create_task(self._retention_loop()))
         self._background.append(asyncio.create_task(self._flush_loop()))
         self._background.append(asyncio.create_task(self.replicas.isr_expiration_loop()))
@@ -275,6 +278,7 @@ class Broker:
         self._stopping = True  # from here no metadata change starts a fetcher
         await self._controlled_shutdown()
         self.groups.shutdown()
+        self.transactions.shutdown()
         await _bounded(self.server.stop(), _STOP_STEP_S, "closing client connections")
         await _bounded(self.metrics.stop(), _STOP_STEP_S, "closing the metrics listener")
         await self._cancel_background()
@@ -299,6 +303,7 @@ class Broker:
         the clean-shutdown marker, which must not vouch for logs that were never loaded or recovered."""
         self._stopping = True
         self.groups.shutdown()
+        self.transactions.shutdown()
         await _bounded(self.server.stop(), _STOP_STEP_S, "closing the listener")
         await _bounded(self.metrics.stop(), _STOP_STEP_S, "closing the metrics listener")
         await self._cancel_background()

@@ -28,7 +28,8 @@ from brook.coordinator import (
 from brook.coordinator.fence import PauseFence, followers_confirm
 from brook.coordinator.offsets_topic import replication_factor
 from brook.metadata.api import BrokerInfo
-from brook.records.batch import iter_batches
+from brook.records.batch import BatchHeader, iter_batches
+from brook.records.control import parse_end_txn_marker
 from brook.records.records import Record, build_batch, iter_records
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["GroupService", "deleted_topics", "stale_topics"]
 
 _TICK_S = 0.1
+_TRANSACTIONAL = 0x10  # batch attribute bit
 _LOAD_CHUNK_BYTES = 1024 * 1024
 _DELETED_KEPT = 100_000  # names of deleted topics remembered, to clean a partition loaded later
 T = TypeVar("T")
@@ -253,13 +255,21 @@ class GroupService:
         view = memoryview(data)
         replayed = 0
         for pos, header in iter_batches(view):
-            if not header.is_control:
+            if header.is_control:
+                self._replay_marker(p, view[pos : pos + header.size], header, offset)
+            else:
                 try:
                     records = iter_records(view[pos : pos + header.size], header)
                     for record in records:
-                        if record.offset >= offset:
+                        if record.offset < offset:
+                            continue
+                        if header.is_transactional and record.key is not None:
+                            self.coordinator.replay_txn_offset(
+                                p, header.producer_id, record.key, record.value
+                            )
+                        else:
                             self.coordinator.replay(p, record.key, record.value)
-                            replayed += 1
+                        replayed += 1
                 except BrookError as exc:  # a damaged batch: skip it, keep the rest
                     logger.warning(
                         "skipping unreadable batch in __consumer_offsets partition=%d offset=%d: %s",
@@ -269,6 +279,86 @@ class GroupService:
                     )
             offset = max(offset, header.next_offset)
         return offset, replayed
+
+    def _replay_marker(self, p: int, batch: memoryview, header: BatchHeader, offset: int) -> None:
+        """A transaction marker while loading: the producer's pending transactional offsets settle."""
+        if header.next_offset <= offset:
+            return
+        try:
+            marker = parse_end_txn_marker(batch, header)
+        except BrookError as exc:
+            logger.warning("skipping unreadable marker in __consumer_offsets partition=%d: %s", p, exc)
+            return
+        if marker is not None:
+            self.coordinator.complete_txn(p, header.producer_id, marker.is_commit)
+
+    # --- transactional offset commits ---------------------------------------------------------
+
+    def append_transactional(
+        self,
+        partition: int,
+        records: list[tuple[bytes, bytes | None]],
+        producer_id: int,
+        producer_epoch: int,
+        on_replicated: ReplicatedCallback,
+    ) -> None:
+        """TxnOffsetCommit's write: one transactional batch of the producer, acks=all. Its sequence continues
+        the producer's on this partition (Kafka skips the check for the coordinator's own appends)."""
+        tp = TopicPartition(OFFSETS_TOPIC, partition)
+        replicas = self._broker.replicas
+        partition_state = replicas.leader_partition(tp)
+        sequence = 0
+        for producer in partition_state.producer_state.producers():
+            if producer.producer_id == producer_id and producer.producer_epoch == producer_epoch:
+                sequence = producer.last_sequence + 1 if producer.last_sequence >= 0 else 0
+        now = self._broker.clock.now_ms()
+        batch = build_batch(
+            [Record(i, now, key, value) for i, (key, value) in enumerate(records)],
+            base_offset=0,
+            attributes=_TRANSACTIONAL,
+            producer_id=producer_id,
+            producer_epoch=producer_epoch,
+            base_sequence=sequence % (1 << 31),
+        )
+        info = replicas.append_records(tp, batch, required_acks=-1)
+        epoch = replicas.partitions[tp].leader_epoch
+        task = asyncio.get_running_loop().create_task(
+            self._await_replication(tp, epoch, info.last_offset + 1, on_replicated)
+        )
+        self._replication_waits.add(task)
+        task.add_done_callback(self._replication_waits.discard)
+
+    def _on_txn_marker(
+        self, tp: TopicPartition, producer_id: int, producer_epoch: int, committed: bool
+    ) -> None:
+        """ReplicaManager's marker listener: a marker on a `__consumer_offsets` partition we lead was replicated."""
+        if tp.topic == OFFSETS_TOPIC:
+            self.coordinator.complete_txn(tp.partition, producer_id, committed)
+
+    def txn_commit(
+        self,
+        group_id: str,
+        producer_id: int,
+        producer_epoch: int,
+        generation_id: int,
+        member_id: str,
+        group_instance_id: str | None,
+        offsets: dict[TopicPartition, tuple[int, int, str | None]],
+    ) -> asyncio.Future[tuple[ErrorCode, dict[TopicPartition, ErrorCode]]]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[ErrorCode, dict[TopicPartition, ErrorCode]]] = loop.create_future()
+        resolve = _resolver(future)
+        self.coordinator.txn_commit_offsets(
+            group_id,
+            producer_id,
+            producer_epoch,
+            generation_id,
+            member_id,
+            group_instance_id,
+            offsets,
+            lambda error, results: resolve((error, results)),
+        )
+        return future
 
     # --- deleted topics -------------------------------------------------------------------------
 
@@ -313,6 +403,7 @@ class GroupService:
         if self._broker.metadata.topic(OFFSETS_TOPIC) is not None:
             self.sync_ownership()
         self.remove_deleted_topics()  # the first look: what exists now
+        self._broker.replicas.txn_marker_listeners.append(self._on_txn_marker)
         return asyncio.create_task(self._run())
 
     def shutdown(self) -> None:

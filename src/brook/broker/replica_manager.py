@@ -28,12 +28,14 @@ from brook.common.errors import (
 )
 from brook.common.types import TopicPartition
 from brook.metadata.api import BrokerInfo, TopicState
+from brook.records.control import EndTxnMarker
 from brook.replication.partition import FollowerFetchOutcome, Partition
 from brook.storage.api import AppendInfo, FileSlice, LogConfig
 from brook.storage.high_watermark_checkpoint import read_high_watermarks, write_high_watermarks
 from brook.storage.log import FileLog
 from brook.storage.producer_snapshot import take_producer_snapshot, write_producer_snapshot
 from brook.storage.producer_state import ProducerStateManager
+from brook.storage.txn_index import AbortedTxn
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class FetchPartition:
     max_bytes: int
     current_leader_epoch: int = -1
     last_fetched_epoch: int = -1  # a follower's latest epoch (KIP-320): the leader checks it for divergence
+    isolation_level: int = 0  # 1: read_committed, served up to the last stable offset
 
 
 @dataclass(slots=True)
@@ -64,6 +67,8 @@ class FetchResult:
     size: int = 0
     diverging_epoch: tuple[int, int] | None = None
     valid_read: bool = False  # the fetch passed the leader's checks and read from its fetch offset
+    last_stable_offset: int = -1
+    aborted_transactions: list[AbortedTxn] | None = None  # read_committed: those overlapping the read
 
 
 class ReplicaManager:
@@ -88,6 +93,8 @@ class ReplicaManager:
         self.partitions: dict[TopicPartition, Partition] = {}
         self.isr_writer: IsrWriter | None = None
         self.fetchers = ReplicaFetcherManager(self)
+        # called after a WriteTxnMarkers marker is replicated: (tp, producer_id, producer_epoch, committed)
+        self.txn_marker_listeners: list[Callable[[TopicPartition, int, int, bool], None]] = []
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._flushes: dict[TopicPartition, asyncio.Task[None]] = {}
         self._isr_writes: dict[TopicPartition, asyncio.Task[None]] = {}  # one ISR proposal in flight per tp
@@ -176,6 +183,7 @@ class ReplicaManager:
         log.restore_high_watermark(checkpointed_high_watermark)
         partition = Partition(tp, log, config, self.node_id, leader, leader_epoch, replicas, isr)
         partition.replica_lag_time_max_ms = self.replica_lag_time_max_ms
+        log.stable_offset_source = lambda: partition.last_stable_offset  # compaction stops below it
         # The state the last clean close saved, if it is exact for this log; else replay the log's headers.
         saved = take_producer_snapshot(log.directory, log.log_end_offset, self.producer_id_expiration_ms)
         if saved is not None:
@@ -235,6 +243,19 @@ class ReplicaManager:
         except LogDirOffline:
             logger.error("log dir offline while appending tp=%s", tp)
             raise
+        if info.rolled:
+            self._flush_in_background(tp, partition)
+        self._wake(tp)
+        return info
+
+    def append_txn_marker(
+        self, tp: TopicPartition, producer_id: int, producer_epoch: int, marker: EndTxnMarker
+    ) -> AppendInfo:
+        """WriteTxnMarkers on the leader: the marker goes in with acks=all rules (Kafka appends markers
+        with requiredAcks=-1), so NOT_ENOUGH_REPLICAS before the append when the ISR is too small."""
+        partition = self.leader_partition(tp)
+        partition.check_enough_replicas()
+        info = partition.append_txn_marker(producer_id, producer_epoch, marker, self.clock.now_ms())
         if info.rolled:
             self._flush_in_background(tp, partition)
         self._wake(tp)
@@ -491,6 +512,7 @@ class ReplicaManager:
                 last_fetched_epoch=f.last_fetched_epoch,
                 replica_id=replica_id,
             )
+            stable = partition.last_stable_offset
             if not verdict.should_read:
                 return FetchResult(
                     f.tp,
@@ -498,18 +520,26 @@ class ReplicaManager:
                     log.high_watermark,
                     log.log_start_offset,
                     diverging_epoch=verdict.diverging_epoch,
+                    last_stable_offset=stable,
                 )
             limit = min(f.max_bytes, budget)
+            read_committed = f.isolation_level == 1 and not from_follower
+            aborted = log.collect_aborted_txns(f.fetch_offset, stable) if read_committed else None
             if limit <= 0 and not first:
                 return FetchResult(
-                    f.tp, ErrorCode.none, log.high_watermark, log.log_start_offset, valid_read=True
+                    f.tp,
+                    ErrorCode.none,
+                    log.high_watermark,
+                    log.log_start_offset,
+                    valid_read=True,
+                    last_stable_offset=stable,
+                    aborted_transactions=aborted,
                 )
             # KIP-74: the first non-empty partition returns at least one whole batch even past the limits.
-            result = log.read(
-                f.fetch_offset,
-                max_bytes=max(limit, 1),
-                upper_bound=None if from_follower else log.high_watermark,
-            )
+            # read_committed reads whole batches below the LSO only (an open transaction's first batch
+            # starts at the LSO, so the cut never splits one).
+            upper_bound = None if from_follower else (stable if read_committed else log.high_watermark)
+            result = log.read(f.fetch_offset, max_bytes=max(limit, 1), upper_bound=upper_bound)
             chunks = list(result.chunks)  # read by the fetch handler, off the event loop when big
             return FetchResult(
                 f.tp,
@@ -519,6 +549,8 @@ class ReplicaManager:
                 chunks,
                 result.size,
                 valid_read=True,
+                last_stable_offset=stable,
+                aborted_transactions=aborted,
             )
         except BrookError as exc:
             log_or_none = self.partitions.get(f.tp)

@@ -3,6 +3,9 @@
 - `.log`: v2 batches back to back; each batch's header, whether its CRC holds, and with --deep its records.
 - `.index`: 8-byte entries (relative offset int32, position int32).
 - `.timeindex`: 12-byte entries (timestamp int64, relative offset int32).
+- `.txnindex`: 34-byte aborted transactions (storage/txn_index.py).
+Control batches (transaction markers) show their type and coordinator epoch (`end_txn_marker`), and with
+--deep their record as Kafka prints it: `endTxnMarker: COMMIT coordinatorEpoch: 0`.
 Trailing all-zero index entries are preallocated space, not entries. When the `.log` with the same name is
 there, index entries are checked against it and disagreements are listed under "mismatches".
 """
@@ -17,7 +20,7 @@ import click
 
 from brook.cli._common import CliError, debug_option, emit, format_option
 
-__all__ = ["dump_log", "read_index", "read_log", "read_time_index"]
+__all__ = ["dump_log", "read_index", "read_log", "read_time_index", "read_txn_index"]
 
 _OFFSET_ENTRY = struct.Struct(">ii")
 _TIME_ENTRY = struct.Struct(">qi")
@@ -63,6 +66,8 @@ def read_log(path: Path, *, deep: bool) -> dict[str, Any]:
             "is_transactional": header.is_transactional,
             "is_control": header.is_control,
         }
+        if header.is_control:
+            entry["end_txn_marker"] = _marker(data[pos : pos + header.size], header)
         if deep:
             entry["records"], entry["records_error"] = _records(data[pos : pos + header.size], header)
         batches.append(entry)
@@ -76,6 +81,61 @@ def read_log(path: Path, *, deep: bool) -> dict[str, Any]:
         "invalid_bytes": len(data) - pos,
         "invalid_position": pos if pos < len(data) else None,
     }
+
+
+def _marker(batch: bytes, header: Any) -> dict[str, Any] | None:
+    """A control batch's COMMIT/ABORT marker; None for another control type or an unreadable one."""
+    from brook.records.control import parse_end_txn_marker
+
+    try:
+        marker = parse_end_txn_marker(batch, header)
+    except Exception:  # noqa: BLE001 - a damaged marker is shown as none; --deep reports the error
+        return None
+    if marker is None:
+        return None
+    return {"type": marker.control_type.name, "coordinator_epoch": marker.coordinator_epoch}
+
+
+def read_txn_index(path: Path) -> dict[str, Any]:
+    from brook.storage.txn_index import ENTRY_SIZE, decode_entries
+
+    data = path.read_bytes()
+    whole = len(data) - len(data) % ENTRY_SIZE
+    try:
+        entries = decode_entries(data[:whole])
+        error = None
+    except ValueError as exc:
+        entries, error = [], str(exc)
+    return {
+        "file": str(path),
+        "type": "txnindex",
+        "base_offset": _base_offset(path),
+        "entries": [
+            {
+                "version": 0,
+                "producer_id": t.producer_id,
+                "first_offset": t.first_offset,
+                "last_offset": t.last_offset,
+                "last_stable_offset": t.last_stable_offset,
+            }
+            for t in entries
+        ],
+        "trailing_bytes": len(data) - whole,
+        "error": error,
+    }
+
+
+def _txn_index_text(doc: dict[str, Any]) -> list[str]:
+    lines = [
+        f"version: {e['version']} producerId: {e['producer_id']} firstOffset: {e['first_offset']} "
+        f"lastOffset: {e['last_offset']} lastStableOffset: {e['last_stable_offset']}"
+        for e in doc["entries"]
+    ]
+    if doc["error"]:
+        lines.append(f"Unreadable: {doc['error']}")
+    if doc["trailing_bytes"]:
+        lines.append(f"Found {doc['trailing_bytes']} bytes after the last whole entry")
+    return lines
 
 
 def _records(batch: bytes, header: Any) -> tuple[list[dict[str, Any]], str | None]:
@@ -225,8 +285,16 @@ def _log_text(doc: dict[str, Any]) -> list[str]:
             f"baseTimestamp: {b['base_timestamp']} size: {b['size']} magic: {b['magic']} "
             f"compresscodec: {b['compression']} crc: {b['crc']} isvalid: {str(b['crc_valid']).lower()}"
         )
+        marker = b.get("end_txn_marker")
         for r in b.get("records") or []:
             header_keys = ",".join(h["key"] for h in r["headers"])
+            if marker is not None:
+                lines.append(
+                    f"| offset: {r['offset']} {b['timestamp_type']}: {r['timestamp']} keySize: {r['key_size']} "
+                    f"valueSize: {r['value_size']} sequence: {r['sequence']} headerKeys: [{header_keys}] "
+                    f"endTxnMarker: {marker['type']} coordinatorEpoch: {marker['coordinator_epoch']}"
+                )
+                continue
             lines.append(
                 f"| offset: {r['offset']} {b['timestamp_type']}: {r['timestamp']} keySize: {r['key_size']} "
                 f"valueSize: {r['value_size']} sequence: {r['sequence']} headerKeys: [{header_keys}] "
@@ -273,10 +341,10 @@ def _index_text(doc: dict[str, Any]) -> list[str]:
 @format_option
 @debug_option
 def dump_log(files: tuple[Path, ...], files_opt: str | None, deep: bool) -> None:
-    """Print the batches of FILE.log (records with --deep) or the entries of .index/.timeindex files."""
+    """Print the batches of FILE.log (records with --deep) or the entries of .index/.timeindex/.txnindex files."""
     paths = list(files) + [Path(p) for p in (files_opt or "").split(",") if p]
     if not paths:
-        raise click.UsageError("name at least one .log, .index or .timeindex file")
+        raise click.UsageError("name at least one .log, .index, .timeindex or .txnindex file")
     docs = []
     for path in paths:
         if not path.is_file():
@@ -287,14 +355,21 @@ def dump_log(files: tuple[Path, ...], files_opt: str | None, deep: bool) -> None
             docs.append(read_index(path))
         elif path.suffix == ".timeindex":
             docs.append(read_time_index(path))
+        elif path.suffix == ".txnindex":
+            docs.append(read_txn_index(path))
         else:
-            raise CliError(f"{path}: not a .log, .index or .timeindex file")
+            raise CliError(f"{path}: not a .log, .index, .timeindex or .txnindex file")
 
     def text() -> str:
         out = []
         for doc in docs:
             out.append(f"Dumping {doc['file']}")
-            out.extend(_log_text(doc) if doc["type"] == "log" else _index_text(doc))
+            if doc["type"] == "log":
+                out.extend(_log_text(doc))
+            elif doc["type"] == "txnindex":
+                out.extend(_txn_index_text(doc))
+            else:
+                out.extend(_index_text(doc))
         return "\n".join(out)
 
     emit(docs if len(docs) > 1 else docs[0], text)

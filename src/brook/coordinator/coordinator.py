@@ -34,6 +34,7 @@ from brook.coordinator.join import Joining
 from brook.coordinator.loading import Loading
 from brook.coordinator.membership import Membership
 from brook.coordinator.offsets import Offsets
+from brook.coordinator.txn_offsets import TxnOffsets
 
 __all__ = [
     "CoordinatorConfig",
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 
-class GroupCoordinator(Joining, Membership, Offsets, Loading):
+class GroupCoordinator(Joining, Membership, Offsets, TxnOffsets, Loading):
     """The group APIs; each concept lives in its own module (join, rebalance, membership, offsets, loading)."""
 
     def list_groups(self, states: Iterable[str] = ()) -> tuple[ErrorCode, list[tuple[str, str, str]]]:

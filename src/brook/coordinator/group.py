@@ -102,6 +102,11 @@ class Group:
     # write the cached offset came from (the coordinator's append sequences; 0 = replayed).
     pending_commits: dict[TopicPartition, set[int]] = field(default_factory=dict)
     offset_write_seqs: dict[TopicPartition, int] = field(default_factory=dict)
+    # Kafka's pendingTransactionalOffsetCommits: producer id -> offsets (and their write sequence) until the
+    # transaction's marker (coordinator/txn_offsets.py)
+    pending_txn_offsets: dict[int, dict[TopicPartition, tuple[OffsetAndMetadata, int]]] = field(
+        default_factory=dict
+    )
     # Timers, as absolute deadlines checked by GroupCoordinator.tick.
     join_deadline_ms: int | None = None
     initial_delay_active: bool = False  # Kafka's InitialDelayedJoin: wait for more members first

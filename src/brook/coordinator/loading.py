@@ -68,7 +68,11 @@ class Loading(CoordinatorState):
             return
         v = ot.decode_group_metadata_value(value)
         old = self._groups.get(group_id)
-        group = Group(group_id, offsets=old.offsets if old else {})
+        group = Group(
+            group_id,
+            offsets=old.offsets if old else {},
+            pending_txn_offsets=old.pending_txn_offsets if old else {},
+        )
         group.protocol_type = v.protocol_type or None
         group.protocol_name = v.protocol
         group.generation_id = v.generation

@@ -28,6 +28,7 @@ _I32 = struct.Struct(">i")
 _PARTITION_HEAD = struct.Struct(">ihqq")  # partition, error_code, high_watermark, last_stable_offset
 _PARTITION_HEAD_V0 = struct.Struct(">ihq")  # partition, error_code, high_watermark (v0-3)
 _I64 = struct.Struct(">q")
+_ABORTED = struct.Struct(">qq")  # producer_id, first_offset
 
 
 @dataclass(slots=True)
@@ -40,6 +41,8 @@ class FetchPartitionData:
     records: Sequence[bytes]  # chunks; empty means no records
     records_size: int
     diverging_epoch: tuple[int, int] | None = None  # v12+ (KIP-320): (epoch, end offset) for a follower
+    # v4+ read_committed: (producer_id, first_offset) of aborted transactions in the range; None: null
+    aborted_transactions: Sequence[tuple[int, int]] | None = None
 
 
 def encode_fetch_response(
@@ -69,11 +72,16 @@ def encode_fetch_response(
                 )
             if version >= 5:
                 head += _I64.pack(p.log_start_offset)
-            # aborted_transactions: null on error, else empty (brook has no transactions yet)
+            # aborted_transactions: null on error, else [producer_id int64, first_offset int64]
+            # (each element ends with an empty tagged-field section in v12); empty for read_uncommitted
+            aborted = None if p.error_code else (p.aborted_transactions or ())
             if flexible:
-                head += b"\x00" if p.error_code else b"\x01"
+                head += b"\x00" if aborted is None else encode_uvarint(len(aborted) + 1)
             elif version >= 4:
-                head += _I32.pack(-1 if p.error_code else 0)
+                head += _I32.pack(-1 if aborted is None else len(aborted))
+            if version >= 4 and aborted:
+                for producer_id, first_offset in aborted:
+                    head += _ABORTED.pack(producer_id, first_offset) + (b"\x00" if flexible else b"")
             if version >= 11:
                 head += _I32.pack(-1)
             if flexible:

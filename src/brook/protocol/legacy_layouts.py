@@ -60,7 +60,37 @@ _CREATE_TOPICS_V0 = (
     ("timeout_ms", "int32"),
 )
 
+# WriteTxnMarkers v0 (broker to broker; kio starts at v1, its flexible twin)
+_WRITE_TXN_MARKERS_V0 = (
+    (
+        "markers",
+        _array(
+            ("producer_id", "int64"),
+            ("producer_epoch", "int16"),
+            ("transaction_result", "bool"),
+            ("topics", _array(("name", "string"), ("partition_indexes", ("array", "int32")))),
+            ("coordinator_epoch", "int32"),
+        ),
+    ),
+)
+_WRITE_TXN_MARKERS_RESPONSE_V0 = (
+    (
+        "markers",
+        _array(
+            ("producer_id", "int64"),
+            (
+                "topics",
+                _array(
+                    ("name", "string"),
+                    ("partitions", _array(("partition_index", "int32"), ("error_code", "int16"))),
+                ),
+            ),
+        ),
+    ),
+)
+
 REQUESTS: dict[tuple[int, int], tuple[tuple[Field, ...], dict[str, Any]]] = {
+    (27, 0): (_WRITE_TXN_MARKERS_V0, {}),
     (1, 0): (_FETCH_V0, {}),
     (1, 1): (_FETCH_V0, {}),
     (1, 2): (_FETCH_V0, {}),
@@ -168,6 +198,7 @@ _COMMIT_RESPONSE = (
 )
 
 RESPONSES: dict[tuple[int, int], tuple[Field, ...]] = {
+    (27, 0): _WRITE_TXN_MARKERS_RESPONSE_V0,
     (2, 0): (
         (
             "topics",

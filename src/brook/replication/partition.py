@@ -28,7 +28,8 @@ from brook.common.errors import (
     UnknownLeaderEpoch,
 )
 from brook.common.types import TopicPartition
-from brook.records.batch import BatchHeader, parse_header, validate_batches
+from brook.records.batch import BatchHeader, iter_batches, parse_header, validate_batches
+from brook.records.control import EndTxnMarker, build_end_txn_marker
 from brook.records.conversion import CODEC_BY_NAME, recompress
 from brook.records.records import keys_are_present
 from brook.replication.fetch import (
@@ -38,6 +39,7 @@ from brook.replication.fetch import (
     out_of_range_action,
     validate_fetch,
 )
+from brook.replication.transactions import apply_appended, apply_marker, last_stable_offset, rebuild_from_log
 from brook.storage.api import AppendInfo, LogConfig, PartitionLog
 from brook.storage.producer_state import ProducerStateManager
 
@@ -113,6 +115,8 @@ class Partition:
         )
         if self.config.compact and (validated_with is None or not validated_with.compact):
             _require_keys(data, batches)
+        if any(header.is_control for _, header in batches):
+            raise InvalidRecord("Clients are not allowed to write control records")  # Kafka's LogValidator
         if self.config.compression_type != "producer":
             data = recompress(data, batches, CODEC_BY_NAME[self.config.compression_type])
             batches = validate_batches(data)
@@ -121,12 +125,29 @@ class Partition:
             logger.debug("duplicate batch tp=%s offset=%d", self.tp, duplicate.first_offset)
             return AppendInfo(duplicate.first_offset, duplicate.last_offset, -1, self.log.log_start_offset)
         info = self.log.append_as_leader(data, leader_epoch=self.leader_epoch)
-        offset = info.first_offset
-        for _, header in batches:
-            self.producer_state.record(header, offset, now_ms)
-            offset += header.last_offset_delta + 1
+        apply_appended(self.producer_state, self.log, data, batches, info.first_offset, now_ms)
         self.maybe_increment_high_watermark()
         return info
+
+    def append_txn_marker(
+        self, producer_id: int, producer_epoch: int, marker: EndTxnMarker, now_ms: int
+    ) -> AppendInfo:
+        """WriteTxnMarkers: append a COMMIT/ABORT control batch in our leader epoch (the broker's own
+        append, never a client's) and complete the producer's transaction here."""
+        self.require_leader()
+        self.producer_state.check_marker(producer_id, producer_epoch, marker)
+        data = build_end_txn_marker(producer_id, producer_epoch, marker, now_ms)
+        info = self.log.append_as_leader(data, leader_epoch=self.leader_epoch)
+        apply_marker(
+            self.producer_state, self.log, producer_id, producer_epoch, info.first_offset, marker, now_ms
+        )
+        self.maybe_increment_high_watermark()
+        return info
+
+    @property
+    def last_stable_offset(self) -> int:
+        """min(first offset of the open or unreplicated transactions, high watermark)."""
+        return last_stable_offset(self.producer_state, self.log.high_watermark, self.log.log_start_offset)
 
     def check_enough_replicas(self) -> None:
         """acks=all: refuse before appending when the ISR is below min.insync.replicas."""
@@ -373,11 +394,12 @@ class Partition:
                 logger.info("restarting tp=%s at offset %d to hold a whole batch", self.tp, first.base_offset)
                 self.log.truncate_fully_and_start_at(first.base_offset)
             self.log.append_as_follower(records[:whole])
-            pos = 0
-            while pos < whole:
-                header = parse_header(records, pos)
-                self.producer_state.record(header, header.base_offset, now_ms)
-                pos += header.size
+            # Markers replicate like any batch: the follower completes transactions and indexes aborts
+            # from what it appended (each header carries its own offset, so one call per batch).
+            for pos, header in iter_batches(memoryview(records)[:whole]):
+                apply_appended(
+                    self.producer_state, self.log, records, [(pos, header)], header.base_offset, now_ms
+                )
             appended = whole
         self.log.update_high_watermark(min(leader_high_watermark, self.log.log_end_offset))
         return appended
@@ -401,16 +423,15 @@ class Partition:
         self.producer_state.truncate()
 
     def rebuild_producer_state(self, now_ms: int) -> None:
-        """Replay batch headers from the log so dedupe survives a restart and a failover.
+        """Replay batch headers from the log so dedupe, open transactions and the aborted-transaction
+        index survive a restart and a failover (transactions.py's rebuild_from_log).
 
-        Headers only (61 bytes a batch, no record data), and segments whose largest timestamp is older
-        than producer.id.expiration.ms are skipped: a producer whose last batch lies there would be
-        expired anyway (Kafka expires by the batch timestamps too), and one that wrote later has its
-        latest batches, epoch and sequence in the segments read."""
+        Headers only (61 bytes a batch, no record data; a marker's one record too), and leading segments
+        whose largest timestamp is older than producer.id.expiration.ms are skipped: a producer whose last
+        batch lies there would be expired anyway (Kafka expires by the batch timestamps too), and one that
+        wrote later has its latest batches, epoch and sequence in the segments read."""
         self.producer_state.truncate()
-        cutoff = now_ms - self.producer_state.expiration_ms
-        for header in self.log.batch_headers(self.log.log_start_offset, newer_than_ms=cutoff):
-            self.producer_state.record(header, header.base_offset, now_ms)
+        rebuild_from_log(self.producer_state, self.log, now_ms)
 
 
 def _whole_batches(data: bytes) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from brook.records.batch import BatchHeader
+from brook.storage.txn_index import AbortedTxn
 
 __all__ = ["AppendInfo", "FileSlice", "LogConfig", "PartitionLog", "ReadResult", "TimestampOffset"]
 
@@ -160,6 +161,22 @@ class PartitionLog(Protocol):
     def batch_headers(self, from_offset: int, *, newer_than_ms: int | None = None) -> Iterator[BatchHeader]:
         """Headers of the batches whose last offset is >= `from_offset`, in log order, without record
         data. With `newer_than_ms`, segments whose largest timestamp is older are skipped whole."""
+        ...
+
+    def append_aborted_txn(self, txn: AbortedTxn) -> None:
+        """An ABORT marker at txn.last_offset was appended: remember the transaction (txn_index.py)."""
+        ...
+
+    def collect_aborted_txns(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
+        """Aborted transactions with last_offset >= fetch_offset and first_offset < upper_bound."""
+        ...
+
+    def replace_aborted_txns(self, from_offset: int, txns: list[AbortedTxn]) -> None:
+        """A replay of the log from `from_offset` found `txns`; they replace what was indexed from there."""
+        ...
+
+    def replay_batches(self, from_offset: int) -> Iterator[tuple[BatchHeader, bytes | None]]:
+        """`batch_headers(from_offset)`, each with the batch's bytes if it is a (small) control batch."""
         ...
 
     def flush(self) -> None: ...

@@ -34,6 +34,7 @@ from brook.storage.segment import (
     TIME_INDEX_SUFFIX,
     LogSegment,
 )
+from brook.storage.txn_index import TXN_INDEX_SUFFIX
 
 __all__ = ["CLEANED_SUFFIX", "LoadResult", "LogLoader", "SWAP_SUFFIX"]
 
@@ -188,7 +189,7 @@ class LogLoader:
             name = entry.name
             if name.endswith(LOG_SUFFIX):
                 sizes[int(name[: -len(LOG_SUFFIX)])] = entry.stat().st_size
-            elif name.endswith((INDEX_SUFFIX, TIME_INDEX_SUFFIX)):
+            elif name.endswith((INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX)):
                 indexes.append(entry)
             elif name.endswith((DELETED_SUFFIX, CLEANED_SUFFIX, ".tmp")):
                 os.unlink(entry.path)

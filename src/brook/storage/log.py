@@ -3,6 +3,7 @@
 Directory contents:
 
     00000000000000000000.log / .index / .timeindex   one segment per base offset (segment.py, index.py)
+    00000000000000000000.txnindex                     aborted transactions of a segment (txn_index.py)
     leader-epoch-checkpoint                           epoch -> start offset (epoch.py, checkpoint.py)
     *.deleted                                         segments waiting for file_delete_delay_ms
 
@@ -48,11 +49,13 @@ from brook.storage.open_files import SegmentFiles
 from brook.storage.retention import below_high_watermark, past_retention_bytes, past_retention_ms
 from brook.storage.segment import INDEX_SUFFIX, TIME_INDEX_SUFFIX, BatchInfo, LogSegment, log_path
 from brook.storage.timestamps import first_offset_at_or_after, max_timestamp_offset
+from brook.storage.txn_index import AbortedTxn, TransactionIndexes
 
 __all__ = ["FileLog", "parse_partition_dir"]
 
 logger = logging.getLogger(__name__)
 
+_MAX_CONTROL_BATCH_BYTES = 4096  # a marker is 78 bytes; anything far larger is not read whole in a replay
 LATEST_TIMESTAMP = -1
 EARLIEST_TIMESTAMP = -2
 MAX_TIMESTAMP = -3
@@ -90,6 +93,9 @@ class FileLog:
         self.load_result = loaded
         self._segments: list[LogSegment] = loaded.segments
         self._bases = [s.base_offset for s in self._segments]
+        self._txn_indexes = TransactionIndexes(directory, self._bases)
+        # the partition's last stable offset, for the cleaner (set by the partition's owner)
+        self.stable_offset_source: Callable[[], int] | None = None
         self._log_start_offset = loaded.log_start_offset
         self._recovery_point = loaded.recovery_point
         self._high_watermark = loaded.log_end_offset
@@ -161,6 +167,12 @@ class FileLog:
         at a time (no record data); with `newer_than_ms`, segments whose largest timestamp is older are
         skipped whole (their time index says so). The log's owner only: no append or truncation while
         iterating."""
+        for _, _, header in self._positioned_headers(from_offset, newer_than_ms):
+            yield header
+
+    def _positioned_headers(
+        self, from_offset: int, newer_than_ms: int | None
+    ) -> Iterator[tuple[LogSegment, int, BatchHeader]]:
         for segment in self._segments[self._segment_index(from_offset) :]:
             if segment.next_offset <= from_offset:
                 continue
@@ -172,9 +184,21 @@ class FileLog:
             position, first = found
             header: BatchHeader | None = first
             while header is not None:
-                yield header
+                yield segment, position, header
                 position += header.size
                 header = segment.header_at(position)
+
+    def replay_batches(self, from_offset: int) -> Iterator[tuple[BatchHeader, bytes | None]]:
+        """`batch_headers` for a producer-state replay: each header, with the whole batch's bytes for a
+        control batch (a marker's one record, read where the header was: no index lookup per marker)."""
+        for segment, position, header in self._positioned_headers(from_offset, None):
+            if header.is_control and header.size <= _MAX_CONTROL_BATCH_BYTES:
+                try:
+                    yield header, os.pread(segment.fd, header.size, position)
+                except OSError as exc:
+                    raise self._fail(exc) from exc
+            else:
+                yield header, None
 
     # -- properties ------------------------------------------------------------------------------
 
@@ -396,6 +420,7 @@ class FileLog:
         path = log_path(self.directory, base_offset)
         for stale in (path, path.with_suffix(INDEX_SUFFIX), path.with_suffix(TIME_INDEX_SUFFIX)):
             stale.unlink(missing_ok=True)
+        self._txn_indexes.remove(base_offset)
         segment = LogSegment(
             self.directory,
             base_offset,
@@ -513,6 +538,7 @@ class FileLog:
 
     def _after_truncation(self) -> None:
         end = self.log_end_offset
+        self._txn_indexes.truncate_to(end)
         self._epochs.truncate_from_end(end)
         self._high_watermark = min(self._high_watermark, end)
         self._recovery_point = min(self._recovery_point, end)
@@ -552,10 +578,15 @@ class FileLog:
         self._epochs.truncate_from_start(self._log_start_offset)
         self._schedule_delete(segment, now_ms)
 
-    def _schedule_delete(self, segment: LogSegment, now_ms: int | None = None) -> None:
-        """Hide the segment now; close and unlink it after file_delete_delay_ms so open reads finish."""
+    def _schedule_delete(
+        self, segment: LogSegment, now_ms: int | None = None, *, keep_txn_index: bool = False
+    ) -> None:
+        """Hide the segment now; close and unlink it after file_delete_delay_ms so open reads finish.
+        Its aborted-transaction index goes at once (fetches read it from memory)."""
         now_ms = self.clock.now_ms() if now_ms is None else now_ms
         try:
+            if not keep_txn_index:
+                self._txn_indexes.remove(segment.base_offset)
             segment.rename_to_deleted()
         except OSError as exc:
             raise self._fail(exc) from exc
@@ -576,7 +607,7 @@ class FileLog:
         i = self._segments.index(old)
         log_file = old.path
         try:
-            self._schedule_delete(old)
+            self._schedule_delete(old, keep_txn_index=True)  # the cleaned copy keeps the markers
             os.rename(swap_path, log_file)
             segment = LogSegment(
                 self.directory,
@@ -591,6 +622,46 @@ class FileLog:
         except OSError as exc:
             raise self._fail(exc) from exc
         self._segments[i] = segment
+
+    # -- aborted transactions (txn_index.py) -------------------------------------------------------
+
+    def append_aborted_txn(self, txn: AbortedTxn) -> None:
+        """An ABORT marker at txn.last_offset was appended: index it in its segment."""
+        try:
+            self._txn_indexes.append(txn, self._bases)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+
+    def collect_aborted_txns(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
+        """A read returns batches of one segment: the range ends at the next segment's base at most."""
+        i = self._segment_index(fetch_offset)
+        if i + 1 < len(self._bases):
+            upper_bound = min(upper_bound, self._bases[i + 1])
+        return self._txn_indexes.collect(fetch_offset, upper_bound, self._bases)
+
+    def aborted_txns(self) -> list[AbortedTxn]:
+        """Every indexed aborted transaction (the cleaner drops their records)."""
+        return self._txn_indexes.all_entries()
+
+    def discard_aborted_txns(self, keys: set[tuple[int, int]]) -> None:
+        """Compaction removed these ABORT markers (producer id, marker offset): forget their entries."""
+        try:
+            self._txn_indexes.discard(keys)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+
+    def cleaner_upper_bound(self) -> int | None:
+        """Compaction stops before this offset: the partition's last stable offset, once its owner
+        said how to get it (`stable_offset_source`); None: no bound beyond the active segment."""
+        source = self.stable_offset_source
+        return source() if source is not None else None
+
+    def replace_aborted_txns(self, from_offset: int, txns: list[AbortedTxn]) -> None:
+        """A replay of the log from `from_offset` found `txns`: they replace the indexed ones from there."""
+        try:
+            self._txn_indexes.replace_from(from_offset, txns, self._bases)
+        except OSError as exc:
+            raise self._fail(exc) from exc
 
     # -- retention -------------------------------------------------------------------------------
 
@@ -624,6 +695,7 @@ class FileLog:
         segments = list(self._segments)
         try:
             self._sync_epochs()  # before the recovery point moves past anything the file describes
+            self._txn_indexes.flush()
             for segment in segments:
                 if segment.needs_sync:
                     segment.flush()

@@ -22,6 +22,7 @@ from brook.records.batch import (
 from brook.records.records import iter_records
 from brook.storage.api import AppendInfo, FileSlice, LogConfig, ReadResult, TimestampOffset
 from brook.storage.epoch import LeaderEpochCache
+from brook.storage.txn_index import AbortedTxn
 
 __all__ = ["MemoryLog"]
 
@@ -37,6 +38,7 @@ class MemoryLog:
         self._log_end_offset = log_start_offset
         self._high_watermark = log_start_offset
         self._epochs = LeaderEpochCache()
+        self._aborted: list[AbortedTxn] = []
 
     @property
     def log_start_offset(self) -> int:
@@ -177,11 +179,13 @@ class MemoryLog:
         self._epochs.truncate_from_end(self._log_end_offset)
         self._high_watermark = min(self._high_watermark, self._log_end_offset)
         self._log_start_offset = min(self._log_start_offset, self._log_end_offset)
+        self._aborted = [t for t in self._aborted if t.last_offset < self._log_end_offset]
 
     def truncate_fully_and_start_at(self, offset: int) -> None:
         self._batches = []
         self._log_start_offset = self._log_end_offset = self._high_watermark = offset
         self._epochs.clear()
+        self._aborted = []
 
     def assign_epoch_start_offset(self, epoch: int, offset: int) -> None:
         self._epochs.assign(epoch, offset)
@@ -201,6 +205,20 @@ class MemoryLog:
             self._epochs.truncate_from_start(offset)
             self._batches = [(h, d) for h, d in self._batches if h.last_offset >= offset]
         return self._log_start_offset
+
+    def replay_batches(self, from_offset: int) -> Iterator[tuple[BatchHeader, bytes | None]]:
+        for header, data in self._batches:
+            if header.last_offset >= from_offset:
+                yield header, (bytes(data) if header.is_control else None)
+
+    def append_aborted_txn(self, txn: AbortedTxn) -> None:
+        self._aborted.append(txn)
+
+    def collect_aborted_txns(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
+        return [t for t in self._aborted if t.last_offset >= fetch_offset and t.first_offset < upper_bound]
+
+    def replace_aborted_txns(self, from_offset: int, txns: list[AbortedTxn]) -> None:
+        self._aborted = [t for t in self._aborted if t.last_offset < from_offset] + list(txns)
 
     def flush(self) -> None:
         pass

@@ -105,4 +105,32 @@ def test_unknown_file_kind_is_an_error(tmp_path):
     other.write_text("hi")
     result = _run(other)
     assert result.exit_code == 1
-    assert "not a .log, .index or .timeindex file" in result.stderr
+    assert "not a .log, .index, .timeindex or .txnindex file" in result.stderr
+
+
+def test_control_batches_and_txnindex(tmp_path):
+    from brook.records.control import ControlType, EndTxnMarker, build_end_txn_marker
+    from brook.storage.txn_index import AbortedTxn, encode_entry
+
+    data = make_batch(
+        [(None, b"t")], base_offset=0, producer_id=5, producer_epoch=1, base_sequence=0, transactional=True
+    )
+    marker = build_end_txn_marker(5, 1, EndTxnMarker(ControlType.ABORT, 3), timestamp_ms=1000)
+    struct.pack_into(">q", marker, 0, 1)  # its offset in the log
+    log = tmp_path / f"{0:020d}.log"
+    log.write_bytes(bytes(data) + bytes(marker))
+    doc = json.loads(_run(log, "--format", "json").stdout)
+    assert [b["is_transactional"] for b in doc["batches"]] == [True, True]
+    assert [b["is_control"] for b in doc["batches"]] == [False, True]
+    assert doc["batches"][1]["end_txn_marker"] == {"type": "ABORT", "coordinator_epoch": 3}
+    text = _run(log, "--deep").stdout
+    assert "isTransactional: true isControl: true" in text
+    assert (
+        "| offset: 1 CreateTime: 1000 keySize: 4 valueSize: 6 sequence: -1 headerKeys: [] endTxnMarker: ABORT coordinatorEpoch: 3"
+        in text
+    )
+    index = log.with_suffix(".txnindex")
+    index.write_bytes(encode_entry(AbortedTxn(5, 0, 1, 2)) + b"\x00\x00")
+    text = _run(index).stdout
+    assert "version: 0 producerId: 5 firstOffset: 0 lastOffset: 1 lastStableOffset: 2" in text
+    assert "Found 2 bytes after the last whole entry" in text

@@ -111,3 +111,31 @@ def test_idle_producers_expire_after_producer_id_expiration_ms(tmp_path: Path) -
     with pytest.raises(OutOfOrderSequence):
         partition.append_as_leader(_batch(9, pid=2), clock.now_ms())
     _stop(replicas)
+
+
+def test_the_snapshot_keeps_open_transactions_and_coordinator_epochs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from brook.common.txn_errors import TransactionCoordinatorFenced
+    from brook.records.control import ControlType, EndTxnMarker
+
+    clock = FakeClock()
+    replicas = _start(tmp_path, clock)
+    partition = replicas.partitions[TP]
+    txn = make_batch([(None, b"t")], producer_id=7, producer_epoch=0, base_sequence=0, transactional=True)
+    partition.append_as_leader(bytearray(txn), clock.now_ms())  # 0: 7's transaction
+    other = make_batch([(None, b"o")], producer_id=8, producer_epoch=0, base_sequence=0, transactional=True)
+    partition.append_as_leader(bytearray(other), clock.now_ms())  # 1
+    partition.append_txn_marker(8, 0, EndTxnMarker(ControlType.COMMIT, 3), clock.now_ms())  # 2
+    assert partition.last_stable_offset == 0
+    _stop(replicas)
+    with monkeypatch.context() as patch:
+        _no_replay(patch)
+        replicas = _start(tmp_path, clock)
+    partition = replicas.partitions[TP]
+    assert partition.last_stable_offset == 0  # 7's transaction is still open
+    with pytest.raises(TransactionCoordinatorFenced):
+        partition.append_txn_marker(8, 0, EndTxnMarker(ControlType.ABORT, 2), clock.now_ms())
+    partition.append_txn_marker(7, 0, EndTxnMarker(ControlType.ABORT, 3), clock.now_ms())  # 3
+    assert partition.last_stable_offset == 4
+    _stop(replicas)

@@ -139,3 +139,85 @@ def test_keys_are_present() -> None:
         make_batch([(b"k", b"v")]) + make_batch([(b"j", None)], compression=Compression.zstd)
     )
     assert not keys_are_present(make_batch([(b"k", b"v"), (None, b"v")], compression=Compression.gzip))
+
+
+def _txn_partition(tmp_path: Path):
+    from brook.replication.partition import Partition
+
+    clock = FakeClock(T0)
+    config = LogConfig(cleanup_policy="compact", file_delete_delay_ms=0)
+    log = FileLog.open(tmp_path / "t-0", config, clock=clock)
+    partition = Partition(TopicPartition("t", 0), log, config, 0, 0, 0, (0,), (0,))
+    partition.make_leader(0, (0,), (0,), now_ms=T0)
+    log.stable_offset_source = lambda: partition.last_stable_offset
+    return partition, log
+
+
+def _txn(pid: int, key: bytes, value: bytes, seq: int = 0) -> bytearray:
+    return bytearray(
+        make_batch(
+            [(key, value)],
+            timestamp=T0,
+            producer_id=pid,
+            producer_epoch=0,
+            base_sequence=seq,
+            transactional=True,
+        )
+    )
+
+
+def test_aborted_records_never_shadow_committed_ones_and_are_removed(tmp_path: Path) -> None:
+    from brook.records.control import ControlType, EndTxnMarker
+
+    partition, log = _txn_partition(tmp_path)
+    partition.append_as_leader(_txn(1, b"k", b"committed"), T0)  # 0
+    partition.append_txn_marker(1, 0, EndTxnMarker(ControlType.COMMIT, 0), T0)  # 1
+    partition.append_as_leader(_txn(2, b"k", b"aborted"), T0)  # 2
+    partition.append_txn_marker(2, 0, EndTxnMarker(ControlType.ABORT, 0), T0)  # 3
+    log.roll()
+    assert clean_log(log, T0 + 1)
+    assert [(o, k, v) for o, k, v in records_of(log) if k == b"k"] == [(0, b"k", b"committed")]
+    kinds = [h.is_control for h in log.batch_headers(0)]
+    assert kinds == [False, True, True]  # both markers kept, the aborted batch gone
+    log.close()
+
+
+def test_compaction_stops_before_an_open_transaction(tmp_path: Path) -> None:
+    partition, log = _txn_partition(tmp_path)
+    log.append_as_leader(make_batch([(b"k", b"old")], timestamp=T0), leader_epoch=0)  # 0
+    partition.append_as_leader(_txn(1, b"k", b"open"), T0)  # 1: may still abort
+    log.roll()
+    assert partition.last_stable_offset == 1
+    assert not clean_log(log, T0 + 1)  # the only inactive segment holds the open transaction
+    assert [v for _, _, v in records_of(log)] == [b"old", b"open"]
+    log.close()
+
+
+def test_markers_of_transactions_without_records_go_after_delete_retention(tmp_path: Path) -> None:
+    from brook.records.control import ControlType, EndTxnMarker
+
+    partition, log = _txn_partition(tmp_path)
+    partition.append_as_leader(_txn(1, b"k", b"committed"), T0)  # 0
+    partition.append_txn_marker(1, 0, EndTxnMarker(ControlType.COMMIT, 0), T0)  # 1
+    partition.append_as_leader(_txn(2, b"k", b"aborted"), T0)  # 2
+    partition.append_txn_marker(2, 0, EndTxnMarker(ControlType.ABORT, 0), T0)  # 3
+    partition.append_as_leader(_txn(3, b"k", b"newer"), T0)  # 4: shadows 0, so 1's transaction is empty
+    partition.append_txn_marker(3, 0, EndTxnMarker(ControlType.COMMIT, 0), T0)  # 5
+    log.roll()
+    assert len(log.aborted_txns()) == 1
+    # before delete.retention.ms the empty transactions keep their markers
+    assert clean_log(log, T0 + 1)
+    assert [(h.base_offset, h.is_control) for h in log.batch_headers(0)] == [
+        (1, True),
+        (3, True),
+        (4, False),
+        (5, True),
+    ]
+    assert len(log.aborted_txns()) == 1
+    # after it, only the marker of the transaction that still holds a record stays
+    assert clean_log(log, T0 + 2 * DAY)
+    assert [(h.base_offset, h.is_control) for h in log.batch_headers(0)] == [(4, False), (5, True)]
+    assert log.aborted_txns() == []
+    assert not list((tmp_path / "t-0").glob("*.txnindex"))
+    assert [(o, v) for o, k, v in records_of(log) if k == b"k"] == [(4, b"newer")]
+    log.close()

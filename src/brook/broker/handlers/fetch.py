@@ -30,6 +30,7 @@ from brook.records import message_sets
 
 @handles(1, versions=range(0, 13))
 async def fetch(ctx: RequestContext, req: Any) -> Any:
+    isolation_level = getattr(req, "isolation_level", 0)  # v4+; 1 = read_committed (up to the LSO)
     wanted = [
         FetchPartition(
             TopicPartition(topic.topic, p.partition),
@@ -37,6 +38,7 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
             p.partition_max_bytes,
             getattr(p, "current_leader_epoch", -1),
             getattr(p, "last_fetched_epoch", -1),
+            isolation_level,
         )
         for topic in req.topics
         for p in topic.partitions
@@ -76,11 +78,12 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
                 r.tp.partition,
                 r.error_code,
                 r.high_watermark,
-                r.high_watermark,
+                r.last_stable_offset if r.last_stable_offset >= 0 else r.high_watermark,
                 r.log_start_offset,
                 [c for c in r.records if isinstance(c, bytes)],  # every slice was read above
                 r.size,
                 r.diverging_epoch,
+                _aborted(r),
             )
         )
     return encode_fetch_response(ctx.version, list(topics.items()), throttle_time_ms=throttle_ms)
@@ -124,3 +127,9 @@ async def _wait_for_earlier_responses(ctx: RequestContext) -> None:
 
 _GATE_POLL_S = 0.002
 _INLINE_READ_BYTES = 1024 * 1024
+
+
+def _aborted(r: FetchResult) -> list[tuple[int, int]] | None:
+    if r.aborted_transactions is None:
+        return None
+    return [(t.producer_id, t.first_offset) for t in r.aborted_transactions]

@@ -1,4 +1,5 @@
-"""FindCoordinator (key 10): the broker leading a group's `__consumer_offsets` partition; batched from v4."""
+"""FindCoordinator (key 10): the broker leading a group's `__consumer_offsets` partition (key_type 0), or a
+transactional id's `__transaction_state` partition (key_type 1); batched from v4."""
 
 from typing import Any
 
@@ -21,13 +22,18 @@ async def find_coordinator(ctx: RequestContext, req: Any) -> Any:
 
 
 def _find(ctx: RequestContext, key: str, key_type: int) -> dict[str, Any]:
-    if key_type == _TRANSACTION:
-        return _error(key, ErrorCode.coordinator_not_available, "no transaction coordinator")
-    if key_type != _GROUP:
+    if key_type not in (_GROUP, _TRANSACTION):
         return _error(key, ErrorCode.invalid_request, f"unknown key type {key_type}")
     if not key:
-        return _error(key, ErrorCode.invalid_request, "empty group id")
-    broker = ctx.broker.groups.coordinator_for(key)
+        return _error(
+            key,
+            ErrorCode.invalid_request,
+            "empty group id" if key_type == _GROUP else "empty transactional id",
+        )
+    if key_type == _TRANSACTION:
+        broker = ctx.broker.transactions.coordinator_for(key)
+    else:
+        broker = ctx.broker.groups.coordinator_for(key)
     if broker is None:
         return _error(key, ErrorCode.coordinator_not_available, "The coordinator is not available.")
     return {

@@ -1,20 +1,29 @@
-"""InitProducerId (key 22): producer ids for idempotent producers (epoch 0 for each new id)."""
+"""InitProducerId (key 22): producer ids for idempotent producers (epoch 0 for each new id), and for
+transactional ones the transaction coordinator's id and bumped epoch (fencing the previous instance)."""
 
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
+from brook.protocol.codec import to_ms
 
 
 @handles(22, versions=range(0, 5))
 async def init_producer_id(ctx: RequestContext, req: Any) -> Any:
     if req.transactional_id is not None:
-        # Transactions are on the roadmap; until then a transactional producer gets a clear refusal.
+        given = (getattr(req, "producer_id", -1), getattr(req, "producer_epoch", -1))
+        expected = given if given != (-1, -1) else None  # v3+ (KIP-360): resuming after an epoch error
+        result = await ctx.broker.transactions.init_producer_id(
+            req.transactional_id, to_ms(req.transaction_timeout), expected
+        )
+        error = result.error
+        if error == ErrorCode.producer_fenced and ctx.version < 4:
+            error = ErrorCode.invalid_producer_epoch  # PRODUCER_FENCED is new in v4
         return ctx.respond(
             throttle_time=0,
-            error_code=ErrorCode.transactional_id_authorization_failed,
-            producer_id=-1,
-            producer_epoch=-1,
+            error_code=error,
+            producer_id=result.producer_id if error == ErrorCode.none else -1,
+            producer_epoch=result.producer_epoch if error == ErrorCode.none else -1,
         )
     # A non-transactional producer gets a fresh id every time, as in Kafka (no epoch bump without a transactional id).
     producer_id = await ctx.broker.producer_ids.next_id()

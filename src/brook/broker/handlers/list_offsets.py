@@ -1,5 +1,8 @@
 """ListOffsets (key 2): earliest (-2), latest (-1), max timestamp (-3) or first offset at a timestamp.
 
+With isolation_level 1 (read_committed, v2+) latest is the last stable offset and a timestamp lookup
+finds nothing at or past it, as Kafka's UnifiedLog.fetchOffsetByTimestamp bounds it.
+
 v0 answers an array of up to max_num_offsets offsets, as Kafka's UnifiedLog.legacyFetchOffsetsBefore:
 segment-granular, newest first (`legacy_offsets_before`).
 """
@@ -21,6 +24,7 @@ MAX_TIMESTAMP = -3
 async def list_offsets(ctx: RequestContext, req: Any) -> Any:
     replicas = ctx.broker.replicas
     now_ms = ctx.broker.clock.now_ms()
+    read_committed = getattr(req, "isolation_level", 0) == 1
 
     def lookup(tp: TopicPartition, p: Any) -> dict[str, Any]:
         partition = replicas.leader_partition(tp)
@@ -31,12 +35,13 @@ async def list_offsets(ctx: RequestContext, req: Any) -> Any:
             points = _offset_times(log, now_ms, with_times=p.timestamp >= 0)
             offsets = legacy_offsets_before(points, p.timestamp, p.max_num_offsets, log.high_watermark)
             return {"error_code": ErrorCode.none, "old_style_offsets": offsets}
+        fetchable = partition.last_stable_offset if read_committed else log.high_watermark
         if p.timestamp == LATEST:
-            return _found(-1, log.high_watermark, partition.leader_epoch)
+            return _found(-1, fetchable, partition.leader_epoch)
         if p.timestamp == EARLIEST:
             return _found(-1, log.log_start_offset, partition.leader_epoch)
         found = log.offset_for_timestamp(p.timestamp)
-        if found is None or (p.timestamp != MAX_TIMESTAMP and found.offset >= log.high_watermark):
+        if found is None or (p.timestamp != MAX_TIMESTAMP and found.offset >= fetchable):
             # No match: offset -1 with timestamp -1 (a real offset with timestamp -1 breaks the Java client).
             return _found(-1, -1, -1)
         return _found(found.timestamp, found.offset, found.leader_epoch)

@@ -1,0 +1,45 @@
+"""DescribeTransactions (key 65, KIP-664): a transactional id's state on its coordinator."""
+
+import datetime
+from typing import Any
+
+from brook.broker.handlers.base import RequestContext, handles
+from brook.common.errors import ErrorCode
+
+
+@handles(65, versions=range(0, 1))
+async def describe_transactions(ctx: RequestContext, req: Any) -> Any:
+    coordinator = ctx.broker.transactions.coordinator
+    states = []
+    for transactional_id in req.transactional_ids:
+        error, found = coordinator.describe(transactional_id)
+        entry: dict[str, Any] = {
+            "error_code": error,
+            "transactional_id": transactional_id,
+            "transaction_state": "",
+            "transaction_timeout": 0,
+            "transaction_start_time": _timestamp(-1),
+            "producer_id": -1,
+            "producer_epoch": -1,
+            "topics": [],
+        }
+        if error == ErrorCode.none and found is not None:
+            topics: dict[str, list[int]] = {}
+            for tp in sorted(found.partitions):
+                topics.setdefault(tp.topic, []).append(tp.partition)
+            entry.update(
+                transaction_state=found.state,
+                transaction_timeout=found.timeout_ms,
+                transaction_start_time=_timestamp(found.start_ms),
+                producer_id=found.producer_id,
+                producer_epoch=found.producer_epoch,
+                topics=[{"topic": t, "partitions": ps} for t, ps in topics.items()],
+            )
+        states.append(entry)
+    return ctx.respond(throttle_time=0, transaction_states=states)
+
+
+def _timestamp(ms: int) -> datetime.datetime:
+    """A timestamp field as kio takes it; -1 (no transaction started) as the datetime 1 ms before the epoch,
+    which kio writes as -1 (the codec's plain-int path would make it null, which this field cannot be)."""
+    return datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(milliseconds=ms)

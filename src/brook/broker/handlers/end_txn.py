@@ -1,0 +1,15 @@
+"""EndTxn (key 26): commit or abort. Answered once PrepareCommit/PrepareAbort is in `__transaction_state`'s
+ISR; the markers are written after (a later request of this producer waits with CONCURRENT_TRANSACTIONS)."""
+
+from typing import Any
+
+from brook.broker.handlers.add_partitions_to_txn import fenced_error
+from brook.broker.handlers.base import RequestContext, handles
+
+
+@handles(26, versions=range(0, 5))
+async def end_txn(ctx: RequestContext, req: Any) -> Any:
+    error = await ctx.broker.transactions.end_transaction(
+        req.transactional_id, req.producer_id, req.producer_epoch, bool(req.committed)
+    )
+    return ctx.respond(throttle_time=0, error_code=fenced_error(error, ctx.version, 2))

@@ -1,0 +1,307 @@
+"""TransactionService: runs the TransactionCoordinator on the event loop and gives it `__transaction_state`.
+
+Like GroupService for `__consumer_offsets`: it creates the topic on first use (FindCoordinator with
+key_type TRANSACTION), loads the partitions this broker leads (a new leader completes the commits and aborts
+its predecessor left half done), follows leadership, drives the timers, writes the coordinator's records
+acks=all through the ReplicaManager, and sends its markers (txn_markers.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, TypeVar
+
+from brook.broker.txn_markers import TxnMarkerSender
+from brook.common.errors import BrookError, ErrorCode
+from brook.common.types import TopicPartition
+from brook.coordinator.offsets_topic import replication_factor
+from brook.coordinator.transaction import (
+    TRANSACTION_STATE_TOPIC,
+    InitResult,
+    TransactionConfig,
+    TransactionCoordinator,
+)
+from brook.metadata.api import BrokerInfo
+from brook.records.batch import iter_batches
+from brook.records.records import Record, build_batch, iter_records
+
+if TYPE_CHECKING:
+    from brook.broker.app import Broker
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["TransactionService"]
+
+_TICK_S = 0.1
+_LOAD_CHUNK_BYTES = 1024 * 1024
+_WRITE_TIMEOUT_MS = 30_000  # Kafka's request.timeout.ms, which bounds its transaction log appends
+T = TypeVar("T")
+
+
+def transaction_config(broker: Broker) -> TransactionConfig:
+    c = broker.config
+    return TransactionConfig(
+        num_partitions=c.int("transaction.state.log.num.partitions"),
+        max_timeout_ms=c.int("transaction.max.timeout.ms"),
+        abort_timed_out_interval_ms=c.int("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
+        id_expiration_ms=c.int("transactional.id.expiration.ms"),
+        remove_expired_interval_ms=c.int("transaction.remove.expired.transaction.cleanup.interval.ms"),
+    )
+
+
+class TransactionService:
+    """Owned by the broker's event loop; handlers reach it as `ctx.broker.transactions`."""
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+        self._cluster = bool(broker.config.get("zookeeper.connect"))
+        self.markers = TxnMarkerSender(broker, self._still_coordinator)
+        self.coordinator = TransactionCoordinator(
+            transaction_config(broker), self, self.markers, self._leader_epoch, broker.clock
+        )
+        self._to_load: list[int] = []
+        self._stopped = False
+        self._replication_waits: set[asyncio.Task[None]] = set()
+
+    # --- leadership ------------------------------------------------------------------------------
+
+    def _leader_epoch(self, p: int) -> int | None:
+        partition = self._broker.replicas.partitions.get(TopicPartition(TRANSACTION_STATE_TOPIC, p))
+        if partition is None or not partition.is_leader:
+            return None
+        return partition.leader_epoch
+
+    def _still_coordinator(self, transactional_id: str, coordinator_epoch: int) -> bool:
+        p = self.coordinator.partition_for(transactional_id)
+        return (
+            not self._stopped
+            and self.coordinator.owned_epoch(p) == coordinator_epoch
+            and self._leader_epoch(p) == coordinator_epoch
+        )
+
+    # --- TxnLogWriter ----------------------------------------------------------------------------
+
+    def append_txn(
+        self, partition: int, key: bytes, value: bytes | None, on_replicated: Callable[[ErrorCode], None]
+    ) -> None:
+        """acks=all: min.insync.replicas checked first, then the ISR awaited (Kafka's appendTransactionToLog)."""
+        batch = build_batch([Record(0, self._broker.clock.now_ms(), key, value)], base_offset=0)
+        tp = TopicPartition(TRANSACTION_STATE_TOPIC, partition)
+        replicas = self._broker.replicas
+        info = replicas.append_records(tp, batch, required_acks=-1)
+        epoch = replicas.partitions[tp].leader_epoch
+        task = asyncio.get_running_loop().create_task(
+            self._await_replication(tp, epoch, info.last_offset + 1, on_replicated)
+        )
+        self._replication_waits.add(task)
+        task.add_done_callback(self._replication_waits.discard)
+
+    async def _await_replication(
+        self, tp: TopicPartition, epoch: int, end: int, on_replicated: Callable[[ErrorCode], None]
+    ) -> None:
+        code = ErrorCode.unknown_server_error
+        try:
+            failed = await self._broker.replicas.wait_for_replication([(tp, end)], _WRITE_TIMEOUT_MS)
+            code = failed.get(tp, ErrorCode.none)
+            partition = self._broker.replicas.partitions.get(tp)
+            if code == ErrorCode.none and (partition is None or partition.leader_epoch != epoch):
+                code = ErrorCode.not_leader_or_follower
+        except asyncio.CancelledError:
+            code = ErrorCode.not_leader_or_follower
+            raise
+        except Exception:
+            logger.exception("waiting for __transaction_state replication failed tp=%s", tp)
+        finally:
+            on_replicated(code)
+
+    # --- the topic -------------------------------------------------------------------------------
+
+    def ensure_topic(self) -> None:
+        if self._broker.metadata.topic(TRANSACTION_STATE_TOPIC) is not None:
+            return
+        c = self._broker.config
+        replication = replication_factor(
+            c.int("transaction.state.log.replication.factor"),
+            len(self._broker.metadata.live_brokers()),
+            single_node=not self._cluster,
+        )
+        if replication is None:
+            return  # COORDINATOR_NOT_AVAILABLE until enough brokers are up
+        # min.isr above the replication factor (a single node) would refuse every write: capped
+        min_isr = min(c.int("transaction.state.log.min.isr"), replication)
+        self._broker.topics.create_topic_in_background(
+            TRANSACTION_STATE_TOPIC,
+            self.coordinator.config.num_partitions,
+            replication,
+            {
+                "cleanup.policy": "compact",
+                "min.insync.replicas": str(min_isr),
+                "segment.bytes": c.get("transaction.state.log.segment.bytes"),
+                "unclean.leader.election.enable": "false",
+                "compression.type": "uncompressed",
+            },
+            internal=True,
+            then=self._on_topic_created,
+        )
+
+    def _on_topic_created(self) -> None:
+        self.sync_ownership()
+        self._load_pending()
+
+    def coordinator_for(self, transactional_id: str) -> BrokerInfo | None:
+        self.ensure_topic()
+        state = self._broker.metadata.topic(TRANSACTION_STATE_TOPIC)
+        if state is None:
+            return None
+        partition = state.partitions.get(self.coordinator.partition_for(transactional_id))
+        if partition is None or partition.leader < 0:
+            return None
+        for broker in self._broker.metadata.live_brokers():
+            if broker.node_id == partition.leader:
+                return broker
+        return None
+
+    def sync_ownership(self) -> None:
+        if self._stopped:
+            return
+        for p in range(self.coordinator.config.num_partitions):
+            epoch = self._leader_epoch(p)
+            owned = self.coordinator.owned_epoch(p)
+            if epoch is not None and epoch != owned:
+                self.coordinator.begin_loading(p, epoch)
+                self._to_load.append(p)
+            elif epoch is None and owned is not None:
+                logger.info("no longer transaction coordinator for __transaction_state partition=%d", p)
+                self.coordinator.unload(p)
+
+    def _load_pending(self) -> None:
+        while self._to_load:
+            for _ in self._load(self._to_load.pop(0)):
+                pass
+
+    def _load(self, p: int) -> Iterator[None]:
+        """Replay partition `p` to its log end offset, yielding between chunks (as GroupService._load)."""
+        epoch = self.coordinator.owned_epoch(p)
+        if epoch is None or not self.coordinator.is_loading(p):
+            return
+        tp = TopicPartition(TRANSACTION_STATE_TOPIC, p)
+        records = 0
+        try:
+            log = self._broker.replicas.partitions[tp].log
+            offset = log.log_start_offset
+            while offset < log.log_end_offset:
+                before = offset
+                data = log.read(offset, max_bytes=_LOAD_CHUNK_BYTES).to_bytes()
+                if not data:
+                    break
+                offset, replayed = self._replay_chunk(p, data, offset)
+                records += replayed
+                if offset == before:
+                    break
+                yield
+                if self._leader_epoch(p) != epoch or self.coordinator.owned_epoch(p) != epoch:
+                    if self.coordinator.owned_epoch(p) == epoch:
+                        self.coordinator.unload(p)
+                    return
+        except Exception:
+            logger.exception("loading __transaction_state partition=%d failed; will retry", p)
+            self.coordinator.unload(p)
+            return
+        self.coordinator.finish_loading(p)
+        logger.info("loaded __transaction_state partition=%d epoch=%d records=%d", p, epoch, records)
+
+    def _replay_chunk(self, p: int, data: bytes, offset: int) -> tuple[int, int]:
+        view = memoryview(data)
+        replayed = 0
+        for pos, header in iter_batches(view):
+            if not header.is_control:
+                try:
+                    for record in iter_records(view[pos : pos + header.size], header):
+                        if record.offset >= offset:
+                            self.coordinator.replay(p, record.key, record.value)
+                            replayed += 1
+                except BrookError as exc:
+                    logger.warning(
+                        "skipping unreadable batch in __transaction_state partition=%d offset=%d: %s",
+                        p,
+                        header.base_offset,
+                        exc,
+                    )
+            offset = max(offset, header.next_offset)
+        return offset, replayed
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> asyncio.Task[None]:
+        return asyncio.create_task(self._run())
+
+    def shutdown(self) -> None:
+        self._stopped = True
+        self.markers.close()
+        for p in sorted(self.coordinator.owned_partitions):
+            self.coordinator.unload(p)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if self._broker.metadata.topic(TRANSACTION_STATE_TOPIC) is not None:
+                    self.sync_ownership()
+                while self._to_load:
+                    for _ in self._load(self._to_load.pop(0)):
+                        await asyncio.sleep(0)
+                self.coordinator.tick(self._broker.clock.now_ms())
+            except Exception:
+                logger.exception("transaction coordinator tick failed")
+            await asyncio.sleep(_TICK_S)
+
+    # --- futures for the handlers ----------------------------------------------------------------
+
+    async def init_producer_id(
+        self, transactional_id: str, timeout_ms: int, expected: tuple[int, int] | None
+    ) -> InitResult:
+        fresh = None
+        if transactional_id and self.coordinator.needs_producer_id(transactional_id, expected):
+            fresh = await self._broker.producer_ids.next_id()
+        future: asyncio.Future[InitResult] = asyncio.get_running_loop().create_future()
+        self.coordinator.init_producer_id(
+            transactional_id, timeout_ms, expected, self._broker.clock.now_ms(), fresh, _resolver(future)
+        )
+        return await future
+
+    async def add_partitions(
+        self, transactional_id: str, producer_id: int, producer_epoch: int, partitions: list[TopicPartition]
+    ) -> ErrorCode:
+        future: asyncio.Future[ErrorCode] = asyncio.get_running_loop().create_future()
+        self.coordinator.add_partitions(
+            transactional_id,
+            producer_id,
+            producer_epoch,
+            partitions,
+            self._broker.clock.now_ms(),
+            _resolver(future),
+        )
+        return await future
+
+    async def end_transaction(
+        self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool
+    ) -> ErrorCode:
+        future: asyncio.Future[ErrorCode] = asyncio.get_running_loop().create_future()
+        self.coordinator.end_transaction(
+            transactional_id,
+            producer_id,
+            producer_epoch,
+            commit,
+            self._broker.clock.now_ms(),
+            _resolver(future),
+        )
+        return await future
+
+
+def _resolver(future: asyncio.Future[T]) -> Callable[[T], None]:
+    def resolve(result: T) -> None:
+        if not future.done():
+            future.set_result(result)
+
+    return resolve

@@ -1,0 +1,298 @@
+"""Exactly-once on three brooks and a real ZooKeeper: a consume-transform-produce loop (confluent-kafka,
+read_committed input, transactional output, offsets sent to the transaction) keeps running while the
+transaction coordinator is killed with SIGKILL mid-commit, then the leader of an output partition.
+
+The checker reads the output with read_committed: every input record is there exactly once (no loss, no
+duplicate), no aborted record is visible, and the group's committed offsets are at the input's end.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from kazoo.exceptions import NoNodeError
+
+from brook.coordinator import partition_for
+from brook.testing import BrookProcess
+from tests.cluster.brokers import brook_on
+from tests.cluster.test_replication import state_of
+from tests.integration.helpers import wait_until
+
+pytestmark = [pytest.mark.zookeeper, pytest.mark.slow]
+logger = logging.getLogger(__name__)
+
+IN, OUT = "eos-in", "eos-out"
+PARTITIONS = 3
+RECORDS = 1500
+TXN_STATE_PARTITIONS = 3
+GROUP = "eos-group"
+TXN_ID = "eos-transformer"
+
+
+def _broker(zookeeper: str, data_dir: Path, node_id: int) -> BrookProcess:
+    return brook_on(
+        zookeeper,
+        data_dir,
+        node_id,
+        **{
+            "zookeeper.session.timeout.ms": "4000",
+            "replica.lag.time.max.ms": "3000",
+            "min.insync.replicas": "2",
+            "offsets.topic.replication.factor": "3",
+            "offsets.topic.num.partitions": "3",
+            "transaction.state.log.replication.factor": "3",
+            "transaction.state.log.min.isr": "2",
+            "transaction.state.log.num.partitions": str(TXN_STATE_PARTITIONS),
+        },
+    )
+
+
+class Transformer(threading.Thread):
+    """Reads IN (read_committed) from the group's committed offsets, writes each value to OUT in a transaction
+    of up to 10 records with the input offsets; aborts and rewinds on an abortable error, starts a new
+    producer (fencing the old one) on a fatal one."""
+
+    def __init__(self, bootstrap: str) -> None:
+        super().__init__(daemon=True)
+        self.bootstrap = bootstrap
+        self.commits = 0
+        self.aborts = 0
+        self.restarts = 0
+        self.done = threading.Event()
+        self.failure: BaseException | None = None
+        self.errors: list[str] = []  # every client error seen, for the failure report
+
+    def _producer(self) -> Producer:
+        while True:
+            producer = Producer(
+                {
+                    "bootstrap.servers": self.bootstrap,
+                    "transactional.id": TXN_ID,
+                    "transaction.timeout.ms": 30000,
+                    "socket.timeout.ms": 5000,
+                    "message.timeout.ms": 30000,
+                }
+            )
+            try:
+                producer.init_transactions(30)
+                return producer
+            except KafkaException as exc:
+                self.errors.append(f"init: {exc}")
+                if self.done.is_set():
+                    raise
+                time.sleep(0.5)
+
+    def _rewind(self, consumer: Consumer) -> None:
+        """Back to the group's committed offsets (what the aborted transaction read is read again)."""
+        while True:
+            try:
+                committed = consumer.committed([TopicPartition(IN, p) for p in range(PARTITIONS)], timeout=10)
+                for tp in committed:
+                    consumer.seek(TopicPartition(IN, tp.partition, tp.offset if tp.offset >= 0 else 0))
+                return
+            except KafkaException:
+                time.sleep(0.5)
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            self.failure = exc
+
+    def _run(self) -> None:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": GROUP,
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "auto.offset.reset": "earliest",
+                "socket.timeout.ms": 5000,
+            }
+        )
+        consumer.assign([TopicPartition(IN, p, 0) for p in range(PARTITIONS)])
+        self._rewind(consumer)
+        producer = self._producer()
+        try:
+            while not self.done.is_set():
+                messages = [m for m in consumer.consume(10, timeout=0.5) if m.error() is None]
+                if not messages:
+                    continue
+                try:
+                    producer.begin_transaction()
+                    for m in messages:
+                        producer.produce(OUT, value=m.value(), partition=m.partition())
+                    positions = consumer.position([TopicPartition(IN, p) for p in range(PARTITIONS)])
+                    producer.send_offsets_to_transaction(
+                        [tp for tp in positions if tp.offset >= 0], consumer.consumer_group_metadata(), 30
+                    )
+                    self._commit(producer)
+                    self.commits += 1
+                except KafkaException as exc:
+                    error = exc.args[0]
+                    self.errors.append(f"txn: {exc}")
+                    if error.fatal():
+                        self.restarts += 1
+                        producer = self._producer()
+                    else:
+                        self._abort(producer)
+                        self.aborts += 1
+                    self._rewind(consumer)
+        finally:
+            consumer.close()
+
+    def _commit(self, producer: Producer) -> None:
+        while True:
+            try:
+                producer.commit_transaction(30)
+                return
+            except KafkaException as exc:
+                if not exc.args[0].retriable():
+                    raise
+                self.errors.append(f"commit retry: {exc}")
+
+    def _abort(self, producer: Producer) -> None:
+        while True:
+            try:
+                producer.abort_transaction(30)
+                return
+            except KafkaException as exc:
+                if exc.args[0].fatal() or not exc.args[0].retriable():
+                    raise
+                self.errors.append(f"abort retry: {exc}")
+
+
+def _read_committed(bootstrap: str, topic: str, expected: int, timeout_s: float = 90) -> list[bytes]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "eos-checker",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
+    values: list[bytes] = []
+    at_end: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                if len(values) >= expected and len(at_end) == PARTITIONS:
+                    break
+                continue
+            if msg.error() is not None:
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    at_end.add(msg.partition())
+                continue
+            at_end.discard(msg.partition())
+            values.append(msg.value())
+    finally:
+        consumer.close()
+    return values
+
+
+def _progress(transformer: Transformer, commits: int) -> None:
+    try:
+        wait_until(
+            lambda: transformer.commits >= commits or transformer.failure, timeout_s=120, interval_s=0.2
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"no progress: {transformer.errors[-20:]}") from exc
+    assert transformer.failure is None, (transformer.failure, transformer.errors[-20:])
+
+
+def _leader(zk: Any, topic: str, partition: int) -> int | None:
+    try:
+        return int(state_of(zk, topic, partition)["leader"])
+    except NoNodeError:
+        return None
+
+
+@pytest.mark.timeout(600)
+def test_exactly_once_through_coordinator_and_leader_kills(zookeeper, zk, tmp_path):
+    brokers = [_broker(zookeeper, tmp_path / f"b{i}", i) for i in range(3)]
+    for b in brokers:
+        b.start()
+    transformer: Transformer | None = None
+    try:
+        wait_until(lambda: len(zk.get_children("/brokers/ids")) == 3, timeout_s=30)
+        bootstrap = ",".join(b.bootstrap for b in brokers)
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        for f in admin.create_topics([NewTopic(IN, PARTITIONS, 3), NewTopic(OUT, PARTITIONS, 3)]).values():
+            f.result(30)
+        source = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+        for i in range(RECORDS):
+            source.produce(IN, value=b"r%04d" % i, partition=i % PARTITIONS)
+        assert source.flush(60) == 0
+
+        transformer = Transformer(bootstrap)
+        transformer.start()
+        _progress(transformer, 5)
+        # 1. the transaction coordinator, in the middle of the loop's commits
+        txn_partition = partition_for(TXN_ID, TXN_STATE_PARTITIONS)
+        coordinator = _leader(zk, "__transaction_state", txn_partition)
+        assert coordinator is not None
+        commits = transformer.commits
+        brokers[coordinator].kill()
+        wait_until(
+            lambda: _leader(zk, "__transaction_state", txn_partition) not in (None, -1, coordinator),
+            timeout_s=60,
+            interval_s=0.2,
+        )
+        _progress(transformer, commits + 5)
+        brokers[coordinator].start()
+        # 2. the leader of an output partition
+        out_leader = _leader(zk, OUT, 0)
+        assert out_leader is not None
+        commits = transformer.commits
+        brokers[out_leader].kill()
+        wait_until(lambda: _leader(zk, OUT, 0) not in (None, -1, out_leader), timeout_s=60, interval_s=0.2)
+        _progress(transformer, commits + 5)
+        brokers[out_leader].start()
+        # the loop reaches the input's end
+        check = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": GROUP, "isolation.level": "read_committed"}
+        )
+
+        def caught_up() -> bool:
+            try:
+                found = check.committed([TopicPartition(IN, p) for p in range(PARTITIONS)], timeout=10)
+            except KafkaException:
+                return False
+            return sum(max(tp.offset, 0) for tp in found) >= RECORDS
+
+        try:
+            wait_until(lambda: caught_up() or transformer.failure is not None, timeout_s=240, interval_s=1)
+        finally:
+            check.close()
+        assert transformer.failure is None
+        transformer.done.set()
+        transformer.join(60)
+
+        values = _read_committed(bootstrap, OUT, RECORDS)
+        duplicates = sorted({v for v in values if values.count(v) > 1})
+        assert duplicates == []
+        assert sorted(values) == sorted(b"r%04d" % i for i in range(RECORDS))
+        logger.info(
+            "commits=%d aborts=%d restarts=%d errors=%s",
+            transformer.commits,
+            transformer.aborts,
+            transformer.restarts,
+            transformer.errors,
+        )
+    finally:
+        if transformer is not None:
+            transformer.done.set()
+            transformer.join(30)
+        for b in brokers:
+            b.stop()
