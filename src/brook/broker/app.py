@@ -20,6 +20,7 @@ from typing import Any
 
 from brook import __version__
 from brook.broker import dynamic_config, handlers
+from brook.broker.authorization import build_authorizer
 from brook.broker.config import BrokerConfig
 from brook.broker.group_service import GroupService
 from brook.broker.handlers.base import REGISTRY
@@ -62,6 +63,7 @@ class Broker:
         self.log_dirs: list[Path] = config.log_dirs
         self.metadata = _build_metadata_store(config, self.log_dirs[0], self.node_id)
         self.metadata_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="metadata")
+        self.authorizer = build_authorizer(config, self.metadata, self.log_dirs[0])  # None: no authorization
         self._stopping = False
         self._logs_loaded = False  # abort_start closes (and marks clean) only logs loaded in full
         self._hosting = False  # partitions follow the metadata (after registration, on a cluster)
@@ -131,6 +133,8 @@ class Broker:
             self._sync_at_start()  # single node: open every partition before the first client can ask for one
         self.quotas.reload()
         self.metadata.add_listener(self._on_metadata_change)  # another broker changed topics or brokers
+        if self.authorizer is not None:  # every ACL loaded before the first client is served
+            await asyncio.get_running_loop().run_in_executor(self.metadata_executor, self.authorizer.start)
         host, port = self.config.listener
         await self.server.start(host, port)
         adv_host, adv_port = self.config.advertised_listener
@@ -322,6 +326,8 @@ class Broker:
 
         def close() -> None:
             try:
+                if self.authorizer is not None:
+                    self.authorizer.close()  # its watches end with the session
                 self.metadata.close()
             except Exception:
                 logger.exception("closing the metadata store failed")

@@ -241,6 +241,9 @@ BROKER_DEFAULTS: dict[str, str] = {
     "brook.metrics.host": "127.0.0.1",  # its own address, never the client listener's
     # brook's own: array elements one request may hold in all (each becomes a Python object when decoded)
     "brook.request.max.elements": "200000",
+    "authorizer.class.name": "",
+    "super.users": "",
+    "allow.everyone.if.no.acl.found": "false",
 }
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from brook.common.errors import InvalidConfig
+from brook.security.authorizer import authorizer_selected
 
 __all__ = [
     "BROKER_KEYS",
@@ -165,6 +166,14 @@ def _ip_overrides(value: Sequence[str]) -> str | None:
     return None
 
 
+def _authorizer_class(value: str) -> str | None:
+    try:
+        authorizer_selected(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 _LONG = ConfigKey("LONG")
 _INT = ConfigKey("INT")
 _BOOLEAN = ConfigKey("BOOLEAN")
@@ -259,4 +268,8 @@ BROKER_KEYS: dict[str, ConfigKey] = {
     "brook.metrics.port": ConfigKey("INT", between(-1, 65535)),
     "brook.metrics.host": _STRING,
     "brook.request.max.elements": ConfigKey("INT", at_least(1)),
+    # authorization (security/authorizer.py); the last two are the authorizer's own keys, as in Kafka
+    "authorizer.class.name": ConfigKey("STRING", _authorizer_class),
+    "super.users": _STRING,
+    "allow.everyone.if.no.acl.found": _BOOLEAN,
 }

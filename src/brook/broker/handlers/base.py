@@ -14,6 +14,8 @@ from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
 from brook.protocol import codec, legacy
 from brook.protocol.connection import Request
+from brook.security.acl import CLUSTER_NAME, AclOperation, ResourceType
+from brook.security.acl_decisions import NO_AUTHORIZED_OPERATIONS, OPERATIONS_BY_RESOURCE, Caller
 
 if TYPE_CHECKING:
     from brook.broker.app import Broker
@@ -21,15 +23,18 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ANONYMOUS",
     "REGISTRY",
     "Handler",
     "RequestContext",
     "error_entry",
     "handles",
     "partition_error_codes",
+    "requested_operations",
     "split_known_partitions",
 ]
 
+ANONYMOUS = "User:ANONYMOUS"  # the principal of a connection nothing authenticated (Kafka's)
 HandlerFunc = Callable[["RequestContext", Any], Awaitable[Any]]
 T = TypeVar("T")
 
@@ -51,6 +56,14 @@ def handles(api_key: int, versions: range) -> Callable[[HandlerFunc], HandlerFun
         return func
 
     return register
+
+
+_ALL_OPERATIONS = {rtype: sum(1 << op for op in ops) for rtype, ops in OPERATIONS_BY_RESOURCE.items()}
+
+
+def requested_operations(ctx: RequestContext, wanted: bool, resource_type: ResourceType, name: str) -> int:
+    """`authorized_operations` when the client asked for them (include_*_authorized_operations), else INT32_MIN."""
+    return ctx.authorized_operations(resource_type, name) if wanted else NO_AUTHORIZED_OPERATIONS
 
 
 def error_entry(exc: BaseException) -> dict[str, Any]:
@@ -88,6 +101,31 @@ class RequestContext:
     @property
     def client_id(self) -> str:
         return self.request.client_id or ""
+
+    # --- authorization (broker/authorization.py) ------------------------------------------------
+
+    @property
+    def principal(self) -> str:
+        """The connection's principal ("User:alice"); User:ANONYMOUS when nothing authenticated it."""
+        return getattr(self.channel, "principal", None) or ANONYMOUS
+
+    @property
+    def caller(self) -> Caller:
+        return Caller(self.principal, self.client_host.lstrip("/"))
+
+    def authorize(
+        self, operation: AclOperation, resource_type: ResourceType, name: str = CLUSTER_NAME
+    ) -> bool:
+        """May this request's principal do `operation` on the resource? Always yes without an authorizer."""
+        authorizer = self.broker.authorizer
+        return authorizer is None or authorizer.authorize(self.caller, operation, resource_type, name)
+
+    def authorized_operations(self, resource_type: ResourceType, name: str = CLUSTER_NAME) -> int:
+        """Kafka's `authorized_operations` bits for a resource (every supported one without an authorizer)."""
+        authorizer = self.broker.authorizer
+        if authorizer is None:
+            return _ALL_OPERATIONS.get(resource_type, 0)
+        return authorizer.authorized_operations(self.caller, resource_type, name)
 
     def respond(self, **fields: Any) -> Any:
         """The response entity for this request's version, from version-independent fields (the encoded

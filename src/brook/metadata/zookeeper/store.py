@@ -161,6 +161,11 @@ class ZooKeeperMetadataStore:
     def image(self) -> ClusterImage:
         return self._cache.image
 
+    @property
+    def zk_client(self) -> KazooClient:
+        """The session, for stores that keep their own znodes in it (the ACLs: security/acl_store.py)."""
+        return self._zk
+
     def live_brokers(self) -> list[BrokerInfo]:
         return sorted(self._cache.image.brokers.values(), key=lambda b: b.node_id)
 
