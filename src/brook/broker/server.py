@@ -33,7 +33,7 @@ from brook.broker.connection_limits import (
     is_idle,
     parse_ip_overrides,
 )
-from brook.broker.handlers.base import REGISTRY, RequestContext
+from brook.broker.handlers.base import REGISTRY, RequestContext, Session
 from brook.protocol.connection import NeedData, RemoteProtocolError, Request, ServerConnection
 from brook.protocol.request_memory import RequestMemory
 
@@ -208,7 +208,8 @@ class Server:
             peer,
         )
         client_host = f"/{peer[0]}" if isinstance(peer, tuple) and peer else ""  # Kafka's form: "/127.0.0.1"
-        ctx = RequestContext(self.broker, request, client_host)
+        session = channel.session if channel is not None else None
+        ctx = RequestContext(self.broker, request, client_host, session)
         ctx.channel = channel
         return await self.broker.quotas.run(ctx, handler.func, request.body)
 
@@ -225,6 +226,7 @@ class _Connection(asyncio.BufferedProtocol):
             max_elements=server.max_elements,
         )
         self.transport: asyncio.Transport | None = None
+        self.session = Session()  # who is on this connection (replaced once authenticated)
         self.peer: Any = None
         self.ip = ""
         self.last_active_s = 0.0

@@ -27,6 +27,7 @@ __all__ = [
     "REGISTRY",
     "Handler",
     "RequestContext",
+    "Session",
     "error_entry",
     "handles",
     "partition_error_codes",
@@ -34,7 +35,6 @@ __all__ = [
     "split_known_partitions",
 ]
 
-ANONYMOUS = "User:ANONYMOUS"  # the principal of a connection nothing authenticated (Kafka's)
 HandlerFunc = Callable[["RequestContext", Any], Awaitable[Any]]
 T = TypeVar("T")
 
@@ -88,26 +88,53 @@ class Channel(Protocol):
         ...
 
 
-class RequestContext:
-    """What a handler may use: the request's header fields and the broker's collaborators."""
+ANONYMOUS = "User:ANONYMOUS"
 
-    def __init__(self, broker: Broker, request: Request, client_host: str = "") -> None:
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """Who is on a connection: Kafka's principal string ("User:ANONYMOUS" on PLAINTEXT and on SSL without a
+    client certificate, "User:<name>" after SASL, the mapped certificate DN with mTLS), and the listener the
+    client connected to with its security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)."""
+
+    principal: str = ANONYMOUS
+    listener_name: str = "PLAINTEXT"
+    security_protocol: str = "PLAINTEXT"
+
+
+class RequestContext:
+    """What a handler may use: the request's header fields, who sent it and the broker's collaborators.
+
+    `ctx.principal` ("User:<name>"), `ctx.listener_name` and `ctx.security_protocol` come from the
+    connection's Session (authorizers decide on them)."""
+
+    def __init__(
+        self, broker: Broker, request: Request, client_host: str = "", session: Session | None = None
+    ) -> None:
         self.broker = broker
         self.request = request
         self.version = request.api_version
         self.client_host = client_host  # "/<peer address>", as Kafka reports it (DescribeGroups)
         self.channel: Channel | None = None  # the client's connection, when a server dispatched this
+        self.session = session or Session()
+
+    @property
+    def principal(self) -> str:
+        return self.session.principal
+
+    @property
+    def listener_name(self) -> str:
+        return self.session.listener_name
+
+    @property
+    def security_protocol(self) -> str:
+        return self.session.security_protocol
 
     @property
     def client_id(self) -> str:
         return self.request.client_id or ""
 
     # --- authorization (broker/authorization.py) ------------------------------------------------
-
-    @property
-    def principal(self) -> str:
-        """The connection's principal ("User:alice"); User:ANONYMOUS when nothing authenticated it."""
-        return getattr(self.channel, "principal", None) or ANONYMOUS
 
     @property
     def caller(self) -> Caller:
