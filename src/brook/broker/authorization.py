@@ -8,15 +8,21 @@ Handlers ask through `RequestContext.authorize` (handlers/base.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from brook.broker.config import BrokerConfig
 from brook.common.errors import BrookError, ErrorCode
 from brook.metadata.api import MetadataStore
 from brook.metadata.zookeeper import ZooKeeperMetadataStore
+from brook.security.acl import AclOperation, ResourceType
 from brook.security.acl_decisions import AuthorizerSettings, parse_super_users
 from brook.security.acl_store import AclStore, FileAclStore, ZooKeeperAclStore
 from brook.security.authorizer import AclAuthorizer, authorizer_selected
+
+if TYPE_CHECKING:
+    from brook.broker.handlers.base import RequestContext
 
 __all__ = [
     "ClusterAuthorizationFailed",
@@ -25,6 +31,8 @@ __all__ = [
     "TopicAuthorizationFailed",
     "TransactionalIdAuthorizationFailed",
     "build_authorizer",
+    "config_refusal",
+    "split_config_resources",
 ]
 
 
@@ -62,3 +70,41 @@ def build_authorizer(config: BrokerConfig, metadata: MetadataStore, data_dir: Pa
     else:
         store = FileAclStore(data_dir)
     return AclAuthorizer(settings, store)
+
+
+_TOPIC_CONFIGS = 2  # ConfigResource types
+_BROKER_CONFIGS = (4, 8)  # BROKER, BROKER_LOGGER
+
+
+def config_refusal(
+    ctx: RequestContext, resource_type: int, name: str, operation: AclOperation
+) -> BrookError | None:
+    """DESCRIBE_CONFIGS / ALTER_CONFIGS on the topic, or on the cluster for broker configs."""
+    if resource_type == _TOPIC_CONFIGS and not ctx.authorize(operation, ResourceType.TOPIC, name):
+        return TopicAuthorizationFailed()
+    if resource_type in _BROKER_CONFIGS and not ctx.authorize(operation, ResourceType.CLUSTER):
+        return ClusterAuthorizationFailed()
+    return None
+
+
+def split_config_resources(
+    ctx: RequestContext, resources: Iterable[Any], operation: AclOperation
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The resources this principal may change, and the error entries of the others (AlterConfigs answers
+    both, the refused ones last, as Kafka)."""
+    allowed: list[Any] = []
+    refused: list[dict[str, Any]] = []
+    for resource in resources:
+        error = config_refusal(ctx, resource.resource_type, resource.resource_name, operation)
+        if error is None:
+            allowed.append(resource)
+        else:
+            refused.append(
+                {
+                    "resource_type": resource.resource_type,
+                    "resource_name": resource.resource_name,
+                    "error_code": error.error_code,
+                    "error_message": None,
+                }
+            )
+    return allowed, refused

@@ -7,6 +7,8 @@ from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
+from brook.security.acl import AclOperation, ResourceType
+from brook.security.acl_decisions import NO_AUTHORIZED_OPERATIONS
 
 BROKERS = 1
 
@@ -35,5 +37,14 @@ async def describe_cluster(ctx: RequestContext, req: Any) -> Any:
             {"broker_id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack}
             for b in store.live_brokers()
         ],
-        cluster_authorized_operations=-2147483648,
+        cluster_authorized_operations=_cluster_operations(ctx, req),
     )
+
+
+def _cluster_operations(ctx: RequestContext, req: Any) -> int:
+    """include_cluster_authorized_operations: 0 without DESCRIBE on the cluster, as Kafka answers."""
+    if not req.include_cluster_authorized_operations:
+        return NO_AUTHORIZED_OPERATIONS
+    if not ctx.authorize(AclOperation.DESCRIBE, ResourceType.CLUSTER):
+        return 0
+    return ctx.authorized_operations(ResourceType.CLUSTER)

@@ -4,6 +4,7 @@ from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
+from brook.security.acl import AclOperation, ResourceType
 
 _GROUP = 0
 _TRANSACTION = 1
@@ -21,6 +22,9 @@ async def find_coordinator(ctx: RequestContext, req: Any) -> Any:
 
 
 def _find(ctx: RequestContext, key: str, key_type: int) -> dict[str, Any]:
+    refused = _authorization_error(ctx, key, key_type)
+    if refused is not None:
+        return refused
     if key_type == _TRANSACTION:
         return _error(key, ErrorCode.coordinator_not_available, "no transaction coordinator")
     if key_type != _GROUP:
@@ -38,6 +42,19 @@ def _find(ctx: RequestContext, key: str, key_type: int) -> dict[str, Any]:
         "error_code": ErrorCode.none,
         "error_message": None,
     }
+
+
+def _authorization_error(ctx: RequestContext, key: str, key_type: int) -> dict[str, Any] | None:
+    """DESCRIBE on the group, or on the transactional id, as Kafka requires before naming a coordinator."""
+    if key_type == _GROUP and not ctx.authorize(AclOperation.DESCRIBE, ResourceType.GROUP, key):
+        return _error(key, ErrorCode.group_authorization_failed, "Group authorization failed.")
+    if key_type == _TRANSACTION and not ctx.authorize(
+        AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key
+    ):
+        return _error(
+            key, ErrorCode.transactional_id_authorization_failed, "Transactional Id authorization failed."
+        )
+    return None
 
 
 def _error(key: str, code: ErrorCode, message: str) -> dict[str, Any]:

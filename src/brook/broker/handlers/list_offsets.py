@@ -8,9 +8,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from brook.broker.authorization import TopicAuthorizationFailed
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
+from brook.security.acl import AclOperation, ResourceType
 
 LATEST = -1
 EARLIEST = -2
@@ -23,6 +25,8 @@ async def list_offsets(ctx: RequestContext, req: Any) -> Any:
     now_ms = ctx.broker.clock.now_ms()
 
     def lookup(tp: TopicPartition, p: Any) -> dict[str, Any]:
+        if not ctx.authorize(AclOperation.DESCRIBE, ResourceType.TOPIC, tp.topic):
+            raise TopicAuthorizationFailed()
         partition = replicas.leader_partition(tp)
         log = partition.log
         if ctx.version == 0:

@@ -14,9 +14,11 @@ required (INVALID_REQUEST without one).
 from collections.abc import Sequence
 from typing import Any
 
-from brook.broker.handlers.base import RequestContext, error_entry, handles
+from brook.broker.handlers.base import RequestContext, error_entry, handles, requested_operations
 from brook.common.errors import ErrorCode, UnknownTopicOrPartition
 from brook.protocol import codec
+from brook.security.acl import AclOperation, ResourceType
+from brook.security.acl_decisions import NO_AUTHORIZED_OPERATIONS
 
 _CACHE_MAX_ENTRIES = 256
 
@@ -29,21 +31,32 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
     broker = ctx.broker
     store = broker.metadata
     names: list[str | None]
-    if req.topics is None or (ctx.version == 0 and not req.topics):
-        names = [*sorted(store.topics())]
+    all_topics = req.topics is None or (ctx.version == 0 and not req.topics)
+    if all_topics:  # with an authorizer, only the topics this principal may describe
+        names = [
+            n for n in sorted(store.topics()) if ctx.authorize(AclOperation.DESCRIBE, ResourceType.TOPIC, n)
+        ]
     else:
         names = [_requested_name(ctx, t) for t in req.topics]
-    cache = broker.metadata_responses
+    # answers differ by principal under an authorizer: cached only without one
+    cache = broker.metadata_responses if broker.authorizer is None else {}
     key = (ctx.version, req)
     cached = cache.get(key)
     if cached is not None and cached[0] == _fingerprint(ctx, names):
         return cached[1]
     allow_create = getattr(req, "allow_auto_topic_creation", True)
+    with_operations = getattr(req, "include_topic_authorized_operations", False)
     topics = []
     failed = False
-    for name, requested in zip(names, req.topics or [None] * len(names), strict=True):
+    for name, requested in zip(names, [None] * len(names) if all_topics else req.topics, strict=True):
         if name is None:
             topics.append(_no_name_entry(ctx, requested))
+            failed = True
+            continue
+        if not _may_describe_or_create(ctx, name, allow_create):
+            topics.append(
+                {"name": name, "error_code": ErrorCode.topic_authorization_failed, "partitions": []}
+            )
             failed = True
             continue
         try:
@@ -58,6 +71,9 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
                 "name": state.name,
                 "topic_id": state.topic_id,
                 "is_internal": state.internal,
+                "topic_authorized_operations": requested_operations(
+                    ctx, with_operations, ResourceType.TOPIC, state.name
+                ),
                 "partitions": [
                     {
                         "error_code": ErrorCode.none,
@@ -82,6 +98,7 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
             cluster_id=store.cluster_id,
             controller_id=store.controller_id,
             topics=topics,
+            cluster_authorized_operations=_cluster_operations(ctx, req),
         )
     )
     if not failed:
@@ -89,6 +106,30 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
             cache.clear()
         cache[key] = (_fingerprint(ctx, names), encoded)
     return encoded
+
+
+def _may_describe_or_create(ctx: RequestContext, name: str, allow_create: bool) -> bool:
+    """DESCRIBE on the topic; for a topic this request would auto-create, also CREATE on the cluster or
+    the topic (Kafka answers TOPIC_AUTHORIZATION_FAILED for either)."""
+    if not ctx.authorize(AclOperation.DESCRIBE, ResourceType.TOPIC, name):
+        return False
+    broker = ctx.broker
+    if broker.authorizer is None or broker.metadata.topic(name) is not None:
+        return True
+    if not (allow_create and broker.config.bool("auto.create.topics.enable")):
+        return True  # answered UNKNOWN_TOPIC_OR_PARTITION
+    return ctx.authorize(AclOperation.CREATE, ResourceType.CLUSTER) or ctx.authorize(
+        AclOperation.CREATE, ResourceType.TOPIC, name
+    )
+
+
+def _cluster_operations(ctx: RequestContext, req: Any) -> int:
+    """v8-10 include_cluster_authorized_operations: 0 without DESCRIBE on the cluster, as Kafka answers."""
+    if not getattr(req, "include_cluster_authorized_operations", False):
+        return NO_AUTHORIZED_OPERATIONS
+    if not ctx.authorize(AclOperation.DESCRIBE, ResourceType.CLUSTER):
+        return 0
+    return ctx.authorized_operations(ResourceType.CLUSTER)
 
 
 def _requested_name(ctx: RequestContext, topic: Any) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(9, versions=range(0, 9))
@@ -27,18 +28,28 @@ def _fetch(ctx: RequestContext, group_id: str, topics: Any) -> dict[str, Any]:
     wanted = None
     if topics is not None:
         wanted = [TopicPartition(t.name, p) for t in topics for p in t.partition_indexes]
-    error, entries = ctx.broker.groups.coordinator.fetch_offsets(group_id, wanted)
+    if ctx.authorize(AclOperation.DESCRIBE, ResourceType.GROUP, group_id):
+        error, entries = ctx.broker.groups.coordinator.fetch_offsets(group_id, wanted)
+    else:
+        error, entries = ErrorCode.group_authorization_failed, []
     if error != ErrorCode.none and wanted is not None:
         entries = [(tp, None) for tp in wanted]
+    # DESCRIBE on each topic: named ones answer TOPIC_AUTHORIZATION_FAILED, the rest of "all" are left out
+    described = {tp.topic for tp, _ in entries}
+    described = {t for t in described if ctx.authorize(AclOperation.DESCRIBE, ResourceType.TOPIC, t)}
     by_topic: dict[str, list[dict[str, Any]]] = {}
     for tp, om in entries:
+        if tp.topic not in described and wanted is None:
+            continue
         by_topic.setdefault(tp.topic, []).append(
             {
                 "partition_index": tp.partition,
-                "committed_offset": om.offset if om else -1,
-                "committed_leader_epoch": om.leader_epoch if om else -1,
-                "metadata": om.metadata if om else "",
-                "error_code": ErrorCode.none,
+                "committed_offset": om.offset if om and tp.topic in described else -1,
+                "committed_leader_epoch": om.leader_epoch if om and tp.topic in described else -1,
+                "metadata": om.metadata if om and tp.topic in described else "",
+                "error_code": ErrorCode.none
+                if tp.topic in described
+                else ErrorCode.topic_authorization_failed,
             }
         )
     return {

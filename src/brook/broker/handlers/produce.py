@@ -14,6 +14,7 @@ import asyncio
 import struct
 from dataclasses import dataclass
 
+from brook.broker.authorization import TopicAuthorizationFailed, TransactionalIdAuthorizationFailed
 from brook.broker.handlers.base import RequestContext, error_entry, handles
 from brook.broker.produce_validation import AppendTurn, ValidationJob
 from brook.common.errors import BrookError, CorruptMessage, ErrorCode, InvalidTopic
@@ -25,6 +26,7 @@ from brook.protocol.produce import (
     encode_produce_response,
 )
 from brook.records import message_sets
+from brook.security.acl import AclOperation, ResourceType
 from brook.storage.api import LogConfig
 
 # Kafka's Topic.INTERNAL_TOPICS: only the broker itself (and the admin client id) appends to them.
@@ -45,14 +47,20 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
         for p in topic.partition_data
     ]
     turns = [validator.reserve(tp) for _, _, tp in entries]
+    refused = _refusals(ctx, req)
     try:
         not_converted = await _up_convert(ctx, entries) if ctx.version < 3 else {}
         jobs = [
-            ValidationJob(_records(p), None if i in not_converted else _config_of(ctx, tp))
-            for i, (_, p, tp) in enumerate(entries)
+            ValidationJob(
+                _records(p), None if i in not_converted or topic in refused else _config_of(ctx, tp)
+            )
+            for i, (topic, p, tp) in enumerate(entries)
         ]
         errors = await validator.validate(jobs, ctx.broker.clock.now_ms())
-        errors = [not_converted.get(i, error) for i, error in enumerate(errors)]
+        errors = [
+            refused.get(topic) or not_converted.get(i, error)
+            for i, ((topic, _, _), error) in enumerate(zip(entries, errors, strict=True))
+        ]
         results = await _append_in_turn(ctx, req.acks, entries, turns, errors, [job.config for job in jobs])
     finally:
         for turn in turns:
@@ -72,6 +80,21 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     for tp, result in results:
         topics.setdefault(tp.topic, []).append(result.result)
     return encode_produce_response(ctx.version, list(topics.items()), throttle_time_ms=throttle_ms)
+
+
+def _refusals(ctx: RequestContext, req: ProduceRequest) -> dict[str, BrookError]:
+    """Topics this producer may not write to (WRITE on the topic; a transactional producer also needs WRITE
+    on its transactional id, else every partition is refused), as Kafka checks before appending."""
+    names = {topic.name for topic in req.topic_data}
+    if req.transactional_id is not None and not ctx.authorize(
+        AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactional_id
+    ):
+        return dict.fromkeys(names, TransactionalIdAuthorizationFailed())
+    return {
+        name: TopicAuthorizationFailed()
+        for name in names
+        if not ctx.authorize(AclOperation.WRITE, ResourceType.TOPIC, name)
+    }
 
 
 @dataclass(slots=True)
@@ -98,10 +121,10 @@ async def _append_in_turn(
     for (topic, p, tp), turn, error, config in zip(entries, turns, errors, validated_with, strict=True):
         await turn.wait()
         try:
+            if error is not None:
+                raise error  # an authorization error comes first, as in Kafka
             if topic in INTERNAL_TOPICS and ctx.client_id != ADMIN_CLIENT_ID:
                 raise InvalidTopic(f"Cannot append to internal topic {topic}")
-            if error is not None:
-                raise error
             data = _records(p)
             info = ctx.broker.replicas.append_records(tp, data, required_acks=acks, validated_with=config)
             unyielded_bytes += len(data)
