@@ -172,11 +172,12 @@ def add_scram_user(
         AdminClient,
         ScramCredentialInfo,
         ScramMechanism,
+        UserScramCredentialAlteration,
         UserScramCredentialUpsertion,
     )
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    upsertions = [
+    upsertions: list[UserScramCredentialAlteration] = [
         UserScramCredentialUpsertion(
             user, ScramCredentialInfo(getattr(ScramMechanism, m.replace("-", "_")), 4096), password.encode()
         )
