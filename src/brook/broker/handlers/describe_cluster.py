@@ -34,8 +34,9 @@ async def describe_cluster(ctx: RequestContext, req: Any) -> Any:
         cluster_id=store.cluster_id,
         controller_id=store.controller_id,
         brokers=[
-            {"broker_id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack}
+            {"broker_id": b.node_id, "host": address[0], "port": address[1], "rack": b.rack}
             for b in store.live_brokers()
+            if (address := b.address_for(ctx.listener_name)) is not None  # the client's listener
         ],
         cluster_authorized_operations=_cluster_operations(ctx, req),
     )

@@ -32,13 +32,14 @@ def _find(ctx: RequestContext, key: str, key_type: int) -> dict[str, Any]:
     if not key:
         return _error(key, ErrorCode.invalid_request, "empty group id")
     broker = ctx.broker.groups.coordinator_for(key)
-    if broker is None:
+    address = broker.address_for(ctx.listener_name) if broker is not None else None
+    if broker is None or address is None:  # (the coordinator lacks the client's listener: Kafka's answer too)
         return _error(key, ErrorCode.coordinator_not_available, "The coordinator is not available.")
     return {
         "key": key,
         "node_id": broker.node_id,
-        "host": broker.host,
-        "port": broker.port,
+        "host": address[0],
+        "port": address[1],
         "error_code": ErrorCode.none,
         "error_message": None,
     }

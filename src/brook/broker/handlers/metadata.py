@@ -40,7 +40,7 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
         names = [_requested_name(ctx, t) for t in req.topics]
     # answers differ by principal under an authorizer: cached only without one
     cache = broker.metadata_responses if broker.authorizer is None else {}
-    key = (ctx.version, req)
+    key = (ctx.version, ctx.listener_name, req)
     cached = cache.get(key)
     if cached is not None and cached[0] == _fingerprint(ctx, names):
         return cached[1]
@@ -92,8 +92,9 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
         ctx.respond(
             throttle_time=0,
             brokers=[
-                {"node_id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack}
+                {"node_id": b.node_id, "host": address[0], "port": address[1], "rack": b.rack}
                 for b in store.live_brokers()
+                if (address := b.address_for(ctx.listener_name)) is not None  # the client's listener
             ],
             cluster_id=store.cluster_id,
             controller_id=store.controller_id,

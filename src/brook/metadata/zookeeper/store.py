@@ -76,6 +76,11 @@ from brook.metadata.zookeeper.layout import (
     topic_path,
 )
 from brook.metadata.zookeeper.registration import register_broker
+from brook.metadata.zookeeper.scram import (
+    read_scram_credential,
+    read_scram_credentials,
+    write_scram_credential,
+)
 
 __all__ = ["ZooKeeperMetadataStore"]
 
@@ -204,6 +209,16 @@ class ZooKeeperMetadataStore:
 
     def set_client_quota(self, entity: ClientQuotaEntity, values: Mapping[str, float]) -> None:
         write_client_quota(self._zk, entity, values)
+
+    def scram_credentials(self) -> Mapping[str, Mapping[str, str]]:
+        """Read from ZooKeeper each time (scram.py): call it off the event loop."""
+        return read_scram_credentials(self._zk)
+
+    def scram_credential(self, user: str, mechanism: str) -> str | None:
+        return read_scram_credential(self._zk, user, mechanism)
+
+    def set_scram_credential(self, user: str, mechanism: str, credential: str | None) -> None:
+        write_scram_credential(self._zk, user, mechanism, credential)
 
     def add_listener(self, callback: Listener, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Call `callback()` on `loop` (default: the running loop) after topics or brokers change."""
