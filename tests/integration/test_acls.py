@@ -313,6 +313,17 @@ def test_cluster_apis_need_cluster_acls(as_user):
     assert as_user("admin").request(35, 2, {"topics": None}).results != ()
     cluster = bob.request(60, 0, {"include_cluster_authorized_operations": True})
     assert cluster.cluster_authorized_operations == 0
+    assert bob.request(50, 0, {"users": None}).error_code == CLUSTER_DENIED
+    upsert = {
+        "name": "mallory",
+        "mechanism": 1,
+        "iterations": 4096,
+        "salt": b"s",
+        "salted_password": b"p" * 32,
+    }
+    altered = bob.request(51, 0, {"deletions": [], "upsertions": [upsert]})
+    assert [(r.user, r.error_code) for r in altered.results] == [("mallory", CLUSTER_DENIED)]
+    assert as_user("admin").request(50, 0, {"users": [{"name": "mallory"}]}).results[0].error_code == 91
 
 
 def test_init_producer_id_needs_idempotent_write_or_write_on_some_topic(as_user):

@@ -16,6 +16,7 @@ from typing import Any
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
 from brook.protocol.sasl import SCRAM_MECHANISMS, ScramCredential, check_iterations
+from brook.security.acl import AclOperation, ResourceType
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,11 @@ async def alter_user_scram_credentials(ctx: RequestContext, req: Any) -> Any:
     errors: dict[str, tuple[ErrorCode, str]] = {}
     changes: list[tuple[str, str, str | None]] = []
     seen: dict[tuple[str, int], int] = {}
+    if not ctx.authorize(AclOperation.ALTER, ResourceType.CLUSTER):  # every user refused, nothing applied
+        for item in [*req.deletions, *req.upsertions]:
+            errors.setdefault(
+                item.name, (ErrorCode.cluster_authorization_failed, "Cluster authorization failed.")
+            )
     for item in [*req.deletions, *req.upsertions]:
         seen[(item.name, item.mechanism)] = seen.get((item.name, item.mechanism), 0) + 1
     for deletion in req.deletions:

@@ -12,10 +12,15 @@ from typing import Any
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
 from brook.protocol.sasl import SCRAM_MECHANISMS, ScramCredential
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(50, versions=range(0, 1))
 async def describe_user_scram_credentials(ctx: RequestContext, req: Any) -> Any:
+    if not ctx.authorize(AclOperation.DESCRIBE, ResourceType.CLUSTER):
+        return ctx.respond(
+            throttle_time=0, error_code=ErrorCode.cluster_authorization_failed, error_message=None, results=[]
+        )
     loop = asyncio.get_running_loop()
     stored = await loop.run_in_executor(ctx.broker.metadata_executor, ctx.broker.metadata.scram_credentials)
     asked = [u.name for u in req.users] if req.users else sorted(stored)
