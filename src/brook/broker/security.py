@@ -134,7 +134,7 @@ def build_security(
             mechanisms,
             plain_users,
             parse_rules(get("ssl.principal.mapping.rules")),
-            config.int("connections.max.reauth.ms"),
+            int(get("connections.max.reauth.ms")),
         )
     inter = next(lst for lst in settings.advertised if lst.name == settings.inter_broker)
     get = _lookup(config, inter.name)
