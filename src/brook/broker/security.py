@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 SUPPORTED_MECHANISMS = ("PLAIN", *SCRAM_MECHANISMS)
+_ESCAPED = re.compile(r"\\(.)")  # \" and \\ inside a quoted JAAS value
 _JAAS_OPTION = re.compile(r'([A-Za-z0-9_.\-]+)\s*=\s*(?:"((?:\\.|[^"\\])*)"|([^\s;"]+))')
 
 
@@ -62,7 +63,7 @@ def parse_jaas_options(jaas: str) -> dict[str, str]:
     parts = body.split(None, 2)
     options_text = parts[2] if len(parts) == 3 else ""
     return {
-        m.group(1): (m.group(2) if m.group(2) is not None else m.group(3))
+        m.group(1): _ESCAPED.sub(r"\1", m.group(2)) if m.group(2) is not None else m.group(3)
         for m in _JAAS_OPTION.finditer(options_text)
     }
 
