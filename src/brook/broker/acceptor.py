@@ -31,13 +31,6 @@ _MAX_BACKOFF_S = 2.0
 _TLS_HANDSHAKE_TIMEOUT_S = 10.0
 
 
-def _peer(conn: socket.socket) -> object:
-    try:
-        return conn.getpeername()
-    except OSError:
-        return None
-
-
 class Acceptor:
     def __init__(
         self, protocol_factory: Callable[[], asyncio.BaseProtocol], ssl_context: ssl.SSLContext | None = None
@@ -103,7 +96,7 @@ class Acceptor:
             return
         for _ in range(_ACCEPTS_PER_WAKEUP):
             try:
-                conn, _ = sock.accept()
+                conn, peer = sock.accept()
             except (BlockingIOError, InterruptedError):
                 break
             except ConnectionAbortedError:
@@ -117,11 +110,11 @@ class Acceptor:
             self._backoff_s = 0.0
             conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            task = loop.create_task(self._connect(conn))
+            task = loop.create_task(self._connect(conn, peer))
             self._handshakes.add(task)
             task.add_done_callback(self._handshakes.discard)
 
-    async def _connect(self, conn: socket.socket) -> None:
+    async def _connect(self, conn: socket.socket, peer: object) -> None:
         assert self._loop is not None
         try:
             if self._ssl is None:
@@ -132,7 +125,7 @@ class Acceptor:
                 )
         except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
             # a failed TLS handshake: a client without the right certificate, or not speaking TLS
-            logger.warning("TLS handshake failed peer=%s: %s", _peer(conn), exc)
+            logger.warning("TLS handshake failed peer=%s: %s", peer, exc)
             conn.close()
         except OSError as exc:
             logger.warning("cannot set up an accepted connection: %s", exc)

@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 SUPPORTED_MECHANISMS = ("PLAIN", *SCRAM_MECHANISMS)
+_ESCAPED = re.compile(r"\\(.)")  # \" and \\ inside a quoted JAAS value
 _JAAS_OPTION = re.compile(r'([A-Za-z0-9_.\-]+)\s*=\s*(?:"((?:\\.|[^"\\])*)"|([^\s;"]+))')
 
 
@@ -62,7 +63,7 @@ def parse_jaas_options(jaas: str) -> dict[str, str]:
     parts = body.split(None, 2)
     options_text = parts[2] if len(parts) == 3 else ""
     return {
-        m.group(1): (m.group(2) if m.group(2) is not None else m.group(3))
+        m.group(1): _ESCAPED.sub(r"\1", m.group(2)) if m.group(2) is not None else m.group(3)
         for m in _JAAS_OPTION.finditer(options_text)
     }
 
@@ -134,7 +135,7 @@ def build_security(
             mechanisms,
             plain_users,
             parse_rules(get("ssl.principal.mapping.rules")),
-            config.int("connections.max.reauth.ms"),
+            int(get("connections.max.reauth.ms")),
         )
     inter = next(lst for lst in settings.advertised if lst.name == settings.inter_broker)
     get = _lookup(config, inter.name)

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import os
+import secrets
 from dataclasses import dataclass
 
 __all__ = [
@@ -102,6 +103,7 @@ class PlainServer:
 
     def __init__(self, users: dict[str, str]) -> None:
         self._users = users
+        self.claimed: str | None = None  # the name the client gave (for the log)
         self.username: str | None = None  # set once authenticated
 
     def respond(self, token: bytes) -> bytes:
@@ -113,6 +115,7 @@ class PlainServer:
             username, password = user_bytes.decode(), password_bytes.decode()
         except UnicodeDecodeError as exc:
             raise SaslFailure("Invalid SASL/PLAIN response: not UTF-8") from exc
+        self.claimed = username
         if not username:
             raise SaslFailure("Authentication failed: username not specified")
         if authzid and authzid.decode(errors="replace") != username:
@@ -211,7 +214,7 @@ class ScramServer:
             else hashlib.sha256(b"brook" + (self.username or "").encode()).digest()
         )
         iterations = credential.iterations if credential else 4096
-        self._nonce = self._client_nonce + base64.b64encode(os.urandom(24)).decode().rstrip("=")
+        self._nonce = self._client_nonce + secrets.token_hex(16)  # printable, no ',' (as Kafka: [0-9a-z])
         self._server_first = f"r={self._nonce},s={base64.b64encode(salt).decode()},i={iterations}"
         self._state = "final"
         return self._server_first.encode()
@@ -228,7 +231,8 @@ class ScramServer:
         if not sep:
             raise SaslFailure("Invalid SCRAM client-final message: no proof")
         attributes = _attributes(without_proof)
-        if attributes.get("r") != self._nonce:
+        # endswith, as Kafka checks: librdkafka before 2.1 sends the client nonce twice
+        if not attributes.get("r", "").endswith(self._nonce):
             raise SaslFailure("Invalid SCRAM client-final message: nonce mismatch")
         try:
             proof = base64.b64decode(proof_part, validate=True)

@@ -52,7 +52,9 @@ async def sasl_authenticate(ctx: RequestContext, req: Any) -> Any:
         assert username is not None
         lifetime_ms = auth.succeeded(username, loop.time())
     except SaslFailure as exc:
-        claimed = getattr(exchange, "username", None)
+        claimed = (
+            exchange.claimed if isinstance(exchange, PlainServer) else getattr(exchange, "username", None)
+        )
         logger.warning(
             "authentication failed peer=%s listener=%s mechanism=%s user=%s: %s",
             ctx.client_host,

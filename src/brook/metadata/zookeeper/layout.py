@@ -159,6 +159,8 @@ def parse_broker(node_id: int, data: bytes | None, listener_name: str = "PLAINTE
         host, port = endpoints[0].host, endpoints[0].port
     else:
         return None
+    if endpoints == [Endpoint("PLAINTEXT", host, port, "PLAINTEXT")]:
+        endpoints = []  # one PLAINTEXT listener: BrokerInfo's short form (host/port only)
     return BrokerInfo(node_id, host, port, doc.get("rack"), tuple(endpoints))
 
 
