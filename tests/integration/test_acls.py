@@ -468,3 +468,11 @@ def test_acl_apis_answer_security_disabled_without_an_authorizer(tmp_path):
             )  # everything is allowed
         finally:
             raw.close()
+
+
+def test_metadata_by_topic_id_does_not_reveal_the_name(as_user):
+    topic_id = _metadata(as_user("admin"), ["orders"]).topics[0].topic_id
+    denied = as_user("bob").request(3, 12, {"topics": [{"name": None, "topic_id": topic_id}]}).topics[0]
+    assert (denied.error_code, denied.name, denied.topic_id) == (TOPIC_DENIED, None, topic_id)
+    found = as_user("alice").request(3, 12, {"topics": [{"name": None, "topic_id": topic_id}]}).topics[0]
+    assert (found.error_code, found.name) == (0, "orders")

@@ -54,9 +54,10 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
             failed = True
             continue
         if not _may_describe_or_create(ctx, name, allow_create):
-            topics.append(
-                {"name": name, "error_code": ErrorCode.topic_authorization_failed, "partitions": []}
-            )
+            denied: dict[str, Any] = {"name": name, "error_code": ErrorCode.topic_authorization_failed}
+            if requested is not None and requested.name != name:  # looked up by id: the name stays hidden
+                denied.update(name=None, topic_id=requested.topic_id)
+            topics.append({**denied, "partitions": []})
             failed = True
             continue
         try:
