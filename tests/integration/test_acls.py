@@ -24,7 +24,7 @@ from confluent_kafka.admin import (
 
 from brook.testing.batches import make_batch
 from brook.testing.broker_process import BrookProcess, report_on_failure
-from tests.integration.acl_helpers import acl, authorizer_overrides, client_conf, create_acls, sasl_raw
+from tests.integration.acl_helpers import USERS, acl, authorizer_overrides, client_conf, create_acls, sasl_raw
 from tests.integration.raw_client import RawClient, fetch_body, produce_body
 
 pytestmark = pytest.mark.integration
@@ -476,3 +476,44 @@ def test_metadata_by_topic_id_does_not_reveal_the_name(as_user):
     assert (denied.error_code, denied.name, denied.topic_id) == (TOPIC_DENIED, None, topic_id)
     found = as_user("alice").request(3, 12, {"topics": [{"name": None, "topic_id": topic_id}]}).topics[0]
     assert (found.error_code, found.name) == (0, "orders")
+
+
+def test_kafka_python_admin_gets_authorization_errors(sasl):
+    from kafka import KafkaAdminClient
+    from kafka.admin import ACLFilter, ACLOperation, ACLPermissionType, ResourcePatternFilter
+    from kafka.admin import ACLResourcePatternType as PatternType
+    from kafka.admin import NewTopic as KNewTopic
+    from kafka.admin import ResourceType as KResourceType
+    from kafka.errors import ClusterAuthorizationFailedError, TopicAuthorizationFailedError
+
+    def admin_for(user: str) -> KafkaAdminClient:
+        return KafkaAdminClient(
+            bootstrap_servers=sasl,
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism="PLAIN",
+            sasl_plain_username=user,
+            sasl_plain_password=USERS[user],
+        )
+
+    every = ACLFilter(
+        principal=None,
+        host=None,
+        operation=ACLOperation.ANY,
+        permission_type=ACLPermissionType.ANY,
+        resource_pattern=ResourcePatternFilter(KResourceType.TOPIC, "orders", PatternType.LITERAL),
+    )
+    bob = admin_for("bob")
+    try:
+        with pytest.raises(ClusterAuthorizationFailedError):
+            bob.describe_acls(every)
+        with pytest.raises(TopicAuthorizationFailedError):
+            bob.create_topics([KNewTopic("bobs-topic", 1, 1)])
+    finally:
+        bob.close()
+    admin = admin_for("admin")
+    try:
+        acls, error = admin.describe_acls(every)
+        assert error.errno == 0
+        assert sorted(a.operation.name for a in acls) == ["READ", "WRITE"]
+    finally:
+        admin.close()
