@@ -517,3 +517,24 @@ def test_kafka_python_admin_gets_authorization_errors(sasl):
         assert sorted(a.operation.name for a in acls) == ["READ", "WRITE"]
     finally:
         admin.close()
+
+
+def test_allow_everyone_if_no_acl_found_opens_only_resources_without_acls(tmp_path):
+    overrides = authorizer_overrides(**{"allow.everyone.if.no.acl.found": "true"})
+    with BrookProcess(tmp_path, overrides=overrides) as open_broker:
+        sasl = open_broker.listener_bootstrap("SASL_PLAINTEXT")
+        admin = AdminClient(client_conf(sasl, "admin"))
+        for future in admin.create_topics([NewTopic(t, 1, 1) for t in ("open", "guarded")]).values():
+            future.result(timeout=30)
+        create_acls(admin, [acl(ResourceType.TOPIC, "guarded", ALICE, AclOperation.WRITE)])
+        anonymous = RawClient(open_broker.listener_bootstrap("PLAINTEXT"))
+        bob, alice = sasl_raw(sasl, "bob"), sasl_raw(sasl, "alice")
+        try:
+            assert _produce(anonymous, "open") == 0  # no ACL on the topic: everyone may
+            assert _produce(bob, "open") == 0
+            assert _produce(anonymous, "guarded") == TOPIC_DENIED  # an ACL exists: only what it grants
+            assert _produce(bob, "guarded") == TOPIC_DENIED
+            assert _produce(alice, "guarded") == 0
+        finally:
+            for raw in (anonymous, bob, alice):
+                raw.close()
