@@ -80,6 +80,7 @@ def test_acls_created_on_one_broker_are_enforced_by_all(zookeeper, zk, tmp_path)
     with ExitStack() as stack:
         brokers = [brook_on(zookeeper, tmp_path / f"b{i}", i, **_overrides()) for i in range(3)]
         for broker in brokers:
+            broker.startup_timeout_s = 120.0  # three interpreters importing at once on a busy machine
             stack.push(broker)  # stopped on the way out
         with ThreadPoolExecutor(3) as pool:  # three interpreters starting at once
             list(pool.map(lambda b: b.start(), brokers))

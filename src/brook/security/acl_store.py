@@ -54,6 +54,8 @@ Entries = frozenset[AccessControlEntry]
 Change = Callable[[Entries], Entries]
 FILE_NAME = "brook-acls.json"
 _CHANGE_EXPIRATION_MS = 15 * 60 * 1000  # Kafka's ZkNodeChangeNotificationListener.changeExpirationMs
+_RETRY_CHANGES_S = 1.0
+_LOST_RACE = (BadVersionError, NodeExistsError, NoNodeError, NotEmptyError)
 
 
 class AclStore(Protocol):
@@ -142,6 +144,7 @@ class ZooKeeperAclStore:
     def __init__(self, zk: Any) -> None:
         self._zk = zk
         self._closed = False
+        self._changes_lock = threading.Lock()
         self._seen: dict[str, int] = {}  # change path -> highest sequence number handled
         self._change_times: dict[str, dict[str, int]] = {}  # change path -> node -> ctime (ms), for the purge
         for path in (*ACL_ROOTS.values(), LITERAL_CHANGES_PATH, EXTENDED_CHANGES_PATH):
@@ -171,25 +174,31 @@ class ZooKeeperAclStore:
             return frozenset()
 
     def update(self, pattern: ResourcePattern, change: Change) -> tuple[Entries, Entries]:
+        """A compare-and-set of the resource node and its change notification in one ZooKeeper transaction
+        (the ACLs never change without the other brokers being told); retried when another broker wrote first."""
         path = resource_path(pattern)
+        prefix, event = change_node(pattern)
+        self._zk.ensure_path(path.rsplit("/", 1)[0])
         while True:
             data, version = self._get(path)
             before = decode_entries(data)
             after = change(before)
             if after == before:
                 return before, after
-            try:
-                if not after:
-                    self._zk.delete(path, version=version)
-                elif version < 0:
-                    self._zk.create(path, encode_entries(after), makepath=True)
-                else:
-                    self._zk.set(path, encode_entries(after), version=version)
-            except (BadVersionError, NodeExistsError, NoNodeError, NotEmptyError):
-                continue  # another broker wrote in between: read again
-            prefix, event = change_node(pattern)
-            self._zk.create(prefix, event, sequence=True, makepath=True)
-            return before, after
+            txn = self._zk.transaction()
+            if not after:
+                txn.delete(path, version=version)
+            elif version < 0:
+                txn.create(path, encode_entries(after))
+            else:
+                txn.set_data(path, encode_entries(after), version=version)
+            txn.create(prefix, event, sequence=True)
+            failures = [r for r in txn.commit() if isinstance(r, Exception)]
+            if not failures:
+                return before, after
+            if not any(isinstance(f, _LOST_RACE) for f in failures):
+                raise failures[0]
+            # another broker wrote in between: read again
 
     def watch(self, on_change: Callable[[ResourcePattern], None]) -> None:
         for changes_path in (LITERAL_CHANGES_PATH, EXTENDED_CHANGES_PATH):
@@ -208,24 +217,42 @@ class ZooKeeperAclStore:
     def _on_changes(
         self, path: str, children: list[str], on_change: Callable[[ResourcePattern], None]
     ) -> None:
-        """On kazoo's thread: re-read the resources named by change nodes newer than the last handled."""
+        """On kazoo's thread: re-read the resources named by change nodes newer than the last handled. A read
+        ZooKeeper fails is retried a second later (from the first node not handled)."""
+        try:
+            with self._changes_lock:  # the watch's thread and a retry timer take turns
+                self._apply_changes(path, children, on_change)
+        except Exception:
+            logger.exception(
+                "reading ACL changes under %s failed; retrying in %.0f s", path, _RETRY_CHANGES_S
+            )
+            retry = threading.Timer(_RETRY_CHANGES_S, self._retry_changes, (path, on_change))
+            retry.daemon = True
+            retry.start()
+
+    def _retry_changes(self, path: str, on_change: Callable[[ResourcePattern], None]) -> None:
+        if not self._closed:
+            self._on_changes(path, self._children(path), on_change)
+
+    def _apply_changes(
+        self, path: str, children: list[str], on_change: Callable[[ResourcePattern], None]
+    ) -> None:
         for node in sorted(children, key=_sequence):
             if _sequence(node) <= self._seen[path]:
                 continue
             data, stat = self._get_with_stat(f"{path}/{node}")
-            self._seen[path] = _sequence(node)
             if data is None:
+                self._seen[path] = _sequence(node)  # purged meanwhile
                 continue
             self._change_times[path][node] = stat.ctime
             try:
                 pattern = decode_change(path, data)
             except (ValueError, KeyError, UnicodeDecodeError):
                 logger.warning("ignoring unreadable ACL change node %s/%s", path, node)
+                self._seen[path] = _sequence(node)
                 continue
-            try:
-                on_change(pattern)
-            except Exception:
-                logger.exception("applying the ACL change of %s failed", pattern)
+            on_change(pattern)  # re-reads the resource: a failure leaves this node to the retry
+            self._seen[path] = _sequence(node)
         self._purge(path)
 
     def _purge(self, path: str) -> None:
