@@ -68,6 +68,7 @@ class AclAuthorizer:
         self._store = store
         self._snapshot = AclSnapshot()
         self._refresh_lock = threading.Lock()
+        self.generation = 0  # bumped with every snapshot swap: answers cached under an older one are stale
 
     @property
     def snapshot(self) -> AclSnapshot:
@@ -78,6 +79,7 @@ class AclAuthorizer:
         self._store.watch(self._refresh)
         with self._refresh_lock:
             self._snapshot = AclSnapshot.of(self._store.load())
+            self.generation += 1
         logger.info(
             "authorizer started acls=%d super_users=%s allow_everyone_if_no_acl_found=%s",
             sum(len(e) for e in self._snapshot.acls.values()),
@@ -175,6 +177,7 @@ class AclAuthorizer:
         with self._refresh_lock:
             entries = self._store.read(pattern)
             self._snapshot = self._snapshot.replace(pattern, entries)
+            self.generation += 1
 
 
 def _exact_pattern(acl_filter: AclBindingFilter) -> ResourcePattern | None:

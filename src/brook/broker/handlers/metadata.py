@@ -38,9 +38,12 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
         ]
     else:
         names = [_requested_name(ctx, t) for t in req.topics]
-    # answers differ by principal under an authorizer: cached only without one
-    cache = broker.metadata_responses if broker.authorizer is None else {}
-    key = (ctx.version, ctx.listener_name, req)
+    cache = broker.metadata_responses
+    key: tuple[Any, ...] = (ctx.version, ctx.listener_name, req)
+    if (
+        broker.authorizer is not None
+    ):  # answers differ by principal and address; fingerprinted by ACL generation
+        key = (*key, ctx.caller)
     cached = cache.get(key)
     if cached is not None and cached[0] == _fingerprint(ctx, names):
         return cached[1]
@@ -162,7 +165,9 @@ def _no_name_entry(ctx: RequestContext, topic: Any) -> dict[str, Any]:
 def _fingerprint(ctx: RequestContext, names: Sequence[str | None]) -> tuple[Any, ...]:
     """What the answer depends on; compared by value (TopicState and BrokerInfo are frozen)."""
     store = ctx.broker.metadata
+    authorizer = ctx.broker.authorizer
     return (
+        None if authorizer is None else authorizer.generation,
         tuple(None if name is None else store.topic(name) for name in names),
         tuple(store.live_brokers()),
         store.controller_id,
