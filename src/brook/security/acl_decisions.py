@@ -112,6 +112,10 @@ class AclSnapshot:
     """Every ACL, by resource pattern; immutable (a change builds a new snapshot with `replace`)."""
 
     acls: Mapping[ResourcePattern, frozenset[AccessControlEntry]] = field(default_factory=dict)
+    # the same entries by (resource type, name), split by pattern type: what a decision looks up
+    _literal: Mapping[tuple[ResourceType, str], frozenset[AccessControlEntry]] = field(
+        default_factory=dict, repr=False
+    )
     _prefixed: Mapping[tuple[ResourceType, str], frozenset[AccessControlEntry]] = field(
         default_factory=dict, repr=False
     )
@@ -119,12 +123,13 @@ class AclSnapshot:
     @classmethod
     def of(cls, acls: Mapping[ResourcePattern, Iterable[AccessControlEntry]]) -> AclSnapshot:
         kept = {pattern: frozenset(entries) for pattern, entries in acls.items() if entries}
-        prefixed = {
-            (p.resource_type, p.name): entries
-            for p, entries in kept.items()
-            if p.pattern_type is PatternType.PREFIXED
+        by_type: dict[PatternType, dict[tuple[ResourceType, str], frozenset[AccessControlEntry]]] = {
+            PatternType.LITERAL: {},
+            PatternType.PREFIXED: {},
         }
-        return cls(kept, prefixed)
+        for p, entries in kept.items():
+            by_type.setdefault(p.pattern_type, {})[(p.resource_type, p.name)] = entries  # others never match
+        return cls(kept, by_type[PatternType.LITERAL], by_type[PatternType.PREFIXED])
 
     def replace(self, pattern: ResourcePattern, entries: Iterable[AccessControlEntry]) -> AclSnapshot:
         """This snapshot with `pattern`'s entries replaced (none: the pattern is gone)."""
@@ -147,8 +152,8 @@ class AclSnapshot:
     def matching(self, resource_type: ResourceType, name: str) -> list[AccessControlEntry]:
         """The entries that apply to this resource: its literal name, the wildcard, and prefixes of the name."""
         found: list[AccessControlEntry] = []
-        for literal in (name, WILDCARD_RESOURCE):
-            found.extend(self.acls.get(ResourcePattern(resource_type, literal, PatternType.LITERAL), ()))
+        found.extend(self._literal.get((resource_type, name), ()))
+        found.extend(self._literal.get((resource_type, WILDCARD_RESOURCE), ()))
         if self._prefixed:
             for end in range(1, len(name) + 1):
                 found.extend(self._prefixed.get((resource_type, name[:end]), ()))
