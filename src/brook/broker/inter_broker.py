@@ -54,7 +54,8 @@ class InterBrokerConnector:
             return
         scram = ScramClient(sec.mechanism, sec.username, sec.password)
         server_first = await self._token(reader, writer, 2, scram.first())
-        server_final = await self._token(reader, writer, 3, scram.final(server_first))
+        final = await asyncio.to_thread(scram.final, server_first)  # PBKDF2: off the event loop
+        server_final = await self._token(reader, writer, 3, final)
         try:
             scram.verify(server_final)
         except SaslFailure as exc:

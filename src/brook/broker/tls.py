@@ -70,7 +70,7 @@ def client_context(get: Lookup) -> ssl.SSLContext:
     return context
 
 
-def peer_certificate_dn(ssl_object: ssl.SSLObject | None) -> str | None:
+def peer_certificate_dn(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> str | None:
     """The client certificate's subject as Java's X500Principal.getName() writes it (RFC 2253: CN first)."""
     if ssl_object is None:
         return None

@@ -20,6 +20,7 @@ from brook.cli.produce import produce
 from brook.cli.quota import quota
 from brook.cli.serve import serve
 from brook.cli.topic import topic
+from brook.cli.user import user
 
 
 class _BrookGroup(click.Group):
@@ -60,7 +61,7 @@ def cli() -> None:
     """brook: a Kafka-compatible event-streaming broker."""
 
 
-for _command in (serve, cluster, topic, produce, consume, group, perf, dump_log, quota, acl):
+for _command in (serve, cluster, topic, produce, consume, group, perf, dump_log, quota, user, acl):
     cli.add_command(_command)
 
 
