@@ -538,3 +538,37 @@ def test_allow_everyone_if_no_acl_found_opens_only_resources_without_acls(tmp_pa
         finally:
             for raw in (anonymous, bob, alice):
                 raw.close()
+
+
+def test_a_prefixed_all_covers_admin_apis_on_matching_topics(as_user):
+    alice = as_user("alice")
+    partitions = {"topics": [{"name": "team-a.events", "count": 2, "assignments": None}], "timeout": 5000}
+    assert alice.request(37, 3, partitions).results[0].error_code == 0
+    alter = {
+        "resources": [
+            {
+                "resource_type": 2,
+                "resource_name": "team-a.events",
+                "configs": [{"name": "retention.ms", "config_operation": 0, "value": "3600000"}],
+            }
+        ],
+        "validate_only": False,
+    }
+    assert alice.request(44, 1, alter).responses[0].error_code == 0
+    assert (
+        alice.request(44, 1, {**alter, "resources": [{**alter["resources"][0], "resource_name": "orders"}]})
+        .responses[0]
+        .error_code
+        == TOPIC_DENIED
+    )
+
+
+def test_describe_groups_reports_the_callers_operations(as_user):
+    alice = as_user("alice")
+    assert _commit(alice, "alice-group", "orders") == 0
+    described = alice.request(
+        15, 5, {"groups": ["alice-group"], "include_authorized_operations": True}
+    ).groups[0]
+    read, describe = 3, 8
+    assert described.error_code == 0
+    assert described.authorized_operations == (1 << read) | (1 << describe)
