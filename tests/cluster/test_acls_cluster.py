@@ -149,3 +149,74 @@ class _closing:
 
     def __exit__(self, *exc: object) -> None:
         self.raw.close()
+
+
+def _acl_names(raw: RawClient) -> list[tuple[str, int]]:
+    """The (resource name, pattern type) of every topic ACL, as this broker's cache holds them."""
+    described = raw.request(29, 3, _filter(None, ANY))  # type: ignore[arg-type]
+    assert described.error_code == 0
+    return sorted((r.resource_name, r.pattern_type) for r in described.resources)
+
+
+def test_a_broker_cut_off_from_zookeeper_catches_up_on_acl_changes_and_a_restart_loads_them(
+    zookeeper, zk, tmp_path
+):
+    from tests.cluster.test_zookeeper_failures import ZooKeeperLink
+
+    overrides = {
+        "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
+        "super.users": "User:ANONYMOUS",  # PLAINTEXT clients and replication: ACL changes need a super user
+        "zookeeper.session.timeout.ms": "6000",
+        "offsets.topic.replication.factor": "1",
+    }
+    zk_port = int(zookeeper.split("/")[0].split(":")[1])
+    chroot = zookeeper.split("/", 1)[1]
+    link = ZooKeeperLink(zk_port)
+    b0 = brook_on(zookeeper, tmp_path / "b0", 0, **overrides)
+    b1 = brook_on(f"127.0.0.1:{link.port}/{chroot}", tmp_path / "b1", 1, **overrides)
+    with ExitStack() as stack:
+        stack.callback(link.close)
+        for broker in (b0, b1):
+            broker.startup_timeout_s = 120.0
+            stack.push(broker)
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda b: b.start(), (b0, b1)))
+        raw0 = stack.enter_context(_closing(RawClient(b0.bootstrap)))
+        assert raw0.request(30, 3, {"creations": [_binding("before", LITERAL)]}).results[0].error_code == 0
+        raw1 = RawClient(b1.bootstrap)
+        deadline = time.monotonic() + 30
+        while _acl_names(raw1) != [("before", LITERAL)]:
+            assert time.monotonic() < deadline, _acl_names(raw1)
+            time.sleep(0.05)
+        raw1.close()
+
+        owner = zk.exists("/brokers/ids/1").ephemeralOwner
+        link.cut()  # past the session timeout: broker 1's session expires, its watches with it
+        deadline = time.monotonic() + 60
+        while zk.exists("/brokers/ids/1") is not None:
+            assert time.monotonic() < deadline, "broker 1's session did not expire"
+            time.sleep(0.2)
+        assert raw0.request(30, 3, {"creations": [_binding("during-", PREFIXED)]}).results[0].error_code == 0
+        assert (
+            raw0.request(31, 3, {"filters": [_filter("before", LITERAL)]}).filter_results[0].error_code == 0
+        )
+        link.heal()
+        deadline = time.monotonic() + 60
+        while (s := zk.exists("/brokers/ids/1")) is None or s.ephemeralOwner == owner:
+            assert time.monotonic() < deadline, "broker 1 did not come back"
+            time.sleep(0.2)
+        raw1 = stack.enter_context(_closing(RawClient(b1.bootstrap)))
+        deadline = time.monotonic() + 30
+        while _acl_names(raw1) != [("during-", PREFIXED)]:  # the changes made while it was away
+            assert time.monotonic() < deadline, _acl_names(raw1)
+            time.sleep(0.05)
+        raw1.close()
+
+        b1.stop()
+        assert (
+            raw0.request(30, 3, {"creations": [_binding("while-down", LITERAL)]}).results[0].error_code == 0
+        )
+        b1.start()
+        raw1 = stack.enter_context(_closing(RawClient(b1.bootstrap)))
+        # loaded before the listener opened: the first answer already has them
+        assert _acl_names(raw1) == [("during-", PREFIXED), ("while-down", LITERAL)]
