@@ -572,3 +572,20 @@ def test_describe_groups_reports_the_callers_operations(as_user):
     read, describe = 3, 8
     assert described.error_code == 0
     assert described.authorized_operations == (1 << read) | (1 << describe)
+
+
+def test_an_unauthorized_acks_0_producer_has_its_connection_closed(sasl):
+    bob = sasl_raw(sasl, "bob")
+    try:
+        _, frame = bob.frame(0, 9, produce_body("orders", 0, make_batch([(None, b"v")]), acks=0))
+        bob.send_raw(frame)
+        assert bob.is_closed_by_peer(timeout_s=15)
+    finally:
+        bob.close()
+    alice = sasl_raw(sasl, "alice")
+    try:
+        _, frame = alice.frame(0, 9, produce_body("orders", 0, make_batch([(None, b"v")]), acks=0))
+        alice.send_raw(frame)
+        assert not alice.is_closed_by_peer(timeout_s=1)  # authorized: nothing to say, the connection stays
+    finally:
+        alice.close()

@@ -11,6 +11,7 @@ up-converted to one v2 batch (records/message_sets.py), then validated and appen
 """
 
 import asyncio
+import logging
 import struct
 from dataclasses import dataclass
 
@@ -28,6 +29,8 @@ from brook.protocol.produce import (
 from brook.records import message_sets
 from brook.security.acl import AclOperation, ResourceType
 from brook.storage.api import LogConfig
+
+logger = logging.getLogger(__name__)
 
 # Kafka's Topic.INTERNAL_TOPICS: only the broker itself (and the admin client id) appends to them.
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
@@ -68,6 +71,13 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     throttle_ms = ctx.broker.quotas.record_produce(ctx, sum(len(_records(p)) for _, p, _ in entries))
     await ctx.broker.quotas.throttle(ctx, throttle_ms)
     if req.acks == 0:
+        if refused:  # it would never learn: Kafka closes an acks=0 producer's connection on an error
+            logger.warning(
+                "closing connection of an acks=0 producer principal=%s: not authorized", ctx.principal
+            )
+            close = getattr(ctx.channel, "close_after_response", None)
+            if close is not None:
+                close()
         return None  # acks=0: the producer expects no response at all
     appended = [(tp, r.base_offset + r.record_count) for tp, r in results if r.record_count]
     if req.acks == -1 and appended:
