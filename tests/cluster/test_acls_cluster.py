@@ -11,10 +11,11 @@ from contextlib import ExitStack
 
 import pytest
 
+from brook.testing.batches import make_batch
 from brook.testing.security import plain_jaas
 from tests.cluster.brokers import brook_on
 from tests.integration.acl_helpers import USERS, authorizer_overrides, sasl_raw
-from tests.integration.raw_client import RawClient
+from tests.integration.raw_client import RawClient, produce_body
 
 pytestmark = [pytest.mark.zookeeper, pytest.mark.slow]
 
@@ -54,6 +55,18 @@ def _filter(name: str, pattern_type: int) -> dict[str, object]:
         "operation": ANY,
         "permission_type": ANY,
     }
+
+
+def _leader_of(raw: RawClient, topic: str) -> int:
+    """Partition 0's leader, once there is one."""
+    deadline = time.monotonic() + 30
+    while True:
+        body = {"topics": [{"name": topic}], "allow_auto_topic_creation": False}
+        partitions = raw.request(3, 12, body).topics[0].partitions
+        if partitions and partitions[0].leader_id >= 0:
+            return int(partitions[0].leader_id)
+        assert time.monotonic() < deadline, f"no leader for {topic}-0"
+        time.sleep(0.1)
 
 
 def _bob_sees(raw: RawClient, topic: str) -> int:
@@ -99,6 +112,10 @@ def test_acls_created_on_one_broker_are_enforced_by_all(zookeeper, zk, tmp_path)
             },
         )
         assert [t.error_code for t in created.topics] == [0, 0]
+        # followers fetch as the super user (CLUSTER_ACTION): an acks=all write completes on all three
+        leader = _leader_of(admin[0], "shared")
+        produced = admin[leader].request(0, 9, produce_body("shared", 0, make_batch([(None, b"v")]), acks=-1))
+        assert produced.responses[0].partition_responses[0].error_code == 0
         _seconds_until_every_broker(bobs, "shared", allowed=False)
 
         # a literal ACL through broker 0: Kafka's znode and change notification, every broker follows
