@@ -128,9 +128,11 @@ fuzz: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/security_bench.py
 
 bench-smoke: $(TEST_STAMP)
 	$(BIN)/python bench/run.py --smoke
+	$(BIN)/python bench/security_bench.py --smoke
 
 # Randomized fault injection on a 3-broker cluster (not part of `make test`): kill -9, SIGTERM, SIGSTOP, ZooKeeper
 # paused past the session timeout, network partitions, under idempotent producers and a committing group; exits 1 on

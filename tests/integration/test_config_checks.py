@@ -84,3 +84,10 @@ def test_topic_configs_are_refused_with_the_same_messages(admin):
         "Invalid value 7 for configuration min.cleanable.dirty.ratio: Value must be no more than 1"
         in error.str()
     )
+
+
+def test_an_unknown_authorizer_class_refuses_to_start(tmp_path):
+    result = serve(tmp_path, "--override", "authorizer.class.name=com.example.MyAuthorizer")
+    assert result.returncode == 1
+    assert "authorizer.class.name=com.example.MyAuthorizer is not available in brook" in result.stderr
+    assert "kafka.security.authorizer.AclAuthorizer" in result.stderr

@@ -66,12 +66,13 @@ MAIN_CLASSES = {
     "kafka-consumer-perf-test": "org.apache.kafka.tools.ConsumerPerformance",
     "kafka-streams-application-reset": "org.apache.kafka.tools.StreamsResetter",
     "kafka-cluster": "org.apache.kafka.tools.ClusterTool",
+    "kafka-acls": "org.apache.kafka.tools.AclCommand",
     "connect-standalone": "org.apache.kafka.connect.cli.ConnectStandalone",
     "connect-distributed": "org.apache.kafka.connect.cli.ConnectDistributed",
     "word-count": "brook.streams.WordCount",  # tests/kafka-tools/src/main/java: Kafka Streams' word count
 }
 
-# Kafka 4.3 (log4j2) and Kafka 3.9 (reload4j, two tools still in the Scala core jar)
+# Kafka 4.3 (log4j2) and Kafka 3.9 (reload4j, three tools still in the Scala core jar)
 _KAFKA = {
     4: _Kafka(
         KAFKA_TOOLS_DIR / "target",
@@ -86,6 +87,7 @@ _KAFKA = {
             "kafka-console-producer": "kafka.tools.ConsoleProducer",
             "kafka-broker-api-versions": "kafka.admin.BrokerApiVersionsCommand",
             "kafka-dump-log": "kafka.tools.DumpLogSegments",
+            "kafka-acls": "kafka.admin.AclCommand",
         },
     ),
 }

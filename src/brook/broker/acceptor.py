@@ -15,6 +15,7 @@ import asyncio
 import errno
 import logging
 import socket
+import ssl
 from collections.abc import Callable
 
 from brook.common.files import is_out_of_descriptors
@@ -27,11 +28,15 @@ _BACKLOG = 1024
 _ACCEPTS_PER_WAKEUP = 64
 _FIRST_BACKOFF_S = 0.1
 _MAX_BACKOFF_S = 2.0
+_TLS_HANDSHAKE_TIMEOUT_S = 10.0
 
 
 class Acceptor:
-    def __init__(self, protocol_factory: Callable[[], asyncio.BaseProtocol]) -> None:
+    def __init__(
+        self, protocol_factory: Callable[[], asyncio.BaseProtocol], ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self._factory = protocol_factory
+        self._ssl = ssl_context  # an SSL / SASL_SSL listener: the TLS handshake runs before connection_made
         self._sockets: list[socket.socket] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._backoff_s = 0.0
@@ -91,7 +96,7 @@ class Acceptor:
             return
         for _ in range(_ACCEPTS_PER_WAKEUP):
             try:
-                conn, _ = sock.accept()
+                conn, peer = sock.accept()
             except (BlockingIOError, InterruptedError):
                 break
             except ConnectionAbortedError:
@@ -105,14 +110,23 @@ class Acceptor:
             self._backoff_s = 0.0
             conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            task = loop.create_task(self._connect(conn))
+            task = loop.create_task(self._connect(conn, peer))
             self._handshakes.add(task)
             task.add_done_callback(self._handshakes.discard)
 
-    async def _connect(self, conn: socket.socket) -> None:
+    async def _connect(self, conn: socket.socket, peer: object) -> None:
         assert self._loop is not None
         try:
-            await self._loop.connect_accepted_socket(self._factory, conn)
+            if self._ssl is None:
+                await self._loop.connect_accepted_socket(self._factory, conn)
+            else:
+                await self._loop.connect_accepted_socket(
+                    self._factory, conn, ssl=self._ssl, ssl_handshake_timeout=_TLS_HANDSHAKE_TIMEOUT_S
+                )
+        except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
+            # a failed TLS handshake: a client without the right certificate, or not speaking TLS
+            logger.warning("TLS handshake failed peer=%s: %s", peer, exc)
+            conn.close()
         except OSError as exc:
             logger.warning("cannot set up an accepted connection: %s", exc)
             conn.close()

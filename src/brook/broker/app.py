@@ -20,15 +20,18 @@ from typing import Any
 
 from brook import __version__
 from brook.broker import dynamic_config, handlers
+from brook.broker.authorization import build_authorizer
 from brook.broker.config import BrokerConfig
 from brook.broker.group_service import GroupService
 from brook.broker.handlers.base import REGISTRY
+from brook.broker.inter_broker import InterBrokerConnector
 from brook.broker.meta_properties import claim_log_dirs
 from brook.broker.metrics import MetricsServer
 from brook.broker.produce_validation import ProduceValidator
 from brook.broker.producer_ids import ProducerIdManager
 from brook.broker.quotas import QuotaManager
 from brook.broker.replica_manager import ReplicaManager
+from brook.broker.security import build_security
 from brook.broker.server import Server
 from brook.broker.stats import BrokerStats
 from brook.broker.topics import TopicService
@@ -36,7 +39,7 @@ from brook.broker.txn_service import TransactionService
 from brook.common.clock import Clock, SystemClock
 from brook.common.errors import OutOfDescriptors
 from brook.common.types import TopicPartition
-from brook.metadata.api import BrokerInfo, MetadataStore
+from brook.metadata.api import BrokerInfo, Endpoint, MetadataStore
 from brook.metadata.embedded import EmbeddedMetadataStore
 from brook.metadata.zookeeper import RebalanceSettings, ZooKeeperMetadataStore
 from brook.protocol import codec
@@ -57,12 +60,15 @@ class Broker:
         # Every schema now, not on a client's first request (which fails under EMFILE).
         codec.preload((h.api_key, h.versions) for h in REGISTRY.values())
         self.config = config
+        # listeners, TLS contexts, SASL users: a mistake stops the start here (InvalidConfig)
+        self.listeners, self.listener_security, self.inter_broker = build_security(config)
         self.clock = clock or SystemClock()
         self.node_id = config.node_id
         self.stats = BrokerStats()
         self.log_dirs: list[Path] = config.log_dirs
         self.metadata = _build_metadata_store(config, self.log_dirs[0], self.node_id)
         self.metadata_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="metadata")
+        self.authorizer = build_authorizer(config, self.metadata, self.log_dirs[0])  # None: no authorization
         self._stopping = False
         self._logs_loaded = False  # abort_start closes (and marks clean) only logs loaded in full
         self._hosting = False  # partitions follow the metadata (after registration, on a cluster)
@@ -82,6 +88,7 @@ class Broker:
             producer_id_expiration_ms=config.int("producer.id.expiration.ms"),
         )
         self.replicas.isr_writer = self._write_isr
+        self.replicas.fetchers.connector = InterBrokerConnector(self.inter_broker)
         self.topics = TopicService(config, self.metadata, self.replicas, executor=self.metadata_executor)
         self.produce_validator = ProduceValidator(config.int("brook.batch.max.uncompressed.bytes"))
         self.quotas = QuotaManager(self)
@@ -133,14 +140,12 @@ class Broker:
             self._sync_at_start()  # single node: open every partition before the first client can ask for one
         self.quotas.reload()
         self.metadata.add_listener(self._on_metadata_change)  # another broker changed topics or brokers
-        host, port = self.config.listener
-        await self.server.start(host, port)
-        adv_host, adv_port = self.config.advertised_listener
+        if self.authorizer is not None:  # every ACL loaded before the first client is served
+            await asyncio.get_running_loop().run_in_executor(self.metadata_executor, self.authorizer.start)
+        await self.server.start([self.listener_security[lst.name] for lst in self.listeners.listeners])
         # waits (off the loop) while a previous run's registration lingers in ZooKeeper: see registration.py
         await asyncio.get_running_loop().run_in_executor(
-            self.metadata_executor,
-            self.metadata.register_broker,
-            BrokerInfo(self.node_id, adv_host, adv_port or self.server.port),
+            self.metadata_executor, self.metadata.register_broker, self._registration()
         )
         if not self._hosting:  # registered: take the partition roles the metadata gives this broker
             self._hosting = True
@@ -170,14 +175,28 @@ class Broker:
         self._background.append(asyncio.create_task(self.quotas.refresh_loop()))
         self._sync_at_start()  # now that brokers are known: start fetching the partitions we follow
         logger.info(
-            "brook %s ready listener=%s:%d data=%s node_id=%d cluster_id=%s",
+            "brook %s ready listeners=%s data=%s node_id=%d cluster_id=%s",
             __version__,
-            host,
-            self.server.port,
+            ",".join(f"{name}:{port}" for name, port in self.server.ports.items()),
             ",".join(str(d) for d in self.log_dirs),
             self.node_id,
             self.metadata.cluster_id,
         )
+
+    def _registration(self) -> BrokerInfo:
+        """This broker's advertised endpoints (port 0: the bound port; no host: 127.0.0.1); host/port are
+        the inter-broker listener's."""
+        endpoints = tuple(
+            Endpoint(
+                lst.name,
+                lst.host or "127.0.0.1",
+                lst.port or self.server.ports[lst.name],
+                lst.security_protocol,
+            )
+            for lst in self.listeners.advertised
+        )
+        inter = next(e for e in endpoints if e.listener_name == self.inter_broker.listener_name)
+        return BrokerInfo(self.node_id, inter.host, inter.port, None, endpoints)
 
     def _sync_at_start(self) -> None:
         """Out of descriptors (the open-files limit was lowered since these partitions were created):
@@ -327,6 +346,8 @@ class Broker:
 
         def close() -> None:
             try:
+                if self.authorizer is not None:
+                    self.authorizer.close()  # its watches end with the session
                 self.metadata.close()
             except Exception:
                 logger.exception("closing the metadata store failed")

@@ -152,6 +152,30 @@ BROKER_DEFAULTS: dict[str, str] = {
     "broker.id": "",
     "listeners": "PLAINTEXT://127.0.0.1:9092",
     "advertised.listeners": "",
+    # security (broker/listeners.py, security.py, tls.py); every ssl.*/sasl.* key may also be given per
+    # listener as listener.name.<listener>.<key>
+    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+    "inter.broker.listener.name": "",
+    "security.inter.broker.protocol": "PLAINTEXT",
+    "ssl.keystore.type": "JKS",
+    "ssl.keystore.location": "",
+    "ssl.keystore.password": "",
+    "ssl.key.password": "",
+    "ssl.keystore.certificate.chain": "",
+    "ssl.keystore.key": "",
+    "ssl.truststore.type": "JKS",
+    "ssl.truststore.location": "",
+    "ssl.truststore.password": "",
+    "ssl.truststore.certificates": "",
+    "ssl.client.auth": "none",
+    "ssl.enabled.protocols": "TLSv1.2,TLSv1.3",
+    "ssl.cipher.suites": "",
+    "ssl.endpoint.identification.algorithm": "https",
+    "ssl.principal.mapping.rules": "DEFAULT",
+    "sasl.enabled.mechanisms": "GSSAPI",
+    "sasl.mechanism.inter.broker.protocol": "GSSAPI",
+    "sasl.jaas.config": "",
+    "connections.max.reauth.ms": "0",
     "log.dirs": "",
     "log.dir": "/tmp/kafka-logs",
     "num.partitions": "1",
@@ -248,6 +272,9 @@ BROKER_DEFAULTS: dict[str, str] = {
     "brook.metrics.host": "127.0.0.1",  # its own address, never the client listener's
     # brook's own: array elements one request may hold in all (each becomes a Python object when decoded)
     "brook.request.max.elements": "200000",
+    "authorizer.class.name": "",
+    "super.users": "",
+    "allow.everyone.if.no.acl.found": "false",
 }
 
 
@@ -369,12 +396,20 @@ def check_broker_props(props: Mapping[str, str]) -> list[str]:
     unknown key, naming the closest known key when there is one (Kafka only logs unknown keys)."""
     warnings = []
     for name, value in props.items():
-        key = BROKER_KEYS.get(name)
+        key = BROKER_KEYS.get(_unprefixed(name))
         if key is None:
             warnings.append(unknown_key_warning(name, BROKER_KEYS))
         else:
             parse_value(name, value, key)
     return warnings
+
+
+def _unprefixed(name: str) -> str:
+    """`listener.name.<listener>.<key>` is checked as <key>; `...<mechanism>.sasl.jaas.config` as sasl.jaas.config."""
+    if not name.startswith("listener.name."):
+        return name
+    rest = name.removeprefix("listener.name.").partition(".")[2]
+    return "sasl.jaas.config" if rest.endswith(".sasl.jaas.config") else rest
 
 
 def _parse_listener(listener: str) -> tuple[str, int]:

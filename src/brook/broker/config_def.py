@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from brook.common.errors import InvalidConfig
+from brook.security.authorizer import authorizer_selected
 
 __all__ = [
     "BROKER_KEYS",
@@ -165,6 +166,14 @@ def _ip_overrides(value: Sequence[str]) -> str | None:
     return None
 
 
+def _authorizer_class(value: str) -> str | None:
+    try:
+        authorizer_selected(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 _LONG = ConfigKey("LONG")
 _INT = ConfigKey("INT")
 _BOOLEAN = ConfigKey("BOOLEAN")
@@ -175,6 +184,30 @@ BROKER_KEYS: dict[str, ConfigKey] = {
     "broker.id": ConfigKey("INT", nullable=True),
     "listeners": ConfigKey("LIST", _non_empty_listeners),
     "advertised.listeners": ConfigKey("LIST", _listener_list, nullable=True),
+    "listener.security.protocol.map": ConfigKey("LIST"),
+    "inter.broker.listener.name": ConfigKey("STRING", nullable=True),
+    "security.inter.broker.protocol": ConfigKey(
+        "STRING", one_of("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+    ),
+    "ssl.keystore.type": _STRING,
+    "ssl.keystore.location": ConfigKey("STRING", nullable=True),
+    "ssl.keystore.password": ConfigKey("PASSWORD", nullable=True),
+    "ssl.key.password": ConfigKey("PASSWORD", nullable=True),
+    "ssl.keystore.certificate.chain": ConfigKey("PASSWORD", nullable=True),
+    "ssl.keystore.key": ConfigKey("PASSWORD", nullable=True),
+    "ssl.truststore.type": _STRING,
+    "ssl.truststore.location": ConfigKey("STRING", nullable=True),
+    "ssl.truststore.password": ConfigKey("PASSWORD", nullable=True),
+    "ssl.truststore.certificates": ConfigKey("PASSWORD", nullable=True),
+    "ssl.client.auth": ConfigKey("STRING", one_of("none", "requested", "required")),
+    "ssl.enabled.protocols": ConfigKey("LIST"),
+    "ssl.cipher.suites": ConfigKey("LIST", nullable=True),
+    "ssl.endpoint.identification.algorithm": ConfigKey("STRING", nullable=True),
+    "ssl.principal.mapping.rules": _STRING,
+    "sasl.enabled.mechanisms": ConfigKey("LIST"),
+    "sasl.mechanism.inter.broker.protocol": _STRING,
+    "sasl.jaas.config": ConfigKey("PASSWORD", nullable=True),
+    "connections.max.reauth.ms": ConfigKey("LONG", at_least(0)),
     "log.dirs": ConfigKey("STRING", nullable=True),
     "log.dir": _STRING,
     "num.partitions": ConfigKey("INT", at_least(1)),
@@ -266,4 +299,8 @@ BROKER_KEYS: dict[str, ConfigKey] = {
     "brook.metrics.port": ConfigKey("INT", between(-1, 65535)),
     "brook.metrics.host": _STRING,
     "brook.request.max.elements": ConfigKey("INT", at_least(1)),
+    # authorization (security/authorizer.py); the last two are the authorizer's own keys, as in Kafka
+    "authorizer.class.name": ConfigKey("STRING", _authorizer_class),
+    "super.users": _STRING,
+    "allow.everyone.if.no.acl.found": _BOOLEAN,
 }

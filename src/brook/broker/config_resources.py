@@ -53,7 +53,10 @@ def describe_resource(
         entries = describe_broker(broker, name)
         if include_synonyms:
             for entry in entries:
-                entry["synonyms"] = _broker_synonyms(broker, str(entry["name"]))
+                synonyms = _broker_synonyms(broker, str(entry["name"]))
+                if entry["is_sensitive"]:
+                    synonyms = [{**synonym, "value": None} for synonym in synonyms]
+                entry["synonyms"] = synonyms
     else:
         raise InvalidRequest(f"unsupported config resource type {resource_type}")
     if keys is not None:

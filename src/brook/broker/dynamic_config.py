@@ -170,21 +170,22 @@ def describe_broker(broker: Broker, name: str) -> list[dict[str, Any]]:
     else:
         configs = {}
         keys = sorted(BROKER_KEYS)
-    entries = []
+    entries: list[dict[str, Any]] = []
     for key in keys:
         source = (
             ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG
             if name == ""
             else broker_config_source(broker.config, key)
         )
+        sensitive = key in BROKER_KEYS and BROKER_KEYS[key].type == "PASSWORD"  # passwords are never shown
         entries.append(
             {
                 "name": key,
-                "value": configs[key] if name == "" else broker.config.get(key),
+                "value": None if sensitive else configs[key] if name == "" else broker.config.get(key),
                 "read_only": key not in DYNAMIC_KEYS,
                 "config_source": source,
                 "is_default": source == ConfigSource.DEFAULT_CONFIG,
-                "is_sensitive": False,
+                "is_sensitive": sensitive,
                 "synonyms": [],
                 "config_type": CONFIG_TYPE_IDS.get(BROKER_KEYS[key].type, 0) if key in BROKER_KEYS else 2,
             }

@@ -26,6 +26,7 @@ from brook.protocol.client import decode_response, encode_request
 from brook.replication.partition import FollowerFetchOutcome
 
 if TYPE_CHECKING:
+    from brook.broker.inter_broker import InterBrokerConnector
     from brook.broker.replica_manager import ReplicaManager
 
 logger = logging.getLogger(__name__)
@@ -80,9 +81,7 @@ class ReplicaFetcher:
         while True:
             writer: asyncio.StreamWriter | None = None
             try:
-                reader, connected = await asyncio.wait_for(
-                    asyncio.open_connection(self.leader.host, self.leader.port), _REQUEST_TIMEOUT_S
-                )
+                reader, connected = await asyncio.wait_for(self._open(), _REQUEST_TIMEOUT_S)
                 writer = connected
                 logger.info("replica fetcher connected leader=%d", self.leader.node_id)
                 while True:
@@ -102,6 +101,13 @@ class ReplicaFetcher:
                     writer.close()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, _MAX_BACKOFF_S)
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """To the leader's inter-broker listener, with its TLS and SASL (broker/inter_broker.py)."""
+        connector = self._replicas.fetchers.connector
+        if connector is None:
+            return await asyncio.open_connection(self.leader.host, self.leader.port)
+        return await connector.open(self.leader)
 
     def _idle_time(self, backoff_s: float) -> float:
         """How long to wait with nothing to fetch: the backoff, or less if a delayed partition is due."""
@@ -235,6 +241,7 @@ class ReplicaFetcherManager:
         self._fetchers: dict[int, ReplicaFetcher] = {}
         self._stopping: set[asyncio.Task[None]] = set()
         self._closed = False
+        self.connector: InterBrokerConnector | None = None  # set by the Broker (inter-broker listener)
 
     def reconcile(self, leaders: Mapping[TopicPartition, int], brokers: Mapping[int, BrokerInfo]) -> None:
         if self._closed:

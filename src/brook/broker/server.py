@@ -22,23 +22,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from brook.broker.acceptor import Acceptor
+from brook.broker.authenticator import Authenticator, tls_principal
 from brook.broker.connection_limits import (
     admission_refusal,
     idle_sweep_interval_s,
     is_idle,
     parse_ip_overrides,
 )
-from brook.broker.handlers.base import REGISTRY, RequestContext
+from brook.broker.handlers.base import REGISTRY, RequestContext, Session
+from brook.broker.tls import peer_certificate_dn
 from brook.protocol.connection import NeedData, RemoteProtocolError, Request, ServerConnection
 from brook.protocol.request_memory import RequestMemory
 
 if TYPE_CHECKING:
     from brook.broker.app import Broker
+    from brook.broker.security import ListenerSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +58,9 @@ _FETCH_KEY = 1
 class Server:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
-        self.port = 0
-        self._server: Acceptor | None = None
+        self.port = 0  # the first listener's
+        self.ports: dict[str, int] = {}  # listener name -> bound port
+        self._acceptors: list[Acceptor] = []
         self._connections: set[_Connection] = set()
         self._stopping = False
         self._free_slots = max(1, broker.config.int("queued.max.requests"))
@@ -73,12 +79,18 @@ class Server:
         self.idle_ms = broker.config.int("connections.max.idle.ms")
         self._idle_task: asyncio.Task[None] | None = None
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, listeners: Sequence[ListenerSecurity]) -> None:
+        """Bind every listener (in config order); `ports` maps each listener name to its bound port."""
         loop = asyncio.get_running_loop()
         self.ip_overrides = await _resolve_overrides(loop, self._override_entries)
-        # Our own accept loop: EMFILE pauses accepting instead of closing the listener (acceptor.py).
-        self._server = Acceptor(lambda: _Connection(self))
-        self.port = await self._server.start(host, port)
+        for security in listeners:
+            # Our own accept loop: EMFILE pauses accepting instead of closing the listener (acceptor.py).
+            acceptor = Acceptor(lambda s=security: _Connection(self, s), security.ssl_context)  # type: ignore[misc]
+            self._acceptors.append(acceptor)
+            self.ports[security.listener.name] = await acceptor.start(
+                security.listener.host, security.listener.port
+            )
+        self.port = self.ports[listeners[0].listener.name]
         if self.idle_ms >= 0:
             self._idle_task = loop.create_task(self._close_idle_connections())
 
@@ -87,8 +99,8 @@ class Server:
         if self._idle_task is not None:
             self._idle_task.cancel()
             await asyncio.gather(self._idle_task, return_exceptions=True)
-        if self._server is not None:
-            self._server.close()
+        for acceptor in self._acceptors:
+            acceptor.close()
         writers = [c.writer for c in self._connections if c.writer is not None]
         for connection in list(self._connections):
             connection.stop_reading()
@@ -208,7 +220,8 @@ class Server:
             peer,
         )
         client_host = f"/{peer[0]}" if isinstance(peer, tuple) and peer else ""  # Kafka's form: "/127.0.0.1"
-        ctx = RequestContext(self.broker, request, client_host)
+        session = channel.session if channel is not None else None
+        ctx = RequestContext(self.broker, request, client_host, session)
         ctx.channel = channel
         return await self.broker.quotas.run(ctx, handler.func, request.body)
 
@@ -216,8 +229,11 @@ class Server:
 class _Connection(asyncio.BufferedProtocol):
     """One client socket. Lives from connection_made until its writer task has finished."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, security: ListenerSecurity | None = None) -> None:
         self.server = server
+        self.security = security
+        # a SASL listener: nothing but ApiVersions and the SASL exchange until authenticated (authenticator.py)
+        self.authenticator = Authenticator(security) if security and security.listener.uses_sasl else None
         self.conn = ServerConnection(
             max_request_bytes=server.max_request_bytes,
             supported=server.supported,
@@ -225,6 +241,13 @@ class _Connection(asyncio.BufferedProtocol):
             max_elements=server.max_elements,
         )
         self.transport: asyncio.Transport | None = None
+        self.session = (
+            Session(
+                listener_name=security.listener.name, security_protocol=security.listener.security_protocol
+            )
+            if security
+            else Session()
+        )  # who is on this connection (replaced once authenticated)
         self.peer: Any = None
         self.ip = ""
         self.last_active_s = 0.0
@@ -248,6 +271,17 @@ class _Connection(asyncio.BufferedProtocol):
         tcp: asyncio.Transport = transport  # type: ignore[assignment]  # uvloop's TCPTransport is not a subclass
         self.transport = tcp
         self.peer = tcp.get_extra_info("peername")
+        if self.security is not None and self.security.listener.security_protocol == "SSL":
+            principal = tls_principal(
+                self.security,
+                peer_certificate_dn(tcp.get_extra_info("ssl_object")),
+                lambda why: logger.warning("closing connection peer=%s: %s", self.peer, why),
+            )
+            if principal is None:
+                self._reading_done = True
+                tcp.close()
+                return
+            self.session = dataclasses.replace(self.session, principal=principal)
         if not self.server.admit(self):
             self._reading_done = True
             tcp.close()
@@ -330,6 +364,8 @@ class _Connection(asyncio.BufferedProtocol):
             if isinstance(request, NeedData):
                 self.server.release_slot()
                 return
+            if self.authenticator is not None and self._refused(request):
+                return
             self._queued += 1
             loop = asyncio.get_running_loop()
             if request.api_key == _FETCH_KEY:
@@ -340,6 +376,27 @@ class _Connection(asyncio.BufferedProtocol):
             else:
                 task = loop.create_task(self.server.dispatch(request, self.peer, self))
                 self._pending.put_nowait((request, task, None))
+
+    def _refused(self, request: Request) -> bool:
+        """Before authentication only the SASL exchange may run: anything else closes the connection."""
+        assert self.authenticator is not None
+        refusal = self.authenticator.refusal(request.api_key, asyncio.get_running_loop().time())
+        if refusal is None:
+            return False
+        logger.warning(
+            "closing connection peer=%s listener=%s: %s", self.peer, self.session.listener_name, refusal
+        )
+        self.server.release_slot()
+        reserved = request.reserved
+        self.conn.release(request)
+        if reserved:
+            self.server.memory_released()
+        self.stop_reading()
+        return True
+
+    def close_after_response(self) -> None:
+        """Answer what was read, then close (a failed authentication)."""
+        self.stop_reading()
 
     async def _fetch_in_turn(self, request: Request, previous: asyncio.Future[None] | None) -> Any:
         """One Fetch at a time per connection, each once the last one's response left for a socket the

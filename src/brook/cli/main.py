@@ -10,6 +10,7 @@ import click
 
 from brook import __version__
 from brook.cli._common import CliError, debug_option
+from brook.cli.acl import acl
 from brook.cli.cluster import cluster
 from brook.cli.consume import consume
 from brook.cli.dump_log import dump_log
@@ -20,6 +21,7 @@ from brook.cli.quota import quota
 from brook.cli.serve import serve
 from brook.cli.topic import topic
 from brook.cli.transactions import transactions
+from brook.cli.user import user
 
 
 class _BrookGroup(click.Group):
@@ -60,7 +62,7 @@ def cli() -> None:
     """brook: a Kafka-compatible event-streaming broker."""
 
 
-for _command in (serve, cluster, topic, produce, consume, group, perf, dump_log, quota, transactions):
+for _command in (serve, cluster, topic, produce, consume, group, perf, dump_log, quota, transactions, user, acl):
     cli.add_command(_command)
 
 

@@ -1,4 +1,4 @@
-"""One request over a plain socket, encoded by brook's own codec: for what confluent-kafka's AdminClient cannot
+"""One request over a socket of brook's own (TLS and SASL as the client properties say: secure_socket.py), encoded by brook's own codec: for what confluent-kafka's AdminClient cannot
 send (OffsetDelete, DescribeLogDirs, client quotas, the cluster-default broker resource). FindCoordinator first
 where the request must reach the group coordinator."""
 
@@ -8,7 +8,10 @@ import socket
 import struct
 from typing import Any
 
+import click
+
 from brook.cli._common import CliError, settings
+from brook.cli.secure_socket import connect
 from brook.protocol.client import decode_response, encode_request
 
 __all__ = ["bootstrap_address", "call", "call_coordinator", "error_name", "exchange"]
@@ -28,7 +31,9 @@ def exchange(
 ) -> Any:
     """Send one request and return the decoded response; OSError when the broker cannot be reached."""
     frame = encode_request(api_key, version, 1, "brook-cli", body)
-    with socket.create_connection(address, timeout=timeout_s) as sock:
+    context = click.get_current_context(silent=True)
+    config = settings().client_config if context is not None else {}
+    with connect(address, timeout_s, config) as sock:  # TLS and SASL from -X / --command-config
         sock.sendall(frame)
         (size,) = struct.unpack(">i", _read_exactly(sock, 4))
         _, response = decode_response(api_key, version, _read_exactly(sock, size))

@@ -72,8 +72,7 @@ def serve(
     config = BrokerConfig.from_sources(config_file, pairs)
     extra: list[tuple[str, str]] = []
     if host is not None or port is not None:
-        cur_host, cur_port = config.listener
-        extra.append(("listeners", f"PLAINTEXT://{host or cur_host}:{cur_port if port is None else port}"))
+        extra.append(("listeners", _first_listener_moved(config.get("listeners"), host, port)))
     if data_dir is not None:
         extra.append(("log.dirs", str(data_dir)))
     if extra:
@@ -90,6 +89,15 @@ def serve(
     _exit_now(exit_code)
 
 
+def _first_listener_moved(listeners: str, host: str | None, port: int | None) -> str:
+    """--host/--port move the first listener (keeping its name); the others stay as configured."""
+    first, *rest = listeners.split(",")
+    name, _, address = first.partition("://")
+    cur_host, _, cur_port = address.rpartition(":")
+    moved = f"{name}://{cur_host if host is None else host}:{cur_port if port is None else port}"
+    return ",".join([moved, *rest])
+
+
 def _config_checked(config: object) -> bool:
     """Kafka refuses to start on an invalid value: one line naming the key, the value and what is allowed.
     Unknown keys are logged (with the closest known key) and ignored."""
@@ -97,8 +105,11 @@ def _config_checked(config: object) -> bool:
     from brook.common.errors import InvalidConfig
 
     assert isinstance(config, BrokerConfig)
+    from brook.broker.security import build_security
+
     try:
         warnings = check_broker_props(config.props)
+        build_security(config)  # listeners, keystores, SASL users: refused before anything starts
     except InvalidConfig as exc:
         click.echo(f"brook: {exc}", err=True)
         return False
@@ -202,7 +213,8 @@ async def _main(config: object) -> int:
     host, _ = config.listener
     click.echo(
         f"brook {__version__} ready on {host}:{broker.bound_port} "
-        f"(data: {','.join(str(d) for d in broker.log_dirs)}, node {broker.node_id})",
+        f"(data: {','.join(str(d) for d in broker.log_dirs)}, node {broker.node_id}, "
+        f"listeners {','.join(f'{name}={port}' for name, port in broker.server.ports.items())})",
     )
     sys.stdout.flush()
     await stop.wait()

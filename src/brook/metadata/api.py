@@ -18,6 +18,7 @@ __all__ = [
     "BrokerInfo",
     "ClientQuotaEntity",
     "ElectionResult",
+    "Endpoint",
     "MetadataStore",
     "PartitionState",
     "TopicState",
@@ -34,11 +35,32 @@ ClientQuotaEntity = tuple[tuple[str, str | None], ...]
 
 
 @dataclass(frozen=True, slots=True)
+class Endpoint:
+    listener_name: str
+    host: str
+    port: int
+    security_protocol: str
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerInfo:
+    """A live broker. host/port: its default address (the inter-broker listener's when it registered its
+    listeners); `endpoints`: every advertised listener (empty: only host/port, one PLAINTEXT listener)."""
+
     node_id: int
     host: str
     port: int
     rack: str | None = None
+    endpoints: tuple[Endpoint, ...] = ()
+
+    def address_for(self, listener_name: str) -> tuple[str, int] | None:
+        """The address clients of `listener_name` reach this broker on; None if it has no such listener."""
+        if not self.endpoints:
+            return (self.host, self.port)
+        for endpoint in self.endpoints:
+            if endpoint.listener_name == listener_name:
+                return (endpoint.host, endpoint.port)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +146,18 @@ class MetadataStore(Protocol):
 
     def set_client_quota(self, entity: ClientQuotaEntity, values: Mapping[str, float]) -> None:
         """Replace an entity's quota config; no values removes it."""
+        ...
+
+    def scram_credentials(self) -> Mapping[str, Mapping[str, str]]:
+        """user -> mechanism -> Kafka's salted credential text (blocks on ZooKeeper: off the event loop)."""
+        ...
+
+    def scram_credential(self, user: str, mechanism: str) -> str | None:
+        """One user's credential for one mechanism (blocks on ZooKeeper: off the event loop)."""
+        ...
+
+    def set_scram_credential(self, user: str, mechanism: str, credential: str | None) -> None:
+        """Store (None: remove) one user's credential for one mechanism."""
         ...
 
     def add_listener(self, callback: Callable[[], None]) -> None:

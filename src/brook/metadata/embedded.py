@@ -11,6 +11,7 @@ File layout (`brook-metadata.json`, rewritten atomically: temp file, fsync, rena
     {"version": 1, "cluster_id": str, "broker_configs": {k: v}, "node_broker_configs": {"<id>": {k: v}},
      "next_producer_id": int,
      "client_quotas": [{"entity": [[type, name or null], ...], "values": {key: float}}],
+     "scram_credentials": {user: {"SCRAM-SHA-256": "salt=...,stored_key=...,server_key=...,iterations=n"}},
      "topics": {name: {"topic_id": hex, "internal": bool, "configs": {k: v},
                         "partitions": {"0": {"replicas": [..], "leader": n, "leader_epoch": n, "isr": [..]}}}}}
 """
@@ -82,6 +83,7 @@ class EmbeddedMetadataStore:
         self._node_broker_configs: dict[int, dict[str, str]] = {}  # per broker (/config/brokers/<id>)
         self._next_producer_id = 0
         self._client_quotas: dict[ClientQuotaEntity, dict[str, float]] = {}
+        self._scram: dict[str, dict[str, str]] = {}  # user -> mechanism -> Kafka's salted credential text
         self._reserve = DescriptorReserve()  # so a write can still land when descriptors run out
         self._change_lock = threading.RLock()
         if self._path.exists():
@@ -236,6 +238,24 @@ class EmbeddedMetadataStore:
             quotas.pop(entity, None)
         self._commit(client_quotas=quotas)
 
+    def scram_credentials(self) -> Mapping[str, Mapping[str, str]]:
+        return {user: dict(mechanisms) for user, mechanisms in self._scram.items()}
+
+    def scram_credential(self, user: str, mechanism: str) -> str | None:
+        return self._scram.get(user, {}).get(mechanism)
+
+    @_one_change_at_a_time
+    def set_scram_credential(self, user: str, mechanism: str, credential: str | None) -> None:
+        scram = {u: dict(m) for u, m in self._scram.items()}
+        mechanisms = scram.setdefault(user, {})
+        if credential is None:
+            mechanisms.pop(mechanism, None)
+        else:
+            mechanisms[mechanism] = credential
+        if not mechanisms:
+            del scram[user]
+        self._commit(scram=scram)
+
     def add_listener(self, callback: Callable[[], None]) -> None:
         """Nothing changes behind this store's back: every change comes through this broker's own calls."""
 
@@ -275,6 +295,7 @@ class EmbeddedMetadataStore:
         for quota in doc.get("client_quotas", []):
             entity = tuple((str(t), None if n is None else str(n)) for t, n in quota["entity"])
             self._client_quotas[entity] = {str(k): float(v) for k, v in quota["values"].items()}
+        self._scram = {str(u): dict(m) for u, m in doc.get("scram_credentials", {}).items()}
         for name, t in doc["topics"].items():
             partitions = {
                 int(p): PartitionState(
@@ -294,6 +315,7 @@ class EmbeddedMetadataStore:
         node_broker_configs: dict[int, dict[str, str]] | None = None,
         next_producer_id: int | None = None,
         client_quotas: dict[ClientQuotaEntity, dict[str, float]] | None = None,
+        scram: dict[str, dict[str, str]] | None = None,
     ) -> None:
         """Write the state with these changes; apply them in memory only once the file holds them."""
         topics = self._topics if topics is None else topics
@@ -301,7 +323,10 @@ class EmbeddedMetadataStore:
         nodes = self._node_broker_configs if node_broker_configs is None else node_broker_configs
         next_producer_id = self._next_producer_id if next_producer_id is None else next_producer_id
         client_quotas = self._client_quotas if client_quotas is None else client_quotas
-        data = _document(self._cluster_id, broker_configs, nodes, next_producer_id, client_quotas, topics)
+        scram = self._scram if scram is None else scram
+        data = _document(
+            self._cluster_id, broker_configs, nodes, next_producer_id, client_quotas, topics, scram
+        )
         self._reserve.replenish()
         for attempt, delay_s in enumerate((*_WRITE_RETRY_DELAYS_S, None)):
             try:
@@ -328,6 +353,7 @@ class EmbeddedMetadataStore:
         self._node_broker_configs = nodes
         self._next_producer_id = next_producer_id
         self._client_quotas = client_quotas
+        self._scram = scram
 
 
 def _document(
@@ -337,6 +363,7 @@ def _document(
     next_producer_id: int,
     client_quotas: Mapping[ClientQuotaEntity, Mapping[str, float]],
     topics: Mapping[str, TopicState],
+    scram: Mapping[str, Mapping[str, str]] | None = None,
 ) -> bytes:
     doc = {
         "version": 1,
@@ -348,6 +375,7 @@ def _document(
             {"entity": [list(pair) for pair in entity], "values": dict(values)}
             for entity, values in client_quotas.items()
         ],
+        "scram_credentials": {user: dict(m) for user, m in (scram or {}).items()},
         "topics": {
             name: {
                 "topic_id": t.topic_id.hex,

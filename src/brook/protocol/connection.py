@@ -28,6 +28,7 @@ __all__ = [
 
 PRODUCE_KEY: Final = 0
 API_VERSIONS_KEY: Final = 18
+SASL_AUTHENTICATE_KEY: Final = 36
 OFFSET_FOR_LEADER_EPOCH_KEY: Final = 23
 _SIZE = struct.Struct(">i")
 _HEADER_FIXED = struct.Struct(">hhih")  # api_key, api_version, correlation_id, client_id length
@@ -65,6 +66,7 @@ class Request:
     legacy: bool = False  # an old version kio lacks, decoded (and answered) by protocol/legacy.py
     buffer: bytearray | None = None  # the buffer under a big frame; see ServerConnection.release
     reserved: int = 0  # bytes reserved in the request memory pool until the request is released
+    raw_token: bool = False  # a SASL token without a Kafka header (after SaslHandshake v0); body.auth_bytes
 
 
 class ServerConnection:
@@ -92,6 +94,7 @@ class ServerConnection:
     ) -> None:
         self._max_request_bytes = max_request_bytes
         self._max_elements = max_elements
+        self.raw_tokens = False  # after SaslHandshake v0 until authenticated: frames are bare SASL tokens
         self._supported = supported
         self._memory = memory or RequestMemory(capacity=max_request_bytes, scratch_bytes=scratch_bytes)
         self._scratch: bytearray | None = None  # held only while there are unframed bytes
@@ -257,7 +260,7 @@ class ServerConnection:
         if self._frames:
             frame, buffer, reserved = self._frames.popleft()
             try:
-                request = self._parse(frame)
+                request = self._raw_token(frame) if self.raw_tokens else self._parse(frame)
             except RemoteProtocolError:
                 self._memory.release(reserved)
                 raise
@@ -266,6 +269,12 @@ class ServerConnection:
         if self._error is not None:
             raise self._error
         return NEED_DATA
+
+    def _raw_token(self, frame: bytearray | memoryview) -> Request:
+        """SaslHandshake v0 framing: the next frames are bare SASL tokens, answered as bare tokens; they are
+        handed on as SaslAuthenticate v0 requests marked raw_token."""
+        token = bytes(frame)
+        return Request(SASL_AUTHENTICATE_KEY, 0, 0, None, _RawToken(token), len(frame), raw_token=True)
 
     def _parse(self, frame: bytearray | memoryview) -> Request:
         api_key, api_version, correlation_id, client_id_len = _HEADER_FIXED.unpack_from(frame, 0)
@@ -315,6 +324,8 @@ class ServerConnection:
 
     def send_response(self, request: Request, body: Any) -> list[bytes]:
         """Frame a response: a kio entity, encoded body bytes, or a list of body chunks (hot paths)."""
+        if request.raw_token:  # a bare SASL token: size prefix, no header
+            return [struct.pack(">i", len(body)), bytes(body)]
         if isinstance(body, list):
             return self.frame_response(request, body)
         try:
@@ -334,6 +345,11 @@ class ServerConnection:
         size = sum(len(c) for c in chunks) + (5 if flexible else 4)
         header = struct.pack(">ii", size, request.correlation_id) + (b"\x00" if flexible else b"")
         return [header, *chunks]
+
+
+@dataclass(slots=True)
+class _RawToken:
+    auth_bytes: bytes
 
 
 def _needs_raw_handling(api_key: int, api_version: int) -> bool:

@@ -33,6 +33,15 @@ _FETCH_PARTITIONS = _array(
         _array(("partition", "int32"), ("fetch_offset", "int64"), ("partition_max_bytes", "int32")),
     ),
 )
+_ACL_FILTER_V0 = (
+    ("resource_type_filter", "int8"),
+    ("resource_name_filter", "nstring"),
+    ("principal_filter", "nstring"),
+    ("host_filter", "nstring"),
+    ("operation", "int8"),
+    ("permission_type", "int8"),
+)
+_ACL_ENTRY = (("principal", "string"), ("host", "string"), ("operation", "int8"), ("permission_type", "int8"))
 _FETCH_V0 = (
     ("replica_id", "int32"),
     ("max_wait", "int32"),
@@ -184,6 +193,25 @@ REQUESTS: dict[tuple[int, int], tuple[tuple[Field, ...], dict[str, Any]]] = {
         {"include_synonyms": False, "include_documentation": False},
     ),
     (35, 0): ((("topics", _narray(("topic", "string"), ("partitions", ("array", "int32")))),), {}),
+    # DescribeAcls, CreateAcls, DeleteAcls v0: no pattern type (literal patterns only)
+    (29, 0): (_ACL_FILTER_V0, {"pattern_type_filter": 3}),
+    (30, 0): (
+        (
+            (
+                "creations",
+                _array(
+                    ("resource_type", "int8"),
+                    ("resource_name", "string"),
+                    ("principal", "string"),
+                    ("host", "string"),
+                    ("operation", "int8"),
+                    ("permission_type", "int8"),
+                ),
+            ),
+        ),
+        {},
+    ),
+    (31, 0): ((("filters", _array(*_ACL_FILTER_V0)),), {}),
 }
 
 # --- responses: (api_key, version) -> fields ---------------------------------------------------
@@ -199,6 +227,39 @@ _COMMIT_RESPONSE = (
 
 RESPONSES: dict[tuple[int, int], tuple[Field, ...]] = {
     (27, 0): _WRITE_TXN_MARKERS_RESPONSE_V0,
+    (29, 0): (
+        ("throttle_time", "int32"),
+        ("error_code", "int16"),
+        ("error_message", "nstring"),
+        (
+            "resources",
+            _array(("resource_type", "int8"), ("resource_name", "string"), ("acls", _array(*_ACL_ENTRY))),
+        ),
+    ),
+    (30, 0): (
+        ("throttle_time", "int32"),
+        ("results", _array(("error_code", "int16"), ("error_message", "nstring"))),
+    ),
+    (31, 0): (
+        ("throttle_time", "int32"),
+        (
+            "filter_results",
+            _array(
+                ("error_code", "int16"),
+                ("error_message", "nstring"),
+                (
+                    "matching_acls",
+                    _array(
+                        ("error_code", "int16"),
+                        ("error_message", "nstring"),
+                        ("resource_type", "int8"),
+                        ("resource_name", "string"),
+                        *_ACL_ENTRY,
+                    ),
+                ),
+            ),
+        ),
+    ),
     (2, 0): (
         (
             "topics",

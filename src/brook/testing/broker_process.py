@@ -24,6 +24,7 @@ from brook.testing.managed_process import ManagedProcess
 __all__ = ["BrookProcess", "forget_started", "report_on_failure", "started_brokers"]
 
 _READY = re.compile(r"ready on (?P<host>[^:\s]+):(?P<port>\d+)")
+_LISTENERS = re.compile(r"listeners (?P<ports>[A-Za-z0-9_=,.-]+)\)")
 
 # Every broker started since the last forget_started(), so a test run can show their output when a test fails.
 _STARTED: list[weakref.ref[BrookProcess]] = []
@@ -72,10 +73,15 @@ class BrookProcess(ManagedProcess):
         self.output: deque[str] = deque(maxlen=max_output_lines)
         self.preexec_fn = preexec_fn
         self._reader: threading.Thread | None = None
+        self.listener_ports: dict[str, int] = {}  # listener name -> bound port, from the ready line
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def listener_bootstrap(self, name: str) -> str:
+        """host:port of a named listener (listeners=SASL_SSL://127.0.0.1:0,... bind free ports)."""
+        return f"127.0.0.1:{self.listener_ports[name]}"
 
     def start(self) -> BrookProcess:
         if self.process is not None:
@@ -109,6 +115,10 @@ class BrookProcess(ManagedProcess):
                 match = _READY.search(line)
                 if match and not ready.is_set():
                     self.port = int(match.group("port"))
+                    ports = _LISTENERS.search(line)
+                    if ports:
+                        pairs = (item.partition("=") for item in ports.group("ports").split(","))
+                        self.listener_ports = {name: int(port) for name, _, port in pairs}
                     ready.set()
             ready.set()
 

@@ -293,3 +293,61 @@ def test_connection_decodes_old_versions_and_closes_on_garbage() -> None:
     conn.receive_data(i32(len(bad)) + bad)
     with pytest.raises(RemoteProtocolError):
         conn.next_request()
+
+
+def test_acl_apis_v0_have_no_pattern_type() -> None:
+    acl_filter = i8(2) + s("orders") + s("User:alice") + s(None) + i8(1) + i8(1)
+    req = legacy.decode_request(29, 0, acl_filter)
+    assert (req.resource_type_filter, req.resource_name_filter, req.pattern_type_filter) == (2, "orders", 3)
+    assert (req.principal_filter, req.host_filter, req.operation, req.permission_type) == (
+        "User:alice",
+        None,
+        1,
+        1,
+    )
+    creation = i8(2) + s("orders") + s("User:alice") + s("*") + i8(3) + i8(3)
+    created = legacy.decode_request(30, 0, i32(1) + creation)
+    assert [(c.resource_name, c.principal, c.operation) for c in created.creations] == [
+        ("orders", "User:alice", 3)
+    ]
+    assert [f.resource_name_filter for f in legacy.decode_request(31, 0, i32(1) + acl_filter).filters] == [
+        "orders"
+    ]
+    entry = {"principal": "User:alice", "host": "*", "operation": 3, "permission_type": 3}
+    described = legacy.encode_response(
+        29,
+        0,
+        {
+            "throttle_time": 0,
+            "error_code": 0,
+            "error_message": None,
+            "resources": [
+                {"resource_type": 2, "resource_name": "orders", "pattern_type": 3, "acls": [entry]}
+            ],
+        },
+    )
+    entry_bytes = s("User:alice") + s("*") + i8(3) + i8(3)
+    assert described == i32(0) + i16(0) + s(None) + i32(1) + i8(2) + s("orders") + i32(1) + entry_bytes
+    deleted = legacy.encode_response(
+        31,
+        0,
+        {
+            "throttle_time": 0,
+            "filter_results": [
+                {
+                    "error_code": 0,
+                    "error_message": None,
+                    "matching_acls": [
+                        {"error_code": 0, "error_message": None, "resource_type": 2, "resource_name": "orders",
+                         "pattern_type": 3, **entry}
+                    ],
+                }
+            ],
+        },
+    )  # fmt: skip
+    assert deleted == (
+        i32(0) + i32(1) + i16(0) + s(None) + i32(1) + i16(0) + s(None) + i8(2) + s("orders") + entry_bytes
+    )
+    assert legacy.encode_response(
+        30, 0, {"throttle_time": 0, "results": [{"error_code": 0, "error_message": None}]}
+    ) == (i32(0) + i32(1) + i16(0) + s(None))

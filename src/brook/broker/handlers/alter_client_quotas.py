@@ -5,11 +5,13 @@ from typing import Any
 from brook.broker.handlers.base import RequestContext, handles
 from brook.broker.quota_rules import entity_from_pairs
 from brook.common.errors import ErrorCode
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(49, versions=range(0, 2))
 async def alter_client_quotas(ctx: RequestContext, req: Any) -> Any:
     quotas = ctx.broker.quotas
+    may_alter = ctx.authorize(AclOperation.ALTER_CONFIGS, ResourceType.CLUSTER)
     current = await quotas.read_configs()
     results = []
     for entry in req.entries:
@@ -19,6 +21,10 @@ async def alter_client_quotas(ctx: RequestContext, req: Any) -> Any:
             "error_code": ErrorCode.none,
             "error_message": None,
         }
+        if not may_alter:
+            result["error_code"] = ErrorCode.cluster_authorization_failed
+            results.append(result)
+            continue
         try:
             entity = entity_from_pairs(pairs)
             values = quotas.altered(

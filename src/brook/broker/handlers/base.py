@@ -14,6 +14,8 @@ from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
 from brook.protocol import codec, legacy
 from brook.protocol.connection import Request
+from brook.security.acl import CLUSTER_NAME, AclOperation, ResourceType
+from brook.security.acl_decisions import NO_AUTHORIZED_OPERATIONS, OPERATIONS_BY_RESOURCE, Caller
 
 if TYPE_CHECKING:
     from brook.broker.app import Broker
@@ -21,12 +23,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ANONYMOUS",
     "REGISTRY",
     "Handler",
     "RequestContext",
+    "Session",
     "error_entry",
     "handles",
     "partition_error_codes",
+    "requested_operations",
     "split_known_partitions",
 ]
 
@@ -53,6 +58,14 @@ def handles(api_key: int, versions: range) -> Callable[[HandlerFunc], HandlerFun
     return register
 
 
+_ALL_OPERATIONS = {rtype: sum(1 << op for op in ops) for rtype, ops in OPERATIONS_BY_RESOURCE.items()}
+
+
+def requested_operations(ctx: RequestContext, wanted: bool, resource_type: ResourceType, name: str) -> int:
+    """`authorized_operations` when the client asked for them (include_*_authorized_operations), else INT32_MIN."""
+    return ctx.authorized_operations(resource_type, name) if wanted else NO_AUTHORIZED_OPERATIONS
+
+
 def error_entry(exc: BaseException) -> dict[str, Any]:
     """The error_code/error_message pair a Kafka response carries for this exception."""
     if isinstance(exc, BrookError):
@@ -75,19 +88,71 @@ class Channel(Protocol):
         ...
 
 
-class RequestContext:
-    """What a handler may use: the request's header fields and the broker's collaborators."""
+ANONYMOUS = "User:ANONYMOUS"
 
-    def __init__(self, broker: Broker, request: Request, client_host: str = "") -> None:
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """Who is on a connection: Kafka's principal string ("User:ANONYMOUS" on PLAINTEXT and on SSL without a
+    client certificate, "User:<name>" after SASL, the mapped certificate DN with mTLS), and the listener the
+    client connected to with its security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)."""
+
+    principal: str = ANONYMOUS
+    listener_name: str = "PLAINTEXT"
+    security_protocol: str = "PLAINTEXT"
+
+
+class RequestContext:
+    """What a handler may use: the request's header fields, who sent it and the broker's collaborators.
+
+    `ctx.principal` ("User:<name>"), `ctx.listener_name` and `ctx.security_protocol` come from the
+    connection's Session (authorizers decide on them)."""
+
+    def __init__(
+        self, broker: Broker, request: Request, client_host: str = "", session: Session | None = None
+    ) -> None:
         self.broker = broker
         self.request = request
         self.version = request.api_version
         self.client_host = client_host  # "/<peer address>", as Kafka reports it (DescribeGroups)
         self.channel: Channel | None = None  # the client's connection, when a server dispatched this
+        self.session = session or Session()
+
+    @property
+    def principal(self) -> str:
+        return self.session.principal
+
+    @property
+    def listener_name(self) -> str:
+        return self.session.listener_name
+
+    @property
+    def security_protocol(self) -> str:
+        return self.session.security_protocol
 
     @property
     def client_id(self) -> str:
         return self.request.client_id or ""
+
+    # --- authorization (broker/authorization.py) ------------------------------------------------
+
+    @property
+    def caller(self) -> Caller:
+        return Caller(self.principal, self.client_host.lstrip("/"))
+
+    def authorize(
+        self, operation: AclOperation, resource_type: ResourceType, name: str = CLUSTER_NAME
+    ) -> bool:
+        """May this request's principal do `operation` on the resource? Always yes without an authorizer."""
+        authorizer = self.broker.authorizer
+        return authorizer is None or authorizer.authorize(self.caller, operation, resource_type, name)
+
+    def authorized_operations(self, resource_type: ResourceType, name: str = CLUSTER_NAME) -> int:
+        """Kafka's `authorized_operations` bits for a resource (every supported one without an authorizer)."""
+        authorizer = self.broker.authorizer
+        if authorizer is None:
+            return _ALL_OPERATIONS.get(resource_type, 0)
+        return authorizer.authorized_operations(self.caller, resource_type, name)
 
     def respond(self, **fields: Any) -> Any:
         """The response entity for this request's version, from version-independent fields (the encoded

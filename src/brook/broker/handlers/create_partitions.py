@@ -2,8 +2,10 @@
 
 from typing import Any
 
+from brook.broker.authorization import TopicAuthorizationFailed
 from brook.broker.handlers.base import RequestContext, error_entry, handles
 from brook.common.errors import ErrorCode
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(37, versions=range(0, 4))
@@ -12,6 +14,8 @@ async def create_partitions(ctx: RequestContext, req: Any) -> Any:
     for topic in req.topics:
         entry: dict[str, Any] = {"name": topic.name}
         try:
+            if not ctx.authorize(AclOperation.ALTER, ResourceType.TOPIC, topic.name):
+                raise TopicAuthorizationFailed("The topic authorization is failed.")
             assignments = (
                 None if topic.assignments is None else [list(a.broker_ids) for a in topic.assignments]
             )

@@ -2,8 +2,10 @@
 
 from typing import Any
 
+from brook.broker.authorization import TopicAuthorizationFailed
 from brook.broker.handlers.base import RequestContext, error_entry, handles
 from brook.common.errors import ErrorCode
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(20, versions=range(0, 7))
@@ -19,7 +21,11 @@ async def delete_topics(ctx: RequestContext, req: Any) -> Any:
         try:
             if name is None:
                 name = topics.name_for_id(topic_id)
+                if not ctx.authorize(AclOperation.DESCRIBE, ResourceType.TOPIC, name):
+                    raise TopicAuthorizationFailed()  # by id: the name stays hidden
                 entry["name"] = name
+            if not ctx.authorize(AclOperation.DELETE, ResourceType.TOPIC, name):
+                raise TopicAuthorizationFailed()
             topics.reject_internal(name)
             state = await topics.delete_topic(name)
             entry.update(error_code=ErrorCode.none, topic_id=state.topic_id)

@@ -5,10 +5,18 @@ from typing import Any
 from brook.broker.handlers.base import RequestContext, handles
 from brook.broker.quota_rules import entity_matches
 from brook.common.errors import ErrorCode
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(48, versions=range(0, 2))
 async def describe_client_quotas(ctx: RequestContext, req: Any) -> Any:
+    if not ctx.authorize(AclOperation.DESCRIBE_CONFIGS, ResourceType.CLUSTER):
+        return ctx.respond(
+            throttle_time=0,
+            error_code=ErrorCode.cluster_authorization_failed,
+            error_message=None,
+            entries=None,
+        )
     components = [(c.entity_type, c.match_type, c.match) for c in req.components]
     if any(match_type not in (0, 1, 2) for _, match_type, _ in components):
         return ctx.respond(

@@ -7,6 +7,8 @@ from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
+from brook.security.acl import AclOperation, ResourceType
+from brook.security.acl_decisions import NO_AUTHORIZED_OPERATIONS
 
 BROKERS = 1
 
@@ -32,8 +34,18 @@ async def describe_cluster(ctx: RequestContext, req: Any) -> Any:
         cluster_id=store.cluster_id,
         controller_id=store.controller_id,
         brokers=[
-            {"broker_id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack}
+            {"broker_id": b.node_id, "host": address[0], "port": address[1], "rack": b.rack}
             for b in store.live_brokers()
+            if (address := b.address_for(ctx.listener_name)) is not None  # the client's listener
         ],
-        cluster_authorized_operations=-2147483648,
+        cluster_authorized_operations=_cluster_operations(ctx, req),
     )
+
+
+def _cluster_operations(ctx: RequestContext, req: Any) -> int:
+    """include_cluster_authorized_operations: 0 without DESCRIBE on the cluster, as Kafka answers."""
+    if not req.include_cluster_authorized_operations:
+        return NO_AUTHORIZED_OPERATIONS
+    if not ctx.authorize(AclOperation.DESCRIBE, ResourceType.CLUSTER):
+        return 0
+    return ctx.authorized_operations(ResourceType.CLUSTER)

@@ -2,9 +2,11 @@
 
 from typing import Any
 
+from brook.broker.authorization import config_refusal
 from brook.broker.config_resources import describe_resource
 from brook.broker.handlers.base import RequestContext, error_entry, handles
 from brook.common.errors import ErrorCode
+from brook.security.acl import AclOperation
 
 
 @handles(32, versions=range(0, 5))
@@ -16,6 +18,11 @@ async def describe_configs(ctx: RequestContext, req: Any) -> Any:
             "resource_name": resource.resource_name,
         }
         try:
+            refused = config_refusal(
+                ctx, resource.resource_type, resource.resource_name, AclOperation.DESCRIBE_CONFIGS
+            )
+            if refused is not None:
+                raise refused
             keys = list(resource.configuration_keys) if resource.configuration_keys is not None else None
             configs = describe_resource(
                 ctx.broker,

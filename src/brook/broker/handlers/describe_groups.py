@@ -2,17 +2,22 @@
 
 from typing import Any
 
-from brook.broker.handlers.base import RequestContext, handles
-
-_NO_OPERATIONS = -(2**31)  # authorized_operations when not requested (Kafka's INT32_MIN)
+from brook.broker.handlers.base import RequestContext, handles, requested_operations
+from brook.common.errors import ErrorCode
+from brook.security.acl import AclOperation, ResourceType
+from brook.security.acl_decisions import NO_AUTHORIZED_OPERATIONS
 
 
 @handles(15, versions=range(0, 6))
 async def describe_groups(ctx: RequestContext, req: Any) -> Any:
     coordinator = ctx.broker.groups.coordinator
     described = []
+    with_operations = getattr(req, "include_authorized_operations", False)
     for group_id in req.groups:
-        error, d = coordinator.describe_group(group_id)
+        if ctx.authorize(AclOperation.DESCRIBE, ResourceType.GROUP, group_id):
+            error, d = coordinator.describe_group(group_id)
+        else:
+            error, d = ErrorCode.group_authorization_failed, None
         entry: dict[str, Any] = {
             "error_code": error,
             "group_id": group_id,
@@ -20,10 +25,13 @@ async def describe_groups(ctx: RequestContext, req: Any) -> Any:
             "protocol_type": "",
             "protocol_data": "",
             "members": [],
-            "authorized_operations": _NO_OPERATIONS,
+            "authorized_operations": NO_AUTHORIZED_OPERATIONS,
         }
         if d is not None:
             entry.update(
+                authorized_operations=requested_operations(
+                    ctx, with_operations, ResourceType.GROUP, group_id
+                ),
                 group_state=d.state,
                 protocol_type=d.protocol_type,
                 protocol_data=d.protocol_name,

@@ -5,10 +5,13 @@ from typing import Any
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(35, versions=range(0, 3))
 async def describe_log_dirs(ctx: RequestContext, req: Any) -> Any:
+    if not ctx.authorize(AclOperation.DESCRIBE, ResourceType.CLUSTER):
+        return ctx.respond(throttle_time=0, results=[])  # as Kafka answers v0-2 (v3+ adds an error code)
     log_manager = ctx.broker.log_manager
     wanted: set[TopicPartition] | None = None
     if req.topics is not None:

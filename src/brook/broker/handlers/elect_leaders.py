@@ -11,6 +11,7 @@ from typing import Any
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
 from brook.metadata.api import PREFERRED_ELECTION, UNCLEAN_ELECTION
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(43, versions=range(0, 3))
@@ -19,6 +20,8 @@ async def elect_leaders(ctx: RequestContext, req: Any) -> Any:
     timeout_s = max(0.0, req.timeout.total_seconds())
     every = req.topic_partitions is None
     wanted = None if every else [(t.topic, int(p)) for t in req.topic_partitions for p in t.partitions]
+    if not ctx.authorize(AclOperation.ALTER, ResourceType.CLUSTER):
+        return _refused(ctx, req)
     if election_type not in (PREFERRED_ELECTION, UNCLEAN_ELECTION):
         return ctx.respond(
             throttle_time=0,
@@ -38,5 +41,18 @@ async def elect_leaders(ctx: RequestContext, req: Any) -> Any:
         error_code=ErrorCode.none,
         replica_election_results=[
             {"topic": topic, "partition_result": partitions} for topic, partitions in by_topic.items()
+        ],
+    )
+
+
+def _refused(ctx: RequestContext, req: Any) -> Any:
+    """CLUSTER_AUTHORIZATION_FAILED, top level (v1+) and for every partition asked for."""
+    error = {"error_code": ErrorCode.cluster_authorization_failed, "error_message": None}
+    return ctx.respond(
+        throttle_time=0,
+        error_code=ErrorCode.cluster_authorization_failed,
+        replica_election_results=[
+            {"topic": t.topic, "partition_result": [{"partition_id": int(p), **error} for p in t.partitions]}
+            for t in req.topic_partitions or []
         ],
     )

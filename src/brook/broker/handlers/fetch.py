@@ -21,11 +21,12 @@ from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
 from brook.broker.replica_manager import FetchPartition, FetchResult
-from brook.common.errors import BrookError
+from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
 from brook.protocol import codec
 from brook.protocol.fetch_response import FetchPartitionData, encode_fetch_response
 from brook.records import message_sets
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(1, versions=range(0, 13))
@@ -43,18 +44,24 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
         for topic in req.topics
         for p in topic.partitions
     ]
+    denied = _denied_topics(ctx, req)
+    wanted = [w for w in wanted if w.tp.topic not in denied]
     await _wait_for_earlier_responses(ctx)
     # Kafka caps what one Fetch may make the broker read: fetch.max.bytes for consumers,
     # replica.fetch.response.max.bytes for followers (KIP-74's first batch may still go past it).
     cap_key = "replica.fetch.response.max.bytes" if req.replica_id >= 0 else "fetch.max.bytes"
     quota_cap = 0x7FFFFFFF if req.replica_id >= 0 else ctx.broker.quotas.fetch_max_bytes(ctx)
-    results = await ctx.broker.replicas.fetch(
-        wanted,
-        min_bytes=req.min_bytes,
-        max_bytes=min(getattr(req, "max_bytes", 0x7FFFFFFF), ctx.broker.config.int(cap_key), quota_cap),
-        max_wait_ms=codec.to_ms(req.max_wait),
-        from_follower=req.replica_id >= 0,
-        replica_id=req.replica_id,
+    results = (
+        await ctx.broker.replicas.fetch(
+            wanted,
+            min_bytes=req.min_bytes,
+            max_bytes=min(getattr(req, "max_bytes", 0x7FFFFFFF), ctx.broker.config.int(cap_key), quota_cap),
+            max_wait_ms=codec.to_ms(req.max_wait),
+            from_follower=req.replica_id >= 0,
+            replica_id=req.replica_id,
+        )
+        if wanted or not denied
+        else []  # nothing it may read: answered at once, as Kafka does
     )
     throttle_ms = 0
     if req.replica_id < 0:
@@ -72,6 +79,12 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
         # decoding and re-encoding every record: ~10 us a record, and 1 KiB of gzip may hold thousands
         await asyncio.to_thread(_down_convert, results, wanted, ctx.version)
     topics: dict[str, list[FetchPartitionData]] = {}
+    for topic in req.topics:
+        if topic.topic in denied:
+            topics[topic.topic] = [
+                FetchPartitionData(p.partition, ErrorCode.topic_authorization_failed, -1, -1, -1, [], 0)
+                for p in topic.partitions
+            ]
     for r in results:
         topics.setdefault(r.tp.topic, []).append(
             FetchPartitionData(
@@ -87,6 +100,15 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
             )
         )
     return encode_fetch_response(ctx.version, list(topics.items()), throttle_time_ms=throttle_ms)
+
+
+def _denied_topics(ctx: RequestContext, req: Any) -> set[str]:
+    """Topics this fetch may not read: a consumer needs READ on each topic; a follower's fetch (replica_id
+    set) needs CLUSTER_ACTION, or every partition is refused (a client cannot pretend to be a follower)."""
+    names = {topic.topic for topic in req.topics}
+    if req.replica_id >= 0:
+        return set() if ctx.authorize(AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER) else names
+    return {name for name in names if not ctx.authorize(AclOperation.READ, ResourceType.TOPIC, name)}
 
 
 def _read_slices(results: list[FetchResult]) -> None:

@@ -6,10 +6,27 @@ from typing import Any
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
 from brook.protocol.codec import to_ms
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(22, versions=range(0, 5))
 async def init_producer_id(ctx: RequestContext, req: Any) -> Any:
+    if req.transactional_id is None and not _may_be_idempotent(ctx):
+        return ctx.respond(
+            throttle_time=0,
+            error_code=ErrorCode.cluster_authorization_failed,
+            producer_id=-1,
+            producer_epoch=-1,
+        )
+    if req.transactional_id is not None and not ctx.authorize(
+        AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactional_id
+    ):
+        return ctx.respond(
+            throttle_time=0,
+            error_code=ErrorCode.transactional_id_authorization_failed,
+            producer_id=-1,
+            producer_epoch=-1,
+        )
     if req.transactional_id is not None:
         given = (getattr(req, "producer_id", -1), getattr(req, "producer_epoch", -1))
         expected = given if given != (-1, -1) else None  # v3+ (KIP-360): resuming after an epoch error
@@ -28,3 +45,13 @@ async def init_producer_id(ctx: RequestContext, req: Any) -> Any:
     # A non-transactional producer gets a fresh id every time, as in Kafka (no epoch bump without a transactional id).
     producer_id = await ctx.broker.producer_ids.next_id()
     return ctx.respond(throttle_time=0, error_code=ErrorCode.none, producer_id=producer_id, producer_epoch=0)
+
+
+def _may_be_idempotent(ctx: RequestContext) -> bool:
+    """IDEMPOTENT_WRITE on the cluster, or WRITE on some topic (KIP-679, as Kafka 3.x checks)."""
+    if ctx.authorize(AclOperation.IDEMPOTENT_WRITE, ResourceType.CLUSTER):
+        return True
+    authorizer = ctx.broker.authorizer
+    return authorizer is not None and authorizer.authorize_by_resource_type(
+        ctx.caller, AclOperation.WRITE, ResourceType.TOPIC
+    )

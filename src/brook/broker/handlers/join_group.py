@@ -3,12 +3,26 @@
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
+from brook.common.errors import ErrorCode
 from brook.coordinator import JoinParams
 from brook.protocol.codec import to_ms
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(11, versions=range(0, 8))
 async def join_group(ctx: RequestContext, req: Any) -> Any:
+    nullable = ctx.version >= 7
+    if not ctx.authorize(AclOperation.READ, ResourceType.GROUP, req.group_id):
+        return ctx.respond(
+            throttle_time=0,
+            error_code=ErrorCode.group_authorization_failed,
+            generation_id=-1,
+            protocol_type=None if nullable else "",
+            protocol_name=None if nullable else "",
+            leader="",
+            member_id="",
+            members=[],
+        )
     session_timeout_ms = to_ms(req.session_timeout)
     params = JoinParams(
         group_id=req.group_id,
@@ -24,7 +38,6 @@ async def join_group(ctx: RequestContext, req: Any) -> Any:
         require_known_member_id=ctx.version >= 4,
     )
     result = await ctx.broker.groups.join(params)
-    nullable = ctx.version >= 7
     return ctx.respond(
         throttle_time=0,
         error_code=result.error_code,

@@ -11,9 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from brook.broker.authorization import TopicAuthorizationFailed
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
+from brook.security.acl import AclOperation, ResourceType
 
 LATEST = -1
 EARLIEST = -2
@@ -27,6 +29,8 @@ async def list_offsets(ctx: RequestContext, req: Any) -> Any:
     read_committed = getattr(req, "isolation_level", 0) == 1
 
     def lookup(tp: TopicPartition, p: Any) -> dict[str, Any]:
+        if not ctx.authorize(AclOperation.DESCRIBE, ResourceType.TOPIC, tp.topic):
+            raise TopicAuthorizationFailed()
         partition = replicas.leader_partition(tp)
         log = partition.log
         if ctx.version == 0:

@@ -14,9 +14,11 @@ required (INVALID_REQUEST without one).
 from collections.abc import Sequence
 from typing import Any
 
-from brook.broker.handlers.base import RequestContext, error_entry, handles
+from brook.broker.handlers.base import RequestContext, error_entry, handles, requested_operations
 from brook.common.errors import ErrorCode, UnknownTopicOrPartition
 from brook.protocol import codec
+from brook.security.acl import AclOperation, ResourceType
+from brook.security.acl_decisions import NO_AUTHORIZED_OPERATIONS
 
 _CACHE_MAX_ENTRIES = 256
 
@@ -29,21 +31,36 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
     broker = ctx.broker
     store = broker.metadata
     names: list[str | None]
-    if req.topics is None or (ctx.version == 0 and not req.topics):
-        names = [*sorted(store.topics())]
+    all_topics = req.topics is None or (ctx.version == 0 and not req.topics)
+    if all_topics:  # with an authorizer, only the topics this principal may describe
+        names = [
+            n for n in sorted(store.topics()) if ctx.authorize(AclOperation.DESCRIBE, ResourceType.TOPIC, n)
+        ]
     else:
         names = [_requested_name(ctx, t) for t in req.topics]
     cache = broker.metadata_responses
-    key = (ctx.version, req)
+    key: tuple[Any, ...] = (ctx.version, ctx.listener_name, req)
+    if (
+        broker.authorizer is not None
+    ):  # answers differ by principal and address; fingerprinted by ACL generation
+        key = (*key, ctx.caller)
     cached = cache.get(key)
     if cached is not None and cached[0] == _fingerprint(ctx, names):
         return cached[1]
     allow_create = getattr(req, "allow_auto_topic_creation", True)
+    with_operations = getattr(req, "include_topic_authorized_operations", False)
     topics = []
     failed = False
-    for name, requested in zip(names, req.topics or [None] * len(names), strict=True):
+    for name, requested in zip(names, [None] * len(names) if all_topics else req.topics, strict=True):
         if name is None:
             topics.append(_no_name_entry(ctx, requested))
+            failed = True
+            continue
+        if not _may_describe_or_create(ctx, name, allow_create):
+            denied: dict[str, Any] = {"name": name, "error_code": ErrorCode.topic_authorization_failed}
+            if requested is not None and requested.name != name:  # looked up by id: the name stays hidden
+                denied.update(name=None, topic_id=requested.topic_id)
+            topics.append({**denied, "partitions": []})
             failed = True
             continue
         try:
@@ -58,6 +75,9 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
                 "name": state.name,
                 "topic_id": state.topic_id,
                 "is_internal": state.internal,
+                "topic_authorized_operations": requested_operations(
+                    ctx, with_operations, ResourceType.TOPIC, state.name
+                ),
                 "partitions": [
                     {
                         "error_code": ErrorCode.none,
@@ -76,12 +96,14 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
         ctx.respond(
             throttle_time=0,
             brokers=[
-                {"node_id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack}
+                {"node_id": b.node_id, "host": address[0], "port": address[1], "rack": b.rack}
                 for b in store.live_brokers()
+                if (address := b.address_for(ctx.listener_name)) is not None  # the client's listener
             ],
             cluster_id=store.cluster_id,
             controller_id=store.controller_id,
             topics=topics,
+            cluster_authorized_operations=_cluster_operations(ctx, req),
         )
     )
     if not failed:
@@ -89,6 +111,30 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
             cache.clear()
         cache[key] = (_fingerprint(ctx, names), encoded)
     return encoded
+
+
+def _may_describe_or_create(ctx: RequestContext, name: str, allow_create: bool) -> bool:
+    """DESCRIBE on the topic; for a topic this request would auto-create, also CREATE on the cluster or
+    the topic (Kafka answers TOPIC_AUTHORIZATION_FAILED for either)."""
+    if not ctx.authorize(AclOperation.DESCRIBE, ResourceType.TOPIC, name):
+        return False
+    broker = ctx.broker
+    if broker.authorizer is None or broker.metadata.topic(name) is not None:
+        return True
+    if not (allow_create and broker.config.bool("auto.create.topics.enable")):
+        return True  # answered UNKNOWN_TOPIC_OR_PARTITION
+    return ctx.authorize(AclOperation.CREATE, ResourceType.CLUSTER) or ctx.authorize(
+        AclOperation.CREATE, ResourceType.TOPIC, name
+    )
+
+
+def _cluster_operations(ctx: RequestContext, req: Any) -> int:
+    """v8-10 include_cluster_authorized_operations: 0 without DESCRIBE on the cluster, as Kafka answers."""
+    if not getattr(req, "include_cluster_authorized_operations", False):
+        return NO_AUTHORIZED_OPERATIONS
+    if not ctx.authorize(AclOperation.DESCRIBE, ResourceType.CLUSTER):
+        return 0
+    return ctx.authorized_operations(ResourceType.CLUSTER)
 
 
 def _requested_name(ctx: RequestContext, topic: Any) -> str | None:
@@ -119,7 +165,9 @@ def _no_name_entry(ctx: RequestContext, topic: Any) -> dict[str, Any]:
 def _fingerprint(ctx: RequestContext, names: Sequence[str | None]) -> tuple[Any, ...]:
     """What the answer depends on; compared by value (TopicState and BrokerInfo are frozen)."""
     store = ctx.broker.metadata
+    authorizer = ctx.broker.authorizer
     return (
+        None if authorizer is None else authorizer.generation,
         tuple(None if name is None else store.topic(name) for name in names),
         tuple(store.live_brokers()),
         store.controller_id,

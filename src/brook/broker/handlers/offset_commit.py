@@ -10,12 +10,22 @@ from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles, partition_error_codes, split_known_partitions
 from brook.common.errors import ErrorCode
+from brook.common.types import TopicPartition
 from brook.protocol.codec import to_ms
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(8, versions=range(0, 9))
 async def offset_commit(ctx: RequestContext, req: Any) -> Any:
-    known, codes = split_known_partitions(ctx, req.topics)
+    if not ctx.authorize(AclOperation.READ, ResourceType.GROUP, req.group_id):
+        codes = {tp: ErrorCode.group_authorization_failed for tp, _ in _partitions(req.topics)}
+        return ctx.respond(throttle_time=0, topics=partition_error_codes(req.topics, codes))
+    # READ on each topic; the others' partitions are answered without asking the coordinator
+    denied = {t.name for t in req.topics if not ctx.authorize(AclOperation.READ, ResourceType.TOPIC, t.name)}
+    known, codes = split_known_partitions(ctx, [t for t in req.topics if t.name not in denied])
+    codes.update(
+        {tp: ErrorCode.topic_authorization_failed for tp, _ in _partitions(req.topics) if tp.topic in denied}
+    )
     offsets = {
         tp: (p.committed_offset, getattr(p, "committed_leader_epoch", -1), p.committed_metadata)
         for tp, p in known
@@ -32,3 +42,7 @@ async def offset_commit(ctx: RequestContext, req: Any) -> Any:
     )
     codes.update(results if error == ErrorCode.none else dict.fromkeys(offsets, error))
     return ctx.respond(throttle_time=0, topics=partition_error_codes(req.topics, codes))
+
+
+def _partitions(topics: Any) -> list[tuple[TopicPartition, Any]]:
+    return [(TopicPartition(t.name, p.partition_index), p) for t in topics for p in t.partitions]

@@ -11,6 +11,7 @@ from typing import Any
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(9, versions=range(0, 9))
@@ -32,23 +33,37 @@ def _fetch(ctx: RequestContext, group_id: str, topics: Any, require_stable: bool
     if topics is not None:
         wanted = [TopicPartition(t.name, p) for t in topics for p in t.partition_indexes]
     coordinator = ctx.broker.groups.coordinator
-    error, entries = coordinator.fetch_offsets(group_id, wanted)
+    if ctx.authorize(AclOperation.DESCRIBE, ResourceType.GROUP, group_id):
+        error, entries = coordinator.fetch_offsets(group_id, wanted)
+    else:
+        error, entries = ErrorCode.group_authorization_failed, []
     if error != ErrorCode.none and wanted is not None:
         entries = [(tp, None) for tp in wanted]
     unstable = set()
     if require_stable and error == ErrorCode.none and wanted is not None:
         unstable = coordinator.unstable_partitions(group_id, wanted)  # a commit not settled yet
+    # DESCRIBE on each topic: named ones answer TOPIC_AUTHORIZATION_FAILED, the rest of "all" are left out
+    described = {tp.topic for tp, _ in entries}
+    described = {t for t in described if ctx.authorize(AclOperation.DESCRIBE, ResourceType.TOPIC, t)}
     by_topic: dict[str, list[dict[str, Any]]] = {}
     for tp, om in entries:
-        if tp in unstable:
+        if tp.topic not in described and wanted is None:
+            continue
+        if tp in unstable or tp.topic not in described:
             om = None
+        if tp.topic not in described:
+            code = ErrorCode.topic_authorization_failed
+        elif tp in unstable:
+            code = ErrorCode.unstable_offset_commit
+        else:
+            code = ErrorCode.none
         by_topic.setdefault(tp.topic, []).append(
             {
                 "partition_index": tp.partition,
                 "committed_offset": om.offset if om else -1,
                 "committed_leader_epoch": om.leader_epoch if om else -1,
                 "metadata": om.metadata if om else "",
-                "error_code": ErrorCode.unstable_offset_commit if tp in unstable else ErrorCode.none,
+                "error_code": code,
             }
         )
     return {

@@ -10,6 +10,7 @@ v0-1 are decoded by hand (protocol/offset_for_leader_epoch.py); v2-4 through kio
 
 from typing import Any
 
+from brook.broker.authorization import TopicAuthorizationFailed
 from brook.broker.handlers.base import RequestContext, error_entry, handles
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
@@ -18,6 +19,7 @@ from brook.protocol.offset_for_leader_epoch import (
     decode_old_offset_for_leader_epoch,
     encode_old_offset_for_leader_epoch,
 )
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(23, versions=range(0, 5))
@@ -44,6 +46,11 @@ async def offset_for_leader_epoch(ctx: RequestContext, req: Any) -> Any:
 
 def _end_offset(ctx: RequestContext, tp: TopicPartition, p: Any) -> EpochEndOffset:
     try:
+        # followers have CLUSTER_ACTION; a client needs DESCRIBE on the topic
+        if not ctx.authorize(AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER) and not ctx.authorize(
+            AclOperation.DESCRIBE, ResourceType.TOPIC, tp.topic
+        ):
+            raise TopicAuthorizationFailed()
         partition = ctx.broker.replicas.leader_partition(tp)
         epoch, end_offset = partition.end_offset_for_leader_epoch(
             p.leader_epoch, current_leader_epoch=getattr(p, "current_leader_epoch", -1)

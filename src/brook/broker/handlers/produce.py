@@ -11,9 +11,11 @@ up-converted to one v2 batch (records/message_sets.py), then validated and appen
 """
 
 import asyncio
+import logging
 import struct
 from dataclasses import dataclass
 
+from brook.broker.authorization import TopicAuthorizationFailed, TransactionalIdAuthorizationFailed
 from brook.broker.handlers.base import RequestContext, error_entry, handles
 from brook.broker.produce_validation import AppendTurn, ValidationJob
 from brook.common.errors import BrookError, CorruptMessage, ErrorCode, InvalidTopic
@@ -25,7 +27,10 @@ from brook.protocol.produce import (
     encode_produce_response,
 )
 from brook.records import message_sets
+from brook.security.acl import AclOperation, ResourceType
 from brook.storage.api import LogConfig
+
+logger = logging.getLogger(__name__)
 
 # Kafka's Topic.INTERNAL_TOPICS: only the broker itself (and the admin client id) appends to them.
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
@@ -45,14 +50,20 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
         for p in topic.partition_data
     ]
     turns = [validator.reserve(tp) for _, _, tp in entries]
+    refused = _refusals(ctx, req)
     try:
         not_converted = await _up_convert(ctx, entries) if ctx.version < 3 else {}
         jobs = [
-            ValidationJob(_records(p), None if i in not_converted else _config_of(ctx, tp))
-            for i, (_, p, tp) in enumerate(entries)
+            ValidationJob(
+                _records(p), None if i in not_converted or topic in refused else _config_of(ctx, tp)
+            )
+            for i, (topic, p, tp) in enumerate(entries)
         ]
         errors = await validator.validate(jobs, ctx.broker.clock.now_ms())
-        errors = [not_converted.get(i, error) for i, error in enumerate(errors)]
+        errors = [
+            refused.get(topic) or not_converted.get(i, error)
+            for i, ((topic, _, _), error) in enumerate(zip(entries, errors, strict=True))
+        ]
         results = await _append_in_turn(ctx, req.acks, entries, turns, errors, [job.config for job in jobs])
     finally:
         for turn in turns:
@@ -60,6 +71,13 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     throttle_ms = ctx.broker.quotas.record_produce(ctx, sum(len(_records(p)) for _, p, _ in entries))
     await ctx.broker.quotas.throttle(ctx, throttle_ms)
     if req.acks == 0:
+        if refused:  # it would never learn: Kafka closes an acks=0 producer's connection on an error
+            logger.warning(
+                "closing connection of an acks=0 producer principal=%s: not authorized", ctx.principal
+            )
+            close = getattr(ctx.channel, "close_after_response", None)
+            if close is not None:
+                close()
         return None  # acks=0: the producer expects no response at all
     appended = [(tp, r.base_offset + r.record_count) for tp, r in results if r.record_count]
     if req.acks == -1 and appended:
@@ -72,6 +90,21 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     for tp, result in results:
         topics.setdefault(tp.topic, []).append(result.result)
     return encode_produce_response(ctx.version, list(topics.items()), throttle_time_ms=throttle_ms)
+
+
+def _refusals(ctx: RequestContext, req: ProduceRequest) -> dict[str, BrookError]:
+    """Topics this producer may not write to (WRITE on the topic; a transactional producer also needs WRITE
+    on its transactional id, else every partition is refused), as Kafka checks before appending."""
+    names = {topic.name for topic in req.topic_data}
+    if req.transactional_id is not None and not ctx.authorize(
+        AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactional_id
+    ):
+        return dict.fromkeys(names, TransactionalIdAuthorizationFailed())
+    return {
+        name: TopicAuthorizationFailed()
+        for name in names
+        if not ctx.authorize(AclOperation.WRITE, ResourceType.TOPIC, name)
+    }
 
 
 @dataclass(slots=True)
@@ -98,10 +131,10 @@ async def _append_in_turn(
     for (topic, p, tp), turn, error, config in zip(entries, turns, errors, validated_with, strict=True):
         await turn.wait()
         try:
+            if error is not None:
+                raise error  # an authorization error comes first, as in Kafka
             if topic in INTERNAL_TOPICS and ctx.client_id != ADMIN_CLIENT_ID:
                 raise InvalidTopic(f"Cannot append to internal topic {topic}")
-            if error is not None:
-                raise error
             data = _records(p)
             info = ctx.broker.replicas.append_records(tp, data, required_acks=acks, validated_with=config)
             unyielded_bytes += len(data)

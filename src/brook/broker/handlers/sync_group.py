@@ -3,10 +3,14 @@
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
+from brook.common.errors import ErrorCode
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(14, versions=range(0, 6))
 async def sync_group(ctx: RequestContext, req: Any) -> Any:
+    if not ctx.authorize(AclOperation.READ, ResourceType.GROUP, req.group_id):
+        return ctx.respond(throttle_time=0, error_code=ErrorCode.group_authorization_failed, assignment=b"")
     result = await ctx.broker.groups.sync(
         req.group_id,
         req.generation_id,

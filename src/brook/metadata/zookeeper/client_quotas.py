@@ -51,7 +51,8 @@ def _config(zk: Any, path: str) -> dict[str, float]:
         return {}
     doc = json.loads(data) if data else {}
     config = doc.get("config", {}) if isinstance(doc, dict) else {}
-    return {str(k): float(v) for k, v in config.items()}
+    # the node also holds a user's SCRAM credentials (scram.py): not quotas
+    return {str(k): float(v) for k, v in config.items() if not str(k).startswith("SCRAM-")}
 
 
 def _children(zk: Any, path: str) -> list[str]:
@@ -83,8 +84,10 @@ def write_client_quota(zk: Any, entity: Entity, values: Mapping[str, float]) -> 
     """Replace the entity's config (Kafka stores the values as strings)."""
     relative = entity_path(entity)
     path = f"/config/{relative}"
-    doc = json.dumps({"version": 1, "config": {k: _number(v) for k, v in values.items()}}).encode()
-    if values:
+    kept = _scram_entries(zk, path)  # a user's SCRAM credentials stay
+    config = {**kept, **{k: _number(v) for k, v in values.items()}}
+    doc = json.dumps({"version": 1, "config": config}).encode()
+    if config:
         try:
             zk.set(path, doc)
         except NoNodeError:
@@ -96,6 +99,16 @@ def write_client_quota(zk: Any, entity: Entity, values: Mapping[str, float]) -> 
             pass
         except NotEmptyError:
             zk.set(path, doc)  # a user node that still holds client nodes keeps an empty config
+
+
+def _scram_entries(zk: Any, path: str) -> dict[str, str]:
+    try:
+        data, _ = zk.get(path)
+    except NoNodeError:
+        return {}
+    doc = json.loads(data) if data else {}
+    config = doc.get("config", {}) if isinstance(doc, dict) else {}
+    return {str(k): str(v) for k, v in config.items() if str(k).startswith("SCRAM-")}
 
 
 def _number(value: float) -> str:

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, cast
 
-from brook.metadata.api import BrokerInfo, PartitionState
+from brook.metadata.api import BrokerInfo, Endpoint, PartitionState
 
 __all__ = [
     "BROKER_CONFIGS_PATH",
@@ -112,13 +112,16 @@ def loads(data: bytes | None) -> dict[str, Any] | None:
 
 def registration_doc(broker: BrokerInfo, now_ms: int) -> dict[str, Any]:
     """/brokers/ids/<id>, version 5 as Kafka writes it."""
+    endpoints = broker.endpoints or (Endpoint("PLAINTEXT", broker.host, broker.port, "PLAINTEXT"),)
+    # host/port: the PLAINTEXT endpoint's, as Kafka writes them for old clients (none: null, -1)
+    plaintext = next((e for e in endpoints if e.security_protocol == "PLAINTEXT"), None)
     doc: dict[str, Any] = {
         "features": {},
-        "listener_security_protocol_map": {"PLAINTEXT": "PLAINTEXT"},
-        "endpoints": [f"PLAINTEXT://{broker.host}:{broker.port}"],
+        "listener_security_protocol_map": {e.listener_name: e.security_protocol for e in endpoints},
+        "endpoints": [f"{e.listener_name}://{_host_text(e.host)}:{e.port}" for e in endpoints],
         "jmx_port": -1,
-        "host": broker.host,
-        "port": broker.port,
+        "host": plaintext.host if plaintext else None,
+        "port": plaintext.port if plaintext else -1,
         "timestamp": str(now_ms),
         "version": 5,
     }
@@ -127,11 +130,38 @@ def registration_doc(broker: BrokerInfo, now_ms: int) -> dict[str, Any]:
     return doc
 
 
-def parse_broker(node_id: int, data: bytes | None) -> BrokerInfo | None:
+def _host_text(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def parse_broker(node_id: int, data: bytes | None, listener_name: str = "PLAINTEXT") -> BrokerInfo | None:
+    """A registration (any version Kafka wrote); host/port are those of `listener_name` (the reader's
+    inter-broker listener) when the broker has it."""
     doc = loads(data)
     if doc is None:
         return None
-    return BrokerInfo(node_id, str(doc["host"]), int(doc["port"]), doc.get("rack"))
+    protocols = doc.get("listener_security_protocol_map") or {}
+    endpoints = []
+    for text in doc.get("endpoints") or []:
+        name, _, address = str(text).partition("://")
+        address_host, _, address_port = address.rpartition(":")
+        endpoints.append(
+            Endpoint(name, address_host.strip("[]"), int(address_port), str(protocols.get(name, name)))
+        )
+    default = next((e for e in endpoints if e.listener_name == listener_name), None)
+    host: str
+    port: int
+    if default is not None:
+        host, port = default.host, default.port
+    elif doc.get("host") is not None:
+        host, port = str(doc["host"]), int(doc["port"])
+    elif endpoints:
+        host, port = endpoints[0].host, endpoints[0].port
+    else:
+        return None
+    if endpoints == [Endpoint("PLAINTEXT", host, port, "PLAINTEXT")]:
+        endpoints = []  # one PLAINTEXT listener: BrokerInfo's short form (host/port only)
+    return BrokerInfo(node_id, host, port, doc.get("rack"), tuple(endpoints))
 
 
 def topic_doc(topic_id: uuid.UUID, assignment: Mapping[int, tuple[int, ...]]) -> dict[str, Any]:

@@ -77,6 +77,11 @@ from brook.metadata.zookeeper.layout import (
     topic_path,
 )
 from brook.metadata.zookeeper.registration import register_broker
+from brook.metadata.zookeeper.scram import (
+    read_scram_credential,
+    read_scram_credentials,
+    write_scram_credential,
+)
 
 __all__ = ["ZooKeeperMetadataStore"]
 
@@ -162,6 +167,11 @@ class ZooKeeperMetadataStore:
     def image(self) -> ClusterImage:
         return self._cache.image
 
+    @property
+    def zk_client(self) -> KazooClient:
+        """The session, for stores that keep their own znodes in it (the ACLs: security/acl_store.py)."""
+        return self._zk
+
     def live_brokers(self) -> list[BrokerInfo]:
         return sorted(self._cache.image.brokers.values(), key=lambda b: b.node_id)
 
@@ -200,6 +210,16 @@ class ZooKeeperMetadataStore:
 
     def set_client_quota(self, entity: ClientQuotaEntity, values: Mapping[str, float]) -> None:
         write_client_quota(self._zk, entity, values)
+
+    def scram_credentials(self) -> Mapping[str, Mapping[str, str]]:
+        """Read from ZooKeeper each time (scram.py): call it off the event loop."""
+        return read_scram_credentials(self._zk)
+
+    def scram_credential(self, user: str, mechanism: str) -> str | None:
+        return read_scram_credential(self._zk, user, mechanism)
+
+    def set_scram_credential(self, user: str, mechanism: str, credential: str | None) -> None:
+        write_scram_credential(self._zk, user, mechanism, credential)
 
     def add_listener(self, callback: Listener, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Call `callback()` on `loop` (default: the running loop) after topics or brokers change."""
