@@ -65,6 +65,11 @@ class Request:
     legacy: bool = False  # an old version kio lacks, decoded (and answered) by protocol/legacy.py
     buffer: bytearray | None = None  # the buffer under a big frame; see ServerConnection.release
     reserved: int = 0  # bytes reserved in the request memory pool until the request is released
+    # time.monotonic_ns() stamps the broker takes for the request metrics (broker/request_metrics.py)
+    received_ns: int = 0  # parsed off the connection
+    started_ns: int = 0  # its handler started
+    done_ns: int = 0  # its handler returned the response
+    remote_ns: int = 0  # time its handler spent parked (acks=all, long-poll fetch, rebalance)
 
 
 class ServerConnection:

@@ -69,6 +69,7 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
     if ctx.version < 4 and any(r.size for r in results):
         # decoding and re-encoding every record: ~10 us a record, and 1 KiB of gzip may hold thousands
         await asyncio.to_thread(_down_convert, results, wanted, ctx.version)
+    _count_bytes_out(ctx, results, follower=req.replica_id >= 0)
     topics: dict[str, list[FetchPartitionData]] = {}
     for r in results:
         topics.setdefault(r.tp.topic, []).append(
@@ -84,6 +85,17 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
             )
         )
     return encode_fetch_response(ctx.version, list(topics.items()), throttle_time_ms=throttle_ms)
+
+
+def _count_bytes_out(ctx: RequestContext, results: list[FetchResult], *, follower: bool) -> None:
+    """Kafka's BytesOutPerSec per topic (consumers) and ReplicationBytesOutPerSec (followers)."""
+    stats = ctx.broker.stats
+    for r in results:
+        if r.size:
+            if follower:
+                stats.replication_bytes_out += r.size
+            else:
+                stats.topic(r.tp.topic).bytes_out += r.size
 
 
 def _read_slices(results: list[FetchResult]) -> None:
