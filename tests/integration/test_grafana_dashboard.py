@@ -54,7 +54,7 @@ def test_the_dashboard_is_valid_grafana_json():
 
 
 def busy_broker_scrape(tmp_path: Path) -> Scrape:
-    overrides = {**METRICS_ON, "log.flush.interval.messages": "1"}
+    overrides = {**METRICS_ON, "log.flush.interval.messages": "1", "group.initial.rebalance.delay.ms": "1000"}
     with BrookProcess(data_dir=tmp_path / "d", overrides=overrides) as broker:
         url = metrics_url(broker)
         produce_all(broker.bootstrap, "charted", [(b"k%d" % i, b"v") for i in range(20)], acks="all")
@@ -108,3 +108,6 @@ def test_every_series_the_dashboard_queries_is_on_a_real_brokers_metrics(tmp_pat
         s.value("kafka_consumergroup_lag", consumergroup="charted-group", topic="charted", partition="0") == 0
     )
     assert s.value("kafka_server_brokertopicmetrics_messagesin_total", topic="charted") == 20
+    # the JoinGroup of a new group waits group.initial.rebalance.delay.ms (1 s here): remote, not local, time
+    assert s.value("kafka_network_requestmetrics_remotetimems_sum", request="JoinGroup") >= 1000
+    assert s.value("kafka_network_requestmetrics_localtimems_sum", request="JoinGroup") < 1000

@@ -24,7 +24,7 @@ __all__ = ["TrafficCollector"]
 _PHASE_HELP = {
     "requestqueuetimems": "From the request read to its handler starting",
     "localtimems": "Handler time on this broker, less time parked",
-    "remotetimems": "Time parked: acks=all waiting for the ISR, a fetch waiting for min_bytes",
+    "remotetimems": "Time parked: acks=all or a commit waiting for the ISR, a fetch for min_bytes, a rebalance",
     "responsequeuetimems": "From the response ready to its connection's writer taking it",
     "responsesendtimems": "Encoding the response and handing it to the socket",
     "totaltimems": "From the request read to its response handed to the socket",

@@ -4,7 +4,7 @@ A request's life on a connection (server.py), with the time.monotonic_ns() stamp
 
     received_ns   parsed off the connection (its bytes are all in)
     started_ns    its handler starts                    RequestQueueTimeMs  = started - received
-    (parked)      acks=all / long-poll fetch wait       RemoteTimeMs        = remote_ns (summed in _park)
+    (parked)      acks=all, long-poll fetch, rebalance  RemoteTimeMs        = remote_ns (`add_remote_ns`)
     done_ns       the handler returned the response     LocalTimeMs         = done - started - remote
     dequeued      the connection's writer takes it      ResponseQueueTimeMs = dequeued - done
     sent          encoded and handed to the socket      ResponseSendTimeMs  = sent - dequeued
@@ -21,14 +21,15 @@ measured), with no object kept per request.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from contextvars import ContextVar
+from typing import TypeVar
 
 from brook.common.histogram import Histogram
 from brook.protocol import codec
 from brook.protocol.connection import Request
 
-__all__ = ["PHASES", "RequestMetrics", "add_remote_ns", "api_name"]
+__all__ = ["PHASES", "RequestMetrics", "add_remote_ns", "api_name", "parked"]
 
 # Kafka's RequestMetrics names, as the JMX exporter lowercases them (kafka_network_requestmetrics_<phase>)
 PHASES = (
@@ -43,6 +44,7 @@ _FETCH_KEY = 1
 _MS = 1e-6  # ns -> ms
 _ALWAYS_SHOWN = ("Produce", "Fetch", "FetchConsumer", "FetchFollower")
 
+T = TypeVar("T")
 _current: ContextVar[Request | None] = ContextVar("brook_current_request", default=None)
 
 
@@ -51,6 +53,16 @@ def add_remote_ns(ns: int) -> None:
     request = _current.get()
     if request is not None:
         request.remote_ns += ns
+
+
+async def parked(waiting: Awaitable[T]) -> T:
+    """Await what Kafka holds in a purgatory (a rebalance, a commit's replication): the running request's
+    RemoteTimeMs. Pass the future the local work returned, so only the wait is counted."""
+    started_ns = time.monotonic_ns()
+    try:
+        return await waiting
+    finally:
+        add_remote_ns(time.monotonic_ns() - started_ns)
 
 
 def api_name(api_key: int, version: int) -> str:

@@ -3,18 +3,21 @@
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
+from brook.broker.request_metrics import parked
 
 
 @handles(14, versions=range(0, 6))
 async def sync_group(ctx: RequestContext, req: Any) -> Any:
-    result = await ctx.broker.groups.sync(
-        req.group_id,
-        req.generation_id,
-        req.member_id,
-        getattr(req, "group_instance_id", None),
-        {a.member_id: bytes(a.assignment) for a in req.assignments},
-        getattr(req, "protocol_type", None),
-        getattr(req, "protocol_name", None),
+    result = await parked(
+        ctx.broker.groups.sync(
+            req.group_id,
+            req.generation_id,
+            req.member_id,
+            getattr(req, "group_instance_id", None),
+            {a.member_id: bytes(a.assignment) for a in req.assignments},
+            getattr(req, "protocol_type", None),
+            getattr(req, "protocol_name", None),
+        )
     )
     return ctx.respond(
         throttle_time=0,
