@@ -56,7 +56,7 @@ class TrafficCollector(Collector):
                 f"kafka_network_requestmetrics_{phase}", _PHASE_HELP[phase] + " (ms)", labels=["request"]
             )
             for name, api in by_name:
-                buckets, total = api.histograms[i].snapshot()
+                buckets, total = api.snapshot(i)
                 family.add_metric([name], buckets, total)
             yield family
 

@@ -40,7 +40,8 @@ def _request(api_key: int, version: int, body: object = None) -> Request:
 
 def _phases(metrics: RequestMetrics, name: str) -> dict[str, tuple[int, float]]:
     api = metrics.by_name[name]
-    return {phase: (h.count, h.sum) for phase, h in zip(PHASES, api.histograms, strict=True)}
+    snapshots = [api.snapshot(i) for i in range(len(PHASES))]
+    return {phase: (buckets[-1][1], total) for phase, (buckets, total) in zip(PHASES, snapshots, strict=True)}
 
 
 def test_a_request_is_split_into_queue_local_remote_response_queue_and_send_time():
@@ -72,6 +73,18 @@ def test_a_fetch_counts_as_fetch_and_as_consumer_or_follower_fetch():
     assert metrics.by_name["FetchConsumer"].requests == {12: 2}
     assert metrics.by_name["FetchFollower"].requests == {12: 1}
     assert _phases(metrics, "FetchFollower")["totaltimems"] == (1, 1.0)
+
+
+def test_phase_buckets_are_milliseconds_inclusive_of_their_bound():
+    metrics = RequestMetrics([(0, range(0, 10))])
+    request = _request(0, 9)
+    request.received_ns, request.started_ns, request.done_ns = MS, 2 * MS, 2 * MS  # queued exactly 1 ms
+    metrics.record(request, 2 * MS, 2 * MS)
+    buckets, total = metrics.by_name["Produce"].snapshot(PHASES.index("requestqueuetimems"))
+    assert dict(buckets)["0.5"] == 0
+    assert dict(buckets)["1.0"] == 1
+    assert buckets[-1] == ("+Inf", 1)
+    assert total == 1.0
 
 
 def test_a_request_without_its_stamps_is_not_recorded():
