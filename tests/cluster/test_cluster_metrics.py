@@ -159,3 +159,41 @@ def test_isr_shrinks_expands_under_replication_and_a_new_controller_after_a_kill
         assert final[elected].value("kafka_controller_kafkacontroller_offlinepartitionscount") == 0
         assert final[elected].value("kafka_controller_kafkacontroller_globalpartitioncount") == len(states)
         assert all(partition_states(cluster)[tp]["leader"] in survivors for tp in led)
+
+
+def test_offline_partitions_and_an_unclean_election_on_the_controller(zookeeper, tmp_path):
+    overrides = {
+        **METRICS_ON,
+        "zookeeper.session.timeout.ms": "6000",
+        "unclean.leader.election.enable": "true",
+    }
+    with BrookCluster(3, zookeeper=zookeeper, data_dir=tmp_path, overrides=overrides) as cluster:
+        controller = cluster.controller()
+        assert controller is not None
+        url = metrics_url(cluster.broker(controller))
+        leader, follower = [n for n in range(3) if n != controller]
+        admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+        admin.create_topics([NewTopic("unclean", 1, replica_assignment=[[leader, follower]])])[
+            "unclean"
+        ].result(30)
+        cluster.wait_until(
+            lambda: sorted(cluster.partition_state("unclean", 0)["isr"]) == sorted([leader, follower])
+        )
+        unclean = "kafka_controller_controllerstats_uncleanleaderelections_total"
+        offline = "kafka_controller_kafkacontroller_offlinepartitionscount"
+        assert scrape(url).value(unclean) == 0
+        cluster.kill(follower)  # the controller takes it out of the ISR
+        cluster.wait_until(
+            lambda: cluster.partition_state("unclean", 0)["isr"] == [leader], DEADLINE_S, "ISR [leader]"
+        )
+        cluster.kill(leader)  # no live ISR member: offline, until the out-of-sync follower comes back
+        cluster.wait_until(lambda: cluster.leader("unclean", 0) is None, DEADLINE_S, "the partition offline")
+        cluster.wait_until(lambda: scrape(url).value(offline) == 1, DEADLINE_S, "one offline partition")
+        assert scrape(url).value(unclean) == 0
+        cluster.start_broker(follower)
+        cluster.wait_until(
+            lambda: cluster.leader("unclean", 0) == follower, DEADLINE_S, "the follower elected"
+        )
+        s = scrape(url)
+        assert s.value(unclean) == 1
+        assert s.value(offline) == 0
