@@ -3,7 +3,9 @@
 Served by a tiny HTTP responder on the broker's own event loop (no thread, so nothing reads broker
 state while the loop changes it). Enabled by `brook.metrics.port` (-1, the default, turns it off;
 0 picks a free port); it listens on `brook.metrics.host` (127.0.0.1 by default), not on the client
-listener's address, so metrics are not exposed to every client that can reach the broker. Metric names follow Kafka's JMX names in Prometheus style.
+listener's address, so metrics are not exposed to every client that can reach the broker. Metric names follow
+Kafka's JMX names as the Prometheus JMX exporter spells them (metrics_state.py: partitions, controller, group
+lag; metrics_traffic.py: requests, topics, purgatories, flushes, connections); docs/operations.md lists them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from brook.broker.metrics_state import PartitionStateCollector
+from brook.broker.metrics_traffic import TrafficCollector
 
 if TYPE_CHECKING:
     from brook.broker.app import Broker
@@ -92,6 +97,8 @@ class MetricsServer:
     def __init__(self, broker: Broker) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(_BrokerCollector(broker))
+        self.registry.register(PartitionStateCollector(broker))
+        self.registry.register(TrafficCollector(broker))
         self.port = 0
         self._server: asyncio.Server | None = None
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from brook.broker.request_metrics import add_remote_ns
 from brook.common.clock import Clock
 from brook.common.errors import (
     BrookError,
@@ -41,7 +43,17 @@ logger = logging.getLogger(__name__)
 
 _ISR_RETRY_BACKOFF_S = (0.1, 0.25, 0.5, 1.0)  # an ISR write without an answer is asked again after these
 
-__all__ = ["FetchPartition", "FetchResult", "IsrWriter", "ReplicaManager"]
+__all__ = [
+    "FETCH_PURGATORY",
+    "PRODUCE_PURGATORY",
+    "FetchPartition",
+    "FetchResult",
+    "IsrWriter",
+    "ReplicaManager",
+]
+
+PRODUCE_PURGATORY = "Produce"  # acks=all produce requests waiting for their ISR
+FETCH_PURGATORY = "Fetch"  # long-poll fetches waiting for min_bytes
 
 # (tp, leader_epoch, new isr) -> whether the metadata store accepted it; never blocks the event loop
 IsrWriter = Callable[[TopicPartition, int, tuple[int, ...]], Awaitable[bool]]
@@ -100,6 +112,12 @@ class ReplicaManager:
         self._isr_writes: dict[TopicPartition, asyncio.Task[None]] = {}  # one ISR proposal in flight per tp
         self.live_brokers: set[int] | None = None  # registered brokers, from the last sync that named them
         self._hw_checkpoints: dict[Path, dict[TopicPartition, int]] = {}  # read once per dir at startup
+        # metrics: ISR changes this leader applied (Kafka's IsrShrinksPerSec / IsrExpandsPerSec counts), and
+        # the parked requests by Kafka's purgatory name: [operations, partitions watched]
+        self.isr_shrinks = 0
+        self.isr_expands = 0
+        self.failed_isr_updates = 0  # proposals the metadata store refused (FailedIsrUpdatesPerSec)
+        self.purgatory: dict[str, list[int]] = {PRODUCE_PURGATORY: [0, 0], FETCH_PURGATORY: [0, 0]}
 
     # --- hosting -------------------------------------------------------------------------------
 
@@ -315,18 +333,25 @@ class ReplicaManager:
             if remaining <= 0:
                 failed.update(dict.fromkeys(pending, ErrorCode.request_timed_out))
                 return failed
-            await self._park(list(pending), remaining)
+            await self._park(list(pending), remaining, PRODUCE_PURGATORY)
 
-    async def _park(self, tps: list[TopicPartition], timeout_s: float) -> None:
+    async def _park(self, tps: list[TopicPartition], timeout_s: float, purgatory: str) -> None:
         """Wait until an append or HW advance on one of `tps`, a role change, or the timeout."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         for tp in tps:
             self._waiters.setdefault(tp, set()).add(waiter)
+        sizes = self.purgatory[purgatory]
+        sizes[0] += 1
+        sizes[1] += len(tps)
+        parked_ns = time.monotonic_ns()
         try:
             await asyncio.wait_for(waiter, timeout_s)
         except TimeoutError:
             pass
         finally:
+            add_remote_ns(time.monotonic_ns() - parked_ns)
+            sizes[0] -= 1
+            sizes[1] -= len(tps)
             for tp in tps:
                 waiters = self._waiters.get(tp)
                 if waiters is not None:
@@ -371,7 +396,7 @@ class ReplicaManager:
                 or any(r.error_code or r.diverging_epoch for r in results)  # answered at once, as Kafka
             ):
                 return results
-            await self._park([f.tp for f in wanted], remaining)
+            await self._park([f.tp for f in wanted], remaining, FETCH_PURGATORY)
             results = self._read_all(wanted, max_bytes, from_follower, replica_id)
 
     def _record_follower_fetches(self, replica_id: int, wanted: list[FetchPartition]) -> None:
@@ -437,9 +462,15 @@ class ReplicaManager:
             self._isr_writes.pop(partition.tp, None)
             if partition.pending_isr is isr:  # a role change since may have cleared or replaced it
                 partition.pending_isr = None
+        if not accepted:
+            self.failed_isr_updates += 1
         current = self.partitions.get(partition.tp) is partition and partition.is_leader
         if accepted and current and partition.leader_epoch == epoch:
             logger.info("isr changed tp=%s epoch=%d isr=%s -> %s", partition.tp, epoch, old, isr)
+            if len(isr) < len(old):
+                self.isr_shrinks += 1
+            elif len(isr) > len(old):
+                self.isr_expands += 1
             if partition.update_isr(partition.replicas, isr, self.clock.now_ms()):
                 self._wake(partition.tp)
 

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ from brook.broker.connection_limits import (
     parse_ip_overrides,
 )
 from brook.broker.handlers.base import REGISTRY, RequestContext, Session
+from brook.broker.request_metrics import RequestMetrics
 from brook.broker.tls import peer_certificate_dn
 from brook.protocol.connection import NeedData, RemoteProtocolError, Request, ServerConnection
 from brook.protocol.request_memory import RequestMemory
@@ -68,6 +70,7 @@ class Server:
         self.max_request_bytes = broker.config.int("socket.request.max.bytes")
         self.max_elements = broker.config.int("brook.request.max.elements")
         self.supported = {h.api_key: h.versions for h in REGISTRY.values()}
+        self.request_metrics = RequestMetrics(self.supported.items())
         pool_bytes = broker.config.int("queued.max.request.bytes")
         self.memory = RequestMemory(capacity=pool_bytes if pool_bytes > 0 else self.max_request_bytes)
         self._waiting_for_memory: deque[_Connection] = deque()
@@ -223,7 +226,15 @@ class Server:
         session = channel.session if channel is not None else None
         ctx = RequestContext(self.broker, request, client_host, session)
         ctx.channel = channel
-        return await self.broker.quotas.run(ctx, handler.func, request.body)
+        self.request_metrics.begin(request)
+        try:
+            return await self.broker.quotas.run(ctx, handler.func, request.body)
+        finally:
+            request.done_ns = time.monotonic_ns()
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
 
 
 class _Connection(asyncio.BufferedProtocol):
@@ -367,6 +378,7 @@ class _Connection(asyncio.BufferedProtocol):
             if self.authenticator is not None and self._refused(request):
                 return
             self._queued += 1
+            request.received_ns = time.monotonic_ns()
             loop = asyncio.get_running_loop()
             if request.api_key == _FETCH_KEY:
                 previous, written = self._last_fetch_written, loop.create_future()
@@ -464,10 +476,14 @@ class _Connection(asyncio.BufferedProtocol):
                         self.server.memory_released()
                     if self._paused:
                         self.resume_reading()
+                dequeued_ns = time.monotonic_ns()
                 if body is None or failed or self._lost:
+                    if body is None:  # acks=0 produce: no response
+                        self.server.request_metrics.record(request, dequeued_ns, dequeued_ns)
                     _resolve(written)
-                    continue  # acks=0 produce: no response (or the connection is closing)
+                    continue  # (or the connection is closing)
                 transport.writelines(self.conn.send_response(request, body))
+                self.server.request_metrics.record(request, dequeued_ns, time.monotonic_ns())
                 _resolve(written)
                 self.last_active_s = asyncio.get_running_loop().time()
                 if not self._can_write.is_set():

@@ -1,6 +1,15 @@
 """Counters the broker keeps; broker/metrics.py publishes them."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class TopicStats:
+    """Kafka's BrokerTopicMetrics for one topic: client traffic only (replication is counted apart)."""
+
+    bytes_in: int = 0  # record bytes appended from Produce requests
+    messages_in: int = 0  # records appended from Produce requests
+    bytes_out: int = 0  # record bytes sent in answers to consumers' Fetch requests
 
 
 @dataclass
@@ -12,3 +21,11 @@ class BrokerStats:
     requests: int = 0
     produce_rejected: int = 0
     throttled_responses: int = 0  # client quotas: responses sent with a throttle time
+    replication_bytes_out: int = 0  # record bytes sent to followers
+    topics: dict[str, TopicStats] = field(default_factory=dict)
+
+    def topic(self, name: str) -> TopicStats:
+        stats = self.topics.get(name)
+        if stats is None:
+            stats = self.topics[name] = TopicStats()
+        return stats

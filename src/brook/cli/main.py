@@ -62,7 +62,20 @@ def cli() -> None:
     """brook: a Kafka-compatible event-streaming broker."""
 
 
-for _command in (serve, cluster, topic, produce, consume, group, perf, dump_log, quota, transactions, user, acl):
+for _command in (
+    serve,
+    cluster,
+    topic,
+    produce,
+    consume,
+    group,
+    perf,
+    dump_log,
+    quota,
+    transactions,
+    user,
+    acl,
+):
     cli.add_command(_command)
 
 

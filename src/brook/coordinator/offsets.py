@@ -271,6 +271,16 @@ class Offsets(CoordinatorState):
                 removed += self._remove_topics(group, deleted)
         return removed
 
+    def committed_offsets(self) -> list[tuple[str, TopicPartition, int]]:
+        """(group, partition, committed offset) for every group this coordinator serves (loaded partitions
+        only): the broker's lag metrics read them."""
+        return [
+            (group.group_id, tp, committed.offset)
+            for group in list(self._groups.values())
+            if (p := self.partition_for(group.group_id)) in self._owned and p not in self._loading
+            for tp, committed in group.offsets.items()
+        ]
+
     def committed_topics(self, partition: int) -> set[str]:
         """The topics the groups of one `__consumer_offsets` partition have offsets (or commits in flight) for."""
         return {

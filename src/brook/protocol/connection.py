@@ -67,6 +67,11 @@ class Request:
     buffer: bytearray | None = None  # the buffer under a big frame; see ServerConnection.release
     reserved: int = 0  # bytes reserved in the request memory pool until the request is released
     raw_token: bool = False  # a SASL token without a Kafka header (after SaslHandshake v0); body.auth_bytes
+    # time.monotonic_ns() stamps the broker takes for the request metrics (broker/request_metrics.py)
+    received_ns: int = 0  # parsed off the connection
+    started_ns: int = 0  # its handler started
+    done_ns: int = 0  # its handler returned the response
+    remote_ns: int = 0  # time its handler spent parked (acks=all, long-poll fetch, rebalance)
 
 
 class ServerConnection:

@@ -27,12 +27,14 @@ from __future__ import annotations
 import bisect
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from brook.common.clock import Clock
 from brook.common.errors import InvalidRecord, LogDirOffline, OffsetOutOfRange, OutOfDescriptors
 from brook.common.files import is_out_of_descriptors
+from brook.common.histogram import LockedHistogram
 from brook.common.types import TopicPartition
 from brook.records.batch import (
     BatchHeader,
@@ -70,6 +72,8 @@ def parse_partition_dir(name: str) -> TopicPartition:
 
 
 class FileLog:
+    flush_stats: LockedHistogram | None = None  # the owner's flush latency histogram (LogManager sets it)
+
     def __init__(
         self,
         directory: Path,
@@ -693,12 +697,15 @@ class FileLog:
         self._check_online()
         end = self.log_end_offset
         segments = list(self._segments)
+        started_ns = time.monotonic_ns()
+        synced = False
         try:
             self._sync_epochs()  # before the recovery point moves past anything the file describes
             self._txn_indexes.flush()
             for segment in segments:
                 if segment.needs_sync:
                     segment.flush()
+                    synced = True
         except (OSError, ValueError) as exc:  # EBADF and the like: a file closed under us by close()
             if self._closed:
                 # The log was closed (topic deleted, broker stopping) while this worker thread flushed;
@@ -708,6 +715,8 @@ class FileLog:
             if isinstance(exc, ValueError):
                 raise
             raise self._fail(exc) from exc
+        if synced and self.flush_stats is not None:  # Kafka's LogFlushRateAndTimeMs: flushes that wrote
+            self.flush_stats.observe((time.monotonic_ns() - started_ns) / 1e6)
         self._recovery_point = max(self._recovery_point, end)
         self._unflushed_messages = 0
         self._last_flush_ms = self.clock.now_ms()

@@ -30,6 +30,7 @@ from pathlib import Path
 from brook.common.clock import Clock
 from brook.common.errors import LogDirOffline, OutOfDescriptors
 from brook.common.files import is_out_of_descriptors
+from brook.common.histogram import LockedHistogram
 from brook.common.types import TopicPartition
 from brook.storage.api import LogConfig
 from brook.storage.checkpoint import (
@@ -74,6 +75,7 @@ class LogManager:
         self.offline_dirs: set[Path] = set()
         self.recovery_threads_per_data_dir = max(1, recovery_threads_per_data_dir)
         self.files = SegmentFiles(max_open=max_open_inactive_segments)
+        self.flush_stats = LockedHistogram()  # every log's fsync time, ms (the broker's metrics read it)
         self.load_seconds = 0.0
         for d in self.log_dirs:
             d.mkdir(parents=True, exist_ok=True)
@@ -153,6 +155,7 @@ class LogManager:
             ) as pool:
                 logs = list(pool.map(open_one, found))
         for (tp, _), log in zip(found, logs, strict=True):
+            log.flush_stats = self.flush_stats
             self._logs[tp] = log
             self._dir_of[tp] = log_dir
         self._partitions_in[log_dir] += len(found)
@@ -182,6 +185,7 @@ class LogManager:
                 raise OutOfDescriptors(f"no file descriptor to spare to create {tp}: {exc}") from exc
             self._mark_offline(log_dir, exc)
             raise LogDirOffline(f"cannot create {tp} in {log_dir}: {exc}") from exc
+        log.flush_stats = self.flush_stats
         self._logs[tp] = log
         self._dir_of[tp] = log_dir
         self._partitions_in[log_dir] += 1

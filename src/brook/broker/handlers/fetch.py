@@ -78,6 +78,7 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
     if ctx.version < 4 and any(r.size for r in results):
         # decoding and re-encoding every record: ~10 us a record, and 1 KiB of gzip may hold thousands
         await asyncio.to_thread(_down_convert, results, wanted, ctx.version)
+    _count_bytes_out(ctx, results, follower=req.replica_id >= 0)
     topics: dict[str, list[FetchPartitionData]] = {}
     for topic in req.topics:
         if topic.topic in denied:
@@ -109,6 +110,17 @@ def _denied_topics(ctx: RequestContext, req: Any) -> set[str]:
     if req.replica_id >= 0:
         return set() if ctx.authorize(AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER) else names
     return {name for name in names if not ctx.authorize(AclOperation.READ, ResourceType.TOPIC, name)}
+
+
+def _count_bytes_out(ctx: RequestContext, results: list[FetchResult], *, follower: bool) -> None:
+    """Kafka's BytesOutPerSec per topic (consumers) and ReplicationBytesOutPerSec (followers)."""
+    stats = ctx.broker.stats
+    for r in results:
+        if r.size:
+            if follower:
+                stats.replication_bytes_out += r.size
+            else:
+                stats.topic(r.tp.topic).bytes_out += r.size
 
 
 def _read_slices(results: list[FetchResult]) -> None:

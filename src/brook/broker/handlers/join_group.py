@@ -3,6 +3,7 @@
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
+from brook.broker.request_metrics import parked
 from brook.common.errors import ErrorCode
 from brook.coordinator import JoinParams
 from brook.protocol.codec import to_ms
@@ -37,7 +38,7 @@ async def join_group(ctx: RequestContext, req: Any) -> Any:
         client_host=ctx.client_host,
         require_known_member_id=ctx.version >= 4,
     )
-    result = await ctx.broker.groups.join(params)
+    result = await parked(ctx.broker.groups.join(params))
     return ctx.respond(
         throttle_time=0,
         error_code=result.error_code,

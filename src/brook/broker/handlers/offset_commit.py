@@ -9,6 +9,7 @@ it; offsets expire by offsets.retention.minutes).
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles, partition_error_codes, split_known_partitions
+from brook.broker.request_metrics import parked
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 from brook.protocol.codec import to_ms
@@ -32,13 +33,15 @@ async def offset_commit(ctx: RequestContext, req: Any) -> Any:
     }
     retention_ms = to_ms(getattr(req, "retention_time", -1)) if ctx.version <= 4 else -1
     # Answered once the offsets topic's ISR has the commit (or it failed): Kafka's acks=-1 append.
-    error, results = await ctx.broker.groups.commit(
-        req.group_id,
-        req.generation_id_or_member_epoch,
-        req.member_id,
-        getattr(req, "group_instance_id", None),
-        offsets,
-        retention_ms,
+    error, results = await parked(
+        ctx.broker.groups.commit(
+            req.group_id,
+            req.generation_id_or_member_epoch,
+            req.member_id,
+            getattr(req, "group_instance_id", None),
+            offsets,
+            retention_ms,
+        )
     )
     codes.update(results if error == ErrorCode.none else dict.fromkeys(offsets, error))
     return ctx.respond(throttle_time=0, topics=partition_error_codes(req.topics, codes))

@@ -138,6 +138,9 @@ async def _append_in_turn(
             data = _records(p)
             info = ctx.broker.replicas.append_records(tp, data, required_acks=acks, validated_with=config)
             unyielded_bytes += len(data)
+            topic_stats = ctx.broker.stats.topic(topic)
+            topic_stats.bytes_in += len(data)
+            topic_stats.messages_in += info.last_offset + 1 - info.first_offset
             outcome = _Outcome(
                 ProducePartitionResult(
                     p.index, 0, info.first_offset, info.log_append_time_ms, info.log_start_offset

@@ -3,6 +3,7 @@
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
+from brook.broker.request_metrics import parked
 from brook.common.errors import ErrorCode
 from brook.security.acl import AclOperation, ResourceType
 
@@ -11,14 +12,16 @@ from brook.security.acl import AclOperation, ResourceType
 async def sync_group(ctx: RequestContext, req: Any) -> Any:
     if not ctx.authorize(AclOperation.READ, ResourceType.GROUP, req.group_id):
         return ctx.respond(throttle_time=0, error_code=ErrorCode.group_authorization_failed, assignment=b"")
-    result = await ctx.broker.groups.sync(
-        req.group_id,
-        req.generation_id,
-        req.member_id,
-        getattr(req, "group_instance_id", None),
-        {a.member_id: bytes(a.assignment) for a in req.assignments},
-        getattr(req, "protocol_type", None),
-        getattr(req, "protocol_name", None),
+    result = await parked(
+        ctx.broker.groups.sync(
+            req.group_id,
+            req.generation_id,
+            req.member_id,
+            getattr(req, "group_instance_id", None),
+            {a.member_id: bytes(a.assignment) for a in req.assignments},
+            getattr(req, "protocol_type", None),
+            getattr(req, "protocol_name", None),
+        )
     )
     return ctx.respond(
         throttle_time=0,

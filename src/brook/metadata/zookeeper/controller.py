@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ from kazoo.exceptions import (
 
 from brook.common.clock import Clock
 from brook.common.errors import ErrorCode
+from brook.common.histogram import LockedHistogram
 from brook.metadata.api import PREFERRED_ELECTION, ElectionResult
 from brook.metadata.zookeeper.decisions import (
     Decision,
@@ -171,6 +173,12 @@ class Controller:
         self._rebalance = rebalance or RebalanceSettings()
         self._next_rebalance_ms: int | None = None  # set while controller
         self._elections: list[_ElectionRequest] = []
+        # metrics (written by the controller thread, read by the broker's): partitions given a new leader,
+        # how many of them from outside the ISR, and the time of each pass that elected any (Kafka's
+        # LeaderElectionRateAndTimeMs and UncleanLeaderElectionsPerSec)
+        self.leader_elections = 0
+        self.unclean_leader_elections = 0
+        self.election_stats = LockedHistogram()
         self._thread = threading.Thread(target=self._run, name=f"controller-{node_id}", daemon=True)
         self._thread.start()
 
@@ -309,6 +317,14 @@ class Controller:
         return stat is not None and stat.ephemeralOwner == self._zk.client_id[0]
 
     def _run_pass(self) -> None:
+        started_ns, elections = time.monotonic_ns(), self.leader_elections
+        try:
+            self._run_pass_timed()
+        finally:
+            if self.leader_elections != elections:
+                self.election_stats.observe((time.monotonic_ns() - started_ns) / 1e6)
+
+    def _run_pass_timed(self) -> None:
         assert self._epoch_zk_version is not None
         registrations: dict[int, int] = {}
         for child in self._zk.get_children(BROKER_IDS_PATH):
@@ -458,6 +474,11 @@ class Controller:
                 return None
             if isinstance(result, Exception):
                 raise result
+            old_leader = int(state["leader"])
+            if leader >= 0 and leader != old_leader:
+                self.leader_elections += 1
+                if leader not in old_isr:
+                    self.unclean_leader_elections += 1
             logger.info(
                 "partition state changed by controller topic=%s partition=%d leader=%d epoch=%d isr=%s%s",
                 name,

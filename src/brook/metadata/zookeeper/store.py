@@ -164,6 +164,11 @@ class ZooKeeperMetadataStore:
         return self._controller.epoch if self._controller.is_active else 0
 
     @property
+    def controller(self) -> Controller:
+        """This broker's controller (active or not): the broker's metrics read its counters."""
+        return self._controller
+
+    @property
     def image(self) -> ClusterImage:
         return self._cache.image
 

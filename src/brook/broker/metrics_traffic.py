@@ -1,0 +1,138 @@
+"""Metrics of traffic: requests per API and their time split, bytes and messages per topic, purgatories,
+log flushes, connections. Names as the Prometheus JMX exporter gives Kafka's MBeans (docs/operations.md).
+
+Kafka's timers are exported by the JMX exporter as quantile gauges; brook exports them as Prometheus
+histograms under the same name (`_bucket`, `_sum`, and `_count` as the JMX exporter's count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from brook.broker.replica_manager import FETCH_PURGATORY, PRODUCE_PURGATORY
+from brook.broker.request_metrics import PHASES
+
+if TYPE_CHECKING:
+    from brook.broker.app import Broker
+
+__all__ = ["TrafficCollector"]
+
+_PHASE_HELP = {
+    "requestqueuetimems": "From the request read to its handler starting",
+    "localtimems": "Handler time on this broker, less time parked",
+    "remotetimems": "Time parked: acks=all or a commit waiting for the ISR, a fetch for min_bytes, a rebalance",
+    "responsequeuetimems": "From the response ready to its connection's writer taking it",
+    "responsesendtimems": "Encoding the response and handing it to the socket",
+    "totaltimems": "From the request read to its response handed to the socket",
+}
+
+
+class TrafficCollector(Collector):
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._requests()
+        yield from self._topics()
+        yield from self._purgatories()
+        yield from self._flushes()
+        yield from self._connections()
+
+    def _requests(self) -> Iterator[Metric]:
+        by_name = sorted(self._broker.server.request_metrics.by_name.items())
+        rate = CounterMetricFamily(
+            "kafka_network_requestmetrics_requests", "Requests answered", labels=["request", "version"]
+        )
+        for name, api in by_name:
+            for version, count in sorted(api.requests.items()):
+                rate.add_metric([name, str(version)], count)
+        yield rate
+        for i, phase in enumerate(PHASES):
+            family = HistogramMetricFamily(
+                f"kafka_network_requestmetrics_{phase}", _PHASE_HELP[phase] + " (ms)", labels=["request"]
+            )
+            for name, api in by_name:
+                buckets, total = api.snapshot(i)
+                family.add_metric([name], buckets, total)
+            yield family
+
+    def _topics(self) -> Iterator[Metric]:
+        stats = self._broker.stats
+        hosted = {tp.topic for tp in self._broker.replicas.partitions}
+        for gone in [t for t in stats.topics if t not in hosted]:
+            del stats.topics[gone]  # a deleted topic's series go, as Kafka removes its BrokerTopicMetrics
+        families = {
+            "bytes_in": CounterMetricFamily(
+                "kafka_server_brokertopicmetrics_bytesin", "Record bytes produced", labels=["topic"]
+            ),
+            "messages_in": CounterMetricFamily(
+                "kafka_server_brokertopicmetrics_messagesin", "Records produced", labels=["topic"]
+            ),
+            "bytes_out": CounterMetricFamily(
+                "kafka_server_brokertopicmetrics_bytesout",
+                "Record bytes fetched by consumers",
+                labels=["topic"],
+            ),
+        }
+        for topic, topic_stats in sorted(stats.topics.items()):
+            for attribute, family in families.items():
+                family.add_metric([topic], getattr(topic_stats, attribute))
+        yield from families.values()
+        yield CounterMetricFamily(
+            "kafka_server_brokertopicmetrics_replicationbytesout",
+            "Record bytes fetched by followers",
+            value=stats.replication_bytes_out,
+        )
+
+    def _purgatories(self) -> Iterator[Metric]:
+        size = GaugeMetricFamily(
+            "kafka_server_delayedoperationpurgatory_purgatorysize",
+            "Parked requests, counted once per partition they wait on",
+            labels=["delayedoperation"],
+        )
+        operations = GaugeMetricFamily(
+            "kafka_server_delayedoperationpurgatory_numdelayedoperations",
+            "Parked requests",
+            labels=["delayedoperation"],
+        )
+        for name in (PRODUCE_PURGATORY, FETCH_PURGATORY):
+            parked, watched = self._broker.replicas.purgatory[name]
+            size.add_metric([name], watched)
+            operations.add_metric([name], parked)
+        yield size
+        yield operations
+
+    def _flushes(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(
+            "kafka_log_logflushstats_logflushrateandtimems", "Log flushes (fsync) and their time in ms"
+        )
+        buckets, total = self._broker.log_manager.flush_stats.snapshot()
+        family.add_metric([], buckets, total)
+        yield family
+
+    def _connections(self) -> Iterator[Metric]:
+        listener = _listener_name(self._broker.config.get("listeners"))
+        count = GaugeMetricFamily(
+            "kafka_server_socket_server_metrics_connection_count",
+            "Open client connections",
+            labels=["listener"],
+        )
+        count.add_metric([listener], self._broker.server.connection_count)
+        yield count
+        created = CounterMetricFamily(
+            "kafka_server_socket_server_metrics_connection_creation",
+            "Client connections accepted",
+            labels=["listener"],
+        )
+        created.add_metric([listener], self._broker.stats.connections_accepted)
+        yield created
+
+
+def _listener_name(listeners: str) -> str:
+    """The first listener's name ("PLAINTEXT" in "PLAINTEXT://127.0.0.1:9092")."""
+    first = listeners.split(",")[0].strip()
+    return first.split("://", 1)[0] if "://" in first else "PLAINTEXT"
