@@ -241,6 +241,10 @@ BROKER_DEFAULTS: dict[str, str] = {
     "brook.metrics.host": "127.0.0.1",  # its own address, never the client listener's
     # brook's own: array elements one request may hold in all (each becomes a Python object when decoded)
     "brook.request.max.elements": "200000",
+    # brook's own: the web console served from the broker process at http://<host>:<port>/ (-1: off, 0: any
+    # free port); it is a Kafka client of this broker's listener
+    "brook.console.port": "-1",
+    "brook.console.host": "127.0.0.1",
 }
 
 

@@ -259,4 +259,6 @@ BROKER_KEYS: dict[str, ConfigKey] = {
     "brook.metrics.port": ConfigKey("INT", between(-1, 65535)),
     "brook.metrics.host": _STRING,
     "brook.request.max.elements": ConfigKey("INT", at_least(1)),
+    "brook.console.port": ConfigKey("INT", between(-1, 65535)),
+    "brook.console.host": _STRING,
 }

@@ -11,6 +11,7 @@ import click
 from brook import __version__
 from brook.cli._common import CliError, debug_option
 from brook.cli.cluster import cluster
+from brook.cli.console import console
 from brook.cli.consume import consume
 from brook.cli.dump_log import dump_log
 from brook.cli.group import group
@@ -59,7 +60,7 @@ def cli() -> None:
     """brook: a Kafka-compatible event-streaming broker."""
 
 
-for _command in (serve, cluster, topic, produce, consume, group, perf, dump_log, quota):
+for _command in (serve, cluster, topic, produce, consume, group, perf, dump_log, quota, console):
     cli.add_command(_command)
 
 
