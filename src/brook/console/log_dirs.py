@@ -24,6 +24,7 @@ class LogDir:
     broker: int
     path: str
     error: str | None = None
+    unreachable: bool = False  # the broker refused or dropped the connection
     size_bytes: int = 0
     # (topic, partition) → bytes on this dir
     partition_bytes: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -33,7 +34,10 @@ def describe_log_dirs(broker: int, address: tuple[str, int], timeout_s: float) -
     """Every log dir of one broker with the size of each partition in it (blocking: run it in a thread)."""
     try:
         response = _exchange(address, {"topics": None}, timeout_s)
-    except (OSError, ValueError, struct.error) as exc:
+    except OSError as exc:
+        text = f"cannot reach {address[0]}:{address[1]}: {exc}"
+        return [LogDir(broker, "-", error=text, unreachable=True)]
+    except (ValueError, struct.error) as exc:
         return [LogDir(broker, "-", error=f"DescribeLogDirs to {address[0]}:{address[1]} failed: {exc}")]
     dirs = []
     for result in response.results:

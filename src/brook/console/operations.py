@@ -184,9 +184,7 @@ def browse(
         deadline = time.monotonic() + timeout_s
         key_needle, value_needle = key_filter.encode(), value_filter.encode()
         while len(found) < limit and scanned < _SCAN_LIMIT and time.monotonic() < deadline:
-            batch = consumer.consume(
-                num_messages=500, timeout=min(1.0, max(0.05, deadline - time.monotonic()))
-            )
+            batch = consumer.consume(num_messages=500, timeout=0.05)
             eof = False
             for msg in batch:
                 err = msg.error()

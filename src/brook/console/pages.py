@@ -52,7 +52,7 @@ async def overview(request: web.Request) -> web.Response:
             snap.live_brokers,
         )
     s = console.sampler
-    return console.render(
+    return await console.render(
         request,
         "overview.html",
         health=health,
@@ -65,7 +65,7 @@ async def overview(request: web.Request) -> web.Response:
 async def topics(request: web.Request) -> web.Response:
     console = _console(request)
     await console.sampler.first_snapshot()
-    return console.render(request, "topics.html")
+    return await console.render(request, "topics.html")
 
 
 def _int(form: Any, name: str, default: int | None = None) -> int:
@@ -122,7 +122,7 @@ async def topic(request: web.Request) -> web.Response:
         await console.sampler.refresh()
         snap = console.sampler.snapshot
     if snap is None or name not in snap.topics:
-        return console.render(request, "missing.html", status=404, what=f"Topic {name}")
+        return await console.render(request, "missing.html", status=404, what=f"Topic {name}")
     t = snap.topics[name]
     browse_error = config_error = None
     records: list[ops.BrowsedRecord] | None = None
@@ -148,7 +148,7 @@ async def topic(request: web.Request) -> web.Response:
             configs = await console.call(ops.topic_configs, console.admin, name, console.settings.timeout_s)
         except ops.ConsoleError as exc:
             config_error = str(exc)
-    return console.render(
+    return await console.render(
         request,
         "topic.html",
         topic=t,
@@ -295,7 +295,7 @@ async def groups(request: web.Request) -> web.Response:
             known = [lag_of(c, snap.log_end_offset(t, p)) for (t, p), c in g.committed.items()]
             values = [lag for lag in known if lag is not None]
             lags[g.group_id] = sum(values) if values else None
-    return console.render(request, "groups.html", lags=lags)
+    return await console.render(request, "groups.html", lags=lags)
 
 
 async def group(request: web.Request) -> web.Response:
@@ -303,7 +303,7 @@ async def group(request: web.Request) -> web.Response:
     group_id = request.match_info["group"]
     snap = await console.sampler.first_snapshot()
     if snap is None or group_id not in snap.groups:
-        return console.render(request, "missing.html", status=404, what=f"Consumer group {group_id}")
+        return await console.render(request, "missing.html", status=404, what=f"Consumer group {group_id}")
     g = snap.groups[group_id]
     owners = {tp: m for m in g.members for tp in m.assignment}
     rows = []
@@ -326,7 +326,7 @@ async def group(request: web.Request) -> web.Response:
     history = console.sampler.group_lag.get(group_id)
     points = list(history.samples) if history else []
     chart = svg_polyline(points, width=_CHART_W, height=_CHART_H)
-    return console.render(
+    return await console.render(
         request,
         "group.html",
         group=g,
@@ -375,7 +375,7 @@ async def reset_offsets(request: web.Request) -> web.Response:
         await console.sampler.refresh()
         raise redirect(f"/groups/{group_id}", notice=f"Offsets of {len(rows)} partitions reset")
     # the dry run: the plan, and an Execute button that posts the same form with execute=1
-    return console.render(
+    return await console.render(
         request,
         "reset_plan.html",
         group_id=group_id,

@@ -79,8 +79,12 @@ class Sampler:
             await asyncio.sleep(self.interval_s)
 
     async def refresh(self) -> None:
-        """Take a snapshot now (or join the one being taken)."""
-        if self._running is None or self._running.done():
+        """Take a snapshot that starts after this call (a form's change is in it): after the one being
+        taken, if any; callers at the same time share one."""
+        running = self._running
+        if running is not None and not running.done():
+            await asyncio.shield(running)
+        if self._running is running or self._running is None or self._running.done():
             self._running = asyncio.ensure_future(self._refresh_once())
         await asyncio.shield(self._running)
 
@@ -90,8 +94,11 @@ class Sampler:
         return self.snapshot
 
     async def _refresh_once(self) -> None:
+        started = time.monotonic()
         try:
             snap = await asyncio.wait_for(asyncio.to_thread(self._take), timeout=self.timeout_s * 3)
+            if time.monotonic() - started > self.timeout_s:
+                logger.warning("console: a snapshot took %.1f s", time.monotonic() - started)
         except TimeoutError:
             self.error = f"the cluster did not answer within {self.timeout_s * 3:.0f} s"
             logger.warning("console: %s", self.error)

@@ -8,6 +8,8 @@ runs it in a thread. Each call has a timeout; what fails is recorded in `errors`
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,8 @@ class Broker:
     rack: str | None
     up: bool
     controller: bool
+    # registered, but refused or dropped the console's own connection (PLAINTEXT clusters only)
+    unreachable: bool = False
 
 
 @dataclass
@@ -107,7 +111,7 @@ class Snapshot:
 
     @property
     def live_brokers(self) -> set[int]:
-        return {b.node_id for b in self.brokers if b.up}
+        return {b.node_id for b in self.brokers if b.up and not b.unreachable}
 
     def log_end_offset(self, topic: str, partition: int) -> int | None:
         t = self.topics.get(topic)
@@ -119,7 +123,11 @@ class Snapshot:
         return None
 
 
-def take_snapshot(admin: Any, timeout_s: float, *, with_groups: bool = True) -> Snapshot:
+def take_snapshot(
+    admin: Any, timeout_s: float, *, plaintext: bool = True, with_groups: bool = True
+) -> Snapshot:
+    """plaintext: the listeners take a bare Kafka request (no TLS, no SASL), so DescribeLogDirs goes over a
+    plain socket to each broker and a broker that refuses it is shown as unreachable."""
     snap = Snapshot(taken_at_s=time.time())
     try:
         metadata = admin.list_topics(timeout=timeout_s)
@@ -129,17 +137,19 @@ def take_snapshot(admin: Any, timeout_s: float, *, with_groups: bool = True) -> 
     snap.cluster_id = metadata.cluster_id
     snap.controller_id = metadata.controller_id if metadata.controller_id >= 0 else None
     _read_topics(snap, metadata)
-    _read_brokers(snap, admin, metadata, timeout_s)
-    for step in (_read_offsets, _read_min_isr, _read_log_dirs):
-        try:
-            step(snap, admin, timeout_s)
-        except _FAILURES as exc:  # one failed step leaves its columns empty, the rest is still shown
-            snap.errors.append(f"{step.__name__.removeprefix('_read_')}: {describe_error(exc)}")
+    _read_brokers(snap, metadata)
+    steps: list[Callable[[Snapshot, Any, float], None]] = [_read_offsets, _read_min_isr, _read_racks]
+    if plaintext:
+        steps.append(_read_log_dirs)
     if with_groups:
-        try:
-            _read_groups(snap, admin, timeout_s)
-        except _FAILURES as exc:
-            snap.errors.append(f"groups: {describe_error(exc)}")
+        steps.append(_read_groups)
+    # side by side: a dead broker costs one timeout, not one per step (each step fills its own fields)
+    with ThreadPoolExecutor(len(steps), thread_name_prefix="console-snapshot") as pool:
+        for step, future in [(step, pool.submit(step, snap, admin, timeout_s)) for step in steps]:
+            try:
+                future.result()
+            except _FAILURES as exc:  # one failed step leaves its columns empty, the rest is still shown
+                snap.errors.append(f"{step.__name__.removeprefix('_read_')}: {describe_error(exc)}")
     return snap
 
 
@@ -165,27 +175,21 @@ def _read_topics(snap: Snapshot, metadata: Any) -> None:
         )
 
 
-def _read_brokers(snap: Snapshot, admin: Any, metadata: Any, timeout_s: float) -> None:
-    racks: dict[int, str | None] = {}
-    try:
-        cluster = admin.describe_cluster(request_timeout=timeout_s).result(timeout=timeout_s)
-        racks = {node.id: node.rack for node in cluster.nodes}
-    except _FAILURES as exc:  # DescribeCluster is newer than Metadata: racks are optional
-        snap.errors.append(f"DescribeCluster: {describe_error(exc)}")
+def _read_brokers(snap: Snapshot, metadata: Any) -> None:
     holders = {r for t in snap.topics.values() for p in t.partitions for r in p.replicas}
-    states = broker_states(metadata.brokers, holders)
-    for node_id, up in states.items():
+    for node_id, up in broker_states(metadata.brokers, holders).items():
         b = metadata.brokers.get(node_id)
         snap.brokers.append(
-            Broker(
-                node_id,
-                b.host if b else "-",
-                b.port if b else 0,
-                racks.get(node_id),
-                up,
-                node_id == snap.controller_id,
-            )
+            Broker(node_id, b.host if b else "-", b.port if b else 0, None, up, node_id == snap.controller_id)
         )
+
+
+def _read_racks(snap: Snapshot, admin: Any, timeout_s: float) -> None:
+    """Racks come from DescribeCluster (newer than Metadata: without it they stay unknown)."""
+    cluster = admin.describe_cluster(request_timeout=timeout_s).result(timeout=timeout_s)
+    racks = {node.id: node.rack for node in cluster.nodes}
+    for broker in snap.brokers:
+        broker.rack = racks.get(broker.node_id)
 
 
 def _read_offsets(snap: Snapshot, admin: Any, timeout_s: float) -> None:
@@ -197,16 +201,27 @@ def _read_offsets(snap: Snapshot, admin: Any, timeout_s: float) -> None:
     ]
     if not tps:
         return
-    for spec, attr in ((OffsetSpec.earliest(), "log_start_offset"), (OffsetSpec.latest(), "log_end_offset")):
-        futures = admin.list_offsets(
-            {TopicPartition(name, p.partition): spec for name, p in tps}, request_timeout=timeout_s
+    requests = [
+        (
+            attr,
+            admin.list_offsets(
+                {TopicPartition(name, p.partition): spec for name, p in tps}, request_timeout=timeout_s
+            ),
         )
+        for spec, attr in (
+            (OffsetSpec.earliest(), "log_start_offset"),
+            (OffsetSpec.latest(), "log_end_offset"),
+        )
+    ]
+    deadline = time.monotonic() + timeout_s
+    for attr, futures in requests:
         by_tp = {(tp.topic, tp.partition): f for tp, f in futures.items()}
         for name, p in tps:
             try:
-                setattr(p, attr, by_tp[(name, p.partition)].result(timeout=timeout_s).offset)
-            except _FAILURES:  # a partition without a leader right now: left unknown
-                pass
+                found = by_tp[(name, p.partition)].result(timeout=max(0.0, deadline - time.monotonic()))
+            except _FAILURES:  # a partition whose leader does not answer right now: left unknown
+                continue
+            setattr(p, attr, found.offset)
 
 
 def _read_min_isr(snap: Snapshot, admin: Any, timeout_s: float) -> None:
@@ -233,7 +248,10 @@ def _read_log_dirs(snap: Snapshot, admin: Any, timeout_s: float) -> None:
     for broker in snap.brokers:
         if not broker.up:
             continue
-        for log_dir in describe_log_dirs(broker.node_id, (broker.host, broker.port), timeout_s):
+        dirs = describe_log_dirs(broker.node_id, (broker.host, broker.port), timeout_s)
+        if len(dirs) == 1 and dirs[0].unreachable:
+            broker.unreachable = True
+        for log_dir in dirs:
             snap.log_dirs.append(log_dir)
             for tp, size in log_dir.partition_bytes.items():
                 p = leaders.get(tp)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ logger = logging.getLogger("brook.console")
 
 _HERE = Path(__file__).parent
 _T = TypeVar("_T")
+_SLOW_CALL_S = 2.0
 CONSOLE_KEY: web.AppKey[Console] = web.AppKey("console")
 
 
@@ -50,9 +52,11 @@ class Console:
 
         self.settings = settings
         self.admin = AdminClient(self.kafka_config())
+        protocol = settings.client_config.get("security.protocol", "PLAINTEXT")
+        self.plaintext = protocol.upper() == "PLAINTEXT"
         self._producer: Any = None
         self.sampler = Sampler(
-            lambda: take_snapshot(self.admin, settings.timeout_s),
+            lambda: take_snapshot(self.admin, settings.timeout_s, plaintext=self.plaintext),
             interval_s=settings.interval_s,
             timeout_s=settings.timeout_s,
         )
@@ -83,6 +87,7 @@ class Console:
     async def call(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         """A blocking cluster call in a worker thread, bounded in time (each client call inside also has
         timeout_s; this limit catches a client that hangs anyway)."""
+        started = time.monotonic()
         try:
             return await asyncio.wait_for(
                 asyncio.to_thread(fn, *args, **kwargs), timeout=self.settings.timeout_s * 3
@@ -91,9 +96,17 @@ class Console:
             from brook.console.operations import ConsoleError
 
             raise ConsoleError(f"the cluster did not answer within {self.settings.timeout_s * 3:.0f} s")
+        finally:
+            took_s = time.monotonic() - started
+            if took_s > _SLOW_CALL_S:
+                logger.warning("console: %s took %.1f s", getattr(fn, "__name__", fn), took_s)
 
-    def render(self, request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
-        """The whole page, or only its live block with ?fragment=1 (what console.js swaps in)."""
+    async def render(
+        self, request: web.Request, name: str, status: int = 200, **context: Any
+    ) -> web.Response:
+        """The whole page, or only its live block with ?fragment=1 (what console.js swaps in). Rendered in a
+        worker thread: a 1,000-row table takes tens of milliseconds, and in a broker process this loop is
+        the broker's."""
         template = self.templates.get_template(name)
         sampler = self.sampler
         context.update(
@@ -104,11 +117,14 @@ class Console:
             error=context.get("error") or request.query.get("error"),
             path=request.path,
         )
-        if request.query.get("fragment") == "1":
-            ctx = template.new_context(context)
-            text = "".join(template.blocks["live"](ctx))
-        else:
-            text = template.render(context)
+        fragment = request.query.get("fragment") == "1"
+
+        def render() -> str:
+            if fragment:
+                return "".join(template.blocks["live"](template.new_context(context)))
+            return template.render(context)
+
+        text = await asyncio.to_thread(render)
         return web.Response(text=text, status=status, content_type="text/html")
 
 

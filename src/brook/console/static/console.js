@@ -90,6 +90,8 @@ function connect() {
   let first = true;
   events.addEventListener("open", () => setStatus("live"));
   events.addEventListener("error", () => setStatus("reconnecting…", true));
+  // a browser allows 6 connections per host: a page left behind must not keep its stream open
+  window.addEventListener("pagehide", () => events.close());
   events.addEventListener("snapshot", () => {
     if (first) { first = false; return; } // the page was rendered from this snapshot already
     refreshLive();
