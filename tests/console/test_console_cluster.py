@@ -3,6 +3,7 @@ a killed broker shows as down, and its partitions as under-replicated, within se
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 
@@ -69,6 +70,10 @@ def test_a_killed_broker_shows_as_down_and_its_partitions_under_replicated(brows
         under_s = time.monotonic() - killed_at
         assert _text(browser, "#brokers-up") == "2 / 3"
         assert _text(browser, "#offline") == "0"  # brokers 0 and 1 lead everything now
+        if os.environ.get("BROOK_CONSOLE_SCREENSHOTS"):  # docs/console.md's picture of a failure
+            browser.save_screenshot(
+                os.path.join(os.environ["BROOK_CONSOLE_SCREENSHOTS"], "overview-cluster.png")
+            )
         shown = (
             f"broker shown unreachable after {first_sign_s:.1f}s, down (deregistered) after {down_s:.1f}s, "
             f"its partitions under-replicated after {under_s:.1f}s"
