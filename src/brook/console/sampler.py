@@ -14,6 +14,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Executor
 
 from brook.console.model import lag_of, rate_per_s
 from brook.console.snapshot import Snapshot
@@ -36,18 +37,27 @@ class History:
         self.samples.append((at_s, value))
 
     def rate(self, window_s: float = _RATE_WINDOW_S) -> float | None:
-        if not self.samples:
+        samples = list(self.samples)  # one copy: pages read this from their rendering thread
+        if not samples:
             return None
-        newest = self.samples[-1][0]
-        recent = [s for s in self.samples if s[0] >= newest - window_s]
-        if len(recent) < 2 and len(self.samples) >= 2:
-            recent = list(self.samples)[-2:]
+        newest = samples[-1][0]
+        recent = [s for s in samples if s[0] >= newest - window_s]
+        if len(recent) < 2 and len(samples) >= 2:
+            recent = samples[-2:]
         return rate_per_s(recent)
 
 
 class Sampler:
-    def __init__(self, take: Callable[[], Snapshot], *, interval_s: float, timeout_s: float) -> None:
+    def __init__(
+        self,
+        take: Callable[[], Snapshot],
+        *,
+        interval_s: float,
+        timeout_s: float,
+        executor: Executor | None = None,
+    ) -> None:
         self._take = take
+        self._executor = executor
         self.interval_s = interval_s
         self.timeout_s = timeout_s
         self.snapshot: Snapshot | None = None
@@ -96,7 +106,10 @@ class Sampler:
     async def _refresh_once(self) -> None:
         started = time.monotonic()
         try:
-            snap = await asyncio.wait_for(asyncio.to_thread(self._take), timeout=self.timeout_s * 3)
+            snap = await asyncio.wait_for(
+                asyncio.get_running_loop().run_in_executor(self._executor, self._take),
+                timeout=self.timeout_s * 3,
+            )
             if time.monotonic() - started > self.timeout_s:
                 logger.warning("console: a snapshot took %.1f s", time.monotonic() - started)
         except TimeoutError:

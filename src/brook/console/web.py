@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +33,7 @@ logger = logging.getLogger("brook.console")
 _HERE = Path(__file__).parent
 _T = TypeVar("_T")
 _SLOW_CALL_S = 2.0
+_THREADS = 8
 CONSOLE_KEY: web.AppKey[Console] = web.AppKey("console")
 
 
@@ -55,10 +58,14 @@ class Console:
         protocol = settings.client_config.get("security.protocol", "PLAINTEXT")
         self.plaintext = protocol.upper() == "PLAINTEXT"
         self._producer: Any = None
+        # the console's own threads: in a broker process the loop's default executor is the broker's
+        # (fsync, ZooKeeper), and a slow cluster call must not hold those
+        self.executor = ThreadPoolExecutor(_THREADS, thread_name_prefix="brook-console")
         self.sampler = Sampler(
             lambda: take_snapshot(self.admin, settings.timeout_s, plaintext=self.plaintext),
             interval_s=settings.interval_s,
             timeout_s=settings.timeout_s,
+            executor=self.executor,
         )
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(_HERE / "templates"),
@@ -90,7 +97,10 @@ class Console:
         started = time.monotonic()
         try:
             return await asyncio.wait_for(
-                asyncio.to_thread(fn, *args, **kwargs), timeout=self.settings.timeout_s * 3
+                asyncio.get_running_loop().run_in_executor(
+                    self.executor, functools.partial(fn, *args, **kwargs)
+                ),
+                timeout=self.settings.timeout_s * 3,
             )
         except TimeoutError:
             from brook.console.operations import ConsoleError
@@ -124,7 +134,7 @@ class Console:
                 return "".join(template.blocks["live"](template.new_context(context)))
             return template.render(context)
 
-        text = await asyncio.to_thread(render)
+        text = await asyncio.get_running_loop().run_in_executor(self.executor, render)
         return web.Response(text=text, status=status, content_type="text/html")
 
 
@@ -192,6 +202,7 @@ def build_app(console: Console) -> web.Application:
 
     async def stop_sampler(_app: web.Application) -> None:
         await console.sampler.stop()
+        console.executor.shutdown(wait=False, cancel_futures=True)
 
     app.on_cleanup.append(stop_sampler)
     return app
