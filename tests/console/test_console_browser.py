@@ -3,8 +3,11 @@ renders real data, updates live, and its forms change the cluster (checked throu
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -340,3 +343,28 @@ def test_unknown_topic_and_group_pages_say_so(browser, url):
     assert "Topic no-such-topic not found" in _text(browser, "h1")
     browser.get(url + "/groups/no-such-group")
     assert "Consumer group no-such-group not found" in _text(browser, "h1")
+
+
+def test_a_cross_site_form_post_is_refused(url, admin):
+    request = urllib.request.Request(
+        url + "/topics",
+        data=b"name=from-elsewhere&partitions=1",
+        headers={"Origin": "http://evil.example", "Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 403
+    assert "from-elsewhere" not in admin.list_topics(timeout=10).topics
+
+
+def test_the_event_stream_announces_new_snapshots(url):
+    with urllib.request.urlopen(url + "/events", timeout=30) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        events = []
+        while len(events) < 2:
+            line = stream.readline().decode()
+            if line.startswith("data: "):
+                events.append(json.loads(line[len("data: ") :]))
+    assert events[1]["version"] > events[0]["version"]
+    assert events[1]["taken_at_s"] > events[0]["taken_at_s"]

@@ -186,7 +186,9 @@ async def _events(request: web.Request) -> web.StreamResponse:
                 continue
             version = new
             snap = console.sampler.snapshot
-            data = json.dumps({"version": version, "taken_at_s": snap.taken_at_s if snap else None})
+            if snap is None:  # nothing sampled yet: nothing to show
+                continue
+            data = json.dumps({"version": version, "taken_at_s": snap.taken_at_s})
             await response.write(f"event: snapshot\ndata: {data}\n\n".encode())
     return response
 
