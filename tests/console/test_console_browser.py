@@ -301,7 +301,10 @@ def test_group_lag_appears_and_falls_to_zero_as_the_consumer_catches_up(browser,
         wait_until(lambda: _text(browser, "#total-lag") == "0", 30, "lag 0, live")
         assert _text(browser, "tr[data-tp='lagging/0'] td.committed") == "30"
         points = browser.find_element(By.CSS_SELECTOR, "#lag-chart polyline").get_attribute("points")
-        assert len(points.split()) >= 2  # sampled over time: 20 then 0
+        heights = [float(point.split(",")[1]) for point in points.split()]
+        # sampled over time: lag 20 (the chart's top, y=0) earlier, lag 0 (its bottom, y=160) last
+        assert 0.0 in heights[:-1]
+        assert heights[-1] == 160.0
         _shot(browser, "group")
     finally:
         consumer.close()

@@ -30,7 +30,9 @@ def _text(browser, css: str) -> str:
 
 def test_a_killed_broker_shows_as_down_and_its_partitions_under_replicated(browser, cluster):
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
-    admin.create_topics([NewTopic("replicated", 6, 3)])["replicated"].result(30)
+    admin.create_topics([NewTopic("replicated", 6, 3, config={"min.insync.replicas": "3"})])[
+        "replicated"
+    ].result(30)
     cluster.wait_until(
         lambda: all(
             len((cluster.partition_state("replicated", p) or {}).get("isr", [])) == 3 for p in range(6)
@@ -53,6 +55,7 @@ def test_a_killed_broker_shows_as_down_and_its_partitions_under_replicated(brows
             "three brokers up",
         )
         wait_until(lambda: _text(browser, "#under-replicated") == "0", 30, "no under-replicated partitions")
+        assert _text(browser, "#under-min-isr") == "0"
 
         cluster.kill(2)
         killed_at = time.monotonic()
@@ -70,6 +73,7 @@ def test_a_killed_broker_shows_as_down_and_its_partitions_under_replicated(brows
         under_s = time.monotonic() - killed_at
         assert _text(browser, "#brokers-up") == "2 / 3"
         assert _text(browser, "#offline") == "0"  # brokers 0 and 1 lead everything now
+        assert _text(browser, "#under-min-isr") == "6"  # ISR 2 < min.insync.replicas 3
         if os.environ.get("BROOK_CONSOLE_SCREENSHOTS"):  # docs/console.md's picture of a failure
             browser.save_screenshot(
                 os.path.join(os.environ["BROOK_CONSOLE_SCREENSHOTS"], "overview-cluster.png")
