@@ -32,6 +32,8 @@ system-deps:
 	dpkg -s zookeeper >/dev/null 2>&1 || missing="$$missing zookeeper"; \
 	dpkg -s golang-github-shopify-sarama-dev >/dev/null 2>&1 || missing="$$missing golang-github-shopify-sarama-dev"; \
 	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi

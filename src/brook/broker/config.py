@@ -275,6 +275,10 @@ BROKER_DEFAULTS: dict[str, str] = {
     "authorizer.class.name": "",
     "super.users": "",
     "allow.everyone.if.no.acl.found": "false",
+    # brook's own: the web console served from the broker process at http://<host>:<port>/ (-1: off, 0: any
+    # free port); it is a Kafka client of this broker's listener
+    "brook.console.port": "-1",
+    "brook.console.host": "127.0.0.1",
 }
 
 

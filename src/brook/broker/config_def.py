@@ -303,4 +303,6 @@ BROKER_KEYS: dict[str, ConfigKey] = {
     "authorizer.class.name": ConfigKey("STRING", _authorizer_class),
     "super.users": _STRING,
     "allow.everyone.if.no.acl.found": _BOOLEAN,
+    "brook.console.port": ConfigKey("INT", between(-1, 65535)),
+    "brook.console.host": _STRING,
 }

@@ -12,6 +12,7 @@ from brook import __version__
 from brook.cli._common import CliError, debug_option
 from brook.cli.acl import acl
 from brook.cli.cluster import cluster
+from brook.cli.console import console
 from brook.cli.consume import consume
 from brook.cli.dump_log import dump_log
 from brook.cli.group import group
@@ -75,6 +76,7 @@ for _command in (
     transactions,
     user,
     acl,
+    console,
 ):
     cli.add_command(_command)
 

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -211,6 +212,7 @@ async def _main(config: object) -> int:
         await broker.abort_start()
         return 1
     host, _ = config.listener
+    console = await _maybe_start_console(config, broker.bound_port)
     click.echo(
         f"brook {__version__} ready on {host}:{broker.bound_port} "
         f"(data: {','.join(str(d) for d in broker.log_dirs)}, node {broker.node_id}, "
@@ -218,5 +220,33 @@ async def _main(config: object) -> int:
     )
     sys.stdout.flush()
     await stop.wait()
+    if console is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(console.cleanup(), timeout=_LEFTOVER_TASKS_S)
     await broker.stop()
     return 0
+
+
+async def _maybe_start_console(config: object, broker_port: int) -> Any:
+    """The web console in this process when brook.console.port is set (>= 0): a Kafka client of this broker's
+    listener, like `brook console`. A console that cannot start is logged; the broker runs on without it."""
+    from brook.broker.config import BrokerConfig
+
+    assert isinstance(config, BrokerConfig)
+    port = int(config.get("brook.console.port"))
+    if port < 0:
+        return None
+    from brook.console import ConsoleSettings, start_console
+
+    host, _ = config.listener
+    client_host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    console_host = config.get("brook.console.host")
+    try:
+        runner, _, bound = await start_console(
+            ConsoleSettings(bootstrap=f"{client_host}:{broker_port}", host=console_host, port=port)
+        )
+    except OSError as exc:
+        logger.error("console: cannot listen on %s:%s: %s", console_host, port, exc)
+        return None
+    click.echo(f"brook console on http://{console_host}:{bound}/")
+    return runner

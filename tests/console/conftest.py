@@ -1,0 +1,105 @@
+"""Console tests: a real broker (or cluster) with the console, driven by Debian's headless Chromium through
+Selenium and Debian's chromedriver (no browser download). One browser per test module."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+_CONSOLE_LINE = re.compile(r"brook console on http://(?P<host>[\d.]+):(?P<port>\d+)/")
+_T = TypeVar("_T")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def console_url(output: Callable[[], list[str]], timeout_s: float = 30.0) -> str:
+    """The console's address from its start line ('brook console on http://127.0.0.1:PORT/')."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for line in output():
+            match = _CONSOLE_LINE.search(line)
+            if match:
+                return f"http://{match.group('host')}:{match.group('port')}"
+        time.sleep(0.05)
+    raise AssertionError("the console did not print its address:\n" + "\n".join(output()))
+
+
+def wait_until(predicate: Callable[[], _T], timeout_s: float, what: str) -> _T:
+    """Poll until predicate() is truthy (exceptions count as not yet); fail naming `what` after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    last: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except Exception as exc:  # noqa: BLE001 (a page between two live updates: try again)
+            last = exc
+        else:
+            if value:
+                return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last error: {last!r})")
+
+
+class ConsoleProcess:
+    """`brook console` in a child process, on a free port."""
+
+    def __init__(self, bootstrap: str, *extra: str) -> None:
+        self.output: deque[str] = deque(maxlen=2000)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "brook", "console", "-b", bootstrap, "--port", "0", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
+        self.url = console_url(lambda: list(self.output))
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line.rstrip("\n"))
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(5)
+        if self.process.stdout is not None and not self._reader.is_alive():
+            self.process.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()

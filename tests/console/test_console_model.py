@@ -1,0 +1,139 @@
+"""The console's decisions (brook.console.model) and the sampler's bookkeeping, called directly."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from brook.console.log_dirs import LogDir
+from brook.console.model import (
+    PartitionHealth,
+    broker_states,
+    clamp_reset,
+    group_state_name,
+    lag_of,
+    partition_health,
+    rate_per_s,
+    show_bytes,
+    svg_polyline,
+)
+from brook.console.sampler import Sampler
+from brook.console.snapshot import Group, Partition, Snapshot, Topic
+
+
+def test_partition_health_counts_offline_under_replicated_and_under_min_isr():
+    live = {0, 1}
+    partitions = [
+        (0, [0, 1, 2], [0, 1, 2], 2),  # healthy
+        (1, [0, 1, 2], [0, 1], 2),  # under-replicated, at min ISR
+        (0, [0, 1, 2], [0], 2),  # under-replicated and under min ISR
+        (-1, [2], [2], 1),  # no leader: offline
+        (2, [2, 0], [2, 0], 1),  # leader on a broker that is not live: offline
+    ]
+    assert partition_health(partitions, live) == PartitionHealth(
+        total=5, online=3, offline=2, under_replicated=2, under_min_isr=1
+    )
+
+
+def test_a_broker_holding_replicas_but_missing_from_metadata_is_down():
+    assert broker_states(live=[0, 2], replica_holders=[0, 1, 2, 1]) == {0: True, 1: False, 2: True}
+
+
+def test_rate_between_oldest_and_newest_sample():
+    assert rate_per_s([(10.0, 100), (12.0, 150), (14.0, 300)]) == 50.0
+    assert rate_per_s([(10.0, 100)]) is None
+    assert rate_per_s([(10.0, 100), (10.0, 200)]) is None
+    assert rate_per_s([(10.0, 500), (12.0, 100)]) == 0.0  # a recreated topic: no negative rate
+
+
+def test_lag_is_log_end_minus_committed_and_unknown_without_either():
+    assert lag_of(10, 25) == 15
+    assert lag_of(25, 25) == 0
+    assert lag_of(30, 25) == 0
+    assert lag_of(None, 25) is None
+    assert lag_of(-1, 25) is None
+    assert lag_of(10, None) is None
+
+
+@pytest.mark.parametrize(
+    ("strategy", "committed", "value", "expected"),
+    [
+        ("earliest", 50, None, 10),
+        ("latest", 50, None, 100),
+        ("offset", 50, 42, 42),
+        ("offset", 50, 5, 10),  # below the log start: clamped
+        ("offset", 50, 500, 100),  # past the log end: clamped
+        ("shift", 50, -15, 35),
+        ("shift", 50, -100, 10),
+        ("shift", None, 5, 15),  # nothing committed: from the log start
+        ("timestamp", 50, 77, 77),
+        ("timestamp", 50, -1, 100),  # no record at or after the time: the log end
+    ],
+)
+def test_reset_targets_follow_kafka_consumer_groups(strategy, committed, value, expected):
+    assert clamp_reset(strategy, low=10, high=100, committed=committed, value=value) == expected
+
+
+def test_unknown_reset_strategy_is_refused():
+    with pytest.raises(ValueError, match="unknown reset strategy"):
+        clamp_reset("sideways", low=0, high=1, committed=None, value=None)
+
+
+def test_bytes_are_shown_as_json_text_or_base64():
+    assert show_bytes(None).kind == "null"
+    shown = show_bytes(b'{"a":1,"b":[1,2]}')
+    assert shown.kind == "json"
+    assert shown.text == '{\n  "a": 1,\n  "b": [\n    1,\n    2\n  ]\n}'
+    assert show_bytes(b"plain words").kind == "text"
+    assert show_bytes(b"{not json").kind == "text"
+    binary = b"\x00\x01\xff"
+    assert show_bytes(binary).kind == "base64"
+    assert base64.b64decode(show_bytes(binary).text) == binary
+    assert show_bytes(b"ctrl\x01char").kind == "base64"  # valid UTF-8 but not text
+
+
+def test_svg_polyline_scales_into_the_box():
+    assert svg_polyline([], width=100, height=50) == ""
+    assert svg_polyline([(0.0, 0.0), (5.0, 10.0), (10.0, 5.0)], width=100, height=50) == (
+        "0.0,50.0 50.0,0.0 100.0,25.0"
+    )
+
+
+def test_group_states_use_kafkas_spelling():
+    class State:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    assert group_state_name(State("STABLE")) == "Stable"
+    assert group_state_name(State("PREPARING_REBALANCING")) == "PreparingRebalance"
+    assert group_state_name(State("EMPTY")) == "Empty"
+
+
+def _snapshot(at_s: float, log_end: int, committed: int) -> Snapshot:
+    snap = Snapshot(taken_at_s=at_s)
+    snap.topics["t"] = Topic("t", False, [Partition(0, 0, [0], [0], 0, log_end, 10 * log_end)])
+    snap.topics["__consumer_offsets"] = Topic("__consumer_offsets", True, [Partition(0, 0, [0], [0], 0, 999)])
+    snap.groups["g"] = Group("g", "Stable", "consumer", [], 0, {("t", 0): committed})
+    snap.log_dirs.append(LogDir(0, "/data", size_bytes=10 * log_end))
+    return snap
+
+
+def test_sampler_rates_and_lag_history_come_from_successive_snapshots():
+    sampler = Sampler(lambda: Snapshot(0.0), interval_s=1.0, timeout_s=1.0)
+    sampler.record(_snapshot(100.0, log_end=0, committed=0))
+    sampler.record(_snapshot(102.0, log_end=100, committed=40))
+    sampler.record(_snapshot(104.0, log_end=200, committed=200))
+    assert sampler.messages_in.rate() == 50.0  # internal topics are not counted
+    assert sampler.messages_out.rate() == 50.0
+    assert sampler.bytes_on_disk.rate() == 500.0
+    assert sampler.topic_rate("t") == 50.0
+    assert list(sampler.group_lag["g"].samples) == [(100.0, 0), (102.0, 60), (104.0, 0)]
+
+
+def test_sampler_forgets_a_deleted_topic():
+    sampler = Sampler(lambda: Snapshot(0.0), interval_s=1.0, timeout_s=1.0)
+    sampler.record(_snapshot(100.0, log_end=10, committed=0))
+    empty = Snapshot(taken_at_s=101.0)
+    sampler.record(empty)
+    assert sampler.topic_rate("t") is None
