@@ -23,7 +23,16 @@ from pathlib import Path
 
 from brokers import ProcStats, _free_port, _wait_for_port
 
-__all__ = ["JVM_OPTS", "KAFKA_LIB", "KAFKA_VERSION", "SETTINGS", "KafkaBroker", "java_classpath"]
+__all__ = [
+    "JVM_OPTS",
+    "KAFKA_LIB",
+    "KAFKA_VERSION",
+    "SETTINGS",
+    "KafkaBroker",
+    "KafkaCluster",
+    "java_classpath",
+    "new_cluster_id",
+]
 
 KAFKA_LIB = Path(__file__).resolve().parent.parent / "build" / "bench-kafka" / "lib"
 # bin/kafka-server-start.sh's KAFKA_HEAP_OPTS and kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS.
@@ -67,6 +76,11 @@ def java_classpath() -> str | None:
     return str(KAFKA_LIB / "*")
 
 
+def new_cluster_id() -> str:
+    """A cluster id as `kafka-storage random-uuid` prints it: 16 random bytes, URL-safe base64, unpadded."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
 def kafka_version() -> str:
     jars = sorted(KAFKA_LIB.glob("kafka_2.13-*.jar"))
     return jars[0].name.removeprefix("kafka_2.13-").removesuffix(".jar") if jars else "?"
@@ -80,29 +94,47 @@ class KafkaBroker:
 
     name = "kafka"
 
-    def __init__(self, classpath: str, overrides: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        classpath: str,
+        overrides: dict[str, str] | None = None,
+        *,
+        node_id: int = 1,
+        roles: str = "broker,controller",
+        voters: str | None = None,
+        cluster_id: str | None = None,
+    ) -> None:
+        """One node; `voters` (node@host:port) names the KRaft controller when this node is not one."""
         self.classpath = classpath
+        self.roles = roles
         self.dir = Path(tempfile.mkdtemp(prefix="kafka-bench-"))
         self.port = _free_port()
         self.controller_port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        listeners = []
+        if "broker" in roles:
+            listeners.append(f"PLAINTEXT://127.0.0.1:{self.port}")
+        if "controller" in roles:
+            listeners.append(f"CONTROLLER://127.0.0.1:{self.controller_port}")
+            voters = voters or f"{node_id}@127.0.0.1:{self.controller_port}"
         props = {
-            "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "process.roles": roles,
+            "node.id": str(node_id),
+            "controller.quorum.voters": str(voters),
+            "listeners": ",".join(listeners),
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(self.dir / "data"),
             **SETTINGS,
             **(overrides or {}),
         }
+        if "broker" in roles:
+            props["advertised.listeners"] = f"PLAINTEXT://127.0.0.1:{self.port}"
+            props["inter.broker.listener.name"] = "PLAINTEXT"
         self.config = self.dir / "server.properties"
         self.config.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.dir / "log4j2.properties").write_text(_LOG4J2.format(log=self.dir / "server.log"))
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = cluster_id or new_cluster_id()
         self._java(
             ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config)], check=True
         )
@@ -115,7 +147,7 @@ class KafkaBroker:
         log4j = f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}"
         cmd = ["java", *JVM_OPTS, log4j, "-cp", self.classpath, "kafka.Kafka", str(self.config)]
         self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_for_port(self.port, 120.0)
+        _wait_for_port(self.port if "broker" in self.roles else self.controller_port, 120.0)
         return self
 
     def restart_after_kill(self) -> float:
@@ -149,3 +181,51 @@ class KafkaBroker:
                 self.process.kill()
                 self.process.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class KafkaCluster:
+    """`size` Kafka brokers and one KRaft controller of their own (four JVMs), as a deployment runs them."""
+
+    name = "kafka"
+
+    def __init__(self, classpath: str, size: int = 3, overrides: dict[str, str] | None = None) -> None:
+        cluster_id = new_cluster_id()
+        self.controller = KafkaBroker(classpath, node_id=100, roles="controller", cluster_id=cluster_id)
+        voters = f"100@127.0.0.1:{self.controller.controller_port}"
+        self.brokers = [
+            KafkaBroker(
+                classpath, overrides, node_id=i + 1, roles="broker", voters=voters, cluster_id=cluster_id
+            )
+            for i in range(size)
+        ]
+
+    def start(self) -> KafkaCluster:
+        self.controller.start()
+        for broker in self.brokers:
+            broker.start()
+        return self
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(b.bootstrap for b in self.brokers)
+
+    @property
+    def stats(self) -> GroupStats:
+        return GroupStats([n.stats for n in (self.controller, *self.brokers)])
+
+    def close(self) -> None:
+        for node in (*self.brokers, self.controller):
+            node.close()
+
+
+class GroupStats:
+    """CPU seconds and RSS bytes summed over a cluster's processes (brokers, controller or ZooKeeper)."""
+
+    def __init__(self, members: list[ProcStats]) -> None:
+        self.members = members
+
+    def cpu_s(self) -> float:
+        return sum(m.cpu_s() for m in self.members)
+
+    def rss_bytes(self) -> int:
+        return sum(m.rss_bytes() for m in self.members)
