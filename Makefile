@@ -135,8 +135,11 @@ $(BENCH_KAFKA_STAMP): bench/kafka/pom.xml | system-deps
 		-Dlib.dir=$(CURDIR)/build/bench-kafka/lib package
 	touch $@
 
-bench: $(TEST_STAMP) $(BENCH_KAFKA_STAMP)
+# The interleaved brook/Kafka/Tansu rounds, then 3 replicating brokers, then the wide workloads (bench/README.md).
+bench: $(TEST_STAMP) $(BENCH_KAFKA_STAMP) system-deps
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/cluster_bench.py $(BENCH_CLUSTER_ARGS)
+	$(BIN)/python bench/scale_bench.py $(BENCH_SCALE_ARGS)
 
 bench-smoke: $(TEST_STAMP)
 	$(BIN)/python bench/run.py --smoke
