@@ -128,8 +128,20 @@ fuzz: $(TEST_STAMP)
 	$(BIN)/python tests/fuzz/fuzz_requests.py .fuzz/corpus tests/fuzz/corpus \
 		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=.fuzz/crash-
 
-bench: $(TEST_STAMP)
-	$(BIN)/python bench/run.py
+# Apache Kafka itself, the benchmark's peer, and its perf-test tools: Maven Central jars (bench/kafka/pom.xml) copied
+# into build/bench-kafka/lib, downloads cached in M2_REPO. Only `make bench` needs them, never `make test`.
+BENCH_KAFKA_STAMP := build/bench-kafka/.built
+$(BENCH_KAFKA_STAMP): bench/kafka/pom.xml | system-deps
+	rm -rf build/bench-kafka/lib
+	mvn -q -B -Dstyle.color=never -Dmaven.repo.local=$(M2_REPO) -f bench/kafka/pom.xml \
+		-Dlib.dir=$(CURDIR)/build/bench-kafka/lib package
+	touch $@
+
+# The interleaved brook/Kafka/Tansu rounds, then 3 replicating brokers, then the wide workloads (bench/README.md).
+bench: $(TEST_STAMP) $(BENCH_KAFKA_STAMP) system-deps
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/cluster_bench.py $(BENCH_CLUSTER_ARGS)
+	$(BIN)/python bench/scale_bench.py $(BENCH_SCALE_ARGS)
 	$(BIN)/python bench/security_bench.py
 
 bench-smoke: $(TEST_STAMP)

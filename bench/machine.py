@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import socket
+import statistics
 import tempfile
 import threading
 import time
 
-__all__ = ["disk_write_mb_s", "loopback_mb_s"]
+__all__ = ["disk_write_mb_s", "limits", "loopback_mb_s"]
 
 MIB = 1024 * 1024
 
@@ -56,3 +57,16 @@ def disk_write_mb_s(total_bytes: int, *, fsync: bool) -> float:
             os.fsync(fd)
         elapsed = time.perf_counter() - start
     return total_bytes / elapsed / 1e6
+
+
+def limits(total_bytes: int) -> dict[str, float]:
+    """Loopback and disk, the median of three each: the page cache's writeback makes single figures jump."""
+    return {
+        "loopback TCP MB/s": statistics.median(loopback_mb_s(total_bytes) for _ in range(3)),
+        "disk write MB/s (no fsync)": statistics.median(
+            disk_write_mb_s(total_bytes, fsync=False) for _ in range(3)
+        ),
+        "disk write MB/s (fsync at end)": statistics.median(
+            disk_write_mb_s(total_bytes, fsync=True) for _ in range(3)
+        ),
+    }

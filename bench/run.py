@@ -1,20 +1,24 @@
-"""brook side by side with a peer broker (Tansu 0.6.0, Rust, memory-only), as ratios from one run.
+"""brook side by side with Apache Kafka 4.x (JVM, KRaft, on disk) and Tansu 0.6.0 (Rust, memory-only).
 
-    python bench/run.py              # full: several A,B,B,A rounds, then the 1 GB RSS/restart check
-    python bench/run.py --smoke      # seconds: tiny sizes, one round (CI)
-    python bench/run.py --brokers brook --workloads produce-1k-a1-p1   # one figure while working
+    python bench/run.py              # full: several A,B,C,C,B,A rounds, then the 1 GB RSS/restart check
+    python bench/run.py --smoke      # seconds: tiny sizes, one round, brook and Tansu only (CI)
+    python bench/run.py --brokers brook,kafka --workloads produce-1KiB --rounds 1 --scale 0.2
 
 The machine is shared and noisy, so each broker gets a fresh process per session, sessions alternate
-(A, B, B, A, ...) and the table shows medians and brook/peer ratios. Broker CPU per message comes
-from the broker's own CPU clock (/proc/PID/stat), the least noisy figure here. Results are also
-written to bench/results/<time>.json.
+(A, B, C, C, B, A, ...) and the table shows medians and brook/peer ratios; the load average is recorded
+beside every session. Broker CPU per message comes from the broker's own CPU clock (/proc/PID/stat),
+the least noisy figure here. Every workload names its client: [py] is confluent-kafka (librdkafka)
+driven from Python, [java] Kafka's own ProducerPerformance/ConsumerPerformance (java_perf.py). Kafka
+needs `make bench` (it fetches the jars); without them it and the [java] workloads are left out.
+Results are also written to bench/results/<time>.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -22,13 +26,18 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import confluent_kafka
+import java_perf
 import machine
+import report
 import workloads
-from brokers import BrookBroker, PeerBroker, install_peer
+from brokers import PEER_PACKAGE, BrookBroker, PeerBroker, install_peer
+from kafka_broker import JVM_OPTS, KAFKA_VERSION, SETTINGS, KafkaBroker, java_classpath
 from workloads import Sample
 
 MIB = 1024 * 1024
 RESULTS = Path(__file__).resolve().parent / "results"
+CLASSPATH = java_classpath()
 
 
 @dataclass(frozen=True)
@@ -36,20 +45,24 @@ class Sizes:
     rounds: int
     count_1k: int
     count_100: int
-    latency_rate: int
     latency_s: float
     gigabyte_bytes: int
     machine_bytes: int
 
 
-FULL = Sizes(4, 125_000, 1_280_000, 5_000, 10.0, 1024 * MIB, 512 * MIB)
-SMOKE = Sizes(1, 4_000, 20_000, 1_000, 1.0, 16 * MIB, 32 * MIB)
+FULL = Sizes(4, 125_000, 1_280_000, 10.0, 1024 * MIB, 512 * MIB)
+SMOKE = Sizes(1, 4_000, 20_000, 1.0, 16 * MIB, 32 * MIB)
 
 
 @dataclass(frozen=True)
 class Workload:
     name: str
     run: Callable[[Any, Sizes], Sample]
+    java: bool = False
+
+
+def _label(size: int) -> str:
+    return "1KiB" if size == 1024 else f"{size}B"
 
 
 def _produce(topic: str, size: int, partitions: int, acks: str, count: Callable[[Sizes], int]) -> Workload:
@@ -65,7 +78,7 @@ def _produce(topic: str, size: int, partitions: int, acks: str, count: Callable[
             acks=acks,
         )
 
-    return Workload(f"produce {'1KiB' if size == 1024 else f'{size}B'} acks={acks} p{partitions}", run)
+    return Workload(f"produce {_label(size)} acks={acks} p{partitions} [py]", run)
 
 
 def _consume(topic: str, label: str, partitions: int, count: Callable[[Sizes], int]) -> Workload:
@@ -74,17 +87,55 @@ def _consume(topic: str, label: str, partitions: int, count: Callable[[Sizes], i
             broker.bootstrap, broker.stats, topic, count=count(sizes), partitions=partitions
         )
 
-    return Workload(f"consume {label} p{partitions}", run)
+    return Workload(f"consume {label} p{partitions} [py]", run)
 
 
-def _latency() -> Workload:
+def _latency(rate: int) -> Workload:
     def run(broker: Any, sizes: Sizes) -> Sample:
-        workloads.create_topic(broker.bootstrap, "latency", 1)
-        return workloads.latency(
-            broker.bootstrap, broker.stats, "latency", rate=sizes.latency_rate, seconds=sizes.latency_s
+        topic = f"latency-{rate}"
+        workloads.create_topic(broker.bootstrap, topic, 1)
+        return workloads.latency(broker.bootstrap, broker.stats, topic, rate=rate, seconds=sizes.latency_s)
+
+    return Workload(f"latency {rate // 1000}k/s acks=all [py]", run)
+
+
+# The Java producer's settings per variant; everything else is the client's default (linger.ms=5,
+# batch.size=16384). The Java client turns idempotence on by default, so the plain ones turn it off.
+JAVA_PRODUCERS = {
+    "acks=1": {"acks": "1", "enable.idempotence": "false"},
+    "acks=all": {"acks": "all", "enable.idempotence": "false"},
+    "idempotent": {"acks": "all", "enable.idempotence": "true"},
+    "lz4": {"acks": "1", "enable.idempotence": "false", "compression.type": "lz4"},
+    "zstd": {"acks": "1", "enable.idempotence": "false", "compression.type": "zstd"},
+}
+
+
+def _java_topic(size: int, variant: str) -> str:
+    return f"java-{size}-{variant.replace('=', '')}"
+
+
+def _java_produce(size: int, variant: str, count: Callable[[Sizes], int]) -> Workload:
+    topic = _java_topic(size, variant)
+
+    def run(broker: Any, sizes: Sizes) -> Sample:
+        assert CLASSPATH is not None
+        workloads.create_topic(broker.bootstrap, topic, 1)
+        props = dict(JAVA_PRODUCERS[variant])
+        return java_perf.producer_perf(
+            CLASSPATH, broker.stats, broker.bootstrap, topic, count=count(sizes), size=size, props=props
         )
 
-    return Workload("latency acks=all", run)
+    return Workload(f"produce {_label(size)} {variant} p1 [java]", run, java=True)
+
+
+def _java_consume(size: int, count: Callable[[Sizes], int]) -> Workload:
+    topic = _java_topic(size, "acks=1")
+
+    def run(broker: Any, sizes: Sizes) -> Sample:
+        assert CLASSPATH is not None
+        return java_perf.consumer_perf(CLASSPATH, broker.stats, broker.bootstrap, topic, count=count(sizes))
+
+    return Workload(f"consume {_label(size)} p1 [java]", run, java=True)
 
 
 def _k(s: Sizes) -> int:
@@ -97,6 +148,10 @@ def _h(s: Sizes) -> int:
 
 # Consumes read the topics the produces before them wrote, so the order matters.
 WORKLOADS = [
+    *(_java_produce(1024, variant, _k) for variant in JAVA_PRODUCERS),
+    *(_java_produce(100, variant, _h) for variant in JAVA_PRODUCERS),
+    _java_consume(1024, _k),
+    _java_consume(100, _h),
     _produce("p1k-a1-p1", 1024, 1, "1", _k),
     _produce("p1k-all-p1", 1024, 1, "all", _k),
     _produce("p1k-a1-p6", 1024, 6, "1", _k),
@@ -105,17 +160,34 @@ WORKLOADS = [
     _consume("p1k-a1-p1", "1KiB", 1, _k),
     _consume("p1k-a1-p6", "1KiB", 6, _k),
     _consume("p100-a1-p1", "100B", 1, _h),
-    _latency(),
+    _latency(1_000),
+    _latency(10_000),
 ]
 
 
+# What a workload raises when a broker fails it: its client's error, a tool's exit, a timeout.
+WORKLOAD_ERRORS = (RuntimeError, OSError, ValueError, confluent_kafka.KafkaException)
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
 def run_session(make_broker: Callable[[], Any], selected: list[Workload], sizes: Sizes) -> dict[str, Sample]:
+    """One fresh broker, every selected workload in order; a workload that fails is reported and left out."""
     broker = make_broker().start()
     try:
         out = {}
         for w in selected:
-            out[w.name] = w.run(broker, sizes)
-            print(f"#   {broker.name:5} {w.name:28} {_brief(out[w.name])}", flush=True)  # noqa: T201
+            if w.java and not getattr(broker, "java_client", True):
+                continue
+            try:
+                out[w.name] = w.run(broker, sizes)
+            except WORKLOAD_ERRORS as exc:  # a peer without a feature (Tansu) must not end the run
+                print(f"#   {broker.name:5} {w.name:36} FAILED: {str(exc)[:300]}", flush=True)  # noqa: T201
+                continue
+            out[w.name].extra["load avg"] = load_average()
+            print(f"#   {broker.name:5} {w.name:36} {_brief(out[w.name])}", flush=True)  # noqa: T201
         return out
     finally:
         broker.close()
@@ -124,14 +196,15 @@ def run_session(make_broker: Callable[[], Any], selected: list[Workload], sizes:
 def _brief(s: Sample) -> str:
     text = f"{s.messages / s.wall_s:>12,.0f} msg/s {s.cpu_s * 1e6 / max(s.messages, 1):8.2f} cpu-us/msg"
     text += f"  broker {100 * s.cpu_s / s.wall_s:3.0f}% client {100 * s.client_cpu_s / s.wall_s:3.0f}% cpu"
-    text += f" (busiest thread {100 * s.client_thread_s / s.wall_s:3.0f}%)"
+    if s.client_thread_s:
+        text += f" (busiest thread {100 * s.client_thread_s / s.wall_s:3.0f}%)"
     if "e2e_p50_ms" in s.extra:
         text += f"  e2e p50 {s.extra['e2e_p50_ms']:.2f} p99 {s.extra['e2e_p99_ms']:.2f} ms"
-    return text
+    return text + f"  load {load_average():.1f}"
 
 
 def gigabyte_check(make_broker: Callable[[], Any], sizes: Sizes, *, restart: bool) -> dict[str, float]:
-    """Produce `gigabyte_bytes` of 1 KiB records; RSS after; then (brook) SIGKILL and time the restart."""
+    """Produce `gigabyte_bytes` of 1 KiB records; RSS after; then SIGKILL and time the restart."""
     broker = make_broker().start()
     try:
         workloads.create_topic(broker.bootstrap, "gigabyte", 1)
@@ -143,110 +216,41 @@ def gigabyte_check(make_broker: Callable[[], Any], sizes: Sizes, *, restart: boo
         if restart:
             out["restart_s"] = broker.restart_after_kill()
             out["rss_after_restart_mb"] = broker.stats.rss_bytes() / 1e6
+        out["load_avg"] = load_average()
         return out
     finally:
         broker.close()
 
 
-# --- the table -----------------------------------------------------------------------------------
-
-
-def _figures(samples: list[Sample]) -> dict[str, float]:
-    """Median per figure over a broker's sessions."""
-
-    def med(f: Callable[[Sample], float]) -> float:
-        return statistics.median(f(s) for s in samples)
-
+def describe_brokers(names: list[str]) -> dict[str, str]:
+    """Each broker's version and settings, for the output and the results file."""
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
     out = {
-        "msg/s": med(lambda s: s.messages / s.wall_s),
-        "MB/s": med(lambda s: s.bytes / s.wall_s / 1e6),
-        "cpu us/msg": med(lambda s: s.cpu_s * 1e6 / max(s.messages, 1)),
-        "rss MB": med(lambda s: s.rss_bytes / 1e6),
-        # CPU the broker and the client used per wall second (1.0 = one core busy): who is the limit.
-        "broker cpu %": med(lambda s: 100 * s.cpu_s / s.wall_s),
-        "client cpu %": med(lambda s: 100 * s.client_cpu_s / s.wall_s),
-        "client max thread %": med(lambda s: 100 * s.client_thread_s / s.wall_s),
+        "brook": f"brook {rev.stdout.strip() or '?'} (this tree; data on disk, default settings, "
+        "group.initial.rebalance.delay.ms=0)",
+        "kafka": f"Apache Kafka {KAFKA_VERSION} (kafka_2.13 jars, KRaft combined broker+controller, data on "
+        f"disk, Kafka defaults except {', '.join(f'{k}={v}' for k, v in SETTINGS.items())}; "
+        f"JVM {' '.join(JVM_OPTS)})",
+        "tansu": f"Tansu 0.6.0 (PyPI {PEER_PACKAGE}, memory://, its defaults)",
+        "base": "brook from --base-src",
     }
-    for key in samples[0].extra:
-        out[key] = med(lambda s, key=key: s.extra[key])  # type: ignore[misc]
-    return out
-
-
-def _row(cells: list[str]) -> str:
-    widths = [30, 12] + [12] * (len(cells) - 2)
-    return "  ".join(
-        c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-    )
-
-
-def _ratio(a: float | None, b: float | None) -> str:
-    return f"{a / b:.2f}" if a is not None and b else "-"
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
-
-
-def print_table(results: dict[str, dict[str, list[Sample]]]) -> dict[str, dict[str, dict[str, float]]]:
-    medians: dict[str, dict[str, dict[str, float]]] = {}
-    names = list(next(iter(results.values())))
-    others = [n for n in ("peer", "base") if n in names and "brook" in names]
-    print(_row(["workload", "figure", *names, *(f"brook/{n}" for n in others)]))  # noqa: T201
-    for workload, by_broker in results.items():
-        figs = {name: _figures(samples) for name, samples in by_broker.items() if samples}
-        medians[workload] = figs
-        first = True
-        for figure in next(iter(figs.values())):
-            values = [figs.get(n, {}).get(figure) for n in names]
-            brook = figs.get("brook", {}).get(figure)
-            ratios = [_ratio(brook, figs.get(n, {}).get(figure)) for n in others]
-            print(_row([workload if first else "", figure, *map(_num, values), *ratios]))  # noqa: T201
-            first = False
-    return medians
-
-
-def check_targets(medians: dict[str, Any], gigabyte: dict[str, dict[str, float]]) -> None:
-    def ratio(workload: str, figure: str) -> float | None:
-        figs = medians.get(workload, {})
-        if "brook" not in figs or "peer" not in figs or not figs["peer"].get(figure):
-            return None
-        return float(figs["brook"][figure] / figs["peer"][figure])
-
-    def brook(workload: str, figure: str) -> float | None:
-        return medians.get(workload, {}).get("brook", {}).get(figure)
-
-    targets = [
-        ("produce 1KiB acks=1 p1 msg/s >= 1.5 x peer", ratio("produce 1KiB acks=1 p1", "msg/s"), 1.5, True),
-        ("consume 1KiB p1 msg/s >= 1.5 x peer", ratio("consume 1KiB p1", "msg/s"), 1.5, True),
-        ("consume 1KiB p6 msg/s >= 1.5 x peer", ratio("consume 1KiB p6", "msg/s"), 1.5, True),
-        ("cpu/msg produce 1KiB <= 0.5 x peer", ratio("produce 1KiB acks=1 p1", "cpu us/msg"), 0.5, False),
-        ("latency e2e p50 <= 5 ms", brook("latency acks=all", "e2e_p50_ms"), 5.0, False),
-        ("latency e2e p99 <= 20 ms", brook("latency acks=all", "e2e_p99_ms"), 20.0, False),
-        ("RSS after producing 1 GB <= 150 MB", gigabyte.get("brook", {}).get("rss_mb"), 150.0, False),
-        ("ready after SIGKILL with 1 GB <= 5 s", gigabyte.get("brook", {}).get("restart_s"), 5.0, False),
-    ]
-    print("\ntarget                                          value   verdict")  # noqa: T201
-    for label, value, bound, at_least in targets:
-        if value is None:
-            verdict = "n/a"
-        else:
-            verdict = "met" if (value >= bound if at_least else value <= bound) else "NOT met"
-        print(f"{label:44} {_num(value):>9}   {verdict}")  # noqa: T201
+    return {n: out[n] for n in names}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one round (CI)")
-    parser.add_argument("--rounds", type=int, help="A,B rounds (alternating order)")
-    parser.add_argument("--brokers", default="brook,peer", help="comma-separated: brook, peer")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one round, brook and tansu (CI)")
+    parser.add_argument("--rounds", type=int, help="A,B,C rounds (alternating order)")
+    parser.add_argument(
+        "--brokers", help="comma-separated: brook, kafka, tansu (default all; smoke: brook,tansu)"
+    )
     parser.add_argument("--workloads", default="", help="comma-separated substrings of workload names")
     parser.add_argument(
         "--scale", type=float, default=1.0, help="multiply record counts (CPU clock ticks are 10 ms)"
     )
+    parser.add_argument("--latency-s", type=float, help="seconds per fixed-rate latency run")
     parser.add_argument("--base-src", type=Path, help="also run brook from this src/ dir, as 'base'")
     parser.add_argument("--no-gigabyte", action="store_true", help="skip the 1 GB RSS/restart check")
     args = parser.parse_args(argv)
@@ -255,58 +259,70 @@ def main(argv: list[str] | None = None) -> int:
         sizes = replace(
             sizes, count_1k=int(sizes.count_1k * args.scale), count_100=int(sizes.count_100 * args.scale)
         )
+    if args.latency_s:
+        sizes = replace(sizes, latency_s=args.latency_s)
     rounds = args.rounds or sizes.rounds
-    names = args.brokers.split(",")
+    names = (args.brokers or ("brook,tansu" if args.smoke else "brook,kafka,tansu")).split(",")
     factories: dict[str, Callable[[], Any]] = {}
     if "brook" in names:
         factories["brook"] = BrookBroker
-    if "peer" in names and (binary := install_peer()) is not None:
-        factories["peer"] = lambda: PeerBroker(binary)
+    if "kafka" in names:
+        if CLASSPATH is None:
+            print("# kafka: no jars in build/bench-kafka (run `make bench`); left out")  # noqa: T201
+        else:
+            factories["kafka"] = lambda: KafkaBroker(CLASSPATH)
+    if "tansu" in names and (binary := install_peer()) is not None:
+        factories["tansu"] = lambda: PeerBroker(binary)
     if args.base_src is not None:
         factories["base"] = lambda: BrookBroker(args.base_src.resolve())
     wanted = [w.strip() for w in args.workloads.split(",") if w.strip()]
     selected = [w for w in WORKLOADS if not wanted or any(x in w.name.replace(" ", "-") for x in wanted)]
+    if CLASSPATH is None or args.smoke:  # the smoke run (make test) never needs Kafka's jars
+        selected = [w for w in selected if not w.java]
+    brokers = describe_brokers(list(factories))
+    for name, text in brokers.items():
+        print(f"# {name}: {text}")  # noqa: T201
+    loads = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"# load average at start: {loads} on {os.cpu_count()} cores")  # noqa: T201
 
-    # Median of three each: the page cache's writeback makes single disk figures jump.
-    limits = {
-        "loopback TCP MB/s": statistics.median(machine.loopback_mb_s(sizes.machine_bytes) for _ in range(3)),
-        "disk write MB/s (no fsync)": statistics.median(
-            machine.disk_write_mb_s(sizes.machine_bytes, fsync=False) for _ in range(3)
-        ),
-        "disk write MB/s (fsync at end)": statistics.median(
-            machine.disk_write_mb_s(sizes.machine_bytes, fsync=True) for _ in range(3)
-        ),
-    }
+    limits = machine.limits(sizes.machine_bytes)
     for label, value in limits.items():
         print(f"# machine: {label:32} {value:10,.0f}")  # noqa: T201
 
     results: dict[str, dict[str, list[Sample]]] = {w.name: {n: [] for n in factories} for w in selected}
     order = list(factories)
+    sessions = []
     for r in range(rounds):
-        for name in order if r % 2 == 0 else order[::-1]:  # A, B, B, A, ...
-            print(f"# round {r + 1}/{rounds}: {name}", flush=True)  # noqa: T201
+        for name in order if r % 2 == 0 else order[::-1]:  # A, B, C, C, B, A, ...
+            load = load_average()
+            print(f"# round {r + 1}/{rounds}: {name} (load average {load:.2f})", flush=True)  # noqa: T201
             for workload, sample in run_session(factories[name], selected, sizes).items():
                 results[workload][name].append(sample)
+            sessions.append(
+                {"round": r + 1, "broker": name, "load_avg_start": load, "load_avg_end": load_average()}
+            )
 
     gigabyte: dict[str, dict[str, float]] = {}
     if not args.no_gigabyte and not wanted:
         for name, factory in factories.items():
-            gigabyte[name] = gigabyte_check(factory, sizes, restart=name == "brook")
+            gigabyte[name] = gigabyte_check(factory, sizes, restart=name in ("brook", "kafka"))
             print(f"# {name}: {sizes.gigabyte_bytes // MIB} MiB produced: {gigabyte[name]}", flush=True)  # noqa: T201
 
     print()  # noqa: T201
-    medians = print_table(results)
+    medians = report.print_table(results, list(factories))
     if gigabyte:
-        print(f"\n{sizes.gigabyte_bytes // MIB} MiB of 1 KiB records, acks=1, 1 partition")  # noqa: T201
+        print(f"\n{sizes.gigabyte_bytes // MIB} MiB of 1 KiB records, acks=1, 1 partition [py]")  # noqa: T201
         for name, figs in gigabyte.items():
-            print(f"  {name:5} " + "  ".join(f"{k} {_num(v)}" for k, v in figs.items()))  # noqa: T201
+            print(f"  {name:5} " + "  ".join(f"{k} {report.num(v)}" for k, v in figs.items()))  # noqa: T201
     if args.smoke:
         print("\n# smoke sizes: a check that everything runs, not figures to compare (run make bench)")  # noqa: T201
-    check_targets(medians, gigabyte)
+    report.check_targets(medians, gigabyte)
+    print(f"# load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # noqa: T201
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / time.strftime("%Y%m%d-%H%M%S.json")
     raw = {w: {n: [asdict(s) for s in ss] for n, ss in by.items()} for w, by in results.items()}
-    out.write_text(json.dumps({"limits": limits, "samples": raw, "gigabyte": gigabyte}, indent=1))
+    doc = {"brokers": brokers, "limits": limits, "sessions": sessions, "samples": raw, "gigabyte": gigabyte}
+    out.write_text(json.dumps(doc, indent=1))
     print(f"\n# results: {out}")  # noqa: T201
     return 0
 

@@ -16,7 +16,7 @@ import confluent_kafka
 from brokers import ProcStats
 from confluent_kafka.admin import AdminClient, NewTopic
 
-__all__ = ["Sample", "consume", "create_topic", "latency", "produce"]
+__all__ = ["Sample", "consume", "create_topic", "latency", "produce", "wait_for_leaders"]
 
 
 @dataclass
@@ -45,19 +45,42 @@ class _ClientClock:
         return time.process_time() - self._process0, busiest
 
 
-def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+def create_topic(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    *,
+    replication_factor: int = 1,
+    config: dict[str, str] | None = None,
+    timeout_s: float = 30.0,
+) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
-    for future in futures.values():
-        future.result(30)
-    # Wait until metadata shows every partition with a leader, so the first produce is not a retry.
-    deadline = time.monotonic() + 30
+    new = NewTopic(
+        topic, num_partitions=partitions, replication_factor=replication_factor, config=config or {}
+    )
+    for future in admin.create_topics([new], request_timeout=timeout_s).values():
+        future.result(timeout_s)
+    wait_for_leaders(bootstrap, topic, partitions, timeout_s)
+
+
+def wait_for_leaders(bootstrap: str, topic: str, partitions: int, timeout_s: float) -> None:
+    """Until metadata shows every partition with a leader, so the first produce is not a retry."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        meta = admin.list_topics(topic, timeout=10).topics.get(topic)
-        if meta is not None and not meta.error and len(meta.partitions) == partitions:
+        try:
+            meta = admin.list_topics(topic, timeout=10).topics.get(topic)
+        except confluent_kafka.KafkaException:
+            meta = None  # the broker is still starting
+        if (
+            meta is not None
+            and not meta.error
+            and len(meta.partitions) == partitions
+            and all(p.leader >= 0 and not p.error for p in meta.partitions.values())
+        ):
             return
         time.sleep(0.05)
-    raise RuntimeError(f"topic {topic} did not appear")
+    raise RuntimeError(f"topic {topic}: not all {partitions} partitions have a leader after {timeout_s}s")
 
 
 def _producer(bootstrap: str, acks: str, **extra: object) -> confluent_kafka.Producer:

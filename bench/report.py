@@ -1,0 +1,129 @@
+"""The benchmark's table (medians per broker, brook/peer ratios) and its targets."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+from workloads import Sample
+
+__all__ = ["check_targets", "print_table"]
+
+PEERS = ("kafka", "tansu", "base")
+
+
+def _figures(samples: list[Sample]) -> dict[str, float]:
+    """Median per figure over a broker's sessions."""
+
+    def med(f: Callable[[Sample], float]) -> float:
+        return statistics.median(f(s) for s in samples)
+
+    out = {
+        "msg/s": med(lambda s: s.messages / s.wall_s),
+        "MB/s": med(lambda s: s.bytes / s.wall_s / 1e6),
+        "cpu us/msg": med(lambda s: s.cpu_s * 1e6 / max(s.messages, 1)),
+        "rss MB": med(lambda s: s.rss_bytes / 1e6),
+        # CPU the broker and the client used per wall second (1.0 = one core busy): who is the limit.
+        "broker cpu %": med(lambda s: 100 * s.cpu_s / s.wall_s),
+        "client cpu %": med(lambda s: 100 * s.client_cpu_s / s.wall_s),
+    }
+    if any(s.client_thread_s for s in samples):
+        out["client max thread %"] = med(lambda s: 100 * s.client_thread_s / s.wall_s)
+    for key in samples[0].extra:
+        out[key] = med(lambda s, key=key: s.extra.get(key, float("nan")))  # type: ignore[misc]
+    return out
+
+
+def _row(cells: list[str]) -> str:
+    widths = [36, 19] + [11] * (len(cells) - 2)
+    return "  ".join(
+        c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+    )
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}" if a is not None and b else "-"
+
+
+def num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
+
+
+def print_table(
+    results: dict[str, dict[str, list[Sample]]], names: list[str]
+) -> dict[str, dict[str, dict[str, float]]]:
+    medians: dict[str, dict[str, dict[str, float]]] = {}
+    others = [n for n in PEERS if n in names and "brook" in names]
+    print(_row(["workload [client]", "figure", *names, *(f"brook/{n}" for n in others)]))  # noqa: T201
+    for workload, by_broker in results.items():
+        figs = {name: _figures(samples) for name, samples in by_broker.items() if samples}
+        medians[workload] = figs
+        if not figs:
+            print(_row([workload, "(failed)", *("-" for _ in names), *("-" for _ in others)]))  # noqa: T201
+            continue
+        first = True
+        keys = list(dict.fromkeys(k for f in figs.values() for k in f))
+        for figure in keys:
+            values = [figs.get(n, {}).get(figure) for n in names]
+            brook = figs.get("brook", {}).get(figure)
+            ratios = [_ratio(brook, figs.get(n, {}).get(figure)) for n in others]
+            print(_row([workload if first else "", figure, *map(num, values), *ratios]))  # noqa: T201
+            first = False
+    return medians
+
+
+def check_targets(medians: dict[str, Any], gigabyte: dict[str, dict[str, float]]) -> None:
+    def ratio(workload: str, figure: str, peer: str = "kafka") -> float | None:
+        figs = medians.get(workload, {})
+        if "brook" not in figs or peer not in figs or not figs[peer].get(figure):
+            return None
+        return float(figs["brook"][figure] / figs[peer][figure])
+
+    def brook(workload: str, figure: str) -> float | None:
+        return medians.get(workload, {}).get("brook", {}).get(figure)
+
+    p1k, c1k = "produce 1KiB acks=1 p1 [java]", "consume 1KiB p1 [java]"
+    lat10k = "latency 10k/s acks=all [py]"
+    targets = [
+        ("produce 1KiB msg/s >= 1.0 x kafka (java)", ratio(p1k, "msg/s"), 1.0, True),
+        ("consume 1KiB msg/s >= 1.0 x kafka (java)", ratio(c1k, "msg/s"), 1.0, True),
+        ("produce 1KiB cpu/msg <= 1.0 x kafka (java)", ratio(p1k, "cpu us/msg"), 1.0, False),
+        ("consume 1KiB cpu/msg <= 1.0 x kafka (java)", ratio(c1k, "cpu us/msg"), 1.0, False),
+        ("e2e p99 at 10k msg/s <= 1.0 x kafka", ratio(lat10k, "e2e_p99_ms"), 1.0, False),
+        (
+            "produce 1KiB msg/s >= 1.5 x tansu (py)",
+            ratio("produce 1KiB acks=1 p1 [py]", "msg/s", "tansu"),
+            1.5,
+            True,
+        ),
+        (
+            "consume 1KiB msg/s >= 1.5 x tansu (py)",
+            ratio("consume 1KiB p1 [py]", "msg/s", "tansu"),
+            1.5,
+            True,
+        ),
+        (
+            "latency e2e p50 at 1k msg/s <= 5 ms",
+            brook("latency 1k/s acks=all [py]", "e2e_p50_ms"),
+            5.0,
+            False,
+        ),
+        (
+            "latency e2e p99 at 1k msg/s <= 20 ms",
+            brook("latency 1k/s acks=all [py]", "e2e_p99_ms"),
+            20.0,
+            False,
+        ),
+        ("RSS after producing 1 GB <= 150 MB", gigabyte.get("brook", {}).get("rss_mb"), 150.0, False),
+        ("ready after SIGKILL with 1 GB <= 5 s", gigabyte.get("brook", {}).get("restart_s"), 5.0, False),
+    ]
+    print("\ntarget                                          value   verdict")  # noqa: T201
+    for label, value, bound, at_least in targets:
+        if value is None:
+            verdict = "n/a"
+        else:
+            verdict = "met" if (value >= bound if at_least else value <= bound) else "NOT met"
+        print(f"{label:44} {num(value):>9}   {verdict}")  # noqa: T201
