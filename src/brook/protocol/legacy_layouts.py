@@ -226,7 +226,6 @@ _COMMIT_RESPONSE = (
 )
 
 RESPONSES: dict[tuple[int, int], tuple[Field, ...]] = {
-    (27, 0): _WRITE_TXN_MARKERS_RESPONSE_V0,
     (29, 0): (
         ("throttle_time", "int32"),
         ("error_code", "int16"),
@@ -345,4 +344,5 @@ RESPONSES: dict[tuple[int, int], tuple[Field, ...]] = {
             ),
         ),
     ),
+    (27, 0): _WRITE_TXN_MARKERS_RESPONSE_V0,
 }
