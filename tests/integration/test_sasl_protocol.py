@@ -296,3 +296,17 @@ def test_librdkafka_reauthenticates_before_its_session_runs_out(broker):
     lines = list(broker.output)[before:]
     assert not any("SASL session expired" in line for line in lines)
     assert sum("re-authenticated" in line and "principal=User:bob" in line for line in lines) >= 2
+
+
+def test_describe_configs_hides_passwords_and_jaas(broker):
+    from confluent_kafka.admin import ConfigResource, ResourceType
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    resource = ConfigResource(ResourceType.BROKER, "0")
+    entries = admin.describe_configs([resource])[resource].result(timeout=30)
+    jaas = entries["sasl.jaas.config"]
+    assert jaas.is_sensitive
+    assert jaas.value is None
+    assert entries["ssl.keystore.password"].is_sensitive
+    assert not entries["sasl.enabled.mechanisms"].is_sensitive
+    assert entries["sasl.enabled.mechanisms"].value == "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
