@@ -310,3 +310,19 @@ def test_describe_configs_hides_passwords_and_jaas(broker):
     assert entries["ssl.keystore.password"].is_sensitive
     assert not entries["sasl.enabled.mechanisms"].is_sensitive
     assert entries["sasl.enabled.mechanisms"].value == "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+
+
+def test_a_big_frame_before_authentication_closes_the_connection(broker):
+    """sasl.server.max.receive.size (512 KiB): an unauthenticated client cannot make the broker buffer more."""
+    raw = _client(broker)
+    try:
+        raw.send_raw(struct.pack(">i", 524289) + b"\x00" * 64)
+        assert raw.is_closed_by_peer()
+    finally:
+        raw.close()
+    raw = _client(broker, "PLAINTEXT")
+    try:  # the same size is a normal (if incomplete) request on a PLAINTEXT listener
+        raw.send_raw(struct.pack(">i", 524289) + b"\x00" * 64)
+        assert not raw.is_closed_by_peer(timeout_s=1.0)
+    finally:
+        raw.close()
