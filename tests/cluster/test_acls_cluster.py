@@ -217,6 +217,9 @@ def test_a_broker_cut_off_from_zookeeper_catches_up_on_acl_changes_and_a_restart
         assert (
             raw0.request(31, 3, {"filters": [_filter("before", LITERAL)]}).filter_results[0].error_code == 0
         )
+        for changes in ("/kafka-acl-changes", "/kafka-acl-extended-changes"):  # as if purged (15 minutes old)
+            for node in zk.get_children(changes):
+                zk.delete(f"{changes}/{node}")
         link.heal()
         deadline = time.monotonic() + 60
         while (s := zk.exists("/brokers/ids/1")) is None or s.ephemeralOwner == owner:
@@ -224,7 +227,7 @@ def test_a_broker_cut_off_from_zookeeper_catches_up_on_acl_changes_and_a_restart
             time.sleep(0.2)
         raw1 = stack.enter_context(_closing(RawClient(b1.bootstrap)))
         deadline = time.monotonic() + 30
-        while _acl_names(raw1) != [("during-", PREFIXED)]:  # the changes made while it was away
+        while _acl_names(raw1) != [("during-", PREFIXED)]:  # what changed while it was away: read again
             assert time.monotonic() < deadline, _acl_names(raw1)
             time.sleep(0.05)
         raw1.close()

@@ -265,3 +265,64 @@ def test_a_wrong_security_configuration_refuses_to_start(tmp_path, overrides, me
     assert result.returncode == 1
     assert message in result.stderr, result.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_librdkafka_reauthenticates_before_its_session_runs_out(broker):
+    """KIP-368 with a real client: a producer keeps producing across several session lifetimes on one
+    connection, re-authenticating each time; no record fails and the connection is never closed for it."""
+    import confluent_kafka
+
+    conf = {
+        "bootstrap.servers": broker.listener_bootstrap("REAUTH"),
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "SCRAM-SHA-256",
+        "sasl.username": "bob",
+        "sasl.password": "bob-secret",
+    }
+    before = len(broker.output)  # (this module's broker: earlier tests' lines stay out of the checks)
+    producer = confluent_kafka.Producer(conf)
+    failures: list[object] = []
+    offsets: list[int] = []
+    topic = f"reauth-{time.monotonic_ns()}"
+    end = time.monotonic() + 3 * REAUTH_MS / 1000
+    while time.monotonic() < end:
+        producer.produce(
+            topic, b"x", on_delivery=lambda e, m: failures.append(e) if e else offsets.append(m.offset())
+        )
+        producer.poll(0.1)
+    assert producer.flush(30) == 0
+    assert failures == []
+    assert offsets == list(range(len(offsets)))
+    lines = list(broker.output)[before:]
+    assert not any("SASL session expired" in line for line in lines)
+    assert sum("re-authenticated" in line and "principal=User:bob" in line for line in lines) >= 2
+
+
+def test_describe_configs_hides_passwords_and_jaas(broker):
+    from confluent_kafka.admin import ConfigResource, ResourceType
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    resource = ConfigResource(ResourceType.BROKER, "0")
+    entries = admin.describe_configs([resource])[resource].result(timeout=30)
+    jaas = entries["sasl.jaas.config"]
+    assert jaas.is_sensitive
+    assert jaas.value is None
+    assert entries["ssl.keystore.password"].is_sensitive
+    assert not entries["sasl.enabled.mechanisms"].is_sensitive
+    assert entries["sasl.enabled.mechanisms"].value == "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+
+
+def test_a_big_frame_before_authentication_closes_the_connection(broker):
+    """sasl.server.max.receive.size (512 KiB): an unauthenticated client cannot make the broker buffer more."""
+    raw = _client(broker)
+    try:
+        raw.send_raw(struct.pack(">i", 524289) + b"\x00" * 64)
+        assert raw.is_closed_by_peer()
+    finally:
+        raw.close()
+    raw = _client(broker, "PLAINTEXT")
+    try:  # the same size is a normal (if incomplete) request on a PLAINTEXT listener
+        raw.send_raw(struct.pack(">i", 524289) + b"\x00" * 64)
+        assert not raw.is_closed_by_peer(timeout_s=1.0)
+    finally:
+        raw.close()

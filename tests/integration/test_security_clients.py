@@ -324,3 +324,12 @@ def test_mtls_listener_accepts_a_client_certificate_and_refuses_an_expired_one(s
 def test_client_without_tls_on_an_ssl_listener_is_refused(secured, pki):
     conf = {"bootstrap.servers": secured.listener_bootstrap("SSL"), "security.protocol": "PLAINTEXT"}
     assert _produce_error(conf, _topic("plain-on-ssl")) is not None
+
+
+def test_the_secured_kafka_broker_fixture_serves_every_listener(secured_kafka_broker):
+    for listener, mechanism in [("PLAINTEXT", None), ("SSL", None), ("SASL_SSL", "SCRAM-SHA-512")]:
+        config = secured_kafka_broker.client_config(listener, mechanism)
+        metadata = confluent_kafka.admin.AdminClient(config).list_topics(timeout=30)
+        assert [b.port for b in metadata.brokers.values()] == [
+            secured_kafka_broker.broker.listener_ports[listener]
+        ]

@@ -176,6 +176,7 @@ BROKER_DEFAULTS: dict[str, str] = {
     "sasl.mechanism.inter.broker.protocol": "GSSAPI",
     "sasl.jaas.config": "",
     "connections.max.reauth.ms": "0",
+    "sasl.server.max.receive.size": "524288",  # the largest frame before authentication
     "log.dirs": "",
     "log.dir": "/tmp/kafka-logs",
     "num.partitions": "1",

@@ -208,6 +208,7 @@ BROKER_KEYS: dict[str, ConfigKey] = {
     "sasl.mechanism.inter.broker.protocol": _STRING,
     "sasl.jaas.config": ConfigKey("PASSWORD", nullable=True),
     "connections.max.reauth.ms": ConfigKey("LONG", at_least(0)),
+    "sasl.server.max.receive.size": ConfigKey("INT", at_least(1)),
     "log.dirs": ConfigKey("STRING", nullable=True),
     "log.dir": _STRING,
     "num.partitions": ConfigKey("INT", at_least(1)),

@@ -68,6 +68,7 @@ class Server:
         self._free_slots = max(1, broker.config.int("queued.max.requests"))
         self._waiting_for_slot: deque[_Connection] = deque()
         self.max_request_bytes = broker.config.int("socket.request.max.bytes")
+        self.sasl_max_receive_bytes = broker.config.int("sasl.server.max.receive.size")
         self.max_elements = broker.config.int("brook.request.max.elements")
         self.supported = {h.api_key: h.versions for h in REGISTRY.values()}
         self.request_metrics = RequestMetrics(self.supported.items())
@@ -251,6 +252,8 @@ class _Connection(asyncio.BufferedProtocol):
             memory=server.memory,
             max_elements=server.max_elements,
         )
+        if self.authenticator is not None:  # unauthenticated frames stay small, as in Kafka
+            self.conn.limit_request_bytes(min(server.max_request_bytes, server.sasl_max_receive_bytes))
         self.transport: asyncio.Transport | None = None
         self.session = (
             Session(

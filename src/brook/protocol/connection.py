@@ -130,6 +130,10 @@ class ServerConnection:
         """A big frame's prefix arrived but the request memory pool is full: stop reading."""
         return self._memory_blocked
 
+    def limit_request_bytes(self, max_request_bytes: int) -> None:
+        """A new frame size limit (a SASL connection before authentication: sasl.server.max.receive.size)."""
+        self._max_request_bytes = max_request_bytes
+
     def receive_data(self, data: bytes) -> None:
         """Feed received bytes; b"" means the peer closed."""
         if not data:
@@ -199,7 +203,7 @@ class ServerConnection:
         assert scratch is not None
         while self._error is None and self._end - self._start >= 4:
             (size,) = _SIZE.unpack_from(scratch, self._start)
-            if size < _HEADER_FIXED.size or size > self._max_request_bytes:
+            if size < (0 if self.raw_tokens else _HEADER_FIXED.size) or size > self._max_request_bytes:
                 self._error = RemoteProtocolError(f"frame size {size} outside [8, {self._max_request_bytes}]")
                 break
             body_start = self._start + 4

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from kazoo.client import KazooState
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
 from kazoo.recipe.watchers import ChildrenWatch
 
@@ -69,8 +70,9 @@ class AclStore(Protocol):
         """Replace the pattern's entries with `change(current)`; returns (before, after)."""
         ...
 
-    def watch(self, on_change: Callable[[ResourcePattern], None]) -> None:
-        """Call `on_change(pattern)` (on any thread) when another broker changed that pattern's entries."""
+    def watch(self, on_change: Callable[[ResourcePattern], None], on_reload: Callable[[], None]) -> None:
+        """Call `on_change(pattern)` (on any thread) when another broker changed that pattern's entries, and
+        `on_reload()` when changes may have been missed (everything must be read again)."""
         ...
 
     def close(self) -> None: ...
@@ -131,7 +133,7 @@ class FileAclStore:
                 self._acls = {p: e for p, e in acls.items() if e}
             return before, after
 
-    def watch(self, on_change: Callable[[ResourcePattern], None]) -> None:
+    def watch(self, on_change: Callable[[ResourcePattern], None], on_reload: Callable[[], None]) -> None:
         """Nothing else writes this file."""
 
     def close(self) -> None:
@@ -144,6 +146,7 @@ class ZooKeeperAclStore:
     def __init__(self, zk: Any) -> None:
         self._zk = zk
         self._closed = False
+        self._session_lost = False
         self._changes_lock = threading.Lock()
         self._seen: dict[str, int] = {}  # change path -> highest sequence number handled
         self._change_times: dict[str, dict[str, int]] = {}  # change path -> node -> ctime (ms), for the purge
@@ -200,7 +203,10 @@ class ZooKeeperAclStore:
                 raise failures[0]
             # another broker wrote in between: read again
 
-    def watch(self, on_change: Callable[[ResourcePattern], None]) -> None:
+    def watch(self, on_change: Callable[[ResourcePattern], None], on_reload: Callable[[], None]) -> None:
+        """Change notifications, and a reload after an expired session: the notifications made meanwhile may
+        have been purged (they live 15 minutes), so only reading everything again is sure to catch up."""
+        self._zk.add_listener(lambda state: self._on_session_state(state, on_reload))
         for changes_path in (LITERAL_CHANGES_PATH, EXTENDED_CHANGES_PATH):
             existing = self._children(changes_path)
             self._seen[changes_path] = max((_sequence(n) for n in existing), default=-1)
@@ -213,6 +219,14 @@ class ZooKeeperAclStore:
                 return None
 
             ChildrenWatch(self._zk, changes_path, on_children)
+
+    def _on_session_state(self, state: str, on_reload: Callable[[], None]) -> None:
+        """kazoo's connection thread: after a lost session, reload on a thread of its own (never block kazoo's)."""
+        if state == KazooState.LOST:
+            self._session_lost = True
+        elif state == KazooState.CONNECTED and self._session_lost and not self._closed:
+            self._session_lost = False
+            threading.Thread(target=on_reload, name="acl-reload", daemon=True).start()
 
     def _on_changes(
         self, path: str, children: list[str], on_change: Callable[[ResourcePattern], None]

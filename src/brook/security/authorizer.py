@@ -8,8 +8,10 @@ blocking store calls made off the event loop; each one re-reads the pattern it t
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
+import time
 from collections.abc import Sequence
 
 from brook.security.acl import (
@@ -38,6 +40,7 @@ __all__ = ["AUTHORIZER_CLASS_NAMES", "AclAuthorizer", "authorizer_selected"]
 logger = logging.getLogger(__name__)
 
 Entries = frozenset[AccessControlEntry]
+_RELOAD_RETRY_S = 1.0
 
 # `authorizer.class.name` values that select brook's authorizer (Kafka's two, and brook's own name)
 AUTHORIZER_CLASS_NAMES = frozenset(
@@ -68,6 +71,7 @@ class AclAuthorizer:
         self._store = store
         self._snapshot = AclSnapshot()
         self._refresh_lock = threading.Lock()
+        self._closed = False
         self.generation = 0  # bumped with every snapshot swap: answers cached under an older one are stale
 
     @property
@@ -76,7 +80,7 @@ class AclAuthorizer:
 
     def start(self) -> None:
         """Watch for other brokers' changes, then load every ACL (blocking: off the event loop)."""
-        self._store.watch(self._refresh)
+        self._store.watch(self._refresh, self._reload)
         with self._refresh_lock:
             self._snapshot = AclSnapshot.of(self._store.load())
             self.generation += 1
@@ -88,6 +92,7 @@ class AclAuthorizer:
         )
 
     def close(self) -> None:
+        self._closed = True
         self._store.close()
 
     # --- decisions (any thread, never blocks) ---------------------------------------------------
@@ -171,6 +176,21 @@ class AclAuthorizer:
                     if isinstance(result, list) and filters[i].matches_entry(entry):
                         result.append(AclBinding(pattern, entry))
         return results
+
+    def _reload(self) -> None:
+        """Read every ACL again (after an expired ZooKeeper session); retried until it succeeds."""
+        for attempt in itertools.count():
+            if self._closed:
+                return
+            try:
+                with self._refresh_lock:
+                    self._snapshot = AclSnapshot.of(self._store.load())
+                    self.generation += 1
+                logger.info("reloaded ACLs acls=%d", sum(len(e) for e in self._snapshot.acls.values()))
+                return
+            except Exception:
+                logger.exception("reloading ACLs failed (attempt %d); retrying", attempt + 1)
+                time.sleep(_RELOAD_RETRY_S)
 
     def _refresh(self, pattern: ResourcePattern) -> None:
         """Re-read one pattern from the store and swap it into the snapshot (any thread)."""

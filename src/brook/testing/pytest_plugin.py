@@ -1,4 +1,5 @@
-"""pytest plugin (entry point `brook`): a `kafka_broker` fixture running a real brook process, and a
+"""pytest plugin (entry point `brook`): a `kafka_broker` fixture running a real brook process, a
+`secured_kafka_broker` with SSL and SASL listeners and users (brook.testing.security.SecuredBroker), and a
 `zookeeper` fixture running a real ZooKeeper (Debian's `zookeeper` package).
 
 def test_roundtrip(kafka_broker):
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from brook.testing.broker_process import BrookProcess
+from brook.testing.security import SecuredBroker
 from brook.testing.zookeeper import ZooKeeperNotInstalled, ZooKeeperProcess
 
 _chroots = itertools.count()
@@ -29,6 +31,14 @@ def kafka_broker(tmp_path: Path) -> Iterator[BrookProcess]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def secured_kafka_broker(tmp_path: Path) -> Iterator[SecuredBroker]:
+    """A brook with SSL, SASL_PLAINTEXT and SASL_SSL listeners, a CA and certificates, a PLAIN and a SCRAM
+    user; `.client_config("SASL_SSL", "SCRAM-SHA-256")` is what a librdkafka client needs."""
+    with SecuredBroker(tmp_path / "secured") as secured:
+        yield secured
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Secured brokers for tests: a throwaway CA with broker and client certificates, and broker settings for
+"""Secured brokers for tests (the `secured_kafka_broker` pytest fixture is a SecuredBroker): a throwaway CA with broker and client certificates, and broker settings for
 SSL, SASL_PLAINTEXT and SASL_SSL listeners with PLAIN and SCRAM users.
 
     pki = TestPki(tmp_dir)                      # CA, broker (127.0.0.1/localhost) and client certificates
@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["TestPki", "add_scram_user", "plain_jaas", "secured_listeners"]
+__all__ = ["SecuredBroker", "TestPki", "add_scram_user", "plain_jaas", "secured_listeners"]
 
 _DAY = datetime.timedelta(days=1)
 
@@ -185,3 +185,50 @@ def add_scram_user(
     ]
     for future in admin.alter_user_scram_credentials(upsertions).values():
         future.result(timeout=30)
+
+
+class SecuredBroker:
+    """A brook with PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL listeners, a PLAIN user and a SCRAM user
+    (both mechanisms), and librdkafka client settings for each:
+
+        with SecuredBroker(tmp_path) as secured:
+            Producer(secured.client_config("SASL_SSL", "SCRAM-SHA-512"))
+    """
+
+    PLAIN_USER = ("alice", "alice-secret")
+    SCRAM_USER = ("bob", "bob-secret")
+
+    def __init__(self, directory: Path, **overrides: str) -> None:
+        from brook.testing.broker_process import BrookProcess
+
+        self.pki = TestPki(directory / "pki")
+        settings = secured_listeners(self.pki, plain_users=dict([self.PLAIN_USER]))
+        self.broker = BrookProcess(data_dir=directory / "data", overrides={**settings, **overrides})
+
+    def __enter__(self) -> SecuredBroker:
+        self.broker.start()
+        try:
+            add_scram_user(self.broker.bootstrap, *self.SCRAM_USER)
+        except BaseException:
+            self.broker.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.broker.stop()
+
+    def client_config(self, listener: str, mechanism: str | None = None) -> dict[str, str]:
+        """librdkafka settings for `listener` (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL); SASL listeners
+        need a mechanism (PLAIN uses the PLAIN user, SCRAM-* the SCRAM user)."""
+        config = {
+            "bootstrap.servers": self.broker.listener_bootstrap(listener),
+            "security.protocol": listener,
+        }
+        if "SSL" in listener:
+            config["ssl.ca.location"] = str(self.pki.ca)
+        if "SASL" in listener:
+            if mechanism is None:
+                raise ValueError(f"{listener} needs a SASL mechanism")
+            user, password = self.PLAIN_USER if mechanism == "PLAIN" else self.SCRAM_USER
+            config |= {"sasl.mechanism": mechanism, "sasl.username": user, "sasl.password": password}
+        return config

@@ -50,7 +50,11 @@ async def sasl_authenticate(ctx: RequestContext, req: Any) -> Any:
             out = exchange.client_final(token)
             username = exchange.username
         assert username is not None
+        reauthentication = auth.principal is not None
         lifetime_ms = auth.succeeded(username, loop.time())
+        channel.conn.limit_request_bytes(ctx.broker.server.max_request_bytes)  # type: ignore[union-attr]
+        if reauthentication:
+            logger.info("re-authenticated peer=%s principal=%s", ctx.client_host, auth.principal)
     except SaslFailure as exc:
         claimed = (
             exchange.claimed if isinstance(exchange, PlainServer) else getattr(exchange, "username", None)
