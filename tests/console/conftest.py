@@ -22,7 +22,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
-def console_url(output: Callable[[], list[str]], timeout_s: float = 30.0) -> str:
+def console_url(output: Callable[[], list[str]], timeout_s: float = 60.0) -> str:
     """The console's address from its start line ('brook console on http://127.0.0.1:PORT/')."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -85,6 +85,7 @@ class ConsoleProcess:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from selenium import webdriver
+    from selenium.common.exceptions import SessionNotCreatedException
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
@@ -97,7 +98,10 @@ def browser() -> Iterator[Any]:
         "--window-size=1400,1000",
     ):
         options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    except SessionNotCreatedException:  # Chromium slow to start on a loaded machine: once more
+        driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.set_page_load_timeout(60)
     try:
         yield driver

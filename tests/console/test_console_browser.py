@@ -32,6 +32,7 @@ _SCREENSHOTS = os.environ.get("BROOK_CONSOLE_SCREENSHOTS")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrookProcess]:
     process = BrookProcess(
         data_dir=tmp_path_factory.mktemp("console-broker"),
+        startup_timeout_s=60.0,
         overrides={"brook.console.port": "0", "num.partitions": "1"},
     )
     process.start()

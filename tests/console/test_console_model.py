@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import re
+from datetime import datetime
 
 import pytest
 
+from brook.console.forms import form_int, key_values, timestamp_ms
 from brook.console.log_dirs import LogDir
 from brook.console.model import (
     PartitionHealth,
@@ -18,6 +21,7 @@ from brook.console.model import (
     show_bytes,
     svg_polyline,
 )
+from brook.console.operations import ConsoleError
 from brook.console.sampler import Sampler
 from brook.console.snapshot import Group, Partition, Snapshot, Topic
 
@@ -137,3 +141,27 @@ def test_sampler_forgets_a_deleted_topic():
     empty = Snapshot(taken_at_s=101.0)
     sampler.record(empty)
     assert sampler.topic_rate("t") is None
+
+
+def test_form_fields_are_read_or_refused_with_a_message():
+    assert form_int({"partitions": " 6 "}, "partitions") == 6
+    assert form_int({}, "partitions", 1) == 1
+    with pytest.raises(ConsoleError, match="partitions must be a whole number, got 'six'"):
+        form_int({"partitions": "six"}, "partitions")
+    assert key_values("retention.ms=1000\n\ncleanup.policy = compact\n", "configs") == {
+        "retention.ms": "1000",
+        "cleanup.policy": "compact",
+    }
+    with pytest.raises(ConsoleError, match=re.escape("configs: expected key=value, got 'retention.ms'")):
+        key_values("retention.ms", "configs")
+
+
+def test_timestamps_are_milliseconds_or_iso_dates():
+    assert timestamp_ms("1700000000000") == 1_700_000_000_000
+    assert timestamp_ms("2026-01-31T12:00:00+00:00") == 1_769_860_800_000
+    local = datetime(2026, 1, 31, 12, 0).astimezone()  # no zone: the console's local time
+    assert timestamp_ms("2026-01-31T12:00") == int(local.timestamp() * 1000)
+    with pytest.raises(ConsoleError, match="not a timestamp"):
+        timestamp_ms("yesterday")
+    with pytest.raises(ConsoleError, match="give a timestamp"):
+        timestamp_ms(" ")

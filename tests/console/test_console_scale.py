@@ -27,6 +27,7 @@ _ROUNDS = 15
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BrookProcess, str]]:
     process = BrookProcess(
         data_dir=tmp_path_factory.mktemp("console-scale"),
+        startup_timeout_s=60.0,
         overrides={"brook.console.port": "0", "offsets.topic.num.partitions": "1"},
     )
     process.start()
