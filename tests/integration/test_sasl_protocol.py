@@ -18,7 +18,8 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from brook.protocol.sasl import ScramClient, plain_token
+from brook.protocol.sasl import plain_token
+from brook.protocol.scram import ScramClient
 from brook.testing.broker_process import BrookProcess, report_on_failure
 from brook.testing.security import add_scram_user, plain_jaas
 from tests.integration.raw_client import RawClient

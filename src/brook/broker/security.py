@@ -20,7 +20,7 @@ from brook.broker.listeners import Listener, ListenerSettings, listener_settings
 from brook.broker.principal_mapping import MappingRule, parse_rules
 from brook.broker.tls import client_context, server_context
 from brook.common.errors import InvalidConfig
-from brook.protocol.sasl import SCRAM_MECHANISMS
+from brook.protocol.scram import SCRAM_MECHANISMS
 
 __all__ = [
     "SUPPORTED_MECHANISMS",

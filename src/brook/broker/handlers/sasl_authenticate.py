@@ -15,7 +15,8 @@ from typing import Any
 from brook.broker.handlers.base import RequestContext, Session, handles
 from brook.broker.handlers.sasl_handshake import _close_after
 from brook.common.errors import ErrorCode
-from brook.protocol.sasl import PlainServer, SaslFailure, ScramCredential, ScramServer
+from brook.protocol.sasl import PlainServer, SaslFailure
+from brook.protocol.scram import ScramCredential, ScramServer
 
 logger = logging.getLogger(__name__)
 
