@@ -363,3 +363,13 @@ def test_user_quotas_apply_to_the_authenticated_principal(broker):
     finally:
         anonymous.close()
         alice.close()
+
+
+def test_sasl_requests_on_a_plaintext_listener_are_illegal_sasl_state(broker):
+    raw = _client(broker, "PLAINTEXT")
+    try:
+        assert raw.request(17, 1, {"mechanism": "PLAIN"}).error_code == 34  # ILLEGAL_SASL_STATE
+        assert raw.request(36, 2, {"auth_bytes": plain_token("alice", "alice-secret")}).error_code == 34
+        assert raw.request(3, 12, METADATA_ALL).brokers  # the connection stays, still anonymous
+    finally:
+        raw.close()
