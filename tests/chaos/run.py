@@ -4,6 +4,9 @@ fatal error, or an acknowledgement gap longer than zookeeper.session.timeout.ms 
 
 python -m tests.chaos.run --seed 7 --duration 120 --interval 5
 
+With BROOK_CHAOS_CLIENT_LOG=DIR set, each producer writes librdkafka's idempotence and protocol debug log to
+DIR/<name>.log (what it sent, what each answer was, why it bumped its epoch).
+
 Faults (one about every --interval seconds, once every broker is up again; chosen by the seed): kill -9,
 SIGTERM, SIGSTOP for 2-8 s, ZooKeeper SIGSTOPped past the session timeout, a broker cut off from the other
 brokers and/or ZooKeeper for 3-10 s. A supervisor thread starts any broker that is down at once (also one

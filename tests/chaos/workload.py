@@ -7,9 +7,12 @@ in the shapes brook.testing.checker compares.
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -19,6 +22,20 @@ from brook.testing.checker import Ack, CommitAck, CommitRead
 __all__ = ["ConsumerMember", "ProducerLoad", "read_back", "read_committed"]
 
 _QUIET = {"log_level": 3}  # librdkafka's own logs: errors only (disconnects are the point of the run)
+
+
+def _client_logging(name: str) -> dict[str, Any]:
+    """librdkafka's idempotence and protocol debug log in $BROOK_CHAOS_CLIENT_LOG/<name>.log when set."""
+    directory = os.environ.get("BROOK_CHAOS_CLIENT_LOG")
+    if not directory:
+        return dict(_QUIET)
+    logger = logging.getLogger(f"chaos.client.{name}")
+    logger.propagate = False
+    handler = logging.FileHandler(Path(directory) / f"{name}.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    return {"debug": "eos,protocol,msg", "logger": logger}
 
 
 class ProducerLoad(threading.Thread):
@@ -45,7 +62,16 @@ class ProducerLoad(threading.Thread):
                 "acks": "all",
                 "linger.ms": 5,
                 "message.timeout.ms": 60_000,
-                **_QUIET,
+                # librdkafka (2.16, and its master) bumps the producer epoch when a pipelined request gets
+                # OUT_OF_ORDER_SEQUENCE_NUMBER after an earlier one failed, and then re-sends the messages of
+                # *other* partitions whose earlier send may have been written (a timeout, or
+                # NOT_ENOUGH_REPLICAS_AFTER_APPEND) under the new epoch: duplicates, which Kafka's broker
+                # cannot prevent either (confluentinc/librdkafka#4953; the Java client does not bump there).
+                # Seed 13 showed it with this debug log: NOT_ENOUGH_REPLICAS for one request, the ISR back
+                # before the next, OUT_OF_ORDER_SEQUENCE for it, the bump, five values twice. One request in
+                # flight per connection keeps that client path out of the run.
+                "max.in.flight.requests.per.connection": 1,
+                **_client_logging(self.name),
             }
         )
 

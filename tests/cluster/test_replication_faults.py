@@ -196,14 +196,12 @@ def test_full_cluster_restart_after_timed_out_acks_all_never_shows_what_a_failov
     zookeeper, zk, tmp_path
 ):
     """(h) acks=all requests time out while the followers are paused (the leader appended them alone),
-    then every broker is killed and restarted, then the leader is killed. A consumer never reads a
-    record the failover takes back: the restarted leader's HW comes from replication-offset-checkpoint,
-    not from its log end. Every acknowledged record stays in place."""
+    then every broker is killed, and the old leader is restarted alone. It leads again, in a new epoch (the
+    controller counts it as bounced, as Kafka's does), and nothing a consumer reads there is taken back when
+    the others return and the leader is killed. Every acknowledged record stays in place."""
     cluster = Cluster(zookeeper, zk, tmp_path, 3, **{**FAST, "zookeeper.session.timeout.ms": "2000"}).start()
     try:
         r0, r1, r2 = cluster.create_topic("restart", 3, **{"min.insync.replicas": "2"})
-        for r in (r1, r2):  # their sessions must outlive r0's restart below (ZooKeeper's max is 10 s)
-            cluster.reconfigure(r, **{"zookeeper.session.timeout.ms": "10000"})
         wait_until(lambda: sorted(cluster.state("restart")["isr"]) == [0, 1, 2], timeout_s=60)
         acked = produce_acked(cluster.bootstrap(), "restart", [b"a-%05d" % i for i in range(200)])
         assert [o for _, o in acked] == list(range(200))
@@ -234,19 +232,24 @@ def test_full_cluster_restart_after_timed_out_acks_all_never_shows_what_a_failov
             end_offset_in(cluster.dirs[r0], "restart") > 201
         )  # the leader appended them alone (maybe twice)
 
+        before = cluster.state("restart")["leader_epoch"]
         for b in cluster.brokers:
             b.kill()  # the paused ones too
-        cluster.restart_when_deregistered(r0)  # r1 and r2 are dead but still registered (10 s sessions)
+        for r in (r1, r2):
+            wait_until(lambda r=r: not cluster.registered(r), timeout_s=60)
+        cluster.restart_when_deregistered(r0)
         state = wait_until(lambda: (s := cluster.state("restart"))["leader"] == r0 and s, timeout_s=30)
-        assert sorted(state["isr"]) == [0, 1, 2]
+        assert state["leader_epoch"] > before  # never its previous run's epoch
         seen = read_partition(cluster.bootstrap(r0), "restart")
-        assert sorted(cluster.state("restart")["isr"]) == [0, 1, 2], "r1/r2 sessions expired too early"
-        assert [v for _, v in seen] == [b"a-%05d" % i for i in range(200)] + [b"warm"][: len(seen) - 200]
+        # it leads alone (the only live ISR member): its whole log is committed now, the unacknowledged tail
+        # too, and the others will truncate to it; what a consumer reads here must survive what follows
+        assert [v for _, v in seen][:201] == [b"a-%05d" % i for i in range(200)] + [b"warm"]
 
-        epoch = cluster.state("restart")["leader_epoch"]
-        cluster.brokers[r0].kill()
         cluster.restart_when_deregistered(r1)
         cluster.restart_when_deregistered(r2)
+        wait_until(lambda: sorted(cluster.state("restart")["isr"]) == [0, 1, 2], timeout_s=60)
+        epoch = cluster.state("restart")["leader_epoch"]
+        cluster.brokers[r0].kill()
         new = cluster.wait_new_leader("restart", epoch)
         assert new["leader"] in (r1, r2)
         cluster.restart_when_deregistered(r0)
@@ -255,7 +258,9 @@ def test_full_cluster_restart_after_timed_out_acks_all_never_shows_what_a_failov
         cluster.wait_identical_logs("restart")
         final = read_partition(cluster.bootstrap(), "restart")
         assert set(seen) <= set(final), "a consumer read records that the failover took back"
-        assert_every_acked_record_once_in_place(acked + more, final)
+        # the t- values were never acknowledged and their producer was not idempotent: its retries may have
+        # written some twice, which the check of acknowledged values must not count
+        assert_every_acked_record_once_in_place(acked + more, [(o, v) for o, v in final if v[:2] != b"t-"])
     finally:
         cluster.stop()
 

@@ -136,11 +136,13 @@ def test_without_unclean_election_a_partition_waits_offline_for_its_isr(stores, 
 def test_deletion_goes_through_admin_delete_topics_and_the_controller(stores, zk):
     a, b = stores
     b.create_topic("doomed", 2, 2, {"retention.ms": "5"})
-    seen: list[str] = []
-    zk.ChildrenWatch("/admin/delete_topics", lambda names: seen.extend(names))
+    created = threading.Event()
+    # a one-shot watch on the request znode fires on its creation even if the controller removes it before
+    # the client looks (a ChildrenWatch re-reads the children, and may find the request gone already)
+    assert zk.exists("/admin/delete_topics/doomed", watch=lambda event: created.set()) is None
     deleted = b.delete_topic("doomed")  # broker 1 asks; broker 0, the controller, deletes
     assert deleted.name == "doomed"
-    assert "doomed" in seen
+    assert created.wait(10)
     assert zk.exists("/brokers/topics/doomed") is None
     assert zk.exists("/config/topics/doomed") is None
     assert zk.get_children("/admin/delete_topics") == []

@@ -172,7 +172,8 @@ class ReplicaManager:
         log = self.log_manager.get(tp) or self.log_manager.create(tp, config)
         # Never the whole log as committed: what lies past the last checkpointed HW may be a tail that a
         # failover takes back (a leader raises its HW again from its ISR's fetches).
-        log.restore_high_watermark(self._checkpointed_high_watermark(tp))
+        checkpointed_high_watermark = self._checkpointed_high_watermark(tp)
+        log.restore_high_watermark(checkpointed_high_watermark)
         partition = Partition(tp, log, config, self.node_id, leader, leader_epoch, replicas, isr)
         partition.replica_lag_time_max_ms = self.replica_lag_time_max_ms
         # The state the last clean close saved, if it is exact for this log; else replay the log's headers.
@@ -188,7 +189,13 @@ class ReplicaManager:
             partition.make_follower(leader, leader_epoch, replicas, isr, self.clock.now_ms())
         self.partitions[tp] = partition
         logger.info(
-            "hosting partition tp=%s leader=%d epoch=%d leo=%d", tp, leader, leader_epoch, log.log_end_offset
+            "hosting partition tp=%s leader=%d epoch=%d leo=%d hw=%d checkpointed_hw=%d",
+            tp,
+            leader,
+            leader_epoch,
+            log.log_end_offset,
+            log.high_watermark,
+            checkpointed_high_watermark,
         )
         return partition
 

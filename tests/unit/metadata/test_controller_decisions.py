@@ -5,6 +5,7 @@ from brook.metadata.zookeeper import (
     elect_leader,
     elect_leader_after_bounce,
     initial_state,
+    leadership_predates_registration,
     move_off,
     preferred_leader,
     unclean_leader,
@@ -35,6 +36,16 @@ def test_a_bounced_leader_loses_leadership_in_a_new_epoch() -> None:
     # a bounce of a broker that holds no replica changes nothing
     assert elect_leader_after_bounce((0, 1), 0, 4, (0, 1), {0, 1, 2}, {2}) is None
     assert elect_leader_after_bounce((0, 1), 0, 4, (0, 1), {0, 1}, set()) is None
+
+
+def test_a_leadership_written_before_the_leaders_registration_belongs_to_its_previous_run() -> None:
+    # state written at zxid 100, leader registered again at zxid 150 (restarted, or a new session)
+    assert leadership_predates_registration(2, 100, 150)
+    # elected (or its ISR written) after the registration: this run's leadership
+    assert not leadership_predates_registration(2, 200, 150)
+    # not registered at all, or no leader: nothing to say
+    assert not leadership_predates_registration(2, 100, None)
+    assert not leadership_predates_registration(-1, 100, 150)
 
 
 def test_controlled_shutdown_hands_leadership_to_the_next_live_isr_member() -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,7 @@ from brook.metadata.zookeeper.decisions import (
     auto_rebalance_candidates,
     elect_leader_after_bounce,
     initial_state,
+    leadership_predates_registration,
     preferred_leader,
     unclean_leader,
 )
@@ -130,15 +131,16 @@ def fenced_set(zk: KazooClient, epoch_zk_version: int, path: str, data: bytes, v
     return result
 
 
-Decide = Callable[[int, int, tuple[int, ...]], Decision | None]
+# (leader, leader_epoch, isr, mzxid of the state znode) -> the new state, or None to leave it be
+Decide = Callable[[int, int, tuple[int, ...], int], Decision | None]
 
 
 def _preferred_of(replicas: tuple[int, ...], live: set[int]) -> Decide:
-    return lambda leader, epoch, isr: preferred_leader(replicas, leader, epoch, isr, live)
+    return lambda leader, epoch, isr, _zxid: preferred_leader(replicas, leader, epoch, isr, live)
 
 
 def _unclean_of(replicas: tuple[int, ...], live: set[int]) -> Decide:
-    return lambda leader, epoch, isr: unclean_leader(replicas, leader, epoch, isr, live)
+    return lambda leader, epoch, isr, _zxid: unclean_leader(replicas, leader, epoch, isr, live)
 
 
 def _unwrap(result: Any) -> Any:
@@ -327,7 +329,7 @@ class Controller:
                 continue
             unclean = self._unclean(name)
             for p_text, replicas in doc.get("partitions", {}).items():
-                view = self._elect(name, int(p_text), tuple(replicas), live, bounced, unclean)
+                view = self._elect(name, int(p_text), tuple(replicas), registrations, bounced, unclean)
                 if view is not None:
                     views[(name, int(p_text))] = view
         self._registrations = registrations  # only once every partition took the bounce into account
@@ -390,20 +392,31 @@ class Controller:
         name: str,
         partition: int,
         replicas: tuple[int, ...],
-        live: set[int],
+        registrations: Mapping[int, int],
         bounced: set[int],
         unclean: bool,
     ) -> PartitionView | None:
-        """The pass's decision for one partition; returns its state afterwards (None: it has none)."""
-        while True:
-            outcome = self._decide(
-                name,
-                partition,
-                lambda leader, epoch, isr: elect_leader_after_bounce(
-                    replicas, leader, epoch, isr, live, bounced, unclean=unclean
-                ),
+        """The pass's decision for one partition; returns its state afterwards (None: it has none).
+
+        `registrations`: live broker id -> czxid of its registration. A leader whose registration is newer than
+        the state counts as bounced here even if no earlier pass saw it go (this controller is new, or the
+        restart fell between two passes)."""
+        live = set(registrations)
+
+        def decide(leader: int, epoch: int, isr: tuple[int, ...], zxid: int) -> Decision | None:
+            stale = leadership_predates_registration(leader, zxid, registrations.get(leader))
+            return elect_leader_after_bounce(
+                replicas,
+                leader,
+                epoch,
+                isr,
+                live,
+                (bounced | {leader}) if stale else bounced,
                 unclean=unclean,
             )
+
+        while True:
+            outcome = self._decide(name, partition, decide, unclean=unclean)
             if outcome is not None:
                 leader, _changed, isr = outcome
                 return replicas, leader, isr
@@ -432,7 +445,7 @@ class Controller:
             if state is None:
                 return None
             old_isr = tuple(state["isr"])
-            decision = decide(int(state["leader"]), int(state["leader_epoch"]), old_isr)
+            decision = decide(int(state["leader"]), int(state["leader_epoch"]), old_isr, stat.mzxid)
             if decision is None:
                 return int(state["leader"]), False, old_isr
             leader, leader_epoch, isr = decision

@@ -19,6 +19,7 @@ __all__ = [
     "elect_leader",
     "elect_leader_after_bounce",
     "initial_state",
+    "leadership_predates_registration",
     "move_off",
     "preferred_leader",
     "unclean_leader",
@@ -129,6 +130,17 @@ def elect_leader_after_bounce(
         if decision is not None:
             current, changed = decision, True
     return current if changed else None
+
+
+def leadership_predates_registration(leader: int, state_zxid: int, registration_zxid: int | None) -> bool:
+    """Whether a partition's leadership was granted to an earlier run of its leader: the state znode was last
+    written (`state_zxid`, its mzxid) before the leader's current /brokers/ids registration was created
+    (`registration_zxid`, its czxid; None: not registered). Kafka tells a broker's runs apart by the same
+    number (the broker epoch). The controller then counts the leader as bounced and elects in a new epoch; the
+    restarted broker does not lead on it meanwhile, since it cannot know what its previous run acknowledged
+    (KIP-101's and KAFKA-7235's reasoning): its old epoch's followers may hold less than its log, and acks
+    computed from a high watermark it did not see rise would be acks for records no follower has."""
+    return leader >= 0 and registration_zxid is not None and state_zxid < registration_zxid
 
 
 def move_off(

@@ -26,6 +26,7 @@ from kazoo.recipe.watchers import DataWatch
 
 from brook.metadata.api import BrokerInfo, PartitionState, TopicState
 from brook.metadata.zookeeper.catch_up import CatchUp
+from brook.metadata.zookeeper.decisions import leadership_predates_registration
 from brook.metadata.zookeeper.layout import (
     BROKER_IDS_PATH,
     INTERNAL_TOPICS,
@@ -76,6 +77,8 @@ class ImageCache:
         self._listeners: list[tuple[asyncio.AbstractEventLoop, Listener]] = []
         self.catch_up = CatchUp()  # watch refreshes ZooKeeper failed, redone until they succeed
         self.closed = False
+        # (this broker's id, czxid of its current registration): see `_own_view`
+        self.own_registration: tuple[int, int] | None = None
 
     def add_listener(self, loop: asyncio.AbstractEventLoop, callback: Listener) -> None:
         self._listeners.append((loop, callback))
@@ -128,7 +131,7 @@ class ImageCache:
                 freshness = max(freshness, state_stat.mzxid)
                 controller_epoch = int((loads(state_data) or {}).get("controller_epoch", 0))
                 versions[(name, p)] = (state_stat.version, controller_epoch)
-            partitions[p] = parse_partition_state(p, tuple(replicas), state_data)
+            partitions[p] = self._own_view(parse_partition_state(p, tuple(replicas), state_data), state_stat)
         config_data, config_stat = self._safe_get(topic_config_path(name))
         if config_stat is not None:
             freshness = max(freshness, config_stat.mzxid)
@@ -143,6 +146,18 @@ class ImageCache:
         )
         self._apply_topic(name, topic, freshness, versions)
         return topic
+
+    def _own_view(self, state: PartitionState, stat: Any) -> PartitionState:
+        """A leadership of this broker granted before its current registration belongs to its previous run:
+        shown without a leader until the controller elects again in a new epoch (it counts this broker as
+        bounced), so this run never serves produce or acks in an epoch it did not start in. Kafka's broker
+        likewise acts only on the LeaderAndIsr its controller sends after the restart."""
+        own = self.own_registration
+        if own is None or stat is None or state.leader != own[0]:
+            return state
+        if leadership_predates_registration(state.leader, stat.mzxid, own[1]):
+            return replace(state, leader=-1)
+        return state
 
     def _watch(self, path: str, name: str) -> None:
         """A DataWatch for life on `path` (it also fires when the znode appears or goes), once per path."""

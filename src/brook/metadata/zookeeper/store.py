@@ -67,6 +67,7 @@ from brook.metadata.zookeeper.layout import (
     TOPIC_CONFIGS_PATH,
     TOPICS_PATH,
     broker_config_path,
+    broker_path,
     dumps,
     loads,
     partition_state_doc,
@@ -228,6 +229,7 @@ class ZooKeeperMetadataStore:
         # Only now: a registration in place is what makes this store stand for controller (and re-register
         # after a session expiry); a start that failed before it must never act as controller.
         self._registration = broker
+        self._note_registration(broker.node_id)
         self._cache.refresh_brokers()
         self._controller.stand()
         _wait_for(lambda: self.controller_id >= 0 or self._stopped.is_set(), _CONTROLLER_WAIT_S)
@@ -531,6 +533,16 @@ class ZooKeeperMetadataStore:
                 self._session_lost = False
                 threading.Thread(target=self._reregister, name="zk-reregister", daemon=True).start()
 
+    def _note_registration(self, node_id: int) -> None:
+        """Remember our registration's czxid (Kafka's broker epoch) and read every topic again with it, so that
+        leaderships our previous run held show no leader until the controller elects anew (image.py)."""
+        stat = self._zk.exists(broker_path(node_id))
+        if stat is None:
+            return  # gone already (session lost again): the next registration notes itself
+        self._cache.own_registration = (node_id, stat.czxid)
+        for name in list(self._cache.image.topics):
+            self._cache.refresh_topic(name)
+
     def _reregister(self) -> None:
         """Register again, stand for controller, catch up on every topic; retried until it succeeds."""
         with self._reregistering:  # one at a time; a second expiry queues behind the first
@@ -540,6 +552,7 @@ class ZooKeeperMetadataStore:
                     if self._registration is not None:
                         if not register_broker(self._zk, self._registration, self._clock, self._stopped):
                             return
+                        self._note_registration(self._registration.node_id)
                         self._cache.refresh_brokers()
                         self._controller.stand()
                     for name in list(self._cache.image.topics):
