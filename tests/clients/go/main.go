@@ -43,6 +43,7 @@ func main() {
 		"franz-produce":  franzProduce,
 		"franz-group":    franzGroup,
 		"franz-admin":    franzAdmin,
+		"franz-secure":   franzSecure,
 		"sarama-produce": saramaProduce,
 		"sarama-group":   saramaGroup,
 		"sarama-admin":   saramaAdmin,
