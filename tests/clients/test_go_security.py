@@ -1,5 +1,6 @@
-"""franz-go over SSL, SASL_PLAINTEXT and SASL_SSL with PLAIN and SCRAM-SHA-256/512: produce, consume in a group,
-commit (the `franz-secure` scenario of the Go driver; settings in BROOK_SECURITY)."""
+"""franz-go and Sarama over SSL, SASL_PLAINTEXT and SASL_SSL with PLAIN and SCRAM-SHA-256/512: produce, consume
+in a group, commit (the `franz-secure` and `sarama-secure` scenarios of the Go driver; settings in
+BROOK_SECURITY; Sarama's SCRAM client is the driver's own, RFC 5802)."""
 
 from __future__ import annotations
 
@@ -34,10 +35,11 @@ def secured(pki):
         yield broker
 
 
+@pytest.mark.parametrize("scenario", ["franz-secure", "sarama-secure"])
 @pytest.mark.parametrize(
     ("listener", "mechanism"), CASES, ids=[f"{lst}-{m}" if m else lst for lst, m in CASES]
 )
-def test_franz_go_produce_consume_commit(secured, pki, listener, mechanism):
+def test_go_clients_produce_consume_commit(secured, pki, listener, mechanism, scenario):
     report_on_failure(secured)
     binary = GO_BIN / "brookgo"
     if not binary.exists():
@@ -49,9 +51,9 @@ def test_franz_go_produce_consume_commit(secured, pki, listener, mechanism):
         "username": user if mechanism else "",
         "password": password if mechanism else "",
     }
-    topic = f"franz-sec-{uuid.uuid4().hex[:8]}"
+    topic = f"{scenario}-{uuid.uuid4().hex[:8]}"
     result = subprocess.run(
-        [str(binary), "franz-secure", secured.listener_bootstrap(listener), topic],
+        [str(binary), scenario, secured.listener_bootstrap(listener), topic],
         capture_output=True,
         text=True,
         timeout=120,

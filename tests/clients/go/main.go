@@ -47,6 +47,7 @@ func main() {
 		"sarama-produce": saramaProduce,
 		"sarama-group":   saramaGroup,
 		"sarama-admin":   saramaAdmin,
+		"sarama-secure":  saramaSecure,
 	}
 	run, ok := scenarios[scenario]
 	if !ok {
