@@ -27,7 +27,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from brook.cli.secure_socket import connect
 from brook.protocol.client import decode_response, encode_request
-from brook.protocol.sasl import ScramClient
+from brook.protocol.scram import ScramClient
 from brook.testing.broker_process import BrookProcess
 from brook.testing.security import TestPki, add_scram_user, secured_listeners
 

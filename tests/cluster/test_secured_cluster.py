@@ -10,7 +10,7 @@ import confluent_kafka
 from confluent_kafka.admin import AdminClient, NewTopic
 from kazoo.client import KazooClient
 
-from brook.protocol.sasl import ScramCredential
+from brook.protocol.scram import ScramCredential
 from brook.testing.broker_process import BrookProcess
 from brook.testing.security import TestPki, plain_jaas
 

@@ -18,7 +18,8 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from brook.protocol.sasl import ScramClient, plain_token
+from brook.protocol.sasl import plain_token
+from brook.protocol.scram import ScramClient
 from brook.testing.broker_process import BrookProcess, report_on_failure
 from brook.testing.security import add_scram_user, plain_jaas
 from tests.integration.raw_client import RawClient
@@ -324,5 +325,51 @@ def test_a_big_frame_before_authentication_closes_the_connection(broker):
     try:  # the same size is a normal (if incomplete) request on a PLAINTEXT listener
         raw.send_raw(struct.pack(">i", 524289) + b"\x00" * 64)
         assert not raw.is_closed_by_peer(timeout_s=1.0)
+    finally:
+        raw.close()
+
+
+def test_user_quotas_apply_to_the_authenticated_principal(broker):
+    """A producer_byte_rate set for user alice throttles alice's SASL connection, not an anonymous client."""
+    import os
+
+    from brook.testing.batches import make_batch
+    from tests.integration.raw_client import produce_body
+
+    admin = _client(broker, "PLAINTEXT")
+    try:
+        topics = [{"name": "quota-user", "num_partitions": 1, "replication_factor": 1}]
+        assert admin.request(19, 5, {"topics": topics, "timeout": 5000}).topics[0].error_code == 0
+        entity = [{"entity_type": "user", "entity_name": "alice"}]
+        ops = [{"key": "producer_byte_rate", "value": 80_000, "remove": False}]
+        assert (
+            admin.request(49, 1, {"entries": [{"entity": entity, "ops": ops}], "validate_only": False})
+            .entries[0]
+            .error_code
+            == 0
+        )
+    finally:
+        admin.close()
+    time.sleep(1.5)  # brokers re-read quota configs each second
+    body = produce_body("quota-user", 0, bytes(make_batch([(b"k", os.urandom(900_000 - 100))])))
+    anonymous = RawClient(broker.bootstrap, timeout_s=30)
+    alice = RawClient(broker.listener_bootstrap("SASL_PLAINTEXT"), timeout_s=30)
+    try:
+        assert anonymous.request(0, 9, body).throttle_time.total_seconds() == 0
+        assert _plain_v1(alice).error_code == 0
+        response = alice.request(0, 9, body)
+        assert response.responses[0].partition_responses[0].error_code == 0
+        assert 1.0 <= response.throttle_time.total_seconds() <= 1.5  # (90 - 80) / 80 * 10 s window
+    finally:
+        anonymous.close()
+        alice.close()
+
+
+def test_sasl_requests_on_a_plaintext_listener_are_illegal_sasl_state(broker):
+    raw = _client(broker, "PLAINTEXT")
+    try:
+        assert raw.request(17, 1, {"mechanism": "PLAIN"}).error_code == 34  # ILLEGAL_SASL_STATE
+        assert raw.request(36, 2, {"auth_bytes": plain_token("alice", "alice-secret")}).error_code == 34
+        assert raw.request(3, 12, METADATA_ALL).brokers  # the connection stays, still anonymous
     finally:
         raw.close()

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from brook.broker.principal_mapping import NoMatchingRule, map_principal_name
 from brook.broker.security import ListenerSecurity
-from brook.protocol.sasl import PlainServer, SaslFailure, ScramServer
+from brook.protocol.sasl import PlainServer, SaslFailure
+from brook.protocol.scram import ScramServer
 
 __all__ = ["AUTH_KEYS", "Authenticator", "tls_principal"]
 

@@ -13,7 +13,8 @@ from typing import Any
 from brook.broker.security import InterBrokerSecurity
 from brook.metadata.api import BrokerInfo
 from brook.protocol.client import decode_response, encode_request
-from brook.protocol.sasl import SaslFailure, ScramClient, plain_token
+from brook.protocol.sasl import SaslFailure, plain_token
+from brook.protocol.scram import ScramClient
 
 __all__ = ["InterBrokerConnector"]
 

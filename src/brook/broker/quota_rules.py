@@ -11,7 +11,8 @@ first (KIP-55's order):
 
 The entity that matched decides who shares the measured rate (Kafka's metric tags): a quota set on a
 user is shared by all its clients; one set on a client id (or a default) is measured per client id.
-Without authentication every connection's user is Kafka's ANONYMOUS principal.
+The user is the connection's authenticated principal name (SASL user, mapped certificate name); without
+authentication it is Kafka's ANONYMOUS principal.
 
 Rates are Kafka's `Rate` over `quota.window.num` samples of `quota.window.size.seconds`; a request that
 takes the rate over its bound is throttled for (rate - bound) / bound * window (QuotaUtils.throttleTime).

@@ -102,8 +102,10 @@ class QuotaManager:
 
     # --- byte rates --------------------------------------------------------------------------------
 
-    def _sensor(self, key: str, client_id: str) -> tuple[RateSensor, float] | None:
-        found = find_quota(self.configs, ANONYMOUS_USER, client_id, key)
+    def _sensor(
+        self, key: str, client_id: str, user: str = ANONYMOUS_USER
+    ) -> tuple[RateSensor, float] | None:
+        found = find_quota(self.configs, user, client_id, key)
         if found is None:
             return None
         bound, (user, client) = found
@@ -117,7 +119,7 @@ class QuotaManager:
 
     def record_produce(self, ctx: RequestContext, request_bytes: int) -> int:
         """Count a produce request's bytes; its throttle time in ms (0 within the quota)."""
-        found = self._sensor(PRODUCE, ctx.client_id)
+        found = self._sensor(PRODUCE, ctx.client_id, quota_user(ctx))
         if found is None:
             return 0
         sensor, bound = found
@@ -127,14 +129,14 @@ class QuotaManager:
 
     def fetch_max_bytes(self, ctx: RequestContext) -> int:
         """What one fetch may return under the client's consumer_byte_rate: a full quota window's worth."""
-        found = find_quota(self.configs, ANONYMOUS_USER, ctx.client_id, FETCH)
+        found = find_quota(self.configs, quota_user(ctx), ctx.client_id, FETCH)
         if found is None:
             return 0x7FFFFFFF
         return max(1, int(found[0] * (self._samples - 1) * self._window_ms / 1000))
 
     def record_fetch(self, ctx: RequestContext, response_bytes: int) -> int:
         """Count a fetch response; if that breaks the quota it is not counted (the caller answers empty)."""
-        found = self._sensor(FETCH, ctx.client_id)
+        found = self._sensor(FETCH, ctx.client_id, quota_user(ctx))
         if found is None:
             return 0
         sensor, bound = found
@@ -165,14 +167,14 @@ class QuotaManager:
         none while its connection is muted (Kafka handles every connection that way); with a
         request_percentage quota the handler's time is measured and throttled past the quota."""
         channel = ctx.channel
-        if not self.configs or channel is None or not self._has_quota(ctx.client_id):
+        if not self.configs or channel is None or not self._has_quota(ctx.client_id, quota_user(ctx)):
             return await handler(ctx, body)
         lock = self._connection_locks.get(channel)
         if lock is None:
             lock = self._connection_locks[channel] = asyncio.Lock()
         async with lock:
             await channel.wait_unmuted()
-            found = self._sensor(REQUEST, ctx.client_id)
+            found = self._sensor(REQUEST, ctx.client_id, quota_user(ctx))
             if found is None:
                 return await handler(ctx, body)
             timed = TimedCall(handler(ctx, body))
@@ -187,15 +189,19 @@ class QuotaManager:
                 result = _with_throttle_time(result, throttle_ms)
             return result
 
-    def _has_quota(self, client_id: str) -> bool:
-        return any(
-            find_quota(self.configs, ANONYMOUS_USER, client_id, key) for key in (PRODUCE, FETCH, REQUEST)
-        )
+    def _has_quota(self, client_id: str, user: str = ANONYMOUS_USER) -> bool:
+        return any(find_quota(self.configs, user, client_id, key) for key in (PRODUCE, FETCH, REQUEST))
 
     def _expire(self, now_ms: int) -> None:
         for key, (_, last_used_ms) in list(self._sensors.items()):
             if now_ms - last_used_ms > _SENSOR_EXPIRY_MS:
                 del self._sensors[key]
+
+
+def quota_user(ctx: RequestContext) -> str:
+    """The user a quota is looked up for: the principal's name ("User:alice" -> "alice"; ANONYMOUS before
+    authentication), as Kafka's quota manager uses KafkaPrincipal.getName()."""
+    return ctx.principal.partition(":")[2] or ANONYMOUS_USER
 
 
 def _with_throttle_time(result: Any, throttle_ms: int) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from brook.broker.config import BrokerConfig
@@ -20,7 +21,7 @@ from brook.broker.listeners import Listener, ListenerSettings, listener_settings
 from brook.broker.principal_mapping import MappingRule, parse_rules
 from brook.broker.tls import client_context, server_context
 from brook.common.errors import InvalidConfig
-from brook.protocol.sasl import SCRAM_MECHANISMS
+from brook.protocol.scram import SCRAM_MECHANISMS
 
 __all__ = [
     "SUPPORTED_MECHANISMS",
@@ -68,7 +69,7 @@ def parse_jaas_options(jaas: str) -> dict[str, str]:
     }
 
 
-def _lookup(config: BrokerConfig, listener_name: str) -> object:
+def _lookup(config: BrokerConfig, listener_name: str) -> Callable[[str], str]:
     prefix = f"listener.name.{listener_name.lower()}."
 
     def get(key: str) -> str:
@@ -113,7 +114,6 @@ def build_security(
     securities: dict[str, ListenerSecurity] = {}
     for listener in settings.listeners:
         get = _lookup(config, listener.name)
-        assert callable(get)
         context = server_context(get) if listener.uses_tls else None
         mechanisms: tuple[str, ...] = ()
         plain_users: dict[str, str] = {}
@@ -139,7 +139,6 @@ def build_security(
         )
     inter = next(lst for lst in settings.advertised if lst.name == settings.inter_broker)
     get = _lookup(config, inter.name)
-    assert callable(get)
     mechanism = username = password = ""
     if inter.uses_sasl:
         mechanism = config.get("sasl.mechanism.inter.broker.protocol").upper()

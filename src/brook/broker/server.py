@@ -246,6 +246,7 @@ class _Connection(asyncio.BufferedProtocol):
         self.security = security
         # a SASL listener: nothing but ApiVersions and the SASL exchange until authenticated (authenticator.py)
         self.authenticator = Authenticator(security) if security and security.listener.uses_sasl else None
+        self._tls = security is not None and security.ssl_context is not None
         self.conn = ServerConnection(
             max_request_bytes=server.max_request_bytes,
             supported=server.supported,
@@ -485,7 +486,11 @@ class _Connection(asyncio.BufferedProtocol):
                         self.server.request_metrics.record(request, dequeued_ns, dequeued_ns)
                     _resolve(written)
                     continue  # (or the connection is closing)
-                transport.writelines(self.conn.send_response(request, body))
+                chunks = self.conn.send_response(request, body)
+                if self._tls:  # one TLS write, not one (and a record) per chunk
+                    transport.write(b"".join(chunks))
+                else:
+                    transport.writelines(chunks)
                 self.server.request_metrics.record(request, dequeued_ns, time.monotonic_ns())
                 _resolve(written)
                 self.last_active_s = asyncio.get_running_loop().time()

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from brook.protocol.client import decode_response, encode_request
-from brook.protocol.sasl import SaslFailure, ScramClient, plain_token
+from brook.protocol.sasl import SaslFailure, plain_token
+from brook.protocol.scram import ScramClient
 
 __all__ = ["connect"]
 

@@ -9,15 +9,20 @@ def test_on_zookeeper(zookeeper):          # "127.0.0.1:<port>/<chroot of this t
     with BrookProcess(overrides={"zookeeper.connect": zookeeper}) as broker: ...
 """
 
+from __future__ import annotations
+
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from brook.testing.broker_process import BrookProcess
-from brook.testing.security import SecuredBroker
 from brook.testing.zookeeper import ZooKeeperNotInstalled, ZooKeeperProcess
+
+if TYPE_CHECKING:  # imported when used: cryptography at plugin load upsets hypothesis's start-up check
+    from brook.testing.security import SecuredBroker
 
 _chroots = itertools.count()
 
@@ -37,6 +42,8 @@ def kafka_broker(tmp_path: Path) -> Iterator[BrookProcess]:
 def secured_kafka_broker(tmp_path: Path) -> Iterator[SecuredBroker]:
     """A brook with SSL, SASL_PLAINTEXT and SASL_SSL listeners, a CA and certificates, a PLAIN and a SCRAM
     user; `.client_config("SASL_SSL", "SCRAM-SHA-256")` is what a librdkafka client needs."""
+    from brook.testing.security import SecuredBroker
+
     with SecuredBroker(tmp_path / "secured") as secured:
         yield secured
 

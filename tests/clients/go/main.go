@@ -43,9 +43,11 @@ func main() {
 		"franz-produce":  franzProduce,
 		"franz-group":    franzGroup,
 		"franz-admin":    franzAdmin,
+		"franz-secure":   franzSecure,
 		"sarama-produce": saramaProduce,
 		"sarama-group":   saramaGroup,
 		"sarama-admin":   saramaAdmin,
+		"sarama-secure":  saramaSecure,
 	}
 	run, ok := scenarios[scenario]
 	if !ok {

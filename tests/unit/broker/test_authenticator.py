@@ -60,3 +60,17 @@ def test_jaas_options():
         "user_admin": "x",
         "user_alice": "plainvalue",
     }
+
+
+def test_tls_principal_maps_the_certificate_subject():
+    from dataclasses import replace
+
+    from brook.broker.authenticator import tls_principal
+    from brook.broker.principal_mapping import parse_rules
+
+    security = replace(SECURITY, principal_rules=parse_rules(r"RULE:^CN=([^,]*),OU=apps.*$/$1/L"))
+    refused: list[str] = []
+    assert tls_principal(security, None, refused.append) == "User:ANONYMOUS"
+    assert tls_principal(security, "CN=Billing,OU=apps,O=corp", refused.append) == "User:billing"
+    assert tls_principal(security, "CN=x,OU=people", refused.append) is None
+    assert refused == ["no ssl.principal.mapping.rules rule matches CN=x,OU=people"]

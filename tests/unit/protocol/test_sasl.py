@@ -6,14 +6,8 @@ import base64
 
 import pytest
 
-from brook.protocol.sasl import (
-    PlainServer,
-    SaslFailure,
-    ScramClient,
-    ScramCredential,
-    ScramServer,
-    plain_token,
-)
+from brook.protocol.sasl import PlainServer, SaslFailure, plain_token
+from brook.protocol.scram import ScramClient, ScramCredential, ScramServer
 
 
 def test_rfc7677_example_exchange():

@@ -15,7 +15,7 @@ from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
-from brook.protocol.sasl import SCRAM_MECHANISMS, ScramCredential, check_iterations
+from brook.protocol.scram import SCRAM_MECHANISMS, ScramCredential, check_iterations
 from brook.security.acl import AclOperation, ResourceType
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,8 @@ from typing import Any
 from brook.broker.handlers.base import RequestContext, Session, handles
 from brook.broker.handlers.sasl_handshake import _close_after
 from brook.common.errors import ErrorCode
-from brook.protocol.sasl import PlainServer, SaslFailure, ScramCredential, ScramServer
+from brook.protocol.sasl import PlainServer, SaslFailure
+from brook.protocol.scram import ScramCredential, ScramServer
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,11 @@ logger = logging.getLogger(__name__)
 async def sasl_authenticate(ctx: RequestContext, req: Any) -> Any:
     channel = ctx.channel
     auth = getattr(channel, "authenticator", None)
-    if auth is None or not auth.expecting_authenticate:
+    if (
+        auth is None
+    ):  # not a SASL listener: Kafka's KafkaApis answers ILLEGAL_SASL_STATE (the connection stays)
+        return _failed(ctx, ErrorCode.illegal_sasl_state, "SASL is not enabled on this listener")
+    if not auth.expecting_authenticate:
         _close_after(ctx)
         return _failed(ctx, ErrorCode.illegal_sasl_state, "SaslAuthenticate without a SaslHandshake first")
     exchange = auth.exchange

@@ -20,8 +20,9 @@ logger = logging.getLogger(__name__)
 async def sasl_handshake(ctx: RequestContext, req: Any) -> Any:
     channel = ctx.channel
     auth = getattr(channel, "authenticator", None)
-    if auth is None:  # not a SASL listener
-        _close_after(ctx)
+    if (
+        auth is None
+    ):  # not a SASL listener: Kafka's KafkaApis answers ILLEGAL_SASL_STATE (the connection stays)
         return ctx.respond(error_code=ErrorCode.illegal_sasl_state, mechanisms=[])
     mechanisms = list(auth.security.mechanisms)
     if not auth.handshake(str(req.mechanism)):
