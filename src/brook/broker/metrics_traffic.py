@@ -43,7 +43,7 @@ class TrafficCollector(Collector):
         yield from self._connections()
 
     def _requests(self) -> Iterator[Metric]:
-        by_name = sorted(self._broker.server.request_metrics.by_name.items())
+        by_name = sorted(self._broker.server.request_metrics.apis().items())
         rate = CounterMetricFamily(
             "kafka_network_requestmetrics_requests", "Requests answered", labels=["request", "version"]
         )

@@ -13,9 +13,9 @@ A request's life on a connection (server.py), with the time.monotonic_ns() stamp
 A Fetch waits for the response before it on its connection (server.py `_fetch_in_turn`) before its
 handler starts: that shows as queue time, as a muted channel's does in Kafka. "Sent" is when the bytes
 are given to the transport (written or buffered there); a client that reads slowly holds its
-connection's next requests instead (their queue time). Fetch is also counted as FetchConsumer or
-FetchFollower, as Kafka does. Recording is a bisect and two integer additions per phase, with no object
-kept per request.
+connection's next requests instead (their queue time). A Fetch is recorded as FetchConsumer or
+FetchFollower; the "Fetch" series, which Kafka also keeps, are their sum, made at scrape time. Recording is
+a bisect and two integer additions per phase, with no object kept per request.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ PHASES = (
 _FETCH_KEY = 1
 _BOUNDS_NS = tuple(int(bound * 1_000_000) for bound in LATENCY_BUCKETS_MS)
 _LE_MS = (*(repr(bound) for bound in LATENCY_BUCKETS_MS), "+Inf")
-_ALWAYS_SHOWN = ("Produce", "Fetch", "FetchConsumer", "FetchFollower")
+_FETCH = "Fetch"
+_ALWAYS_SHOWN = ("Produce", "FetchConsumer", "FetchFollower")
 
 T = TypeVar("T")
 _current: ContextVar[Request | None] = ContextVar("brook_current_request", default=None)
@@ -103,6 +104,19 @@ class _ApiMetrics:
         sums[4] += send
         sums[5] += total
 
+    @classmethod
+    def merged(cls, *parts: _ApiMetrics) -> _ApiMetrics:
+        whole = cls()
+        for part in parts:
+            for version, n in part.requests.items():
+                whole.requests[version] = whole.requests.get(version, 0) + n
+            for phase in range(len(PHASES)):
+                whole.counts[phase] = [
+                    a + b for a, b in zip(whole.counts[phase], part.counts[phase], strict=True)
+                ]
+                whole.sums[phase] += part.sums[phase]
+        return whole
+
     def snapshot(self, phase: int) -> tuple[list[tuple[str, int]], float]:
         """A phase's cumulative buckets (le in ms, `+Inf` last) and its sum in ms, as Histogram.snapshot."""
         cumulative, buckets = 0, []
@@ -118,8 +132,10 @@ class RequestMetrics:
     def __init__(self, apis: Iterable[tuple[int, range]]) -> None:
         self._names = {key: api_name(key, versions[-1]) for key, versions in apis}
         # the APIs dashboards chart by name have their (empty) series from the start: 0, not "no data"
-        self.by_name: dict[str, _ApiMetrics] = {name: _ApiMetrics() for name in _ALWAYS_SHOWN}
+        self._by_name: dict[str, _ApiMetrics] = {name: _ApiMetrics() for name in _ALWAYS_SHOWN}
         self._by_key: dict[int, _ApiMetrics] = {}
+        self._consumer_fetch = self._by_name["FetchConsumer"]
+        self._follower_fetch = self._by_name["FetchFollower"]
 
     def begin(self, request: Request) -> None:
         """In the request's own task, just before its handler runs."""
@@ -136,22 +152,28 @@ class RequestMetrics:
         )
         if not received or not done:
             return
-        api = self._by_key.get(request.api_key)
-        if api is None:
-            name = self._names.get(request.api_key)
-            if name is None:
-                return
-            api = self._by_key[request.api_key] = self.by_name.setdefault(name, _ApiMetrics())
-        phases = (
+        if request.api_key == _FETCH_KEY:  # counted as one of the two; "Fetch" is their sum (`apis`)
+            follower = getattr(request.body, "replica_id", -1) >= 0
+            api = self._follower_fetch if follower else self._consumer_fetch
+        else:
+            found = self._by_key.get(request.api_key)
+            if found is None:
+                name = self._names.get(request.api_key)
+                if name is None:
+                    return
+                found = self._by_key[request.api_key] = self._by_name.setdefault(name, _ApiMetrics())
+            api = found
+        api.observe(
+            request.api_version,
             started - received,
             max(done - started - remote, 0),
             remote,
             dequeued_ns - done,
             sent_ns - dequeued_ns,
         )
-        api.observe(request.api_version, *phases)
-        if request.api_key == _FETCH_KEY:
-            follower = getattr(request.body, "replica_id", -1) >= 0
-            self.by_name["FetchFollower" if follower else "FetchConsumer"].observe(
-                request.api_version, *phases
-            )
+
+    def apis(self) -> dict[str, _ApiMetrics]:
+        """Every API's metrics by Kafka's name, with "Fetch" as FetchConsumer and FetchFollower together."""
+        by_name = dict(self._by_name)
+        by_name[_FETCH] = _ApiMetrics.merged(self._consumer_fetch, self._follower_fetch)
+        return by_name

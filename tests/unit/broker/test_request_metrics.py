@@ -39,7 +39,7 @@ def _request(api_key: int, version: int, body: object = None) -> Request:
 
 
 def _phases(metrics: RequestMetrics, name: str) -> dict[str, tuple[int, float]]:
-    api = metrics.by_name[name]
+    api = metrics.apis()[name]
     snapshots = [api.snapshot(i) for i in range(len(PHASES))]
     return {phase: (buckets[-1][1], total) for phase, (buckets, total) in zip(PHASES, snapshots, strict=True)}
 
@@ -60,7 +60,7 @@ def test_a_request_is_split_into_queue_local_remote_response_queue_and_send_time
         "responsesendtimems": (1, 3.0),
         "totaltimems": (1, 41.0),
     }
-    assert metrics.by_name["Produce"].requests == {9: 1}
+    assert metrics.apis()["Produce"].requests == {9: 1}
 
 
 def test_a_fetch_counts_as_fetch_and_as_consumer_or_follower_fetch():
@@ -69,9 +69,9 @@ def test_a_fetch_counts_as_fetch_and_as_consumer_or_follower_fetch():
         request = _request(1, 12, SimpleNamespace(replica_id=replica_id))
         request.received_ns = request.started_ns = request.done_ns = 5 * MS
         metrics.record(request, 5 * MS, 6 * MS)
-    assert metrics.by_name["Fetch"].requests == {12: 3}
-    assert metrics.by_name["FetchConsumer"].requests == {12: 2}
-    assert metrics.by_name["FetchFollower"].requests == {12: 1}
+    assert metrics.apis()["Fetch"].requests == {12: 3}
+    assert metrics.apis()["FetchConsumer"].requests == {12: 2}
+    assert metrics.apis()["FetchFollower"].requests == {12: 1}
     assert _phases(metrics, "FetchFollower")["totaltimems"] == (1, 1.0)
 
 
@@ -80,7 +80,7 @@ def test_phase_buckets_are_milliseconds_inclusive_of_their_bound():
     request = _request(0, 9)
     request.received_ns, request.started_ns, request.done_ns = MS, 2 * MS, 2 * MS  # queued exactly 1 ms
     metrics.record(request, 2 * MS, 2 * MS)
-    buckets, total = metrics.by_name["Produce"].snapshot(PHASES.index("requestqueuetimems"))
+    buckets, total = metrics.apis()["Produce"].snapshot(PHASES.index("requestqueuetimems"))
     assert dict(buckets)["0.5"] == 0
     assert dict(buckets)["1.0"] == 1
     assert buckets[-1] == ("+Inf", 1)
@@ -92,4 +92,4 @@ def test_a_request_without_its_stamps_is_not_recorded():
     request = _request(3, 12)
     request.received_ns = 5 * MS  # no handler stamps: nothing to split
     metrics.record(request, 6 * MS, 7 * MS)
-    assert "Metadata" not in metrics.by_name
+    assert "Metadata" not in metrics.apis()
