@@ -22,6 +22,7 @@ from brook.coordinator.transaction import (
     InitResult,
     TransactionConfig,
     TransactionCoordinator,
+    TxnState,
 )
 from brook.metadata.api import BrokerInfo
 from brook.records.batch import iter_batches
@@ -36,6 +37,8 @@ __all__ = ["TransactionService"]
 
 _TICK_S = 0.1
 _LOAD_CHUNK_BYTES = 1024 * 1024
+_COMPLETION_WAIT_S = 0.05  # how long AddPartitions waits for the previous transaction's markers
+_COMPLETION_POLL_S = 0.001
 _WRITE_TIMEOUT_MS = 30_000  # Kafka's request.timeout.ms, which bounds its transaction log appends
 T = TypeVar("T")
 
@@ -273,16 +276,30 @@ class TransactionService:
     async def add_partitions(
         self, transactional_id: str, producer_id: int, producer_epoch: int, partitions: list[TopicPartition]
     ) -> ErrorCode:
-        future: asyncio.Future[ErrorCode] = asyncio.get_running_loop().create_future()
-        self.coordinator.add_partitions(
-            transactional_id,
-            producer_id,
-            producer_epoch,
-            partitions,
-            self._broker.clock.now_ms(),
-            _resolver(future),
-        )
-        return await future
+        """AddPartitionsToTxn / AddOffsetsToTxn. A producer starts its next transaction as soon as EndTxn is
+        answered, usually while the previous one's markers are still being written: rather than answer
+        CONCURRENT_TRANSACTIONS at once (clients back off ~20 ms), wait a little for that completion."""
+        deadline = asyncio.get_running_loop().time() + _COMPLETION_WAIT_S
+        while True:
+            future: asyncio.Future[ErrorCode] = asyncio.get_running_loop().create_future()
+            self.coordinator.add_partitions(
+                transactional_id,
+                producer_id,
+                producer_epoch,
+                partitions,
+                self._broker.clock.now_ms(),
+                _resolver(future),
+            )
+            error = await future
+            if error != ErrorCode.concurrent_transactions or not self._completing(transactional_id):
+                return error
+            if asyncio.get_running_loop().time() >= deadline:
+                return error
+            await asyncio.sleep(_COMPLETION_POLL_S)
+
+    def _completing(self, transactional_id: str) -> bool:
+        meta = self.coordinator.metadata(transactional_id)
+        return meta is not None and meta.state in (TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT)
 
     async def end_transaction(
         self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool
