@@ -83,9 +83,9 @@ _KAFKA = {
         (f"-Dlog4j.configuration=file:{KAFKA_TOOLS_DIR / 'log4j.properties'}",),
         {
             **MAIN_CLASSES,
+            "kafka-dump-log": "kafka.tools.DumpLogSegments",
             "kafka-console-producer": "kafka.tools.ConsoleProducer",
             "kafka-broker-api-versions": "kafka.admin.BrokerApiVersionsCommand",
-            "kafka-dump-log": "kafka.tools.DumpLogSegments",
         },
     ),
 }

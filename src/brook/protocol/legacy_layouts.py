@@ -198,7 +198,6 @@ _COMMIT_RESPONSE = (
 )
 
 RESPONSES: dict[tuple[int, int], tuple[Field, ...]] = {
-    (27, 0): _WRITE_TXN_MARKERS_RESPONSE_V0,
     (2, 0): (
         (
             "topics",
@@ -284,4 +283,5 @@ RESPONSES: dict[tuple[int, int], tuple[Field, ...]] = {
             ),
         ),
     ),
+    (27, 0): _WRITE_TXN_MARKERS_RESPONSE_V0,
 }
