@@ -1,6 +1,7 @@
 """Exactly-once on three brooks and a real ZooKeeper: a consume-transform-produce loop (confluent-kafka,
 read_committed input, transactional output, offsets sent to the transaction) keeps running while the
-transaction coordinator is killed with SIGKILL mid-commit, then the leader of an output partition.
+transaction coordinator is killed with SIGKILL mid-commit, then the leader of an output partition, then the
+new coordinator is frozen (SIGSTOP) until ZooKeeper moves its partition, and resumed.
 
 The checker reads the output with read_committed: every input record is there exactly once (no loss, no
 duplicate), no aborted record is visible, and the group's committed offsets are at the input's end.
@@ -9,7 +10,9 @@ duplicate), no aborted record is visible, and the group's committed offsets are 
 from __future__ import annotations
 
 import logging
+import os
 import random
+import signal
 import threading
 import time
 from pathlib import Path
@@ -297,6 +300,22 @@ def test_exactly_once_through_coordinator_and_leader_kills(zookeeper, zk, tmp_pa
         wait_until(lambda: _leader(zk, OUT, 0) not in (None, -1, out_leader), timeout_s=60, interval_s=0.2)
         _progress(transformer, commits + 5)
         brokers[out_leader].start()
+        # 3. the (new) coordinator frozen past its ZooKeeper session, then resumed: it must not serve stale state
+        coordinator = _leader(zk, "__transaction_state", txn_partition)
+        assert coordinator is not None
+        frozen = brokers[coordinator].process
+        assert frozen is not None
+        commits = transformer.commits
+        os.kill(frozen.pid, signal.SIGSTOP)
+        try:
+            wait_until(
+                lambda: _leader(zk, "__transaction_state", txn_partition) not in (None, -1, coordinator),
+                timeout_s=60,
+                interval_s=0.2,
+            )
+        finally:
+            os.kill(frozen.pid, signal.SIGCONT)
+        _progress(transformer, commits + 5)
         _finish_and_check(transformer, bootstrap, RECORDS)
     finally:
         transformer.done.set()

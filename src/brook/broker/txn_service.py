@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 from brook.broker.txn_markers import TxnMarkerSender
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
+from brook.coordinator.fence import PauseFence
 from brook.coordinator.offsets_topic import replication_factor
 from brook.coordinator.transaction import (
     TRANSACTION_STATE_TOPIC,
@@ -67,10 +68,14 @@ class TransactionService:
         self._to_load: list[int] = []
         self._stopped = False
         self._replication_waits: set[asyncio.Task[None]] = set()
+        # after the process was frozen (SIGSTOP), serve nothing for a session timeout (coordinator/fence.py)
+        self._fence = PauseFence(broker.config.int("zookeeper.session.timeout.ms"))
 
     # --- leadership ------------------------------------------------------------------------------
 
     def _leader_epoch(self, p: int) -> int | None:
+        if self._cluster and not self._fence.allows(self._broker.clock.monotonic_ms()):
+            return None
         partition = self._broker.replicas.partitions.get(TopicPartition(TRANSACTION_STATE_TOPIC, p))
         if partition is None or not partition.is_leader:
             return None
@@ -161,6 +166,8 @@ class TransactionService:
         partition = state.partitions.get(self.coordinator.partition_for(transactional_id))
         if partition is None or partition.leader < 0:
             return None
+        if partition.leader == self._broker.node_id and self._leader_epoch(partition.partition) is None:
+            return None  # fenced after a pause, or not yet leading here: COORDINATOR_NOT_AVAILABLE
         for broker in self._broker.metadata.live_brokers():
             if broker.node_id == partition.leader:
                 return broker
@@ -249,6 +256,10 @@ class TransactionService:
     async def _run(self) -> None:
         while True:
             try:
+                if self._cluster and self._fence.observe(self._broker.clock.monotonic_ms()):
+                    logger.warning(
+                        "the broker was frozen: serving no transaction for %d ms", self._fence.hold_ms
+                    )
                 if self._broker.metadata.topic(TRANSACTION_STATE_TOPIC) is not None:
                     self.sync_ownership()
                 while self._to_load:
