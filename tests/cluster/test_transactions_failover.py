@@ -1,6 +1,7 @@
 """Exactly-once on three brooks and a real ZooKeeper: a consume-transform-produce loop (confluent-kafka,
 read_committed input, transactional output, offsets sent to the transaction) keeps running while the
-transaction coordinator is killed with SIGKILL mid-commit, then the leader of an output partition.
+transaction coordinator is killed with SIGKILL mid-commit, then the leader of an output partition, then the
+new coordinator is frozen (SIGSTOP) until ZooKeeper moves its partition, and resumed.
 
 The checker reads the output with read_committed: every input record is there exactly once (no loss, no
 duplicate), no aborted record is visible, and the group's committed offsets are at the input's end.
@@ -9,6 +10,9 @@ duplicate), no aborted record is visible, and the group's committed offsets are 
 from __future__ import annotations
 
 import logging
+import os
+import random
+import signal
 import threading
 import time
 from pathlib import Path
@@ -59,9 +63,10 @@ class Transformer(threading.Thread):
     of up to 10 records with the input offsets; aborts and rewinds on an abortable error, starts a new
     producer (fencing the old one) on a fatal one."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, pause_s: float = 0.0) -> None:
         super().__init__(daemon=True)
         self.bootstrap = bootstrap
+        self.pause_s = pause_s  # between transactions: keeps the input lasting through a fault schedule
         self.commits = 0
         self.aborts = 0
         self.restarts = 0
@@ -135,6 +140,7 @@ class Transformer(threading.Thread):
                     )
                     self._commit(producer)
                     self.commits += 1
+                    self.done.wait(self.pause_s)
                 except KafkaException as exc:
                     error = exc.args[0]
                     self.errors.append(f"txn: {exc}")
@@ -218,24 +224,59 @@ def _leader(zk: Any, topic: str, partition: int) -> int | None:
         return None
 
 
-@pytest.mark.timeout(600)
-def test_exactly_once_through_coordinator_and_leader_kills(zookeeper, zk, tmp_path):
+def _start(zookeeper: str, zk: Any, tmp_path: Path, records: int) -> tuple[list[BrookProcess], str]:
+    """Three brokers, the input topic filled with `records` values, the output topic empty."""
     brokers = [_broker(zookeeper, tmp_path / f"b{i}", i) for i in range(3)]
     for b in brokers:
         b.start()
-    transformer: Transformer | None = None
-    try:
-        wait_until(lambda: len(zk.get_children("/brokers/ids")) == 3, timeout_s=30)
-        bootstrap = ",".join(b.bootstrap for b in brokers)
-        admin = AdminClient({"bootstrap.servers": bootstrap})
-        for f in admin.create_topics([NewTopic(IN, PARTITIONS, 3), NewTopic(OUT, PARTITIONS, 3)]).values():
-            f.result(30)
-        source = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
-        for i in range(RECORDS):
-            source.produce(IN, value=b"r%04d" % i, partition=i % PARTITIONS)
-        assert source.flush(60) == 0
+    wait_until(lambda: len(zk.get_children("/brokers/ids")) == 3, timeout_s=30)
+    bootstrap = ",".join(b.bootstrap for b in brokers)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for f in admin.create_topics([NewTopic(IN, PARTITIONS, 3), NewTopic(OUT, PARTITIONS, 3)]).values():
+        f.result(30)
+    source = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for i in range(records):
+        source.produce(IN, value=b"r%04d" % i, partition=i % PARTITIONS)
+    assert source.flush(60) == 0
+    return brokers, bootstrap
 
-        transformer = Transformer(bootstrap)
+
+def _finish_and_check(transformer: Transformer, bootstrap: str, records: int) -> None:
+    """Wait until the loop committed the whole input, then: every input value once in the output."""
+    check = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP, "isolation.level": "read_committed"})
+
+    def caught_up() -> bool:
+        try:
+            found = check.committed([TopicPartition(IN, p) for p in range(PARTITIONS)], timeout=10)
+        except KafkaException:
+            return False
+        return sum(max(tp.offset, 0) for tp in found) >= records
+
+    try:
+        wait_until(lambda: caught_up() or transformer.failure is not None, timeout_s=240, interval_s=1)
+    finally:
+        check.close()
+    assert transformer.failure is None, (transformer.failure, transformer.errors[-20:])
+    transformer.done.set()
+    transformer.join(60)
+    values = _read_committed(bootstrap, OUT, records)
+    duplicates = sorted({v for v in values if values.count(v) > 1})
+    assert duplicates == []
+    assert sorted(values) == sorted(b"r%04d" % i for i in range(records))
+    logger.info(
+        "commits=%d aborts=%d restarts=%d errors=%s",
+        transformer.commits,
+        transformer.aborts,
+        transformer.restarts,
+        transformer.errors,
+    )
+
+
+@pytest.mark.timeout(600)
+def test_exactly_once_through_coordinator_and_leader_kills(zookeeper, zk, tmp_path):
+    brokers, bootstrap = _start(zookeeper, zk, tmp_path, RECORDS)
+    transformer = Transformer(bootstrap)
+    try:
         transformer.start()
         _progress(transformer, 5)
         # 1. the transaction coordinator, in the middle of the loop's commits
@@ -259,40 +300,53 @@ def test_exactly_once_through_coordinator_and_leader_kills(zookeeper, zk, tmp_pa
         wait_until(lambda: _leader(zk, OUT, 0) not in (None, -1, out_leader), timeout_s=60, interval_s=0.2)
         _progress(transformer, commits + 5)
         brokers[out_leader].start()
-        # the loop reaches the input's end
-        check = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": GROUP, "isolation.level": "read_committed"}
-        )
-
-        def caught_up() -> bool:
-            try:
-                found = check.committed([TopicPartition(IN, p) for p in range(PARTITIONS)], timeout=10)
-            except KafkaException:
-                return False
-            return sum(max(tp.offset, 0) for tp in found) >= RECORDS
-
+        # 3. the (new) coordinator frozen past its ZooKeeper session, then resumed: it must not serve stale state
+        coordinator = _leader(zk, "__transaction_state", txn_partition)
+        assert coordinator is not None
+        frozen = brokers[coordinator].process
+        assert frozen is not None
+        commits = transformer.commits
+        os.kill(frozen.pid, signal.SIGSTOP)
         try:
-            wait_until(lambda: caught_up() or transformer.failure is not None, timeout_s=240, interval_s=1)
+            wait_until(
+                lambda: _leader(zk, "__transaction_state", txn_partition) not in (None, -1, coordinator),
+                timeout_s=60,
+                interval_s=0.2,
+            )
         finally:
-            check.close()
-        assert transformer.failure is None
-        transformer.done.set()
-        transformer.join(60)
-
-        values = _read_committed(bootstrap, OUT, RECORDS)
-        duplicates = sorted({v for v in values if values.count(v) > 1})
-        assert duplicates == []
-        assert sorted(values) == sorted(b"r%04d" % i for i in range(RECORDS))
-        logger.info(
-            "commits=%d aborts=%d restarts=%d errors=%s",
-            transformer.commits,
-            transformer.aborts,
-            transformer.restarts,
-            transformer.errors,
-        )
+            os.kill(frozen.pid, signal.SIGCONT)
+        _progress(transformer, commits + 5)
+        _finish_and_check(transformer, bootstrap, RECORDS)
     finally:
-        if transformer is not None:
-            transformer.done.set()
-            transformer.join(30)
+        transformer.done.set()
+        transformer.join(30)
+        for b in brokers:
+            b.stop()
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("seed", [7])
+def test_exactly_once_while_a_random_broker_is_killed_every_10_seconds(zookeeper, zk, tmp_path, seed):
+    """The issue's chaos: SIGKILL of a random broker every ~10 s for a minute (each restarted 3 s later)."""
+    rng = random.Random(seed)
+    records = 4000
+    brokers, bootstrap = _start(zookeeper, zk, tmp_path, records)
+    transformer = Transformer(bootstrap, pause_s=0.1)  # 400 transactions: at least 40 s, through the kills
+    try:
+        transformer.start()
+        _progress(transformer, 5)
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            victim = rng.randrange(3)
+            brokers[victim].kill()
+            time.sleep(3)
+            brokers[victim].start()
+            wait_until(lambda: len(zk.get_children("/brokers/ids")) == 3, timeout_s=60, interval_s=0.2)
+            time.sleep(7)  # the pace of the kills, not a wait for a condition
+            assert transformer.failure is None, (transformer.failure, transformer.errors[-20:])
+        _finish_and_check(transformer, bootstrap, records)
+    finally:
+        transformer.done.set()
+        transformer.join(30)
         for b in brokers:
             b.stop()

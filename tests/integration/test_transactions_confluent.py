@@ -217,3 +217,28 @@ def test_coordinator_aborts_a_transaction_that_outlives_its_timeout(tmp_path):
         assert _read(bootstrap, "txn-timeout", 1, "read_committed", until=0, timeout_s=3) == []
     finally:
         broker.stop()
+
+
+def test_open_transaction_survives_a_broker_restart_and_commits(tmp_path):
+    broker = BrookProcess(data_dir=tmp_path).start()
+    try:
+        bootstrap = broker.bootstrap
+        _create(bootstrap, "txn-restart")
+        producer = _producer(bootstrap, "txn-restart-id")
+        producer.begin_transaction()
+        for i in range(10):
+            producer.produce("txn-restart", value=b"r%d" % i)
+        producer.flush(30)
+        broker.stop()
+        broker.start()  # same port: the producer reconnects; the coordinator reloads Ongoing from its log
+        producer.commit_transaction(60)
+        assert _read(bootstrap, "txn-restart", 1, "read_committed", until=10) == [
+            b"r%d" % i for i in range(10)
+        ]
+        again = _producer(bootstrap, "txn-restart-id")  # epoch bumped from the reloaded state
+        again.begin_transaction()
+        again.produce("txn-restart", value=b"after")
+        again.commit_transaction(30)
+        assert _read(bootstrap, "txn-restart", 1, "read_committed", until=11)[-1] == b"after"
+    finally:
+        broker.stop()

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, TypeVar
 from brook.broker.txn_markers import TxnMarkerSender
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
+from brook.coordinator.fence import PauseFence
 from brook.coordinator.offsets_topic import replication_factor
 from brook.coordinator.transaction import (
     TRANSACTION_STATE_TOPIC,
     InitResult,
     TransactionConfig,
     TransactionCoordinator,
+    TxnState,
 )
 from brook.metadata.api import BrokerInfo
 from brook.records.batch import iter_batches
@@ -36,6 +38,8 @@ __all__ = ["TransactionService"]
 
 _TICK_S = 0.1
 _LOAD_CHUNK_BYTES = 1024 * 1024
+_COMPLETION_WAIT_S = 0.05  # how long AddPartitions waits for the previous transaction's markers
+_COMPLETION_POLL_S = 0.001
 _WRITE_TIMEOUT_MS = 30_000  # Kafka's request.timeout.ms, which bounds its transaction log appends
 T = TypeVar("T")
 
@@ -64,10 +68,14 @@ class TransactionService:
         self._to_load: list[int] = []
         self._stopped = False
         self._replication_waits: set[asyncio.Task[None]] = set()
+        # after the process was frozen (SIGSTOP), serve nothing for a session timeout (coordinator/fence.py)
+        self._fence = PauseFence(broker.config.int("zookeeper.session.timeout.ms"))
 
     # --- leadership ------------------------------------------------------------------------------
 
     def _leader_epoch(self, p: int) -> int | None:
+        if self._cluster and not self._fence.allows(self._broker.clock.monotonic_ms()):
+            return None
         partition = self._broker.replicas.partitions.get(TopicPartition(TRANSACTION_STATE_TOPIC, p))
         if partition is None or not partition.is_leader:
             return None
@@ -158,6 +166,8 @@ class TransactionService:
         partition = state.partitions.get(self.coordinator.partition_for(transactional_id))
         if partition is None or partition.leader < 0:
             return None
+        if partition.leader == self._broker.node_id and self._leader_epoch(partition.partition) is None:
+            return None  # fenced after a pause, or not yet leading here: COORDINATOR_NOT_AVAILABLE
         for broker in self._broker.metadata.live_brokers():
             if broker.node_id == partition.leader:
                 return broker
@@ -246,6 +256,10 @@ class TransactionService:
     async def _run(self) -> None:
         while True:
             try:
+                if self._cluster and self._fence.observe(self._broker.clock.monotonic_ms()):
+                    logger.warning(
+                        "the broker was frozen: serving no transaction for %d ms", self._fence.hold_ms
+                    )
                 if self._broker.metadata.topic(TRANSACTION_STATE_TOPIC) is not None:
                     self.sync_ownership()
                 while self._to_load:
@@ -273,16 +287,30 @@ class TransactionService:
     async def add_partitions(
         self, transactional_id: str, producer_id: int, producer_epoch: int, partitions: list[TopicPartition]
     ) -> ErrorCode:
-        future: asyncio.Future[ErrorCode] = asyncio.get_running_loop().create_future()
-        self.coordinator.add_partitions(
-            transactional_id,
-            producer_id,
-            producer_epoch,
-            partitions,
-            self._broker.clock.now_ms(),
-            _resolver(future),
-        )
-        return await future
+        """AddPartitionsToTxn / AddOffsetsToTxn. A producer starts its next transaction as soon as EndTxn is
+        answered, usually while the previous one's markers are still being written: rather than answer
+        CONCURRENT_TRANSACTIONS at once (clients back off ~20 ms), wait a little for that completion."""
+        deadline = asyncio.get_running_loop().time() + _COMPLETION_WAIT_S
+        while True:
+            future: asyncio.Future[ErrorCode] = asyncio.get_running_loop().create_future()
+            self.coordinator.add_partitions(
+                transactional_id,
+                producer_id,
+                producer_epoch,
+                partitions,
+                self._broker.clock.now_ms(),
+                _resolver(future),
+            )
+            error = await future
+            if error != ErrorCode.concurrent_transactions or not self._completing(transactional_id):
+                return error
+            if asyncio.get_running_loop().time() >= deadline:
+                return error
+            await asyncio.sleep(_COMPLETION_POLL_S)
+
+    def _completing(self, transactional_id: str) -> bool:
+        meta = self.coordinator.metadata(transactional_id)
+        return meta is not None and meta.state in (TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT)
 
     async def end_transaction(
         self, transactional_id: str, producer_id: int, producer_epoch: int, commit: bool

@@ -395,6 +395,8 @@ class TransactionCoordinator:
     def _complete(self, partition: int, meta: TxnMetadata) -> None:
         decision = d.decide_complete(meta, self._clock.now_ms())
         if isinstance(decision, ErrorCode):
+            if decision == ErrorCode.concurrent_transactions:
+                self._incomplete.add((partition, meta.transactional_id))  # after the write in flight
             return
 
         def written(code: ErrorCode) -> None:

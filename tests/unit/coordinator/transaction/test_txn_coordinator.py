@@ -351,3 +351,18 @@ def test_describe_and_list() -> None:
     h.clock.advance(5_000)
     _, found, _ = h.coordinator.list_transactions(min_duration_ms=4_000, now_ms=h.clock.now_ms())
     assert [t.transactional_id for t in found] == ["a"]
+
+
+def test_markers_written_during_another_write_complete_on_the_next_tick() -> None:
+    h = Harness()
+    producer = h.init()
+    h.add(producer, TP0)
+    h.end(producer, commit=True)
+    meta = h.coordinator.metadata("t")
+    assert meta is not None
+    meta.pending = meta.transit()  # some write of this id still in flight when the markers land
+    h.markers.deliver()
+    assert h.state() == TxnState.PREPARE_COMMIT
+    meta.pending = None
+    h.coordinator.tick(h.clock.now_ms())
+    assert h.state() == TxnState.COMPLETE_COMMIT

@@ -3,20 +3,25 @@ package brook.driver;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Future;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /** A KafkaProducer with String keys and values: sends a list of records, flushes, answers their metadata. */
 final class ProducerOps implements AutoCloseable {
   private final KafkaProducer<String, String> producer;
+  private boolean transactionsInitialized;
 
   ProducerOps(Properties config) {
     config.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
@@ -29,6 +34,17 @@ final class ProducerOps implements AutoCloseable {
    * sends every record (pace_ms apart), flushes, and answers each record's metadata or its exception.
    */
   List<Map<String, Object>> send(JsonNode cmd) throws Exception {
+    // "transaction": {"commit": bool, "offsets": {"group", "topic", "partition", "offset"}}: the records go in
+    // one transaction (initTransactions on the first), with the offsets sent to it, then committed or aborted.
+    JsonNode txn = cmd.path("transaction");
+    boolean transactional = !txn.isMissingNode();
+    if (transactional) {
+      if (!transactionsInitialized) {
+        producer.initTransactions();
+        transactionsInitialized = true;
+      }
+      producer.beginTransaction();
+    }
     String topic = cmd.path("topic").asText();
     long paceMs = cmd.path("pace_ms").asLong(0);
     List<Future<RecordMetadata>> futures = new ArrayList<>();
@@ -50,6 +66,22 @@ final class ProducerOps implements AutoCloseable {
       futures.add(producer.send(producerRecord));
     }
     producer.flush();
+    if (transactional) {
+      JsonNode offsets = txn.path("offsets");
+      if (!offsets.isMissingNode()) {
+        Map<TopicPartition, OffsetAndMetadata> positions = new HashMap<>();
+        positions.put(
+            new TopicPartition(offsets.path("topic").asText(), offsets.path("partition").asInt()),
+            new OffsetAndMetadata(offsets.path("offset").asLong()));
+        producer.sendOffsetsToTransaction(
+            positions, new ConsumerGroupMetadata(offsets.path("group").asText()));
+      }
+      if (txn.path("commit").asBoolean(true)) {
+        producer.commitTransaction();
+      } else {
+        producer.abortTransaction();
+      }
+    }
     List<Map<String, Object>> result = new ArrayList<>();
     for (Future<RecordMetadata> future : futures) {
       Map<String, Object> entry = new LinkedHashMap<>();
