@@ -3,6 +3,9 @@ one request in flight on it at a time, reconnecting on the next request after a 
 
 Used by the transaction coordinator for WriteTxnMarkers (a leader may be this broker: the request then goes
 through our own listener like any other, so the marker takes the same path whoever leads the partition).
+Connections go to the inter-broker listener with its TLS and SASL (broker/inter_broker.py), so the receiving
+broker sees this broker's inter-broker principal (User:ANONYMOUS on PLAINTEXT), which an authorizer must let
+do CLUSTER_ACTION (a super user, as Kafka requires).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
+from brook.broker.inter_broker import InterBrokerConnector
 from brook.metadata.api import BrokerInfo
 from brook.protocol.client import decode_response, encode_request
 
@@ -37,8 +41,9 @@ class _Connection:
 
 
 class BrokerClient:
-    def __init__(self, client_id: str) -> None:
+    def __init__(self, client_id: str, connector: InterBrokerConnector | None = None) -> None:
         self._client_id = client_id
+        self._connector = connector  # None: plain TCP to the broker's registered address
         self._connections: dict[int, _Connection] = {}
         self._correlation_id = 0
 
@@ -59,10 +64,13 @@ class BrokerClient:
     async def _round_trip(
         self, connection: _Connection, broker: BrokerInfo, api_key: int, version: int, body: Mapping[str, Any]
     ) -> Any:
-        address = (broker.host, broker.port)
+        address = (broker.host, broker.port) if self._connector is None else self._connector.address(broker)
         if connection.writer is None or connection.address != address or connection.writer.is_closing():
             connection.close()
-            connection.reader, connection.writer = await asyncio.open_connection(*address)
+            if self._connector is None:
+                connection.reader, connection.writer = await asyncio.open_connection(*address)
+            else:
+                connection.reader, connection.writer = await self._connector.open(broker)
             connection.address = address
         assert connection.reader is not None
         assert connection.writer is not None

@@ -1,8 +1,9 @@
 """AddPartitionsToTxn (key 24, v0-3): a transactional producer names the partitions it is about to write.
 
-Every partition gets the same answer from the coordinator, except that if any partition is unknown nothing
-is added: the unknown ones get UNKNOWN_TOPIC_OR_PARTITION and the rest OPERATION_NOT_ATTEMPTED (Kafka's
-KafkaApis). PRODUCER_FENCED is INVALID_PRODUCER_EPOCH before v2. (v4+, the brokers' batched form, is not
+Authorization as Kafka's KafkaApis: without WRITE on the transactional id every partition gets
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED. Every partition gets the same answer from the coordinator, except that if
+any partition's topic may not be written (WRITE on the topic: TOPIC_AUTHORIZATION_FAILED) or is unknown
+(UNKNOWN_TOPIC_OR_PARTITION) nothing is added and the rest get OPERATION_NOT_ATTEMPTED. PRODUCER_FENCED is INVALID_PRODUCER_EPOCH before v2. (v4+, the brokers' batched form, is not
 served: clients use v3 and below.)
 """
 
@@ -11,17 +12,15 @@ from typing import Any
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(24, versions=range(0, 4))
 async def add_partitions_to_txn(ctx: RequestContext, req: Any) -> Any:
     requested = [TopicPartition(topic.name, p) for topic in req.v3_and_below_topics for p in topic.partitions]
-    unknown = {tp for tp in requested if not _exists(ctx, tp)}
-    if unknown:
-        codes = {
-            tp: ErrorCode.unknown_topic_or_partition if tp in unknown else ErrorCode.operation_not_attempted
-            for tp in requested
-        }
+    refused = _refusals(ctx, req.v3_and_below_transactional_id, requested)
+    if refused:
+        codes = {tp: refused.get(tp, ErrorCode.operation_not_attempted) for tp in requested}
     else:
         error = await ctx.broker.transactions.add_partitions(
             req.v3_and_below_transactional_id,
@@ -41,6 +40,26 @@ async def add_partitions_to_txn(ctx: RequestContext, req: Any) -> Any:
             {"name": name, "results_by_partition": entries} for name, entries in results.items()
         ],
     )
+
+
+def _refusals(
+    ctx: RequestContext, transactional_id: str, requested: list[TopicPartition]
+) -> dict[TopicPartition, ErrorCode]:
+    """The partitions refused before the coordinator is asked (an empty dict: none)."""
+    if not ctx.authorize(AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, transactional_id):
+        return dict.fromkeys(requested, ErrorCode.transactional_id_authorization_failed)
+    writable = {
+        name
+        for name in {tp.topic for tp in requested}
+        if ctx.authorize(AclOperation.WRITE, ResourceType.TOPIC, name)
+    }
+    refused = {}
+    for tp in requested:
+        if tp.topic not in writable:
+            refused[tp] = ErrorCode.topic_authorization_failed
+        elif not _exists(ctx, tp):
+            refused[tp] = ErrorCode.unknown_topic_or_partition
+    return refused
 
 
 def _exists(ctx: RequestContext, tp: TopicPartition) -> bool:

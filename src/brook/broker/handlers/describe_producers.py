@@ -4,7 +4,8 @@ Per producer: id, epoch, last sequence (-1 when no batch of its current epoch is
 timestamp (its last batch's max timestamp, else when its last marker was written), the coordinator
 epoch of its last marker (-1 if none) and the first offset of its open transaction (-1 if none): what
 `kafka-transactions.sh describe-producers` and find-hanging read. Only the leader answers
-(NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION otherwise), as Kafka's.
+(NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION otherwise), as Kafka's. Needs READ on the topic
+(TOPIC_AUTHORIZATION_FAILED for each of its partitions).
 """
 
 from typing import Any
@@ -12,11 +13,16 @@ from typing import Any
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(61, versions=range(0, 1))
 async def describe_producers(ctx: RequestContext, req: Any) -> Any:
+    readable = {t.name for t in req.topics if ctx.authorize(AclOperation.READ, ResourceType.TOPIC, t.name)}
+
     def describe(tp: TopicPartition, _index: Any) -> dict[str, Any]:
+        if tp.topic not in readable:
+            return {"error_code": ErrorCode.topic_authorization_failed}
         partition = ctx.broker.replicas.leader_partition(tp)
         return {
             "error_code": ErrorCode.none,

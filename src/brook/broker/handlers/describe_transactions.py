@@ -1,10 +1,12 @@
-"""DescribeTransactions (key 65, KIP-664): a transactional id's state on its coordinator."""
+"""DescribeTransactions (key 65, KIP-664): a transactional id's state on its coordinator. Needs DESCRIBE on
+each transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED for that id), as Kafka."""
 
 import datetime
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
 from brook.common.errors import ErrorCode
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(65, versions=range(0, 1))
@@ -12,7 +14,10 @@ async def describe_transactions(ctx: RequestContext, req: Any) -> Any:
     coordinator = ctx.broker.transactions.coordinator
     states = []
     for transactional_id in req.transactional_ids:
-        error, found = coordinator.describe(transactional_id)
+        if ctx.authorize(AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, transactional_id):
+            error, found = coordinator.describe(transactional_id)
+        else:
+            error, found = ErrorCode.transactional_id_authorization_failed, None
         entry: dict[str, Any] = {
             "error_code": error,
             "transactional_id": transactional_id,

@@ -1,10 +1,11 @@
 """ListTransactions (key 66, KIP-664): the transactions this broker coordinates, filtered by state, producer
-id and (v1) how long they have been open."""
+id and (v1) how long they have been open. Only the ids the caller may DESCRIBE are listed, as Kafka."""
 
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
 from brook.protocol.codec import to_ms
+from brook.security.acl import AclOperation, ResourceType
 
 
 @handles(66, versions=range(0, 2))
@@ -26,5 +27,6 @@ async def list_transactions(ctx: RequestContext, req: Any) -> Any:
                 "transaction_state": t.state,
             }
             for t in found
+            if ctx.authorize(AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, t.transactional_id)
         ],
     )

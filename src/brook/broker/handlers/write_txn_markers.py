@@ -9,6 +9,9 @@ INVALID_PRODUCER_EPOCH (the marker's producer epoch is older than the partition'
 TRANSACTION_COORDINATOR_FENCED (its coordinator epoch is older than a marker already written).
 Markers take their turn in each partition's append order behind produce requests that arrived first.
 
+Only brokers send it: without CLUSTER_ACTION on the cluster (brokers are super users, as Kafka requires)
+every partition gets CLUSTER_AUTHORIZATION_FAILED and nothing is written.
+
 Results are grouped by producer id, as Kafka's response map is. After a partition's marker is
 replicated, every callback in `ReplicaManager.txn_marker_listeners` runs with (tp, producer_id,
 producer_epoch, committed): the group coordinator's hook to make transactional offset commits visible.
@@ -23,6 +26,7 @@ from brook.broker.handlers.base import RequestContext, error_entry, handles
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 from brook.records.control import ControlType, EndTxnMarker
+from brook.security.acl import AclOperation, ResourceType
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +36,22 @@ _REPLICATION_TIMEOUT_MS = 30_000  # Kafka waits request.timeout.ms (default 30 s
 @handles(27, versions=range(0, 2))
 async def write_txn_markers(ctx: RequestContext, req: Any) -> Any:
     replicas = ctx.broker.replicas
+    if not ctx.authorize(AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER):
+        logger.warning("WriteTxnMarkers refused: principal=%s may not CLUSTER_ACTION", ctx.principal)
+        refused = [
+            (marker, TopicPartition(t.name, i))
+            for marker in req.markers
+            for t in marker.topics
+            for i in t.partition_indexes
+        ]
+        return ctx.respond(
+            markers=_results(
+                refused,
+                dict.fromkeys(
+                    ((m.producer_id, tp) for m, tp in refused), ErrorCode.cluster_authorization_failed
+                ),
+            )
+        )
     validator = ctx.broker.produce_validator
     wanted = [
         (marker, TopicPartition(topic.name, index))
