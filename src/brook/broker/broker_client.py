@@ -3,9 +3,8 @@ one request in flight on it at a time, reconnecting on the next request after a 
 
 Used by the transaction coordinator for WriteTxnMarkers (a leader may be this broker: the request then goes
 through our own listener like any other, so the marker takes the same path whoever leads the partition).
-Connections go to the inter-broker listener with its TLS and SASL (broker/inter_broker.py), so the receiving
-broker sees this broker's inter-broker principal (User:ANONYMOUS on PLAINTEXT), which an authorizer must let
-do CLUSTER_ACTION (a super user, as Kafka requires).
+It connects with plain TCP to the broker's registered (inter-broker listener) address, so with an authorizer the
+inter-broker listener must be PLAINTEXT and its principal (User:ANONYMOUS) a super user or allowed CLUSTER_ACTION.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-from brook.broker.inter_broker import InterBrokerConnector
 from brook.metadata.api import BrokerInfo
 from brook.protocol.client import decode_response, encode_request
 
@@ -41,9 +39,8 @@ class _Connection:
 
 
 class BrokerClient:
-    def __init__(self, client_id: str, connector: InterBrokerConnector | None = None) -> None:
+    def __init__(self, client_id: str) -> None:
         self._client_id = client_id
-        self._connector = connector  # None: plain TCP to the broker's registered address
         self._connections: dict[int, _Connection] = {}
         self._correlation_id = 0
 
@@ -64,13 +61,10 @@ class BrokerClient:
     async def _round_trip(
         self, connection: _Connection, broker: BrokerInfo, api_key: int, version: int, body: Mapping[str, Any]
     ) -> Any:
-        address = (broker.host, broker.port) if self._connector is None else self._connector.address(broker)
+        address = (broker.host, broker.port)
         if connection.writer is None or connection.address != address or connection.writer.is_closing():
             connection.close()
-            if self._connector is None:
-                connection.reader, connection.writer = await asyncio.open_connection(*address)
-            else:
-                connection.reader, connection.writer = await self._connector.open(broker)
+            connection.reader, connection.writer = await asyncio.open_connection(*address)
             connection.address = address
         assert connection.reader is not None
         assert connection.writer is not None
