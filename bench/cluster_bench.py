@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import confluent_kafka
 import java_perf
 import report
 import workloads
@@ -45,7 +46,9 @@ class BrookCluster3:
         self.zookeeper.start()
         for i in range(self.size):
             overrides = {"broker.id": str(i), "zookeeper.connect": f"{self.zookeeper.connect}/brook"}
-            broker = BrookProcess(self.dir / f"broker-{i}", overrides=overrides, port=_free_port())
+            broker = BrookProcess(
+                self.dir / f"broker-{i}", overrides=overrides, port=_free_port(), startup_timeout_s=180
+            )
             self.brokers.append(broker.start())
         return self
 
@@ -68,8 +71,8 @@ class BrookCluster3:
 
 def session(cluster: Any, classpath: str, count: int) -> dict[str, Sample]:
     out: dict[str, Sample] = {}
-    cluster.start()
     try:
+        cluster.start()
         workloads.create_topic(
             cluster.bootstrap, "rf3-java", 3, replication_factor=3, config=TOPIC_CONFIG, timeout_s=120
         )
@@ -117,7 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         for name in order if r % 2 == 0 else order[::-1]:
             line = f"# cluster round {r + 1}/{args.rounds}: {name} (load average {os.getloadavg()[0]:.2f})"
             print(line, flush=True)  # noqa: T201
-            for workload, sample in session(factories[name](), classpath, count).items():
+            try:
+                samples = session(factories[name](), classpath, count)
+            except (RuntimeError, OSError, confluent_kafka.KafkaException) as exc:
+                print(f"#   {name} FAILED: {str(exc)[:300]}", flush=True)  # noqa: T201
+                continue
+            for workload, sample in samples.items():
                 results.setdefault(workload, {n: [] for n in order})[name].append(sample)
     print()  # noqa: T201
     report.print_table(results, order)

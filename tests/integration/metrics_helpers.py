@@ -49,7 +49,8 @@ class Scrape:
 
 
 def scrape(url: str) -> Scrape:
-    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
     samples = {
         (s.name, frozenset(s.labels.items())): s.value
         for family in text_string_to_metric_families(text)

@@ -23,8 +23,9 @@ def test_metrics_endpoint_reports_partition_offsets_and_requests(tmp_path):
         assert 'kafka_cluster_partition_high_watermark{partition="0",topic="m"} 5.0' in body
         requests = float(re.search(r"^brook_requests_total (\S+)$", body, re.M).group(1))
         assert requests >= 3
-        with pytest.raises(urllib.error.HTTPError):
+        with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(match.group(1).replace("/metrics", "/nope"), timeout=5)
+        missing.value.close()  # the error holds the response's socket: close it, not the garbage collector
 
 
 def test_metrics_listen_on_their_own_host_not_the_listener(tmp_path):
