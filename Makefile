@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 M2_REPO ?= $(CURDIR)/build/m2
 
-.PHONY: run test test-fast lint fmt bench bench-smoke chaos system-deps clean scale fuzz go-clients kafka-tools test-deps java-driver
+.PHONY: run test test-fast lint fmt bench bench-smoke chaos soak system-deps clean scale fuzz go-clients kafka-tools test-deps java-driver
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -156,6 +156,10 @@ bench-smoke: $(TEST_STAMP)
 CHAOS_ARGS ?= --duration 120 --interval 5
 chaos: system-deps $(TEST_STAMP)
 	$(BIN)/python -m tests.chaos.run $(CHAOS_ARGS)
+
+# Soak tests: minutes of repeated faults under transactions (pytest -m soak), not part of `make test`.
+soak: system-deps $(TEST_STAMP)
+	$(BIN)/pytest -q -ra -m soak tests/cluster
 
 clean:
 	rm -rf $(VENV) data .fuzz

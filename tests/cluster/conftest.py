@@ -6,10 +6,16 @@ import pytest
 from kazoo.client import KazooClient
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/cluster" in str(item.fspath):
             item.add_marker(pytest.mark.cluster)
+    # Soak runs (minutes of repeated faults) only when asked for (`make soak`, i.e. `-m soak`), like `make chaos`.
+    if "soak" not in (config.getoption("markexpr", "") or ""):
+        soak = [item for item in items if item.get_closest_marker("soak")]
+        if soak:
+            config.hook.pytest_deselected(items=soak)
+            items[:] = [item for item in items if not item.get_closest_marker("soak")]
 
 
 @pytest.fixture
