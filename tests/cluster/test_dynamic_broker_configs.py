@@ -15,7 +15,7 @@ from tests.integration.raw_client import RawClient
 pytestmark = [pytest.mark.zookeeper, pytest.mark.slow]
 
 
-def retention_of(bootstrap: str, topic: str) -> tuple[str, int]:
+def retention_of(bootstrap: str, topic: str) -> tuple[str, int] | None:
     """retention.ms of the topic as that very broker sees it (DescribeConfigs v1 sent to it, not routed)."""
     client = RawClient(bootstrap)
     try:
@@ -27,6 +27,8 @@ def retention_of(bootstrap: str, topic: str) -> tuple[str, int]:
         [result] = client.request(32, 1, body).results
     finally:
         client.close()
+    if not result.configs:  # broker 1 has not read the new topic from ZooKeeper yet (an error, no entry)
+        return None
     [entry] = result.configs
     return entry.value, int(entry.config_source)
 
