@@ -240,6 +240,7 @@ class ZooKeeperMetadataStore:
         # after a session expiry); a start that failed before it must never act as controller.
         self._registration = broker
         self._note_registration(broker.node_id)
+        self._refresh_topics()  # with the registration noted: our previous run's leaderships show no leader
         self._cache.refresh_brokers()
         self._controller.stand()
         _wait_for(lambda: self.controller_id >= 0 or self._stopped.is_set(), _CONTROLLER_WAIT_S)
@@ -544,12 +545,13 @@ class ZooKeeperMetadataStore:
                 threading.Thread(target=self._reregister, name="zk-reregister", daemon=True).start()
 
     def _note_registration(self, node_id: int) -> None:
-        """Remember our registration's czxid (Kafka's broker epoch) and read every topic again with it, so that
-        leaderships our previous run held show no leader until the controller elects anew (image.py)."""
+        """Remember our registration's czxid (Kafka's broker epoch): the next read of each topic shows the
+        leaderships our previous run held without a leader until the controller elects anew (image.py)."""
         stat = self._zk.exists(broker_path(node_id))
-        if stat is None:
-            return  # gone already (session lost again): the next registration notes itself
-        self._cache.own_registration = (node_id, stat.czxid)
+        if stat is not None:  # None: gone already (session lost again); the next registration notes itself
+            self._cache.own_registration = (node_id, stat.czxid)
+
+    def _refresh_topics(self) -> None:
         for name in list(self._cache.image.topics):
             self._cache.refresh_topic(name)
 
@@ -565,8 +567,7 @@ class ZooKeeperMetadataStore:
                         self._note_registration(self._registration.node_id)
                         self._cache.refresh_brokers()
                         self._controller.stand()
-                    for name in list(self._cache.image.topics):
-                        self._cache.refresh_topic(name)  # catch up on what changed while we were away
+                    self._refresh_topics()  # catch up on what changed while we were away (and on the note)
                     logger.info("registered again after session expiry attempts=%d", attempt + 1)
                     return
                 except Exception as exc:
