@@ -1,6 +1,9 @@
-"""Whole-suite hooks: when a test fails, its report shows what the brokers it started logged."""
+"""Whole-suite hooks: when a test fails, its report shows what the brokers it started logged; a test file that
+leaves an unclosed socket or file behind fails at its last test."""
 
+import gc
 import re
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +17,24 @@ _NOTABLE_LINES = 25
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     forget_started()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After a file's last test, collect garbage and fail that test for every unclosed socket or file it finds.
+
+    A leaked object caught in a reference cycle (an HTTPError holding its response, say) is only finalized by the
+    garbage collector, so without this its ResourceWarning would land in whatever test runs when the collector
+    does; collecting once per file names the file that leaked, for the price of one collection per file.
+    """
+    if nextitem is not None and nextitem.path == item.path:
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        gc.collect()
+    leaks = sorted({str(w.message) for w in caught if issubclass(w.category, ResourceWarning)})
+    if leaks:
+        pytest.fail(f"{item.path.name} left unclosed resources behind: " + "; ".join(leaks), pytrace=False)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -105,7 +105,8 @@ class BrookProcess(ManagedProcess):
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             preexec_fn=self.preexec_fn,
         )
-        ready = threading.Event()
+        ready = threading.Event()  # set by the ready line, or by the end of the output
+        served = threading.Event()  # set by the ready line only
 
         def pump() -> None:
             assert self.process is not None
@@ -119,12 +120,15 @@ class BrookProcess(ManagedProcess):
                     if ports:
                         pairs = (item.partition("=") for item in ports.group("ports").split(","))
                         self.listener_ports = {name: int(port) for name, _, port in pairs}
+                    served.set()
                     ready.set()
             ready.set()
 
         self._reader = threading.Thread(target=pump, daemon=True)
         self._reader.start()
-        if not ready.wait(self.startup_timeout_s) or self.process.poll() is not None:
+        # The output can end (a failed start) a moment before the process is reaped: only the ready line counts.
+        ready.wait(self.startup_timeout_s)
+        if not served.is_set() or self.process.poll() is not None:
             log = "\n".join(self.output)
             self.kill()
             raise RuntimeError(f"brook did not start within {self.startup_timeout_s}s:\n{log}")
