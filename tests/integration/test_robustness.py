@@ -76,6 +76,12 @@ def _produce_body(topic: str, records: bytes, acks: int = 1) -> dict:
     }
 
 
+def _with_bad_crc(batch: bytes) -> bytes:
+    spoiled = bytearray(batch)
+    spoiled[-1] ^= 0xFF  # a record byte the CRC covers
+    return bytes(spoiled)
+
+
 def _partition_error(response) -> int:
     return response.responses[0].partition_responses[0].error_code
 
@@ -105,10 +111,8 @@ def test_bad_frames_close_only_that_connection(broker, data):
 
 def test_bad_crc_is_corrupt_message_and_nothing_is_appended(broker):
     before = log_end_offset(broker.bootstrap, "target")
-    batch = bytearray(make_batch([(b"k", b"v")]))
-    batch[-1] ^= 0xFF
     raw = RawClient(broker.bootstrap)
-    response = raw.request(0, 7, _produce_body("target", bytes(batch)))
+    response = raw.request(0, 7, _produce_body("target", _with_bad_crc(make_batch([(b"k", b"v")]))))
     raw.close()
     assert _partition_error(response) == ErrorCode.corrupt_message
     assert log_end_offset(broker.bootstrap, "target") == before
@@ -130,6 +134,46 @@ def test_invalid_topic_name_is_invalid_topic_exception(broker, topic):
     response = raw.request(3, 9, {"topics": [{"name": topic}], "allow_auto_topic_creation": True})
     raw.close()
     assert response.topics[0].error_code == ErrorCode.invalid_topic_exception
+
+
+@pytest.mark.parametrize(
+    ("topic", "records"),
+    [
+        ("missing", make_batch([(None, b"v")])),  # UNKNOWN_TOPIC_OR_PARTITION
+        ("target", _with_bad_crc(make_batch([(b"k", b"v")]))),  # CORRUPT_MESSAGE
+        ("__consumer_offsets", make_batch([(None, b"v")])),  # INVALID_TOPIC_EXCEPTION: internal
+    ],
+    ids=["unknown-topic", "corrupt-batch", "internal-topic"],
+)
+def test_an_acks_0_producer_that_gets_an_error_has_its_connection_closed(broker, topic, records):
+    # An acks=0 producer gets no response, so Kafka closes its connection on any partition error (KafkaApis);
+    # the client sees the close and refreshes its metadata. Nothing is appended.
+    before = log_end_offset(broker.bootstrap, "target")
+    raw = RawClient(broker.bootstrap)
+    try:
+        _, frame = raw.frame(0, 9, _produce_body(topic, records, acks=0))
+        raw.send_raw(frame)
+        assert raw.is_closed_by_peer(timeout_s=15)
+    finally:
+        raw.close()
+    assert log_end_offset(broker.bootstrap, "target") == before
+    assert broker.wait_for_log(r"closing connection of an acks=0 producer .* after errors: " + topic)
+
+
+def test_an_acks_0_producer_without_errors_keeps_its_connection(broker):
+    before = log_end_offset(broker.bootstrap, "target")
+    raw = RawClient(broker.bootstrap)
+    try:
+        for i in range(3):
+            _, frame = raw.frame(0, 9, _produce_body("target", make_batch([(None, b"%d" % i)]), acks=0))
+            raw.send_raw(frame)
+        assert not raw.is_closed_by_peer(timeout_s=1)
+        assert (
+            raw.request(18, 3, {"client_software_name": "t", "client_software_version": "1"}).error_code == 0
+        )
+    finally:
+        raw.close()
+    assert log_end_offset(broker.bootstrap, "target") == before + 3
 
 
 def test_produce_to_missing_topic_without_auto_create_is_unknown_topic(broker):
