@@ -44,14 +44,20 @@ def entity_path(entity: Entity) -> str:
     return f"clients/{_sanitize(names['client-id'])}"
 
 
-def _config(zk: Any, path: str) -> dict[str, float]:
+def _stored_config(zk: Any, path: str) -> dict[str, Any]:
+    """The `config` object of a /config/users|clients node ({} when there is none). A user's node holds its
+    quotas and its SCRAM credentials (scram.py) side by side."""
     try:
         data, _ = zk.get(path)
     except NoNodeError:
         return {}
     doc = json.loads(data) if data else {}
     config = doc.get("config", {}) if isinstance(doc, dict) else {}
-    # the node also holds a user's SCRAM credentials (scram.py): not quotas
+    return config if isinstance(config, dict) else {}
+
+
+def _config(zk: Any, path: str) -> dict[str, float]:
+    config = _stored_config(zk, path)
     return {str(k): float(v) for k, v in config.items() if not str(k).startswith("SCRAM-")}
 
 
@@ -102,12 +108,7 @@ def write_client_quota(zk: Any, entity: Entity, values: Mapping[str, float]) -> 
 
 
 def _scram_entries(zk: Any, path: str) -> dict[str, str]:
-    try:
-        data, _ = zk.get(path)
-    except NoNodeError:
-        return {}
-    doc = json.loads(data) if data else {}
-    config = doc.get("config", {}) if isinstance(doc, dict) else {}
+    config = _stored_config(zk, path)
     return {str(k): str(v) for k, v in config.items() if str(k).startswith("SCRAM-")}
 
 
