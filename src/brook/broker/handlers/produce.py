@@ -71,13 +71,15 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     throttle_ms = ctx.broker.quotas.record_produce(ctx, sum(len(_records(p)) for _, p, _ in entries))
     await ctx.broker.quotas.throttle(ctx, throttle_ms)
     if req.acks == 0:
-        failed = {str(tp): ErrorCode(r.result.error_code).name for tp, r in results if r.result.error_code}
-        if failed:  # it would never learn of the error: Kafka closes an acks=0 producer's connection
+        errors_seen = {
+            str(tp): ErrorCode(r.result.error_code).name for tp, r in results if r.result.error_code
+        }
+        if errors_seen:  # it would never learn of the error: Kafka closes an acks=0 producer's connection
             logger.info(
                 "closing connection of an acks=0 producer principal=%s client_id=%s after errors: %s",
                 ctx.principal,
                 ctx.client_id,
-                ", ".join(f"{tp}={name}" for tp, name in sorted(failed.items())),
+                ", ".join(f"{tp}={name}" for tp, name in sorted(errors_seen.items())),
             )
             close = getattr(ctx.channel, "close_after_response", None)
             if close is not None:
