@@ -7,10 +7,15 @@ A request is allowed when the principal is a super user, or when
     DESCRIBE; ALTER_CONFIGS implies DESCRIBE_CONFIGS; ALL implies everything.
 The ACLs that apply to a resource are those on its literal name, on the literal wildcard `*`, and on every
 prefixed pattern its name starts with. Deny wins over allow, whichever pattern each came from.
+An entry's host matches the client's address as an address, not as text: Kafka compares the text Java writes
+(IPv6 in full, "0:0:0:0:0:0:0:1"; an IPv4-mapped address as IPv4), so brook takes "::1" and
+"0:0:0:0:0:0:0:1" as the same host, and a client on "::ffff:10.0.0.1" as "10.0.0.1".
 """
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -163,9 +168,26 @@ class AclSnapshot:
 def _matches(entry: AccessControlEntry, caller: Caller, operation: AclOperation) -> bool:
     return (
         entry.principal in (caller.principal, WILDCARD_PRINCIPAL)
-        and entry.host in (caller.host, WILDCARD_HOST)
+        and host_matches(entry.host, caller.host)
         and entry.operation in (operation, AclOperation.ALL)
     )
+
+
+def host_matches(acl_host: str, client_host: str) -> bool:
+    """Does an ACL entry's host (an address or `*`) name the client's address?"""
+    return acl_host in (client_host, WILDCARD_HOST) or _address(acl_host) == _address(client_host)
+
+
+@functools.lru_cache(maxsize=4096)
+def _address(host: str) -> str:
+    """One text per address: IPv6 compressed, an IPv4-mapped IPv6 address as IPv4; other text as it is."""
+    try:
+        address = ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def _allowed_by(entries: list[AccessControlEntry], caller: Caller, operation: AclOperation) -> bool:

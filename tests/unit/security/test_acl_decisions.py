@@ -17,6 +17,7 @@ from brook.security.acl_decisions import (
     authorize,
     authorize_by_resource_type,
     authorized_operations,
+    host_matches,
     parse_super_users,
 )
 
@@ -136,6 +137,25 @@ def test_host_must_match_unless_wildcard() -> None:
     snap = snapshot(acl("orders", "User:alice", OP.READ, host="10.0.0.1"))
     assert allowed(snap, ALICE, OP.READ)
     assert not allowed(snap, Caller("User:alice", "10.0.0.9"), OP.READ)
+
+
+def test_host_matches_the_address_in_any_of_its_notations() -> None:
+    # Kafka writes a client's IPv6 address in full (Java's getHostAddress) and an IPv4-mapped one as IPv4
+    snap = snapshot(acl("orders", "User:alice", OP.READ, host="0:0:0:0:0:0:0:1"))
+    assert allowed(snap, Caller("User:alice", "::1"), OP.READ)
+    assert not allowed(snap, Caller("User:alice", "::2"), OP.READ)
+    mapped = snapshot(acl("orders", "User:alice", OP.READ, host="10.0.0.1"))
+    assert allowed(mapped, Caller("User:alice", "::ffff:10.0.0.1"), OP.READ)
+    assert not allowed(mapped, Caller("User:alice", "::ffff:10.0.0.2"), OP.READ)
+    denied = snapshot(
+        acl("orders", "User:*", OP.READ),
+        acl("orders", "User:alice", OP.READ, host="::1", permission=PermissionType.DENY),
+    )
+    assert not allowed(denied, Caller("User:alice", "0:0:0:0:0:0:0:1"), OP.READ)
+    assert allowed(denied, Caller("User:alice", "127.0.0.1"), OP.READ)
+    assert host_matches("*", "fe80::1%eth0")
+    assert host_matches("fe80::1", "fe80::1%eth0")
+    assert not host_matches("a-host-name", "10.0.0.1")
 
 
 def test_prefixed_acl_matches_names_starting_with_it() -> None:
