@@ -7,8 +7,9 @@ runs it in a thread. Each call has a timeout; what fails is recorded in `errors`
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,7 @@ class Broker:
     rack: str | None
     up: bool
     controller: bool
-    # registered, but refused or dropped the console's own connection (PLAINTEXT clusters only)
+    # registered, but refused, dropped or did not answer the console's own connection
     unreachable: bool = False
 
 
@@ -124,10 +125,10 @@ class Snapshot:
 
 
 def take_snapshot(
-    admin: Any, timeout_s: float, *, plaintext: bool = True, with_groups: bool = True
+    admin: Any, timeout_s: float, *, client_config: Mapping[str, str] | None = None, with_groups: bool = True
 ) -> Snapshot:
-    """plaintext: the listeners take a bare Kafka request (no TLS, no SASL), so DescribeLogDirs goes over a
-    plain socket to each broker and a broker that refuses it is shown as unreachable."""
+    """client_config: the client properties (librdkafka's names) of the admin client, for the console's own
+    DescribeLogDirs socket to each broker (TLS, SASL); a broker that refuses that connection is unreachable."""
     snap = Snapshot(taken_at_s=time.time())
     try:
         metadata = admin.list_topics(timeout=timeout_s)
@@ -138,18 +139,22 @@ def take_snapshot(
     snap.controller_id = metadata.controller_id if metadata.controller_id >= 0 else None
     _read_topics(snap, metadata)
     _read_brokers(snap, metadata)
-    steps: list[Callable[[Snapshot, Any, float], None]] = [_read_offsets, _read_min_isr, _read_racks]
-    if plaintext:
-        steps.append(_read_log_dirs)
+    steps: dict[str, Callable[[Snapshot, Any, float], None]] = {
+        "offsets": _read_offsets,
+        "min_isr": _read_min_isr,
+        "racks": _read_racks,
+        "log_dirs": functools.partial(_read_log_dirs, client_config=client_config or {}),
+    }
     if with_groups:
-        steps.append(_read_groups)
+        steps["groups"] = _read_groups
     # side by side: a dead broker costs one timeout, not one per step (each step fills its own fields)
     with ThreadPoolExecutor(len(steps), thread_name_prefix="console-snapshot") as pool:
-        for step, future in [(step, pool.submit(step, snap, admin, timeout_s)) for step in steps]:
+        futures = {name: pool.submit(step, snap, admin, timeout_s) for name, step in steps.items()}
+        for name, future in futures.items():
             try:
                 future.result()
             except _FAILURES as exc:  # one failed step leaves its columns empty, the rest is still shown
-                snap.errors.append(f"{step.__name__.removeprefix('_read_')}: {describe_error(exc)}")
+                snap.errors.append(f"{name}: {describe_error(exc)}")
     return snap
 
 
@@ -243,12 +248,12 @@ def _read_min_isr(snap: Snapshot, admin: Any, timeout_s: float) -> None:
             snap.topics[resource.name].min_insync_replicas = int(entry.value)
 
 
-def _read_log_dirs(snap: Snapshot, admin: Any, timeout_s: float) -> None:
+def _read_log_dirs(snap: Snapshot, admin: Any, timeout_s: float, *, client_config: Mapping[str, str]) -> None:
     leaders = {(t.name, p.partition): p for t in snap.topics.values() for p in t.partitions}
     for broker in snap.brokers:
         if not broker.up:
             continue
-        dirs = describe_log_dirs(broker.node_id, (broker.host, broker.port), timeout_s)
+        dirs = describe_log_dirs(broker.node_id, (broker.host, broker.port), timeout_s, client_config)
         if len(dirs) == 1 and dirs[0].unreachable:
             broker.unreachable = True
         for log_dir in dirs:

@@ -55,14 +55,12 @@ class Console:
 
         self.settings = settings
         self.admin = AdminClient(self.kafka_config())
-        protocol = settings.client_config.get("security.protocol", "PLAINTEXT")
-        self.plaintext = protocol.upper() == "PLAINTEXT"
         self._producer: Any = None
         # the console's own threads: in a broker process the loop's default executor is the broker's
         # (fsync, ZooKeeper), and a slow cluster call must not hold those
         self.executor = ThreadPoolExecutor(_THREADS, thread_name_prefix="brook-console")
         self.sampler = Sampler(
-            lambda: take_snapshot(self.admin, settings.timeout_s, plaintext=self.plaintext),
+            lambda: take_snapshot(self.admin, settings.timeout_s, client_config=settings.client_config),
             interval_s=settings.interval_s,
             timeout_s=settings.timeout_s,
             executor=self.executor,
