@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 
 from brook.broker.replica_manager import FETCH_PURGATORY, PRODUCE_PURGATORY
 from brook.broker.request_metrics import PHASES
+from brook.common.errors import ErrorCode
 
 if TYPE_CHECKING:
     from brook.broker.app import Broker
@@ -28,6 +29,7 @@ _PHASE_HELP = {
     "responsequeuetimems": "From the response ready to its connection's writer taking it",
     "responsesendtimems": "Encoding the response and handing it to the socket",
     "totaltimems": "From the request read to its response handed to the socket",
+    "throttletimems": "The throttle time a client quota gave the response",
 }
 
 
@@ -47,10 +49,18 @@ class TrafficCollector(Collector):
         rate = CounterMetricFamily(
             "kafka_network_requestmetrics_requests", "Requests answered", labels=["request", "version"]
         )
+        errors = CounterMetricFamily(
+            "kafka_network_requestmetrics_errors",
+            "Error codes in responses, NONE included (one per partition where the response has them)",
+            labels=["request", "error"],
+        )
         for name, api in by_name:
             for version, count in sorted(api.requests.items()):
                 rate.add_metric([name, str(version)], count)
+            for code, count in sorted(api.errors.items()):
+                errors.add_metric([name, _error_name(code)], count)
         yield rate
+        yield errors
         for i, phase in enumerate(PHASES):
             family = HistogramMetricFamily(
                 f"kafka_network_requestmetrics_{phase}", _PHASE_HELP[phase] + " (ms)", labels=["request"]
@@ -86,6 +96,11 @@ class TrafficCollector(Collector):
             "kafka_server_brokertopicmetrics_replicationbytesout",
             "Record bytes fetched by followers",
             value=stats.replication_bytes_out,
+        )
+        yield CounterMetricFamily(
+            "kafka_server_brokertopicmetrics_replicationbytesin",
+            "Record bytes this broker appended as a follower",
+            value=self._broker.replicas.replication_bytes_in,
         )
 
     def _purgatories(self) -> Iterator[Metric]:
@@ -136,3 +151,11 @@ def _listener_name(listeners: str) -> str:
     """The first listener's name ("PLAINTEXT" in "PLAINTEXT://127.0.0.1:9092")."""
     first = listeners.split(",")[0].strip()
     return first.split("://", 1)[0] if "://" in first else "PLAINTEXT"
+
+
+def _error_name(code: int) -> str:
+    """Kafka's Errors name ("NONE", "NOT_LEADER_OR_FOLLOWER"); an unknown code as Kafka maps it."""
+    try:
+        return ErrorCode(code).name.upper()
+    except ValueError:
+        return "UNKNOWN_SERVER_ERROR"

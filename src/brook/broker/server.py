@@ -491,7 +491,7 @@ class _Connection(asyncio.BufferedProtocol):
                     transport.write(b"".join(chunks))
                 else:
                     transport.writelines(chunks)
-                self.server.request_metrics.record(request, dequeued_ns, time.monotonic_ns())
+                self.server.request_metrics.record(request, dequeued_ns, time.monotonic_ns(), body)
                 _resolve(written)
                 self.last_active_s = asyncio.get_running_loop().time()
                 if not self._can_write.is_set():

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import SimpleNamespace
 
-from brook.broker.request_metrics import PHASES, RequestMetrics, api_name
+from kio.schema.errors import ErrorCode
+from kio.schema.list_offsets.v7 import response as lo
+
+from brook.broker.request_metrics import PHASES, RequestMetrics, api_name, count_errors
 from brook.common.histogram import Histogram, LockedHistogram
 from brook.protocol.connection import Request
 
@@ -59,6 +63,7 @@ def test_a_request_is_split_into_queue_local_remote_response_queue_and_send_time
         "responsequeuetimems": (1, 1.0),
         "responsesendtimems": (1, 3.0),
         "totaltimems": (1, 41.0),
+        "throttletimems": (1, 0.0),
     }
     assert metrics.apis()["Produce"].requests == {9: 1}
 
@@ -93,3 +98,58 @@ def test_a_request_without_its_stamps_is_not_recorded():
     request.received_ns = 5 * MS  # no handler stamps: nothing to split
     metrics.record(request, 6 * MS, 7 * MS)
     assert "Metadata" not in metrics.apis()
+
+
+def _stamped(api_key: int, version: int) -> Request:
+    request = _request(api_key, version)
+    request.received_ns = request.started_ns = request.done_ns = MS
+    return request
+
+
+def test_throttle_time_is_the_time_the_response_was_throttled_for():
+    metrics = RequestMetrics([(0, range(0, 10))])
+    throttled = _stamped(0, 9)
+    throttled.throttle_ms = 700
+    metrics.record(throttled, MS, MS)
+    metrics.record(_stamped(0, 9), MS, MS)
+    buckets, total = metrics.apis()["Produce"].snapshot(PHASES.index("throttletimems"))
+    assert total == 700.0
+    assert dict(buckets)["500.0"] == 1  # the unthrottled one (0 ms)
+    assert dict(buckets)["1000.0"] == 2
+
+
+def _list_offsets_response(*topics: tuple[ErrorCode, ...]) -> lo.ListOffsetsResponse:
+    """A response with nested error codes: topics, each with its partitions' codes."""
+    return lo.ListOffsetsResponse(
+        throttle_time=timedelta(0),
+        topics=tuple(
+            lo.ListOffsetsTopicResponse(
+                name=f"t{i}",
+                partitions=tuple(
+                    lo.ListOffsetsPartitionResponse(partition_index=n, error_code=code)
+                    for n, code in enumerate(codes)
+                ),
+            )
+            for i, codes in enumerate(topics)
+        ),
+    )
+
+
+def test_errors_are_counted_from_every_error_code_of_a_response():
+    response = _list_offsets_response(
+        (ErrorCode.none, ErrorCode.not_leader_or_follower), (ErrorCode.none, ErrorCode.none)
+    )
+    counts: dict[int, int] = {}
+    count_errors(response, counts)
+    assert counts == {0: 3, 6: 1}
+
+
+def test_errors_come_from_the_response_or_from_what_the_handler_noted():
+    metrics = RequestMetrics([(0, range(0, 10)), (2, range(0, 8))])
+    response = _list_offsets_response((ErrorCode.topic_authorization_failed,))
+    metrics.record(_stamped(2, 7), MS, MS, response)
+    noted = _stamped(0, 9)
+    noted.error_counts = {0: 3, 6: 1}  # a hand-encoded Produce response: its handler noted them
+    metrics.record(noted, MS, MS, b"encoded response")
+    assert metrics.apis()["ListOffsets"].errors == {29: 1}
+    assert metrics.apis()["Produce"].errors == {0: 3, 6: 1}
