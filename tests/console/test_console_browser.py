@@ -33,7 +33,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrookProcess]:
     process = BrookProcess(
         data_dir=tmp_path_factory.mktemp("console-broker"),
         startup_timeout_s=60.0,
-        overrides={"brook.console.port": "0", "num.partitions": "1"},
+        # the console reads this broker's /metrics for bytes in/out per topic
+        overrides={"brook.console.port": "0", "num.partitions": "1", "brook.metrics.port": "0"},
     )
     process.start()
     try:
@@ -134,6 +135,48 @@ def test_topics_page_lists_topics_and_updates_live(browser, url, broker, admin):
     assert {"live-topic", "ov-topic"} <= set(shown)
     assert "__consumer_offsets" not in shown  # internal topics only when asked for
     _shot(browser, "topics")
+
+
+def test_bytes_in_and_out_per_topic_and_in_all_come_from_the_brokers_metrics(browser, url, broker, admin):
+    _create(admin, "metered")
+    browser.get(url + "/topics")
+    wait_until(
+        lambda: browser.find_elements(By.CSS_SELECTOR, "tr[data-topic='metered']"), 30, "metered listed"
+    )
+
+    def rate(column: str) -> float:
+        cell = browser.find_element(By.CSS_SELECTOR, f"tr[data-topic='metered'] td.{column}")
+        return float(cell.get_attribute("data-value"))
+
+    assert rate("bytes-in") == rate("bytes-out") == 0
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+    consumer = Consumer(
+        {"bootstrap.servers": broker.bootstrap, "group.id": "metered-reader", "auto.offset.reset": "earliest"}
+    )
+    try:
+
+        def producing() -> bool:  # a record each poll: the rate is over the last 10 s of samples
+            producer.produce("metered", value=b"x" * 1000)
+            producer.flush(10)
+            return rate("bytes-in") > 0
+
+        wait_until(producing, 60, "a bytes-in rate for the topic")
+        assert rate("bytes-out") == 0  # nobody read it yet
+        consumer.subscribe(["metered"])
+
+        def consuming() -> bool:
+            producing()
+            consumer.poll(0.5)
+            return rate("bytes-out") > 0
+
+        wait_until(consuming, 60, "a bytes-out rate for the topic")
+        browser.get(url + "/")
+        assert _text(browser, "#bytes-in").endswith("/s")
+        assert _text(browser, "#bytes-out").endswith("/s")
+        browser.get(url + "/topics/metered")
+        assert _text(browser, "#topic-bytes-in").endswith("/s")
+    finally:
+        consumer.close()
 
 
 def test_creating_a_topic_in_the_ui_creates_it(browser, url, admin):

@@ -29,8 +29,9 @@ from brook.broker.config import BrokerConfig
 from brook.broker.listeners import ListenerSettings
 from brook.broker.security import InterBrokerSecurity, parse_jaas_options
 from brook.common.errors import InvalidConfig
+from brook.console.snapshot import MetricsEndpoints
 
-__all__ = ["console_client_config", "maybe_start_console"]
+__all__ = ["console_client_config", "console_metrics", "maybe_start_console"]
 
 logger = logging.getLogger("brook.serve")
 
@@ -118,6 +119,20 @@ def _sasl(config: BrokerConfig, inter_broker: InterBrokerSecurity) -> dict[str, 
     return {"sasl.mechanism": mechanism, "sasl.username": username, "sasl.password": password}
 
 
+def console_metrics(config: BrokerConfig, bound_metrics_port: int) -> MetricsEndpoints:
+    """Where the console reads bytes in/out per topic: every broker's /metrics when brook.metrics.port is a
+    fixed port (the same on every broker, as a Prometheus scrape job has it); this broker's own when it is 0
+    (a free port, known here only); nowhere when the metrics are off."""
+    port = config.int("brook.metrics.port")
+    if port < 0:
+        return MetricsEndpoints()
+    if port > 0:
+        return MetricsEndpoints(port=port)
+    host = config.get("brook.metrics.host") or "127.0.0.1"
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return MetricsEndpoints(urls=(f"http://{host}:{bound_metrics_port}/metrics",))
+
+
 async def maybe_start_console(broker: Any) -> Any:
     """The web console in this process when brook.console.port is set (>= 0): a Kafka client of this broker's
     listener, like `brook console`. A console that cannot start is logged; the broker runs on without it."""
@@ -132,9 +147,14 @@ async def maybe_start_console(broker: Any) -> Any:
         bootstrap, client = console_client_config(
             config, broker.listeners, broker.inter_broker, broker.server.ports
         )
-        runner, _, bound = await start_console(
-            ConsoleSettings(bootstrap=bootstrap, client_config=client, host=console_host, port=port)
+        settings = ConsoleSettings(
+            bootstrap=bootstrap,
+            client_config=client,
+            host=console_host,
+            port=port,
+            metrics=console_metrics(config, broker.metrics.port),
         )
+        runner, _, bound = await start_console(settings)
     except InvalidConfig as exc:
         logger.error("console: not started: %s", exc)
         return None

@@ -16,10 +16,21 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
+from brook.console.broker_metrics import TopicBytes, read_topic_bytes
 from brook.console.log_dirs import LogDir, describe_log_dirs
 from brook.console.model import broker_states, group_state_name
 
-__all__ = ["Broker", "Group", "Member", "Partition", "Snapshot", "Topic", "describe_error", "take_snapshot"]
+__all__ = [
+    "Broker",
+    "Group",
+    "Member",
+    "MetricsEndpoints",
+    "Partition",
+    "Snapshot",
+    "Topic",
+    "describe_error",
+    "take_snapshot",
+]
 
 # what a cluster call can fail with: the broker's error, the call's time limit, a socket, a bad answer
 _FAILURES = (KafkaException, TimeoutError, OSError, ValueError, KeyError)
@@ -109,6 +120,7 @@ class Snapshot:
     log_dirs: list[LogDir] = field(default_factory=list)
     groups: dict[str, Group] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    topic_bytes: TopicBytes | None = None  # from the brokers' /metrics, when the console is told where
 
     @property
     def live_brokers(self) -> set[int]:
@@ -124,11 +136,31 @@ class Snapshot:
         return None
 
 
+@dataclass(frozen=True)
+class MetricsEndpoints:
+    """Where the brokers' Prometheus metrics are: these URLs, and/or every live broker's host at `port`."""
+
+    urls: tuple[str, ...] = ()
+    port: int | None = None
+
+    def for_brokers(self, brokers: list[Broker]) -> list[str]:
+        found = list(self.urls)
+        if self.port is not None:
+            found += [f"http://{b.host}:{self.port}/metrics" for b in brokers if b.up and not b.unreachable]
+        return found
+
+
 def take_snapshot(
-    admin: Any, timeout_s: float, *, client_config: Mapping[str, str] | None = None, with_groups: bool = True
+    admin: Any,
+    timeout_s: float,
+    *,
+    client_config: Mapping[str, str] | None = None,
+    with_groups: bool = True,
+    metrics: MetricsEndpoints | None = None,
 ) -> Snapshot:
     """client_config: the client properties (librdkafka's names) of the admin client, for the console's own
-    DescribeLogDirs socket to each broker (TLS, SASL); a broker that refuses that connection is unreachable."""
+    DescribeLogDirs socket to each broker (TLS, SASL); a broker that refuses that connection is unreachable.
+    metrics: where to read bytes in/out per topic (none: those columns stay empty)."""
     snap = Snapshot(taken_at_s=time.time())
     try:
         metadata = admin.list_topics(timeout=timeout_s)
@@ -147,6 +179,8 @@ def take_snapshot(
     }
     if with_groups:
         steps["groups"] = _read_groups
+    if metrics is not None and (metrics.urls or metrics.port is not None):
+        steps["metrics"] = functools.partial(_read_metrics, metrics=metrics)
     # side by side: a dead broker costs one timeout, not one per step (each step fills its own fields)
     with ThreadPoolExecutor(len(steps), thread_name_prefix="console-snapshot") as pool:
         futures = {name: pool.submit(step, snap, admin, timeout_s) for name, step in steps.items()}
@@ -262,6 +296,11 @@ def _read_log_dirs(snap: Snapshot, admin: Any, timeout_s: float, *, client_confi
                 p = leaders.get(tp)
                 if p is not None and p.leader == broker.node_id:
                     p.size_bytes = size
+
+
+def _read_metrics(snap: Snapshot, admin: Any, timeout_s: float, *, metrics: MetricsEndpoints) -> None:
+    snap.topic_bytes = read_topic_bytes(metrics.for_brokers(snap.brokers), timeout_s)
+    snap.errors.extend(f"metrics: {error}" for error in snap.topic_bytes.errors)
 
 
 def _read_groups(snap: Snapshot, admin: Any, timeout_s: float) -> None:

@@ -24,7 +24,7 @@ import jinja2
 from aiohttp import web
 
 from brook.console.sampler import Sampler
-from brook.console.snapshot import take_snapshot
+from brook.console.snapshot import MetricsEndpoints, take_snapshot
 
 __all__ = ["Console", "ConsoleSettings", "build_app", "start_console"]
 
@@ -45,6 +45,7 @@ class ConsoleSettings:
     port: int = 8080
     interval_s: float = 2.0
     timeout_s: float = 10.0
+    metrics: MetricsEndpoints = field(default_factory=MetricsEndpoints)  # bytes in/out per topic
 
 
 class Console:
@@ -60,7 +61,9 @@ class Console:
         # (fsync, ZooKeeper), and a slow cluster call must not hold those
         self.executor = ThreadPoolExecutor(_THREADS, thread_name_prefix="brook-console")
         self.sampler = Sampler(
-            lambda: take_snapshot(self.admin, settings.timeout_s, client_config=settings.client_config),
+            lambda: take_snapshot(
+                self.admin, settings.timeout_s, client_config=settings.client_config, metrics=settings.metrics
+            ),
             interval_s=settings.interval_s,
             timeout_s=settings.timeout_s,
             executor=self.executor,
@@ -72,6 +75,7 @@ class Console:
         )
         self.templates.filters["bytes"] = human_bytes
         self.templates.filters["rate"] = human_rate
+        self.templates.filters["byte_rate"] = human_byte_rate
 
     def kafka_config(self) -> dict[str, Any]:
         return {
@@ -145,6 +149,10 @@ def human_bytes(value: int | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{value} B"
+
+
+def human_byte_rate(value: float | None) -> str:
+    return "-" if value is None else f"{human_bytes(int(value))}/s"
 
 
 def human_rate(value: float | None) -> str:

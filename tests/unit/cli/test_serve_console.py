@@ -8,8 +8,9 @@ import pytest
 
 from brook.broker.config import BrokerConfig
 from brook.broker.security import build_security
-from brook.cli.serve_console import console_client_config
+from brook.cli.serve_console import console_client_config, console_metrics
 from brook.common.errors import InvalidConfig
+from brook.console.snapshot import MetricsEndpoints
 from brook.testing.security import TestPki, plain_jaas
 
 PORTS = {"PLAINTEXT": 9092, "SSL": 9093, "SASL_SSL": 9094, "INTERNAL": 9095}
@@ -118,3 +119,14 @@ def test_what_the_console_cannot_use_is_refused_naming_the_key(tls):
                 "brook.console.listener.name": "SASL_PLAINTEXT",
             },
         )
+
+
+def test_the_console_reads_every_brokers_metrics_port_or_its_own():
+    def config(**props: str) -> BrokerConfig:
+        return BrokerConfig.from_sources(overrides=props.items())
+
+    assert console_metrics(config(), 0) == MetricsEndpoints()  # metrics off
+    fixed = config(**{"brook.metrics.port": "9404"})
+    assert console_metrics(fixed, 9404) == MetricsEndpoints(port=9404)  # the same port on every broker
+    free = config(**{"brook.metrics.port": "0", "brook.metrics.host": "0.0.0.0"})
+    assert console_metrics(free, 41234) == MetricsEndpoints(urls=("http://127.0.0.1:41234/metrics",))
