@@ -233,6 +233,37 @@ def test_connections_are_counted_per_listener(broker):
     wait_until(lambda: scrape(url).value(name, listener="PLAINTEXT") == 0)
 
 
+def test_connections_are_counted_on_the_listener_they_came_in_on(tmp_path):
+    overrides = {
+        **METRICS_ON,
+        "listeners": "PLAINTEXT://127.0.0.1:0,EXTERNAL://127.0.0.1:0",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT",
+    }
+    with BrookProcess(data_dir=tmp_path / "d", overrides=overrides) as b:
+        url = metrics_url(b)
+        count, created = (
+            "kafka_server_socket_server_metrics_connection_count",
+            "kafka_server_socket_server_metrics_connection_creation_total",
+        )
+        first = scrape(url)
+        assert first.value(count, listener="EXTERNAL") == 0  # every listener's series from the start
+        assert first.value(created, listener="EXTERNAL") == 0
+        external = [
+            socket.create_connection(("127.0.0.1", b.listener_ports["EXTERNAL"]), timeout=10)
+            for _ in range(2)
+        ]
+        try:
+            wait_until(lambda: scrape(url).value(count, listener="EXTERNAL") == 2)
+            now = scrape(url)
+            assert now.value(created, listener="EXTERNAL") == 2
+            assert now.value(count, listener="PLAINTEXT") == 0
+        finally:
+            for s in external:
+                s.close()
+        wait_until(lambda: scrape(url).value(count, listener="EXTERNAL") == 0)
+
+
 def test_log_flushes_are_timed(tmp_path):
     overrides = {**METRICS_ON, "log.flush.interval.messages": "1"}
     with BrookProcess(data_dir=tmp_path / "d", overrides=overrides) as b:

@@ -130,27 +130,21 @@ class TrafficCollector(Collector):
         yield family
 
     def _connections(self) -> Iterator[Metric]:
-        listener = _listener_name(self._broker.config.get("listeners"))
-        count = GaugeMetricFamily(
-            "kafka_server_socket_server_metrics_connection_count",
-            "Open client connections",
-            labels=["listener"],
+        """Kafka's socket-server-metrics per listener; every listener has its series from the start."""
+        listeners = self._broker.server.ports
+        by_listener = self._broker.server.connections_by_listener()
+        accepted = self._broker.stats.accepted_by_listener
+        families = (
+            (GaugeMetricFamily, "connection_count", "Open client connections", by_listener),
+            (CounterMetricFamily, "connection_creation", "Client connections accepted", accepted),
         )
-        count.add_metric([listener], self._broker.server.connection_count)
-        yield count
-        created = CounterMetricFamily(
-            "kafka_server_socket_server_metrics_connection_creation",
-            "Client connections accepted",
-            labels=["listener"],
-        )
-        created.add_metric([listener], self._broker.stats.connections_accepted)
-        yield created
-
-
-def _listener_name(listeners: str) -> str:
-    """The first listener's name ("PLAINTEXT" in "PLAINTEXT://127.0.0.1:9092")."""
-    first = listeners.split(",")[0].strip()
-    return first.split("://", 1)[0] if "://" in first else "PLAINTEXT"
+        for family_type, name, documentation, counts in families:
+            family = family_type(
+                f"kafka_server_socket_server_metrics_{name}", documentation, labels=["listener"]
+            )
+            for listener in sorted(set(listeners) | set(counts)):
+                family.add_metric([listener], counts.get(listener, 0))
+            yield family
 
 
 def _error_name(code: int) -> str:
