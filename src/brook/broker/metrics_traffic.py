@@ -8,17 +8,13 @@ histograms under the same name (`_bucket`, `_sum`, and `_count` as the JMX expor
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.registry import Collector
 
+from brook.broker.metrics_state import BrokerCollector
 from brook.broker.replica_manager import FETCH_PURGATORY, PRODUCE_PURGATORY
 from brook.broker.request_metrics import PHASES
 from brook.common.errors import ErrorCode
-
-if TYPE_CHECKING:
-    from brook.broker.app import Broker
 
 __all__ = ["TrafficCollector"]
 
@@ -33,10 +29,7 @@ _PHASE_HELP = {
 }
 
 
-class TrafficCollector(Collector):
-    def __init__(self, broker: Broker) -> None:
-        self._broker = broker
-
+class TrafficCollector(BrokerCollector):
     def collect(self) -> Iterator[Metric]:
         yield from self._requests()
         yield from self._topics()
