@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from brook.testing.managed_process import terminate
+
 _CONSOLE_LINE = re.compile(r"brook console on http://(?P<host>[\d.]+):(?P<port>\d+)/")
 _T = TypeVar("_T")
 
@@ -133,12 +135,7 @@ class ConsoleProcess:
             self.output.append(line.rstrip("\n"))
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, 15)
         self._reader.join(5)
         if self.process.stdout is not None and not self._reader.is_alive():
             self.process.stdout.close()
