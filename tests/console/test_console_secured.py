@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import Select
 
 from brook.testing.broker_process import BrookProcess
 from brook.testing.security import TestPki, plain_jaas
-from tests.console.conftest import console_url, wait_until
+from tests.console.conftest import ConsoleProcess, console_url, wait_until
 from tests.integration.acl_helpers import AUTHORIZER, USERS, acl, create_acls
 
 pytestmark = pytest.mark.integration
@@ -162,3 +162,39 @@ def test_console_with_its_own_principal_sees_what_its_acls_allow(browser, tmp_pa
         assert not browser.find_elements(By.CSS_SELECTOR, "tr[data-topic='hidden']")
     finally:
         broker.stop()
+
+
+def test_brook_console_takes_sasl_ssl_client_properties(browser, secured, pki):
+    """`brook console -X ...` against the same broker, as the admin user over SASL_SSL: its pages, and the
+    sizes its own DescribeLogDirs socket reads with the same properties."""
+    admin = AdminClient(_client(secured, pki))
+    admin.create_topics([NewTopic("outside", 2, 1)])["outside"].result(30)
+    producer = Producer({**_client(secured, pki), "linger.ms": 0})
+    producer.produce("outside", value=b"v" * 500, partition=1)
+    assert producer.flush(30) == 0
+    options = [
+        "-X", "security.protocol=SASL_SSL", "-X", f"ssl.ca.location={pki.ca}",
+        "-X", "sasl.mechanism=PLAIN", "-X", "sasl.username=admin", "-X", f"sasl.password={USERS['admin']}",
+    ]  # fmt: skip
+    console = ConsoleProcess(secured.listener_bootstrap("SASL_SSL"), *options)
+    try:
+        browser.get(console.url + "/topics")
+        wait_until(
+            lambda: _text(browser, "tr[data-topic='outside'] td.messages") == "1", 30, "outside's record"
+        )
+        wait_until(
+            lambda: (
+                int(
+                    browser.find_element(By.CSS_SELECTOR, "tr[data-topic='outside'] td.size").get_attribute(
+                        "data-value"
+                    )
+                )
+                > 500
+            ),
+            30,
+            "outside's size on disk",
+        )
+        browser.get(console.url + "/")
+        assert "ok" in browser.find_element(By.CSS_SELECTOR, "#log-dirs tbody tr").text
+    finally:
+        console.stop()
