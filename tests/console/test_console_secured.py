@@ -3,6 +3,7 @@ client by default, or with its own `brook.console.` client settings, and shows w
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -196,5 +197,23 @@ def test_brook_console_takes_sasl_ssl_client_properties(browser, secured, pki):
         )
         browser.get(console.url + "/")
         assert "ok" in browser.find_element(By.CSS_SELECTOR, "#log-dirs tbody tr").text
+    finally:
+        console.stop()
+
+
+def test_wrong_credentials_show_the_authentication_error(secured, pki):
+    options = [
+        "-X", "security.protocol=SASL_SSL", "-X", f"ssl.ca.location={pki.ca}", "-X", "sasl.mechanism=PLAIN",
+        "-X", "sasl.username=admin", "-X", "sasl.password=not-the-password", "--timeout", "3", "--interval", "1",
+    ]  # fmt: skip
+    console = ConsoleProcess(secured.listener_bootstrap("SASL_SSL"), *options)
+    try:
+
+        def overview() -> str:
+            with urllib.request.urlopen(console.url + "/", timeout=30) as response:
+                return str(response.read().decode())
+
+        body = wait_until(lambda: "cluster-error" in (page := overview()) and page, 60, "the error shown")
+        assert "SASL authentication error: Authentication failed: Invalid username or password" in body
     finally:
         console.stop()

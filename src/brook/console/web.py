@@ -24,7 +24,7 @@ import jinja2
 from aiohttp import web
 
 from brook.console.sampler import Sampler
-from brook.console.snapshot import MetricsEndpoints, take_snapshot
+from brook.console.snapshot import MetricsEndpoints, Snapshot, take_snapshot
 
 __all__ = ["Console", "ConsoleSettings", "build_app", "start_console"]
 
@@ -55,15 +55,17 @@ class Console:
         from confluent_kafka.admin import AdminClient
 
         self.settings = settings
-        self.admin = AdminClient(self.kafka_config())
+        # librdkafka reports why it cannot connect (authentication, TLS) only to error_cb, served by poll()
+        self.client_error: tuple[float, str] | None = None
+        admin_config = self.kafka_config()
+        admin_config["error_cb"] = self._on_client_error
+        self.admin = AdminClient(admin_config)
         self._producer: Any = None
         # the console's own threads: in a broker process the loop's default executor is the broker's
         # (fsync, ZooKeeper), and a slow cluster call must not hold those
         self.executor = ThreadPoolExecutor(_THREADS, thread_name_prefix="brook-console")
         self.sampler = Sampler(
-            lambda: take_snapshot(
-                self.admin, settings.timeout_s, client_config=settings.client_config, metrics=settings.metrics
-            ),
+            self._take_snapshot,
             interval_s=settings.interval_s,
             timeout_s=settings.timeout_s,
             executor=self.executor,
@@ -76,6 +78,26 @@ class Console:
         self.templates.filters["bytes"] = human_bytes
         self.templates.filters["rate"] = human_rate
         self.templates.filters["byte_rate"] = human_byte_rate
+
+    def _on_client_error(self, error: Any) -> None:
+        if error.name() != "_ALL_BROKERS_DOWN":  # the consequence, not the cause
+            self.client_error = (time.monotonic(), f"{error.name()}: {error.str()}")
+
+    def _take_snapshot(self) -> Snapshot:
+        """One sample; when calls failed, the client's own latest error too (e.g. SASL authentication failed,
+        which Metadata reports only as a transport failure)."""
+        started = time.monotonic()
+        snap = take_snapshot(
+            self.admin,
+            self.settings.timeout_s,
+            client_config=self.settings.client_config,
+            metrics=self.settings.metrics,
+        )
+        self.admin.poll(0)
+        error = self.client_error
+        if snap.errors and error is not None and error[0] >= started:
+            snap.errors.append(f"client: {error[1]}")
+        return snap
 
     def kafka_config(self) -> dict[str, Any]:
         return {
