@@ -20,7 +20,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from brook.testing.broker_process import BrookProcess
-from tests.console.conftest import console_url, wait_until
+from tests.console.conftest import console_url, get_page, wait_until
+from tests.integration.metrics_helpers import metrics_url, scrape
 
 pytestmark = pytest.mark.integration
 
@@ -432,3 +433,22 @@ def test_the_event_stream_announces_new_snapshots(url):
                 events.append(json.loads(line[len("data: ") :]))
     assert events[1]["version"] > events[0]["version"]
     assert events[1]["taken_at_s"] > events[0]["taken_at_s"]
+
+
+def test_sampling_keeps_its_connections_to_the_broker(url, broker):
+    """Each sample sends DescribeLogDirs on the connection the last one used (and the Kafka clients keep
+    theirs): over several samples the broker accepts no new connection."""
+    created = "kafka_server_socket_server_metrics_connection_creation_total"
+    metrics = metrics_url(broker)
+
+    def sampled_at() -> float:
+        return float(get_page(url + "/?fragment=1")[2].split('data-epoch="', 1)[1].split('"', 1)[0])
+
+    first = sampled_at()
+    wait_until(lambda: sampled_at() > first, 30, "a new sample")  # its connections are made by now
+    before = scrape(metrics).value(created, listener="PLAINTEXT")
+    seen = sampled_at()
+    for _ in range(3):
+        wait_until(lambda: sampled_at() > seen, 30, "a new sample")  # noqa: B023 (seen is re-read each round)
+        seen = sampled_at()
+    assert scrape(metrics).value(created, listener="PLAINTEXT") == before

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 
 from brook.console.broker_metrics import TopicBytes, read_topic_bytes
-from brook.console.log_dirs import LogDir, describe_log_dirs
+from brook.console.log_dirs import LogDir, LogDirReader
 from brook.console.model import broker_states, group_state_name
 
 __all__ = [
@@ -154,12 +154,12 @@ def take_snapshot(
     admin: Any,
     timeout_s: float,
     *,
-    client_config: Mapping[str, str] | None = None,
+    log_dirs: LogDirReader | None = None,
     with_groups: bool = True,
     metrics: MetricsEndpoints | None = None,
 ) -> Snapshot:
-    """client_config: the client properties (librdkafka's names) of the admin client, for the console's own
-    DescribeLogDirs socket to each broker (TLS, SASL); a broker that refuses that connection is unreachable.
+    """log_dirs: the console's own DescribeLogDirs connections (made with the admin client's properties: TLS,
+    SASL); a broker that refuses such a connection is unreachable. Without one, sizes are not read.
     metrics: where to read bytes in/out per topic (none: those columns stay empty)."""
     snap = Snapshot(taken_at_s=time.time())
     try:
@@ -175,8 +175,9 @@ def take_snapshot(
         "offsets": _read_offsets,
         "min_isr": _read_min_isr,
         "racks": _read_racks,
-        "log_dirs": functools.partial(_read_log_dirs, client_config=client_config or {}),
     }
+    if log_dirs is not None:
+        steps["log_dirs"] = functools.partial(_read_log_dirs, reader=log_dirs)
     if with_groups:
         steps["groups"] = _read_groups
     if metrics is not None and (metrics.urls or metrics.port is not None):
@@ -282,12 +283,12 @@ def _read_min_isr(snap: Snapshot, admin: Any, timeout_s: float) -> None:
             snap.topics[resource.name].min_insync_replicas = int(entry.value)
 
 
-def _read_log_dirs(snap: Snapshot, admin: Any, timeout_s: float, *, client_config: Mapping[str, str]) -> None:
+def _read_log_dirs(snap: Snapshot, admin: Any, timeout_s: float, *, reader: LogDirReader) -> None:
     leaders = {(t.name, p.partition): p for t in snap.topics.values() for p in t.partitions}
     for broker in snap.brokers:
         if not broker.up:
             continue
-        dirs = describe_log_dirs(broker.node_id, (broker.host, broker.port), timeout_s, client_config)
+        dirs = reader.read(broker.node_id, (broker.host, broker.port), timeout_s)
         if len(dirs) == 1 and dirs[0].unreachable:
             broker.unreachable = True
         for log_dir in dirs:

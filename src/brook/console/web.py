@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urlsplit
 import jinja2
 from aiohttp import web
 
+from brook.console.log_dirs import LogDirReader
 from brook.console.sampler import Sampler
 from brook.console.snapshot import MetricsEndpoints, Snapshot, take_snapshot
 
@@ -60,6 +61,7 @@ class Console:
         admin_config = self.kafka_config()
         admin_config["error_cb"] = self._on_client_error
         self.admin = AdminClient(admin_config)
+        self.log_dirs = LogDirReader(settings.client_config)  # connections kept between samples
         self._producer: Any = None
         # the console's own threads: in a broker process the loop's default executor is the broker's
         # (fsync, ZooKeeper), and a slow cluster call must not hold those
@@ -88,10 +90,7 @@ class Console:
         which Metadata reports only as a transport failure)."""
         started = time.monotonic()
         snap = take_snapshot(
-            self.admin,
-            self.settings.timeout_s,
-            client_config=self.settings.client_config,
-            metrics=self.settings.metrics,
+            self.admin, self.settings.timeout_s, log_dirs=self.log_dirs, metrics=self.settings.metrics
         )
         self.admin.poll(0)
         error = self.client_error
@@ -233,6 +232,7 @@ def build_app(console: Console) -> web.Application:
     async def stop_sampler(_app: web.Application) -> None:
         await console.sampler.stop()
         console.executor.shutdown(wait=False, cancel_futures=True)
+        console.log_dirs.close()
 
     app.on_cleanup.append(stop_sampler)
     return app
