@@ -51,6 +51,9 @@ def console_client_config(
         known = ", ".join(lst.name for lst in listeners.listeners)
         raise InvalidConfig(f"brook.console.listener.name={name} is not one of the listeners ({known})")
     host = "127.0.0.1" if listener.host in ("", "0.0.0.0", "::") else listener.host
+    advertised = next((lst.host for lst in listeners.advertised if lst.name == name), "")
+    if listener.uses_tls and advertised:  # the name the certificate is for (the host name is checked)
+        host = advertised
     bootstrap = f"{host}:{bound_ports.get(name, listener.port)}"
     client = {"security.protocol": listener.security_protocol}
     get = _lookup(config, name)

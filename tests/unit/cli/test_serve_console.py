@@ -91,6 +91,20 @@ def test_brook_console_prefixed_settings_give_the_console_its_own_principal_and_
     }
 
 
+def test_a_tls_listener_is_reached_by_its_advertised_name_which_its_certificate_holds(tls):
+    bootstrap, _ = _client(
+        listeners="PLAINTEXT://0.0.0.0:0,SSL://0.0.0.0:0",
+        **{"advertised.listeners": "PLAINTEXT://broker1.example:9092,SSL://localhost:9093"},
+        **{"brook.console.listener.name": "SSL"},
+        **tls,
+    )
+    assert bootstrap == "localhost:9093"
+    plaintext, _ = _client(
+        listeners="PLAINTEXT://0.0.0.0:0", **{"advertised.listeners": "PLAINTEXT://broker1.example:9092"}
+    )
+    assert plaintext == "127.0.0.1:9092"  # no certificate to match: this host's loopback
+
+
 def test_a_listener_asking_for_client_certificates_gets_the_keystore(tls):
     _, client = _client(
         listeners="SSL://127.0.0.1:0",
