@@ -28,6 +28,7 @@ hand-encoded Produce and Fetch responses note theirs (`note_errors`); other resp
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 import typing
 from bisect import bisect_left
@@ -58,6 +59,7 @@ _FETCH = "Fetch"
 _ALWAYS_SHOWN = ("Produce", "FetchConsumer", "FetchFollower")
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 _current: ContextVar[Request | None] = ContextVar("brook_current_request", default=None)
 
 
@@ -95,7 +97,14 @@ def _error_plan(cls: type) -> _Plan:
     """Of a kio entity class: has it an error_code, its fields holding entities, those holding tuples of them."""
     plan = _PLANS.get(cls)
     if plan is None:
-        plan = _PLANS[cls] = _make_plan(cls)
+        try:
+            plan = _make_plan(cls)
+        except (
+            Exception
+        ):  # a class the plan cannot read: its errors go uncounted, the response still goes out
+            logger.exception("cannot count the error codes of %s", getattr(cls, "__name__", cls))
+            plan = (False, (), ())
+        _PLANS[cls] = plan
     return plan
 
 
