@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from brook.testing import BrookProcess
+from brook.testing.managed_process import terminate
 
 __all__ = ["PEER_DIR", "PEER_PACKAGE", "BrookBroker", "PeerBroker", "ProcStats", "install_peer"]
 
@@ -163,10 +164,5 @@ class PeerBroker:
         return ProcStats(self.process.pid)
 
     def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            terminate(self.process, 10)

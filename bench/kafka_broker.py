@@ -23,6 +23,8 @@ from pathlib import Path
 
 from brokers import ProcStats, _free_port, _wait_for_port
 
+from brook.testing.managed_process import terminate
+
 __all__ = [
     "JVM_OPTS",
     "KAFKA_LIB",
@@ -173,13 +175,8 @@ class KafkaBroker:
         return len(os.listdir(f"/proc/{self.process.pid}/fd"))
 
     def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            terminate(self.process, 60)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -55,6 +55,20 @@ def test_isr_shrinks_expands_under_replication_and_a_new_controller_after_a_kill
         admin.create_topics([NewTopic("watched", 6, 3)])["watched"].result(30)
         produce_all(cluster.bootstrap, "watched", [(b"k%d" % i, b"v") for i in range(60)], acks="all")
         cluster.wait_until(lambda: full_isrs(cluster), DEADLINE_S, "full ISRs")
+
+        # what the leaders sent their followers is what the followers appended (ReplicationBytesIn/Out)
+        def replication_bytes() -> tuple[float, float]:
+            scrapes = {n: scrape(urls[n]) for n in range(3)}
+            return (
+                total(scrapes, "kafka_server_brokertopicmetrics_replicationbytesout_total", list(range(3))),
+                total(scrapes, "kafka_server_brokertopicmetrics_replicationbytesin_total", list(range(3))),
+            )
+
+        cluster.wait_until(
+            lambda: (sent := replication_bytes())[0] > 0 and sent[0] == sent[1],
+            DEADLINE_S,
+            "replication bytes in = replication bytes out",
+        )
         controller = cluster.controller()
         assert controller is not None
         assert [

@@ -9,11 +9,17 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
+from brook.testing.managed_process import terminate
 
 _CONSOLE_LINE = re.compile(r"brook console on http://(?P<host>[\d.]+):(?P<port>\d+)/")
 _T = TypeVar("_T")
@@ -50,6 +56,64 @@ def wait_until(predicate: Callable[[], _T], timeout_s: float, what: str) -> _T:
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last error: {last!r})")
 
 
+# every page of the wide broker below (the topic page's live part too), for the scale test and the bench
+WIDE_PAGES = ["/", "/topics", "/topics/wide", "/topics/wide?fragment=1", "/groups", "/groups/wide-group"]
+
+
+def get_page(url: str) -> tuple[int, float, str]:
+    """(status, milliseconds, body) of one GET."""
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            body = response.read().decode()
+            return response.status, (time.perf_counter() - started) * 1000, body
+    except (
+        urllib.error.HTTPError
+    ) as exc:  # (a page not sampled yet: 404) its socket closed now, not by the GC
+        exc.close()
+        raise
+
+
+@contextmanager
+def wide_console(data_dir: Path, partitions: int, small_topics: int = 0) -> Iterator[tuple[Any, str]]:
+    """A broker serving the console with one topic "wide" of `partitions` partitions and a group "wide-group"
+    committed on all of them (and `small_topics` more topics of one partition each), once the console's
+    snapshot shows them all: (the BrookProcess, the console URL)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from brook.testing.broker_process import BrookProcess
+
+    broker = BrookProcess(
+        data_dir=data_dir,
+        startup_timeout_s=60.0,
+        overrides={"brook.console.port": "0", "offsets.topic.num.partitions": "1"},
+    )
+    broker.start()
+    try:
+        url = console_url(lambda: list(broker.output))
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        topics = [NewTopic("wide", partitions, 1)] + [
+            NewTopic(f"small-{i}", 1, 1) for i in range(small_topics)
+        ]
+        for future in admin.create_topics(topics, operation_timeout=60).values():
+            future.result(120)
+        offsets = [TopicPartition("wide", p, 0) for p in range(partitions)]
+        committed = admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions("wide-group", offsets)])
+        committed["wide-group"].result(60)
+        wait_until(
+            lambda: (
+                get_page(url + "/groups/wide-group")[2].count('data-tp="wide/') == partitions
+                and get_page(url + "/topics")[2].count('data-topic="small-') == small_topics
+            ),
+            60,
+            "the console's snapshot with every partition and the group",
+        )
+        yield broker, url
+    finally:
+        broker.stop()
+
+
 class ConsoleProcess:
     """`brook console` in a child process, on a free port."""
 
@@ -71,12 +135,7 @@ class ConsoleProcess:
             self.output.append(line.rstrip("\n"))
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process, 15)
         self._reader.join(5)
         if self.process.stdout is not None and not self._reader.is_alive():
             self.process.stdout.close()

@@ -20,7 +20,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from brook.testing.broker_process import BrookProcess
-from tests.console.conftest import console_url, wait_until
+from tests.console.conftest import console_url, get_page, wait_until
+from tests.integration.metrics_helpers import metrics_url, scrape
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +34,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrookProcess]:
     process = BrookProcess(
         data_dir=tmp_path_factory.mktemp("console-broker"),
         startup_timeout_s=60.0,
-        overrides={"brook.console.port": "0", "num.partitions": "1"},
+        # the console reads this broker's /metrics for bytes in/out per topic
+        overrides={"brook.console.port": "0", "num.partitions": "1", "brook.metrics.port": "0"},
     )
     process.start()
     try:
@@ -134,6 +136,64 @@ def test_topics_page_lists_topics_and_updates_live(browser, url, broker, admin):
     assert {"live-topic", "ov-topic"} <= set(shown)
     assert "__consumer_offsets" not in shown  # internal topics only when asked for
     _shot(browser, "topics")
+
+
+def test_bytes_in_and_out_per_topic_and_in_all_come_from_the_brokers_metrics(browser, url, broker, admin):
+    _create(admin, "metered")
+    browser.get(url + "/topics")
+    wait_until(
+        lambda: browser.find_elements(By.CSS_SELECTOR, "tr[data-topic='metered']"), 30, "metered listed"
+    )
+
+    def rate(column: str) -> float:
+        cell = browser.find_element(By.CSS_SELECTOR, f"tr[data-topic='metered'] td.{column}")
+        return float(cell.get_attribute("data-value"))
+
+    assert rate("bytes-in") == rate("bytes-out") == 0
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+    consumer = Consumer(
+        {"bootstrap.servers": broker.bootstrap, "group.id": "metered-reader", "auto.offset.reset": "earliest"}
+    )
+    try:
+
+        def produce_one() -> None:  # a record each poll: the rates are over the last 10 s of samples
+            producer.produce("metered", value=b"x" * 1000)
+            producer.flush(10)
+
+        def producing() -> bool:
+            produce_one()
+            return rate("bytes-in") > 0
+
+        wait_until(producing, 60, "a bytes-in rate for the topic")
+        assert rate("bytes-out") == 0  # nobody read it yet
+        consumer.subscribe(["metered"])
+
+        def consume_some() -> None:
+            if consumer.poll(0.5) is not None:
+                consumer.commit(asynchronous=False)
+
+        def consuming() -> bool:
+            produce_one()
+            consume_some()
+            return rate("bytes-out") > 0
+
+        wait_until(consuming, 60, "a bytes-out rate for the topic")
+        browser.get(url + "/topics/metered")
+        assert _text(browser, "#topic-bytes-in").endswith("/s")
+
+        # the overview's throughput: messages and bytes in and out, and the log dirs' growth, all moving
+        browser.get(url + "/")
+        cards = ("messages-in", "messages-out", "bytes-in", "bytes-out", "disk-growth")
+
+        def all_moving() -> bool:
+            produce_one()
+            consume_some()
+            values = [float(browser.find_element(By.ID, c).get_attribute("data-value")) for c in cards]
+            return all(v > 0 for v in values)
+
+        wait_until(all_moving, 60, "every throughput card above 0")
+    finally:
+        consumer.close()
 
 
 def test_creating_a_topic_in_the_ui_creates_it(browser, url, admin):
@@ -373,3 +433,22 @@ def test_the_event_stream_announces_new_snapshots(url):
                 events.append(json.loads(line[len("data: ") :]))
     assert events[1]["version"] > events[0]["version"]
     assert events[1]["taken_at_s"] > events[0]["taken_at_s"]
+
+
+def test_sampling_keeps_its_connections_to_the_broker(url, broker):
+    """Each sample sends DescribeLogDirs on the connection the last one used (and the Kafka clients keep
+    theirs): over several samples the broker accepts no new connection."""
+    created = "kafka_server_socket_server_metrics_connection_creation_total"
+    metrics = metrics_url(broker)
+
+    def sampled_at() -> float:
+        return float(get_page(url + "/?fragment=1")[2].split('data-epoch="', 1)[1].split('"', 1)[0])
+
+    first = sampled_at()
+    wait_until(lambda: sampled_at() > first, 30, "a new sample")  # its connections are made by now
+    before = scrape(metrics).value(created, listener="PLAINTEXT")
+    seen = sampled_at()
+    for _ in range(3):
+        wait_until(lambda: sampled_at() > seen, 30, "a new sample")  # noqa: B023 (seen is re-read each round)
+        seen = sampled_at()
+    assert scrape(metrics).value(created, listener="PLAINTEXT") == before

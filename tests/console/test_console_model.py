@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pytest
 
+from brook.console.broker_metrics import TopicBytes, parse_topic_bytes
 from brook.console.forms import form_int, key_values, timestamp_ms
 from brook.console.log_dirs import LogDir
 from brook.console.model import (
@@ -23,7 +24,7 @@ from brook.console.model import (
 )
 from brook.console.operations import ConsoleError
 from brook.console.sampler import Sampler
-from brook.console.snapshot import Group, Partition, Snapshot, Topic
+from brook.console.snapshot import Broker, Group, MetricsEndpoints, Partition, Snapshot, Topic
 
 
 def test_partition_health_counts_offline_under_replicated_and_under_min_isr():
@@ -133,6 +134,51 @@ def test_sampler_rates_and_lag_history_come_from_successive_snapshots():
     assert sampler.bytes_on_disk.rate() == 500.0
     assert sampler.topic_rate("t") == 50.0
     assert list(sampler.group_lag["g"].samples) == [(100.0, 0), (102.0, 60), (104.0, 0)]
+
+
+def test_topic_bytes_are_read_from_a_prometheus_page():
+    page = """# HELP kafka_server_brokertopicmetrics_bytesin_total Record bytes produced
+# TYPE kafka_server_brokertopicmetrics_bytesin_total counter
+kafka_server_brokertopicmetrics_bytesin_total{topic="orders"} 1500.0
+kafka_server_brokertopicmetrics_bytesin_total{topic="other.topic-1"} 7.0
+kafka_server_brokertopicmetrics_bytesin_created{topic="orders"} 1.7e9
+kafka_server_brokertopicmetrics_bytesout_total{instance="x",topic="orders",job="kafka"} 3.0e3
+kafka_server_brokertopicmetrics_replicationbytesout_total 99.0
+kafka_server_brokertopicmetrics_messagesin_total{topic="orders"} 15.0
+"""
+    found = parse_topic_bytes(page)
+    assert found.bytes_in == {"orders": 1500, "other.topic-1": 7}
+    assert found.bytes_out == {"orders": 3000}
+    whole = TopicBytes(bytes_in={"orders": 1})
+    whole.add(found)
+    assert whole.bytes_in["orders"] == 1501  # each broker counts what it leads: the cluster's is the sum
+
+
+def test_metrics_endpoints_are_the_given_urls_and_every_reachable_brokers_port():
+    brokers = [
+        Broker(0, "h0", 9092, None, True, True),
+        Broker(1, "h1", 9092, None, False, False),  # down
+        Broker(2, "h2", 9092, None, True, False, unreachable=True),
+    ]
+    assert MetricsEndpoints(port=9404).for_brokers(brokers) == ["http://h0:9404/metrics"]
+    assert MetricsEndpoints(urls=("http://x/metrics",)).for_brokers(brokers) == ["http://x/metrics"]
+
+
+def test_sampler_rates_of_bytes_in_and_out_per_topic():
+    sampler = Sampler(lambda: Snapshot(0.0), interval_s=1.0, timeout_s=1.0)
+    for at, n in ((100.0, 0), (102.0, 1000), (104.0, 4000)):
+        snap = _snapshot(at, log_end=0, committed=0)
+        snap.topic_bytes = TopicBytes(bytes_in={"t": n, "gone": 5}, bytes_out={"t": 2 * n})
+        sampler.record(snap)
+    assert sampler.topic_bytes_rates("t") == (1000.0, 2000.0)
+    assert sampler.bytes_in.rate() == 1000.0  # only topics the cluster has
+    assert sampler.bytes_out.rate() == 2000.0
+    assert sampler.topic_bytes_rates("nothing") == (None, None)
+    without_metrics = Sampler(lambda: Snapshot(0.0), interval_s=1.0, timeout_s=1.0)
+    without_metrics.record(_snapshot(100.0, log_end=0, committed=0))
+    without_metrics.record(_snapshot(101.0, log_end=0, committed=0))
+    assert without_metrics.topic_bytes_rates("t") == (None, None)
+    assert without_metrics.bytes_in.rate() is None
 
 
 def test_sampler_forgets_a_deleted_topic():

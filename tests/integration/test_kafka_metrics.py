@@ -12,21 +12,13 @@ import threading
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from brook.broker.request_metrics import PHASES
 from brook.testing import BrookProcess
 from brook.testing.batches import make_batch
 from tests.integration.group_helpers import create_topics
 from tests.integration.helpers import produce_all, wait_until
 from tests.integration.metrics_helpers import METRICS_ON, metrics_url, scrape
 from tests.integration.raw_client import RawClient, fetch_body, log_end_offset, produce_body
-
-PHASES = (
-    "requestqueuetimems",
-    "localtimems",
-    "remotetimems",
-    "responsequeuetimems",
-    "responsesendtimems",
-    "totaltimems",
-)
 
 
 def produce_to(bootstrap: str, topic: str, partition: int, count: int) -> None:
@@ -69,9 +61,76 @@ def test_produce_requests_are_counted_exactly_per_api_and_version_with_every_tim
         assert after.value(name, request="Produce") - before.value(name, 0.0, request="Produce") == 7, phase
         bucket = f"kafka_network_requestmetrics_{phase}_bucket"
         assert after.value(bucket, request="Produce", le="+Inf") == after.value(name, request="Produce")
+    errors = "kafka_network_requestmetrics_errors_total"
+    assert (
+        after.value(errors, request="Produce", error="NONE")
+        - before.value(errors, 0.0, request="Produce", error="NONE")
+        == 7
+    )
     assert after.value("kafka_server_brokertopicmetrics_bytesin_total", topic="counted") == sent_bytes
     assert after.value("kafka_server_brokertopicmetrics_messagesin_total", topic="counted") == sent_records
     assert log_end_offset(broker.bootstrap, "counted") == sent_records
+
+
+def test_error_codes_in_responses_are_counted_per_api_and_error(broker):
+    url = metrics_url(broker)
+    create_topics(broker.bootstrap, 1, "erring")
+    errors = "kafka_network_requestmetrics_errors_total"
+    before = scrape(url)
+    raw = RawClient(broker.bootstrap)
+    try:
+        batch = bytes(make_batch([(b"k", b"v")]))
+        for partition, expected in ((0, 0), (7, 3), (7, 3), (0, 0)):  # 3: UNKNOWN_TOPIC_OR_PARTITION
+            response = raw.request(0, 9, produce_body("erring", partition, batch))
+            assert response.responses[0].partition_responses[0].error_code == expected
+        asked = [{"partition_index": n, "current_leader_epoch": -1, "timestamp": -1} for n in (0, 7, 8)]
+        body = {"replica_id": -1, "isolation_level": 0, "topics": [{"name": "erring", "partitions": asked}]}
+        codes = [p.error_code for p in raw.request(2, 7, body).topics[0].partitions]
+        assert codes == [0, 3, 3]
+    finally:
+        raw.close()
+    after = scrape(url)
+
+    def added(request: str, error: str) -> float:
+        return after.value(errors, request=request, error=error) - before.value(
+            errors, 0.0, request=request, error=error
+        )
+
+    assert added("Produce", "NONE") == 2
+    assert added("Produce", "UNKNOWN_TOPIC_OR_PARTITION") == 2
+    assert added("ListOffsets", "NONE") == 1
+    assert added("ListOffsets", "UNKNOWN_TOPIC_OR_PARTITION") == 2
+
+
+def test_throttle_time_is_the_throttle_time_responses_carried(broker):
+    url = metrics_url(broker)
+    create_topics(broker.bootstrap, 1, "throttled")
+    raw = RawClient(broker.bootstrap, timeout_s=30)
+    try:
+        entity = [{"entity_type": "client-id", "entity_name": "raw"}]
+        ops = [{"key": "producer_byte_rate", "value": 50_000.0, "remove": False}]
+        altered = raw.request(49, 1, {"entries": [{"entity": entity, "ops": ops}], "validate_only": False})
+        assert altered.entries[0].error_code == 0
+        before = scrape(url)
+        batch = bytes(make_batch([(b"k", b"x" * 200_000)]))
+        carried: list[float] = []
+
+        def throttled() -> bool:  # the broker reads quota configs each second: until one is throttled
+            response = raw.request(0, 9, produce_body("throttled", 0, batch))
+            carried.append(response.throttle_time.total_seconds() * 1000)
+            return carried[-1] > 0
+
+        wait_until(throttled, timeout_s=30)
+    finally:
+        raw.close()
+    after = scrape(url)
+    name = "kafka_network_requestmetrics_throttletimems"
+    assert after.value(f"{name}_count", request="Produce") - before.value(
+        f"{name}_count", request="Produce"
+    ) == len(carried)
+    assert after.value(f"{name}_sum", request="Produce") - before.value(
+        f"{name}_sum", request="Produce"
+    ) == sum(carried)
 
 
 def test_a_parked_fetch_is_in_the_fetch_purgatory_and_its_wait_is_remote_time(broker):
@@ -172,6 +231,37 @@ def test_connections_are_counted_per_listener(broker):
         for s in sockets:
             s.close()
     wait_until(lambda: scrape(url).value(name, listener="PLAINTEXT") == 0)
+
+
+def test_connections_are_counted_on_the_listener_they_came_in_on(tmp_path):
+    overrides = {
+        **METRICS_ON,
+        "listeners": "PLAINTEXT://127.0.0.1:0,EXTERNAL://127.0.0.1:0",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT",
+    }
+    with BrookProcess(data_dir=tmp_path / "d", overrides=overrides) as b:
+        url = metrics_url(b)
+        count, created = (
+            "kafka_server_socket_server_metrics_connection_count",
+            "kafka_server_socket_server_metrics_connection_creation_total",
+        )
+        first = scrape(url)
+        assert first.value(count, listener="EXTERNAL") == 0  # every listener's series from the start
+        assert first.value(created, listener="EXTERNAL") == 0
+        external = [
+            socket.create_connection(("127.0.0.1", b.listener_ports["EXTERNAL"]), timeout=10)
+            for _ in range(2)
+        ]
+        try:
+            wait_until(lambda: scrape(url).value(count, listener="EXTERNAL") == 2)
+            now = scrape(url)
+            assert now.value(created, listener="EXTERNAL") == 2
+            assert now.value(count, listener="PLAINTEXT") == 0
+        finally:
+            for s in external:
+                s.close()
+        wait_until(lambda: scrape(url).value(count, listener="EXTERNAL") == 0)
 
 
 def test_log_flushes_are_timed(tmp_path):

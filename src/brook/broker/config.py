@@ -280,6 +280,18 @@ BROKER_DEFAULTS: dict[str, str] = {
     # free port); it is a Kafka client of this broker's listener
     "brook.console.port": "-1",
     "brook.console.host": "127.0.0.1",
+    # the listener it connects to ("": the inter-broker listener) and, as a Kafka client, its TLS and SASL
+    # settings ("": the listener's ssl.* as a client, and the inter-broker SASL credentials); docs/console.md
+    "brook.console.listener.name": "",
+    "brook.console.sasl.mechanism": "",
+    "brook.console.sasl.jaas.config": "",
+    "brook.console.ssl.truststore.type": "",
+    "brook.console.ssl.truststore.location": "",
+    "brook.console.ssl.keystore.type": "",
+    "brook.console.ssl.keystore.location": "",
+    "brook.console.ssl.keystore.password": "",
+    "brook.console.ssl.key.password": "",
+    "brook.console.ssl.endpoint.identification.algorithm": "",
 }
 
 

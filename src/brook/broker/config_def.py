@@ -306,4 +306,15 @@ BROKER_KEYS: dict[str, ConfigKey] = {
     "allow.everyone.if.no.acl.found": _BOOLEAN,
     "brook.console.port": ConfigKey("INT", between(-1, 65535)),
     "brook.console.host": _STRING,
+    # the console's client settings (cli/serve_console.py): Kafka client names behind the brook.console. prefix
+    "brook.console.listener.name": ConfigKey("STRING", nullable=True),
+    "brook.console.sasl.mechanism": ConfigKey("STRING", nullable=True),
+    "brook.console.sasl.jaas.config": ConfigKey("PASSWORD", nullable=True),
+    "brook.console.ssl.truststore.type": ConfigKey("STRING", nullable=True),
+    "brook.console.ssl.truststore.location": ConfigKey("STRING", nullable=True),
+    "brook.console.ssl.keystore.type": ConfigKey("STRING", nullable=True),
+    "brook.console.ssl.keystore.location": ConfigKey("STRING", nullable=True),
+    "brook.console.ssl.keystore.password": ConfigKey("PASSWORD", nullable=True),
+    "brook.console.ssl.key.password": ConfigKey("PASSWORD", nullable=True),
+    "brook.console.ssl.endpoint.identification.algorithm": ConfigKey("STRING", nullable=True),
 }

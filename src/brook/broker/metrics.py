@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
-from brook.broker.metrics_state import PartitionStateCollector
+from brook.broker.metrics_state import BrokerCollector, PartitionStateCollector
 from brook.broker.metrics_traffic import TrafficCollector
 
 if TYPE_CHECKING:
@@ -33,9 +32,8 @@ __all__ = ["MetricsServer"]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class _BrokerCollector(Collector):
-    def __init__(self, broker: Broker) -> None:
-        self._broker = broker
+class _LogCollector(BrokerCollector):
+    """brook's own counters, and every hosted replica's log offsets and size."""
 
     def collect(self) -> Iterator[Metric]:
         stats = self._broker.stats
@@ -96,7 +94,7 @@ class _BrokerCollector(Collector):
 class MetricsServer:
     def __init__(self, broker: Broker) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(_BrokerCollector(broker))
+        self.registry.register(_LogCollector(broker))
         self.registry.register(PartitionStateCollector(broker))
         self.registry.register(TrafficCollector(broker))
         self.port = 0

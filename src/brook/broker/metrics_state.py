@@ -16,16 +16,20 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from brook.broker.app import Broker
 
-__all__ = ["PartitionStateCollector"]
+__all__ = ["BrokerCollector", "PartitionStateCollector"]
 
 _TP = ["topic", "partition"]
 _GROUP_TP = ["consumergroup", "topic", "partition"]
 
 
-class PartitionStateCollector(Collector):
+class BrokerCollector(Collector):
+    """A collector reading one broker's state at scrape time (on the event loop)."""
+
     def __init__(self, broker: Broker) -> None:
         self._broker = broker
 
+
+class PartitionStateCollector(BrokerCollector):
     def collect(self) -> Iterator[Metric]:
         yield from self._replica_manager()
         yield from self._controller()

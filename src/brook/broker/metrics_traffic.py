@@ -8,16 +8,13 @@ histograms under the same name (`_bucket`, `_sum`, and `_count` as the JMX expor
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.registry import Collector
 
+from brook.broker.metrics_state import BrokerCollector
 from brook.broker.replica_manager import FETCH_PURGATORY, PRODUCE_PURGATORY
 from brook.broker.request_metrics import PHASES
-
-if TYPE_CHECKING:
-    from brook.broker.app import Broker
+from brook.common.errors import ErrorCode
 
 __all__ = ["TrafficCollector"]
 
@@ -28,13 +25,11 @@ _PHASE_HELP = {
     "responsequeuetimems": "From the response ready to its connection's writer taking it",
     "responsesendtimems": "Encoding the response and handing it to the socket",
     "totaltimems": "From the request read to its response handed to the socket",
+    "throttletimems": "The throttle time a client quota gave the response",
 }
 
 
-class TrafficCollector(Collector):
-    def __init__(self, broker: Broker) -> None:
-        self._broker = broker
-
+class TrafficCollector(BrokerCollector):
     def collect(self) -> Iterator[Metric]:
         yield from self._requests()
         yield from self._topics()
@@ -47,10 +42,18 @@ class TrafficCollector(Collector):
         rate = CounterMetricFamily(
             "kafka_network_requestmetrics_requests", "Requests answered", labels=["request", "version"]
         )
+        errors = CounterMetricFamily(
+            "kafka_network_requestmetrics_errors",
+            "Error codes in responses, NONE included (one per partition where the response has them)",
+            labels=["request", "error"],
+        )
         for name, api in by_name:
             for version, count in sorted(api.requests.items()):
                 rate.add_metric([name, str(version)], count)
+            for code, count in sorted(api.errors.items()):
+                errors.add_metric([name, _error_name(code)], count)
         yield rate
+        yield errors
         for i, phase in enumerate(PHASES):
             family = HistogramMetricFamily(
                 f"kafka_network_requestmetrics_{phase}", _PHASE_HELP[phase] + " (ms)", labels=["request"]
@@ -87,6 +90,11 @@ class TrafficCollector(Collector):
             "Record bytes fetched by followers",
             value=stats.replication_bytes_out,
         )
+        yield CounterMetricFamily(
+            "kafka_server_brokertopicmetrics_replicationbytesin",
+            "Record bytes this broker appended as a follower",
+            value=self._broker.replicas.replication_bytes_in,
+        )
 
     def _purgatories(self) -> Iterator[Metric]:
         size = GaugeMetricFamily(
@@ -115,24 +123,26 @@ class TrafficCollector(Collector):
         yield family
 
     def _connections(self) -> Iterator[Metric]:
-        listener = _listener_name(self._broker.config.get("listeners"))
-        count = GaugeMetricFamily(
-            "kafka_server_socket_server_metrics_connection_count",
-            "Open client connections",
-            labels=["listener"],
+        """Kafka's socket-server-metrics per listener; every listener has its series from the start."""
+        listeners = self._broker.server.ports
+        by_listener = self._broker.server.connections_by_listener()
+        accepted = self._broker.stats.accepted_by_listener
+        families = (
+            (GaugeMetricFamily, "connection_count", "Open client connections", by_listener),
+            (CounterMetricFamily, "connection_creation", "Client connections accepted", accepted),
         )
-        count.add_metric([listener], self._broker.server.connection_count)
-        yield count
-        created = CounterMetricFamily(
-            "kafka_server_socket_server_metrics_connection_creation",
-            "Client connections accepted",
-            labels=["listener"],
-        )
-        created.add_metric([listener], self._broker.stats.connections_accepted)
-        yield created
+        for family_type, name, documentation, counts in families:
+            family = family_type(
+                f"kafka_server_socket_server_metrics_{name}", documentation, labels=["listener"]
+            )
+            for listener in sorted(set(listeners) | set(counts)):
+                family.add_metric([listener], counts.get(listener, 0))
+            yield family
 
 
-def _listener_name(listeners: str) -> str:
-    """The first listener's name ("PLAINTEXT" in "PLAINTEXT://127.0.0.1:9092")."""
-    first = listeners.split(",")[0].strip()
-    return first.split("://", 1)[0] if "://" in first else "PLAINTEXT"
+def _error_name(code: int) -> str:
+    """Kafka's Errors name ("NONE", "NOT_LEADER_OR_FOLLOWER"); an unknown code as Kafka maps it."""
+    try:
+        return ErrorCode(code).name.upper()
+    except ValueError:
+        return "UNKNOWN_SERVER_ERROR"

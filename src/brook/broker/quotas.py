@@ -152,6 +152,7 @@ class QuotaManager:
         if throttle_ms <= 0:
             return
         self._broker.stats.throttled_responses += 1
+        ctx.request.throttle_ms = max(ctx.request.throttle_ms, throttle_ms)  # its ThrottleTimeMs
         channel = ctx.channel
         if channel is not None:
             channel.mute_for(throttle_ms)
@@ -186,6 +187,7 @@ class QuotaManager:
             if throttle_ms > 0:
                 channel.mute_for(throttle_ms)
                 self._broker.stats.throttled_responses += 1
+                ctx.request.throttle_ms = max(ctx.request.throttle_ms, throttle_ms)  # its ThrottleTimeMs
                 result = _with_throttle_time(result, throttle_ms)
             return result
 

@@ -230,6 +230,8 @@ class ReplicaFetcher:
                     )  # fmt: skip
                 elif outcome is not FollowerFetchOutcome.STALE:
                     self.delayed.pop(tp, None)
+                    if outcome is FollowerFetchOutcome.APPENDED and p.records:
+                        self._replicas.replication_bytes_in += len(p.records)
         return True
 
 

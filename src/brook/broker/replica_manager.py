@@ -117,6 +117,9 @@ class ReplicaManager:
         self.isr_shrinks = 0
         self.isr_expands = 0
         self.failed_isr_updates = 0  # proposals the metadata store refused (FailedIsrUpdatesPerSec)
+        self.replication_bytes_in = (
+            0  # record bytes this follower appended from leaders (ReplicationBytesInPerSec)
+        )
         self.purgatory: dict[str, list[int]] = {PRODUCE_PURGATORY: [0, 0], FETCH_PURGATORY: [0, 0]}
 
     # --- hosting -------------------------------------------------------------------------------

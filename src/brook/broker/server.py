@@ -237,6 +237,14 @@ class Server:
     def connection_count(self) -> int:
         return len(self._connections)
 
+    def connections_by_listener(self) -> dict[str, int]:
+        """Open connections per listener name (Kafka's socket-server-metrics connection-count)."""
+        counts: dict[str, int] = {}
+        for connection in self._connections:
+            name = connection.session.listener_name
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+
 
 class _Connection(asyncio.BufferedProtocol):
     """One client socket. Lives from connection_made until its writer task has finished."""
@@ -302,6 +310,7 @@ class _Connection(asyncio.BufferedProtocol):
             tcp.close()
             return
         self.server.broker.stats.connections_accepted += 1
+        self.server.broker.stats.accepted_on(self.session.listener_name)
         tcp.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
         loop = asyncio.get_running_loop()
         self.last_active_s = loop.time()
@@ -491,7 +500,7 @@ class _Connection(asyncio.BufferedProtocol):
                     transport.write(b"".join(chunks))
                 else:
                     transport.writelines(chunks)
-                self.server.request_metrics.record(request, dequeued_ns, time.monotonic_ns())
+                self.server.request_metrics.record(request, dequeued_ns, time.monotonic_ns(), body)
                 _resolve(written)
                 self.last_active_s = asyncio.get_running_loop().time()
                 if not self._can_write.is_set():

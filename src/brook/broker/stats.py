@@ -23,6 +23,10 @@ class BrokerStats:
     throttled_responses: int = 0  # client quotas: responses sent with a throttle time
     replication_bytes_out: int = 0  # record bytes sent to followers
     topics: dict[str, TopicStats] = field(default_factory=dict)
+    accepted_by_listener: dict[str, int] = field(default_factory=dict)  # connections accepted, per listener
+
+    def accepted_on(self, listener_name: str) -> None:
+        self.accepted_by_listener[listener_name] = self.accepted_by_listener.get(listener_name, 0) + 1
 
     def topic(self, name: str) -> TopicStats:
         stats = self.topics.get(name)

@@ -24,9 +24,29 @@ __all__ = ["console"]
 @click.option(
     "--timeout", "timeout_s", type=float, default=10.0, show_default=True, help="Seconds per cluster call"
 )
-def console(host: str, port: int, interval_s: float, timeout_s: float) -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Read bytes in/out per topic from http://<each broker's host>:PORT/metrics (Prometheus)",
+)
+@click.option(
+    "--metrics-url",
+    "metrics_urls",
+    multiple=True,
+    help="A broker's Prometheus metrics URL to read bytes in/out per topic from (repeat for each broker)",
+)
+def console(
+    host: str,
+    port: int,
+    interval_s: float,
+    timeout_s: float,
+    metrics_port: int | None,
+    metrics_urls: tuple[str, ...],
+) -> None:
     """Serve the web console (overview, topics, messages, consumer groups)."""
     from brook.console import ConsoleSettings
+    from brook.console.snapshot import MetricsEndpoints
 
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -40,6 +60,7 @@ def console(host: str, port: int, interval_s: float, timeout_s: float) -> None:
         port=port,
         interval_s=interval_s,
         timeout_s=timeout_s,
+        metrics=MetricsEndpoints(metrics_urls, metrics_port),
     )
     asyncio.run(_serve(config))
 

@@ -10,7 +10,6 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -177,6 +176,7 @@ async def _main(config: object) -> int:
     from brook.broker.app import Broker
     from brook.broker.config import BrokerConfig
     from brook.broker.meta_properties import LogDirOwnershipError
+    from brook.cli.serve_console import maybe_start_console
 
     assert isinstance(config, BrokerConfig)
     # Handlers go in before the ready line: a supervisor may send SIGTERM as soon as it sees it.
@@ -212,7 +212,7 @@ async def _main(config: object) -> int:
         await broker.abort_start()
         return 1
     host, _ = config.listener
-    console = await _maybe_start_console(config, broker.bound_port)
+    console = await maybe_start_console(broker)
     click.echo(
         f"brook {__version__} ready on {host}:{broker.bound_port} "
         f"(data: {','.join(str(d) for d in broker.log_dirs)}, node {broker.node_id}, "
@@ -225,28 +225,3 @@ async def _main(config: object) -> int:
             await asyncio.wait_for(console.cleanup(), timeout=_LEFTOVER_TASKS_S)
     await broker.stop()
     return 0
-
-
-async def _maybe_start_console(config: object, broker_port: int) -> Any:
-    """The web console in this process when brook.console.port is set (>= 0): a Kafka client of this broker's
-    listener, like `brook console`. A console that cannot start is logged; the broker runs on without it."""
-    from brook.broker.config import BrokerConfig
-
-    assert isinstance(config, BrokerConfig)
-    port = int(config.get("brook.console.port"))
-    if port < 0:
-        return None
-    from brook.console import ConsoleSettings, start_console
-
-    host, _ = config.listener
-    client_host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
-    console_host = config.get("brook.console.host")
-    try:
-        runner, _, bound = await start_console(
-            ConsoleSettings(bootstrap=f"{client_host}:{broker_port}", host=console_host, port=port)
-        )
-    except OSError as exc:
-        logger.error("console: cannot listen on %s:%s: %s", console_host, port, exc)
-        return None
-    click.echo(f"brook console on http://{console_host}:{bound}/")
-    return runner

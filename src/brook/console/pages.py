@@ -49,5 +49,7 @@ async def overview(request: web.Request) -> web.Response:
         health=health,
         messages_in=s.messages_in.rate(),
         messages_out=s.messages_out.rate(),
-        bytes_in=s.bytes_on_disk.rate(),
+        bytes_in=s.bytes_in.rate(),
+        bytes_out=s.bytes_out.rate(),
+        disk_growth=s.bytes_on_disk.rate(),
     )

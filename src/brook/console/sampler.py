@@ -66,7 +66,11 @@ class Sampler:
         self.messages_in = History()
         self.messages_out = History()
         self.bytes_on_disk = History()
+        self.bytes_in = History()  # from the brokers' metrics, when the console reads them
+        self.bytes_out = History()
         self.topic_messages_in: dict[str, History] = {}
+        self.topic_bytes_in: dict[str, History] = {}
+        self.topic_bytes_out: dict[str, History] = {}
         self.group_lag: dict[str, History] = {}
         self._changed = asyncio.Condition()
         self._running: asyncio.Task[None] | None = None
@@ -142,8 +146,18 @@ class Sampler:
             self.messages_in.add(at, sum(t.log_end_offset_sum for t in user_topics))
         for t in user_topics:
             self.topic_messages_in.setdefault(t.name, History()).add(at, t.log_end_offset_sum)
-        for gone in set(self.topic_messages_in) - {t.name for t in user_topics}:
-            del self.topic_messages_in[gone]
+        names = {t.name for t in user_topics}
+        if snap.topic_bytes is not None:
+            for counters, per_topic, whole in (
+                (snap.topic_bytes.bytes_in, self.topic_bytes_in, self.bytes_in),
+                (snap.topic_bytes.bytes_out, self.topic_bytes_out, self.bytes_out),
+            ):
+                whole.add(at, sum(n for topic, n in counters.items() if topic in names))
+                for name in names:
+                    per_topic.setdefault(name, History()).add(at, counters.get(name, 0))
+        for histories in (self.topic_messages_in, self.topic_bytes_in, self.topic_bytes_out):
+            for gone in set(histories) - names:
+                del histories[gone]
         self.messages_out.add(at, sum(sum(g.committed.values()) for g in snap.groups.values()))
         if snap.log_dirs:
             self.bytes_on_disk.add(at, sum(d.size_bytes for d in snap.log_dirs))
@@ -154,9 +168,18 @@ class Sampler:
                 self.group_lag.setdefault(group.group_id, History()).add(at, sum(known))
 
     def topic_rate(self, name: str) -> float | None:
-        history = self.topic_messages_in.get(name)
-        return history.rate() if history else None
+        """Messages in per second of a topic."""
+        return _rate(self.topic_messages_in, name)
+
+    def topic_bytes_rates(self, name: str) -> tuple[float | None, float | None]:
+        """Bytes in and out per second of a topic (None without the brokers' metrics)."""
+        return _rate(self.topic_bytes_in, name), _rate(self.topic_bytes_out, name)
 
     @staticmethod
     def now_s() -> float:
         return time.time()
+
+
+def _rate(histories: dict[str, History], name: str) -> float | None:
+    history = histories.get(name)
+    return history.rate() if history else None

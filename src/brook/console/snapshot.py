@@ -7,6 +7,7 @@ runs it in a thread. Each call has a timeout; what fails is recorded in `errors`
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,10 +16,21 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
-from brook.console.log_dirs import LogDir, describe_log_dirs
+from brook.console.broker_metrics import TopicBytes, read_topic_bytes
+from brook.console.log_dirs import LogDir, LogDirReader
 from brook.console.model import broker_states, group_state_name
 
-__all__ = ["Broker", "Group", "Member", "Partition", "Snapshot", "Topic", "describe_error", "take_snapshot"]
+__all__ = [
+    "Broker",
+    "Group",
+    "Member",
+    "MetricsEndpoints",
+    "Partition",
+    "Snapshot",
+    "Topic",
+    "describe_error",
+    "take_snapshot",
+]
 
 # what a cluster call can fail with: the broker's error, the call's time limit, a socket, a bad answer
 _FAILURES = (KafkaException, TimeoutError, OSError, ValueError, KeyError)
@@ -32,7 +44,7 @@ class Broker:
     rack: str | None
     up: bool
     controller: bool
-    # registered, but refused or dropped the console's own connection (PLAINTEXT clusters only)
+    # registered, but refused, dropped or did not answer the console's own connection
     unreachable: bool = False
 
 
@@ -108,6 +120,7 @@ class Snapshot:
     log_dirs: list[LogDir] = field(default_factory=list)
     groups: dict[str, Group] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    topic_bytes: TopicBytes | None = None  # from the brokers' /metrics, when the console is told where
 
     @property
     def live_brokers(self) -> set[int]:
@@ -123,11 +136,31 @@ class Snapshot:
         return None
 
 
+@dataclass(frozen=True)
+class MetricsEndpoints:
+    """Where the brokers' Prometheus metrics are: these URLs, and/or every live broker's host at `port`."""
+
+    urls: tuple[str, ...] = ()
+    port: int | None = None
+
+    def for_brokers(self, brokers: list[Broker]) -> list[str]:
+        found = list(self.urls)
+        if self.port is not None:
+            found += [f"http://{b.host}:{self.port}/metrics" for b in brokers if b.up and not b.unreachable]
+        return found
+
+
 def take_snapshot(
-    admin: Any, timeout_s: float, *, plaintext: bool = True, with_groups: bool = True
+    admin: Any,
+    timeout_s: float,
+    *,
+    log_dirs: LogDirReader | None = None,
+    with_groups: bool = True,
+    metrics: MetricsEndpoints | None = None,
 ) -> Snapshot:
-    """plaintext: the listeners take a bare Kafka request (no TLS, no SASL), so DescribeLogDirs goes over a
-    plain socket to each broker and a broker that refuses it is shown as unreachable."""
+    """log_dirs: the console's own DescribeLogDirs connections (made with the admin client's properties: TLS,
+    SASL); a broker that refuses such a connection is unreachable. Without one, sizes are not read.
+    metrics: where to read bytes in/out per topic (none: those columns stay empty)."""
     snap = Snapshot(taken_at_s=time.time())
     try:
         metadata = admin.list_topics(timeout=timeout_s)
@@ -138,18 +171,25 @@ def take_snapshot(
     snap.controller_id = metadata.controller_id if metadata.controller_id >= 0 else None
     _read_topics(snap, metadata)
     _read_brokers(snap, metadata)
-    steps: list[Callable[[Snapshot, Any, float], None]] = [_read_offsets, _read_min_isr, _read_racks]
-    if plaintext:
-        steps.append(_read_log_dirs)
+    steps: dict[str, Callable[[Snapshot, Any, float], None]] = {
+        "offsets": _read_offsets,
+        "min_isr": _read_min_isr,
+        "racks": _read_racks,
+    }
+    if log_dirs is not None:
+        steps["log_dirs"] = functools.partial(_read_log_dirs, reader=log_dirs)
     if with_groups:
-        steps.append(_read_groups)
+        steps["groups"] = _read_groups
+    if metrics is not None and (metrics.urls or metrics.port is not None):
+        steps["metrics"] = functools.partial(_read_metrics, metrics=metrics)
     # side by side: a dead broker costs one timeout, not one per step (each step fills its own fields)
     with ThreadPoolExecutor(len(steps), thread_name_prefix="console-snapshot") as pool:
-        for step, future in [(step, pool.submit(step, snap, admin, timeout_s)) for step in steps]:
+        futures = {name: pool.submit(step, snap, admin, timeout_s) for name, step in steps.items()}
+        for name, future in futures.items():
             try:
                 future.result()
             except _FAILURES as exc:  # one failed step leaves its columns empty, the rest is still shown
-                snap.errors.append(f"{step.__name__.removeprefix('_read_')}: {describe_error(exc)}")
+                snap.errors.append(f"{name}: {describe_error(exc)}")
     return snap
 
 
@@ -243,12 +283,12 @@ def _read_min_isr(snap: Snapshot, admin: Any, timeout_s: float) -> None:
             snap.topics[resource.name].min_insync_replicas = int(entry.value)
 
 
-def _read_log_dirs(snap: Snapshot, admin: Any, timeout_s: float) -> None:
+def _read_log_dirs(snap: Snapshot, admin: Any, timeout_s: float, *, reader: LogDirReader) -> None:
     leaders = {(t.name, p.partition): p for t in snap.topics.values() for p in t.partitions}
     for broker in snap.brokers:
         if not broker.up:
             continue
-        dirs = describe_log_dirs(broker.node_id, (broker.host, broker.port), timeout_s)
+        dirs = reader.read(broker.node_id, (broker.host, broker.port), timeout_s)
         if len(dirs) == 1 and dirs[0].unreachable:
             broker.unreachable = True
         for log_dir in dirs:
@@ -257,6 +297,11 @@ def _read_log_dirs(snap: Snapshot, admin: Any, timeout_s: float) -> None:
                 p = leaders.get(tp)
                 if p is not None and p.leader == broker.node_id:
                     p.size_bytes = size
+
+
+def _read_metrics(snap: Snapshot, admin: Any, timeout_s: float, *, metrics: MetricsEndpoints) -> None:
+    snap.topic_bytes = read_topic_bytes(metrics.for_brokers(snap.brokers), timeout_s)
+    snap.errors.extend(f"metrics: {error}" for error in snap.topic_bytes.errors)
 
 
 def _read_groups(snap: Snapshot, admin: Any, timeout_s: float) -> None:

@@ -87,11 +87,14 @@ async def topic(request: web.Request) -> web.Response:
             configs = await console.call(ops.topic_configs, console.admin, name, console.settings.timeout_s)
         except ops.ConsoleError as exc:
             config_error = str(exc)
+    bytes_in, bytes_out = console.sampler.topic_bytes_rates(name)
     return await console.render(
         request,
         "topic.html",
         topic=t,
         rate=console.sampler.topic_rate(name),
+        bytes_in=bytes_in,
+        bytes_out=bytes_out,
         form=form,
         records=found,
         start=start,

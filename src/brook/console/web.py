@@ -23,8 +23,9 @@ from urllib.parse import urlencode, urlsplit
 import jinja2
 from aiohttp import web
 
+from brook.console.log_dirs import LogDirReader
 from brook.console.sampler import Sampler
-from brook.console.snapshot import take_snapshot
+from brook.console.snapshot import MetricsEndpoints, Snapshot, take_snapshot
 
 __all__ = ["Console", "ConsoleSettings", "build_app", "start_console"]
 
@@ -45,6 +46,7 @@ class ConsoleSettings:
     port: int = 8080
     interval_s: float = 2.0
     timeout_s: float = 10.0
+    metrics: MetricsEndpoints = field(default_factory=MetricsEndpoints)  # bytes in/out per topic
 
 
 class Console:
@@ -54,15 +56,18 @@ class Console:
         from confluent_kafka.admin import AdminClient
 
         self.settings = settings
-        self.admin = AdminClient(self.kafka_config())
-        protocol = settings.client_config.get("security.protocol", "PLAINTEXT")
-        self.plaintext = protocol.upper() == "PLAINTEXT"
+        # librdkafka reports why it cannot connect (authentication, TLS) only to error_cb, served by poll()
+        self.client_error: tuple[float, str] | None = None
+        admin_config = self.kafka_config()
+        admin_config["error_cb"] = self._on_client_error
+        self.admin = AdminClient(admin_config)
+        self.log_dirs = LogDirReader(settings.client_config)  # connections kept between samples
         self._producer: Any = None
         # the console's own threads: in a broker process the loop's default executor is the broker's
         # (fsync, ZooKeeper), and a slow cluster call must not hold those
         self.executor = ThreadPoolExecutor(_THREADS, thread_name_prefix="brook-console")
         self.sampler = Sampler(
-            lambda: take_snapshot(self.admin, settings.timeout_s, plaintext=self.plaintext),
+            self._take_snapshot,
             interval_s=settings.interval_s,
             timeout_s=settings.timeout_s,
             executor=self.executor,
@@ -74,6 +79,24 @@ class Console:
         )
         self.templates.filters["bytes"] = human_bytes
         self.templates.filters["rate"] = human_rate
+        self.templates.filters["byte_rate"] = human_byte_rate
+
+    def _on_client_error(self, error: Any) -> None:
+        if error.name() != "_ALL_BROKERS_DOWN":  # the consequence, not the cause
+            self.client_error = (time.monotonic(), f"{error.name()}: {error.str()}")
+
+    def _take_snapshot(self) -> Snapshot:
+        """One sample; when calls failed, the client's own latest error too (e.g. SASL authentication failed,
+        which Metadata reports only as a transport failure)."""
+        started = time.monotonic()
+        snap = take_snapshot(
+            self.admin, self.settings.timeout_s, log_dirs=self.log_dirs, metrics=self.settings.metrics
+        )
+        self.admin.poll(0)
+        error = self.client_error
+        if snap.errors and error is not None and error[0] >= started:
+            snap.errors.append(f"client: {error[1]}")
+        return snap
 
     def kafka_config(self) -> dict[str, Any]:
         return {
@@ -149,6 +172,10 @@ def human_bytes(value: int | None) -> str:
     return f"{value} B"
 
 
+def human_byte_rate(value: float | None) -> str:
+    return "-" if value is None else f"{human_bytes(int(value))}/s"
+
+
 def human_rate(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}/s"
 
@@ -205,6 +232,7 @@ def build_app(console: Console) -> web.Application:
     async def stop_sampler(_app: web.Application) -> None:
         await console.sampler.stop()
         console.executor.shutdown(wait=False, cancel_futures=True)
+        console.log_dirs.close()
 
     app.on_cleanup.append(stop_sampler)
     return app

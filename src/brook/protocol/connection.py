@@ -72,6 +72,9 @@ class Request:
     started_ns: int = 0  # its handler started
     done_ns: int = 0  # its handler returned the response
     remote_ns: int = 0  # time its handler spent parked (acks=all, long-poll fetch, rebalance)
+    throttle_ms: int = 0  # the throttle time its response carries (client quotas)
+    # error code -> occurrences in its response, noted by handlers that encode their response by hand
+    error_counts: dict[int, int] | None = None
 
 
 class ServerConnection:

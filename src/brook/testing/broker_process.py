@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from brook.testing.managed_process import ManagedProcess
+from brook.testing.managed_process import ManagedProcess, terminate
 
 __all__ = ["BrookProcess", "forget_started", "report_on_failure", "started_brokers"]
 
@@ -139,13 +138,7 @@ class BrookProcess(ManagedProcess):
         process, reader = self.process, self._reader
         if process is None:
             return 0
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            code = process.wait()
+        code = terminate(process, timeout_s)
         self._join(process, reader)
         return code
 

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-__all__ = ["ManagedProcess"]
+__all__ = ["ManagedProcess", "terminate"]
+
+
+def terminate(process: subprocess.Popen[Any], timeout_s: float) -> int:
+    """SIGTERM (if it still runs), wait up to timeout_s, then SIGKILL; the exit code."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        return process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
 
 
 class ManagedProcess:

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from brook.testing.managed_process import ManagedProcess
+from brook.testing.managed_process import ManagedProcess, terminate
 
 __all__ = ["ZooKeeperNotInstalled", "ZooKeeperProcess", "find_zookeeper_classpath"]
 
@@ -149,11 +149,5 @@ class ZooKeeperProcess(ManagedProcess):
     def stop(self, timeout_s: float = 10.0) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, timeout_s)
         self.process = None

@@ -21,6 +21,7 @@ from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
 from brook.broker.replica_manager import FetchPartition, FetchResult
+from brook.broker.request_metrics import note_errors
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
 from brook.protocol import codec
@@ -100,6 +101,7 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
                 _aborted(r),
             )
         )
+    note_errors(p.error_code for partitions in topics.values() for p in partitions)  # ErrorsPerSec
     return encode_fetch_response(ctx.version, list(topics.items()), throttle_time_ms=throttle_ms)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from brook.broker.authorization import TopicAuthorizationFailed, TransactionalIdAuthorizationFailed
 from brook.broker.handlers.base import RequestContext, error_entry, handles
 from brook.broker.produce_validation import AppendTurn, ValidationJob
+from brook.broker.request_metrics import note_errors
 from brook.common.errors import BrookError, CorruptMessage, ErrorCode, InvalidTopic
 from brook.common.types import TopicPartition
 from brook.protocol.produce import (
@@ -95,6 +96,7 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     topics: dict[str, list[ProducePartitionResult]] = {}
     for tp, result in results:
         topics.setdefault(tp.topic, []).append(result.result)
+    note_errors(result.result.error_code for _, result in results)  # ErrorsPerSec (request_metrics.py)
     return encode_produce_response(ctx.version, list(topics.items()), throttle_time_ms=throttle_ms)
 
 

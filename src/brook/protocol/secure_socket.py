@@ -1,8 +1,9 @@
-"""brook's own sockets to a secured listener, from the same client properties librdkafka takes (`-X`,
-`--command-config`): `security.protocol` (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), `ssl.ca.location`,
+"""brook's own blocking sockets to a listener (the CLI's raw requests, the console's DescribeLogDirs), secured
+from the same client properties librdkafka takes (`-X`, `--command-config`): `security.protocol` (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), `ssl.ca.location`,
 `ssl.certificate.location` + `ssl.key.location` (+ `ssl.key.password`), `ssl.endpoint.identification.algorithm`
 (https by default: the host name is checked), `sasl.mechanism` (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512),
 `sasl.username`, `sasl.password`. Blocking; authenticated with SaslHandshake v1 + SaslAuthenticate v2.
+Plain sockets and the standard library's ssl only: no event loop here (callers run it in a thread).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from brook.protocol.client import decode_response, encode_request
 from brook.protocol.sasl import SaslFailure, plain_token
 from brook.protocol.scram import ScramClient
 
-__all__ = ["connect"]
+__all__ = ["call", "connect", "read_exactly"]
 
 _HANDSHAKE, _AUTHENTICATE = 17, 36
 
 
-def connect(address: tuple[str, int], timeout_s: float, config: Mapping[str, str]) -> socket.socket:
+def connect(
+    address: tuple[str, int], timeout_s: float, config: Mapping[str, str], client_id: str = "brook-cli"
+) -> socket.socket:
     """A connected (TLS-wrapped, SASL-authenticated as configured) socket; OSError when that fails."""
     protocol = config.get("security.protocol", "PLAINTEXT").upper()
     sock = socket.create_connection(address, timeout=timeout_s)
@@ -30,7 +33,7 @@ def connect(address: tuple[str, int], timeout_s: float, config: Mapping[str, str
         if protocol in ("SSL", "SASL_SSL"):
             sock = _tls_context(config).wrap_socket(sock, server_hostname=address[0])
         if protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
-            _authenticate(sock, config)
+            _authenticate(sock, config, client_id)
     except BaseException:
         sock.close()
         raise
@@ -48,42 +51,51 @@ def _tls_context(config: Mapping[str, str]) -> ssl.SSLContext:
     return context
 
 
-def _authenticate(sock: socket.socket, config: Mapping[str, str]) -> None:
+def _authenticate(sock: socket.socket, config: Mapping[str, str], client_id: str) -> None:
     mechanism = config.get("sasl.mechanism", config.get("sasl.mechanisms", "PLAIN")).upper()
     user, password = config.get("sasl.username", ""), config.get("sasl.password", "")
-    handshake = _call(sock, _HANDSHAKE, 1, {"mechanism": mechanism})
+    handshake = call(sock, _HANDSHAKE, 1, {"mechanism": mechanism}, client_id)
     if handshake.error_code != 0:
         raise OSError(
             f"the broker does not accept SASL {mechanism} (it offers {', '.join(handshake.mechanisms)})"
         )
     if mechanism == "PLAIN":
-        _token(sock, plain_token(user, password))
+        _token(sock, plain_token(user, password), client_id)
         return
     scram = ScramClient(mechanism, user, password)
-    server_final = _token(sock, scram.final(_token(sock, scram.first())))
+    server_first = _token(sock, scram.first(), client_id)
+    server_final = _token(sock, scram.final(server_first), client_id)
     try:
         scram.verify(server_final)
     except SaslFailure as exc:
         raise OSError(str(exc)) from exc
 
 
-def _token(sock: socket.socket, token: bytes) -> bytes:
-    response = _call(sock, _AUTHENTICATE, 2, {"auth_bytes": token})
+def _token(sock: socket.socket, token: bytes, client_id: str) -> bytes:
+    response = call(sock, _AUTHENTICATE, 2, {"auth_bytes": token}, client_id)
     if response.error_code != 0:
         raise OSError(f"SASL authentication failed: {response.error_message}")
     return bytes(response.auth_bytes)
 
 
-def _call(sock: socket.socket, api_key: int, version: int, body: dict[str, Any]) -> Any:
-    sock.sendall(encode_request(api_key, version, 0, "brook-cli", body))
-    (size,) = struct.unpack(">i", _read_exactly(sock, 4))
-    return decode_response(api_key, version, _read_exactly(sock, size))[1]
+def call(
+    sock: socket.socket,
+    api_key: int,
+    version: int,
+    body: dict[str, Any],
+    client_id: str,
+    correlation_id: int = 0,
+) -> Any:
+    """One request and its decoded response on a connected socket."""
+    sock.sendall(encode_request(api_key, version, correlation_id, client_id, body))
+    (size,) = struct.unpack(">i", read_exactly(sock, 4))
+    return decode_response(api_key, version, read_exactly(sock, size))[1]
 
 
-def _read_exactly(sock: socket.socket, n: int) -> bytes:
+def read_exactly(sock: socket.socket, n: int) -> bytes:
     chunks = []
     while n:
-        chunk = sock.recv(n)
+        chunk = sock.recv(min(n, 1 << 20))
         if not chunk:
             raise ConnectionError("the broker closed the connection")
         chunks.append(chunk)
