@@ -463,10 +463,29 @@ class _Connection(asyncio.BufferedProtocol):
                 request, task, written = item
                 try:
                     body = await task
+                except (
+                    RemoteProtocolError
+                ) as exc:  # a body only its handler decodes (OffsetForLeaderEpoch v0-1)
+                    self.server.broker.stats.connections_closed_for_protocol_errors += 1
+                    logger.warning(
+                        "closing connection peer=%s: api_key=%d v%d: %s",
+                        self.peer,
+                        request.api_key,
+                        request.api_version,
+                        exc,
+                    )
+                    failed = True
+                    transport.close()
+                    _resolve(written)
+                    continue
                 except Exception:
                     # A bug on our side: log it and close this connection; other clients never notice.
                     logger.exception(
-                        "handler failed api_key=%d peer=%s; closing connection", request.api_key, self.peer
+                        "handler failed api_key=%d v%d correlation_id=%d peer=%s; closing connection",
+                        request.api_key,
+                        request.api_version,
+                        request.correlation_id,
+                        self.peer,
                     )
                     failed = True
                     transport.close()
@@ -486,7 +505,21 @@ class _Connection(asyncio.BufferedProtocol):
                         self.server.request_metrics.record(request, dequeued_ns, dequeued_ns)
                     _resolve(written)
                     continue  # (or the connection is closing)
-                chunks = self.conn.send_response(request, body)
+                try:
+                    chunks = self.conn.send_response(request, body)
+                except Exception:
+                    # A response our own code built but cannot encode: the same bug, the same close.
+                    logger.exception(
+                        "cannot encode response api_key=%d v%d correlation_id=%d peer=%s; closing connection",
+                        request.api_key,
+                        request.api_version,
+                        request.correlation_id,
+                        self.peer,
+                    )
+                    failed = True
+                    transport.close()
+                    _resolve(written)
+                    continue
                 if self._tls:  # one TLS write, not one (and a record) per chunk
                     transport.write(b"".join(chunks))
                 else:
@@ -496,6 +529,8 @@ class _Connection(asyncio.BufferedProtocol):
                 self.last_active_s = asyncio.get_running_loop().time()
                 if not self._can_write.is_set():
                     await self._can_write.wait()
+        except Exception:
+            logger.exception("connection writer failed peer=%s; closing connection", self.peer)
         finally:
             _resolve(self._last_fetch_written)
             self.conn.close()
