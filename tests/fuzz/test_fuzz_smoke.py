@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,20 @@ def test_fuzzer_finds_no_crash_in_a_short_run(tmp_path: Path, fuzzer: str) -> No
     executed = re.search(r"stat::number_of_executed_units: (\d+)", output)
     assert executed, output[-2000:]
     assert int(executed.group(1)) >= sum(len(list(s.iterdir())) for s in seeds)  # at least every seed ran
+
+
+def test_the_seed_corpus_holds_every_advertised_api_version() -> None:
+    """Every API key the handler registry serves, at every version ApiVersions advertises, has seeds (a
+    new handler or version without them: run tests/fuzz/make_corpus.py)."""
+    from brook.broker import handlers
+    from brook.broker.handlers.base import REGISTRY
+    from tests.fuzz.fuzz_requests import API_VERSIONS, RAW
+
+    handlers.load_all()
+    assert sorted((h.api_key, v) for h in REGISTRY.values() for v in h.versions) == API_VERSIONS
+    seeded = set()
+    for path in (HERE / "corpus").iterdir():
+        (selector,) = struct.unpack_from(">H", path.read_bytes())
+        if selector < RAW:
+            seeded.add(API_VERSIONS[selector % len(API_VERSIONS)])
+    assert sorted(seeded) == API_VERSIONS
