@@ -131,7 +131,7 @@ fuzz: $(TEST_STAMP)
 # The same for the handlers (tests/fuzz/fuzz_handlers.py): decoded requests run against an in-process broker.
 fuzz-handlers: $(TEST_STAMP)
 	mkdir -p .fuzz/handler_corpus
-	$(BIN)/python tests/fuzz/fuzz_handlers.py .fuzz/handler_corpus tests/fuzz/handler_corpus tests/fuzz/corpus \
+	$(BIN)/python tests/fuzz/fuzz_handlers.py .fuzz/handler_corpus tests/fuzz/handler_corpus tests/fuzz/regressions tests/fuzz/corpus \
 		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=.fuzz/handler-crash-
 
 # Apache Kafka itself, the benchmark's peer, and its perf-test tools: Maven Central jars (bench/kafka/pom.xml) copied

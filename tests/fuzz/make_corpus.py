@@ -6,6 +6,7 @@ tests/fuzz/corpus (both fuzzers):
   in the selector shape, so the fuzzer starts from a valid body of each: kio's schemas for most, the
   hand-written layouts of protocol/legacy_layouts.py for the old versions kio lacks, and hand-built
   bodies for Produce v0-2 and OffsetForLeaderEpoch v0-1 (decoded by hand).
+tests/fuzz/regressions holds the inputs that once crashed a fuzzer (the smoke test replays them).
 tests/fuzz/handler_corpus (fuzz_handlers.py): sequences a handler only reaches after another request
 (SASL handshake then authenticate rounds, a transaction from InitProducerId to EndTxn, ACLs, SCRAM
 credentials, transactional produce and read_committed fetch), SEPARATOR between requests.

@@ -23,7 +23,7 @@ HERE = Path(__file__).parent
 SECONDS = int(os.environ.get("BROOK_FUZZ_SMOKE_SECONDS", "5"))
 FUZZERS = {
     "decoder": ("fuzz_requests.py", [HERE / "corpus"]),
-    "handlers": ("fuzz_handlers.py", [HERE / "handler_corpus", HERE / "corpus"]),
+    "handlers": ("fuzz_handlers.py", [HERE / "handler_corpus", HERE / "regressions", HERE / "corpus"]),
 }
 
 

@@ -89,11 +89,10 @@ def _not_null(walker: Walker, kind: str, flexible: bool) -> Walker:
     size = 0 if flexible else 2 if kind == "string" else 4
 
     def walk(buf: bytes | bytearray | memoryview, pos: int, end: int, budget: list[int]) -> int:
-        null = (
-            pos < end and buf[pos] == 0
-            if flexible
-            else pos + size <= end and all(b == 0xFF for b in buf[pos : pos + size])
-        )
+        if flexible:  # also a zero spread over several varint bytes (0x80 0x00)
+            null = _uvarint(buf, pos, end)[0] == 0
+        else:
+            null = pos + size <= end and all(b == 0xFF for b in buf[pos : pos + size])
         if null:
             raise FrameBoundsError(f"non-nullable {kind} field at byte {pos} was serialized as null")
         return walker(buf, pos, end, budget)

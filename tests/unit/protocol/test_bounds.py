@@ -151,6 +151,14 @@ def test_a_null_topic_list_in_delete_topics_v5_is_refused() -> None:
     assert codec.decode_request_body(3, 12, b"\x00\x01\x00\x00\x00", 0).topics is None  # nullable: fine
 
 
+def test_a_null_spelled_as_a_two_byte_varint_is_refused_too() -> None:
+    """The handler fuzzer's second find: AddPartitionsToTxn v3 whose topics count is 0x80 0x00 (zero in two
+    varint bytes, so null) reached the handler as None."""
+    body = b"\x09fuzz-txn" + bytes(10) + b"\x80\x00" + b"\x00"
+    with pytest.raises(FrameBoundsError, match="non-nullable array field at byte 19 was serialized as null"):
+        codec.decode_request_body(24, 3, body, 0)
+
+
 @pytest.mark.parametrize(("api_key", "version"), API_VERSIONS, ids=IDS)
 def test_every_truncation_is_rejected(api_key: int, version: int) -> None:
     for body, _ in _bodies(api_key, version)[:2]:
