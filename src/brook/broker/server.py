@@ -55,6 +55,7 @@ _WRITE_HIGH_WATER = 1024 * 1024  # past this many unsent response bytes, wait fo
 _PER_CONNECTION_QUEUE = 64
 _SHUTDOWN_GRACE_S = 5.0
 _FETCH_KEY = 1
+_AUTHENTICATING = ("handshake", "authenticate")  # Authenticator states before a first authentication
 
 
 class Server:
@@ -363,6 +364,11 @@ class _Connection(asyncio.BufferedProtocol):
             return
         while not self._reading_done:
             if not self._can_write.is_set():
+                self._pause()
+                return
+            if self._queued and self.authenticator is not None and self.authenticator.state in _AUTHENTICATING:
+                # One request at a time until authenticated, as Kafka's authenticator reads them: each is
+                # checked against the state the previous one left (a second SaslHandshake closes the connection).
                 self._pause()
                 return
             if self._queued >= _PER_CONNECTION_QUEUE or not self.server.try_take_slot(self):
