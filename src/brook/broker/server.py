@@ -366,7 +366,11 @@ class _Connection(asyncio.BufferedProtocol):
             if not self._can_write.is_set():
                 self._pause()
                 return
-            if self._queued and self.authenticator is not None and self.authenticator.state in _AUTHENTICATING:
+            if (
+                self._queued
+                and self.authenticator is not None
+                and self.authenticator.state in _AUTHENTICATING
+            ):
                 # One request at a time until authenticated, as Kafka's authenticator reads them: each is
                 # checked against the state the previous one left (a second SaslHandshake closes the connection).
                 self._pause()
