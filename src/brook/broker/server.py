@@ -473,9 +473,8 @@ class _Connection(asyncio.BufferedProtocol):
                 request, task, written = item
                 try:
                     body = await task
-                except (
-                    RemoteProtocolError
-                ) as exc:  # a body only its handler decodes (OffsetForLeaderEpoch v0-1)
+                except RemoteProtocolError as exc:
+                    # a body only its handler decodes (OffsetForLeaderEpoch v0-1) that does not fit its layout
                     self.server.broker.stats.connections_closed_for_protocol_errors += 1
                     logger.warning(
                         "closing connection peer=%s: api_key=%d v%d: %s",
@@ -491,10 +490,9 @@ class _Connection(asyncio.BufferedProtocol):
                 except Exception:
                     # A bug on our side: log it and close this connection; other clients never notice.
                     logger.exception(
-                        "handler failed api_key=%d v%d correlation_id=%d peer=%s; closing connection",
+                        "handler failed api_key=%d v%d peer=%s; closing connection",
                         request.api_key,
                         request.api_version,
-                        request.correlation_id,
                         self.peer,
                     )
                     failed = True
@@ -518,12 +516,11 @@ class _Connection(asyncio.BufferedProtocol):
                 try:
                     chunks = self.conn.send_response(request, body)
                 except Exception:
-                    # A response our own code built but cannot encode: the same bug, the same close.
+                    # A response we cannot encode is a bug on our side too: logged, this connection closed.
                     logger.exception(
-                        "cannot encode response api_key=%d v%d correlation_id=%d peer=%s; closing connection",
+                        "cannot encode the response to api_key=%d v%d peer=%s; closing connection",
                         request.api_key,
                         request.api_version,
-                        request.correlation_id,
                         self.peer,
                     )
                     failed = True
