@@ -87,7 +87,8 @@ def test_a_handler_that_raises_closes_only_its_connection_and_is_logged(
     assert others_served
     (record,) = [r for r in caplog.records if "handler failed" in r.getMessage()]
     assert record.getMessage() == f"handler failed api_key=65 v0 peer={local!r}; closing connection"
-    assert record.exc_info is not None and "a bug in a handler" in str(record.exc_info[1])
+    assert record.exc_info is not None
+    assert "a bug in a handler" in str(record.exc_info[1])
 
 
 def test_a_response_the_encoder_refuses_closes_only_its_connection_and_is_logged(
