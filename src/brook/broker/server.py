@@ -37,7 +37,7 @@ from brook.broker.connection_limits import (
     is_idle,
     parse_ip_overrides,
 )
-from brook.broker.handlers.base import REGISTRY, RequestContext, Session
+from brook.broker.handlers.base import OFF_LOOP_REQUEST_BYTES, REGISTRY, RequestContext, Session
 from brook.broker.request_metrics import RequestMetrics
 from brook.broker.tls import peer_certificate_dn
 from brook.protocol.connection import NeedData, RemoteProtocolError, Request, ServerConnection
@@ -514,7 +514,11 @@ class _Connection(asyncio.BufferedProtocol):
                     _resolve(written)
                     continue  # (or the connection is closing)
                 try:
-                    chunks = self.conn.send_response(request, body)
+                    if request.size >= OFF_LOOP_REQUEST_BYTES and not isinstance(body, bytes | list):
+                        # a big request's response may be big: encoded on a worker thread, not the loop
+                        chunks = await asyncio.to_thread(self.conn.send_response, request, body)
+                    else:
+                        chunks = self.conn.send_response(request, body)
                 except Exception:
                     # A response we cannot encode is a bug on our side too: logged, this connection closed.
                     logger.exception(
