@@ -55,6 +55,7 @@ _WRITE_HIGH_WATER = 1024 * 1024  # past this many unsent response bytes, wait fo
 _PER_CONNECTION_QUEUE = 64
 _SHUTDOWN_GRACE_S = 5.0
 _FETCH_KEY = 1
+_PRODUCE_KEY = 0
 _AUTHENTICATING = ("handshake", "authenticate")  # Authenticator states before a first authentication
 
 
@@ -280,6 +281,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._muted_until = 0.0  # loop time until which a quota keeps this connection unread
+        self._big_in_flight: Request | None = None  # read nothing more until it is answered (_start_requests)
 
     # --- asyncio callbacks ---------------------------------------------------------------------
 
@@ -366,13 +368,14 @@ class _Connection(asyncio.BufferedProtocol):
             if not self._can_write.is_set():
                 self._pause()
                 return
-            if (
-                self._queued
-                and self.authenticator is not None
-                and self.authenticator.state in _AUTHENTICATING
+            if self._queued and (
+                self._big_in_flight is not None
+                or (self.authenticator is not None and self.authenticator.state in _AUTHENTICATING)
             ):
                 # One request at a time until authenticated, as Kafka's authenticator reads them: each is
                 # checked against the state the previous one left (a second SaslHandshake closes the connection).
+                # And nothing more while a big request is handled: 64 pipelined requests naming 100,000
+                # partitions each would hold gigabytes of decoded entries and responses at once.
                 self._pause()
                 return
             if self._queued >= _PER_CONNECTION_QUEUE or not self.server.try_take_slot(self):
@@ -402,6 +405,8 @@ class _Connection(asyncio.BufferedProtocol):
             else:
                 task = loop.create_task(self.server.dispatch(request, self.peer, self))
                 self._pending.put_nowait((request, task, None))
+                if request.size >= OFF_LOOP_REQUEST_BYTES and request.api_key != _PRODUCE_KEY:
+                    self._big_in_flight = request  # (a Produce's records stay the frame's bytes: not decoded)
 
     def _refused(self, request: Request) -> bool:
         """Before authentication only the SASL exchange may run: anything else closes the connection."""
@@ -503,6 +508,8 @@ class _Connection(asyncio.BufferedProtocol):
                     reserved = request.reserved
                     self.conn.release(request)
                     self._queued -= 1
+                    if request is self._big_in_flight:
+                        self._big_in_flight = None
                     if reserved:
                         self.server.memory_released()
                     if self._paused:
