@@ -55,7 +55,9 @@ _WRITE_HIGH_WATER = 1024 * 1024  # past this many unsent response bytes, wait fo
 _PER_CONNECTION_QUEUE = 64
 _SHUTDOWN_GRACE_S = 5.0
 _FETCH_KEY = 1
-_PRODUCE_KEY = 0
+# Big requests a connection may pipeline: Produce (its records stay the frame's bytes, not decoded), and the
+# group requests that wait for a rebalance (the member's other requests must not wait behind them).
+_NOT_ALONE = frozenset({0, 11, 14})  # Produce, JoinGroup, SyncGroup
 _AUTHENTICATING = ("handshake", "authenticate")  # Authenticator states before a first authentication
 
 
@@ -405,8 +407,8 @@ class _Connection(asyncio.BufferedProtocol):
             else:
                 task = loop.create_task(self.server.dispatch(request, self.peer, self))
                 self._pending.put_nowait((request, task, None))
-                if request.size >= OFF_LOOP_REQUEST_BYTES and request.api_key != _PRODUCE_KEY:
-                    self._big_in_flight = request  # (a Produce's records stay the frame's bytes: not decoded)
+                if request.size >= OFF_LOOP_REQUEST_BYTES and request.api_key not in _NOT_ALONE:
+                    self._big_in_flight = request
 
     def _refused(self, request: Request) -> bool:
         """Before authentication only the SASL exchange may run: anything else closes the connection."""
