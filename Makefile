@@ -132,7 +132,7 @@ fuzz: $(TEST_STAMP)
 fuzz-handlers: $(TEST_STAMP)
 	mkdir -p .fuzz/handler_corpus
 	$(BIN)/python tests/fuzz/fuzz_handlers.py .fuzz/handler_corpus tests/fuzz/handler_corpus tests/fuzz/regressions tests/fuzz/corpus \
-		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=.fuzz/handler-crash-
+		-max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 -artifact_prefix=.fuzz/handler-crash-
 
 # Apache Kafka itself, the benchmark's peer, and its perf-test tools: Maven Central jars (bench/kafka/pom.xml) copied
 # into build/bench-kafka/lib, downloads cached in M2_REPO. Only `make bench` needs them, never `make test`.
