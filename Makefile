@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 M2_REPO ?= $(CURDIR)/build/m2
 
-.PHONY: run test test-fast lint fmt bench bench-smoke chaos soak system-deps clean scale fuzz go-clients kafka-tools test-deps java-driver
+.PHONY: run test test-fast lint fmt bench bench-smoke chaos soak system-deps clean scale fuzz fuzz-handlers go-clients kafka-tools test-deps java-driver
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -127,6 +127,12 @@ fuzz: $(TEST_STAMP)
 	mkdir -p .fuzz/corpus
 	$(BIN)/python tests/fuzz/fuzz_requests.py .fuzz/corpus tests/fuzz/corpus \
 		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=.fuzz/crash-
+
+# The same for the handlers (tests/fuzz/fuzz_handlers.py): decoded requests run against an in-process broker.
+fuzz-handlers: $(TEST_STAMP)
+	mkdir -p .fuzz/handler_corpus
+	$(BIN)/python tests/fuzz/fuzz_handlers.py .fuzz/handler_corpus tests/fuzz/handler_corpus tests/fuzz/regressions tests/fuzz/corpus \
+		-max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 -artifact_prefix=.fuzz/handler-crash-
 
 # Apache Kafka itself, the benchmark's peer, and its perf-test tools: Maven Central jars (bench/kafka/pom.xml) copied
 # into build/bench-kafka/lib, downloads cached in M2_REPO. Only `make bench` needs them, never `make test`.

@@ -37,7 +37,7 @@ from brook.broker.connection_limits import (
     is_idle,
     parse_ip_overrides,
 )
-from brook.broker.handlers.base import REGISTRY, RequestContext, Session
+from brook.broker.handlers.base import OFF_LOOP_REQUEST_BYTES, REGISTRY, RequestContext, Session
 from brook.broker.request_metrics import RequestMetrics
 from brook.broker.tls import peer_certificate_dn
 from brook.protocol.connection import NeedData, RemoteProtocolError, Request, ServerConnection
@@ -55,6 +55,10 @@ _WRITE_HIGH_WATER = 1024 * 1024  # past this many unsent response bytes, wait fo
 _PER_CONNECTION_QUEUE = 64
 _SHUTDOWN_GRACE_S = 5.0
 _FETCH_KEY = 1
+# Big requests a connection may pipeline: Produce (its records stay the frame's bytes, not decoded), and the
+# group requests that wait for a rebalance (the member's other requests must not wait behind them).
+_NOT_ALONE = frozenset({0, 11, 14})  # Produce, JoinGroup, SyncGroup
+_AUTHENTICATING = ("handshake", "authenticate")  # Authenticator states before a first authentication
 
 
 class Server:
@@ -287,6 +291,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._muted_until = 0.0  # loop time until which a quota keeps this connection unread
+        self._big_in_flight: Request | None = None  # read nothing more until it is answered (_start_requests)
 
     # --- asyncio callbacks ---------------------------------------------------------------------
 
@@ -374,6 +379,16 @@ class _Connection(asyncio.BufferedProtocol):
             if not self._can_write.is_set():
                 self._pause()
                 return
+            if self._queued and (
+                self._big_in_flight is not None
+                or (self.authenticator is not None and self.authenticator.state in _AUTHENTICATING)
+            ):
+                # One request at a time until authenticated, as Kafka's authenticator reads them: each is
+                # checked against the state the previous one left (a second SaslHandshake closes the connection).
+                # And nothing more while a big request is handled: 64 pipelined requests naming 100,000
+                # partitions each would hold gigabytes of decoded entries and responses at once.
+                self._pause()
+                return
             if self._queued >= _PER_CONNECTION_QUEUE or not self.server.try_take_slot(self):
                 self._pause()
                 return
@@ -401,6 +416,8 @@ class _Connection(asyncio.BufferedProtocol):
             else:
                 task = loop.create_task(self.server.dispatch(request, self.peer, self))
                 self._pending.put_nowait((request, task, None))
+                if request.size >= OFF_LOOP_REQUEST_BYTES and request.api_key not in _NOT_ALONE:
+                    self._big_in_flight = request
 
     def _refused(self, request: Request) -> bool:
         """Before authentication only the SASL exchange may run: anything else closes the connection."""
@@ -472,10 +489,27 @@ class _Connection(asyncio.BufferedProtocol):
                 request, task, written = item
                 try:
                     body = await task
+                except RemoteProtocolError as exc:
+                    # a body only its handler decodes (OffsetForLeaderEpoch v0-1) that does not fit its layout
+                    self.server.broker.stats.connections_closed_for_protocol_errors += 1
+                    logger.warning(
+                        "closing connection peer=%s: api_key=%d v%d: %s",
+                        self.peer,
+                        request.api_key,
+                        request.api_version,
+                        exc,
+                    )
+                    failed = True
+                    transport.close()
+                    _resolve(written)
+                    continue
                 except Exception:
                     # A bug on our side: log it and close this connection; other clients never notice.
                     logger.exception(
-                        "handler failed api_key=%d peer=%s; closing connection", request.api_key, self.peer
+                        "handler failed api_key=%d v%d peer=%s; closing connection",
+                        request.api_key,
+                        request.api_version,
+                        self.peer,
                     )
                     failed = True
                     transport.close()
@@ -485,6 +519,8 @@ class _Connection(asyncio.BufferedProtocol):
                     reserved = request.reserved
                     self.conn.release(request)
                     self._queued -= 1
+                    if request is self._big_in_flight:
+                        self._big_in_flight = None
                     if reserved:
                         self.server.memory_released()
                     if self._paused:
@@ -495,7 +531,24 @@ class _Connection(asyncio.BufferedProtocol):
                         self.server.request_metrics.record(request, dequeued_ns, dequeued_ns)
                     _resolve(written)
                     continue  # (or the connection is closing)
-                chunks = self.conn.send_response(request, body)
+                try:
+                    if request.size >= OFF_LOOP_REQUEST_BYTES and not isinstance(body, bytes | list):
+                        # a big request's response may be big: encoded on a worker thread, not the loop
+                        chunks = await asyncio.to_thread(self.conn.send_response, request, body)
+                    else:
+                        chunks = self.conn.send_response(request, body)
+                except Exception:
+                    # A response we cannot encode is a bug on our side too: logged, this connection closed.
+                    logger.exception(
+                        "cannot encode the response to api_key=%d v%d peer=%s; closing connection",
+                        request.api_key,
+                        request.api_version,
+                        self.peer,
+                    )
+                    failed = True
+                    transport.close()
+                    _resolve(written)
+                    continue
                 if self._tls:  # one TLS write, not one (and a record) per chunk
                     transport.write(b"".join(chunks))
                 else:
@@ -505,6 +558,8 @@ class _Connection(asyncio.BufferedProtocol):
                 self.last_active_s = asyncio.get_running_loop().time()
                 if not self._can_write.is_set():
                     await self._can_write.wait()
+        except Exception:
+            logger.exception("connection writer failed peer=%s; closing connection", self.peer)
         finally:
             _resolve(self._last_fetch_written)
             self.conn.close()

@@ -16,10 +16,15 @@ versions unsigned-varint lengths and counts stored plus one (0: null); a flexibl
 tagged-field section (count, then tag, size, value per field). A known tagged field's value must
 fill exactly its declared size.
 
+A string, bytes or array field the schema does not declare nullable may not be null (length or count -1,
+or 0 stored in a varint): Kafka's readers refuse it ("non-nullable field ... was serialized as null"),
+and kio would hand a handler None where its schema promises a value.
+
 Layouts are plain tuples built by `codec.layout` (this module knows no kio):
     struct:  ("struct", flexible, nullable, fields, tagged)  fields: tuple of field layouts,
                                                               tagged: {tag: field layout}
-    field:   ("fixed", n) | ("string",) | ("bytes",) | ("array", element) | struct
+    field:   ("fixed", n) | ("string", nullable) | ("bytes", nullable) | ("array", element, nullable)
+             | struct
 """
 
 from __future__ import annotations
@@ -74,6 +79,23 @@ def _fixed(n: int) -> Walker:
         if pos + n > end:
             raise FrameBoundsError(f"{n}-byte field at byte {pos} runs past the end ({end})")
         return pos + n
+
+    return walk
+
+
+def _not_null(walker: Walker, kind: str, flexible: bool) -> Walker:
+    """`walker` for a field that may not be null. Null is a varint 0 (one byte) in flexible versions,
+    an int16 -1 (strings) or int32 -1 (bytes, arrays) in legacy ones."""
+    size = 0 if flexible else 2 if kind == "string" else 4
+
+    def walk(buf: bytes | bytearray | memoryview, pos: int, end: int, budget: list[int]) -> int:
+        if flexible:  # also a zero spread over several varint bytes (0x80 0x00)
+            null = _uvarint(buf, pos, end)[0] == 0
+        else:
+            null = pos + size <= end and all(b == 0xFF for b in buf[pos : pos + size])
+        if null:
+            raise FrameBoundsError(f"non-nullable {kind} field at byte {pos} was serialized as null")
+        return walker(buf, pos, end, budget)
 
     return walk
 
@@ -159,15 +181,20 @@ def compile_walker(layout: tuple[Any, ...], flexible: bool = False) -> Walker:
     kind = layout[0]
     if kind == "fixed":
         return _fixed(layout[1])
-    if kind == "string":
-        return _compact_string if flexible else _legacy_string
-    if kind == "bytes":
-        return _compact_string if flexible else _legacy_bytes
-    if kind == "array":
-        return _array(compile_walker(layout[1], flexible), flexible)
     if kind == "struct":
         return _struct(layout)
-    raise ValueError(f"unknown layout kind {kind!r}")
+    if kind == "string":
+        walker: Walker = _compact_string if flexible else _legacy_string
+    elif kind == "bytes":
+        walker = _compact_string if flexible else _legacy_bytes
+    elif kind == "array":
+        walker = _array(compile_walker(layout[1], flexible), flexible)
+    else:
+        raise ValueError(f"unknown layout kind {kind!r}")
+    nullable = layout[-1] if len(layout) > 1 and isinstance(layout[-1], bool) else True
+    if nullable:
+        return walker
+    return _not_null(walker, kind, flexible)
 
 
 def _struct(layout: tuple[Any, ...]) -> Walker:

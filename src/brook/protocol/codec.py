@@ -163,13 +163,13 @@ _FIXED_SIZES: Mapping[str, int] = {
 }
 
 
-def _primitive_layout(kafka_type: str) -> tuple[Any, ...]:
+def _primitive_layout(kafka_type: str, nullable: bool = False) -> tuple[Any, ...]:
     if kafka_type in _FIXED_SIZES:
         return ("fixed", _FIXED_SIZES[kafka_type])
     if kafka_type == "string":
-        return ("string",)
+        return ("string", nullable)
     if kafka_type in ("bytes", "records"):
-        return ("bytes",)
+        return ("bytes", nullable)
     raise ValueError(f"no layout for kafka_type {kafka_type!r}")
 
 
@@ -180,13 +180,13 @@ def layout(cls: Any, nullable: bool = False) -> tuple[Any, ...]:
     for f in fields(cls):
         klass = classify_field(f)
         if isinstance(klass, EntityTupleField):
-            field_layout: tuple[Any, ...] = ("array", layout(klass.type_))
+            field_layout: tuple[Any, ...] = ("array", layout(klass.type_), is_optional(f))
         elif isinstance(klass, EntityField):
             field_layout = layout(klass.type_, nullable=is_optional(f))
         elif isinstance(klass, PrimitiveTupleField):
-            field_layout = ("array", _primitive_layout(f.metadata["kafka_type"]))
+            field_layout = ("array", _primitive_layout(f.metadata["kafka_type"]), is_optional(f))
         else:
-            field_layout = _primitive_layout(f.metadata["kafka_type"])
+            field_layout = _primitive_layout(f.metadata["kafka_type"], is_optional(f))
         tag = get_field_tag(f)
         if tag is None:
             plain.append(field_layout)

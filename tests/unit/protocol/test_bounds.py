@@ -8,10 +8,12 @@ here aborts the test process, which fails the run as surely as an assertion.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import struct
 
 import pytest
+from kio.serial._introspect import is_optional
 
 from brook.broker.handlers.base import REGISTRY
 from brook.protocol import codec
@@ -100,9 +102,31 @@ def test_lying_lengths_fail_cleanly(api_key: int, version: int) -> None:
                     pass
 
 
+def _nulls_in_non_nullable_fields(entity: object, path: str = "") -> list[str]:
+    """The fields of a decoded request that hold None though their schema does not allow null."""
+    found = []
+    for f in dataclasses.fields(entity):  # type: ignore[arg-type]
+        value = getattr(entity, f.name)
+        if value is None:
+            if not is_optional(f):
+                found.append(path + f.name)
+        elif isinstance(value, tuple):
+            found += [
+                n
+                for item in value
+                if dataclasses.is_dataclass(item)
+                for n in _nulls_in_non_nullable_fields(item, f"{path}{f.name}[].")
+            ]
+        elif dataclasses.is_dataclass(value):
+            found += _nulls_in_non_nullable_fields(value, f"{path}{f.name}.")
+    return found
+
+
 @pytest.mark.parametrize(("api_key", "version"), API_VERSIONS, ids=IDS)
 def test_nulls_anywhere_fail_cleanly(api_key: int, version: int) -> None:
-    """Every length or count replaced by null (-1, or compact 0): decoded as null or rejected."""
+    """Every length or count replaced by null (-1, or compact 0): decoded as null where the schema allows
+    null, rejected (FrameBoundsError, the connection closes) where it does not, as Kafka's readers do
+    ("non-nullable field ... was serialized as null"). A handler never sees None it was not promised."""
     for body, prefixes in _bodies(api_key, version):
         for prefix in prefixes:
             null = (
@@ -112,9 +136,27 @@ def test_nulls_anywhere_fail_cleanly(api_key: int, version: int) -> None:
             )
             lie = body[: prefix.pos] + null + body[prefix.pos + prefix.size :]
             try:
-                codec.decode_request_body(api_key, version, lie, 0)
-            except Exception:  # noqa: BLE001 - any exception closes the connection; a crash would not return
-                pass
+                entity = codec.decode_request_body(api_key, version, lie, 0)
+            except FrameBoundsError:
+                continue
+            except Exception:  # noqa: BLE001 - kio's own refusal (a bad enum, ...): the connection closes
+                continue
+            assert _nulls_in_non_nullable_fields(entity) == [], (prefix, lie.hex())
+
+
+def test_a_null_topic_list_in_delete_topics_v5_is_refused() -> None:
+    """The fuzzer's first handler crash: DeleteTopics v5 with topic_names null reached the handler."""
+    with pytest.raises(FrameBoundsError, match="non-nullable array field at byte 0 was serialized as null"):
+        codec.decode_request_body(20, 5, b"\x00" + b"\x00\x00\x00\x00" + b"\x00", 0)
+    assert codec.decode_request_body(3, 12, b"\x00\x01\x00\x00\x00", 0).topics is None  # nullable: fine
+
+
+def test_a_null_spelled_as_a_two_byte_varint_is_refused_too() -> None:
+    """The handler fuzzer's second find: AddPartitionsToTxn v3 whose topics count is 0x80 0x00 (zero in two
+    varint bytes, so null) reached the handler as None."""
+    body = b"\x09fuzz-txn" + bytes(10) + b"\x80\x00" + b"\x00"
+    with pytest.raises(FrameBoundsError, match="non-nullable array field at byte 19 was serialized as null"):
+        codec.decode_request_body(24, 3, body, 0)
 
 
 @pytest.mark.parametrize(("api_key", "version"), API_VERSIONS, ids=IDS)

@@ -34,7 +34,7 @@ async def add_partitions_to_txn(ctx: RequestContext, req: Any) -> Any:
         results.setdefault(tp.topic, []).append(
             {"partition_index": tp.partition, "partition_error_code": codes[tp]}
         )
-    return ctx.respond(
+    return await ctx.respond_async(
         throttle_time=0,
         results_by_topic_v3_and_below=[
             {"name": name, "results_by_partition": entries} for name, entries in results.items()

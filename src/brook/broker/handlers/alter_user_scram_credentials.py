@@ -87,7 +87,7 @@ async def alter_user_scram_credentials(ctx: RequestContext, req: Any) -> Any:
         }
         for user in users
     ]
-    return ctx.respond(throttle_time=0, results=results)
+    return await ctx.respond_async(throttle_time=0, results=results)
 
 
 def _common_error(

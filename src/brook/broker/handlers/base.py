@@ -5,9 +5,12 @@ ApiVersions is computed from this registry, so the versions brook advertises are
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from brook.common.errors import BrookError, ErrorCode
@@ -24,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "ANONYMOUS",
+    "OFF_LOOP_REQUEST_BYTES",
     "REGISTRY",
     "Handler",
     "RequestContext",
@@ -31,6 +35,7 @@ __all__ = [
     "error_entry",
     "handles",
     "partition_error_codes",
+    "per_partition_sliced",
     "requested_operations",
     "split_known_partitions",
 ]
@@ -47,6 +52,7 @@ class Handler:
 
 
 REGISTRY: dict[int, Handler] = {}
+OFF_LOOP_REQUEST_BYTES = 64 * 1024  # a request this big has its response built and encoded off the event loop
 
 
 def handles(api_key: int, versions: range) -> Callable[[HandlerFunc], HandlerFunc]:
@@ -161,6 +167,14 @@ class RequestContext:
             return legacy.encode_response(self.request.api_key, self.version, fields)
         return codec.build(codec.response_class(self.request.api_key, self.version), fields)
 
+    async def respond_async(self, **fields: Any) -> Any:
+        """`respond` for a response that grows with its request: built on a worker thread when the request
+        was big (a request naming 100,000 partitions gets 100,000 entries back, seconds of building that
+        would stall every other client on the event loop)."""
+        if self.request.size < OFF_LOOP_REQUEST_BYTES:
+            return self.respond(**fields)
+        return await asyncio.to_thread(functools.partial(self.respond, **fields))
+
     def per_partition(
         self,
         topics: Iterable[Any],
@@ -181,12 +195,49 @@ class RequestContext:
                 index = p if isinstance(p, int) else getattr(p, index_field)
                 try:
                     entry = func(TopicPartition(name, index), p)
+                except BrookError as exc:  # its code only: no message to format per partition
+                    entry = {"error_code": exc.error_code}
                 except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)
                     entry = {"error_code": error_entry(exc)["error_code"]}
                 entry[out_index_field or index_field] = index
                 entries.append(entry)
             result.append({topic_field: name, out_partitions_field or partitions_field: entries})
         return result
+
+
+PARTITIONS_PER_SLICE = 2000  # per_partition_sliced lets the event loop run after this many partitions
+
+
+async def per_partition_sliced(
+    ctx: RequestContext,
+    topics: Iterable[Any],
+    func: Callable[[TopicPartition, Any], dict[str, Any]],
+    *,
+    topic_field: str = "name",
+    partitions_field: str = "partitions",
+    out_partitions_field: str | None = None,
+) -> list[dict[str, Any]]:
+    """`ctx.per_partition` for a request that may name very many partitions (brook.request.max.elements
+    allows 200,000, seconds of work): other clients are served between slices of PARTITIONS_PER_SLICE."""
+    out_field = out_partitions_field or partitions_field
+    result = []
+    for topic in topics:
+        partitions = list(getattr(topic, partitions_field))
+        entries: list[dict[str, Any]] = []
+        for start in range(0, len(partitions), PARTITIONS_PER_SLICE):
+            piece = SimpleNamespace(**{topic_field: getattr(topic, topic_field)})
+            setattr(piece, partitions_field, partitions[start : start + PARTITIONS_PER_SLICE])
+            (done,) = ctx.per_partition(
+                [piece],
+                func,
+                topic_field=topic_field,
+                partitions_field=partitions_field,
+                out_partitions_field=out_field,
+            )
+            entries += done[out_field]
+            await asyncio.sleep(0)
+        result.append({topic_field: getattr(topic, topic_field), out_field: entries})
+    return result
 
 
 def split_known_partitions(

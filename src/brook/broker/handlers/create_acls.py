@@ -30,7 +30,7 @@ async def create_acls(ctx: RequestContext, req: Any) -> Any:
     authorizer = authorizer_of(ctx)
     loop = asyncio.get_running_loop()
     outcomes = await loop.run_in_executor(ctx.broker.metadata_executor, authorizer.create, bindings)
-    return ctx.respond(throttle_time=0, results=[_result(o) for o in outcomes])
+    return await ctx.respond_async(throttle_time=0, results=[_result(o) for o in outcomes])
 
 
 def _binding(c: Any) -> AclBinding:

@@ -37,7 +37,7 @@ async def delete_acls(ctx: RequestContext, req: Any) -> Any:
     )
     for index, outcome in zip(valid, deleted, strict=True):
         results[index] = _result(outcome)
-    return ctx.respond(throttle_time=0, filter_results=results)
+    return await ctx.respond_async(throttle_time=0, filter_results=results)
 
 
 def _result(outcome: list[AclBinding] | Exception) -> dict[str, Any]:

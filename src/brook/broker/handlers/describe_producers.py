@@ -10,7 +10,7 @@ epoch of its last marker (-1 if none) and the first offset of its open transacti
 
 from typing import Any
 
-from brook.broker.handlers.base import RequestContext, handles
+from brook.broker.handlers.base import RequestContext, handles, per_partition_sliced
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 from brook.security.acl import AclOperation, ResourceType
@@ -39,10 +39,10 @@ async def describe_producers(ctx: RequestContext, req: Any) -> Any:
             ],
         }
 
-    topics = ctx.per_partition(
-        req.topics, describe, partitions_field="partition_indexes", out_partitions_field="partitions"
+    topics = await per_partition_sliced(
+        ctx, req.topics, describe, partitions_field="partition_indexes", out_partitions_field="partitions"
     )
     for topic in topics:
         for p in topic["partitions"]:
             p.setdefault("active_producers", [])
-    return ctx.respond(throttle_time=0, topics=topics)
+    return await ctx.respond_async(throttle_time=0, topics=topics)

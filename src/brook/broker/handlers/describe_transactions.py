@@ -41,7 +41,7 @@ async def describe_transactions(ctx: RequestContext, req: Any) -> Any:
                 topics=[{"topic": t, "partitions": ps} for t, ps in topics.items()],
             )
         states.append(entry)
-    return ctx.respond(throttle_time=0, transaction_states=states)
+    return await ctx.respond_async(throttle_time=0, transaction_states=states)
 
 
 def _timestamp(ms: int) -> datetime.datetime:

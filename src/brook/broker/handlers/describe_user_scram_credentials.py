@@ -54,7 +54,9 @@ async def describe_user_scram_credentials(ctx: RequestContext, req: Any) -> Any:
             results.append(
                 {"user": user, "error_code": ErrorCode.none, "error_message": None, "credential_infos": infos}
             )
-    return ctx.respond(throttle_time=0, error_code=ErrorCode.none, error_message=None, results=results)
+    return await ctx.respond_async(
+        throttle_time=0, error_code=ErrorCode.none, error_message=None, results=results
+    )
 
 
 def _error(user: str, code: ErrorCode, message: str) -> dict[str, Any]:

@@ -53,7 +53,7 @@ async def txn_offset_commit(ctx: RequestContext, req: Any) -> Any:
             tp: ErrorCode.invalid_producer_epoch if code == ErrorCode.producer_fenced else code
             for tp, code in codes.items()
         }
-    return ctx.respond(throttle_time=0, topics=partition_error_codes(req.topics, codes))
+    return await ctx.respond_async(throttle_time=0, topics=partition_error_codes(req.topics, codes))
 
 
 def _denied(ctx: RequestContext, req: Any) -> ErrorCode | None:

@@ -93,7 +93,7 @@ async def write_txn_markers(ctx: RequestContext, req: Any) -> Any:
                 except Exception:
                     logger.exception("transaction marker listener failed tp=%s", tp)
                     errors[(marker.producer_id, tp)] = ErrorCode.unknown_server_error
-    return ctx.respond(markers=_results(wanted, errors))
+    return await ctx.respond_async(markers=_results(wanted, errors))
 
 
 def _results(
