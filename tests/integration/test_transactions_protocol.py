@@ -69,6 +69,8 @@ def test_transaction_apis_answer_kafkas_codes(kafka_broker):
         pid, epoch = _init(raw, "raw-txn")
         assert epoch == 0
         assert _init(raw, "raw-txn") == (pid, 1)
+        # no transaction started yet: Kafka's -1 start time on the wire (it used to crash the encoder)
+        assert _described_start(raw, "raw-txn") == ("Empty", -1)
         # the old epoch is fenced: PRODUCER_FENCED from v2, INVALID_PRODUCER_EPOCH before
         assert _add(raw, 3, "raw-txn", pid, 0, "raw-txn-topic") == [PRODUCER_FENCED]
         assert _add(raw, 1, "raw-txn", pid, 0, "raw-txn-topic") == [INVALID_PRODUCER_EPOCH]
@@ -150,3 +152,19 @@ def _describe_error(raw: RawClient, transactional_id: str) -> int:
     # header: correlation id, no tags; body: throttle_time int32, compact array length (1 entry: 2)
     assert response[9] == 2
     return struct.unpack_from(">h", response, 10)[0]
+
+
+def _described_start(raw: RawClient, transactional_id: str) -> tuple[str, int]:
+    """DescribeTransactions v0 read from the frame (kio cannot read a -1 start time): (state, start time)."""
+    correlation_id, data = raw.frame(65, 0, {"transactional_ids": [transactional_id]})
+    raw.send_raw(data)
+    response = raw.read_frame()
+    assert struct.unpack_from(">i", response)[0] == correlation_id
+    # header: correlation id, no tags; throttle_time, one entry (compact length 2), error_code
+    assert response[9] == 2
+    assert struct.unpack_from(">h", response, 10)[0] == NONE
+    pos = 12 + response[12]  # compact string: length + 1, then the transactional id
+    state_length = response[pos] - 1
+    state = response[pos + 1 : pos + 1 + state_length].decode()
+    pos += 1 + state_length + 4  # the state, then transaction_timeout
+    return state, struct.unpack_from(">q", response, pos)[0]

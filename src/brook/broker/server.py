@@ -466,7 +466,10 @@ class _Connection(asyncio.BufferedProtocol):
                 except Exception:
                     # A bug on our side: log it and close this connection; other clients never notice.
                     logger.exception(
-                        "handler failed api_key=%d peer=%s; closing connection", request.api_key, self.peer
+                        "handler failed api_key=%d v%d peer=%s; closing connection",
+                        request.api_key,
+                        request.api_version,
+                        self.peer,
                     )
                     failed = True
                     transport.close()
@@ -486,7 +489,20 @@ class _Connection(asyncio.BufferedProtocol):
                         self.server.request_metrics.record(request, dequeued_ns, dequeued_ns)
                     _resolve(written)
                     continue  # (or the connection is closing)
-                chunks = self.conn.send_response(request, body)
+                try:
+                    chunks = self.conn.send_response(request, body)
+                except Exception:
+                    # A response we cannot encode is a bug on our side too: logged, this connection closed.
+                    logger.exception(
+                        "cannot encode the response to api_key=%d v%d peer=%s; closing connection",
+                        request.api_key,
+                        request.api_version,
+                        self.peer,
+                    )
+                    failed = True
+                    transport.close()
+                    _resolve(written)
+                    continue
                 if self._tls:  # one TLS write, not one (and a record) per chunk
                     transport.write(b"".join(chunks))
                 else:
