@@ -124,6 +124,9 @@ class TransactionCoordinator:
         self._incomplete: set[tuple[int, str]] = set()  # markers written, Complete* write still due
         self._next_abort_check_ms = 0
         self._next_expire_check_ms = 0
+        # called with a transactional id once one of its transitions is written (or failed): a request that
+        # met CONCURRENT_TRANSACTIONS may try again (TransactionService wakes AddPartitions waiting on it)
+        self.on_transition: Callable[[str], None] = lambda _transactional_id: None
 
     # --- ownership -------------------------------------------------------------------------------
 
@@ -225,6 +228,7 @@ class TransactionCoordinator:
                     code.name,
                 )
             done(_client_error(code))
+            self.on_transition(meta.transactional_id)
 
         try:
             self._writer.append_txn(partition, encode_key(meta.transactional_id), value, on_replicated)
