@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from kazoo.exceptions import NoNodeError
 
@@ -28,7 +28,7 @@ from brook.testing import BrookProcess
 from brook.testing.cluster_broker import TeeLines
 from tests.cluster.brokers import brook_on
 from tests.cluster.test_replication import state_of
-from tests.integration.helpers import wait_until
+from tests.integration.helpers import read_values, wait_until
 
 pytestmark = [pytest.mark.zookeeper, pytest.mark.slow]
 logger = logging.getLogger(__name__)
@@ -249,38 +249,6 @@ class _Worker(threading.Thread):
                 self.loop.note(f"abort retry: {exc}")
 
 
-def _read_committed(bootstrap: str, topic: str, expected: int, timeout_s: float = 90) -> list[bytes]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "eos-checker",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": True,
-        }
-    )
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
-    values: list[bytes] = []
-    at_end: set[int] = set()
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                if len(values) >= expected and len(at_end) == PARTITIONS:
-                    break
-                continue
-            if msg.error() is not None:
-                if msg.error().code() == KafkaError._PARTITION_EOF:
-                    at_end.add(msg.partition())
-                continue
-            at_end.discard(msg.partition())
-            values.append(msg.value())
-    finally:
-        consumer.close()
-    return values
-
-
 def _progress(transformer: Transformer, commits: int) -> None:
     try:
         wait_until(
@@ -342,7 +310,7 @@ def _finish_and_check(transformer: Transformer, bootstrap: str, records: int) ->
     assert transformer.failure is None, transformer.report()
     transformer.done.set()
     transformer.join(60)
-    values = _read_committed(bootstrap, OUT, records)
+    values = read_values(bootstrap, OUT, PARTITIONS, "read_committed", records, timeout_s=90)
     duplicates = sorted({v for v in values if values.count(v) > 1})
     assert duplicates == []
     assert sorted(values) == sorted(b"r%04d" % i for i in range(records))

@@ -322,21 +322,13 @@ class TransactionCoordinator:
         now_ms: int,
         callback: Callback,
     ) -> None:
-        if not transactional_id:
-            callback(ErrorCode.invalid_request)
-            return
-        partition = self.partition_for(transactional_id)
-        error = self._owner_error(partition)
-        if error is not None:
-            callback(error)
-            return
-        meta = self.metadata(transactional_id)
-        decision = d.decide_add_partitions(meta, producer_id, producer_epoch, partitions, now_ms)
-        if isinstance(decision, ErrorCode):
-            callback(decision)
-            return
-        assert meta is not None
-        self._write(partition, meta, decision, callback)
+        decided = self._decide(
+            transactional_id,
+            lambda meta: d.decide_add_partitions(meta, producer_id, producer_epoch, partitions, now_ms),
+            callback,
+        )
+        if decided is not None:
+            self._write(*decided, callback)
 
     # --- EndTxn ----------------------------------------------------------------------------------
 
@@ -349,21 +341,34 @@ class TransactionCoordinator:
         now_ms: int,
         callback: Callback,
     ) -> None:
+        decided = self._decide(
+            transactional_id,
+            lambda meta: d.decide_end(meta, producer_id, producer_epoch, commit, now_ms),
+            callback,
+        )
+        if decided is not None:
+            self._prepare_end(*decided, callback)
+
+    def _decide(
+        self, transactional_id: str, decide: Callable[[TxnMetadata | None], d.Decision], callback: Callback
+    ) -> tuple[int, TxnMetadata, TxnTransit] | None:
+        """A client request's checks (id given, partition owned and loaded) and `decide`'s transition to write;
+        None when `callback` already got the answer (an error, or NONE when nothing needs writing)."""
         if not transactional_id:
             callback(ErrorCode.invalid_request)
-            return
+            return None
         partition = self.partition_for(transactional_id)
         error = self._owner_error(partition)
         if error is not None:
             callback(error)
-            return
+            return None
         meta = self.metadata(transactional_id)
-        decision = d.decide_end(meta, producer_id, producer_epoch, commit, now_ms)
+        decision = decide(meta)
         if isinstance(decision, ErrorCode):
             callback(decision)
-            return
+            return None
         assert meta is not None
-        self._prepare_end(partition, meta, decision, callback)
+        return partition, meta, decision
 
     def _prepare_end(
         self, partition: int, meta: TxnMetadata, transit: TxnTransit, callback: Callback
