@@ -85,6 +85,11 @@ class Transformer(threading.Thread):
         self.aborts = 0
         self.restarts = 0
         self.replaced = 0  # workers abandoned while stuck in a client call
+        # a test may hold the loop between transactions (held is set once it waits), and have the waiting
+        # worker's producer ask for metadata then (refresh, cleared once answered)
+        self.hold = threading.Event()
+        self.held = threading.Event()
+        self.refresh = threading.Event()
         self.done = threading.Event()
         self.failure: BaseException | None = None
         self.errors: list[str] = []  # every client error seen (with its time), for the failure report
@@ -193,6 +198,9 @@ class _Worker(threading.Thread):
             self._rewind(consumer)
             while not self._over():
                 self.call = ("", 0.0)
+                if self.loop.hold.is_set():
+                    self._wait_held(producer)
+                    continue
                 messages = [m for m in consumer.consume(10, timeout=0.5) if m.error() is None]
                 if not messages:
                     continue
@@ -225,6 +233,16 @@ class _Worker(threading.Thread):
                     self._rewind(consumer)
         finally:
             consumer.close()
+
+    def _wait_held(self, producer: Producer) -> None:
+        self.loop.held.set()
+        if self.loop.refresh.is_set():
+            self._in("list_topics")
+            producer.list_topics(timeout=10)
+            self.loop.refresh.clear()
+        time.sleep(0.05)
+        if not self.loop.hold.is_set():
+            self.loop.held.clear()
 
     def _commit(self, producer: Producer) -> None:
         while True:
@@ -390,6 +408,46 @@ def test_exactly_once_while_a_random_broker_is_killed_every_10_seconds(zookeeper
             wait_until(lambda: len(zk.get_children("/brokers/ids")) == 3, timeout_s=60, interval_s=0.2)
             time.sleep(7)  # the pace of the kills, not a wait for a condition
             assert transformer.failure is None, transformer.report()
+        _finish_and_check(transformer, bootstrap, records)
+    finally:
+        transformer.done.set()
+        transformer.join(30)
+        _stop(brokers)
+
+
+@pytest.mark.soak  # `make soak`: it waits out a client call stuck past its timeout (STUCK_S)
+@pytest.mark.timeout(600)
+def test_exactly_once_when_the_group_coordinator_leaves_the_metadata(zookeeper, zk, tmp_path):
+    """The stall of the tests above, on purpose: the group coordinator's broker is killed between two
+    transactions and the loop's producer sees it leave the metadata before its next send_offsets_to_transaction
+    (librdkafka then waits forever for that broker: #5511). The loop still ends with every input record once."""
+    records = 300
+    brokers, bootstrap = _start(zookeeper, zk, tmp_path, records)
+    transformer = Transformer(bootstrap)
+    try:
+        transformer.start()
+        _progress(transformer, 3)
+        offsets_partition = partition_for(GROUP, 3)  # offsets.topic.num.partitions=3
+        coordinator = _leader(zk, "__consumer_offsets", offsets_partition)
+        assert coordinator is not None
+        transformer.hold.set()
+        wait_until(transformer.held.is_set, timeout_s=60, interval_s=0.05)
+        commits = transformer.commits
+        brokers[coordinator].kill()
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        wait_until(
+            lambda: (
+                _leader(zk, "__consumer_offsets", offsets_partition) not in (None, -1, coordinator)
+                and coordinator not in admin.list_topics(timeout=10).brokers
+            ),
+            timeout_s=60,
+            interval_s=0.2,
+        )
+        transformer.refresh.set()
+        wait_until(lambda: not transformer.refresh.is_set(), timeout_s=60, interval_s=0.05)
+        transformer.hold.clear()
+        _progress(transformer, commits + 3)
+        brokers[coordinator].start()
         _finish_and_check(transformer, bootstrap, records)
     finally:
         transformer.done.set()

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
+from brook.broker.replication_waits import ReplicationWaits
 from brook.broker.txn_markers import TxnMarkerSender
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
@@ -68,7 +69,7 @@ class TransactionService:
         self._transition_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._to_load: list[int] = []
         self._stopped = False
-        self._replication_waits: set[asyncio.Task[None]] = set()
+        self._replication_waits = ReplicationWaits(broker.replicas)
         # after the process was frozen (SIGSTOP), serve nothing for a session timeout (coordinator/fence.py)
         self._fence = PauseFence(broker.config.int("zookeeper.session.timeout.ms"))
 
@@ -100,30 +101,7 @@ class TransactionService:
         tp = TopicPartition(TRANSACTION_STATE_TOPIC, partition)
         replicas = self._broker.replicas
         info = replicas.append_records(tp, batch, required_acks=-1)
-        epoch = replicas.partitions[tp].leader_epoch
-        task = asyncio.get_running_loop().create_task(
-            self._await_replication(tp, epoch, info.last_offset + 1, on_replicated)
-        )
-        self._replication_waits.add(task)
-        task.add_done_callback(self._replication_waits.discard)
-
-    async def _await_replication(
-        self, tp: TopicPartition, epoch: int, end: int, on_replicated: Callable[[ErrorCode], None]
-    ) -> None:
-        code = ErrorCode.unknown_server_error
-        try:
-            failed = await self._broker.replicas.wait_for_replication([(tp, end)], _WRITE_TIMEOUT_MS)
-            code = failed.get(tp, ErrorCode.none)
-            partition = self._broker.replicas.partitions.get(tp)
-            if code == ErrorCode.none and (partition is None or partition.leader_epoch != epoch):
-                code = ErrorCode.not_leader_or_follower
-        except asyncio.CancelledError:
-            code = ErrorCode.not_leader_or_follower
-            raise
-        except Exception:
-            logger.exception("waiting for __transaction_state replication failed tp=%s", tp)
-        finally:
-            on_replicated(code)
+        self._replication_waits.after_append(tp, info.last_offset + 1, _WRITE_TIMEOUT_MS, on_replicated)
 
     # --- the topic -------------------------------------------------------------------------------
 
