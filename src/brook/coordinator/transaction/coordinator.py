@@ -330,6 +330,22 @@ class TransactionCoordinator:
         if decided is not None:
             self._write(*decided, callback)
 
+    def verify_partitions(
+        self, transactional_id: str, producer_id: int, producer_epoch: int, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, ErrorCode]:
+        """AddPartitionsToTxn v4+ verify_only: whether each partition is in the open transaction (no write)."""
+        if not transactional_id:
+            return dict.fromkeys(partitions, ErrorCode.invalid_request)
+        error = self._owner_error(self.partition_for(transactional_id))
+        if error is None:
+            decided = d.decide_verify(
+                self.metadata(transactional_id), producer_id, producer_epoch, partitions
+            )
+            if not isinstance(decided, ErrorCode):
+                return decided
+            error = decided
+        return dict.fromkeys(partitions, error)
+
     # --- EndTxn ----------------------------------------------------------------------------------
 
     def end_transaction(
