@@ -81,6 +81,42 @@ def _produce(topic: str, size: int, partitions: int, acks: str, count: Callable[
     return Workload(f"produce {_label(size)} acks={acks} p{partitions} [py]", run)
 
 
+def _produce_idempotent(topic: str, size: int, count: Callable[[Sizes], int]) -> Workload:
+    """acks=all with idempotence: the baseline of the transactional produce below (one partition each)."""
+
+    def run(broker: Any, sizes: Sizes) -> Sample:
+        workloads.create_topic(broker.bootstrap, topic, 1)
+        return workloads.produce(
+            broker.bootstrap,
+            broker.stats,
+            topic,
+            count=count(sizes),
+            size=size,
+            partitions=1,
+            acks="all",
+            idempotent=True,
+        )
+
+    return Workload(f"produce {_label(size)} idempotent p1 [py]", run)
+
+
+def _produce_transactional(topic: str, size: int, per_txn: int, count: Callable[[Sizes], int]) -> Workload:
+    def run(broker: Any, sizes: Sizes) -> Sample:
+        workloads.create_topic(broker.bootstrap, topic, 1)
+        return workloads.produce_transactional(
+            broker.bootstrap,
+            broker.stats,
+            topic,
+            count=count(sizes),
+            size=size,
+            partitions=1,
+            per_transaction=per_txn,
+            transactional_id=f"bench-{topic}",
+        )
+
+    return Workload(f"produce {_label(size)} transactional {per_txn}/txn p1 [py]", run)
+
+
 def _consume(topic: str, label: str, partitions: int, count: Callable[[Sizes], int]) -> Workload:
     def run(broker: Any, sizes: Sizes) -> Sample:
         return workloads.consume(
@@ -157,6 +193,9 @@ WORKLOADS = [
     _produce("p1k-a1-p6", 1024, 6, "1", _k),
     _produce("p1k-all-p6", 1024, 6, "all", _k),
     _produce("p100-a1-p1", 100, 1, "1", _h),
+    _produce_idempotent("p1k-idem-p1", 1024, _k),
+    _produce_transactional("p1k-txn1000-p1", 1024, 1000, _k),
+    _produce_transactional("p1k-txn100-p1", 1024, 100, _k),
     _consume("p1k-a1-p1", "1KiB", 1, _k),
     _consume("p1k-a1-p6", "1KiB", 6, _k),
     _consume("p100-a1-p1", "100B", 1, _h),

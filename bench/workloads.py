@@ -16,7 +16,15 @@ import confluent_kafka
 from brokers import ProcStats
 from confluent_kafka.admin import AdminClient, NewTopic
 
-__all__ = ["Sample", "consume", "create_topic", "latency", "produce", "wait_for_leaders"]
+__all__ = [
+    "Sample",
+    "consume",
+    "create_topic",
+    "latency",
+    "produce",
+    "produce_transactional",
+    "wait_for_leaders",
+]
 
 
 @dataclass
@@ -104,7 +112,15 @@ def _producer(bootstrap: str, acks: str, **extra: object) -> confluent_kafka.Pro
 
 
 def produce(
-    bootstrap: str, stats: ProcStats, topic: str, *, count: int, size: int, partitions: int, acks: str
+    bootstrap: str,
+    stats: ProcStats,
+    topic: str,
+    *,
+    count: int,
+    size: int,
+    partitions: int,
+    acks: str,
+    idempotent: bool = False,
 ) -> Sample:
     """`count` records of `size` bytes, round-robin over partitions; every delivery must succeed.
 
@@ -118,7 +134,12 @@ def produce(
     def on_failure(err: object, _msg: object) -> None:
         failures.append(str(err))
 
-    producer = _producer(bootstrap, acks, on_delivery=on_failure, **{"delivery.report.only.error": True})
+    producer = _producer(
+        bootstrap,
+        acks,
+        on_delivery=on_failure,
+        **{"delivery.report.only.error": True, "enable.idempotence": idempotent},
+    )
     payload = b"x" * size
     produce_one = producer.produce
     cpu0, t0, client0 = stats.cpu_s(), time.perf_counter(), _ClientClock()
@@ -137,6 +158,60 @@ def produce(
     if remaining or failures:
         raise RuntimeError(f"produce to {topic}: {remaining} undelivered, errors {failures[:3]}")
     return Sample(count, count * size, wall, cpu, stats.rss_bytes(), client_cpu, client_thread)
+
+
+def produce_transactional(
+    bootstrap: str,
+    stats: ProcStats,
+    topic: str,
+    *,
+    count: int,
+    size: int,
+    partitions: int,
+    per_transaction: int,
+    transactional_id: str,
+) -> Sample:
+    """`count` records of `size` bytes in transactions of `per_transaction` records (commit_transaction flushes
+    them, so every transaction is a round of produce, AddPartitionsToTxn, EndTxn and its markers). Its
+    counterpart is `produce` with acks=all and idempotence: the same records, without transactions."""
+    failures: list[str] = []
+
+    def on_failure(err: object, _msg: object) -> None:
+        failures.append(str(err))
+
+    producer = _producer(
+        bootstrap,
+        "all",
+        on_delivery=on_failure,
+        **{
+            "delivery.report.only.error": True,
+            "enable.idempotence": True,
+            "transactional.id": transactional_id,
+        },
+    )
+    producer.init_transactions(10)  # a peer without transactions (Tansu) fails fast
+    payload = b"x" * size
+    produce_one = producer.produce
+    cpu0, t0, client0 = stats.cpu_s(), time.perf_counter(), _ClientClock()
+    transactions = 0
+    for start in range(0, count, per_transaction):
+        producer.begin_transaction()
+        for i in range(start, min(count, start + per_transaction)):
+            try:
+                produce_one(topic, payload, None, i % partitions)
+            except BufferError:
+                producer.poll(0.001)
+                produce_one(topic, payload, None, i % partitions)
+        producer.commit_transaction(60)
+        transactions += 1
+    wall = time.perf_counter() - t0
+    cpu = stats.cpu_s() - cpu0
+    client_cpu, client_thread = client0.elapsed()
+    if failures:
+        raise RuntimeError(f"transactional produce to {topic}: errors {failures[:3]}")
+    sample = Sample(count, count * size, wall, cpu, stats.rss_bytes(), client_cpu, client_thread)
+    sample.extra["transactions_per_s"] = transactions / wall if wall else 0.0
+    return sample
 
 
 def consume(bootstrap: str, stats: ProcStats, topic: str, *, count: int, partitions: int) -> Sample:

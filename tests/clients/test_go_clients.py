@@ -1,5 +1,5 @@
 """Go clients from the module proxy against a real brook: franz-go (idempotent producer with every codec, a
-two-member consumer group that resumes from its commits, kadm admin) and IBM Sarama at its default
+two-member consumer group that resumes from its commits, kadm admin, transactions) and IBM Sarama at its default
 config.Version and at sarama.MaxVersion (idempotent SyncProducer, consumer group, ClusterAdmin).
 
 The scenarios live in tests/clients/go (built by `make go-clients`); each run prints what the client saw.
@@ -193,3 +193,13 @@ def test_sarama_cluster_admin(go_broker, version):
     offsets = report["offsets_after_delete"]
     assert offsets["end"] > 0  # some of the 30 keyed records landed on partition 0
     assert offsets["start"] == offsets["end"] // 2
+
+
+def test_franz_go_transactions_commit_abort_and_fencing(go_broker):
+    """franz-go's transactional producer: a committed transaction is what read_committed shows, an aborted one
+    only read_uncommitted; a second producer with the same transactional id aborts the first one's open
+    transaction and fences it (its commit fails), and its own commit is visible."""
+    report = run_go_driver("brookgo", "franz-txn", go_broker.bootstrap, "fztxn")
+    assert report["committed"] == ["c0", "c1", "c2", "c3", "c4", "s0", "s1"]
+    assert report["uncommitted"] == ["c0", "c1", "c2", "c3", "c4", "a0", "a1", "a2", "zombie", "s0", "s1"]
+    assert report["zombie_error"].startswith("PRODUCER_FENCED")

@@ -19,15 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from kazoo.exceptions import NoNodeError
 
 from brook.coordinator import partition_for
 from brook.testing import BrookProcess
+from brook.testing.cluster_broker import TeeLines
 from tests.cluster.brokers import brook_on
 from tests.cluster.test_replication import state_of
-from tests.integration.helpers import wait_until
+from tests.integration.helpers import read_values, wait_until
 
 pytestmark = [pytest.mark.zookeeper, pytest.mark.slow]
 logger = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ TXN_ID = "eos-transformer"
 
 
 def _broker(zookeeper: str, data_dir: Path, node_id: int) -> BrookProcess:
-    return brook_on(
+    """Its output is kept in `<data_dir>/../broker-N.log` across restarts (the stall diagnosis needs it)."""
+    broker = brook_on(
         zookeeper,
         data_dir,
         node_id,
@@ -56,12 +58,24 @@ def _broker(zookeeper: str, data_dir: Path, node_id: int) -> BrookProcess:
             "transaction.state.log.num.partitions": str(TXN_STATE_PARTITIONS),
         },
     )
+    broker.output = TeeLines(data_dir.parent / f"broker-{node_id}.log")
+    return broker
+
+
+STUCK_S = 45  # a client call 15 s past its own 30 s timeout is stuck in the client (see Transformer)
 
 
 class Transformer(threading.Thread):
     """Reads IN (read_committed) from the group's committed offsets, writes each value to OUT in a transaction
     of up to 10 records with the input offsets; aborts and rewinds on an abortable error, starts a new
-    producer (fencing the old one) on a fatal one."""
+    producer (fencing the old one) on a fatal one.
+
+    The loop runs in a worker thread, watched as an application's supervisor would: a worker stuck in one
+    client call for STUCK_S (15 s past that call's timeout) is abandoned and a new worker takes over, fencing the
+    old producer first (InitProducerId), then rewinding to the committed offsets. librdkafka 2.16's
+    send_offsets_to_transaction() can block forever past its timeout when the broker it cached as the group
+    coordinator left the metadata (it waits for that decommissioned broker to come up: librdkafka issues #5511,
+    #5456), which is what a killed broker's expired session does, on Kafka as on brook."""
 
     def __init__(self, bootstrap: str, pause_s: float = 0.0) -> None:
         super().__init__(daemon=True)
@@ -70,15 +84,71 @@ class Transformer(threading.Thread):
         self.commits = 0
         self.aborts = 0
         self.restarts = 0
+        self.replaced = 0  # workers abandoned while stuck in a client call
+        # a test may hold the loop between transactions (held is set once it waits), and have the waiting
+        # worker's producer ask for metadata then (refresh, cleared once answered)
+        self.hold = threading.Event()
+        self.held = threading.Event()
+        self.refresh = threading.Event()
         self.done = threading.Event()
         self.failure: BaseException | None = None
-        self.errors: list[str] = []  # every client error seen, for the failure report
+        self.errors: list[str] = []  # every client error seen (with its time), for the failure report
+        self.last_commit = ""
+
+    def report(self) -> str:
+        return (
+            f"commits={self.commits} (last at {self.last_commit}) aborts={self.aborts} restarts={self.restarts}"
+            f" replaced={self.replaced} failure={self.failure!r} errors={self.errors[-20:]}"
+        )
+
+    def note(self, error: str) -> None:
+        self.errors.append(f"{time.strftime('%H:%M:%S')} {error}")
+
+    def run(self) -> None:
+        try:
+            while not self.done.is_set():
+                worker = _Worker(self)
+                worker.start()
+                while worker.is_alive() and not self.done.is_set():
+                    worker.join(0.5)
+                    call, since = worker.call
+                    if call and time.monotonic() - since > STUCK_S:
+                        self.note(f"{call} stuck for {STUCK_S} s in the client: a new worker takes over")
+                        worker.abandoned = True
+                        self.replaced += 1
+                        break
+                if worker.failure is not None:
+                    raise worker.failure
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            self.failure = exc
+
+
+class _Worker(threading.Thread):
+    def __init__(self, loop: Transformer) -> None:
+        super().__init__(daemon=True)
+        self.loop = loop
+        self.abandoned = False  # set by the supervisor: stop without doing anything more
+        self.call: tuple[str, float] = ("", 0.0)  # the client call in progress and since when (monotonic)
+        self.failure: BaseException | None = None
+
+    def _in(self, call: str) -> None:
+        self.call = (call, time.monotonic())
+
+    def _over(self) -> bool:
+        return self.loop.done.is_set() or self.abandoned
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:  # noqa: BLE001 - reported by the supervisor
+            if not self.abandoned:
+                self.failure = exc
 
     def _producer(self) -> Producer:
         while True:
             producer = Producer(
                 {
-                    "bootstrap.servers": self.bootstrap,
+                    "bootstrap.servers": self.loop.bootstrap,
                     "transactional.id": TXN_ID,
                     "transaction.timeout.ms": 30000,
                     "socket.timeout.ms": 5000,
@@ -86,11 +156,12 @@ class Transformer(threading.Thread):
                 }
             )
             try:
+                self._in("init_transactions")
                 producer.init_transactions(30)
                 return producer
             except KafkaException as exc:
-                self.errors.append(f"init: {exc}")
-                if self.done.is_set():
+                self.loop.note(f"init: {exc}")
+                if self._over():
                     raise
                 time.sleep(0.5)
 
@@ -98,23 +169,20 @@ class Transformer(threading.Thread):
         """Back to the group's committed offsets (what the aborted transaction read is read again)."""
         while True:
             try:
+                self._in("committed")
                 committed = consumer.committed([TopicPartition(IN, p) for p in range(PARTITIONS)], timeout=10)
                 for tp in committed:
                     consumer.seek(TopicPartition(IN, tp.partition, tp.offset if tp.offset >= 0 else 0))
                 return
             except KafkaException:
+                if self._over():
+                    raise
                 time.sleep(0.5)
-
-    def run(self) -> None:
-        try:
-            self._run()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            self.failure = exc
 
     def _run(self) -> None:
         consumer = Consumer(
             {
-                "bootstrap.servers": self.bootstrap,
+                "bootstrap.servers": self.loop.bootstrap,
                 "group.id": GROUP,
                 "enable.auto.commit": False,
                 "isolation.level": "read_committed",
@@ -122,11 +190,17 @@ class Transformer(threading.Thread):
                 "socket.timeout.ms": 5000,
             }
         )
-        consumer.assign([TopicPartition(IN, p, 0) for p in range(PARTITIONS)])
-        self._rewind(consumer)
-        producer = self._producer()
         try:
-            while not self.done.is_set():
+            consumer.assign([TopicPartition(IN, p, 0) for p in range(PARTITIONS)])
+            producer = (
+                self._producer()
+            )  # first: fences a stuck predecessor, so the offsets read next are final
+            self._rewind(consumer)
+            while not self._over():
+                self.call = ("", 0.0)
+                if self.loop.hold.is_set():
+                    self._wait_held(producer)
+                    continue
                 messages = [m for m in consumer.consume(10, timeout=0.5) if m.error() is None]
                 if not messages:
                     continue
@@ -135,76 +209,62 @@ class Transformer(threading.Thread):
                     for m in messages:
                         producer.produce(OUT, value=m.value(), partition=m.partition())
                     positions = consumer.position([TopicPartition(IN, p) for p in range(PARTITIONS)])
+                    self._in("send_offsets_to_transaction")
                     producer.send_offsets_to_transaction(
                         [tp for tp in positions if tp.offset >= 0], consumer.consumer_group_metadata(), 30
                     )
                     self._commit(producer)
-                    self.commits += 1
-                    self.done.wait(self.pause_s)
+                    if self.abandoned:
+                        return
+                    self.loop.commits += 1
+                    self.loop.last_commit = time.strftime("%H:%M:%S")
+                    self.loop.done.wait(self.loop.pause_s)
                 except KafkaException as exc:
+                    if self._over():
+                        return
                     error = exc.args[0]
-                    self.errors.append(f"txn: {exc}")
+                    self.loop.note(f"txn: {exc}")
                     if error.fatal():
-                        self.restarts += 1
+                        self.loop.restarts += 1
                         producer = self._producer()
                     else:
                         self._abort(producer)
-                        self.aborts += 1
+                        self.loop.aborts += 1
                     self._rewind(consumer)
         finally:
             consumer.close()
 
+    def _wait_held(self, producer: Producer) -> None:
+        self.loop.held.set()
+        if self.loop.refresh.is_set():
+            self._in("list_topics")
+            producer.list_topics(timeout=10)
+            self.loop.refresh.clear()
+        time.sleep(0.05)
+        if not self.loop.hold.is_set():
+            self.loop.held.clear()
+
     def _commit(self, producer: Producer) -> None:
         while True:
             try:
+                self._in("commit_transaction")
                 producer.commit_transaction(30)
                 return
             except KafkaException as exc:
-                if not exc.args[0].retriable():
+                if not exc.args[0].retriable() or self._over():
                     raise
-                self.errors.append(f"commit retry: {exc}")
+                self.loop.note(f"commit retry: {exc}")
 
     def _abort(self, producer: Producer) -> None:
         while True:
             try:
+                self._in("abort_transaction")
                 producer.abort_transaction(30)
                 return
             except KafkaException as exc:
-                if exc.args[0].fatal() or not exc.args[0].retriable():
+                if exc.args[0].fatal() or not exc.args[0].retriable() or self._over():
                     raise
-                self.errors.append(f"abort retry: {exc}")
-
-
-def _read_committed(bootstrap: str, topic: str, expected: int, timeout_s: float = 90) -> list[bytes]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "eos-checker",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": True,
-        }
-    )
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
-    values: list[bytes] = []
-    at_end: set[int] = set()
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                if len(values) >= expected and len(at_end) == PARTITIONS:
-                    break
-                continue
-            if msg.error() is not None:
-                if msg.error().code() == KafkaError._PARTITION_EOF:
-                    at_end.add(msg.partition())
-                continue
-            at_end.discard(msg.partition())
-            values.append(msg.value())
-    finally:
-        consumer.close()
-    return values
+                self.loop.note(f"abort retry: {exc}")
 
 
 def _progress(transformer: Transformer, commits: int) -> None:
@@ -213,8 +273,8 @@ def _progress(transformer: Transformer, commits: int) -> None:
             lambda: transformer.commits >= commits or transformer.failure, timeout_s=120, interval_s=0.2
         )
     except AssertionError as exc:
-        raise AssertionError(f"no progress: {transformer.errors[-20:]}") from exc
-    assert transformer.failure is None, (transformer.failure, transformer.errors[-20:])
+        raise AssertionError(f"no progress: {transformer.report()}") from exc
+    assert transformer.failure is None, transformer.report()
 
 
 def _leader(zk: Any, topic: str, partition: int) -> int | None:
@@ -241,6 +301,13 @@ def _start(zookeeper: str, zk: Any, tmp_path: Path, records: int) -> tuple[list[
     return brokers, bootstrap
 
 
+def _stop(brokers: list[BrookProcess]) -> None:
+    for b in brokers:
+        b.stop()
+        if isinstance(b.output, TeeLines):
+            b.output.close()
+
+
 def _finish_and_check(transformer: Transformer, bootstrap: str, records: int) -> None:
     """Wait until the loop committed the whole input, then: every input value once in the output."""
     check = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP, "isolation.level": "read_committed"})
@@ -254,22 +321,18 @@ def _finish_and_check(transformer: Transformer, bootstrap: str, records: int) ->
 
     try:
         wait_until(lambda: caught_up() or transformer.failure is not None, timeout_s=240, interval_s=1)
+    except AssertionError as exc:
+        raise AssertionError(f"the loop did not commit the whole input: {transformer.report()}") from exc
     finally:
         check.close()
-    assert transformer.failure is None, (transformer.failure, transformer.errors[-20:])
+    assert transformer.failure is None, transformer.report()
     transformer.done.set()
     transformer.join(60)
-    values = _read_committed(bootstrap, OUT, records)
+    values = read_values(bootstrap, OUT, PARTITIONS, "read_committed", records, timeout_s=90)
     duplicates = sorted({v for v in values if values.count(v) > 1})
     assert duplicates == []
     assert sorted(values) == sorted(b"r%04d" % i for i in range(records))
-    logger.info(
-        "commits=%d aborts=%d restarts=%d errors=%s",
-        transformer.commits,
-        transformer.aborts,
-        transformer.restarts,
-        transformer.errors,
-    )
+    logger.info("%s", transformer.report())
 
 
 @pytest.mark.soak  # `make soak`: it stalled once in a loaded `make test` (no progress for 120 s, no error)
@@ -321,8 +384,7 @@ def test_exactly_once_through_coordinator_and_leader_kills(zookeeper, zk, tmp_pa
     finally:
         transformer.done.set()
         transformer.join(30)
-        for b in brokers:
-            b.stop()
+        _stop(brokers)
 
 
 @pytest.mark.soak  # `make soak`: a minute of kills, 1.5-3 min in all; a loaded machine can stall it past its deadline
@@ -345,10 +407,49 @@ def test_exactly_once_while_a_random_broker_is_killed_every_10_seconds(zookeeper
             brokers[victim].start()
             wait_until(lambda: len(zk.get_children("/brokers/ids")) == 3, timeout_s=60, interval_s=0.2)
             time.sleep(7)  # the pace of the kills, not a wait for a condition
-            assert transformer.failure is None, (transformer.failure, transformer.errors[-20:])
+            assert transformer.failure is None, transformer.report()
         _finish_and_check(transformer, bootstrap, records)
     finally:
         transformer.done.set()
         transformer.join(30)
-        for b in brokers:
-            b.stop()
+        _stop(brokers)
+
+
+@pytest.mark.soak  # `make soak`: it waits out a client call stuck past its timeout (STUCK_S)
+@pytest.mark.timeout(600)
+def test_exactly_once_when_the_group_coordinator_leaves_the_metadata(zookeeper, zk, tmp_path):
+    """The stall of the tests above, on purpose: the group coordinator's broker is killed between two
+    transactions and the loop's producer sees it leave the metadata before its next send_offsets_to_transaction
+    (librdkafka then waits forever for that broker: #5511). The loop still ends with every input record once."""
+    records = 300
+    brokers, bootstrap = _start(zookeeper, zk, tmp_path, records)
+    transformer = Transformer(bootstrap)
+    try:
+        transformer.start()
+        _progress(transformer, 3)
+        offsets_partition = partition_for(GROUP, 3)  # offsets.topic.num.partitions=3
+        coordinator = _leader(zk, "__consumer_offsets", offsets_partition)
+        assert coordinator is not None
+        transformer.hold.set()
+        wait_until(transformer.held.is_set, timeout_s=60, interval_s=0.05)
+        commits = transformer.commits
+        brokers[coordinator].kill()
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        wait_until(
+            lambda: (
+                _leader(zk, "__consumer_offsets", offsets_partition) not in (None, -1, coordinator)
+                and coordinator not in admin.list_topics(timeout=10).brokers
+            ),
+            timeout_s=60,
+            interval_s=0.2,
+        )
+        transformer.refresh.set()
+        wait_until(lambda: not transformer.refresh.is_set(), timeout_s=60, interval_s=0.05)
+        transformer.hold.clear()
+        _progress(transformer, commits + 3)
+        brokers[coordinator].start()
+        _finish_and_check(transformer, bootstrap, records)
+    finally:
+        transformer.done.set()
+        transformer.join(30)
+        _stop(brokers)

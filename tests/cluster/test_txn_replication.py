@@ -4,7 +4,6 @@ and keeps an open transaction invisible."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -12,31 +11,13 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from brook.common.errors import ErrorCode
 from brook.storage.txn_index import decode_entries
-from brook.testing import BrookProcess
-from tests.cluster.brokers import brook_on as start_broker
+from tests.cluster.test_replication import brook_on, state_of
 from tests.integration.helpers import wait_until
 from tests.integration.raw_client import RawClient
 from tests.integration.test_txn_log import consume_values
 from tests.integration.txn_raw import init_producer_id, list_offset, produce_txn, write_markers
 
 pytestmark = [pytest.mark.zookeeper, pytest.mark.slow]
-
-
-def _broker(zookeeper: str, data_dir: Path, node_id: int) -> BrookProcess:
-    return start_broker(
-        zookeeper,
-        data_dir,
-        node_id,
-        **{
-            "zookeeper.session.timeout.ms": "2000",
-            "replica.lag.time.max.ms": "2000",
-            "offsets.topic.replication.factor": "1",
-        },
-    )
-
-
-def _state(zk, topic: str) -> dict:
-    return json.loads(zk.get(f"/brokers/topics/{topic}/partitions/0/state")[0])
 
 
 def _log_bytes(data_dir: Path, topic: str) -> bytes:
@@ -49,14 +30,14 @@ def _txn_index(data_dir: Path, topic: str) -> bytes:
 
 def test_new_leader_hides_aborted_records_and_keeps_the_open_transaction_open(zookeeper, zk, tmp_path):
     dirs = [tmp_path / f"b{i}" for i in range(3)]
-    brokers = [_broker(zookeeper, dirs[i], i) for i in range(3)]
+    brokers = [brook_on(zookeeper, dirs[i], i) for i in range(3)]
     for b in brokers:
         b.start()
     try:
         wait_until(lambda: len(zk.get_children("/brokers/ids")) == 3, timeout_s=30)
         admin = AdminClient({"bootstrap.servers": ",".join(b.bootstrap for b in brokers)})
         admin.create_topics([NewTopic("txn", 1, 3, config={"min.insync.replicas": "2"})])["txn"].result(10)
-        leader = wait_until(lambda: (s := _state(zk, "txn"))["leader"] >= 0 and s, timeout_s=30)["leader"]
+        leader = wait_until(lambda: (s := state_of(zk, "txn"))["leader"] >= 0 and s, timeout_s=30)["leader"]
         raw = RawClient(brokers[leader].bootstrap)
         prober, p_epoch = wait_until(lambda: _try_init(raw), timeout_s=30)
         wait_until(lambda: produce_txn(raw, "txn", 0, prober, p_epoch, 0, [b"probe"]).error_code == 0)  # 0
@@ -78,10 +59,10 @@ def test_new_leader_hides_aborted_records_and_keeps_the_open_transaction_open(zo
         # every replica indexed the abort from the marker it appended (leader or follower)
         wait_until(lambda: all(len(_txn_index(d, "txn")) == 34 for d in dirs), timeout_s=30)
 
-        old = _state(zk, "txn")
+        old = state_of(zk, "txn")
         brokers[old["leader"]].kill()
         new = wait_until(
-            lambda: (s := _state(zk, "txn"))["leader"] not in (-1, old["leader"]) and s, timeout_s=30
+            lambda: (s := state_of(zk, "txn"))["leader"] not in (-1, old["leader"]) and s, timeout_s=30
         )
         survivor = brokers[new["leader"]]
         raw = RawClient(survivor.bootstrap)
@@ -111,7 +92,7 @@ def test_new_leader_hides_aborted_records_and_keeps_the_open_transaction_open(zo
         # the old leader comes back as a follower: it catches up, indexes the abort it missed, and
         # all three replicas hold the same log and the same two aborted transactions
         brokers[old["leader"]].start()
-        wait_until(lambda: sorted(_state(zk, "txn")["isr"]) == [0, 1, 2], timeout_s=60)
+        wait_until(lambda: sorted(state_of(zk, "txn")["isr"]) == [0, 1, 2], timeout_s=60)
         wait_until(lambda: len({_log_bytes(d, "txn") for d in dirs}) == 1, timeout_s=30)
         wait_until(lambda: {len(_txn_index(d, "txn")) for d in dirs} == {68}, timeout_s=30)
         # (each replica's last_stable_offset field is its own: it counts the transactions it had not

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 
 def wait_until(predicate: Callable[[], Any], timeout_s: float = 15.0, interval_s: float = 0.05) -> Any:
@@ -58,3 +58,39 @@ def consume_assigned(
     finally:
         consumer.close()
     return messages
+
+
+def read_values(
+    bootstrap: str, topic: str, partitions: int, isolation: str, until: int, timeout_s: float = 30.0
+) -> list[bytes]:
+    """Every value of `topic` (all partitions from offset 0, `isolation` read_committed or read_uncommitted)
+    until at least `until` are read and every partition's end is reached, or `timeout_s` passes."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{time.monotonic_ns()}",
+            "enable.auto.commit": False,
+            "isolation.level": isolation,
+            "enable.partition.eof": True,
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    values: list[bytes] = []
+    at_end: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is None:
+                if len(values) >= until and len(at_end) == partitions:
+                    break
+                continue
+            if msg.error() is not None:
+                assert msg.error().code() == KafkaError._PARTITION_EOF, msg.error()
+                at_end.add(msg.partition())
+                continue
+            at_end.discard(msg.partition())
+            values.append(msg.value())
+    finally:
+        consumer.close()
+    return values

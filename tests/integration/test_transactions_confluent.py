@@ -11,7 +11,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from brook.testing import BrookProcess
-from tests.integration.helpers import wait_until
+from tests.integration.helpers import read_values, wait_until
 
 
 def _create(bootstrap: str, topic: str, partitions: int = 1) -> None:
@@ -23,42 +23,6 @@ def _producer(bootstrap: str, transactional_id: str, **extra: Any) -> Producer:
     producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": transactional_id, **extra})
     producer.init_transactions(30)
     return producer
-
-
-def _read(
-    bootstrap: str, topic: str, partitions: int, isolation: str, until: int, timeout_s: float = 30.0
-) -> list[bytes]:
-    """Every value of `topic` (all partitions from offset 0) until `until` are read or the partition ends
-    have been reached with nothing more coming for a second after the deadline."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"reader-{time.monotonic_ns()}",
-            "enable.auto.commit": False,
-            "isolation.level": isolation,
-            "enable.partition.eof": True,
-        }
-    )
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    values: list[bytes] = []
-    at_end: set[int] = set()
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is None:
-                if len(values) >= until and len(at_end) == partitions:
-                    break
-                continue
-            if msg.error() is not None:
-                assert msg.error().code() == KafkaError._PARTITION_EOF, msg.error()
-                at_end.add(msg.partition())
-                continue
-            at_end.discard(msg.partition())
-            values.append(msg.value())
-    finally:
-        consumer.close()
-    return values
 
 
 def _committed_end(bootstrap: str, topic: str, partition: int) -> int:
@@ -90,9 +54,9 @@ def test_commit_is_visible_and_abort_is_not(kafka_broker):
         producer.produce("txn-out", value=b"committed-%d" % i, partition=i % 3)
     producer.commit_transaction(30)
 
-    committed = _read(bootstrap, "txn-out", 3, "read_committed", until=40)
+    committed = read_values(bootstrap, "txn-out", 3, "read_committed", until=40)
     assert sorted(committed) == sorted(b"committed-%d" % i for i in range(40))
-    uncommitted = _read(bootstrap, "txn-out", 3, "read_uncommitted", until=70)
+    uncommitted = read_values(bootstrap, "txn-out", 3, "read_uncommitted", until=70)
     assert sorted(uncommitted) == sorted(
         [b"committed-%d" % i for i in range(40)] + [b"aborted-%d" % i for i in range(30)]
     )
@@ -106,11 +70,13 @@ def test_open_transaction_is_invisible_until_commit(kafka_broker):
     for i in range(5):
         producer.produce("txn-open", value=b"v%d" % i)
     producer.flush(30)
-    assert _read(bootstrap, "txn-open", 1, "read_uncommitted", until=5) == [b"v%d" % i for i in range(5)]
-    assert _read(bootstrap, "txn-open", 1, "read_committed", until=0, timeout_s=3) == []
+    assert read_values(bootstrap, "txn-open", 1, "read_uncommitted", until=5) == [
+        b"v%d" % i for i in range(5)
+    ]
+    assert read_values(bootstrap, "txn-open", 1, "read_committed", until=0, timeout_s=3) == []
     assert _committed_end(bootstrap, "txn-open", 0) == 0
     producer.commit_transaction(30)
-    assert _read(bootstrap, "txn-open", 1, "read_committed", until=5) == [b"v%d" % i for i in range(5)]
+    assert read_values(bootstrap, "txn-open", 1, "read_committed", until=5) == [b"v%d" % i for i in range(5)]
     assert _committed_end(bootstrap, "txn-open", 0) == 6  # five records and the commit marker
 
 
@@ -133,7 +99,7 @@ def test_new_instance_fences_the_zombie_and_aborts_its_transaction(kafka_broker)
         KafkaError.PRODUCER_FENCED,
         KafkaError.INVALID_PRODUCER_EPOCH,
     )
-    assert _read(bootstrap, "txn-zombie", 1, "read_committed", until=1) == [b"successor"]
+    assert read_values(bootstrap, "txn-zombie", 1, "read_committed", until=1) == [b"successor"]
 
 
 def test_consume_transform_produce_commits_offsets_with_the_transaction(kafka_broker):
@@ -189,7 +155,9 @@ def test_consume_transform_produce_commits_offsets_with_the_transaction(kafka_br
         time.sleep(0.2)
     assert offset == 10
     consumer.close()
-    assert _read(bootstrap, "ctp-out", 1, "read_committed", until=10) == [b"IN-%d" % i for i in range(10)]
+    assert read_values(bootstrap, "ctp-out", 1, "read_committed", until=10) == [
+        b"IN-%d" % i for i in range(10)
+    ]
 
 
 def test_coordinator_aborts_a_transaction_that_outlives_its_timeout(tmp_path):
@@ -214,7 +182,7 @@ def test_coordinator_aborts_a_transaction_that_outlives_its_timeout(tmp_path):
         wait_until(lambda: _committed_end(bootstrap, "txn-timeout", 0) == 2, timeout_s=30, interval_s=0.2)
         with pytest.raises(KafkaException):
             slow.commit_transaction(30)
-        assert _read(bootstrap, "txn-timeout", 1, "read_committed", until=0, timeout_s=3) == []
+        assert read_values(bootstrap, "txn-timeout", 1, "read_committed", until=0, timeout_s=3) == []
     finally:
         broker.stop()
 
@@ -232,13 +200,13 @@ def test_open_transaction_survives_a_broker_restart_and_commits(tmp_path):
         broker.stop()
         broker.start()  # same port: the producer reconnects; the coordinator reloads Ongoing from its log
         producer.commit_transaction(60)
-        assert _read(bootstrap, "txn-restart", 1, "read_committed", until=10) == [
+        assert read_values(bootstrap, "txn-restart", 1, "read_committed", until=10) == [
             b"r%d" % i for i in range(10)
         ]
         again = _producer(bootstrap, "txn-restart-id")  # epoch bumped from the reloaded state
         again.begin_transaction()
         again.produce("txn-restart", value=b"after")
         again.commit_transaction(30)
-        assert _read(bootstrap, "txn-restart", 1, "read_committed", until=11)[-1] == b"after"
+        assert read_values(bootstrap, "txn-restart", 1, "read_committed", until=11)[-1] == b"after"
     finally:
         broker.stop()

@@ -10,7 +10,7 @@ from tests.integration.raw_client import RawClient
 
 NONE, UNKNOWN_TOPIC, INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE = 0, 3, 47, 48
 INVALID_PRODUCER_ID_MAPPING, CONCURRENT_TRANSACTIONS, OPERATION_NOT_ATTEMPTED = 49, 51, 55
-UNSTABLE_OFFSET_COMMIT, PRODUCER_FENCED = 88, 90
+UNSTABLE_OFFSET_COMMIT, PRODUCER_FENCED, TRANSACTION_ABORTABLE = 88, 90, 120
 
 
 def _coordinator_ready(raw: RawClient, transactional_id: str) -> bool:
@@ -46,6 +46,36 @@ def _add(raw: RawClient, version: int, txn: str, pid: int, epoch: int, topic: st
     ]
 
 
+def _verify(raw: RawClient, version: int, txn: str, pid: int, epoch: int) -> list[int]:
+    """AddPartitionsToTxn v4+ (the brokers' form) with verify_only, in a batch beside a transaction that adds
+    nothing (an unknown id: INVALID_PRODUCER_ID_MAPPING); raw-txn-topic's partition 0 for `txn`."""
+    body = {
+        "transactions": [
+            {
+                "transactional_id": txn,
+                "producer_id": pid,
+                "producer_epoch": epoch,
+                "verify_only": True,
+                "topics": [{"name": "raw-txn-topic", "partitions": [0]}],
+            },
+            {
+                "transactional_id": "raw-unknown",
+                "producer_id": 1,
+                "producer_epoch": 0,
+                "verify_only": True,
+                "topics": [{"name": "raw-txn-topic", "partitions": [0]}],
+            },
+        ]
+    }
+    response = raw.request(24, version, body)
+    assert response.error_code == NONE
+    by_id = {r.transactional_id: r for r in response.results_by_transaction}
+    assert [
+        p.partition_error_code for t in by_id["raw-unknown"].topic_results for p in t.results_by_partition
+    ] == [INVALID_PRODUCER_ID_MAPPING]
+    return [p.partition_error_code for t in by_id[txn].topic_results for p in t.results_by_partition]
+
+
 def _end(raw: RawClient, txn: str, pid: int, epoch: int, commit: bool) -> int:
     body = {"transactional_id": txn, "producer_id": pid, "producer_epoch": epoch, "committed": commit}
     return raw.request(26, 3, body).error_code
@@ -69,13 +99,19 @@ def test_transaction_apis_answer_kafkas_codes(kafka_broker):
         pid, epoch = _init(raw, "raw-txn")
         assert epoch == 0
         assert _init(raw, "raw-txn") == (pid, 1)
+        # no transaction started yet: Kafka's -1 start time on the wire (it used to crash the encoder)
+        assert _described_start(raw, "raw-txn") == ("Empty", -1)
         # the old epoch is fenced: PRODUCER_FENCED from v2, INVALID_PRODUCER_EPOCH before
         assert _add(raw, 3, "raw-txn", pid, 0, "raw-txn-topic") == [PRODUCER_FENCED]
         assert _add(raw, 1, "raw-txn", pid, 0, "raw-txn-topic") == [INVALID_PRODUCER_EPOCH]
         assert _add(raw, 3, "raw-txn", pid + 1, 1, "raw-txn-topic") == [INVALID_PRODUCER_ID_MAPPING]
         assert _add(raw, 3, "raw-txn", pid, 1, "no-such-topic") == [UNKNOWN_TOPIC]
         assert _end(raw, "raw-txn", pid, 1, commit=True) == INVALID_TXN_STATE  # nothing to end
+        assert _verify(raw, 5, "raw-txn", pid, 1) == [TRANSACTION_ABORTABLE]  # not in the transaction yet
+        assert _verify(raw, 4, "raw-txn", pid, 1) == [INVALID_TXN_STATE]
         assert _add(raw, 3, "raw-txn", pid, 1, "raw-txn-topic") == [NONE]
+        assert _verify(raw, 5, "raw-txn", pid, 1) == [NONE]
+        assert _verify(raw, 5, "raw-txn", pid, 0) == [PRODUCER_FENCED]
 
         described = raw.request(65, 0, {"transactional_ids": ["raw-txn"]}).transaction_states
         assert (described[0].error_code, described[0].transaction_state, described[0].producer_id) == (
@@ -150,3 +186,19 @@ def _describe_error(raw: RawClient, transactional_id: str) -> int:
     # header: correlation id, no tags; body: throttle_time int32, compact array length (1 entry: 2)
     assert response[9] == 2
     return struct.unpack_from(">h", response, 10)[0]
+
+
+def _described_start(raw: RawClient, transactional_id: str) -> tuple[str, int]:
+    """DescribeTransactions v0 read from the frame (kio cannot read a -1 start time): (state, start time)."""
+    correlation_id, data = raw.frame(65, 0, {"transactional_ids": [transactional_id]})
+    raw.send_raw(data)
+    response = raw.read_frame()
+    assert struct.unpack_from(">i", response)[0] == correlation_id
+    # header: correlation id, no tags; throttle_time, one entry (compact length 2), error_code
+    assert response[9] == 2
+    assert struct.unpack_from(">h", response, 10)[0] == NONE
+    pos = 12 + response[12]  # compact string: length + 1, then the transactional id
+    state_length = response[pos] - 1
+    state = response[pos + 1 : pos + 1 + state_length].decode()
+    pos += 1 + state_length + 4  # the state, then transaction_timeout
+    return state, struct.unpack_from(">q", response, pos)[0]

@@ -1,8 +1,8 @@
-"""Requests from this broker to another (or to itself) over Kafka's wire protocol: one connection per broker,
-one request in flight on it at a time, reconnecting on the next request after a failure.
+"""Requests from this broker to another over Kafka's wire protocol: one connection per broker, one request in
+flight on it at a time, reconnecting on the next request after a failure.
 
-Used by the transaction coordinator for WriteTxnMarkers (a leader may be this broker: the request then goes
-through our own listener like any other, so the marker takes the same path whoever leads the partition).
+Used by the transaction coordinator for WriteTxnMarkers to the other leaders (its own partitions' markers are
+written directly, txn_marker_writer.py).
 It connects with plain TCP to the broker's registered (inter-broker listener) address, so with an authorizer the
 inter-broker listener must be PLAINTEXT and its principal (User:ANONYMOUS) a super user or allowed CLUSTER_ACTION.
 """

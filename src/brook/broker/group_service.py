@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
+from brook.broker.replication_waits import ReplicationWaits
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
 from brook.coordinator import (
@@ -73,7 +74,7 @@ class GroupService:
         self._fence = PauseFence(broker.config.int("zookeeper.session.timeout.ms"))
         self._resumed_at_ms: int | None = None  # wall clock at the end of the last pause
         self._confirmed: set[int] = set()  # partitions whose followers fetched from us since then
-        self._replication_waits: set[asyncio.Task[None]] = set()
+        self._replication_waits = ReplicationWaits(broker.replicas)
         self._topic_ids: dict[str, uuid.UUID] | None = None  # the topics seen at the last check
         self._deleted_seen: dict[str, None] = {}  # topics seen deleted (oldest first, at most _DELETED_KEPT)
 
@@ -115,31 +116,9 @@ class GroupService:
         info = replicas.append_records(tp, batch, required_acks=-1 if on_replicated else 1)
         if on_replicated is None:
             return
-        epoch = replicas.partitions[tp].leader_epoch  # the epoch the records were appended in
-        task = asyncio.get_running_loop().create_task(
-            self._await_replication(tp, epoch, info.last_offset + 1, on_replicated)
+        self._replication_waits.after_append(
+            tp, info.last_offset + 1, self._broker.config.int("offsets.commit.timeout.ms"), on_replicated
         )
-        self._replication_waits.add(task)
-        task.add_done_callback(self._replication_waits.discard)
-
-    async def _await_replication(
-        self, tp: TopicPartition, epoch: int, end: int, on_replicated: ReplicatedCallback
-    ) -> None:
-        code = ErrorCode.unknown_server_error
-        try:
-            timeout_ms = self._broker.config.int("offsets.commit.timeout.ms")
-            failed = await self._broker.replicas.wait_for_replication([(tp, end)], timeout_ms)
-            code = failed.get(tp, ErrorCode.none)
-            partition = self._broker.replicas.partitions.get(tp)
-            if code == ErrorCode.none and (partition is None or partition.leader_epoch != epoch):
-                code = ErrorCode.not_leader_or_follower  # leadership moved between append and wait
-        except asyncio.CancelledError:
-            code = ErrorCode.not_leader_or_follower  # shutting down: the client retries elsewhere
-            raise
-        except Exception:
-            logger.exception("waiting for __consumer_offsets replication failed tp=%s", tp)
-        finally:
-            on_replicated(code)
 
     # --- the offsets topic and its partitions ---------------------------------------------------
 
@@ -321,12 +300,9 @@ class GroupService:
             base_sequence=sequence % (1 << 31),
         )
         info = replicas.append_records(tp, batch, required_acks=-1)
-        epoch = replicas.partitions[tp].leader_epoch
-        task = asyncio.get_running_loop().create_task(
-            self._await_replication(tp, epoch, info.last_offset + 1, on_replicated)
+        self._replication_waits.after_append(
+            tp, info.last_offset + 1, self._broker.config.int("offsets.commit.timeout.ms"), on_replicated
         )
-        self._replication_waits.add(task)
-        task.add_done_callback(self._replication_waits.discard)
 
     def _on_txn_marker(
         self, tp: TopicPartition, producer_id: int, producer_epoch: int, committed: bool

@@ -1,6 +1,7 @@
 """Sends the transaction coordinator's commit/abort markers: WriteTxnMarkers (key 27) to the leader of every
-partition of a transaction, this broker included (through its own listener), retrying until each partition
-has its marker, its topic is gone, or this broker no longer coordinates the transaction.
+partition of a transaction (the partitions this broker leads get theirs written here directly, as the request
+would: txn_marker_writer.py), retrying until each partition has its marker, its topic is gone, or this broker
+no longer coordinates the transaction.
 
 Kafka's TransactionMarkerChannelManager rules for a partition's answer: NONE is done; a leader move, a full
 ISR wait or a timeout is retried (with the leader looked up again); INVALID_PRODUCER_EPOCH or
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from brook.broker.broker_client import BrokerClient
+from brook.broker.txn_marker_writer import MarkerWrite, write_markers
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 from brook.coordinator import OFFSETS_TOPIC
@@ -189,7 +191,10 @@ class TxnMarkerSender:
     async def _request(
         self, leader: int, markers: list[dict[str, Any]]
     ) -> dict[int, dict[TopicPartition, ErrorCode]]:
-        """{producer_id: {tp: error}} from one WriteTxnMarkers; {} when the broker cannot be reached."""
+        """{producer_id: {tp: error}} from one WriteTxnMarkers; {} when the broker cannot be reached. Markers
+        for the partitions this broker leads are written here directly (txn_marker_writer.py)."""
+        if leader == self._broker.node_id:
+            return await self._write_here(markers)
         broker = next((b for b in self._broker.metadata.live_brokers() if b.node_id == leader), None)
         if broker is None:
             return {}
@@ -210,6 +215,24 @@ class TxnMarkerSender:
             for topic in marker.topics:
                 for p in topic.partitions:
                     found[TopicPartition(topic.name, p.partition_index)] = ErrorCode(p.error_code)
+        return codes
+
+    async def _write_here(self, markers: list[dict[str, Any]]) -> dict[int, dict[TopicPartition, ErrorCode]]:
+        wanted = [
+            MarkerWrite(
+                int(m["producer_id"]),
+                int(m["producer_epoch"]),
+                bool(m["transaction_result"]),
+                int(m["coordinator_epoch"]),
+                TopicPartition(topic["name"], index),
+            )
+            for m in markers
+            for topic in m["topics"]
+            for index in topic["partition_indexes"]
+        ]
+        codes: dict[int, dict[TopicPartition, ErrorCode]] = {}
+        for (producer_id, tp), code in (await write_markers(self._broker, wanted)).items():
+            codes.setdefault(producer_id, {})[tp] = code
         return codes
 
     def close(self) -> None:

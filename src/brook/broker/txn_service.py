@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
+from brook.broker.replication_waits import ReplicationWaits
 from brook.broker.txn_markers import TxnMarkerSender
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
@@ -39,7 +40,6 @@ __all__ = ["TransactionService"]
 _TICK_S = 0.1
 _LOAD_CHUNK_BYTES = 1024 * 1024
 _COMPLETION_WAIT_S = 0.05  # how long AddPartitions waits for the previous transaction's markers
-_COMPLETION_POLL_S = 0.001
 _WRITE_TIMEOUT_MS = 30_000  # Kafka's request.timeout.ms, which bounds its transaction log appends
 T = TypeVar("T")
 
@@ -65,9 +65,11 @@ class TransactionService:
         self.coordinator = TransactionCoordinator(
             transaction_config(broker), self, self.markers, self._leader_epoch, broker.clock
         )
+        self.coordinator.on_transition = self._wake
+        self._transition_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._to_load: list[int] = []
         self._stopped = False
-        self._replication_waits: set[asyncio.Task[None]] = set()
+        self._replication_waits = ReplicationWaits(broker.replicas)
         # after the process was frozen (SIGSTOP), serve nothing for a session timeout (coordinator/fence.py)
         self._fence = PauseFence(broker.config.int("zookeeper.session.timeout.ms"))
 
@@ -99,30 +101,7 @@ class TransactionService:
         tp = TopicPartition(TRANSACTION_STATE_TOPIC, partition)
         replicas = self._broker.replicas
         info = replicas.append_records(tp, batch, required_acks=-1)
-        epoch = replicas.partitions[tp].leader_epoch
-        task = asyncio.get_running_loop().create_task(
-            self._await_replication(tp, epoch, info.last_offset + 1, on_replicated)
-        )
-        self._replication_waits.add(task)
-        task.add_done_callback(self._replication_waits.discard)
-
-    async def _await_replication(
-        self, tp: TopicPartition, epoch: int, end: int, on_replicated: Callable[[ErrorCode], None]
-    ) -> None:
-        code = ErrorCode.unknown_server_error
-        try:
-            failed = await self._broker.replicas.wait_for_replication([(tp, end)], _WRITE_TIMEOUT_MS)
-            code = failed.get(tp, ErrorCode.none)
-            partition = self._broker.replicas.partitions.get(tp)
-            if code == ErrorCode.none and (partition is None or partition.leader_epoch != epoch):
-                code = ErrorCode.not_leader_or_follower
-        except asyncio.CancelledError:
-            code = ErrorCode.not_leader_or_follower
-            raise
-        except Exception:
-            logger.exception("waiting for __transaction_state replication failed tp=%s", tp)
-        finally:
-            on_replicated(code)
+        self._replication_waits.after_append(tp, info.last_offset + 1, _WRITE_TIMEOUT_MS, on_replicated)
 
     # --- the topic -------------------------------------------------------------------------------
 
@@ -290,9 +269,10 @@ class TransactionService:
         """AddPartitionsToTxn / AddOffsetsToTxn. A producer starts its next transaction as soon as EndTxn is
         answered, usually while the previous one's markers are still being written: rather than answer
         CONCURRENT_TRANSACTIONS at once (clients back off ~20 ms), wait a little for that completion."""
-        deadline = asyncio.get_running_loop().time() + _COMPLETION_WAIT_S
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _COMPLETION_WAIT_S
         while True:
-            future: asyncio.Future[ErrorCode] = asyncio.get_running_loop().create_future()
+            future: asyncio.Future[ErrorCode] = loop.create_future()
             self.coordinator.add_partitions(
                 transactional_id,
                 producer_id,
@@ -304,9 +284,29 @@ class TransactionService:
             error = await future
             if error != ErrorCode.concurrent_transactions or not self._completing(transactional_id):
                 return error
-            if asyncio.get_running_loop().time() >= deadline:
+            if not await self._next_transition(transactional_id, deadline - loop.time()):
                 return error
-            await asyncio.sleep(_COMPLETION_POLL_S)
+
+    async def _next_transition(self, transactional_id: str, timeout_s: float) -> bool:
+        """Wait until a transition of `transactional_id` is written (False: `timeout_s` passed first)."""
+        if timeout_s <= 0:
+            return False
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiters = self._transition_waiters.setdefault(transactional_id, [])
+        waiters.append(waiter)
+        try:
+            done, _ = await asyncio.wait({waiter}, timeout=timeout_s)
+            return bool(done)
+        finally:
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters and self._transition_waiters.get(transactional_id) is waiters:
+                del self._transition_waiters[transactional_id]
+
+    def _wake(self, transactional_id: str) -> None:
+        for waiter in self._transition_waiters.pop(transactional_id, []):
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _completing(self, transactional_id: str) -> bool:
         meta = self.coordinator.metadata(transactional_id)

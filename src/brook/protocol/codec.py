@@ -257,7 +257,7 @@ _ZERO_BY_TYPE: Mapping[str, Any] = {
     "records": None,
     "timedelta_i32": datetime.timedelta(0),
     "timedelta_i64": datetime.timedelta(0),
-    "datetime_i64": None,
+    "datetime_i64": _EPOCH,  # a non-nullable timestamp left out is 0 (None cannot be encoded)
 }
 
 
@@ -269,7 +269,9 @@ def _convert(kafka_type: str, value: Any) -> Any:
     if kafka_type in ("timedelta_i32", "timedelta_i64") and not isinstance(value, datetime.timedelta):
         return datetime.timedelta(milliseconds=int(value))
     if kafka_type == "datetime_i64" and not isinstance(value, datetime.datetime):
-        return None if int(value) < 0 else _EPOCH + datetime.timedelta(milliseconds=int(value))
+        # -1 (Kafka's "no timestamp") stays -1 on the wire: the datetime 1 ms before the epoch, which kio
+        # writes as -1 in a nullable field and a non-nullable one alike (None would crash the latter)
+        return _EPOCH + datetime.timedelta(milliseconds=int(value))
     if kafka_type == "uuid" and not isinstance(value, uuid.UUID):
         return uuid.UUID(bytes=value) if isinstance(value, bytes) else uuid.UUID(str(value))
     return value

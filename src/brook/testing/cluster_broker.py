@@ -14,7 +14,7 @@ from pathlib import Path
 
 from brook.testing.broker_process import BrookProcess
 
-__all__ = ["PORT_TAKEN", "BrokerExit", "ClusterBroker", "endpoint_of", "free_port"]
+__all__ = ["PORT_TAKEN", "BrokerExit", "ClusterBroker", "TeeLines", "endpoint_of", "free_port"]
 
 _READY = " ready on "  # `brook serve`'s line once it serves clients
 PORT_TAKEN = "the address is already in use"
@@ -50,7 +50,7 @@ def free_port(rng: random.Random | None = None) -> int:
     raise RuntimeError("no free loopback port outside the ephemeral range")
 
 
-class _TeeLines(deque[str]):
+class TeeLines(deque[str]):
     """The last lines of a broker's output in memory, and every line in a file (restarts append)."""
 
     def __init__(self, path: Path, maxlen: int = 2000) -> None:
@@ -89,7 +89,7 @@ class ClusterBroker(BrookProcess):
         )
         self.node_id = node_id
         self.proxy_port = proxy_port
-        self.output = _TeeLines(data_dir.parent / f"broker-{node_id}.log")
+        self.output = TeeLines(data_dir.parent / f"broker-{node_id}.log")
 
     @property
     def bootstrap(self) -> str:
@@ -114,14 +114,14 @@ class ClusterBroker(BrookProcess):
 
     @property
     def log_path(self) -> Path:
-        assert isinstance(self.output, _TeeLines)
+        assert isinstance(self.output, TeeLines)
         return self.output.path
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def close_log(self) -> None:
-        assert isinstance(self.output, _TeeLines)
+        assert isinstance(self.output, TeeLines)
         self.output.close()
 
 

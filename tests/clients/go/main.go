@@ -44,6 +44,7 @@ func main() {
 		"franz-group":    franzGroup,
 		"franz-admin":    franzAdmin,
 		"franz-secure":   franzSecure,
+		"franz-txn":      franzTransactions,
 		"sarama-produce": saramaProduce,
 		"sarama-group":   saramaGroup,
 		"sarama-admin":   saramaAdmin,

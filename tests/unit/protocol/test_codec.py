@@ -115,3 +115,37 @@ def test_bad_frames_raise_remote_protocol_error(frame: bytes) -> None:
     conn.receive_data(frame)
     with pytest.raises(RemoteProtocolError):
         conn.next_request()
+
+
+def test_a_minus_one_timestamp_is_written_as_minus_one_in_nullable_and_non_nullable_fields() -> None:
+    """Kafka's "no timestamp" (-1): DescribeTransactions' start time cannot be null, Produce's log append time
+    can; both must carry -1 on the wire (a None in the non-nullable one crashed the encoder)."""
+    described = codec.response_class(65, 0)
+    for start_ms in (-1, 0, 1_700_000_000_123):
+        body = codec.build(
+            described,
+            {
+                "transaction_states": [
+                    {
+                        "error_code": 0,
+                        "transactional_id": "t",
+                        "transaction_state": "Empty",
+                        "transaction_timeout": 60000,
+                        "transaction_start_time": start_ms,
+                        "producer_id": 7,
+                        "producer_epoch": 0,
+                    }
+                ]
+            },
+        )
+        encoded = codec.encode_body(body)
+        # throttle_time, array length, error_code, "t", "Empty", timeout: then the start time
+        start = 4 + 1 + 2 + 2 + 6 + 4
+        assert struct.unpack_from(">q", encoded, start)[0] == start_ms
+        assert struct.unpack_from(">q", encoded, start + 8)[0] == 7  # the producer id follows
+    produced = codec.response_class(0, 9)
+    partition = {"index": 0, "error_code": 0, "base_offset": 5, "log_append_time": -1}
+    body = codec.build(produced, {"responses": [{"name": "t", "partition_responses": [partition]}]})
+    encoded = codec.encode_body(body)
+    head = 1 + 2 + 1 + 4 + 2 + 8  # responses, "t", partitions, index, error_code, base_offset
+    assert struct.unpack_from(">q", encoded, head)[0] == -1

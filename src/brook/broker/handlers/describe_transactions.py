@@ -1,7 +1,6 @@
 """DescribeTransactions (key 65, KIP-664): a transactional id's state on its coordinator. Needs DESCRIBE on
 each transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED for that id), as Kafka."""
 
-import datetime
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
@@ -23,7 +22,7 @@ async def describe_transactions(ctx: RequestContext, req: Any) -> Any:
             "transactional_id": transactional_id,
             "transaction_state": "",
             "transaction_timeout": 0,
-            "transaction_start_time": _timestamp(-1),
+            "transaction_start_time": -1,  # no transaction started
             "producer_id": -1,
             "producer_epoch": -1,
             "topics": [],
@@ -35,16 +34,10 @@ async def describe_transactions(ctx: RequestContext, req: Any) -> Any:
             entry.update(
                 transaction_state=found.state,
                 transaction_timeout=found.timeout_ms,
-                transaction_start_time=_timestamp(found.start_ms),
+                transaction_start_time=found.start_ms,
                 producer_id=found.producer_id,
                 producer_epoch=found.producer_epoch,
                 topics=[{"topic": t, "partitions": ps} for t, ps in topics.items()],
             )
         states.append(entry)
     return await ctx.respond_async(throttle_time=0, transaction_states=states)
-
-
-def _timestamp(ms: int) -> datetime.datetime:
-    """A timestamp field as kio takes it; -1 (no transaction started) as the datetime 1 ms before the epoch,
-    which kio writes as -1 (the codec's plain-int path would make it null, which this field cannot be)."""
-    return datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(milliseconds=ms)

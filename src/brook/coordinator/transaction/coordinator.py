@@ -124,6 +124,9 @@ class TransactionCoordinator:
         self._incomplete: set[tuple[int, str]] = set()  # markers written, Complete* write still due
         self._next_abort_check_ms = 0
         self._next_expire_check_ms = 0
+        # called with a transactional id once one of its transitions is written (or failed): a request that
+        # met CONCURRENT_TRANSACTIONS may try again (TransactionService wakes AddPartitions waiting on it)
+        self.on_transition: Callable[[str], None] = lambda _transactional_id: None
 
     # --- ownership -------------------------------------------------------------------------------
 
@@ -225,6 +228,7 @@ class TransactionCoordinator:
                     code.name,
                 )
             done(_client_error(code))
+            self.on_transition(meta.transactional_id)
 
         try:
             self._writer.append_txn(partition, encode_key(meta.transactional_id), value, on_replicated)
@@ -318,21 +322,29 @@ class TransactionCoordinator:
         now_ms: int,
         callback: Callback,
     ) -> None:
+        decided = self._decide(
+            transactional_id,
+            lambda meta: d.decide_add_partitions(meta, producer_id, producer_epoch, partitions, now_ms),
+            callback,
+        )
+        if decided is not None:
+            self._write(*decided, callback)
+
+    def verify_partitions(
+        self, transactional_id: str, producer_id: int, producer_epoch: int, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, ErrorCode]:
+        """AddPartitionsToTxn v4+ verify_only: whether each partition is in the open transaction (no write)."""
         if not transactional_id:
-            callback(ErrorCode.invalid_request)
-            return
-        partition = self.partition_for(transactional_id)
-        error = self._owner_error(partition)
-        if error is not None:
-            callback(error)
-            return
-        meta = self.metadata(transactional_id)
-        decision = d.decide_add_partitions(meta, producer_id, producer_epoch, partitions, now_ms)
-        if isinstance(decision, ErrorCode):
-            callback(decision)
-            return
-        assert meta is not None
-        self._write(partition, meta, decision, callback)
+            return dict.fromkeys(partitions, ErrorCode.invalid_request)
+        error = self._owner_error(self.partition_for(transactional_id))
+        if error is None:
+            decided = d.decide_verify(
+                self.metadata(transactional_id), producer_id, producer_epoch, partitions
+            )
+            if not isinstance(decided, ErrorCode):
+                return decided
+            error = decided
+        return dict.fromkeys(partitions, error)
 
     # --- EndTxn ----------------------------------------------------------------------------------
 
@@ -345,21 +357,34 @@ class TransactionCoordinator:
         now_ms: int,
         callback: Callback,
     ) -> None:
+        decided = self._decide(
+            transactional_id,
+            lambda meta: d.decide_end(meta, producer_id, producer_epoch, commit, now_ms),
+            callback,
+        )
+        if decided is not None:
+            self._prepare_end(*decided, callback)
+
+    def _decide(
+        self, transactional_id: str, decide: Callable[[TxnMetadata | None], d.Decision], callback: Callback
+    ) -> tuple[int, TxnMetadata, TxnTransit] | None:
+        """A client request's checks (id given, partition owned and loaded) and `decide`'s transition to write;
+        None when `callback` already got the answer (an error, or NONE when nothing needs writing)."""
         if not transactional_id:
             callback(ErrorCode.invalid_request)
-            return
+            return None
         partition = self.partition_for(transactional_id)
         error = self._owner_error(partition)
         if error is not None:
             callback(error)
-            return
+            return None
         meta = self.metadata(transactional_id)
-        decision = d.decide_end(meta, producer_id, producer_epoch, commit, now_ms)
+        decision = decide(meta)
         if isinstance(decision, ErrorCode):
             callback(decision)
-            return
+            return None
         assert meta is not None
-        self._prepare_end(partition, meta, decision, callback)
+        return partition, meta, decision
 
     def _prepare_end(
         self, partition: int, meta: TxnMetadata, transit: TxnTransit, callback: Callback

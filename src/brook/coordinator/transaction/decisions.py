@@ -35,6 +35,7 @@ __all__ = [
     "decide_end",
     "decide_expire",
     "decide_fence_abort",
+    "decide_verify",
     "decide_init",
     "is_expired",
     "is_timed_out",
@@ -174,6 +175,23 @@ def decide_add_partitions(
         start_ms=start_ms,
         last_update_ms=now_ms,
     )
+
+
+def decide_verify(
+    meta: TxnMetadata | None, producer_id: int, producer_epoch: int, partitions: Iterable[TopicPartition]
+) -> ErrorCode | dict[TopicPartition, ErrorCode]:
+    """AddPartitionsToTxn v4+ with verify_only (a partition leader asking before it takes a transactional batch,
+    KIP-890): one error for all, or per partition NONE if it is in the transaction, else TRANSACTION_ABORTABLE.
+    A write in flight is not checked (as Kafka: the append is validated again)."""
+    error = _check_producer(meta, producer_id, producer_epoch)
+    if error is not None:
+        return error
+    assert meta is not None
+    if meta.state in _COMPLETING:
+        return ErrorCode.concurrent_transactions
+    return {
+        tp: ErrorCode.none if tp in meta.partitions else ErrorCode.transaction_abortable for tp in partitions
+    }
 
 
 def decide_end(

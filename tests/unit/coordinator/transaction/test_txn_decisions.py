@@ -143,3 +143,21 @@ def test_timeouts_and_expiry() -> None:
     assert d.is_expired(idle, 100, 100)
     assert not d.is_expired(_meta(TxnState.ONGOING, last_update_ms=0), 10**9, 100)
     assert d.decide_expire(idle, 5).state == TxnState.DEAD
+
+
+def test_verify_answers_per_partition_whether_it_is_in_the_open_transaction() -> None:
+    other = TopicPartition("t", 1)
+    meta = _meta(TxnState.ONGOING, partitions=frozenset({TP}))
+    assert d.decide_verify(meta, 100, 3, [TP, other]) == {
+        TP: ErrorCode.none,
+        other: ErrorCode.transaction_abortable,
+    }
+    assert d.decide_verify(meta, 100, 2, [TP]) == ErrorCode.producer_fenced
+    assert d.decide_verify(meta, 101, 3, [TP]) == ErrorCode.invalid_producer_id_mapping
+    assert d.decide_verify(None, 100, 3, [TP]) == ErrorCode.invalid_producer_id_mapping
+    completing = _meta(TxnState.PREPARE_COMMIT, partitions=frozenset({TP}))
+    assert d.decide_verify(completing, 100, 3, [TP]) == ErrorCode.concurrent_transactions
+    # nothing open (Empty / Complete*): no partition is in a transaction
+    assert d.decide_verify(_meta(TxnState.COMPLETE_COMMIT), 100, 3, [TP]) == {
+        TP: ErrorCode.transaction_abortable
+    }
