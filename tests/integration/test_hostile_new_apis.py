@@ -717,7 +717,7 @@ def test_a_null_mechanism_in_sasl_handshake_closes_the_connection(broker) -> Non
     expect_close(broker, data, "serialized as null", listener=SASL)
 
 
-@pytest.mark.parametrize(("api_key", "version"), [(22, 99), (24, 4), (26, 9), (36, 3), (65, 1), (61, 1)])
+@pytest.mark.parametrize(("api_key", "version"), [(22, 99), (24, 6), (26, 9), (36, 3), (65, 1), (61, 1)])
 def test_unsupported_versions_close_the_connection(broker, api_key, version) -> None:
     data = frame(api_key, version, b"\x00" * 16, flexible=False)
     expect_close(broker, data, f"api_key {api_key} version {version} is not supported")
