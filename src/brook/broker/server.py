@@ -267,11 +267,11 @@ class _Connection(asyncio.BufferedProtocol):
         self.ip = ""
         self.last_active_s = 0.0
         self.writer: asyncio.Task[None] | None = None
-        # (request, its handler task, for a Fetch: resolved once its response is handed to the socket)
+        # (request, its handler task, for a Fetch: its turn, resolved when the writer reaches it, i.e. once
+        # every earlier response on this connection has been handed to the socket)
         self._pending: asyncio.Queue[
             tuple[Request, asyncio.Task[Any], asyncio.Future[None] | None] | None
         ] = asyncio.Queue()
-        self._last_fetch_written: asyncio.Future[None] | None = None
         self._queued = 0  # requests read but not yet answered on this connection
         self._paused = False
         self._reading_done = False
@@ -385,10 +385,9 @@ class _Connection(asyncio.BufferedProtocol):
             request.received_ns = time.monotonic_ns()
             loop = asyncio.get_running_loop()
             if request.api_key == _FETCH_KEY:
-                previous, written = self._last_fetch_written, loop.create_future()
-                self._last_fetch_written = written
-                task = loop.create_task(self._fetch_in_turn(request, previous))
-                self._pending.put_nowait((request, task, written))
+                turn = loop.create_future()
+                task = loop.create_task(self._fetch_in_turn(request, turn))
+                self._pending.put_nowait((request, task, turn))
             else:
                 task = loop.create_task(self.server.dispatch(request, self.peer, self))
                 self._pending.put_nowait((request, task, None))
@@ -414,13 +413,13 @@ class _Connection(asyncio.BufferedProtocol):
         """Answer what was read, then close (a failed authentication)."""
         self.stop_reading()
 
-    async def _fetch_in_turn(self, request: Request, previous: asyncio.Future[None] | None) -> Any:
-        """One Fetch at a time per connection, each once the last one's response left for a socket the
-        client is reading: a client that pipelines big fetches and never reads holds at most one
-        response in memory, not one per queued request. Clients send one Fetch per broker anyway."""
+    async def _fetch_in_turn(self, request: Request, turn: asyncio.Future[None]) -> Any:
+        """A Fetch starts reading once every response before it on this connection went to a socket the
+        client is reading (the writer resolves `turn` when it reaches this request: no polling): a client
+        that pipelines big fetches and never reads holds at most one response in memory, not one per
+        queued request. Clients send one Fetch per broker anyway."""
         self.server.release_slot()  # waiting here is not waiting in the request queue
-        if previous is not None:
-            await previous
+        await turn
         await self._can_write.wait()
         return await self.server.dispatch(request, self.peer, self, slot_released=True)
 
@@ -460,7 +459,8 @@ class _Connection(asyncio.BufferedProtocol):
         failed = False
         try:
             while (item := await self._pending.get()) is not None:
-                request, task, written = item
+                request, task, turn = item
+                _resolve(turn)  # every earlier response is written: a Fetch may start reading
                 try:
                     body = await task
                 except Exception:
@@ -470,7 +470,6 @@ class _Connection(asyncio.BufferedProtocol):
                     )
                     failed = True
                     transport.close()
-                    _resolve(written)
                     continue
                 finally:
                     reserved = request.reserved
@@ -484,7 +483,6 @@ class _Connection(asyncio.BufferedProtocol):
                 if body is None or failed or self._lost:
                     if body is None:  # acks=0 produce: no response
                         self.server.request_metrics.record(request, dequeued_ns, dequeued_ns)
-                    _resolve(written)
                     continue  # (or the connection is closing)
                 chunks = self.conn.send_response(request, body)
                 if self._tls:  # one TLS write, not one (and a record) per chunk
@@ -492,12 +490,13 @@ class _Connection(asyncio.BufferedProtocol):
                 else:
                     transport.writelines(chunks)
                 self.server.request_metrics.record(request, dequeued_ns, time.monotonic_ns())
-                _resolve(written)
                 self.last_active_s = asyncio.get_running_loop().time()
                 if not self._can_write.is_set():
                     await self._can_write.wait()
         finally:
-            _resolve(self._last_fetch_written)
+            while not self._pending.empty():  # the writer failed: no Fetch may wait for it forever
+                if (left := self._pending.get_nowait()) is not None:
+                    _resolve(left[2])
             self.conn.close()
             self.server.forget(self)
             with contextlib.suppress(Exception):
@@ -521,13 +520,6 @@ class _Connection(asyncio.BufferedProtocol):
     async def wait_unmuted(self) -> None:
         while self._muted_until and not self._reading_done:  # noqa: ASYNC110 - sleeps to the mute's end
             await asyncio.sleep(max(self._muted_until - asyncio.get_running_loop().time(), 0.001))
-
-    def writer_reached(self, task: Any) -> bool:
-        if self.writer is None or self.writer.done() or self._lost:
-            return True
-        # the queue ends with None once reading stopped (client closed, broker stopping): skip that marker
-        queued = self._pending._queue  # type: ignore[attr-defined]
-        return all(item is None or item[1] is not task for item in queued)
 
 
 async def _resolve_overrides(loop: asyncio.AbstractEventLoop, entries: dict[str, int]) -> dict[str, int]:
