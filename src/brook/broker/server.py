@@ -55,6 +55,7 @@ _WRITE_HIGH_WATER = 1024 * 1024  # past this many unsent response bytes, wait fo
 _PER_CONNECTION_QUEUE = 64
 _SHUTDOWN_GRACE_S = 5.0
 _FETCH_KEY = 1
+_COALESCE_CHUNKS = 256  # responses ready together share a write up to about this many chunks
 
 
 class Server:
@@ -269,13 +270,14 @@ class _Connection(asyncio.BufferedProtocol):
         self.writer: asyncio.Task[None] | None = None
         # (request, its handler task, for a Fetch: its turn, resolved when the writer reaches it, i.e. once
         # every earlier response on this connection has been handed to the socket)
-        self._pending: asyncio.Queue[
-            tuple[Request, asyncio.Task[Any], asyncio.Future[None] | None] | None
-        ] = asyncio.Queue()
+        # (None ends it: reading stopped). The writer sleeps on `_writer_idle` while it is empty.
+        self._pending: deque[tuple[Request, asyncio.Task[Any], asyncio.Future[None] | None] | None] = deque()
+        self._writer_idle: asyncio.Future[None] | None = None
         self._queued = 0  # requests read but not yet answered on this connection
         self._paused = False
         self._reading_done = False
         self._lost = False
+        self._failed = False  # a handler raised: the connection closes once the writer is done
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._muted_until = 0.0  # loop time until which a quota keeps this connection unread
@@ -387,10 +389,10 @@ class _Connection(asyncio.BufferedProtocol):
             if request.api_key == _FETCH_KEY:
                 turn = loop.create_future()
                 task = loop.create_task(self._fetch_in_turn(request, turn))
-                self._pending.put_nowait((request, task, turn))
+                self._enqueue((request, task, turn))
             else:
                 task = loop.create_task(self.server.dispatch(request, self.peer, self))
-                self._pending.put_nowait((request, task, None))
+                self._enqueue((request, task, None))
 
     def _refused(self, request: Request) -> bool:
         """Before authentication only the SASL exchange may run: anything else closes the connection."""
@@ -449,58 +451,94 @@ class _Connection(asyncio.BufferedProtocol):
         self._reading_done = True
         if self.transport is not None and not self._lost and not self._paused:
             self.transport.pause_reading()
-        self._pending.put_nowait(None)
+        self._enqueue(None)
 
     # --- writing ---------------------------------------------------------------------------------
 
+    def _enqueue(self, item: tuple[Request, asyncio.Task[Any], asyncio.Future[None] | None] | None) -> None:
+        self._pending.append(item)
+        _resolve(self._writer_idle)
+
     async def _write_responses(self) -> None:
+        """Answer the queued requests in order. Responses already made when the writer reaches them go out
+        together in one write (a pipelining client's batch of produce answers: one send, not five); a
+        Fetch is never made before the writer reaches it, so it always starts a new write."""
         assert self.transport is not None
         transport = self.transport
-        failed = False
+        pending = self._pending
+        loop = asyncio.get_running_loop()
+        out: list[bytes] = []
+        answered: list[tuple[Request, int]] = []  # (request, dequeued_ns) for the request metrics
         try:
-            while (item := await self._pending.get()) is not None:
-                request, task, turn = item
-                _resolve(turn)  # every earlier response is written: a Fetch may start reading
-                try:
-                    body = await task
-                except Exception:
-                    # A bug on our side: log it and close this connection; other clients never notice.
-                    logger.exception(
-                        "handler failed api_key=%d peer=%s; closing connection", request.api_key, self.peer
-                    )
-                    failed = True
-                    transport.close()
-                    continue
-                finally:
-                    reserved = request.reserved
-                    self.conn.release(request)
-                    self._queued -= 1
-                    if reserved:
-                        self.server.memory_released()
-                    if self._paused:
-                        self.resume_reading()
-                dequeued_ns = time.monotonic_ns()
-                if body is None or failed or self._lost:
-                    if body is None:  # acks=0 produce: no response
-                        self.server.request_metrics.record(request, dequeued_ns, dequeued_ns)
-                    continue  # (or the connection is closing)
-                chunks = self.conn.send_response(request, body)
-                if self._tls:  # one TLS write, not one (and a record) per chunk
-                    transport.write(b"".join(chunks))
-                else:
-                    transport.writelines(chunks)
-                self.server.request_metrics.record(request, dequeued_ns, time.monotonic_ns())
-                self.last_active_s = asyncio.get_running_loop().time()
+            while True:
+                while not pending:
+                    self._writer_idle = loop.create_future()
+                    await self._writer_idle
+                item = pending.popleft()
+                if item is None:
+                    break
+                while True:
+                    request, task, turn = item
+                    _resolve(turn)  # every earlier response is written: a Fetch may start reading
+                    chunks = await self._answer(request, task)
+                    if chunks:
+                        out.extend(chunks)
+                        answered.append((request, time.monotonic_ns()))
+                    ready = pending[0] if pending else None
+                    if ready is None or not ready[1].done() or len(out) > _COALESCE_CHUNKS:
+                        break
+                    item = ready
+                    pending.popleft()
+                if out:
+                    if self._tls:  # one TLS write, not one (and a record) per chunk
+                        transport.write(b"".join(out))
+                    else:
+                        transport.writelines(out)
+                    sent_ns = time.monotonic_ns()
+                    for request, dequeued_ns in answered:
+                        self.server.request_metrics.record(request, dequeued_ns, sent_ns)
+                    out.clear()
+                    answered.clear()
+                    self.last_active_s = loop.time()
                 if not self._can_write.is_set():
                     await self._can_write.wait()
         finally:
-            while not self._pending.empty():  # the writer failed: no Fetch may wait for it forever
-                if (left := self._pending.get_nowait()) is not None:
+            while pending:  # the writer failed: no Fetch may wait for it forever
+                if (left := pending.popleft()) is not None:
                     _resolve(left[2])
             self.conn.close()
             self.server.forget(self)
             with contextlib.suppress(Exception):
                 transport.close()
+
+    async def _answer(self, request: Request, task: asyncio.Task[Any]) -> list[bytes] | None:
+        """The framed response to `request` once its handler is done; None if nothing is to be sent."""
+        try:
+            body = await task
+        except Exception:
+            # A bug on our side: log it and close this connection; other clients never notice.
+            logger.exception(
+                "handler failed api_key=%d peer=%s; closing connection", request.api_key, self.peer
+            )
+            self._failed = True
+            if self.transport is not None:
+                self.transport.close()
+            return None
+        finally:
+            reserved = request.reserved
+            self.conn.release(request)
+            self._queued -= 1
+            if reserved:
+                self.server.memory_released()
+            if self._paused:
+                self.resume_reading()
+        if body is None:  # acks=0 produce: no response
+            now_ns = time.monotonic_ns()
+            self.server.request_metrics.record(request, now_ns, now_ns)
+            return None
+        if self._failed or self._lost:
+            return None  # the connection is closing
+        return self.conn.send_response(request, body)
 
     # --- what handlers ask of their connection (handlers/base.py's Channel) -------------------------
 

@@ -15,6 +15,7 @@ from brook.protocol.client import encode_request
 from brook.protocol.request_memory import RequestMemory
 
 _METADATA_FRAME = encode_request(3, 4, 1, "t", {"topics": []})
+_SECOND_METADATA_FRAME = encode_request(3, 4, 3, "t", {"topics": []})
 _FETCH_FRAME = encode_request(
     1,
     11,
@@ -26,8 +27,12 @@ _FETCH_FRAME = encode_request(
 
 class _Transport:
     def __init__(self) -> None:
-        self.writes: list[int] = []  # correlation ids, in the order their responses were written
+        self.calls: list[list[int]] = []  # per write: the correlation ids of the responses in it
         self.closed = False
+
+    @property
+    def writes(self) -> list[int]:
+        return [cid for call in self.calls for cid in call]
 
     def get_extra_info(self, name: str) -> Any:
         return ("127.0.0.1", 1) if name == "peername" else None
@@ -36,7 +41,12 @@ class _Transport:
         pass
 
     def writelines(self, chunks: list[bytes]) -> None:
-        self.writes.append(struct.unpack_from(">i", chunks[0], 4)[0])
+        data, pos, ids = b"".join(chunks), 0, []
+        while pos < len(data):
+            size, correlation_id = struct.unpack_from(">ii", data, pos)
+            ids.append(correlation_id)
+            pos += 4 + size
+        self.calls.append(ids)
 
     def pause_reading(self) -> None:
         pass
@@ -140,3 +150,20 @@ def test_a_fetch_waiting_for_its_turn_is_released_when_the_writer_ends_early():
 
     started = asyncio.run(scenario())
     assert [api_key for api_key, _ in started] == [3, 1]
+
+
+def test_responses_ready_together_go_out_in_one_write_in_request_order():
+    async def scenario() -> list[list[int]]:
+        connection, server, transport = _open()
+        server.release[3] = asyncio.get_running_loop().create_future()
+        server.release[3].set_result(None)  # both handlers finish at once
+        _receive(connection, _METADATA_FRAME + _SECOND_METADATA_FRAME + _FETCH_FRAME)
+        await _settle()
+        server.release[1].set_result(None)
+        await _settle()
+        connection.stop_reading()
+        assert connection.writer is not None
+        await asyncio.wait_for(connection.writer, 10)
+        return transport.calls
+
+    assert asyncio.run(scenario()) == [[1, 3], [2]]  # the Fetch starts only after that write
