@@ -15,11 +15,16 @@
  * raises and never reads outside `data`; the Python scan resumes at that record, so what is rejected
  * and every error message stay the Python scan's. Accepting is the only decision made here, and it is
  * made only for records the Python scan accepts with the same end. No per-record checks (timestamps,
- * keys): when a topic needs them the Python scan runs alone. The GIL is released while scanning.
+ * keys): when a topic needs them the Python scan runs alone. The GIL is released while scanning big
+ * sections (the validation thread's), kept for small ones (the event loop's).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+
+/* Below this many bytes the scan takes microseconds: keep the GIL. Giving it up would let a busy thread take
+ * it, and the event loop's thread would wait up to a switch interval (5 ms) to get it back. */
+#define RELEASE_GIL_BYTES (256 * 1024)
 
 /* A zigzag varint of at most 9 bytes (63 bits: no overflow) that ends before `end`; 0 if not. */
 static int read_varint(const unsigned char *data, Py_ssize_t *p, Py_ssize_t end, int64_t *out)
@@ -100,13 +105,20 @@ static PyObject *scan_plain(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "position or index out of range");
         return NULL;
     }
-    Py_BEGIN_ALLOW_THREADS
     Py_ssize_t next;
-    while (index < count && pos < size && accept_record(data, size, pos, (int64_t)index, &next)) {
-        pos = next;
-        index++;
+    if (size - pos >= RELEASE_GIL_BYTES) {
+        Py_BEGIN_ALLOW_THREADS
+        while (index < count && pos < size && accept_record(data, size, pos, (int64_t)index, &next)) {
+            pos = next;
+            index++;
+        }
+        Py_END_ALLOW_THREADS
+    } else {
+        while (index < count && pos < size && accept_record(data, size, pos, (int64_t)index, &next)) {
+            pos = next;
+            index++;
+        }
     }
-    Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
     return Py_BuildValue("nL", pos, index);
 }
