@@ -70,6 +70,7 @@ class ProduceValidator:
         self.max_uncompressed_bytes = max_uncompressed_bytes
         self._tails: dict[TopicPartition, asyncio.Future[None]] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brook-validate")
+        self._last_policy: tuple[LogConfig, ValidationPolicy] | None = None  # configs rarely change
 
     def reserve(self, tp: TopicPartition) -> AppendTurn:
         """Take the next turn on `tp` (call before the handler's first await)."""
@@ -110,7 +111,15 @@ class ProduceValidator:
         if not job.data:
             raise InvalidRecord("empty record set")
         batches = validate_batches(job.data, max_batch_bytes=job.config.max_message_bytes)
-        validate_records(job.data, batches, policy_for(job.config, self.max_uncompressed_bytes), now_ms)
+        validate_records(job.data, batches, self._policy(job.config), now_ms)
+
+    def _policy(self, config: LogConfig) -> ValidationPolicy:
+        last = self._last_policy  # one tuple read: the loop and the worker thread may both be here
+        if last is not None and last[0] is config:
+            return last[1]
+        policy = policy_for(config, self.max_uncompressed_bytes)
+        self._last_policy = (config, policy)
+        return policy
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

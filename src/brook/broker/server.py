@@ -59,6 +59,7 @@ _FETCH_KEY = 1
 # group requests that wait for a rebalance (the member's other requests must not wait behind them).
 _NOT_ALONE = frozenset({0, 11, 14})  # Produce, JoinGroup, SyncGroup
 _AUTHENTICATING = ("handshake", "authenticate")  # Authenticator states before a first authentication
+_COALESCE_CHUNKS = 256  # responses ready together share a write up to about this many chunks
 
 
 class Server:
@@ -279,15 +280,16 @@ class _Connection(asyncio.BufferedProtocol):
         self.ip = ""
         self.last_active_s = 0.0
         self.writer: asyncio.Task[None] | None = None
-        # (request, its handler task, for a Fetch: resolved once its response is handed to the socket)
-        self._pending: asyncio.Queue[
-            tuple[Request, asyncio.Task[Any], asyncio.Future[None] | None] | None
-        ] = asyncio.Queue()
-        self._last_fetch_written: asyncio.Future[None] | None = None
+        # (request, its handler task, for a Fetch: its turn, resolved when the writer reaches it, i.e. once
+        # every earlier response on this connection has been handed to the socket)
+        # (None ends it: reading stopped). The writer sleeps on `_writer_idle` while it is empty.
+        self._pending: deque[tuple[Request, asyncio.Task[Any], asyncio.Future[None] | None] | None] = deque()
+        self._writer_idle: asyncio.Future[None] | None = None
         self._queued = 0  # requests read but not yet answered on this connection
         self._paused = False
         self._reading_done = False
         self._lost = False
+        self._failed = False  # a handler raised: the connection closes once the writer is done
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._muted_until = 0.0  # loop time until which a quota keeps this connection unread
@@ -409,13 +411,12 @@ class _Connection(asyncio.BufferedProtocol):
             request.received_ns = time.monotonic_ns()
             loop = asyncio.get_running_loop()
             if request.api_key == _FETCH_KEY:
-                previous, written = self._last_fetch_written, loop.create_future()
-                self._last_fetch_written = written
-                task = loop.create_task(self._fetch_in_turn(request, previous))
-                self._pending.put_nowait((request, task, written))
+                turn = loop.create_future()
+                task = loop.create_task(self._fetch_in_turn(request, turn))
+                self._enqueue((request, task, turn))
             else:
                 task = loop.create_task(self.server.dispatch(request, self.peer, self))
-                self._pending.put_nowait((request, task, None))
+                self._enqueue((request, task, None))
                 if request.size >= OFF_LOOP_REQUEST_BYTES and request.api_key not in _NOT_ALONE:
                     self._big_in_flight = request
 
@@ -440,13 +441,13 @@ class _Connection(asyncio.BufferedProtocol):
         """Answer what was read, then close (a failed authentication)."""
         self.stop_reading()
 
-    async def _fetch_in_turn(self, request: Request, previous: asyncio.Future[None] | None) -> Any:
-        """One Fetch at a time per connection, each once the last one's response left for a socket the
-        client is reading: a client that pipelines big fetches and never reads holds at most one
-        response in memory, not one per queued request. Clients send one Fetch per broker anyway."""
+    async def _fetch_in_turn(self, request: Request, turn: asyncio.Future[None]) -> Any:
+        """A Fetch starts reading once every response before it on this connection went to a socket the
+        client is reading (the writer resolves `turn` when it reaches this request: no polling): a client
+        that pipelines big fetches and never reads holds at most one response in memory, not one per
+        queued request. Clients send one Fetch per broker anyway."""
         self.server.release_slot()  # waiting here is not waiting in the request queue
-        if previous is not None:
-            await previous
+        await turn
         await self._can_write.wait()
         return await self.server.dispatch(request, self.peer, self, slot_released=True)
 
@@ -476,96 +477,134 @@ class _Connection(asyncio.BufferedProtocol):
         self._reading_done = True
         if self.transport is not None and not self._lost and not self._paused:
             self.transport.pause_reading()
-        self._pending.put_nowait(None)
+        self._enqueue(None)
 
     # --- writing ---------------------------------------------------------------------------------
 
+    def _enqueue(self, item: tuple[Request, asyncio.Task[Any], asyncio.Future[None] | None] | None) -> None:
+        self._pending.append(item)
+        _resolve(self._writer_idle)
+
     async def _write_responses(self) -> None:
+        """Answer the queued requests in order. Responses already made when the writer reaches them go out
+        together in one write (a pipelining client's batch of produce answers: one send, not five); a
+        Fetch is never made before the writer reaches it, so it always starts a new write."""
         assert self.transport is not None
         transport = self.transport
-        failed = False
+        pending = self._pending
+        loop = asyncio.get_running_loop()
+        out: list[bytes] = []
+        answered: list[tuple[Request, int, Any]] = []  # (request, dequeued_ns, body) for the request metrics
         try:
-            while (item := await self._pending.get()) is not None:
-                request, task, written = item
-                try:
-                    body = await task
-                except RemoteProtocolError as exc:
-                    # a body only its handler decodes (OffsetForLeaderEpoch v0-1) that does not fit its layout
-                    self.server.broker.stats.connections_closed_for_protocol_errors += 1
-                    logger.warning(
-                        "closing connection peer=%s: api_key=%d v%d: %s",
-                        self.peer,
-                        request.api_key,
-                        request.api_version,
-                        exc,
-                    )
-                    failed = True
-                    transport.close()
-                    _resolve(written)
-                    continue
-                except Exception:
-                    # A bug on our side: log it and close this connection; other clients never notice.
-                    logger.exception(
-                        "handler failed api_key=%d v%d peer=%s; closing connection",
-                        request.api_key,
-                        request.api_version,
-                        self.peer,
-                    )
-                    failed = True
-                    transport.close()
-                    _resolve(written)
-                    continue
-                finally:
-                    reserved = request.reserved
-                    self.conn.release(request)
-                    self._queued -= 1
-                    if request is self._big_in_flight:
-                        self._big_in_flight = None
-                    if reserved:
-                        self.server.memory_released()
-                    if self._paused:
-                        self.resume_reading()
-                dequeued_ns = time.monotonic_ns()
-                if body is None or failed or self._lost:
-                    if body is None:  # acks=0 produce: no response
-                        self.server.request_metrics.record(request, dequeued_ns, dequeued_ns)
-                    _resolve(written)
-                    continue  # (or the connection is closing)
-                try:
-                    if request.size >= OFF_LOOP_REQUEST_BYTES and not isinstance(body, bytes | list):
-                        # a big request's response may be big: encoded on a worker thread, not the loop
-                        chunks = await asyncio.to_thread(self.conn.send_response, request, body)
+            while True:
+                while not pending:
+                    self._writer_idle = loop.create_future()
+                    await self._writer_idle
+                item = pending.popleft()
+                if item is None:
+                    break
+                while True:
+                    request, task, turn = item
+                    _resolve(turn)  # every earlier response is written: a Fetch may start reading
+                    answer = await self._answer(request, task)
+                    if answer is not None:
+                        chunks, body = answer
+                        out.extend(chunks)
+                        answered.append((request, time.monotonic_ns(), body))
+                    ready = pending[0] if pending else None
+                    if ready is None or not ready[1].done() or len(out) > _COALESCE_CHUNKS:
+                        break
+                    item = ready
+                    pending.popleft()
+                if out:
+                    if self._tls:  # one TLS write, not one (and a record) per chunk
+                        transport.write(b"".join(out))
                     else:
-                        chunks = self.conn.send_response(request, body)
-                except Exception:
-                    # A response we cannot encode is a bug on our side too: logged, this connection closed.
-                    logger.exception(
-                        "cannot encode the response to api_key=%d v%d peer=%s; closing connection",
-                        request.api_key,
-                        request.api_version,
-                        self.peer,
-                    )
-                    failed = True
-                    transport.close()
-                    _resolve(written)
-                    continue
-                if self._tls:  # one TLS write, not one (and a record) per chunk
-                    transport.write(b"".join(chunks))
-                else:
-                    transport.writelines(chunks)
-                self.server.request_metrics.record(request, dequeued_ns, time.monotonic_ns(), body)
-                _resolve(written)
-                self.last_active_s = asyncio.get_running_loop().time()
+                        transport.writelines(out)
+                    sent_ns = time.monotonic_ns()
+                    for request, dequeued_ns, body in answered:
+                        self.server.request_metrics.record(request, dequeued_ns, sent_ns, body)
+                    out.clear()
+                    answered.clear()
+                    self.last_active_s = loop.time()
                 if not self._can_write.is_set():
                     await self._can_write.wait()
         except Exception:
             logger.exception("connection writer failed peer=%s; closing connection", self.peer)
         finally:
-            _resolve(self._last_fetch_written)
+            while pending:  # the writer failed: no Fetch may wait for it forever
+                if (left := pending.popleft()) is not None:
+                    _resolve(left[2])
             self.conn.close()
             self.server.forget(self)
             with contextlib.suppress(Exception):
                 transport.close()
+
+    async def _answer(self, request: Request, task: asyncio.Task[Any]) -> tuple[list[bytes], Any] | None:
+        """The framed response to `request` (and the body it was made from) once its handler is done; None if
+        nothing is to be sent: an acks=0 produce, or a failure that closes this connection (logged)."""
+        try:
+            body = await task
+        except RemoteProtocolError as exc:
+            # a body only its handler decodes (OffsetForLeaderEpoch v0-1) that does not fit its layout
+            self.server.broker.stats.connections_closed_for_protocol_errors += 1
+            logger.warning(
+                "closing connection peer=%s: api_key=%d v%d: %s",
+                self.peer,
+                request.api_key,
+                request.api_version,
+                exc,
+            )
+            self._close_after_failure()
+            return None
+        except Exception:
+            # A bug on our side: log it and close this connection; other clients never notice.
+            logger.exception(
+                "handler failed api_key=%d v%d peer=%s; closing connection",
+                request.api_key,
+                request.api_version,
+                self.peer,
+            )
+            self._close_after_failure()
+            return None
+        finally:
+            reserved = request.reserved
+            self.conn.release(request)
+            self._queued -= 1
+            if request is self._big_in_flight:
+                self._big_in_flight = None
+            if reserved:
+                self.server.memory_released()
+            if self._paused:
+                self.resume_reading()
+        if body is None:  # acks=0 produce: no response
+            now_ns = time.monotonic_ns()
+            self.server.request_metrics.record(request, now_ns, now_ns)
+            return None
+        if self._failed or self._lost:
+            return None  # the connection is closing
+        try:
+            if request.size >= OFF_LOOP_REQUEST_BYTES and not isinstance(body, bytes | list):
+                # a big request's response may be big: encoded on a worker thread, not the loop
+                chunks = await asyncio.to_thread(self.conn.send_response, request, body)
+            else:
+                chunks = self.conn.send_response(request, body)
+        except Exception:
+            # A response we cannot encode is a bug on our side too: logged, this connection closed.
+            logger.exception(
+                "cannot encode the response to api_key=%d v%d peer=%s; closing connection",
+                request.api_key,
+                request.api_version,
+                self.peer,
+            )
+            self._close_after_failure()
+            return None
+        return chunks, body
+
+    def _close_after_failure(self) -> None:
+        self._failed = True
+        if self.transport is not None:
+            self.transport.close()
 
     # --- what handlers ask of their connection (handlers/base.py's Channel) -------------------------
 
@@ -585,13 +624,6 @@ class _Connection(asyncio.BufferedProtocol):
     async def wait_unmuted(self) -> None:
         while self._muted_until and not self._reading_done:  # noqa: ASYNC110 - sleeps to the mute's end
             await asyncio.sleep(max(self._muted_until - asyncio.get_running_loop().time(), 0.001))
-
-    def writer_reached(self, task: Any) -> bool:
-        if self.writer is None or self.writer.done() or self._lost:
-            return True
-        # the queue ends with None once reading stopped (client closed, broker stopping): skip that marker
-        queued = self._pending._queue  # type: ignore[attr-defined]
-        return all(item is None or item[1] is not task for item in queued)
 
 
 async def _resolve_overrides(loop: asyncio.AbstractEventLoop, entries: dict[str, int]) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import os
 import signal
@@ -213,6 +214,7 @@ async def _main(config: object) -> int:
         return 1
     host, _ = config.listener
     console = await maybe_start_console(broker)
+    _freeze_start_up_objects()
     click.echo(
         f"brook {__version__} ready on {host}:{broker.bound_port} "
         f"(data: {','.join(str(d) for d in broker.log_dirs)}, node {broker.node_id}, "
@@ -225,3 +227,12 @@ async def _main(config: object) -> int:
             await asyncio.wait_for(console.cleanup(), timeout=_LEFTOVER_TASKS_S)
     await broker.stop()
     return 0
+
+
+def _freeze_start_up_objects() -> None:
+    """What start-up built (modules, kio's classes, the hosted partitions: ~150,000 objects) lives as long as
+    the broker: move it out of the garbage collector's generations (gc.freeze), so a full collection walks
+    only what was made since, not everything, on the event loop (tens of ms of stall, a latency tail)."""
+    gc.collect()
+    gc.freeze()
+    logger.info("start-up objects frozen out of garbage collection count=%d", gc.get_freeze_count())

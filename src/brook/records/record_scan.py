@@ -1,7 +1,8 @@
 """Scanning a v2 batch's records section without building Record objects: what validator.py runs.
 
 DefaultRecord's layout (records.py documents it) walked one varint at a time: whole records in one buffer
-with the one- and two-byte varints read inline (the uncompressed hot path), and inflated records as a
+with the one- and two-byte varints read inline (the hot path; well-formed records go through
+_fastscan.c first when it is built), and inflated records as a
 bounded stream of chunks (a record past `_MAX_PENDING_BYTES` walked field by field, its bytes skipped).
 Each record's rules that depend on the topic (timestamps, keys) are `RecordChecks.record`.
 """
@@ -9,11 +10,17 @@ Each record's rules that depend on the topic (timestamps, keys) are `RecordCheck
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from brook.common.errors import InvalidRecord
 from brook.records.batch import BatchHeader
+
+_scan_plain: Callable[[bytes | bytearray, int, int, int], tuple[int, int]] | None
+try:  # C (_fastscan.c): accepts well-formed records, stops at the first it does not; Python does the rest
+    from brook.records._fastscan import scan_plain as _scan_plain
+except ImportError:  # not built (no C compiler where brook was installed): the Python scan alone
+    _scan_plain = None
 
 __all__ = ["LONG_MAX", "RecordChecks", "ValidationPolicy", "scan_contiguous", "scan_inflated"]
 
@@ -97,7 +104,12 @@ def _varint(data: bytes | bytearray, pos: int) -> tuple[int, int]:
 
 def _scan_whole_records(data: bytes | bytearray, pos: int, index: int, scan: RecordChecks) -> tuple[int, int]:
     """DefaultRecord.readFrom for each record that lies whole in data[pos:]; returns (pos, index) of the
-    first one that does not (or the end). Varints of one or two bytes are read inline."""
+    first one that does not (or the end). Varints of one or two bytes are read inline.
+
+    Without per-record checks, the C scan goes first over the records it accepts; this loop then starts
+    where it stopped, so a record it did not accept gets this loop's verdict and message."""
+    if _scan_plain is not None and not scan.checks_records:
+        pos, index = _scan_plain(data, pos, index, scan.header.records_count)
     size = len(data)
     count = scan.header.records_count
     checks = scan.checks_records

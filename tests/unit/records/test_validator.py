@@ -17,12 +17,25 @@ from brook.common.errors import (
     InvalidTimestamp,
     MessageTooLarge,
 )
+from brook.records import record_scan
 from brook.records.batch import BATCH_HEADER_SIZE, Compression, validate_batches
 from brook.records.records import Record, encode_records
 from brook.records.validator import ValidationPolicy, validate_records
 from brook.testing.batches import DEFAULT_TIMESTAMP_MS, make_batch
 
 NOW_MS = DEFAULT_TIMESTAMP_MS + 1000
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def scan_implementation(request, monkeypatch):
+    """Every rule here holds with the C scan (_fastscan.c) in front of the Python one, and without it."""
+    if request.param == "python":
+        monkeypatch.setattr(record_scan, "_scan_plain", None)
+    else:
+        assert record_scan._scan_plain is not None, "brook/records/_fastscan.c is not built (make test)"
+    return request.param
+
+
 CODECS = list(Compression)
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 

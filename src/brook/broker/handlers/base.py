@@ -89,10 +89,6 @@ class Channel(Protocol):
     async def wait_unmuted(self) -> None:
         """Until a mute_for has run out."""
 
-    def writer_reached(self, task: Any) -> bool:
-        """True once every response before `task`'s has been handed to the socket (and it has room)."""
-        ...
-
 
 ANONYMOUS = "User:ANONYMOUS"
 

@@ -5,8 +5,8 @@ fetch is a full fetch of the partitions it names. The response is encoded around
 (protocol/fetch_response.py), so records are never copied into a second buffer.
 
 Bounded memory: one Fetch reads at most fetch.max.bytes (replica.fetch.response.max.bytes for a follower),
-and a Fetch starts reading only once every earlier response on its connection has gone to the socket
-and the socket has room, so a client that never reads holds one response in the broker, not one per
+and a Fetch starts only once every earlier response on its connection has gone to the socket and the
+socket has room (server.py's writer resolves the Fetch's turn when it reaches it), so a client that never reads holds one response in the broker, not one per
 pipelined request. More than 1 MiB of record bytes is read from the segment files on a worker thread.
 Quotas: consumer_byte_rate (handlers answer empty and throttled past it, as Kafka).
 
@@ -47,7 +47,6 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
     ]
     denied = _denied_topics(ctx, req)
     wanted = [w for w in wanted if w.tp.topic not in denied]
-    await _wait_for_earlier_responses(ctx)
     # Kafka caps what one Fetch may make the broker read: fetch.max.bytes for consumers,
     # replica.fetch.response.max.bytes for followers (KIP-74's first batch may still go past it).
     cap_key = "replica.fetch.response.max.bytes" if req.replica_id >= 0 else "fetch.max.bytes"
@@ -151,17 +150,6 @@ def _down_convert(results: list[FetchResult], wanted: list[FetchPartition], vers
         r.records, r.size = [converted], len(converted)
 
 
-async def _wait_for_earlier_responses(ctx: RequestContext) -> None:
-    """Until the connection's writer has sent every response before this one (and the socket has room)."""
-    channel = ctx.channel
-    task = asyncio.current_task()
-    if channel is None or task is None:
-        return
-    while not channel.writer_reached(task):  # noqa: ASYNC110 - polled only while an earlier response is unsent
-        await asyncio.sleep(_GATE_POLL_S)
-
-
-_GATE_POLL_S = 0.002
 _INLINE_READ_BYTES = 1024 * 1024
 
 
