@@ -1,7 +1,8 @@
 """Authorization of the transaction APIs against one real broker with brook's authorizer, as Kafka's KafkaApis.
 
 The brokers talk to each other (and a coordinator to itself, for WriteTxnMarkers) on the inter-broker listener,
-here PLAINTEXT (User:ANONYMOUS, a super user): a transaction only completes when that principal may CLUSTER_ACTION.
+here SASL_PLAINTEXT as the super user admin: a transaction only completes when that principal may CLUSTER_ACTION
+(User:ANONYMOUS on the PLAINTEXT listener is no super user).
 alice: WRITE on transactional id `alice-txn`, WRITE on topic `txn-out`, READ on topic `txn-in` and group
 `txn-group`. bob: no ACLs.
 """
@@ -17,7 +18,8 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AclOperation, AdminClient, NewTopic, ResourceType
 
 from brook.testing.broker_process import BrookProcess, report_on_failure
-from tests.integration.acl_helpers import acl, authorizer_overrides, client_conf, create_acls, sasl_raw
+from brook.testing.security import plain_jaas
+from tests.integration.acl_helpers import USERS, acl, authorizer_overrides, client_conf, create_acls, sasl_raw
 from tests.integration.helpers import wait_until
 from tests.integration.raw_client import RawClient
 
@@ -30,8 +32,13 @@ ALICE = "User:alice"
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    # the inter-broker listener is PLAINTEXT: markers come from User:ANONYMOUS, which must be a super user
-    overrides = authorizer_overrides(**{"super.users": "User:admin;User:ANONYMOUS"})
+    overrides = authorizer_overrides(
+        **{
+            "security.inter.broker.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism.inter.broker.protocol": "PLAIN",
+            "sasl.jaas.config": plain_jaas(USERS, "admin", USERS["admin"]),
+        }
+    )
     with BrookProcess(tmp_path_factory.mktemp("acls-txn"), overrides=overrides) as process:
         sasl = process.listener_bootstrap("SASL_PLAINTEXT")
         admin = AdminClient(client_conf(sasl, "admin"))
