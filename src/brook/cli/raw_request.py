@@ -4,17 +4,15 @@ where the request must reach the group coordinator."""
 
 from __future__ import annotations
 
-import socket
-import struct
 from typing import Any
 
 import click
 
 from brook.cli._common import CliError, settings
-from brook.cli.secure_socket import connect
-from brook.protocol.client import decode_response, encode_request
+from brook.cli.secure_socket import connect, round_trip
+from brook.protocol.client import decode_response
 
-__all__ = ["bootstrap_address", "call", "call_coordinator", "error_name", "exchange"]
+__all__ = ["bootstrap_address", "call", "call_coordinator", "error_name", "exchange", "exchange_frame"]
 
 _FIND_COORDINATOR, _FIND_COORDINATOR_VERSION = 10, 1
 _TIMEOUT_S = 15.0
@@ -26,18 +24,21 @@ def bootstrap_address() -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def exchange_frame(
+    address: tuple[str, int], api_key: int, version: int, body: dict[str, Any], timeout_s: float = _TIMEOUT_S
+) -> bytes:
+    """Send one request and return the response frame undecoded; OSError when the broker cannot be reached."""
+    context = click.get_current_context(silent=True)
+    config = settings().client_config if context is not None else {}
+    with connect(address, timeout_s, config) as sock:  # TLS and SASL from -X / --command-config
+        return round_trip(sock, api_key, version, body)
+
+
 def exchange(
     address: tuple[str, int], api_key: int, version: int, body: dict[str, Any], timeout_s: float = _TIMEOUT_S
 ) -> Any:
     """Send one request and return the decoded response; OSError when the broker cannot be reached."""
-    frame = encode_request(api_key, version, 1, "brook-cli", body)
-    context = click.get_current_context(silent=True)
-    config = settings().client_config if context is not None else {}
-    with connect(address, timeout_s, config) as sock:  # TLS and SASL from -X / --command-config
-        sock.sendall(frame)
-        (size,) = struct.unpack(">i", _read_exactly(sock, 4))
-        _, response = decode_response(api_key, version, _read_exactly(sock, size))
-    return response
+    return decode_response(api_key, version, exchange_frame(address, api_key, version, body, timeout_s))[1]
 
 
 def call(address: tuple[str, int], api_key: int, version: int, body: dict[str, Any]) -> Any:
@@ -62,14 +63,3 @@ def error_name(code: Any) -> str:
     """Kafka's name of an error code: GROUP_SUBSCRIBED_TO_TOPIC."""
     name = getattr(code, "name", None)
     return name.upper() if isinstance(name, str) else f"error {int(code)}"
-
-
-def _read_exactly(sock: socket.socket, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = sock.recv(n)
-        if not chunk:
-            raise ConnectionError("the broker closed the connection")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)

@@ -17,7 +17,7 @@ from brook.protocol.client import decode_response, encode_request
 from brook.protocol.sasl import SaslFailure, plain_token
 from brook.protocol.scram import ScramClient
 
-__all__ = ["connect"]
+__all__ = ["connect", "read_exactly", "round_trip"]
 
 _HANDSHAKE, _AUTHENTICATE = 17, 36
 
@@ -74,13 +74,18 @@ def _token(sock: socket.socket, token: bytes) -> bytes:
     return bytes(response.auth_bytes)
 
 
+def round_trip(sock: socket.socket, api_key: int, version: int, body: Mapping[str, Any]) -> bytes:
+    """Send one request (correlation id 1) and return the response frame (after its size)."""
+    sock.sendall(encode_request(api_key, version, 1, "brook-cli", body))
+    (size,) = struct.unpack(">i", read_exactly(sock, 4))
+    return read_exactly(sock, size)
+
+
 def _call(sock: socket.socket, api_key: int, version: int, body: dict[str, Any]) -> Any:
-    sock.sendall(encode_request(api_key, version, 0, "brook-cli", body))
-    (size,) = struct.unpack(">i", _read_exactly(sock, 4))
-    return decode_response(api_key, version, _read_exactly(sock, size))[1]
+    return decode_response(api_key, version, round_trip(sock, api_key, version, body))[1]
 
 
-def _read_exactly(sock: socket.socket, n: int) -> bytes:
+def read_exactly(sock: socket.socket, n: int) -> bytes:
     chunks = []
     while n:
         chunk = sock.recv(n)
