@@ -39,7 +39,7 @@ from brook.broker.connection_limits import (
 )
 from brook.broker.handlers.base import REGISTRY, RequestContext, Session
 from brook.broker.request_metrics import RequestMetrics
-from brook.broker.tls import peer_certificate_dn
+from brook.broker.tls import coalesce_for_tls, peer_certificate_dn
 from brook.protocol.connection import NeedData, RemoteProtocolError, Request, ServerConnection
 from brook.protocol.request_memory import RequestMemory
 
@@ -487,10 +487,8 @@ class _Connection(asyncio.BufferedProtocol):
                     _resolve(written)
                     continue  # (or the connection is closing)
                 chunks = self.conn.send_response(request, body)
-                if self._tls:  # one TLS write, not one (and a record) per chunk
-                    transport.write(b"".join(chunks))
-                else:
-                    transport.writelines(chunks)
+                # TLS: small chunks joined (one record, not one per chunk), big ones not copied (tls.py)
+                transport.writelines(coalesce_for_tls(chunks) if self._tls else chunks)
                 self.server.request_metrics.record(request, dequeued_ns, time.monotonic_ns())
                 _resolve(written)
                 self.last_active_s = asyncio.get_running_loop().time()
