@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import (
     AclOperation,
     AdminClient,
@@ -74,11 +74,12 @@ def _produce(
     return acked
 
 
-def _consume(config: dict[str, str], topic: str, count: int, **extra: object) -> list[tuple[int, int, str]]:
-    consumer = Consumer(
-        {**config, "group.id": f"g-{topic}-{time.monotonic_ns()}", "auto.offset.reset": "earliest", **extra}
-    )
-    consumer.subscribe([topic])
+def _consume(
+    config: dict[str, str], topic: str, partitions: int, count: int, **extra: object
+) -> list[tuple[int, int, str]]:
+    """Every partition from offset 0 (assigned: no group coordinator in the way after a broker kill)."""
+    consumer = Consumer({**config, "group.id": f"g-{topic}", "enable.auto.commit": False, **extra})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     got: list[tuple[int, int, str]] = []
     deadline = time.monotonic() + 90
     try:
@@ -108,7 +109,7 @@ def test_replicated_acks_all_produce_and_consume(cluster):
     values = [f"v{i}" for i in range(300)]
     acked = _produce(config, "orders", values)
     assert sorted(v for _, _, v in acked) == sorted(values)
-    got = _consume(config, "orders", len(values))
+    got = _consume(config, "orders", 3, len(values))
     assert sorted(got) == sorted(acked)  # same partitions, offsets and values
     # followers fetched everything over SASL_SSL: the ISR is full again
     cluster.wait_until(lambda: _in_sync(cluster, "orders", 3), 60, "full ISR of orders")
@@ -126,7 +127,7 @@ def test_a_transaction_commit_reaches_read_committed_consumers(cluster):
     for i in range(10):
         producer.produce("txn-out", value=f"committed-{i}")
     producer.commit_transaction(60)  # markers go from the coordinator to the leader over SASL_SSL
-    got = _consume(config, "txn-out", 10, **{"isolation.level": "read_committed"})
+    got = _consume(config, "txn-out", 1, 10, **{"isolation.level": "read_committed"})
     assert [v for _, _, v in got] == [f"committed-{i}" for i in range(10)]
     # the next transaction starts at once: the previous one's markers were all written
     producer.begin_transaction()
@@ -147,7 +148,7 @@ def test_a_leader_kill_loses_no_acknowledged_record(cluster):
         )
         after = _produce(config, "failover", [f"b{i}" for i in range(100)])
         acked = before + after
-        got = _consume(config, "failover", len(acked))
+        got = _consume(config, "failover", 1, len(acked))
         assert got == sorted(acked, key=lambda r: r[1])  # every acked record, in offset order, no more
     finally:
         cluster.start_broker(leader)

@@ -322,7 +322,9 @@ class _Connection(asyncio.BufferedProtocol):
 
     def eof_received(self) -> bool:
         self.stop_reading()
-        return True  # keep the socket open until the responses already owed are written
+        # keep the socket open until the responses already owed are written (TCP; over TLS asyncio closes
+        # anyway and warns on every client close if asked to keep it)
+        return not self._tls
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None:

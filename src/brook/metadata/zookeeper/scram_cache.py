@@ -10,13 +10,16 @@ clients, brokers) are skipped.
 While the cache cannot be trusted (a read of a notification failed, or the session was lost and notifications
 may have gone by) it is dropped: lookups read ZooKeeper (the caller runs them off the event loop) until a full
 reload, on a thread of its own, succeeds. The user's own writes through this broker update it at once.
+Notifications older than 15 minutes are deleted, as Kafka's brokers do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
+import time
 from typing import Any
 from urllib.parse import unquote
 
@@ -37,6 +40,7 @@ __all__ = ["ScramCredentialCache"]
 
 _NOTIFICATION = "config_change_"
 _RELOAD_RETRY_S = 1.0
+_CHANGE_EXPIRATION_MS = 15 * 60 * 1000  # Kafka's ZkNodeChangeNotificationListener.changeExpirationMs
 
 
 def _sequence(node: str) -> int:
@@ -62,6 +66,7 @@ class ScramCredentialCache:
         self._lock = threading.Lock()  # kazoo's thread, reload threads and lookups take turns
         self._credentials: dict[str, dict[str, str]] | None = None  # None: read through to ZooKeeper
         self._seen = -1  # the last notification handled
+        self._change_times: dict[str, int] = {}  # notification -> ctime (ms; 0: not read yet), for the purge
         self._session_lost = False
         self._closed = False
         zk.ensure_path(CHANGES_PATH)
@@ -125,6 +130,18 @@ class ScramCredentialCache:
             self._credentials = None
         threading.Thread(target=self._reload_until_done, name="scram-reload", daemon=True).start()
 
+    def _purge(self) -> None:
+        """Delete notifications older than 15 minutes, as every Kafka broker does, so the list stays short."""
+        now_ms = int(time.time() * 1000)
+        for node, ctime in list(self._change_times.items()):
+            if ctime == 0:
+                stat = self._zk.exists(f"{CHANGES_PATH}/{node}")
+                ctime = self._change_times[node] = stat.ctime if stat is not None else -1
+            if ctime < now_ms - _CHANGE_EXPIRATION_MS:
+                with contextlib.suppress(NoNodeError):
+                    self._zk.delete(f"{CHANGES_PATH}/{node}")
+                del self._change_times[node]
+
     def _on_session_state(self, state: str) -> None:
         """kazoo's connection thread: after a lost session, notifications may have been missed: reload."""
         if state == KazooState.LOST:
@@ -142,13 +159,17 @@ class ScramCredentialCache:
                 if sequence <= self._seen:
                     continue
                 try:
-                    data, _ = self._zk.get(f"{CHANGES_PATH}/{node}")
+                    data, stat = self._zk.get(f"{CHANGES_PATH}/{node}")
+                    self._change_times[node] = stat.ctime
                 except NoNodeError:
                     data = b""  # purged meanwhile
                 user = notified_user(data) if data else None
                 if user is not None:
                     self.refresh_user(user)
                 self._seen = sequence
+            for node in children:
+                self._change_times.setdefault(node, 0)
+            self._purge()
         except Exception:
             logger.exception("reading SCRAM credential changes failed; reloading every user")
             self._invalidate()
