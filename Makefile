@@ -149,6 +149,8 @@ bench: $(TEST_STAMP) $(BENCH_KAFKA_STAMP) system-deps
 	$(BIN)/python bench/cluster_bench.py $(BENCH_CLUSTER_ARGS)
 	$(BIN)/python bench/scale_bench.py $(BENCH_SCALE_ARGS)
 	$(BIN)/python bench/security_bench.py
+	$(BIN)/python bench/scram_auth_bench.py
+	$(BIN)/python bench/tls_write_bench.py
 	$(BIN)/python bench/console_bench.py
 
 bench-smoke: $(TEST_STAMP)

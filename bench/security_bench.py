@@ -25,9 +25,9 @@ from typing import Any
 import confluent_kafka
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from brook.cli.secure_socket import connect
 from brook.protocol.client import decode_response, encode_request
 from brook.protocol.scram import ScramClient
+from brook.protocol.secure_socket import connect
 from brook.testing.broker_process import BrookProcess
 from brook.testing.security import TestPki, add_scram_user, secured_listeners
 

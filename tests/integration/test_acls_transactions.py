@@ -1,14 +1,14 @@
 """Authorization of the transaction APIs against one real broker with brook's authorizer, as Kafka's KafkaApis.
 
 The brokers talk to each other (and a coordinator to itself, for WriteTxnMarkers) on the inter-broker listener,
-here PLAINTEXT (User:ANONYMOUS, a super user): a transaction only completes when that principal may CLUSTER_ACTION.
+here SASL_PLAINTEXT as the super user admin: a transaction only completes when that principal may CLUSTER_ACTION
+(User:ANONYMOUS on the PLAINTEXT listener is no super user).
 alice: WRITE on transactional id `alice-txn`, WRITE on topic `txn-out`, READ on topic `txn-in` and group
 `txn-group`. bob: no ACLs.
 """
 
 from __future__ import annotations
 
-import struct
 import time
 from typing import Any
 
@@ -17,9 +17,11 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AclOperation, AdminClient, NewTopic, ResourceType
 
 from brook.testing.broker_process import BrookProcess, report_on_failure
-from tests.integration.acl_helpers import acl, authorizer_overrides, client_conf, create_acls, sasl_raw
+from brook.testing.security import plain_jaas
+from tests.integration.acl_helpers import USERS, acl, authorizer_overrides, client_conf, create_acls, sasl_raw
 from tests.integration.helpers import wait_until
 from tests.integration.raw_client import RawClient
+from tests.integration.txn_raw import describe_transaction_error
 
 pytestmark = pytest.mark.integration
 
@@ -30,8 +32,13 @@ ALICE = "User:alice"
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    # the inter-broker listener is PLAINTEXT: markers come from User:ANONYMOUS, which must be a super user
-    overrides = authorizer_overrides(**{"super.users": "User:admin;User:ANONYMOUS"})
+    overrides = authorizer_overrides(
+        **{
+            "security.inter.broker.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism.inter.broker.protocol": "PLAIN",
+            "sasl.jaas.config": plain_jaas(USERS, "admin", USERS["admin"]),
+        }
+    )
     with BrookProcess(tmp_path_factory.mktemp("acls-txn"), overrides=overrides) as process:
         sasl = process.listener_bootstrap("SASL_PLAINTEXT")
         admin = AdminClient(client_conf(sasl, "admin"))
@@ -134,7 +141,7 @@ def test_a_user_without_acls_is_refused_by_every_transaction_api(bob):
     assert _txn_offset_commit(bob, "alice-txn", "txn-group", ["txn-in"]) == {"txn-in": TXN_ID_DENIED}
     producers = bob.request(61, 0, {"topics": [{"name": "txn-out", "partition_indexes": [0]}]})
     assert _partition_codes(producers.topics, "partitions") == [TOPIC_DENIED]
-    assert _describe_error(bob, "alice-txn") == TXN_ID_DENIED
+    assert describe_transaction_error(bob, "alice-txn") == TXN_ID_DENIED
 
 
 def test_a_partly_authorized_user_gets_kafkas_per_resource_errors(sasl):
@@ -193,18 +200,6 @@ def test_an_authorized_user_completes_a_transaction_with_offsets(sasl):
         assert [t.transactional_id for t in listed.transaction_states] == ["alice-txn"]
     finally:
         admin.close()
-
-
-def _describe_error(raw: RawClient, transactional_id: str) -> int:
-    """DescribeTransactions' error code read from the frame (kio cannot read the -1 start time of a refused id;
-    Kafka's clients read it as an int64)."""
-    correlation_id, data = raw.frame(65, 0, {"transactional_ids": [transactional_id]})
-    raw.send_raw(data)
-    response = raw.read_frame()
-    assert struct.unpack_from(">i", response)[0] == correlation_id
-    # header: correlation id, no tags; body: throttle_time int32, compact array length (1 entry: 2)
-    assert response[9] == 2
-    return struct.unpack_from(">h", response, 10)[0]
 
 
 def _committed(consumer: Consumer) -> int:

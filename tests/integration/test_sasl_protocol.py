@@ -157,6 +157,25 @@ def test_scram_v1_exchange_and_session_lifetime_without_reauth_limit(broker):
         raw.close()
 
 
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_an_unknown_scram_user_fails_on_the_client_first_message(broker, mechanism):
+    """As Kafka's ScramSaslServer: no server-first (no salt to probe), SASL_AUTHENTICATION_FAILED with a
+    message that does not tell an unknown user from a wrong password, then the connection closes."""
+    raw = _client(broker)
+    try:
+        assert raw.request(17, 1, {"mechanism": mechanism}).error_code == 0
+        first = raw.request(36, 2, {"auth_bytes": ScramClient(mechanism, "nobody", "x").first()})
+        assert first.error_code == 58  # SASL_AUTHENTICATION_FAILED
+        assert bytes(first.auth_bytes) == b""
+        assert first.error_message == (
+            f"Authentication failed during authentication due to invalid credentials with SASL mechanism {mechanism}"
+        )
+        assert raw.is_closed_by_peer()
+    finally:
+        raw.close()
+    assert broker.wait_for_log(rf"authentication failed .*mechanism={mechanism} user=nobody", timeout_s=20)
+
+
 def test_an_expired_session_is_closed_and_reauthentication_extends_it(broker):
     expiring = _client(broker, "REAUTH")
     renewed = _client(broker, "REAUTH")
@@ -209,8 +228,7 @@ def test_scram_credentials_are_described_altered_and_deleted(broker):
     try:
         assert raw.request(17, 1, {"mechanism": "SCRAM-SHA-256"}).error_code == 0
         scram = ScramClient("SCRAM-SHA-256", "carol", "carol-secret")
-        first = raw.request(36, 2, {"auth_bytes": scram.first()})
-        assert raw.request(36, 2, {"auth_bytes": scram.final(bytes(first.auth_bytes))}).error_code == 58
+        assert raw.request(36, 2, {"auth_bytes": scram.first()}).error_code == 58  # now an unknown user
     finally:
         raw.close()
 

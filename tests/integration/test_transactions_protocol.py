@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.integration.helpers import produce_all, wait_until
 from tests.integration.raw_client import RawClient
+from tests.integration.txn_raw import describe_transaction_error
 
 NONE, UNKNOWN_TOPIC, INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE = 0, 3, 47, 48
 INVALID_PRODUCER_ID_MAPPING, CONCURRENT_TRANSACTIONS, OPERATION_NOT_ATTEMPTED = 49, 51, 55
@@ -120,7 +121,7 @@ def test_transaction_apis_answer_kafkas_codes(kafka_broker):
             pid,
         )
         assert [(t.topic, list(t.partitions)) for t in described[0].topics] == [("raw-txn-topic", [0])]
-        assert _describe_error(raw, "unknown-txn") == 105  # TRANSACTIONAL_ID_NOT_FOUND
+        assert describe_transaction_error(raw, "unknown-txn") == 105  # TRANSACTIONAL_ID_NOT_FOUND
         listed = raw.request(
             66, 1, {"state_filters": ["Ongoing", "Bogus"], "producer_id_filters": [], "duration_filter": -1}
         )
@@ -174,18 +175,6 @@ def test_transaction_apis_answer_kafkas_codes(kafka_broker):
 
 def _ok_partition(response: Any) -> Any:
     return response if response.topics[0].partitions[0].error_code == NONE else None
-
-
-def _describe_error(raw: RawClient, transactional_id: str) -> int:
-    """DescribeTransactions' error code read from the frame: kio cannot read the -1 start time of an unknown id
-    (Kafka's clients read it as an int64)."""
-    correlation_id, data = raw.frame(65, 0, {"transactional_ids": [transactional_id]})
-    raw.send_raw(data)
-    response = raw.read_frame()
-    assert struct.unpack_from(">i", response)[0] == correlation_id
-    # header: correlation id, no tags; body: throttle_time int32, compact array length (1 entry: 2)
-    assert response[9] == 2
-    return struct.unpack_from(">h", response, 10)[0]
 
 
 def _described_start(raw: RawClient, transactional_id: str) -> tuple[str, int]:

@@ -3,6 +3,7 @@ WriteTxnMarkers, sent as the transaction coordinator would send them."""
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from brook.records.records import Record, build_batch
@@ -91,3 +92,15 @@ def list_offset(
     entry = raw.request(2, 5, body).topics[0].partitions[0]
     assert entry.error_code == 0, entry
     return entry.offset
+
+
+def describe_transaction_error(raw: RawClient, transactional_id: str) -> int:
+    """DescribeTransactions' error code read from the frame: kio cannot read the -1 start time of an unknown or
+    refused id (Kafka's clients read it as an int64)."""
+    correlation_id, data = raw.frame(65, 0, {"transactional_ids": [transactional_id]})
+    raw.send_raw(data)
+    response = raw.read_frame()
+    assert struct.unpack_from(">i", response)[0] == correlation_id
+    # header: correlation id, no tags; body: throttle_time int32, compact array length (1 entry: 2)
+    assert response[9] == 2
+    return int(struct.unpack_from(">h", response, 10)[0])

@@ -2,9 +2,10 @@
 flight on it at a time, reconnecting on the next request after a failure.
 
 Used by the transaction coordinator for WriteTxnMarkers to the other leaders (its own partitions' markers are
-written directly, txn_marker_writer.py).
-It connects with plain TCP to the broker's registered (inter-broker listener) address, so with an authorizer the
-inter-broker listener must be PLAINTEXT and its principal (User:ANONYMOUS) a super user or allowed CLUSTER_ACTION.
+written directly, txn_marker_writer.py). Connections are opened by `open_connection` (the Broker passes its
+InterBrokerConnector's: the inter-broker listener with its TLS and SASL, so the receiving broker sees this broker's
+inter-broker principal, which an authorizer must let do CLUSTER_ACTION: a super user, as Kafka requires). Without
+one: plain TCP to the broker's registered address.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from brook.metadata.api import BrokerInfo
@@ -24,13 +25,19 @@ __all__ = ["BrokerClient"]
 
 _SIZE = struct.Struct(">i")
 
+Opener = Callable[[BrokerInfo], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+async def _plain_tcp(broker: BrokerInfo) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection(broker.host, broker.port)
+
 
 class _Connection:
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
-        self.address: tuple[str, int] | None = None
+        self.broker: BrokerInfo | None = None
 
     def close(self) -> None:
         if self.writer is not None:
@@ -39,8 +46,9 @@ class _Connection:
 
 
 class BrokerClient:
-    def __init__(self, client_id: str) -> None:
+    def __init__(self, client_id: str, open_connection: Opener = _plain_tcp) -> None:
         self._client_id = client_id
+        self._open = open_connection
         self._connections: dict[int, _Connection] = {}
         self._correlation_id = 0
 
@@ -61,11 +69,10 @@ class BrokerClient:
     async def _round_trip(
         self, connection: _Connection, broker: BrokerInfo, api_key: int, version: int, body: Mapping[str, Any]
     ) -> Any:
-        address = (broker.host, broker.port)
-        if connection.writer is None or connection.address != address or connection.writer.is_closing():
+        if connection.writer is None or connection.broker != broker or connection.writer.is_closing():
             connection.close()
-            connection.reader, connection.writer = await asyncio.open_connection(*address)
-            connection.address = address
+            connection.reader, connection.writer = await self._open(broker)
+            connection.broker = broker  # (a re-registration with new addresses reconnects)
         assert connection.reader is not None
         assert connection.writer is not None
         self._correlation_id = (self._correlation_id + 1) & 0x7FFFFFFF

@@ -39,7 +39,7 @@ from brook.broker.connection_limits import (
 )
 from brook.broker.handlers.base import OFF_LOOP_REQUEST_BYTES, REGISTRY, RequestContext, Session
 from brook.broker.request_metrics import RequestMetrics
-from brook.broker.tls import peer_certificate_dn
+from brook.broker.tls import coalesce_for_tls, peer_certificate_dn
 from brook.protocol.connection import NeedData, RemoteProtocolError, Request, ServerConnection
 from brook.protocol.request_memory import RequestMemory
 
@@ -338,7 +338,9 @@ class _Connection(asyncio.BufferedProtocol):
 
     def eof_received(self) -> bool:
         self.stop_reading()
-        return True  # keep the socket open until the responses already owed are written
+        # keep the socket open until the responses already owed are written (TCP; over TLS asyncio closes
+        # anyway and warns on every client close if asked to keep it)
+        return not self._tls
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None:
@@ -517,10 +519,8 @@ class _Connection(asyncio.BufferedProtocol):
                     item = ready
                     pending.popleft()
                 if out:
-                    if self._tls:  # one TLS write, not one (and a record) per chunk
-                        transport.write(b"".join(out))
-                    else:
-                        transport.writelines(out)
+                    # TLS: small chunks joined (one record, not one per chunk), big ones not copied (tls.py)
+                    transport.writelines(coalesce_for_tls(out) if self._tls else out)
                     sent_ns = time.monotonic_ns()
                     for request, dequeued_ns, body in answered:
                         self.server.request_metrics.record(request, dequeued_ns, sent_ns, body)

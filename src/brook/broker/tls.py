@@ -22,7 +22,7 @@ from pathlib import Path
 
 from brook.common.errors import InvalidConfig
 
-__all__ = ["client_context", "peer_certificate_dn", "server_context"]
+__all__ = ["client_context", "coalesce_for_tls", "peer_certificate_dn", "server_context"]
 
 Lookup = Callable[[str], str]  # a config key -> its value ("" when unset)
 
@@ -193,3 +193,26 @@ def _private_files(chain: bytes, key: bytes) -> Iterator[tuple[str, str]]:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
         yield chain_file, key_file
+
+
+TLS_RECORD_BYTES = 16384  # the largest TLS record's plaintext
+
+
+def coalesce_for_tls(chunks: list[bytes]) -> list[bytes]:
+    """A response's chunks for an SSL transport, which encrypts each item of a writelines list on its own
+    (at least one TLS record each): runs of chunks smaller than a record are joined, so a response header or
+    a small partition does not become a record of its own, while big chunks (a fetch's file bytes) pass as
+    they are, never copied into one response-sized buffer."""
+    out: list[bytes] = []
+    run: list[bytes] = []
+    for chunk in chunks:
+        if len(chunk) < TLS_RECORD_BYTES:
+            run.append(chunk)
+            continue
+        if run:
+            out.append(run[0] if len(run) == 1 else b"".join(run))
+            run = []
+        out.append(chunk)
+    if run:
+        out.append(run[0] if len(run) == 1 else b"".join(run))
+    return out

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from brook.broker.broker_client import BrokerClient
+from brook.broker.inter_broker import InterBrokerConnector
 from brook.broker.txn_marker_writer import MarkerWrite, write_markers
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
@@ -42,7 +43,10 @@ class TxnMarkerSender:
     def __init__(self, broker: Broker, still_coordinator: Callable[[str, int], bool]) -> None:
         self._broker = broker
         self._still_coordinator = still_coordinator  # (transactional_id, coordinator_epoch) -> bool
-        self._client = BrokerClient(f"brook-txn-coordinator-{broker.node_id}")
+        # over the inter-broker listener with its TLS and SASL, as the replica fetchers
+        self._client = BrokerClient(
+            f"brook-txn-coordinator-{broker.node_id}", InterBrokerConnector(broker.inter_broker).open
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._queues: dict[
             int, list[tuple[dict[str, Any], asyncio.Future[dict[TopicPartition, ErrorCode]]]]

@@ -9,10 +9,10 @@ from typing import Any
 import click
 
 from brook.cli._common import CliError, settings
-from brook.protocol.secure_socket import call as call_on
-from brook.protocol.secure_socket import connect
+from brook.protocol.client import decode_response
+from brook.protocol.secure_socket import connect, round_trip
 
-__all__ = ["bootstrap_address", "call", "call_coordinator", "error_name", "exchange"]
+__all__ = ["bootstrap_address", "call", "call_coordinator", "error_name", "exchange", "exchange_frame"]
 
 _FIND_COORDINATOR, _FIND_COORDINATOR_VERSION = 10, 1
 _TIMEOUT_S = 15.0
@@ -24,14 +24,21 @@ def bootstrap_address() -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def exchange_frame(
+    address: tuple[str, int], api_key: int, version: int, body: dict[str, Any], timeout_s: float = _TIMEOUT_S
+) -> bytes:
+    """Send one request and return the response frame undecoded; OSError when the broker cannot be reached."""
+    context = click.get_current_context(silent=True)
+    config = settings().client_config if context is not None else {}
+    with connect(address, timeout_s, config) as sock:  # TLS and SASL from -X / --command-config
+        return round_trip(sock, api_key, version, body)
+
+
 def exchange(
     address: tuple[str, int], api_key: int, version: int, body: dict[str, Any], timeout_s: float = _TIMEOUT_S
 ) -> Any:
     """Send one request and return the decoded response; OSError when the broker cannot be reached."""
-    context = click.get_current_context(silent=True)
-    config = settings().client_config if context is not None else {}
-    with connect(address, timeout_s, config) as sock:  # TLS and SASL from -X / --command-config
-        return call_on(sock, api_key, version, body, "brook-cli", correlation_id=1)
+    return decode_response(api_key, version, exchange_frame(address, api_key, version, body, timeout_s))[1]
 
 
 def call(address: tuple[str, int], api_key: int, version: int, body: dict[str, Any]) -> Any:

@@ -1,5 +1,5 @@
-"""Requests of `brook transactions` over a plain socket (confluent-kafka's AdminClient has no transaction
-APIs). DescribeTransactions is decoded here by hand: its start time is -1 for an id with no open transaction,
+"""Requests of `brook transactions` over brook's own socket (raw_request.py: TLS and SASL from -X /
+--command-config; confluent-kafka's AdminClient has no transaction APIs). DescribeTransactions is decoded here by hand: its start time is -1 for an id with no open transaction,
 a negative timestamp the schema library refuses (Kafka's clients read it as a plain int64).
 
 DescribeTransactions v0 response body (flexible): throttle_time_ms int32, transaction_states compact array
@@ -10,18 +10,17 @@ topics compact array of [topic compact string, partitions compact array of int32
 
 from __future__ import annotations
 
-import socket
 import struct
 from dataclasses import dataclass
 from typing import Any
 
 from brook.cli._common import CliError
-from brook.protocol.client import decode_response, encode_request
+from brook.cli.raw_request import call as request
+from brook.cli.raw_request import exchange_frame
 from brook.protocol.varint import read_uvarint
 
 __all__ = ["TxnState", "describe_transactions", "request"]
 
-_TIMEOUT_S = 15.0
 _DESCRIBE_TRANSACTIONS = 65
 
 
@@ -38,30 +37,10 @@ class TxnState:
 
 
 def _round_trip(address: tuple[str, int], api_key: int, version: int, body: dict[str, Any]) -> bytes:
-    frame = encode_request(api_key, version, 1, "brook-cli", body)
     try:
-        with socket.create_connection(address, timeout=_TIMEOUT_S) as sock:
-            sock.sendall(frame)
-            (size,) = struct.unpack(">i", _read_exactly(sock, 4))
-            return _read_exactly(sock, size)
+        return exchange_frame(address, api_key, version, body)
     except OSError as exc:
         raise CliError(f"cannot reach the broker at {address[0]}:{address[1]}: {exc}") from exc
-
-
-def _read_exactly(sock: socket.socket, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = sock.recv(n)
-        if not chunk:
-            raise ConnectionError("connection closed by the broker")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
-def request(address: tuple[str, int], api_key: int, version: int, body: dict[str, Any]) -> Any:
-    """One request, decoded with brook's codec."""
-    return decode_response(api_key, version, _round_trip(address, api_key, version, body))[1]
 
 
 class _Reader:

@@ -110,8 +110,7 @@ def _encode_name(name: str) -> str:
 class ScramServer:
     """RFC 5802 server: client-first -> server-first, client-final -> server-final (then complete).
 
-    `lookup(username)` gives the user's credential for this mechanism, or None (an unknown user fails
-    the exchange at the proof, after a server-first built from a made-up salt, as RFC 5802 suggests)."""
+    The caller looks up the credential of the name `client_first` returns and passes it to `server_first`."""
 
     def __init__(self, mechanism: str) -> None:
         self.mechanism = mechanism
@@ -153,18 +152,19 @@ class ScramServer:
         return username
 
     def server_first(self, credential: ScramCredential | None) -> bytes:
-        """With the looked-up credential (None: unknown user), the server-first message."""
+        """With the looked-up credential, the server-first message. An unknown user (None) or a credential
+        with too few iterations fails here, on the client-first message, as Kafka's ScramSaslServer."""
         if self._state != "credential":
             raise SaslFailure("Invalid SCRAM state")
+        if credential is None:
+            raise SaslFailure("Authentication failed: Invalid user credentials")
+        too_few = check_iterations(self.mechanism, credential.iterations)
+        if too_few:
+            raise SaslFailure(too_few)
         self.credential = credential
-        salt = (
-            credential.salt
-            if credential
-            else hashlib.sha256(b"brook" + (self.username or "").encode()).digest()
-        )
-        iterations = credential.iterations if credential else 4096
         self._nonce = self._client_nonce + secrets.token_hex(16)  # printable, no ',' (as Kafka: [0-9a-z])
-        self._server_first = f"r={self._nonce},s={base64.b64encode(salt).decode()},i={iterations}"
+        salt = base64.b64encode(credential.salt).decode()
+        self._server_first = f"r={self._nonce},s={salt},i={credential.iterations}"
         self._state = "final"
         return self._server_first.encode()
 

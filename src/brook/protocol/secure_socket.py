@@ -18,7 +18,7 @@ from brook.protocol.client import decode_response, encode_request
 from brook.protocol.sasl import SaslFailure, plain_token
 from brook.protocol.scram import ScramClient
 
-__all__ = ["call", "connect", "read_exactly"]
+__all__ = ["call", "connect", "read_exactly", "round_trip"]
 
 _HANDSHAKE, _AUTHENTICATE = 17, 36
 
@@ -90,6 +90,13 @@ def call(
     sock.sendall(encode_request(api_key, version, correlation_id, client_id, body))
     (size,) = struct.unpack(">i", read_exactly(sock, 4))
     return decode_response(api_key, version, read_exactly(sock, size))[1]
+
+
+def round_trip(sock: socket.socket, api_key: int, version: int, body: Mapping[str, Any]) -> bytes:
+    """Send one request (correlation id 1) and return the response frame (after its size)."""
+    sock.sendall(encode_request(api_key, version, 1, "brook-cli", body))
+    (size,) = struct.unpack(">i", read_exactly(sock, 4))
+    return read_exactly(sock, size)
 
 
 def read_exactly(sock: socket.socket, n: int) -> bytes:

@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 
 from brook.security.acl import (
-    AccessControlEntry,
     AclBinding,
     AclBindingFilter,
     AclOperation,
@@ -33,13 +32,12 @@ from brook.security.acl_decisions import (
     authorize_by_resource_type,
     authorized_operations,
 )
-from brook.security.acl_store import AclStore
+from brook.security.acl_store import AclStore, Entries
 
 __all__ = ["AUTHORIZER_CLASS_NAMES", "AclAuthorizer", "authorizer_selected"]
 
 logger = logging.getLogger(__name__)
 
-Entries = frozenset[AccessControlEntry]
 _RELOAD_RETRY_S = 1.0
 
 # `authorizer.class.name` values that select brook's authorizer (Kafka's two, and brook's own name)

@@ -12,6 +12,9 @@ so clients and the other brokers' replica fetchers reach it through that proxy; 
 proxy used by broker N alone. The proxies (FaultNetwork) recognise which broker opened a connection, so
 `partition` freezes exactly the links between the named endpoints while clients keep their access.
 
+Secured (`secured=True`, brook.testing.cluster_security): each broker's only listener is SASL_SSL, the brokers
+authenticate to each other with SCRAM, ACLs are on; `client_config(user, mechanism)` gives client settings.
+
 Faults: kill (SIGKILL), terminate (SIGTERM, waits for the exit), pause/resume (SIGSTOP/SIGCONT), restart,
 partition/heal, and for a ZooKeeper the cluster started itself, pause_zookeeper/resume_zookeeper and
 restart_zookeeper. A broker that exits without being told to is recorded in `unexpected_exits`. Each
@@ -36,6 +39,7 @@ from typing import Any, TypeVar
 from kazoo.client import KazooClient
 
 from brook.testing.cluster_broker import PORT_TAKEN, BrokerExit, ClusterBroker, endpoint_of, free_port
+from brook.testing.cluster_security import ClusterSecurity
 from brook.testing.fault_network import FaultNetwork
 from brook.testing.zookeeper import ZooKeeperProcess
 
@@ -62,6 +66,7 @@ class BrookCluster:
         overrides: Mapping[str, str] | None = None,
         broker_overrides: Mapping[int, Mapping[str, str]] | None = None,
         startup_timeout_s: float = 60.0,
+        secured: bool = False,
     ) -> None:
         self._own_dir = data_dir is None
         self.data_dir = Path(tempfile.mkdtemp(prefix="brook-cluster-")) if data_dir is None else data_dir
@@ -82,7 +87,12 @@ class BrookCluster:
         self._monitor: threading.Thread | None = None
         self._stopping = threading.Event()
         self._size = size
-        self._overrides = {"offsets.topic.replication.factor": str(min(3, size)), **(overrides or {})}
+        self.security = ClusterSecurity(self.data_dir / "pki") if secured else None
+        self._overrides = {
+            "offsets.topic.replication.factor": str(min(3, size)),
+            **(self.security.overrides if self.security else {}),
+            **(overrides or {}),
+        }
         self._broker_overrides = broker_overrides or {}
         self._startup_timeout_s = startup_timeout_s
 
@@ -108,12 +118,22 @@ class BrookCluster:
     def bootstrap(self) -> str:
         return ",".join(b.bootstrap for b in self.brokers.values())
 
+    def client_config(self, user: str = "admin", mechanism: str = "SCRAM-SHA-512") -> dict[str, str]:
+        """librdkafka settings for a secured cluster (`bootstrap.servers` included)."""
+        if self.security is None:
+            return {"bootstrap.servers": self.bootstrap}
+        return self.security.client_config(self.bootstrap, user, mechanism)
+
     def start(self, timeout_s: float = 60.0) -> BrookCluster:
         if self.zookeeper_process is not None:
             self.zookeeper_process.start()
             self._zk_connect = f"{self.zookeeper_process.connect}/brook"
         hosts, slash, chroot = self._zk_connect.partition("/")
         zk_host, _, zk_port = hosts.split(",")[0].rpartition(":")
+        if self.security is not None:
+            self.security.seed_users(
+                self._zk_connect
+            )  # the inter-broker user exists before any broker connects
         for node_id in range(self._size):
             proxy_port = self.network.add_proxy(endpoint_of(node_id))
             zk_proxy_port = self.network.add_proxy(
@@ -125,6 +145,7 @@ class BrookCluster:
                 **self._overrides,
                 "broker.id": str(node_id),
                 "advertised.listeners": f"PLAINTEXT://127.0.0.1:{proxy_port}",
+                **(self.security.listener_overrides(port, proxy_port) if self.security else {}),
                 "zookeeper.connect": f"127.0.0.1:{zk_proxy_port}{slash}{chroot}",
                 **self._broker_overrides.get(node_id, {}),
             }

@@ -24,7 +24,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["SecuredBroker", "TestPki", "add_scram_user", "plain_jaas", "secured_listeners"]
+__all__ = [
+    "SecuredBroker",
+    "TestPki",
+    "add_scram_user",
+    "plain_jaas",
+    "scram_jaas",
+    "secured_cluster_overrides",
+    "secured_listeners",
+]
 
 _DAY = datetime.timedelta(days=1)
 
@@ -138,6 +146,51 @@ def plain_jaas(users: dict[str, str], username: str = "", password: str = "") ->
     options = [f'username="{username}" password="{password}"'] if username else []
     options += [f'user_{name}="{secret}"' for name, secret in users.items()]
     return f"org.apache.kafka.common.security.plain.PlainLoginModule required {' '.join(options)};"
+
+
+def scram_jaas(username: str, password: str) -> str:
+    """A ScramLoginModule JAAS line: what brook sends as a SCRAM client (inter-broker)."""
+    return (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{username}" password="{password}";'
+    )
+
+
+def secured_cluster_overrides(
+    pki: TestPki,
+    *,
+    broker_user: tuple[str, str],
+    plain_users: dict[str, str],
+    super_users: tuple[str, ...] = (),
+    inter_broker_mechanism: str = "SCRAM-SHA-512",
+) -> dict[str, str]:
+    """Broker overrides for a cluster whose only listener is SASL_SSL, inter-broker traffic included: the
+    brokers authenticate to each other as `broker_user` with `inter_broker_mechanism` (a SCRAM user must
+    exist in the store before the brokers start), ACLs are on with allow.everyone.if.no.acl.found=false and
+    the broker user a super user (replica fetches and transaction markers need CLUSTER_ACTION). The listener
+    itself (`listeners`, `advertised.listeners`) is set per broker."""
+    username, password = broker_user
+    if inter_broker_mechanism == "PLAIN":  # the broker user is a PLAIN user too, and the JAAS names it
+        jaas = {"plain": plain_jaas({**plain_users, username: password}, username, password)}
+    else:
+        jaas = {
+            "plain": plain_jaas(plain_users),
+            inter_broker_mechanism.lower(): scram_jaas(username, password),
+        }
+    return {
+        "listener.security.protocol.map": "SASL_SSL:SASL_SSL",
+        "security.inter.broker.protocol": "SASL_SSL",
+        "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol": inter_broker_mechanism,
+        **{f"listener.name.sasl_ssl.{m}.sasl.jaas.config": line for m, line in jaas.items()},
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(pki.directory / "broker-keystore.pem"),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(pki.ca),
+        "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": ";".join(f"User:{u}" for u in (username, *super_users)),
+    }
 
 
 def secured_listeners(

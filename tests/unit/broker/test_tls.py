@@ -163,3 +163,17 @@ def test_tls12_only_and_a_cipher_suite(pki):
     assert server.maximum_version == ssl.TLSVersion.TLSv1_2
     client = client_context(lookup({"ssl.truststore.type": "PEM", "ssl.truststore.location": str(pki.ca)}))
     assert handshake(server, client) is None
+
+
+def test_small_chunks_are_joined_and_big_ones_pass_uncopied():
+    from brook.broker.tls import TLS_RECORD_BYTES, coalesce_for_tls
+
+    big1, big2 = b"a" * TLS_RECORD_BYTES, b"b" * (3 * TLS_RECORD_BYTES)
+    chunks = [b"hdr", b"tags", big1, b"x", b"y", big2, b"tail"]
+    out = coalesce_for_tls(chunks)
+    assert out == [b"hdrtags", big1, b"xy", big2, b"tail"]
+    assert out[1] is big1  # the same objects: no copy
+    assert out[3] is big2
+    assert b"".join(out) == b"".join(chunks)
+    assert coalesce_for_tls([]) == []
+    assert coalesce_for_tls([b"only"]) == [b"only"]

@@ -41,12 +41,20 @@ def test_client_and_server_agree_and_a_wrong_password_fails(mechanism):
                 server.client_final(final)
 
 
-def test_an_unknown_user_fails_at_the_proof():
+def test_an_unknown_user_fails_on_the_client_first_message():
     client, server = ScramClient("SCRAM-SHA-256", "ghost", "pw"), ScramServer("SCRAM-SHA-256")
+    assert server.client_first(client.first()) == "ghost"
+    with pytest.raises(SaslFailure, match="Invalid user credentials"):
+        server.server_first(None)  # as Kafka's ScramSaslServer: no server-first for an unknown user
+    with pytest.raises(SaslFailure, match="Invalid SCRAM state"):
+        server.client_final(b"c=biws,r=x,p=AAAA")  # and the exchange cannot go on
+
+
+def test_a_credential_with_too_few_iterations_is_refused():
+    client, server = ScramClient("SCRAM-SHA-512", "u", "pw"), ScramServer("SCRAM-SHA-512")
     server.client_first(client.first())
-    final = client.final(server.server_first(None))
-    with pytest.raises(SaslFailure):
-        server.client_final(final)
+    with pytest.raises(SaslFailure, match="Too few iterations"):
+        server.server_first(ScramCredential.from_password("SCRAM-SHA-512", "pw", 1024))
 
 
 def test_credentials_round_trip_kafkas_text_form():

@@ -1,8 +1,9 @@
 """SaslAuthenticate (key 36): one SASL token each way (KIP-152); v1+ tells the session lifetime (KIP-368).
 
-PLAIN takes one round, SCRAM two (client-first -> server-first, client-final -> server-final). The SCRAM
-credential is read from the metadata store off the event loop (a ZooKeeper round trip on a cluster), so a
-credential changed on any broker holds for the next authentication everywhere. A failure answers
+PLAIN takes one round, SCRAM two (client-first -> server-first, client-final -> server-final); an unknown SCRAM
+user fails on the client-first message, as Kafka. The SCRAM credential comes from the metadata store's cache
+(on a cluster kept current by /config/changes notifications, so a credential changed on any broker holds
+everywhere within moments), looked up off the event loop as it may read ZooKeeper while the cache reloads. A failure answers
 SASL_AUTHENTICATION_FAILED and closes the connection; the log names the user, never the password.
 """
 
@@ -75,7 +76,7 @@ async def sasl_authenticate(ctx: RequestContext, req: Any) -> Any:
         _close_after(ctx)
         if ctx.request.raw_token:
             return None  # v0 framing has no error response: the connection closes
-        return _failed(ctx, ErrorCode.sasl_authentication_failed, str(exc))
+        return _failed(ctx, ErrorCode.sasl_authentication_failed, _client_message(auth, exc))
     channel.session = Session(auth.principal or "", ctx.listener_name, ctx.security_protocol)  # type: ignore[union-attr]
     logger.debug(
         "authenticated peer=%s principal=%s mechanism=%s", ctx.client_host, auth.principal, auth.mechanism
@@ -84,6 +85,15 @@ async def sasl_authenticate(ctx: RequestContext, req: Any) -> Any:
         channel.conn.raw_tokens = False  # type: ignore[union-attr]  # Kafka requests from the next frame on
         return out
     return _ok(ctx, out, lifetime_ms)
+
+
+def _client_message(auth: Any, exc: SaslFailure) -> str:
+    """What the client is told. SCRAM: Kafka's words for any SaslException, which never say whether the
+    user exists (an unknown user fails on the client-first message, a wrong password at the proof)."""
+    if auth.mechanism == "PLAIN":
+        return str(exc)
+    during = "re-authentication" if auth.principal is not None else "authentication"
+    return f"Authentication failed during {during} due to invalid credentials with SASL mechanism {auth.mechanism}"
 
 
 def _ok(ctx: RequestContext, token: bytes, lifetime_ms: int) -> Any:

@@ -5,8 +5,8 @@
 
 shared with the user's quota configs (client_quotas.py keeps what it does not own). Each change also posts
 Kafka's config change notification `/config/changes/config_change_<seq>` {"version": 2,
-"entity_path": "users/<user>"}. Brokers read the credential on each authentication (a round trip, run off
-the event loop), so a change holds on every broker at once. Plain blocking functions on a KazooClient.
+"entity_path": "users/<user>"}, which keeps every broker's cache (scram_cache.py) current. Plain blocking
+functions on a KazooClient.
 """
 
 from __future__ import annotations
@@ -18,10 +18,18 @@ from kazoo.exceptions import NodeExistsError, NoNodeError, NotEmptyError
 
 from brook.metadata.zookeeper.client_quotas import USERS_PATH, entity_path
 
-__all__ = ["SCRAM_PREFIX", "read_scram_credential", "read_scram_credentials", "write_scram_credential"]
+__all__ = [
+    "CHANGES_PATH",
+    "SCRAM_PREFIX",
+    "read_scram_credential",
+    "read_scram_credentials",
+    "read_user_scram_credentials",
+    "write_scram_credential",
+]
 
 SCRAM_PREFIX = "SCRAM-"
-_CHANGES_PATH = "/config/changes/config_change_"
+CHANGES_PATH = "/config/changes"
+_CHANGES_PATH = CHANGES_PATH + "/config_change_"
 
 
 def _user_config(zk: Any, path: str) -> tuple[dict[str, str], Any]:
@@ -37,6 +45,12 @@ def _user_config(zk: Any, path: str) -> tuple[dict[str, str], Any]:
 def read_scram_credential(zk: Any, user: str, mechanism: str) -> str | None:
     config, _ = _user_config(zk, f"/config/{entity_path((('user', user),))}")
     return config.get(mechanism)
+
+
+def read_user_scram_credentials(zk: Any, user: str) -> dict[str, str]:
+    """One user's credentials by mechanism ({} for a user without any)."""
+    config, _ = _user_config(zk, f"/config/{entity_path((('user', user),))}")
+    return {k: v for k, v in config.items() if k.startswith(SCRAM_PREFIX)}
 
 
 def read_scram_credentials(zk: Any) -> dict[str, dict[str, str]]:

@@ -17,7 +17,8 @@ opens a new one; the store registers again (waiting out its old registration), s
 re-reads every topic, retrying until that succeeds. It never gives up.
 
 Controlled shutdown (`controlled_shutdown`): see controlled_shutdown.py.
-Not here yet: /config/changes notifications, /admin/reassign_partitions, /isr_change_notification.
+SCRAM credentials: cached, kept current by /config/changes notifications (scram_cache.py).
+Not here yet: /admin/reassign_partitions, /isr_change_notification.
 """
 
 from __future__ import annotations
@@ -77,11 +78,8 @@ from brook.metadata.zookeeper.layout import (
     topic_path,
 )
 from brook.metadata.zookeeper.registration import register_broker
-from brook.metadata.zookeeper.scram import (
-    read_scram_credential,
-    read_scram_credentials,
-    write_scram_credential,
-)
+from brook.metadata.zookeeper.scram import write_scram_credential
+from brook.metadata.zookeeper.scram_cache import ScramCredentialCache
 
 __all__ = ["ZooKeeperMetadataStore"]
 
@@ -141,6 +139,7 @@ class ZooKeeperMetadataStore:
         DataWatch(self._zk, CONTROLLER_PATH, self._on_controller)
         DataWatch(self._zk, DEFAULT_BROKER_CONFIG_PATH, self._on_broker_configs)
         DataWatch(self._zk, broker_config_path(node_id), self._on_own_broker_configs)
+        self._scram = ScramCredentialCache(self._zk)
         logger.info(
             "connected to zookeeper connect=%s cluster_id=%s topics=%d",
             connect,
@@ -217,14 +216,15 @@ class ZooKeeperMetadataStore:
         write_client_quota(self._zk, entity, values)
 
     def scram_credentials(self) -> Mapping[str, Mapping[str, str]]:
-        """Read from ZooKeeper each time (scram.py): call it off the event loop."""
-        return read_scram_credentials(self._zk)
+        """From the cache (scram_cache.py); it reads ZooKeeper while it cannot be trusted: call it off the loop."""
+        return self._scram.credentials()
 
     def scram_credential(self, user: str, mechanism: str) -> str | None:
-        return read_scram_credential(self._zk, user, mechanism)
+        return self._scram.credential(user, mechanism)
 
     def set_scram_credential(self, user: str, mechanism: str, credential: str | None) -> None:
         write_scram_credential(self._zk, user, mechanism, credential)
+        self._scram.refresh_user(user)  # our next read sees it at once; other brokers via the notification
 
     def add_listener(self, callback: Listener, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Call `callback()` on `loop` (default: the running loop) after topics or brokers change."""
@@ -408,6 +408,7 @@ class ZooKeeperMetadataStore:
         self._stopped.set()
         self._cache.closed = True
         self._cache.catch_up.close()
+        self._scram.close()
         self._controller.close()
         self._zk.stop()
         self._zk.close()
