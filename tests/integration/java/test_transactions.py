@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from tests.integration.helpers import read_values
 from tests.integration.java.driver import JavaError
 from tests.integration.java.helpers import create_topic
-from tests.integration.test_transactions_confluent import _read
 
 
 def test_java_transactions_commit_abort_offsets_and_fencing(java, broker, names):
@@ -35,7 +35,12 @@ def test_java_transactions_commit_abort_offsets_and_fencing(java, broker, names)
     java.call("producer_close", name="p1")
     java.call("producer_close", name="p2")
 
-    assert _read(broker.bootstrap, topic, 1, "read_committed", until=4) == [b"c0", b"c1", b"c2", b"successor"]
+    assert read_values(broker.bootstrap, topic, 1, "read_committed", until=4) == [
+        b"c0",
+        b"c1",
+        b"c2",
+        b"successor",
+    ]
     consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
     try:
         assert consumer.committed([TopicPartition(source, 0)], timeout=10)[0].offset == 5

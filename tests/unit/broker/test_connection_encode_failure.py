@@ -70,7 +70,7 @@ def test_a_response_that_cannot_be_encoded_is_logged_and_closes_the_connection(c
         task = loop.create_future()
         task.set_result(broken)
         connection._queued += 1
-        connection._pending.put_nowait((request, task, None))  # type: ignore[arg-type]
+        connection._enqueue((request, task, None))  # type: ignore[arg-type]
         connection.stop_reading()
         await asyncio.wait_for(connection._write_responses(), 10)
         return transport

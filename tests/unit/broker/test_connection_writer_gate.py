@@ -67,7 +67,9 @@ class _Server:
         self.memory = RequestMemory(capacity=1 << 20)
         self.max_elements = 1000
         self._stopping = False
-        self.broker = SimpleNamespace(stats=SimpleNamespace(connections_accepted=0))
+        self.broker = SimpleNamespace(
+            stats=SimpleNamespace(connections_accepted=0, accepted_on=lambda listener: None)
+        )
         self.request_metrics = SimpleNamespace(record=lambda *args: None)
         self.release: dict[int, asyncio.Future[None]] = {}
         self.started: list[tuple[int, list[int]]] = []  # (api key, responses written when it started)
