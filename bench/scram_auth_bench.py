@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import functools
 import socket
-import struct
 import sys
 import tempfile
 import threading
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from brook.protocol import scram
-from brook.protocol.client import decode_response, encode_request
+from brook.protocol.secure_socket import call
 from brook.testing.broker_process import BrookProcess
 from brook.testing.security import add_scram_user
 from brook.testing.zookeeper import ZooKeeperProcess
@@ -31,19 +30,7 @@ scram.salted_password = functools.lru_cache(maxsize=8)(scram.salted_password)  #
 
 
 def _call(sock: socket.socket, key: int, version: int, body: dict[str, object]) -> Any:
-    sock.sendall(encode_request(key, version, 0, "bench", body))
-    (size,) = struct.unpack(">i", _read(sock, 4))
-    return decode_response(key, version, _read(sock, size))[1]
-
-
-def _read(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    return data
+    return call(sock, key, version, body, "bench")
 
 
 def _authenticate(address: tuple[str, int]) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import socket
 import statistics
-import struct
 import sys
 import tempfile
 import time
@@ -25,9 +24,8 @@ from typing import Any
 import confluent_kafka
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from brook.protocol.client import decode_response, encode_request
 from brook.protocol.scram import ScramClient
-from brook.protocol.secure_socket import connect
+from brook.protocol.secure_socket import call, connect
 from brook.testing.broker_process import BrookProcess
 from brook.testing.security import TestPki, add_scram_user, secured_listeners
 
@@ -111,19 +109,7 @@ def _scram_server_ms(address: tuple[str, int], pki: TestPki, rounds: int) -> flo
 
 
 def _call(sock: socket.socket, key: int, version: int, body: dict[str, object]) -> Any:
-    sock.sendall(encode_request(key, version, 0, "bench", body))
-    (size,) = struct.unpack(">i", _read(sock, 4))
-    return decode_response(key, version, _read(sock, size))[1]
-
-
-def _read(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    return data
+    return call(sock, key, version, body, "bench")
 
 
 def main(argv: list[str] | None = None) -> int:
