@@ -38,7 +38,7 @@ from tests.integration.hostile_common import (
     rss_bytes,
     steady_producer,
 )
-from tests.integration.raw_client import RawClient, log_end_offset
+from tests.integration.raw_client import RawClient, fetch_body, log_end_offset
 
 RSS_BOUND = 100 * MB
 TOPIC = "hostile-txn"
@@ -458,6 +458,59 @@ def test_describing_a_scram_user_twice_is_a_duplicate_resource(broker) -> None:
     try:
         response = raw.request(50, 0, {"users": [{"name": "dup"}, {"name": "dup"}]})
         assert [r.error_code for r in response.results] == [ErrorCode.duplicate_resource]
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize("isolation_level", [2, -1])
+def test_an_unknown_isolation_level_fails_fetch_and_list_offsets_with_unknown_server_error(
+    broker, isolation_level
+) -> None:
+    """Kafka's IsolationLevel.forId throws for anything but 0 and 1, and the broker answers the whole
+    request with UNKNOWN_SERVER_ERROR in every partition (and at the top of a Fetch v7+)."""
+    partitions = [{"partition": i, "fetch_offset": 0, "partition_max_bytes": 1024} for i in (0, 1)]
+    fetch = {
+        **fetch_body(TOPIC, 0, max_wait_ms=0),
+        "isolation_level": isolation_level,
+        "topics": [
+            {"topic": TOPIC, "partitions": partitions},
+            {"topic": "no-such-topic", "partitions": partitions},
+        ],
+    }
+    list_offsets = {
+        "replica_id": -1,
+        "isolation_level": isolation_level,
+        "topics": [{"name": TOPIC, "partitions": [{"partition_index": i, "timestamp": -1} for i in (0, 1)]}],
+    }
+    unknown = ErrorCode.unknown_server_error
+    raw = RawClient(broker.bootstrap)
+    try:
+        for version in (4, 12):
+            fetched = raw.request(1, version, fetch)
+            assert getattr(fetched, "error_code", unknown) == unknown  # top-level error_code: v7+
+            assert [
+                (r.topic, p.partition_index, p.error_code, p.high_watermark, p.records)
+                for r in fetched.responses
+                for p in r.partitions
+            ] == [(t, i, unknown, -1, b"") for t in (TOPIC, "no-such-topic") for i in (0, 1)]
+        for version in (2, 7):
+            listed = raw.request(2, version, list_offsets)
+            assert [
+                (p.partition_index, p.error_code, p.offset, p.timestamp) for p in listed.topics[0].partitions
+            ] == [
+                (0, unknown, -1, -1),
+                (1, unknown, -1, -1),
+            ]
+        # Nothing the broker would read: every partition answers its own error, as Kafka does.
+        only_unknown = {**fetch, "topics": [{"topic": "no-such-topic", "partitions": partitions}]}
+        fetched = raw.request(1, 12, only_unknown)
+        assert fetched.error_code == ErrorCode.none
+        assert [p.error_code for p in fetched.responses[0].partitions] == [
+            ErrorCode.unknown_topic_or_partition
+        ] * 2
+        # The known levels still answer.
+        listed = raw.request(2, 7, {**list_offsets, "isolation_level": 1})
+        assert [(p.error_code, p.offset) for p in listed.topics[0].partitions] == [(ErrorCode.none, 0)] * 2
     finally:
         raw.close()
 

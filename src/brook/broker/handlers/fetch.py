@@ -14,12 +14,16 @@ v0-3 answer message sets (magic 0 for v0-1, magic 1 for v2-3), down-converted fr
 as Kafka's RecordsUtil.downConvert does (records/message_sets.py), always on a worker thread (a few KiB of
 gzip can hold thousands of records); a zstd batch cannot be down-converted: a partition whose answer
 would start with one answers UNSUPPORTED_COMPRESSION_TYPE.
+
+An isolation_level other than 0 and 1 fails the whole Fetch with UNKNOWN_SERVER_ERROR once it names a
+partition the broker would read, as Kafka's does (handlers/isolation.py).
 """
 
 import asyncio
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
+from brook.broker.handlers.isolation import is_known_isolation_level, log_unknown_isolation_level
 from brook.broker.replica_manager import FetchPartition, FetchResult
 from brook.broker.request_metrics import note_errors
 from brook.common.errors import BrookError, ErrorCode
@@ -47,6 +51,9 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
     ]
     denied = _denied_topics(ctx, req)
     wanted = [w for w in wanted if w.tp.topic not in denied]
+    if not is_known_isolation_level(isolation_level) and any(_is_known(ctx, w.tp) for w in wanted):
+        log_unknown_isolation_level(ctx, "Fetch", isolation_level)
+        return _error_response(ctx.version, req, ErrorCode.unknown_server_error)
     # Kafka caps what one Fetch may make the broker read: fetch.max.bytes for consumers,
     # replica.fetch.response.max.bytes for followers (KIP-74's first batch may still go past it).
     cap_key = "replica.fetch.response.max.bytes" if req.replica_id >= 0 else "fetch.max.bytes"
@@ -111,6 +118,25 @@ def _denied_topics(ctx: RequestContext, req: Any) -> set[str]:
     if req.replica_id >= 0:
         return set() if ctx.authorize(AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER) else names
     return {name for name in names if not ctx.authorize(AclOperation.READ, ResourceType.TOPIC, name)}
+
+
+def _is_known(ctx: RequestContext, tp: TopicPartition) -> bool:
+    state = ctx.broker.metadata.topic(tp.topic)
+    return state is not None and tp.partition in state.partitions
+
+
+def _error_response(version: int, req: Any, error_code: ErrorCode) -> list[bytes]:
+    """One error for the whole Fetch, as Kafka's FetchRequest.getErrorResponse: the top-level error_code
+    (v7+) and the same code in every requested partition, with no records and offsets of -1."""
+    topics = [
+        (
+            topic.topic,
+            [FetchPartitionData(p.partition, error_code, -1, -1, -1, [], 0) for p in topic.partitions],
+        )
+        for topic in req.topics
+    ]
+    note_errors(p.error_code for _, partitions in topics for p in partitions)  # ErrorsPerSec
+    return encode_fetch_response(version, topics, error_code=error_code)
 
 
 def _count_bytes_out(ctx: RequestContext, results: list[FetchResult], *, follower: bool) -> None:

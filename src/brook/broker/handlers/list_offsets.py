@@ -1,7 +1,8 @@
 """ListOffsets (key 2): earliest (-2), latest (-1), max timestamp (-3) or first offset at a timestamp.
 
 With isolation_level 1 (read_committed, v2+) latest is the last stable offset and a timestamp lookup
-finds nothing at or past it, as Kafka's UnifiedLog.fetchOffsetByTimestamp bounds it.
+finds nothing at or past it, as Kafka's UnifiedLog.fetchOffsetByTimestamp bounds it. Any isolation_level
+but 0 and 1 fails the whole request with UNKNOWN_SERVER_ERROR, as Kafka's does (handlers/isolation.py).
 
 v0 answers an array of up to max_num_offsets offsets, as Kafka's UnifiedLog.legacyFetchOffsetsBefore:
 segment-granular, newest first (`legacy_offsets_before`).
@@ -13,6 +14,12 @@ from typing import Any
 
 from brook.broker.authorization import TopicAuthorizationFailed
 from brook.broker.handlers.base import RequestContext, handles
+from brook.broker.handlers.isolation import (
+    READ_COMMITTED,
+    READ_UNCOMMITTED,
+    is_known_isolation_level,
+    log_unknown_isolation_level,
+)
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 from brook.security.acl import AclOperation, ResourceType
@@ -26,7 +33,15 @@ MAX_TIMESTAMP = -3
 async def list_offsets(ctx: RequestContext, req: Any) -> Any:
     replicas = ctx.broker.replicas
     now_ms = ctx.broker.clock.now_ms()
-    read_committed = getattr(req, "isolation_level", 0) == 1
+    isolation_level = getattr(req, "isolation_level", READ_UNCOMMITTED)  # v2+
+    if not is_known_isolation_level(isolation_level) and any(
+        ctx.authorize(AclOperation.DESCRIBE, ResourceType.TOPIC, topic.name) for topic in req.topics
+    ):
+        log_unknown_isolation_level(ctx, "ListOffsets", isolation_level)
+        return ctx.respond(
+            throttle_time=0, topics=_every_partition_failed(req, ErrorCode.unknown_server_error)
+        )
+    read_committed = isolation_level == READ_COMMITTED
 
     def lookup(tp: TopicPartition, p: Any) -> dict[str, Any]:
         if not ctx.authorize(AclOperation.DESCRIBE, ResourceType.TOPIC, tp.topic):
@@ -55,6 +70,26 @@ async def list_offsets(ctx: RequestContext, req: Any) -> Any:
         for entry in topic["partitions"]:
             entry.setdefault("old_style_offsets", [])
     return ctx.respond(throttle_time=0, topics=topics)
+
+
+def _every_partition_failed(req: Any, error_code: ErrorCode) -> list[dict[str, Any]]:
+    """One error for the whole request, as Kafka's ListOffsetsRequest.getErrorResponse: every requested
+    partition gets `error_code`, offset -1 and timestamp -1."""
+    return [
+        {
+            "name": topic.name,
+            "partitions": [
+                {
+                    "partition_index": p.partition_index,
+                    "error_code": error_code,
+                    "timestamp": -1,
+                    "offset": -1,
+                }
+                for p in topic.partitions
+            ],
+        }
+        for topic in req.topics
+    ]
 
 
 def _found(timestamp: int, offset: int, leader_epoch: int) -> dict[str, Any]:
