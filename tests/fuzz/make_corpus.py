@@ -26,6 +26,7 @@ from brook.testing.batches import make_batch
 from tests.fixtures.request_gen import random_body, random_legacy_body
 from tests.fuzz.fuzz_handlers import SEPARATOR
 from tests.fuzz.fuzz_requests import API_VERSIONS, RAW
+from tests.integration.raw_client import acl_creation, acl_filter
 
 HERE = Path(__file__).parent
 FRAMES = HERE.parent / "fixtures" / "frames"
@@ -92,24 +93,7 @@ def handler_seeds() -> list[bytes]:
     }
     fetch_topic = {"topic": "fz"}
     fetch_partition = {"partition": 0, "fetch_offset": 0, "partition_max_bytes": 1 << 20}
-    acl = {
-        "resource_type": 2,
-        "resource_name": "fz",
-        "resource_pattern_type": 3,
-        "principal": "User:bob",
-        "host": "*",
-        "operation": 3,
-        "permission_type": 3,
-    }
-    acl_filter = {
-        "resource_type_filter": 1,
-        "resource_name_filter": None,
-        "pattern_type_filter": 1,
-        "principal_filter": None,
-        "host_filter": None,
-        "operation": 1,
-        "permission_type": 1,
-    }
+    acl = acl_creation(resource_name="fz", principal="User:bob")
     scram_upsert = {
         "deletions": [],
         "upsertions": [
@@ -234,8 +218,8 @@ def handler_seeds() -> list[bytes]:
         ),
         sequence(
             request(30, 3, {"creations": [acl]}),
-            request(29, 3, {**acl_filter, "resource_type_filter": 2}),
-            request(31, 3, {"filters": [acl_filter]}),
+            request(29, 3, acl_filter(resource_type_filter=2)),
+            request(31, 3, {"filters": [acl_filter()]}),
         ),
     ]
 

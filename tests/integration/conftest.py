@@ -1,6 +1,11 @@
 """Integration tests start real brook processes (the `kafka_broker` fixture from brook.testing)."""
 
+from collections.abc import Iterator
+
 import pytest
+
+from brook.testing import BrookProcess
+from tests.integration.raw_client import RawClient
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -13,3 +18,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if scale:
             config.hook.pytest_deselected(items=scale)
             items[:] = [item for item in items if not item.get_closest_marker("scale")]
+
+
+@pytest.fixture
+def raw(broker: BrookProcess) -> Iterator[RawClient]:
+    """A raw connection to the module's `broker` fixture, closed after the test."""
+    with RawClient(broker.bootstrap) as client:
+        yield client

@@ -10,7 +10,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import pytest
 from confluent_kafka import Producer
 
 from brook.common.errors import ErrorCode
@@ -35,12 +37,9 @@ def assert_alive(broker: BrookProcess) -> None:
     """The process runs and a new connection gets an ApiVersions answer."""
     assert broker.process is not None
     assert broker.process.poll() is None, broker.log_text()[-3000:]
-    raw = RawClient(broker.bootstrap)
-    try:
+    with RawClient(broker.bootstrap) as raw:
         response = raw.request(18, 3, {"client_software_name": "t", "client_software_version": "1"})
         assert response.error_code == ErrorCode.none
-    finally:
-        raw.close()
 
 
 def closed_by_peer(sock: socket.socket, timeout_s: float = 10.0) -> bool:
@@ -74,14 +73,11 @@ def frame(api_key: int, version: int, body: bytes, flexible: bool, correlation_i
 
 
 def create_topic(broker: BrookProcess, name: str) -> None:
-    raw = RawClient(broker.bootstrap)
-    try:
+    with RawClient(broker.bootstrap) as raw:
         response = raw.request(
             19, 5, {"topics": [{"name": name, "num_partitions": 1, "replication_factor": 1}], "timeout": 5000}
         )
         assert response.topics[0].error_code in (ErrorCode.none, ErrorCode.topic_already_exists)
-    finally:
-        raw.close()
 
 
 @contextmanager
@@ -116,3 +112,31 @@ def steady_producer(broker: BrookProcess, topic: str = "steady") -> Iterator[lis
     assert len(sent) > 0
     messages = consume_assigned(broker.bootstrap, topic, 0, len(sent), timeout_s=60)
     assert [int(m.value()) for m in messages] == sent
+
+
+def survival_fixtures(rss_bound_bytes: int, steady_topic: str = "steady") -> tuple[Any, Any, Any]:
+    """The fixtures of a hostile-input module whose module-scoped `broker` fixture is the target:
+    `baseline_rss` (the broker's RSS before the first case), `producer_alongside` (a steady_producer on
+    `steady_topic` through the whole module) and `broker_survives` (after every case the broker answers
+    a new client and its RSS stays within `rss_bound_bytes` of the baseline). Assign them to those three
+    names in the module, so pytest finds them:
+
+        baseline_rss, producer_alongside, broker_survives = survival_fixtures(100 * MB)
+    """
+
+    @pytest.fixture(scope="module")
+    def baseline_rss(broker: BrookProcess) -> int:
+        return rss_bytes(broker)
+
+    @pytest.fixture(scope="module", autouse=True)
+    def producer_alongside(broker: BrookProcess, baseline_rss: int) -> Iterator[list[int]]:
+        with steady_producer(broker, topic=steady_topic) as sent:
+            yield sent
+
+    @pytest.fixture(autouse=True)
+    def broker_survives(broker: BrookProcess, baseline_rss: int) -> Iterator[None]:
+        yield
+        assert_alive(broker)
+        assert rss_bytes(broker) <= baseline_rss + rss_bound_bytes
+
+    return baseline_rss, producer_alongside, broker_survives

@@ -53,17 +53,42 @@ def fetch_body(
     }
 
 
+def acl_creation(**fields: Any) -> dict[str, Any]:
+    """A CreateAcls creation (v1+): by default ALLOW User:x to READ the LITERAL topic "x"; `fields` override."""
+    return {
+        "resource_type": 2,  # TOPIC
+        "resource_name": "x",
+        "resource_pattern_type": 3,  # LITERAL
+        "principal": "User:x",
+        "host": "*",
+        "operation": 3,  # READ
+        "permission_type": 3,  # ALLOW
+        **fields,
+    }
+
+
+def acl_filter(**fields: Any) -> dict[str, Any]:
+    """A DescribeAcls body or DeleteAcls filter (v1+) that matches every ACL (ANY = 1); `fields` override."""
+    return {
+        "resource_type_filter": 1,
+        "resource_name_filter": None,
+        "pattern_type_filter": 1,
+        "principal_filter": None,
+        "host_filter": None,
+        "operation": 1,
+        "permission_type": 1,
+        **fields,
+    }
+
+
 def log_end_offset(bootstrap: str, topic: str, partition: int = 0) -> int:
     """The partition's latest offset (ListOffsets v5, timestamp -1), over a connection of its own."""
-    raw = RawClient(bootstrap)
-    try:
-        body = {
-            "replica_id": -1,
-            "topics": [{"name": topic, "partitions": [{"partition_index": partition, "timestamp": -1}]}],
-        }
+    body = {
+        "replica_id": -1,
+        "topics": [{"name": topic, "partitions": [{"partition_index": partition, "timestamp": -1}]}],
+    }
+    with RawClient(bootstrap) as raw:
         return raw.request(2, 5, body).topics[0].partitions[0].offset
-    finally:
-        raw.close()
 
 
 class RawClient:
@@ -74,6 +99,12 @@ class RawClient:
 
     def close(self) -> None:
         self.sock.close()
+
+    def __enter__(self) -> RawClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def send_raw(self, data: bytes) -> None:
         self.sock.sendall(data)
@@ -106,9 +137,7 @@ class RawClient:
         return entity
 
     def read_frame(self) -> bytes:
-        size_bytes = self._read_exactly(4)
-        (size,) = struct.unpack(">i", size_bytes)
-        return self._read_exactly(size)
+        return read_frame(self.sock)
 
     def is_closed_by_peer(self, timeout_s: float = 5.0) -> bool:
         self.sock.settimeout(timeout_s)
@@ -119,12 +148,20 @@ class RawClient:
         except TimeoutError:
             return False
 
-    def _read_exactly(self, n: int) -> bytes:
-        chunks = []
-        while n:
-            chunk = self.sock.recv(n)
-            if not chunk:
-                raise ConnectionError("connection closed by broker")
-            chunks.append(chunk)
-            n -= len(chunk)
-        return b"".join(chunks)
+
+def read_frame(sock: socket.socket) -> bytes:
+    """One size-prefixed frame from `sock`: its bytes after the size."""
+    (size,) = struct.unpack(">i", read_exactly(sock, 4))
+    return read_exactly(sock, size)
+
+
+def read_exactly(sock: socket.socket, n: int) -> bytes:
+    """`n` bytes from `sock`; ConnectionError if the broker closes the connection first."""
+    chunks = []
+    while n:
+        chunk = sock.recv(n)
+        if not chunk:
+            raise ConnectionError("connection closed by broker")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)

@@ -25,7 +25,7 @@ from confluent_kafka.admin import (
 from brook.testing.batches import make_batch
 from brook.testing.broker_process import BrookProcess, report_on_failure
 from tests.integration.acl_helpers import USERS, acl, authorizer_overrides, client_conf, create_acls, sasl_raw
-from tests.integration.raw_client import RawClient, fetch_body, produce_body
+from tests.integration.raw_client import RawClient, acl_creation, acl_filter, fetch_body, produce_body
 
 pytestmark = pytest.mark.integration
 
@@ -65,14 +65,11 @@ def broker(tmp_path_factory):
 
 def _wait_for_coordinator(bootstrap: str, group: str) -> None:
     """FindCoordinator (as the super user) until the offsets topic exists and has a coordinator."""
-    raw = sasl_raw(bootstrap, "admin")
-    try:
+    with sasl_raw(bootstrap, "admin") as raw:
         deadline = time.monotonic() + 60
         while raw.request(10, 4, {"key_type": 0, "coordinator_keys": [group]}).coordinators[0].error_code:
             assert time.monotonic() < deadline, "no group coordinator within 60 s"
             time.sleep(0.2)
-    finally:
-        raw.close()
 
 
 @pytest.fixture(autouse=True)
@@ -144,11 +141,8 @@ def test_produce_needs_write_on_the_topic(as_user):
 
 
 def test_produce_on_plaintext_is_anonymous_and_denied(broker):
-    raw = RawClient(broker.listener_bootstrap("PLAINTEXT"))
-    try:
+    with RawClient(broker.listener_bootstrap("PLAINTEXT")) as raw:
         assert _produce(raw, "orders") == TOPIC_DENIED
-    finally:
-        raw.close()
 
 
 def test_fetch_needs_read_and_deny_wins_over_a_prefixed_all(as_user):
@@ -334,25 +328,9 @@ def test_init_producer_id_needs_idempotent_write_or_write_on_some_topic(as_user)
 
 def test_acl_apis_need_cluster_alter_and_describe(as_user):
     bob = as_user("bob")
-    describe = {
-        "resource_type_filter": 1,
-        "resource_name_filter": None,
-        "pattern_type_filter": 1,
-        "principal_filter": None,
-        "host_filter": None,
-        "operation": 1,
-        "permission_type": 1,
-    }
+    describe = acl_filter()
     assert bob.request(29, 3, describe).error_code == CLUSTER_DENIED
-    creation = {
-        "resource_type": 2,
-        "resource_name": "x",
-        "resource_pattern_type": 3,
-        "principal": BOB,
-        "host": "*",
-        "operation": 2,
-        "permission_type": 3,
-    }
+    creation = acl_creation(principal=BOB, operation=2)
     assert bob.request(30, 3, {"creations": [creation]}).results[0].error_code == CLUSTER_DENIED
     deleted = bob.request(31, 3, {"filters": [describe]}).filter_results[0]
     assert deleted.error_code == CLUSTER_DENIED
@@ -450,24 +428,9 @@ def test_real_clients_get_authorization_errors(sasl):
 
 
 def test_acl_apis_answer_security_disabled_without_an_authorizer(tmp_path):
-    with BrookProcess(tmp_path) as plain:
-        raw = RawClient(plain.bootstrap)
-        try:
-            body = {
-                "resource_type_filter": 1,
-                "resource_name_filter": None,
-                "pattern_type_filter": 1,
-                "principal_filter": None,
-                "host_filter": None,
-                "operation": 1,
-                "permission_type": 1,
-            }
-            assert raw.request(29, 3, body).error_code == SECURITY_DISABLED
-            assert (
-                _metadata(raw, ["anything"], create=True).topics[0].error_code == 0
-            )  # everything is allowed
-        finally:
-            raw.close()
+    with BrookProcess(tmp_path) as plain, RawClient(plain.bootstrap) as raw:
+        assert raw.request(29, 3, acl_filter()).error_code == SECURITY_DISABLED
+        assert _metadata(raw, ["anything"], create=True).topics[0].error_code == 0  # everything is allowed
 
 
 def test_metadata_by_topic_id_does_not_reveal_the_name(as_user):
@@ -575,17 +538,11 @@ def test_describe_groups_reports_the_callers_operations(as_user):
 
 
 def test_an_unauthorized_acks_0_producer_has_its_connection_closed(sasl):
-    bob = sasl_raw(sasl, "bob")
-    try:
+    with sasl_raw(sasl, "bob") as bob:
         _, frame = bob.frame(0, 9, produce_body("orders", 0, make_batch([(None, b"v")]), acks=0))
         bob.send_raw(frame)
         assert bob.is_closed_by_peer(timeout_s=15)
-    finally:
-        bob.close()
-    alice = sasl_raw(sasl, "alice")
-    try:
+    with sasl_raw(sasl, "alice") as alice:
         _, frame = alice.frame(0, 9, produce_body("orders", 0, make_batch([(None, b"v")]), acks=0))
         alice.send_raw(frame)
         assert not alice.is_closed_by_peer(timeout_s=1)  # authorized: nothing to say, the connection stays
-    finally:
-        alice.close()

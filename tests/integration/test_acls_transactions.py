@@ -68,9 +68,8 @@ def sasl(broker):
 
 @pytest.fixture
 def bob(sasl):
-    raw = sasl_raw(sasl, "bob")
-    yield raw
-    raw.close()
+    with sasl_raw(sasl, "bob") as raw:
+        yield raw
 
 
 def _partition_codes(topics: Any, partitions_field: str, code_field: str = "error_code") -> list[int]:
@@ -145,8 +144,7 @@ def test_a_user_without_acls_is_refused_by_every_transaction_api(bob):
 
 
 def test_a_partly_authorized_user_gets_kafkas_per_resource_errors(sasl):
-    alice = sasl_raw(sasl, "alice")
-    try:
+    with sasl_raw(sasl, "alice") as alice:
         # WRITE on the id but not on txn-in: nothing is added, the writable partition is not attempted
         assert _add_partitions(alice, "alice-txn", ["txn-out", "txn-in"]) == {
             "txn-out": OPERATION_NOT_ATTEMPTED,
@@ -164,8 +162,6 @@ def test_a_partly_authorized_user_gets_kafkas_per_resource_errors(sasl):
         codes = _txn_offset_commit(alice, "alice-txn", "txn-group", ["txn-out", "txn-in"])
         assert codes["txn-out"] == TOPIC_DENIED
         assert codes["txn-in"] != TOPIC_DENIED
-    finally:
-        alice.close()
 
 
 def test_an_authorized_user_completes_a_transaction_with_offsets(sasl):
@@ -188,18 +184,12 @@ def test_an_authorized_user_completes_a_transaction_with_offsets(sasl):
         consumer.close()
     assert _read_committed(sasl, "txn-out", 5) == [b"v%d" % i for i in range(5)]
     # ListTransactions lists only what the caller may DESCRIBE: nothing for bob, alice-txn for the super user
-    bob = sasl_raw(sasl, "bob")
-    try:
+    with sasl_raw(sasl, "bob") as bob:
         listed = bob.request(66, 0, {"state_filters": [], "producer_id_filters": []})
         assert (listed.error_code, list(listed.transaction_states)) == (NONE, [])
-    finally:
-        bob.close()
-    admin = sasl_raw(sasl, "admin")
-    try:
+    with sasl_raw(sasl, "admin") as admin:
         listed = admin.request(66, 0, {"state_filters": [], "producer_id_filters": []})
         assert [t.transactional_id for t in listed.transaction_states] == ["alice-txn"]
-    finally:
-        admin.close()
 
 
 def _committed(consumer: Consumer) -> int:

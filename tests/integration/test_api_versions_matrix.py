@@ -20,13 +20,6 @@ def broker(tmp_path_factory):
         yield process
 
 
-@pytest.fixture
-def raw(broker):
-    client = RawClient(broker.bootstrap)
-    yield client
-    client.close()
-
-
 def _create(raw: RawClient, name: str, partitions: int = 1) -> None:
     response = raw.request(
         19,

@@ -13,7 +13,6 @@ import os
 import struct
 import time
 import zlib
-from pathlib import Path
 
 import pytest
 import zstandard
@@ -26,7 +25,7 @@ from brook.records.batch import BATCH_HEADER_SIZE, Compression
 from brook.testing import BrookProcess
 from brook.testing.batches import make_batch
 from tests.integration.helpers import wait_until
-from tests.integration.hostile_common import steady_producer
+from tests.integration.hostile_common import rss_bytes, steady_producer
 from tests.integration.raw_client import RawClient, log_end_offset, produce_body
 
 pytestmark = pytest.mark.integration
@@ -41,7 +40,6 @@ def broker(tmp_path_factory):
     with BrookProcess(
         data_dir=tmp_path_factory.mktemp("hostile"), overrides={"auto.create.topics.enable": "false"}
     ) as process:
-        raw = RawClient(process.bootstrap)
         topics = [
             {"name": "steady", "num_partitions": 1, "replication_factor": 1},
             {"name": "target", "num_partitions": 1, "replication_factor": 1},
@@ -61,9 +59,9 @@ def broker(tmp_path_factory):
                 ],
             },
         ]
-        response = raw.request(19, 5, {"topics": topics, "timeout": 5000})
+        with RawClient(process.bootstrap) as raw:
+            response = raw.request(19, 5, {"topics": topics, "timeout": 5000})
         assert [t.error_code for t in response.topics] == [ErrorCode.none] * len(topics)
-        raw.close()
         yield process
 
 
@@ -79,24 +77,14 @@ def steady(broker):
 def broker_stays_healthy(broker):
     yield
     assert broker.process.poll() is None, "the broker died"
-    rss = _rss_bytes(broker)
+    rss = rss_bytes(broker)
     print(f" [broker RSS {rss / 2**20:.0f} MiB]", end="")  # noqa: T201 - the figure, visible with -s
     assert rss < RSS_BOUND_BYTES
 
 
-def _rss_bytes(broker) -> int:
-    for line in Path(f"/proc/{broker.process.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
 def _produce(broker, topic: str, records: bytes, version: int = 9):
-    raw = RawClient(broker.bootstrap, timeout_s=60)
-    try:
+    with RawClient(broker.bootstrap, timeout_s=60) as raw:
         return raw.request(0, version, produce_body(topic, 0, records)).responses[0].partition_responses[0]
-    finally:
-        raw.close()
 
 
 def _raw_batch(section: bytes, *, records_count: int, last_offset_delta: int, attributes: int = 0) -> bytes:
@@ -207,8 +195,7 @@ def test_garbage_into_consumer_offsets_is_refused_and_groups_keep_their_offsets(
     try:
         consumer.commit(offsets=[KafkaTopicPartition("steady", 0, 3)], asynchronous=False)
         for partition in range(3):
-            raw = RawClient(broker.bootstrap)
-            try:
+            with RawClient(broker.bootstrap) as raw:
                 body = {
                     "acks": 1,
                     "timeout": 5000,
@@ -225,8 +212,6 @@ def test_garbage_into_consumer_offsets_is_refused_and_groups_keep_their_offsets(
                     ],
                 }
                 result = raw.request(0, 9, body).responses[0].partition_responses[0]
-            finally:
-                raw.close()
             assert result.error_code == ErrorCode.invalid_topic_exception
         committed = wait_until(lambda: consumer.committed([KafkaTopicPartition("steady", 0)], timeout=10))
         assert committed[0].offset == 3

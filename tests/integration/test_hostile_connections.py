@@ -31,7 +31,7 @@ from tests.integration.hostile_common import (
     rss_bytes,
     steady_producer,
 )
-from tests.integration.raw_client import RawClient
+from tests.integration.raw_client import RawClient, read_frame
 
 log = logging.getLogger(__name__)  # figures: run with -o log_cli=true --log-cli-level=INFO
 POOL_BYTES = 20 * MIB  # queued.max.request.bytes of the memory broker
@@ -50,19 +50,7 @@ def _api_versions(sock: socket.socket, software_name: bytes = b"t", correlation_
     """Send ApiVersions v3 and read its answer whole."""
     body = encode_uvarint(len(software_name) + 1) + software_name + b"\x021\x00"
     sock.sendall(frame(18, 3, body, flexible=True, correlation_id=correlation_id))
-    size_bytes = _read_exactly(sock, 4)
-    response = _read_exactly(sock, struct.unpack(">i", size_bytes)[0])
-    assert struct.unpack_from(">ih", response) == (correlation_id, 0)
-
-
-def _read_exactly(sock: socket.socket, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = sock.recv(n)
-        assert chunk, "connection closed by broker"
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
+    assert struct.unpack_from(">ih", read_frame(sock)) == (correlation_id, 0)
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,10 @@ from brook.testing import BrookProcess
 from tests.fixtures.request_gen import Prefix, random_body
 from tests.integration.hostile_common import (
     MB,
-    assert_alive,
     closed_by_peer,
     connect,
     frame,
-    rss_bytes,
-    steady_producer,
+    survival_fixtures,
 )
 
 RSS_BOUND = 100 * MB  # above the broker's RSS before the first hostile frame
@@ -60,22 +58,7 @@ def broker(tmp_path_factory):
         yield process
 
 
-@pytest.fixture(scope="module")
-def baseline_rss(broker):
-    return rss_bytes(broker)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def producer_alongside(broker, baseline_rss):
-    with steady_producer(broker) as sent:
-        yield sent
-
-
-@pytest.fixture(autouse=True)
-def broker_survives(broker, baseline_rss):
-    yield
-    assert_alive(broker)
-    assert rss_bytes(broker) <= baseline_rss + RSS_BOUND
+baseline_rss, producer_alongside, broker_survives = survival_fixtures(RSS_BOUND)
 
 
 def _body_with_prefixes(api_key: int, version: int) -> tuple[bytes, list[Prefix]]:
@@ -93,8 +76,7 @@ def _replace(body: bytes, prefix: Prefix, encoded: bytes) -> bytes:
 def _send(broker: BrookProcess, api_key: int, version: int, body: bytes) -> str:
     """'closed' when the broker closed the connection, 'answered' when it sent a response."""
     flexible = codec.is_flexible_request(api_key, version)
-    sock = connect(broker)
-    try:
+    with connect(broker) as sock:
         sock.sendall(frame(api_key, version, body, flexible))
         sock.settimeout(10)
         try:
@@ -104,8 +86,6 @@ def _send(broker: BrookProcess, api_key: int, version: int, body: bytes) -> str:
         if first == b"":
             return "closed"
         return "answered"
-    finally:
-        sock.close()
 
 
 def test_the_21_byte_metadata_request_closes_the_connection(broker):

@@ -36,9 +36,16 @@ from tests.integration.hostile_common import (
     closed_by_peer,
     frame,
     rss_bytes,
-    steady_producer,
+    survival_fixtures,
 )
-from tests.integration.raw_client import RawClient, fetch_body, log_end_offset
+from tests.integration.raw_client import (
+    RawClient,
+    acl_creation,
+    acl_filter,
+    fetch_body,
+    log_end_offset,
+    read_frame,
+)
 
 RSS_BOUND = 100 * MB
 TOPIC = "hostile-txn"
@@ -59,8 +66,7 @@ def broker(tmp_path_factory) -> Iterator[BrookProcess]:
         }
     )
     with BrookProcess(data_dir=tmp_path_factory.mktemp("hostile-new-apis"), overrides=overrides) as process:
-        raw = RawClient(process.bootstrap)
-        try:
+        with RawClient(process.bootstrap) as raw:
             created = raw.request(
                 19,
                 5,
@@ -77,27 +83,12 @@ def broker(tmp_path_factory) -> Iterator[BrookProcess]:
             }
             altered = raw.request(51, 0, {"deletions": [], "upsertions": [bob]})
             assert [r.error_code for r in altered.results] == [ErrorCode.none]
-        finally:
-            raw.close()
         yield process
 
 
-@pytest.fixture(scope="module")
-def baseline_rss(broker: BrookProcess) -> int:
-    return rss_bytes(broker)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def producer_alongside(broker: BrookProcess, baseline_rss: int) -> Iterator[list[int]]:
-    with steady_producer(broker, topic="steady-new-apis") as sent:
-        yield sent
-
-
-@pytest.fixture(autouse=True)
-def broker_survives(broker: BrookProcess, baseline_rss: int) -> Iterator[None]:
-    yield
-    assert_alive(broker)
-    assert rss_bytes(broker) <= baseline_rss + RSS_BOUND
+baseline_rss, producer_alongside, broker_survives = survival_fixtures(
+    RSS_BOUND, steady_topic="steady-new-apis"
+)
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -151,13 +142,10 @@ def flexible(api_key: int, version: int) -> bool:
 def expect_close(broker: BrookProcess, data: bytes, *reason: str, listener: str = "PLAINTEXT") -> str:
     """Send `data` on a new connection: the broker closes it and logs a line naming the reason and peer."""
     watch = LogWatch(broker)
-    sock = connect_to(broker, listener)
-    try:
+    with connect_to(broker, listener) as sock:
         peer = peer_of(sock)
         sock.sendall(data)
         assert closed_by_peer(sock, timeout_s=30), f"connection stayed open after {reason}"
-    finally:
-        sock.close()
     return watch.wait_for(peer, *reason)
 
 
@@ -217,26 +205,19 @@ def describe_transactions(raw: RawClient, ids: list[str]) -> list[tuple[Any, ...
 
 @pytest.mark.parametrize("timeout_ms", [0, -1, 900_001, 0x7FFFFFFF])
 def test_absurd_transaction_timeouts_get_invalid_transaction_timeout(broker, timeout_ms) -> None:
-    raw = admin(broker)
-    try:
+    with admin(broker) as raw:
         response = init_transaction(raw, f"absurd-timeout-{timeout_ms}", timeout_ms)
         assert response.error_code == ErrorCode.invalid_transaction_timeout
         assert response.producer_id == -1
-    finally:
-        raw.close()
 
 
 def test_an_empty_transactional_id_gets_invalid_request(broker) -> None:
-    raw = admin(broker)
-    try:
+    with admin(broker) as raw:
         assert init_transaction(raw, "").error_code == ErrorCode.invalid_request
-    finally:
-        raw.close()
 
 
 def test_add_partitions_to_txn_for_100k_partitions_answers_every_one_and_adds_none(broker) -> None:
-    raw = admin(broker)
-    try:
+    with admin(broker) as raw:
         init = init_transaction(raw, TXN)
         assert init.error_code == ErrorCode.none
         partitions = list(range(100_000))  # the topic has two
@@ -265,8 +246,6 @@ def test_add_partitions_to_txn_for_100k_partitions_answers_every_one_and_adds_no
             init.producer_epoch,
             0,
         )
-    finally:
-        raw.close()
 
 
 def test_add_partitions_to_txn_past_the_element_limit_closes_the_connection(broker) -> None:
@@ -283,21 +262,17 @@ def test_add_partitions_to_txn_past_the_element_limit_closes_the_connection(brok
 
 def test_describe_transactions_of_an_id_never_started_and_of_an_empty_one(broker) -> None:
     """transaction_start_time -1 (no transaction yet) once crashed the encoder and closed the connection."""
-    raw = admin(broker)
-    try:
+    with admin(broker) as raw:
         assert init_transaction(raw, "described-empty").error_code == ErrorCode.none
         empty, unknown = describe_transactions(raw, ["described-empty", "never-seen"])
         assert empty[:3] == (ErrorCode.none, "described-empty", "Empty")
         assert empty[4] == -1  # transaction_start_time: no transaction yet
         assert unknown[:2] == (ErrorCode.transactional_id_not_found, "never-seen")
         assert unknown[4] == -1
-    finally:
-        raw.close()
 
 
 def test_describe_producers_of_a_partition_with_a_transactional_producer(broker) -> None:
-    raw = admin(broker)
-    try:
+    with admin(broker) as raw:
         init = init_transaction(raw, "described-producer")
         assert init.error_code == ErrorCode.none
         add = {
@@ -345,25 +320,19 @@ def test_describe_producers_of_a_partition_with_a_transactional_producer(broker)
             ).error_code
             == 0
         )
-    finally:
-        raw.close()
 
 
 def test_list_transactions_with_an_unknown_state_filter_names_it(broker) -> None:
-    raw = admin(broker)
-    try:
+    with admin(broker) as raw:
         response = raw.request(
             66, 0, {"state_filters": ["Ongoing", "NoSuchState"], "producer_id_filters": [-5]}
         )
         assert response.error_code == ErrorCode.none
         assert response.unknown_state_filters == ("NoSuchState",)
-    finally:
-        raw.close()
 
 
 def test_end_txn_for_an_unknown_id_and_with_a_stale_epoch(broker) -> None:
-    raw = admin(broker)
-    try:
+    with admin(broker) as raw:
         unknown = {
             "transactional_id": "no-such-txn",
             "producer_id": 12345,
@@ -380,8 +349,6 @@ def test_end_txn_for_an_unknown_id_and_with_a_stale_epoch(broker) -> None:
             "committed": True,
         }
         assert raw.request(26, 3, stale).error_code == ErrorCode.producer_fenced
-    finally:
-        raw.close()
 
 
 def test_write_txn_markers_from_a_client_is_refused_and_writes_nothing(broker) -> None:
@@ -408,8 +375,7 @@ def test_write_txn_markers_from_a_client_is_refused_and_writes_nothing(broker) -
 def test_a_control_batch_in_produce_is_refused_and_not_written(broker) -> None:
     before = log_end_offset(broker.bootstrap, TOPIC, 0)
     control = make_batch([(b"\x00\x00\x00\x00", b"\x00\x00\x00\x00\x00\x00")], producer_id=7, control=True)
-    raw = admin(broker)
-    try:
+    with admin(broker) as raw:
         produce = {
             "transactional_id": None,
             "acks": 1,
@@ -418,8 +384,6 @@ def test_a_control_batch_in_produce_is_refused_and_not_written(broker) -> None:
         }
         partition = raw.request(0, 9, produce).responses[0].partition_responses[0]
         assert partition.error_code == ErrorCode.invalid_record
-    finally:
-        raw.close()
     assert log_end_offset(broker.bootstrap, TOPIC, 0) == before
 
 
@@ -436,8 +400,7 @@ def test_a_control_batch_in_produce_is_refused_and_not_written(broker) -> None:
     ],
 )
 def test_unacceptable_scram_credentials_are_refused(broker, iterations, salt, salted) -> None:
-    raw = admin(broker)
-    try:
+    with admin(broker) as raw:
         upsert = {
             "name": "mallory",
             "mechanism": 1,
@@ -449,17 +412,12 @@ def test_unacceptable_scram_credentials_are_refused(broker, iterations, salt, sa
         assert [r.error_code for r in response.results] == [ErrorCode.unacceptable_credential]
         described = raw.request(50, 0, {"users": [{"name": "mallory"}]}).results[0]
         assert described.error_code == ErrorCode.resource_not_found
-    finally:
-        raw.close()
 
 
 def test_describing_a_scram_user_twice_is_a_duplicate_resource(broker) -> None:
-    raw = admin(broker)
-    try:
+    with admin(broker) as raw:
         response = raw.request(50, 0, {"users": [{"name": "dup"}, {"name": "dup"}]})
         assert [r.error_code for r in response.results] == [ErrorCode.duplicate_resource]
-    finally:
-        raw.close()
 
 
 @pytest.mark.parametrize("isolation_level", [2, -1])
@@ -483,8 +441,7 @@ def test_an_unknown_isolation_level_fails_fetch_and_list_offsets_with_unknown_se
         "topics": [{"name": TOPIC, "partitions": [{"partition_index": i, "timestamp": -1} for i in (0, 1)]}],
     }
     unknown = ErrorCode.unknown_server_error
-    raw = RawClient(broker.bootstrap)
-    try:
+    with RawClient(broker.bootstrap) as raw:
         for version in (4, 12):
             fetched = raw.request(1, version, fetch)
             assert getattr(fetched, "error_code", unknown) == unknown  # top-level error_code: v7+
@@ -516,22 +473,11 @@ def test_an_unknown_isolation_level_fails_fetch_and_list_offsets_with_unknown_se
             assert answers == [(0, ErrorCode.none), (1, ErrorCode.none)]
             offsets = [p.offset for p in listed.topics[0].partitions]
             assert all(0 <= offset <= end for offset, end in zip(offsets, ends, strict=True)), (offsets, ends)
-    finally:
-        raw.close()
 
 
 def test_acl_requests_with_unknown_enum_values_get_invalid_request(broker) -> None:
-    raw = admin(broker)
-    try:
-        bad = {
-            "resource_type": 99,
-            "resource_name": "x",
-            "resource_pattern_type": 3,
-            "principal": "User:x",
-            "host": "*",
-            "operation": 3,
-            "permission_type": 3,
-        }
+    with admin(broker) as raw:
+        bad = acl_creation(resource_type=99)
         created = raw.request(30, 3, {"creations": [bad]})
         assert [r.error_code for r in created.results] == [ErrorCode.invalid_request]
         no_principal = {**bad, "resource_type": 2, "principal": "nobody"}  # not <type>:<name>
@@ -539,40 +485,14 @@ def test_acl_requests_with_unknown_enum_values_get_invalid_request(broker) -> No
             raw.request(30, 3, {"creations": [no_principal]}).results[0].error_code
             == ErrorCode.invalid_request
         )
-        described = raw.request(
-            29,
-            3,
-            {
-                "resource_type_filter": 0,
-                "resource_name_filter": None,
-                "pattern_type_filter": 1,
-                "principal_filter": None,
-                "host_filter": None,
-                "operation": 1,
-                "permission_type": 1,
-            },
-        )
+        described = raw.request(29, 3, acl_filter(resource_type_filter=0))
         assert described.error_code == ErrorCode.invalid_request
         deleted = raw.request(
             31,
             3,
-            {
-                "filters": [
-                    {
-                        "resource_type_filter": 1,
-                        "resource_name_filter": None,
-                        "pattern_type_filter": 99,
-                        "principal_filter": None,
-                        "host_filter": None,
-                        "operation": 1,
-                        "permission_type": 1,
-                    }
-                ]
-            },
+            {"filters": [acl_filter(pattern_type_filter=99)]},
         )
         assert [r.error_code for r in deleted.filter_results] == [ErrorCode.invalid_request]
-    finally:
-        raw.close()
 
 
 # --- malformed frames of every new API: the connection closes, logged -----------------------------------
@@ -622,52 +542,16 @@ NEW_APIS = [
     (66, 1, {"state_filters": ["Ongoing"], "producer_id_filters": [1], "duration_filter": -1}),
     (17, 1, {"mechanism": "PLAIN"}),
     (36, 2, {"auth_bytes": b"\x00admin\x00admin-secret"}),
-    (
-        29,
-        3,
-        {
-            "resource_type_filter": 1,
-            "resource_name_filter": None,
-            "pattern_type_filter": 1,
-            "principal_filter": None,
-            "host_filter": None,
-            "operation": 1,
-            "permission_type": 1,
-        },
-    ),
+    (29, 3, acl_filter()),
     (
         30,
         3,
-        {
-            "creations": [
-                {
-                    "resource_type": 2,
-                    "resource_name": "x",
-                    "resource_pattern_type": 3,
-                    "principal": "User:x",
-                    "host": "*",
-                    "operation": 3,
-                    "permission_type": 3,
-                }
-            ]
-        },
+        {"creations": [acl_creation()]},
     ),
     (
         31,
         3,
-        {
-            "filters": [
-                {
-                    "resource_type_filter": 1,
-                    "resource_name_filter": None,
-                    "pattern_type_filter": 1,
-                    "principal_filter": None,
-                    "host_filter": None,
-                    "operation": 1,
-                    "permission_type": 1,
-                }
-            ]
-        },
+        {"filters": [acl_filter()]},
     ),
     (50, 0, {"users": [{"name": "bob"}]}),
     (
@@ -706,13 +590,10 @@ def test_a_frame_shorter_than_its_size_is_never_answered(broker, api_key, versio
     and closes when the client goes; another client is served meanwhile (broker_survives)."""
     data = frame(api_key, version, body(api_key, version, fields), flexible(api_key, version))
     (size,) = struct.unpack_from(">i", data)
-    sock = connect_to(broker)
-    try:
+    with connect_to(broker) as sock:
         sock.sendall(struct.pack(">i", size + 100) + data[4:])
         assert not closed_by_peer(sock, timeout_s=0.5)  # waiting for the rest, nothing sent back
         assert_alive(broker)
-    finally:
-        sock.close()
 
 
 @pytest.mark.parametrize(("api_key", "version", "fields"), NEW_APIS, ids=NEW_IDS)
@@ -817,27 +698,21 @@ def test_authenticate_without_a_handshake_closes_the_connection(broker) -> None:
 
 
 def test_authenticate_on_a_plaintext_listener_gets_illegal_sasl_state(broker) -> None:
-    raw = RawClient(broker.bootstrap)
-    try:
+    with RawClient(broker.bootstrap) as raw:
         response = raw.request(36, 2, {"auth_bytes": b"\x00admin\x00admin-secret"})
         assert response.error_code == ErrorCode.illegal_sasl_state
         assert (
             raw.request(18, 3, {"client_software_name": "t", "client_software_version": "1"}).error_code == 0
         )
-    finally:
-        raw.close()
 
 
 def test_an_unknown_mechanism_gets_unsupported_sasl_mechanism_then_a_close(broker) -> None:
     watch = LogWatch(broker)
-    raw = RawClient(broker.listener_bootstrap(SASL))
-    try:
+    with RawClient(broker.listener_bootstrap(SASL)) as raw:
         response = raw.request(17, 1, {"mechanism": "GSSAPI"})
         assert response.error_code == ErrorCode.unsupported_sasl_mechanism
         assert set(response.mechanisms) == {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
         assert raw.is_closed_by_peer(timeout_s=30)
-    finally:
-        raw.close()
     watch.wait_for("SASL mechanism GSSAPI is not enabled")
 
 
@@ -891,8 +766,7 @@ def test_garbage_scram_client_final_fails_authentication_and_closes(broker, toke
 
 def _scram_refused(broker: BrookProcess, tokens: list[bytes]) -> None:
     watch = LogWatch(broker)
-    raw = RawClient(broker.listener_bootstrap(SASL))
-    try:
+    with RawClient(broker.listener_bootstrap(SASL)) as raw:
         assert raw.request(17, 1, {"mechanism": "SCRAM-SHA-256"}).error_code == ErrorCode.none
         for i, token in enumerate(tokens):
             if i == len(tokens) - 1:
@@ -904,8 +778,6 @@ def _scram_refused(broker: BrookProcess, tokens: list[bytes]) -> None:
         response = raw.request(36, 2, {"auth_bytes": tokens[-1]})
         assert response.error_code == ErrorCode.sasl_authentication_failed
         assert raw.is_closed_by_peer(timeout_s=30)
-    finally:
-        raw.close()
     watch.wait_for("authentication failed", "mechanism=SCRAM-SHA-256")
 
 
@@ -924,8 +796,7 @@ def test_a_100mb_frame_before_authentication_closes_the_connection_unread(broker
 
 def test_the_sasl_limit_lifts_once_authenticated(broker) -> None:
     """After authentication the broker's socket.request.max.bytes applies: a 1 MB request is read."""
-    raw = admin(broker)
-    try:
+    with admin(broker) as raw:
         names = [f"t{i:07d}" + "x" * 100 for i in range(9000)]  # ~1 MB of Metadata topic names
         response = raw.request(
             3,
@@ -934,8 +805,6 @@ def test_the_sasl_limit_lifts_once_authenticated(broker) -> None:
         )
         assert len(response.topics) == len(names)
         assert {t.error_code for t in response.topics} == {ErrorCode.unknown_topic_or_partition}
-    finally:
-        raw.close()
 
 
 def test_a_sasl_v0_raw_token_past_the_limit_closes_the_connection(broker) -> None:
@@ -946,8 +815,7 @@ def test_a_sasl_v0_raw_token_past_the_limit_closes_the_connection(broker) -> Non
         peer = peer_of(sock)
         sock.sendall(_sasl_frame(17, 0, {"mechanism": "PLAIN"}))
         sock.settimeout(10)
-        (size,) = struct.unpack(">i", _recv_exactly(sock, 4))
-        _recv_exactly(sock, size)
+        read_frame(sock)
         sock.sendall(struct.pack(">i", 600_000) + b"\x00admin\x00")
         assert closed_by_peer(sock, timeout_s=30)
     finally:
@@ -955,25 +823,13 @@ def test_a_sasl_v0_raw_token_past_the_limit_closes_the_connection(broker) -> Non
     watch.wait_for(peer, "frame size 600000 outside [8, 524288]")
 
 
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        chunk = sock.recv(n - len(out))
-        assert chunk, "closed"
-        out += chunk
-    return out
-
-
 def test_plain_with_a_wrong_password_fails_and_logs_the_user_not_the_password(broker) -> None:
     watch = LogWatch(broker)
-    raw = RawClient(broker.listener_bootstrap(SASL))
-    try:
+    with RawClient(broker.listener_bootstrap(SASL)) as raw:
         assert raw.request(17, 1, {"mechanism": "PLAIN"}).error_code == ErrorCode.none
         response = raw.request(36, 2, {"auth_bytes": b"\x00admin\x00not-" + USERS["admin"].encode()})
         assert response.error_code == ErrorCode.sasl_authentication_failed
         assert raw.is_closed_by_peer(timeout_s=30)
-    finally:
-        raw.close()
     line = watch.wait_for("authentication failed", "user=admin")
     assert USERS["admin"] not in line
 

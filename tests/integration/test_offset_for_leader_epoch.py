@@ -17,13 +17,6 @@ def broker(tmp_path_factory):
         yield process
 
 
-@pytest.fixture
-def raw(broker):
-    client = RawClient(broker.bootstrap)
-    yield client
-    client.close()
-
-
 def _topic_with_records(raw: RawClient, name: str, count: int) -> int:
     """Create `name`, produce `count` records, return the partition's leader epoch."""
     created = raw.request(

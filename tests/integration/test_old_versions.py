@@ -25,13 +25,6 @@ def broker(tmp_path_factory):
         yield process
 
 
-@pytest.fixture
-def raw(broker):
-    client = RawClient(broker.bootstrap)
-    yield client
-    client.close()
-
-
 def s(text: str | None) -> bytes:
     if text is None:
         return struct.pack(">h", -1)

@@ -25,13 +25,6 @@ def broker(tmp_path_factory):
         yield process
 
 
-@pytest.fixture
-def raw(broker):
-    client = RawClient(broker.bootstrap)
-    yield client
-    client.close()
-
-
 _counter = iter(range(1000))
 
 
