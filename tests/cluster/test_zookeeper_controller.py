@@ -3,7 +3,7 @@
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,17 +11,9 @@ from kazoo.client import KazooClient
 
 from brook.metadata.api import BrokerInfo
 from brook.metadata.zookeeper import ZooKeeperMetadataStore
+from tests.integration.helpers import wait_until
 
 pytestmark = pytest.mark.zookeeper
-
-
-def wait_until(predicate: Callable[[], Any], timeout_s: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s}s")
-        time.sleep(0.02)
-    return value
 
 
 def state_of(zk: KazooClient, topic: str, partition: int) -> dict[str, Any]:

@@ -4,8 +4,7 @@ controller election, watches feeding the cluster image, producer id blocks under
 import asyncio
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,17 +13,9 @@ from kazoo.exceptions import ConnectionLoss
 
 from brook.metadata.api import BrokerInfo
 from brook.metadata.zookeeper import ZooKeeperMetadataStore, assign_replicas, decode_topic_id
+from tests.integration.helpers import wait_until
 
 pytestmark = pytest.mark.zookeeper
-
-
-def wait_until(predicate: Callable[[], Any], timeout_s: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s}s")
-        time.sleep(0.02)
-    return value
 
 
 @pytest.fixture

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 
@@ -94,3 +99,19 @@ def read_values(
     finally:
         consumer.close()
     return values
+
+
+CLIENTS = Path(__file__).parents[1] / "clients"
+
+
+def run_kafkajs(script: str, *args: str, timeout_s: float = 120) -> Any:
+    """Run tests/clients/<script> with node (`make test` installs kafkajs there); it must exit 0.
+    Returns the JSON report it prints as its last line."""
+    node = shutil.which("node")
+    if node is None or not (CLIENTS / "node_modules" / "kafkajs").exists():
+        pytest.fail("node and kafkajs are needed: `make test` installs kafkajs into tests/clients")
+    result = subprocess.run(
+        [node, str(CLIENTS / script), *args], capture_output=True, text=True, timeout=timeout_s
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])

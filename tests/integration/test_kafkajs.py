@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-from pathlib import Path
-
-import pytest
-
-CLIENTS = Path(__file__).parents[1] / "clients"
+from tests.integration.helpers import run_kafkajs
 
 
 def test_kafkajs_roundtrip_with_group_and_commits(kafka_broker):
-    node = shutil.which("node")
-    if node is None or not (CLIENTS / "node_modules" / "kafkajs").exists():
-        pytest.fail("node and kafkajs are needed: `make test` installs kafkajs into tests/clients")
-    result = subprocess.run(
-        [node, str(CLIENTS / "kafkajs_roundtrip.js"), kafka_broker.bootstrap, "kjs"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_kafkajs("kafkajs_roundtrip.js", kafka_broker.bootstrap, "kjs")
     assert all(p["errorCode"] == 0 for p in report["sent"])
     received = report["received"]
     assert sorted((r["key"], r["value"], r["header"]) for r in received) == sorted(

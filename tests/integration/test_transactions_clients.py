@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import ProducerFenced
 
-CLIENTS = Path(__file__).parents[1] / "clients"
+from tests.integration.helpers import run_kafkajs
 
 
 async def _values(bootstrap: str, topic: str, isolation: str, expected: int) -> list[bytes]:
@@ -90,17 +85,7 @@ async def test_aiokafka_transactions_commit_abort_and_fencing(kafka_broker):
 
 
 def test_kafkajs_transactions(kafka_broker):
-    node = shutil.which("node")
-    if node is None or not (CLIENTS / "node_modules" / "kafkajs").exists():
-        pytest.fail("node and kafkajs are needed: `make test` installs kafkajs into tests/clients")
-    result = subprocess.run(
-        [node, str(CLIENTS / "kafkajs_transactions.js"), kafka_broker.bootstrap, "kjs-txn"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_kafkajs("kafkajs_transactions.js", kafka_broker.bootstrap, "kjs-txn")
     assert sorted(report["committedValues"]) == sorted(["A", "B"] + [f"committed-{i}" for i in range(4)])
     assert sorted(report["allValues"]) == sorted(
         ["A", "B"] + [f"committed-{i}" for i in range(4)] + [f"aborted-{i}" for i in range(4)]
