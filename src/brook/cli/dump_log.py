@@ -13,6 +13,7 @@ there, index entries are checked against it and disagreements are listed under "
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -200,76 +201,88 @@ def _batch_containing(batches: list[dict[str, Any]], offset: int) -> dict[str, A
 
 
 def read_index(path: Path) -> dict[str, Any]:
-    base = _base_offset(path)
-    data = path.read_bytes()
-    entries = [
-        {"offset": base + rel, "position": position} for rel, position in _entries(data, _OFFSET_ENTRY)
-    ]
-    log = _sibling_log(path)
-    mismatches = []
-    if log is not None:
-        by_position = {b["position"]: b for b in log["batches"]}
-        previous = None
-        for i, e in enumerate(entries):
-            batch = by_position.get(e["position"])
-            if batch is None:
-                mismatches.append(f"entry {i}: position {e['position']} is not the start of a batch")
-            elif not batch["base_offset"] <= e["offset"] <= batch["last_offset"]:
-                mismatches.append(
-                    f"entry {i}: offset {e['offset']} but the batch at position {e['position']} holds offsets "
-                    f"{batch['base_offset']}-{batch['last_offset']}"
-                )
-            if previous is not None and (
-                e["offset"] <= previous["offset"] or e["position"] <= previous["position"]
-            ):
-                mismatches.append(
-                    f"entry {i}: offset {e['offset']} / position {e['position']} do not increase"
-                )
-            previous = e
-    return {
-        "file": str(path),
-        "type": "index",
-        "base_offset": base,
-        "entries": entries,
-        "trailing_bytes": len(data) % _OFFSET_ENTRY.size,
-        "checked_against": str(path.with_suffix(".log")) if log is not None else None,
-        "mismatches": mismatches,
-    }
+    """An offset index: (offset, position) entries, checked against the batches of its segment's .log."""
+    return _read_index_file(
+        path,
+        "index",
+        _OFFSET_ENTRY,
+        lambda base, rel, position: {"offset": base + rel, "position": position},
+        _offset_index_mismatches,
+    )
 
 
 def read_time_index(path: Path) -> dict[str, Any]:
+    """A time index: (timestamp, offset) entries, checked against the batches of its segment's .log."""
+    return _read_index_file(
+        path,
+        "timeindex",
+        _TIME_ENTRY,
+        lambda base, ts, rel: {"timestamp": ts, "offset": base + rel},
+        _time_index_mismatches,
+    )
+
+
+def _read_index_file(
+    path: Path,
+    kind: str,
+    layout: struct.Struct,
+    to_entry: Callable[[int, int, int], dict[str, Any]],
+    mismatches_of: Callable[[list[dict[str, Any]], list[dict[str, Any]]], list[str]],
+) -> dict[str, Any]:
     base = _base_offset(path)
     data = path.read_bytes()
-    entries = [{"timestamp": ts, "offset": base + rel} for ts, rel in _entries(data, _TIME_ENTRY)]
+    entries = [to_entry(base, a, b) for a, b in _entries(data, layout)]
     log = _sibling_log(path)
-    mismatches = []
-    if log is not None:
-        previous = None
-        for i, e in enumerate(entries):
-            batch = _batch_containing(log["batches"], e["offset"])
-            if batch is None:
-                mismatches.append(f"entry {i}: offset {e['offset']} is in no batch of the log")
-            elif batch["max_timestamp"] != e["timestamp"]:
-                mismatches.append(
-                    f"entry {i}: timestamp {e['timestamp']} for offset {e['offset']}, but that batch's "
-                    f"max timestamp is {batch['max_timestamp']}"
-                )
-            if previous is not None and (
-                e["timestamp"] < previous["timestamp"] or e["offset"] < previous["offset"]
-            ):
-                mismatches.append(
-                    f"entry {i}: timestamp {e['timestamp']} / offset {e['offset']} go backwards"
-                )
-            previous = e
     return {
         "file": str(path),
-        "type": "timeindex",
+        "type": kind,
         "base_offset": base,
         "entries": entries,
-        "trailing_bytes": len(data) % _TIME_ENTRY.size,
+        "trailing_bytes": len(data) % layout.size,
         "checked_against": str(path.with_suffix(".log")) if log is not None else None,
-        "mismatches": mismatches,
+        "mismatches": mismatches_of(entries, log["batches"]) if log is not None else [],
     }
+
+
+def _offset_index_mismatches(entries: list[dict[str, Any]], batches: list[dict[str, Any]]) -> list[str]:
+    by_position = {b["position"]: b for b in batches}
+    mismatches = []
+    previous = None
+    for i, e in enumerate(entries):
+        batch = by_position.get(e["position"])
+        if batch is None:
+            mismatches.append(f"entry {i}: position {e['position']} is not the start of a batch")
+        elif not batch["base_offset"] <= e["offset"] <= batch["last_offset"]:
+            mismatches.append(
+                f"entry {i}: offset {e['offset']} but the batch at position {e['position']} holds offsets "
+                f"{batch['base_offset']}-{batch['last_offset']}"
+            )
+        if previous is not None and (
+            e["offset"] <= previous["offset"] or e["position"] <= previous["position"]
+        ):
+            mismatches.append(f"entry {i}: offset {e['offset']} / position {e['position']} do not increase")
+        previous = e
+    return mismatches
+
+
+def _time_index_mismatches(entries: list[dict[str, Any]], batches: list[dict[str, Any]]) -> list[str]:
+    mismatches = []
+    previous = None
+    for i, e in enumerate(entries):
+        batch = _batch_containing(batches, e["offset"])
+        if batch is None:
+            mismatches.append(f"entry {i}: offset {e['offset']} is in no batch of the log")
+        elif batch["max_timestamp"] != e["timestamp"]:
+            mismatches.append(
+                f"entry {i}: timestamp {e['timestamp']} for offset {e['offset']}, but that batch's "
+                f"max timestamp is {batch['max_timestamp']}"
+            )
+        if previous is not None and (
+            e["timestamp"] < previous["timestamp"] or e["offset"] < previous["offset"]
+        ):
+            mismatches.append(f"entry {i}: timestamp {e['timestamp']} / offset {e['offset']} go backwards")
+        previous = e
+    return mismatches
 
 
 def _log_text(doc: dict[str, Any]) -> list[str]:
