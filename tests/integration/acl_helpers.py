@@ -3,6 +3,7 @@ SASL user, and ACLs created through the Admin client as the super user."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka.admin import (
@@ -10,6 +11,7 @@ from confluent_kafka.admin import (
     AclOperation,
     AclPermissionType,
     AdminClient,
+    NewTopic,
     ResourcePatternType,
     ResourceType,
 )
@@ -67,4 +69,10 @@ def acl(
 
 def create_acls(admin: AdminClient, bindings: list[AclBinding]) -> None:
     for future in admin.create_acls(bindings).values():
+        future.result(timeout=30)
+
+
+def create_topics(admin: AdminClient, names: Iterable[str]) -> None:
+    """Topics of one partition, replication factor 1, created through the Admin client."""
+    for future in admin.create_topics([NewTopic(name, 1, 1) for name in names]).values():
         future.result(timeout=30)

@@ -17,14 +17,21 @@ from confluent_kafka.admin import (
     AclOperation,
     AclPermissionType,
     AdminClient,
-    NewTopic,
     ResourcePatternType,
     ResourceType,
 )
 
 from brook.testing.batches import make_batch
 from brook.testing.broker_process import BrookProcess, report_on_failure
-from tests.integration.acl_helpers import USERS, acl, authorizer_overrides, client_conf, create_acls, sasl_raw
+from tests.integration.acl_helpers import (
+    USERS,
+    acl,
+    authorizer_overrides,
+    client_conf,
+    create_acls,
+    create_topics,
+    sasl_raw,
+)
 from tests.integration.raw_client import RawClient, acl_creation, acl_filter, fetch_body, produce_body
 
 pytestmark = pytest.mark.integration
@@ -41,8 +48,7 @@ def broker(tmp_path_factory):
     with BrookProcess(tmp_path_factory.mktemp("acls"), overrides=authorizer_overrides()) as process:
         sasl = process.listener_bootstrap("SASL_PLAINTEXT")
         admin = AdminClient(client_conf(sasl, "admin"))
-        for future in admin.create_topics([NewTopic(t, 1, 1) for t in TOPICS]).values():
-            future.result(timeout=30)
+        create_topics(admin, TOPICS)
         create_acls(
             admin,
             [
@@ -487,8 +493,7 @@ def test_allow_everyone_if_no_acl_found_opens_only_resources_without_acls(tmp_pa
     with BrookProcess(tmp_path, overrides=overrides) as open_broker:
         sasl = open_broker.listener_bootstrap("SASL_PLAINTEXT")
         admin = AdminClient(client_conf(sasl, "admin"))
-        for future in admin.create_topics([NewTopic(t, 1, 1) for t in ("open", "guarded")]).values():
-            future.result(timeout=30)
+        create_topics(admin, ("open", "guarded"))
         create_acls(admin, [acl(ResourceType.TOPIC, "guarded", ALICE, AclOperation.WRITE)])
         anonymous = RawClient(open_broker.listener_bootstrap("PLAINTEXT"))
         bob, alice = sasl_raw(sasl, "bob"), sasl_raw(sasl, "alice")

@@ -14,11 +14,19 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AclOperation, AdminClient, NewTopic, ResourceType
+from confluent_kafka.admin import AclOperation, AdminClient, ResourceType
 
 from brook.testing.broker_process import BrookProcess, report_on_failure
 from brook.testing.security import plain_jaas
-from tests.integration.acl_helpers import USERS, acl, authorizer_overrides, client_conf, create_acls, sasl_raw
+from tests.integration.acl_helpers import (
+    USERS,
+    acl,
+    authorizer_overrides,
+    client_conf,
+    create_acls,
+    create_topics,
+    sasl_raw,
+)
 from tests.integration.helpers import wait_until
 from tests.integration.raw_client import RawClient
 from tests.integration.txn_raw import describe_transaction_error
@@ -42,8 +50,7 @@ def broker(tmp_path_factory):
     with BrookProcess(tmp_path_factory.mktemp("acls-txn"), overrides=overrides) as process:
         sasl = process.listener_bootstrap("SASL_PLAINTEXT")
         admin = AdminClient(client_conf(sasl, "admin"))
-        for future in admin.create_topics([NewTopic(t, 1, 1) for t in ("txn-in", "txn-out")]).values():
-            future.result(timeout=30)
+        create_topics(admin, ("txn-in", "txn-out"))
         create_acls(
             admin,
             [
