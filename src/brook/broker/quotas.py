@@ -119,13 +119,8 @@ class QuotaManager:
 
     def record_produce(self, ctx: RequestContext, request_bytes: int) -> int:
         """Count a produce request's bytes; its throttle time in ms (0 within the quota)."""
-        found = self._sensor(PRODUCE, ctx.client_id, quota_user(ctx))
-        if found is None:
-            return 0
-        sensor, bound = found
-        now = self.now_ms()
-        sensor.record(request_bytes, now)
-        return sensor.throttle_time_ms(bound, now)
+        recorded = self._record(PRODUCE, ctx, request_bytes)
+        return recorded[0] if recorded is not None else 0
 
     def fetch_max_bytes(self, ctx: RequestContext) -> int:
         """What one fetch may return under the client's consumer_byte_rate: a full quota window's worth."""
@@ -136,16 +131,24 @@ class QuotaManager:
 
     def record_fetch(self, ctx: RequestContext, response_bytes: int) -> int:
         """Count a fetch response; if that breaks the quota it is not counted (the caller answers empty)."""
-        found = self._sensor(FETCH, ctx.client_id, quota_user(ctx))
-        if found is None:
+        recorded = self._record(FETCH, ctx, response_bytes)
+        if recorded is None:
             return 0
-        sensor, bound = found
-        now = self.now_ms()
-        sensor.record(response_bytes, now)
-        throttle_ms = sensor.throttle_time_ms(bound, now)
+        throttle_ms, sensor, now = recorded
         if throttle_ms:
             sensor.record(-response_bytes, now)
         return throttle_ms
+
+    def _record(self, key: str, ctx: RequestContext, amount: int) -> tuple[int, RateSensor, int] | None:
+        """Count `amount` in the client's sensor for `key`: (throttle ms, the sensor, now_ms); None when
+        no quota applies to the client."""
+        found = self._sensor(key, ctx.client_id, quota_user(ctx))
+        if found is None:
+            return None
+        sensor, bound = found
+        now = self.now_ms()
+        sensor.record(amount, now)
+        return sensor.throttle_time_ms(bound, now), sensor, now
 
     async def throttle(self, ctx: RequestContext, throttle_ms: int) -> None:
         """Mute the client's connection for `throttle_ms`; hold the response too for pre-KIP-219 versions."""
