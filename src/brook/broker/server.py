@@ -39,7 +39,7 @@ from brook.broker.connection_limits import (
 )
 from brook.broker.handlers.base import OFF_LOOP_REQUEST_BYTES, REGISTRY, RequestContext, Session
 from brook.broker.request_metrics import RequestMetrics
-from brook.broker.tls import peer_certificate_dn, write_tls
+from brook.broker.tls import coalesce_for_tls, peer_certificate_dn
 from brook.protocol.connection import NeedData, RemoteProtocolError, Request, ServerConnection
 from brook.protocol.request_memory import RequestMemory
 
@@ -519,11 +519,8 @@ class _Connection(asyncio.BufferedProtocol):
                     item = ready
                     pending.popleft()
                 if out:
-                    # TLS: in writes of about 256 KiB, small chunks joined, big ones sliced, not copied (tls.py)
-                    if self._tls:
-                        write_tls(transport, out)
-                    else:
-                        transport.writelines(out)
+                    # TLS: small chunks joined (one record, not one per chunk), big ones not copied (tls.py)
+                    transport.writelines(coalesce_for_tls(out) if self._tls else out)
                     sent_ns = time.monotonic_ns()
                     for request, dequeued_ns, body in answered:
                         self.server.request_metrics.record(request, dequeued_ns, sent_ns, body)

@@ -13,7 +13,6 @@ startup, naming the supported types. Every key may be given per listener as
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import ssl
@@ -23,14 +22,7 @@ from pathlib import Path
 
 from brook.common.errors import InvalidConfig
 
-__all__ = [
-    "client_context",
-    "coalesce_for_tls",
-    "peer_certificate_dn",
-    "server_context",
-    "tls_writes",
-    "write_tls",
-]
+__all__ = ["client_context", "coalesce_for_tls", "peer_certificate_dn", "server_context"]
 
 Lookup = Callable[[str], str]  # a config key -> its value ("" when unset)
 
@@ -224,40 +216,3 @@ def coalesce_for_tls(chunks: list[bytes]) -> list[bytes]:
     if run:
         out.append(run[0] if len(run) == 1 else b"".join(run))
     return out
-
-
-TLS_WRITE_BYTES = 256 * 1024  # a response is encrypted and handed to the socket in writes of about this size
-
-
-def tls_writes(chunks: list[bytes], piece_bytes: int = TLS_WRITE_BYTES) -> list[list[bytes | memoryview]]:
-    """A response's chunks (coalesce_for_tls) as the writes an SSL transport gets: lists of about
-    `piece_bytes`, a big chunk cut into memoryview slices of its bytes (no copy). The SSL transport encrypts
-    all of one write into its outgoing memory BIO and only then reads that BIO into one bytes object and
-    sends it; given a 2 MiB fetch response in one write, it fills (and grows) a 2 MiB BIO and allocates a
-    2 MiB buffer before the first byte reaches the socket. In 256 KiB writes the buffers stay small and
-    reused, and the client starts receiving and decrypting the first piece while the broker encrypts the
-    next (bench/tls_write_bench.py measures the CPU side)."""
-    writes: list[list[bytes | memoryview]] = []
-    batch: list[bytes | memoryview] = []
-    size = 0
-    for item in coalesce_for_tls(chunks):
-        if len(item) <= piece_bytes:
-            pieces: list[bytes | memoryview] = [item]
-        else:
-            view = memoryview(item)
-            pieces = [view[start : start + piece_bytes] for start in range(0, len(item), piece_bytes)]
-        for piece in pieces:
-            batch.append(piece)
-            size += len(piece)
-            if size >= piece_bytes:
-                writes.append(batch)
-                batch, size = [], 0
-    if batch:
-        writes.append(batch)
-    return writes
-
-
-def write_tls(transport: asyncio.WriteTransport, chunks: list[bytes]) -> None:
-    """Hand one or more responses to an SSL transport (the connection writer's TLS path)."""
-    for batch in tls_writes(chunks):
-        transport.writelines(batch)

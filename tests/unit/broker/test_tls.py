@@ -177,25 +177,3 @@ def test_small_chunks_are_joined_and_big_ones_pass_uncopied():
     assert b"".join(out) == b"".join(chunks)
     assert coalesce_for_tls([]) == []
     assert coalesce_for_tls([b"only"]) == [b"only"]
-
-
-def test_a_response_goes_to_the_ssl_transport_in_writes_of_about_256_kib_without_copying_big_chunks():
-    from brook.broker.tls import TLS_WRITE_BYTES, tls_writes
-
-    file_bytes = bytes(range(256)) * (9 * TLS_WRITE_BYTES // 256 // 2)  # 4.5 pieces: a fetch's partition
-    small = [b"header", b"tags", b"partition-head"]
-    chunks = [*small, file_bytes, b"next-partition", b"x" * 100]
-    writes = tls_writes(chunks)
-    flat = [piece for write in writes for piece in write]
-    assert b"".join(bytes(piece) for piece in flat) == b"".join(chunks)  # every byte once, in order
-    assert flat[0] == b"headertagspartition-head"  # small runs joined: one TLS record, not three
-    slices = [piece for piece in flat if isinstance(piece, memoryview)]
-    assert len(slices) == 5
-    assert all(piece.obj is file_bytes for piece in slices)  # views of the chunk, not copies
-    assert all(len(piece) <= TLS_WRITE_BYTES for piece in slices)
-    sizes = [sum(len(piece) for piece in write) for write in writes]
-    assert all(size >= TLS_WRITE_BYTES for size in sizes[:-1])  # every write but the last is a full piece
-    assert all(size < 2 * TLS_WRITE_BYTES for size in sizes)  # and none is much more
-    assert len(writes) == 5
-    assert tls_writes([]) == []
-    assert tls_writes([b"small"]) == [[b"small"]]
