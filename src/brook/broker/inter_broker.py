@@ -55,9 +55,9 @@ class InterBrokerConnector:
             return
         scram = ScramClient(sec.mechanism, sec.username, sec.password)
         server_first = await self._token(reader, writer, 2, scram.first())
-        final = await asyncio.to_thread(scram.final, server_first)  # PBKDF2: off the event loop
-        server_final = await self._token(reader, writer, 3, final)
-        try:
+        try:  # a malformed server-first or an iteration count outside 4096-16384 is refused (scram.py)
+            final = await asyncio.to_thread(scram.final, server_first)  # PBKDF2: off the event loop
+            server_final = await self._token(reader, writer, 3, final)
             scram.verify(server_final)
         except SaslFailure as exc:
             raise OSError(str(exc)) from exc

@@ -217,10 +217,21 @@ class ScramClient:
         return f"n,,{self._first_bare}".encode()
 
     def final(self, server_first: bytes) -> bytes:
-        attributes = _attributes(server_first.decode())
-        nonce, salt, iterations = attributes["r"], base64.b64decode(attributes["s"]), int(attributes["i"])
+        """The client-final message. A server-first asking for fewer iterations than the mechanism's minimum
+        (4096) or more than Kafka's maximum (16384) is refused before any PBKDF2 work, as Kafka's
+        ScramSaslClient refuses too few: a server (or someone in between, without TLS) cannot weaken the
+        proof or make the client burn CPU on a huge count."""
+        try:
+            attributes = _attributes(server_first.decode())
+            nonce, iterations = attributes["r"], int(attributes["i"])
+            salt = base64.b64decode(attributes["s"], validate=True)
+        except (KeyError, ValueError) as exc:  # UnicodeDecodeError and binascii.Error are ValueErrors
+            raise SaslFailure("Invalid SCRAM server-first message") from exc
         if not nonce.startswith(self._nonce):
             raise SaslFailure("SCRAM server nonce does not extend the client's")
+        refused = check_iterations(self.mechanism, iterations)
+        if refused is not None:
+            raise SaslFailure(f"SCRAM server-first refused: {refused}")
         salted = salted_password(self.mechanism, self._password, salt, iterations)
         client_key = hmac.digest(salted, b"Client Key", self._digest)
         stored_key = hashlib.new(self._digest, client_key).digest()

@@ -64,8 +64,8 @@ def _authenticate(sock: socket.socket, config: Mapping[str, str], client_id: str
         return
     scram = ScramClient(mechanism, user, password)
     server_first = _token(sock, scram.first(), client_id)
-    server_final = _token(sock, scram.final(server_first), client_id)
-    try:
+    try:  # a malformed server-first or an iteration count outside 4096-16384 is refused (scram.py)
+        server_final = _token(sock, scram.final(server_first), client_id)
         scram.verify(server_final)
     except SaslFailure as exc:
         raise OSError(str(exc)) from exc

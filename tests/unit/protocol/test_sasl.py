@@ -57,6 +57,34 @@ def test_a_credential_with_too_few_iterations_is_refused():
         server.server_first(ScramCredential.from_password("SCRAM-SHA-512", "pw", 1024))
 
 
+@pytest.mark.parametrize("iterations", [4095, 1, 16385, 10**9])
+def test_the_client_refuses_an_iteration_count_outside_kafkas_limits(iterations):
+    """A server-first message asking for fewer than 4096 or more than 16384 iterations is refused before the
+    client runs PBKDF2 (10**9 iterations would take minutes)."""
+    client = ScramClient("SCRAM-SHA-256", "u", "pw")
+    nonce = client.first().decode().rsplit("r=", 1)[1] + "server"
+    with pytest.raises(
+        SaslFailure, match="Too few iterations" if iterations < 4096 else "Too many iterations"
+    ):
+        client.final(f"r={nonce},s=W22ZaJ0SNY7soEsUEjb6gQ==,i={iterations}".encode())
+
+
+@pytest.mark.parametrize("iterations", [4096, 16384])
+def test_the_client_accepts_the_limits_themselves(iterations):
+    credential = ScramCredential.from_password("SCRAM-SHA-256", "pw", iterations)
+    client, server = ScramClient("SCRAM-SHA-256", "u", "pw"), ScramServer("SCRAM-SHA-256")
+    server.client_first(client.first())
+    client.verify(server.client_final(client.final(server.server_first(credential))))
+    assert server.complete
+
+
+@pytest.mark.parametrize("message", [b"r=x,s=AAAA", b"r=x,s=AAAA,i=many", b"r=x,s=!!,i=4096", b"\xff"])
+def test_the_client_refuses_a_malformed_server_first(message):
+    client = ScramClient("SCRAM-SHA-512", "u", "pw")
+    with pytest.raises(SaslFailure, match="Invalid SCRAM server-first message"):
+        client.final(message.replace(b"r=x", b"r=" + client.first().split(b"r=", 1)[1]))
+
+
 def test_credentials_round_trip_kafkas_text_form():
     credential = ScramCredential.from_password("SCRAM-SHA-512", "pw", 8192)
     text = credential.to_kafka()
