@@ -101,6 +101,12 @@ class TransactionService:
         tp = TopicPartition(TRANSACTION_STATE_TOPIC, partition)
         replicas = self._broker.replicas
         info = replicas.append_records(tp, batch, required_acks=-1)
+        # The whole ISR has it already (this broker alone in the ISR): answered without a task and the loop
+        # turns of waiting for it, as the coordinator's contract allows (TxnLogWriter.append_txn).
+        settled = self._replication_waits.settled(tp, info.last_offset + 1)
+        if settled is not None:
+            on_replicated(settled)
+            return
         self._replication_waits.after_append(tp, info.last_offset + 1, _WRITE_TIMEOUT_MS, on_replicated)
 
     # --- the topic -------------------------------------------------------------------------------

@@ -205,8 +205,11 @@ class TransactionCoordinator:
         epoch = self._epochs[partition]
         meta.pending = transit
         value = None if transit.state == TxnState.DEAD else encode_value(transit)
+        replicated = False
 
         def on_replicated(code: ErrorCode) -> None:
+            nonlocal replicated
+            replicated = True
             if meta.pending is transit:
                 meta.pending = None
             if (
@@ -233,6 +236,10 @@ class TransactionCoordinator:
         try:
             self._writer.append_txn(partition, encode_key(meta.transactional_id), value, on_replicated)
         except BrookError as exc:
+            if (
+                replicated
+            ):  # raised by what ran after the write (on_replicated may run before append_txn returns)
+                raise
             if meta.pending is transit:
                 meta.pending = None
             done(_client_error(exc.error_code))
