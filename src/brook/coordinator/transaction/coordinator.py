@@ -236,9 +236,8 @@ class TransactionCoordinator:
         try:
             self._writer.append_txn(partition, encode_key(meta.transactional_id), value, on_replicated)
         except BrookError as exc:
-            if (
-                replicated
-            ):  # raised by what ran after the write (on_replicated may run before append_txn returns)
+            # raised by what ran after the write (on_replicated may run before append_txn returns)
+            if replicated:
                 raise
             if meta.pending is transit:
                 meta.pending = None
