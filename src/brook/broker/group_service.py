@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
+from brook.broker.coordinator_partitions import CoordinatorPartitions
 from brook.broker.replication_waits import ReplicationWaits
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
@@ -42,7 +43,6 @@ __all__ = ["GroupService", "deleted_topics", "stale_topics"]
 
 _TICK_S = 0.1
 _TRANSACTIONAL = 0x10  # batch attribute bit
-_LOAD_CHUNK_BYTES = 1024 * 1024
 _DELETED_KEPT = 100_000  # names of deleted topics remembered, to clean a partition loaded later
 T = TypeVar("T")
 
@@ -61,16 +61,13 @@ def coordinator_config(broker: Broker) -> CoordinatorConfig:
     )
 
 
-class GroupService:
+class GroupService(CoordinatorPartitions):
     """Owned by the broker's event loop; handlers reach it as `ctx.broker.groups`."""
 
     def __init__(self, broker: Broker) -> None:
-        self._broker = broker
         self.config = coordinator_config(broker)
         self.coordinator = GroupCoordinator(self.config, self, broker.clock, self._leader_epoch)
-        self._to_load: list[int] = []
-        self._stopped = False
-        self._cluster = bool(broker.config.get("zookeeper.connect"))
+        super().__init__(broker, OFFSETS_TOPIC, self.config.offsets_topic_partitions, self.coordinator)
         self._fence = PauseFence(broker.config.int("zookeeper.session.timeout.ms"))
         self._resumed_at_ms: int | None = None  # wall clock at the end of the last pause
         self._confirmed: set[int] = set()  # partitions whose followers fetched from us since then
@@ -163,72 +160,8 @@ class GroupService:
                 return broker
         return None
 
-    def sync_ownership(self) -> None:
-        """Follow leadership: load the partitions this broker now leads (again, in a new epoch), drop
-        the ones it lost."""
-        if self._stopped:
-            return
-        for p in range(self.config.offsets_topic_partitions):
-            epoch = self._leader_epoch(p)
-            owned = self.coordinator.owned_epoch(p)
-            if epoch is not None and epoch != owned:
-                if owned is not None:
-                    logger.info("reloading __consumer_offsets partition=%d new epoch=%d", p, epoch)
-                self.coordinator.begin_loading(p, epoch)  # COORDINATOR_LOAD_IN_PROGRESS until loaded
-                self._to_load.append(p)
-            elif epoch is None and owned is not None:
-                logger.info("no longer coordinator for __consumer_offsets partition=%d", p)
-                self.coordinator.unload(p)
-
-    def _load_pending(self) -> None:
-        while self._to_load:
-            for _ in self._load(self._to_load.pop(0)):
-                pass
-
-    def _load(self, p: int) -> Iterator[None]:
-        """Replay partition `p` up to its log end offset into the coordinator (Kafka's rule: what the old
-        leader acknowledged may still be above our high watermark), yielding after each chunk.
-
-        A failure, or a leadership change meanwhile, leaves the partition unowned (clients see
-        NOT_COORDINATOR and retry); the next ownership check starts over if we lead it.
-        """
-        epoch = self.coordinator.owned_epoch(p)
-        if epoch is None or not self.coordinator.is_loading(p):
-            return  # already loaded, or unloaded while queued
-        tp = TopicPartition(OFFSETS_TOPIC, p)
-        try:
-            log = self._broker.replicas.partitions[tp].log
-            offset = log.log_start_offset
-            records = 0
-            while offset < log.log_end_offset:
-                before = offset
-                data = log.read(offset, max_bytes=_LOAD_CHUNK_BYTES).to_bytes()
-                if not data:
-                    break
-                offset, replayed = self._replay_chunk(p, data, offset)
-                records += replayed
-                if offset == before:
-                    logger.warning("stopped loading __consumer_offsets partition=%d at offset=%d", p, offset)
-                    break
-                yield
-                if self._leader_epoch(p) != epoch or self.coordinator.owned_epoch(p) != epoch:
-                    logger.info("leadership moved while loading __consumer_offsets partition=%d", p)
-                    if self.coordinator.owned_epoch(p) == epoch:
-                        self.coordinator.unload(p)
-                    return
-        except Exception:
-            logger.exception("loading __consumer_offsets partition=%d failed; will retry", p)
-            self.coordinator.unload(p)
-            return
-        self.coordinator.finish_loading(p)
+    def _after_load(self, p: int) -> None:
         self._remove_stale_offsets(p)
-        logger.info(
-            "loaded __consumer_offsets partition=%d epoch=%d records=%d log_end_offset=%d",
-            p,
-            epoch,
-            records,
-            offset,
-        )
 
     def _replay_chunk(self, p: int, data: bytes, offset: int) -> tuple[int, int]:
         view = memoryview(data)
@@ -396,9 +329,7 @@ class GroupService:
                     if self._broker.metadata.topic(OFFSETS_TOPIC) is not None:
                         self.sync_ownership()
                     self.remove_deleted_topics()
-                    while self._to_load:  # yield between chunks: requests keep flowing meanwhile
-                        for _ in self._load(self._to_load.pop(0)):
-                            await asyncio.sleep(0)
+                    await self._load_queued()  # yields between chunks: requests keep flowing meanwhile
                     self.coordinator.tick(self._broker.clock.now_ms())
                 except Exception:
                     logger.exception("group coordinator tick failed")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from brook.broker.coordinator_partitions import CoordinatorPartitions
 from brook.broker.replication_waits import ReplicationWaits
 from brook.broker.txn_markers import TxnMarkerSender
 from brook.common.errors import BrookError, ErrorCode
@@ -38,7 +39,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["TransactionService"]
 
 _TICK_S = 0.1
-_LOAD_CHUNK_BYTES = 1024 * 1024
 _COMPLETION_WAIT_S = 0.05  # how long AddPartitions waits for the previous transaction's markers
 _WRITE_TIMEOUT_MS = 30_000  # Kafka's request.timeout.ms, which bounds its transaction log appends
 T = TypeVar("T")
@@ -55,20 +55,19 @@ def transaction_config(broker: Broker) -> TransactionConfig:
     )
 
 
-class TransactionService:
+class TransactionService(CoordinatorPartitions):
     """Owned by the broker's event loop; handlers reach it as `ctx.broker.transactions`."""
 
     def __init__(self, broker: Broker) -> None:
-        self._broker = broker
-        self._cluster = bool(broker.config.get("zookeeper.connect"))
         self.markers = TxnMarkerSender(broker, self._still_coordinator)
         self.coordinator = TransactionCoordinator(
             transaction_config(broker), self, self.markers, self._leader_epoch, broker.clock
         )
+        super().__init__(
+            broker, TRANSACTION_STATE_TOPIC, self.coordinator.config.num_partitions, self.coordinator
+        )
         self.coordinator.on_transition = self._wake
         self._transition_waiters: dict[str, list[asyncio.Future[None]]] = {}
-        self._to_load: list[int] = []
-        self._stopped = False
         self._replication_waits = ReplicationWaits(broker.replicas)
         # after the process was frozen (SIGSTOP), serve nothing for a session timeout (coordinator/fence.py)
         self._fence = PauseFence(broker.config.int("zookeeper.session.timeout.ms"))
@@ -158,55 +157,6 @@ class TransactionService:
                 return broker
         return None
 
-    def sync_ownership(self) -> None:
-        if self._stopped:
-            return
-        for p in range(self.coordinator.config.num_partitions):
-            epoch = self._leader_epoch(p)
-            owned = self.coordinator.owned_epoch(p)
-            if epoch is not None and epoch != owned:
-                self.coordinator.begin_loading(p, epoch)
-                self._to_load.append(p)
-            elif epoch is None and owned is not None:
-                logger.info("no longer transaction coordinator for __transaction_state partition=%d", p)
-                self.coordinator.unload(p)
-
-    def _load_pending(self) -> None:
-        while self._to_load:
-            for _ in self._load(self._to_load.pop(0)):
-                pass
-
-    def _load(self, p: int) -> Iterator[None]:
-        """Replay partition `p` to its log end offset, yielding between chunks (as GroupService._load)."""
-        epoch = self.coordinator.owned_epoch(p)
-        if epoch is None or not self.coordinator.is_loading(p):
-            return
-        tp = TopicPartition(TRANSACTION_STATE_TOPIC, p)
-        records = 0
-        try:
-            log = self._broker.replicas.partitions[tp].log
-            offset = log.log_start_offset
-            while offset < log.log_end_offset:
-                before = offset
-                data = log.read(offset, max_bytes=_LOAD_CHUNK_BYTES).to_bytes()
-                if not data:
-                    break
-                offset, replayed = self._replay_chunk(p, data, offset)
-                records += replayed
-                if offset == before:
-                    break
-                yield
-                if self._leader_epoch(p) != epoch or self.coordinator.owned_epoch(p) != epoch:
-                    if self.coordinator.owned_epoch(p) == epoch:
-                        self.coordinator.unload(p)
-                    return
-        except Exception:
-            logger.exception("loading __transaction_state partition=%d failed; will retry", p)
-            self.coordinator.unload(p)
-            return
-        self.coordinator.finish_loading(p)
-        logger.info("loaded __transaction_state partition=%d epoch=%d records=%d", p, epoch, records)
-
     def _replay_chunk(self, p: int, data: bytes, offset: int) -> tuple[int, int]:
         view = memoryview(data)
         replayed = 0
@@ -247,9 +197,7 @@ class TransactionService:
                     )
                 if self._broker.metadata.topic(TRANSACTION_STATE_TOPIC) is not None:
                     self.sync_ownership()
-                while self._to_load:
-                    for _ in self._load(self._to_load.pop(0)):
-                        await asyncio.sleep(0)
+                await self._load_queued()
                 self.coordinator.tick(self._broker.clock.now_ms())
             except Exception:
                 logger.exception("transaction coordinator tick failed")
