@@ -14,19 +14,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from brook.common.types import TopicPartition
 
 if TYPE_CHECKING:
     from brook.broker.app import Broker
+    from brook.metadata.api import BrokerInfo
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CoordinatorPartitions", "LoadableCoordinator"]
+__all__ = ["CoordinatorPartitions", "LoadableCoordinator", "resolver"]
 
 _LOAD_CHUNK_BYTES = 1024 * 1024
+T = TypeVar("T")
+
+
+def resolver(future: asyncio.Future[T]) -> Callable[[T], None]:
+    """A coordinator callback that completes `future` (unless the client went away and it was cancelled)."""
+
+    def resolve(result: T) -> None:
+        if not future.done():
+            future.set_result(result)
+
+    return resolve
 
 
 class LoadableCoordinator(Protocol):
@@ -64,8 +76,28 @@ class CoordinatorPartitions(ABC):
         """Replay the records at `offset` and after in `data` (whole batches from the log): (the offset after
         them, how many records were replayed)."""
 
+    @abstractmethod
+    def _may_serve(self, p: int) -> bool:
+        """Whether this broker, named the leader of partition `p` by the metadata, may answer for it now."""
+
     def _after_load(self, p: int) -> None:  # noqa: B027 - a hook: nothing to do unless a service has
         """Called once partition `p` is loaded and served."""
+
+    def _coordinator_of(self, p: int) -> BrokerInfo | None:
+        """The live broker leading partition `p`: FindCoordinator's answer (None: COORDINATOR_NOT_AVAILABLE,
+        also while that is this broker and it may not serve the partition)."""
+        state = self._broker.metadata.topic(self._topic)
+        if state is None:
+            return None
+        partition = state.partitions.get(p)
+        if partition is None or partition.leader < 0:
+            return None
+        if partition.leader == self._broker.node_id and not self._may_serve(p):
+            return None
+        for broker in self._broker.metadata.live_brokers():
+            if broker.node_id == partition.leader:
+                return broker
+        return None
 
     def sync_ownership(self) -> None:
         if self._stopped:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from brook.broker.coordinator_partitions import CoordinatorPartitions
+from brook.broker.coordinator_partitions import CoordinatorPartitions, resolver
 from brook.broker.replication_waits import ReplicationWaits
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
@@ -44,7 +44,6 @@ __all__ = ["GroupService", "deleted_topics", "stale_topics"]
 _TICK_S = 0.1
 _TRANSACTIONAL = 0x10  # batch attribute bit
 _DELETED_KEPT = 100_000  # names of deleted topics remembered, to clean a partition loaded later
-T = TypeVar("T")
 
 
 def coordinator_config(broker: Broker) -> CoordinatorConfig:
@@ -147,18 +146,10 @@ class GroupService(CoordinatorPartitions):
     def coordinator_for(self, group_id: str) -> BrokerInfo | None:
         """The broker leading the group's `__consumer_offsets` partition (None if there is none)."""
         self.ensure_offsets_topic()
-        state = self._broker.metadata.topic(OFFSETS_TOPIC)
-        if state is None:
-            return None
-        partition = state.partitions.get(self.coordinator.partition_for(group_id))
-        if partition is None or partition.leader < 0:
-            return None
-        if partition.leader == self._broker.node_id and self._fenced():
-            return None  # our metadata may be stale after a pause: COORDINATOR_NOT_AVAILABLE
-        for broker in self._broker.metadata.live_brokers():
-            if broker.node_id == partition.leader:
-                return broker
-        return None
+        return self._coordinator_of(self.coordinator.partition_for(group_id))
+
+    def _may_serve(self, p: int) -> bool:
+        return not self._fenced()  # our metadata may be stale after a pause: COORDINATOR_NOT_AVAILABLE
 
     def _after_load(self, p: int) -> None:
         self._remove_stale_offsets(p)
@@ -256,7 +247,7 @@ class GroupService(CoordinatorPartitions):
     ) -> asyncio.Future[tuple[ErrorCode, dict[TopicPartition, ErrorCode]]]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[ErrorCode, dict[TopicPartition, ErrorCode]]] = loop.create_future()
-        resolve = _resolver(future)
+        resolve = resolver(future)
         self.coordinator.txn_commit_offsets(
             group_id,
             producer_id,
@@ -367,7 +358,7 @@ class GroupService(CoordinatorPartitions):
         """OffsetCommit: resolved once the offsets topic's ISR has the commit, or the write failed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[ErrorCode, dict[TopicPartition, ErrorCode]]] = loop.create_future()
-        resolve = _resolver(future)
+        resolve = resolver(future)
         callback: CommitCallback = lambda error, results: resolve((error, results))  # noqa: E731
         self.coordinator.commit_offsets(
             group_id,
@@ -382,7 +373,7 @@ class GroupService(CoordinatorPartitions):
 
     def join(self, params: JoinParams) -> asyncio.Future[JoinResult]:
         future: asyncio.Future[JoinResult] = asyncio.get_running_loop().create_future()
-        self.coordinator.join_group(params, _resolver(future))
+        self.coordinator.join_group(params, resolver(future))
         return future
 
     def sync(
@@ -402,7 +393,7 @@ class GroupService(CoordinatorPartitions):
             member_id,
             group_instance_id,
             assignments,
-            _resolver(future),
+            resolver(future),
             protocol_type=protocol_type,
             protocol_name=protocol_name,
         )
@@ -421,11 +412,3 @@ def deleted_topics(previous: Mapping[str, uuid.UUID], current: Mapping[str, uuid
     """Topics (by name) deleted between two looks at the metadata: gone, or there again under another topic
     id (deleted and created anew in between: the old one's offsets must go all the same)."""
     return sorted(name for name, topic_id in previous.items() if current.get(name) != topic_id)
-
-
-def _resolver(future: asyncio.Future[T]) -> Callable[[T], None]:
-    def resolve(result: T) -> None:
-        if not future.done():  # the client may have gone away (cancelled) meanwhile
-            future.set_result(result)
-
-    return resolve

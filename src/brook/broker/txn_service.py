@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from brook.broker.coordinator_partitions import CoordinatorPartitions
+from brook.broker.coordinator_partitions import CoordinatorPartitions, resolver
 from brook.broker.replication_waits import ReplicationWaits
 from brook.broker.txn_markers import TxnMarkerSender
 from brook.common.errors import BrookError, ErrorCode
@@ -41,7 +41,6 @@ __all__ = ["TransactionService"]
 _TICK_S = 0.1
 _COMPLETION_WAIT_S = 0.05  # how long AddPartitions waits for the previous transaction's markers
 _WRITE_TIMEOUT_MS = 30_000  # Kafka's request.timeout.ms, which bounds its transaction log appends
-T = TypeVar("T")
 
 
 def transaction_config(broker: Broker) -> TransactionConfig:
@@ -144,18 +143,10 @@ class TransactionService(CoordinatorPartitions):
 
     def coordinator_for(self, transactional_id: str) -> BrokerInfo | None:
         self.ensure_topic()
-        state = self._broker.metadata.topic(TRANSACTION_STATE_TOPIC)
-        if state is None:
-            return None
-        partition = state.partitions.get(self.coordinator.partition_for(transactional_id))
-        if partition is None or partition.leader < 0:
-            return None
-        if partition.leader == self._broker.node_id and self._leader_epoch(partition.partition) is None:
-            return None  # fenced after a pause, or not yet leading here: COORDINATOR_NOT_AVAILABLE
-        for broker in self._broker.metadata.live_brokers():
-            if broker.node_id == partition.leader:
-                return broker
-        return None
+        return self._coordinator_of(self.coordinator.partition_for(transactional_id))
+
+    def _may_serve(self, p: int) -> bool:
+        return self._leader_epoch(p) is not None  # fenced after a pause, or not yet leading here
 
     def _replay_chunk(self, p: int, data: bytes, offset: int) -> tuple[int, int]:
         view = memoryview(data)
@@ -213,7 +204,7 @@ class TransactionService(CoordinatorPartitions):
             fresh = await self._broker.producer_ids.next_id()
         future: asyncio.Future[InitResult] = asyncio.get_running_loop().create_future()
         self.coordinator.init_producer_id(
-            transactional_id, timeout_ms, expected, self._broker.clock.now_ms(), fresh, _resolver(future)
+            transactional_id, timeout_ms, expected, self._broker.clock.now_ms(), fresh, resolver(future)
         )
         return await future
 
@@ -233,7 +224,7 @@ class TransactionService(CoordinatorPartitions):
                 producer_epoch,
                 partitions,
                 self._broker.clock.now_ms(),
-                _resolver(future),
+                resolver(future),
             )
             error = await future
             if error != ErrorCode.concurrent_transactions or not self._completing(transactional_id):
@@ -276,14 +267,6 @@ class TransactionService(CoordinatorPartitions):
             producer_epoch,
             commit,
             self._broker.clock.now_ms(),
-            _resolver(future),
+            resolver(future),
         )
         return await future
-
-
-def _resolver(future: asyncio.Future[T]) -> Callable[[T], None]:
-    def resolve(result: T) -> None:
-        if not future.done():
-            future.set_result(result)
-
-    return resolve
