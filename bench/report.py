@@ -8,9 +8,19 @@ from typing import Any
 
 from workloads import Sample
 
-__all__ = ["check_targets", "print_table"]
+__all__ = ["check_targets", "print_table", "print_transaction_ratios", "transaction_ratios"]
 
 PEERS = ("kafka", "tansu", "base")
+
+# Issue 14's throughput criterion: transactional produce of 100 records per transaction against plain
+# (non-transactional) produce of the same records (count, 1 KiB, one partition, same client settings) on the
+# same broker. Each session runs all three back to back on one broker process: the ratio is taken per session,
+# then the median over the sessions.
+TXN_WORKLOAD = "produce 1KiB transactional 100/txn p1 [py]"
+TXN_BASELINES = {
+    "acks=1": "produce 1KiB acks=1 p1 [py]",
+    "idempotent": "produce 1KiB idempotent p1 [py]",  # acks=all, enable.idempotence=true
+}
 
 
 def _figures(samples: list[Sample]) -> dict[str, float]:
@@ -75,7 +85,42 @@ def print_table(
     return medians
 
 
-def check_targets(medians: dict[str, Any], gigabyte: dict[str, dict[str, float]]) -> None:
+def transaction_ratios(
+    results: dict[str, dict[str, list[Sample]]], names: list[str]
+) -> dict[str, dict[str, float]]:
+    """{baseline: {broker: median over sessions of transactional msg/s / baseline msg/s}}."""
+    out: dict[str, dict[str, float]] = {}
+    txn = results.get(TXN_WORKLOAD, {})
+    for label, workload in TXN_BASELINES.items():
+        base = results.get(workload, {})
+        for name in names:
+            t, b = txn.get(name, []), base.get(name, [])
+            if not t or not b:
+                continue
+            if len(t) == len(b):  # session i of both: the same broker process, minutes apart at most
+                ratios = [x.messages / x.wall_s / (y.messages / y.wall_s) for x, y in zip(t, b, strict=True)]
+            else:  # a session lost one of them: medians of what there is
+                ratios = [statistics.median(x.messages / x.wall_s for x in t)]
+                ratios[0] /= statistics.median(y.messages / y.wall_s for y in b)
+            out.setdefault(label, {})[name] = statistics.median(ratios)
+    return out
+
+
+def print_transaction_ratios(ratios: dict[str, dict[str, float]]) -> None:
+    if not ratios:
+        return
+    print(f"\n{TXN_WORKLOAD} msg/s over non-transactional produce of the same records")  # noqa: T201
+    print("(same broker, same session; median over sessions)")  # noqa: T201
+    for label, by_broker in ratios.items():
+        cells = "  ".join(f"{name} {value:.2f}" for name, value in by_broker.items())
+        print(f"  / {TXN_BASELINES[label]:34} {cells}")  # noqa: T201
+
+
+def check_targets(
+    medians: dict[str, Any],
+    gigabyte: dict[str, dict[str, float]],
+    txn_ratios: dict[str, dict[str, float]] | None = None,
+) -> None:
     def ratio(workload: str, figure: str, peer: str = "kafka") -> float | None:
         figs = medians.get(workload, {})
         if "brook" not in figs or peer not in figs or not figs[peer].get(figure):
@@ -116,6 +161,18 @@ def check_targets(medians: dict[str, Any], gigabyte: dict[str, dict[str, float]]
             brook("latency 1k/s acks=all [py]", "e2e_p99_ms"),
             20.0,
             False,
+        ),
+        (
+            "txn 100/txn msg/s >= 0.5 x acks=1 (py)",
+            (txn_ratios or {}).get("acks=1", {}).get("brook"),
+            0.5,
+            True,
+        ),
+        (
+            "txn 100/txn msg/s >= 0.5 x idempotent (py)",
+            (txn_ratios or {}).get("idempotent", {}).get("brook"),
+            0.5,
+            True,
         ),
         ("RSS after producing 1 GB <= 150 MB", gigabyte.get("brook", {}).get("rss_mb"), 150.0, False),
         ("ready after SIGKILL with 1 GB <= 5 s", gigabyte.get("brook", {}).get("restart_s"), 5.0, False),

@@ -82,7 +82,8 @@ def _produce(topic: str, size: int, partitions: int, acks: str, count: Callable[
 
 
 def _produce_idempotent(topic: str, size: int, count: Callable[[Sizes], int]) -> Workload:
-    """acks=all with idempotence: the baseline of the transactional produce below (one partition each)."""
+    """acks=all with idempotence: with acks=1 (`_produce`), a baseline of the transactional produce below, the
+    same records to one partition (report.TXN_BASELINES)."""
 
     def run(broker: Any, sizes: Sizes) -> Sample:
         workloads.create_topic(broker.bootstrap, topic, 1)
@@ -349,18 +350,27 @@ def main(argv: list[str] | None = None) -> int:
 
     print()  # noqa: T201
     medians = report.print_table(results, list(factories))
+    txn_ratios = report.transaction_ratios(results, list(factories))
+    report.print_transaction_ratios(txn_ratios)
     if gigabyte:
         print(f"\n{sizes.gigabyte_bytes // MIB} MiB of 1 KiB records, acks=1, 1 partition [py]")  # noqa: T201
         for name, figs in gigabyte.items():
             print(f"  {name:5} " + "  ".join(f"{k} {report.num(v)}" for k, v in figs.items()))  # noqa: T201
     if args.smoke:
         print("\n# smoke sizes: a check that everything runs, not figures to compare (run make bench)")  # noqa: T201
-    report.check_targets(medians, gigabyte)
+    report.check_targets(medians, gigabyte, txn_ratios)
     print(f"# load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # noqa: T201
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / time.strftime("%Y%m%d-%H%M%S.json")
     raw = {w: {n: [asdict(s) for s in ss] for n, ss in by.items()} for w, by in results.items()}
-    doc = {"brokers": brokers, "limits": limits, "sessions": sessions, "samples": raw, "gigabyte": gigabyte}
+    doc = {
+        "brokers": brokers,
+        "limits": limits,
+        "sessions": sessions,
+        "samples": raw,
+        "gigabyte": gigabyte,
+        "transactional_over_plain": txn_ratios,
+    }
     out.write_text(json.dumps(doc, indent=1))
     print(f"\n# results: {out}")  # noqa: T201
     return 0

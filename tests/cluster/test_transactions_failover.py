@@ -15,6 +15,7 @@ import random
 import signal
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +94,16 @@ class Transformer(threading.Thread):
         self.failure: BaseException | None = None
         self.errors: list[str] = []  # every client error seen (with its time), for the failure report
         self.last_commit = ""
+        self.last_commit_mono = 0.0  # time.monotonic() of the last commit
+        self.worker: _Worker | None = None  # the current worker (its client call, for the report)
+        self.records = 0  # input records whose transaction committed
 
     def report(self) -> str:
+        call, since = self.worker.call if self.worker is not None else ("", 0.0)
+        in_call = f" in {call} for {time.monotonic() - since:.0f} s" if call else ""
         return (
-            f"commits={self.commits} (last at {self.last_commit}) aborts={self.aborts} restarts={self.restarts}"
+            f"commits={self.commits} (last at {self.last_commit}){in_call} records={self.records}"
+            f" aborts={self.aborts} restarts={self.restarts}"
             f" replaced={self.replaced} failure={self.failure!r} errors={self.errors[-20:]}"
         )
 
@@ -106,7 +113,7 @@ class Transformer(threading.Thread):
     def run(self) -> None:
         try:
             while not self.done.is_set():
-                worker = _Worker(self)
+                worker = self.worker = _Worker(self)
                 worker.start()
                 while worker.is_alive() and not self.done.is_set():
                     worker.join(0.5)
@@ -216,7 +223,9 @@ class _Worker(threading.Thread):
                     if self.abandoned:
                         return
                     self.loop.commits += 1
+                    self.loop.records += len(messages)
                     self.loop.last_commit = time.strftime("%H:%M:%S")
+                    self.loop.last_commit_mono = time.monotonic()
                     self.loop.done.wait(self.loop.pause_s)
                 except KafkaException as exc:
                     if self._over():
@@ -328,7 +337,7 @@ def _finish_and_check(transformer: Transformer, bootstrap: str, records: int) ->
     transformer.done.set()
     transformer.join(60)
     values = read_values(bootstrap, OUT, PARTITIONS, "read_committed", records, timeout_s=90)
-    duplicates = sorted({v for v in values if values.count(v) > 1})
+    duplicates = sorted(v for v, n in Counter(values).items() if n > 1)
     assert duplicates == []
     assert sorted(values) == sorted(b"r%04d" % i for i in range(records))
     logger.info("%s", transformer.report())
@@ -389,28 +398,74 @@ def test_exactly_once_through_coordinator_and_leader_kills(zookeeper, zk, tmp_pa
         _stop(brokers)
 
 
-@pytest.mark.soak  # `make soak`: a minute of kills, 1.5-3 min in all; a loaded machine can stall it past its deadline
-@pytest.mark.timeout(900)
+KILLS_S = 120  # the issue's chaos: two minutes of kills
+# The loop makes at most 10 records per transaction and pauses 0.1 s after each: at most 100 records a second,
+# so 12,500 input records cannot all be committed before the kills end (checked below), and the rest drains
+# unpaced after them.
+CHAOS_RECORDS = 12_500
+CHAOS_PAUSE_S = 0.1
+STILL_COMMITTING_S = 20  # the loop committed within this long before the last kill's cycle ended
+
+
+@pytest.mark.soak  # `make soak`: two minutes of kills, 3-5 min in all; a loaded machine can stall it past its deadline
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("seed", [7, 8, 9])
 def test_exactly_once_while_a_random_broker_is_killed_every_10_seconds(zookeeper, zk, tmp_path, seed):
-    """The issue's chaos: SIGKILL of a random broker every ~10 s for a minute (each restarted 3 s later)."""
+    """The issue's chaos: SIGKILL of a random broker every ~10 s for two minutes (each restarted 3 s later),
+    while the loop is still working through its input at the end of the kills."""
     rng = random.Random(seed)
-    records = 4000
+    records = CHAOS_RECORDS
     brokers, bootstrap = _start(zookeeper, zk, tmp_path, records)
-    transformer = Transformer(bootstrap, pause_s=0.1)  # 400 transactions: at least 40 s, through the kills
+    transformer = Transformer(bootstrap, pause_s=CHAOS_PAUSE_S)
+    kills = 0
     try:
         transformer.start()
         _progress(transformer, 5)
-        end = time.monotonic() + 60
+        started = time.monotonic()
+        end = started + KILLS_S
         while time.monotonic() < end:
             victim = rng.randrange(3)
             brokers[victim].kill()
+            kills += 1
             time.sleep(3)
             brokers[victim].start()
             wait_until(lambda: len(zk.get_children("/brokers/ids")) == 3, timeout_s=60, interval_s=0.2)
             time.sleep(7)  # the pace of the kills, not a wait for a condition
             assert transformer.failure is None, transformer.report()
+        kills_ended = time.monotonic()
+        kills_s = kills_ended - started
+        # The loop was still at work when the kills ended: input left, and a commit in the last 20 s, unless its
+        # worker is in a client call, which then ends or is replaced (a send_offsets_to_transaction stuck in
+        # librdkafka past its timeout, see Transformer: STUCK_S) and the loop commits again.
+        assert transformer.records < records, transformer.report()
+        if kills_ended - transformer.last_commit_mono >= STILL_COMMITTING_S:
+            call = transformer.worker.call[0] if transformer.worker is not None else ""
+            assert call, f"no commit for {STILL_COMMITTING_S} s and no client call: {transformer.report()}"
+            logger.info(
+                "seed %d: no commit in the last %d s: %s", seed, STILL_COMMITTING_S, transformer.report()
+            )
+            try:
+                wait_until(
+                    lambda: transformer.last_commit_mono > kills_ended or transformer.failure is not None,
+                    timeout_s=STUCK_S + 60,
+                    interval_s=0.2,
+                )
+            except AssertionError as exc:
+                raise AssertionError(f"the loop did not commit again: {transformer.report()}") from exc
+            assert transformer.failure is None, transformer.report()
+        commits_during_kills = transformer.commits
+        transformer.pause_s = 0.0  # drain the rest unpaced
         _finish_and_check(transformer, bootstrap, records)
+        logger.info(
+            "seed %d: %d kills in %.0f s, %d commits during the kills, %d in all, %d records, %.0f s in all",
+            seed,
+            kills,
+            kills_s,
+            commits_during_kills,
+            transformer.commits,
+            records,
+            time.monotonic() - started,
+        )
     finally:
         transformer.done.set()
         transformer.join(30)

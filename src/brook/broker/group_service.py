@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
+from brook.broker.coordinator_partitions import CoordinatorPartitions, resolver
 from brook.broker.replication_waits import ReplicationWaits
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
@@ -42,9 +43,7 @@ __all__ = ["GroupService", "deleted_topics", "stale_topics"]
 
 _TICK_S = 0.1
 _TRANSACTIONAL = 0x10  # batch attribute bit
-_LOAD_CHUNK_BYTES = 1024 * 1024
 _DELETED_KEPT = 100_000  # names of deleted topics remembered, to clean a partition loaded later
-T = TypeVar("T")
 
 
 def coordinator_config(broker: Broker) -> CoordinatorConfig:
@@ -61,16 +60,13 @@ def coordinator_config(broker: Broker) -> CoordinatorConfig:
     )
 
 
-class GroupService:
+class GroupService(CoordinatorPartitions):
     """Owned by the broker's event loop; handlers reach it as `ctx.broker.groups`."""
 
     def __init__(self, broker: Broker) -> None:
-        self._broker = broker
         self.config = coordinator_config(broker)
         self.coordinator = GroupCoordinator(self.config, self, broker.clock, self._leader_epoch)
-        self._to_load: list[int] = []
-        self._stopped = False
-        self._cluster = bool(broker.config.get("zookeeper.connect"))
+        super().__init__(broker, OFFSETS_TOPIC, self.config.offsets_topic_partitions, self.coordinator)
         self._fence = PauseFence(broker.config.int("zookeeper.session.timeout.ms"))
         self._resumed_at_ms: int | None = None  # wall clock at the end of the last pause
         self._confirmed: set[int] = set()  # partitions whose followers fetched from us since then
@@ -150,85 +146,13 @@ class GroupService:
     def coordinator_for(self, group_id: str) -> BrokerInfo | None:
         """The broker leading the group's `__consumer_offsets` partition (None if there is none)."""
         self.ensure_offsets_topic()
-        state = self._broker.metadata.topic(OFFSETS_TOPIC)
-        if state is None:
-            return None
-        partition = state.partitions.get(self.coordinator.partition_for(group_id))
-        if partition is None or partition.leader < 0:
-            return None
-        if partition.leader == self._broker.node_id and self._fenced():
-            return None  # our metadata may be stale after a pause: COORDINATOR_NOT_AVAILABLE
-        for broker in self._broker.metadata.live_brokers():
-            if broker.node_id == partition.leader:
-                return broker
-        return None
+        return self._coordinator_of(self.coordinator.partition_for(group_id))
 
-    def sync_ownership(self) -> None:
-        """Follow leadership: load the partitions this broker now leads (again, in a new epoch), drop
-        the ones it lost."""
-        if self._stopped:
-            return
-        for p in range(self.config.offsets_topic_partitions):
-            epoch = self._leader_epoch(p)
-            owned = self.coordinator.owned_epoch(p)
-            if epoch is not None and epoch != owned:
-                if owned is not None:
-                    logger.info("reloading __consumer_offsets partition=%d new epoch=%d", p, epoch)
-                self.coordinator.begin_loading(p, epoch)  # COORDINATOR_LOAD_IN_PROGRESS until loaded
-                self._to_load.append(p)
-            elif epoch is None and owned is not None:
-                logger.info("no longer coordinator for __consumer_offsets partition=%d", p)
-                self.coordinator.unload(p)
+    def _may_serve(self, p: int) -> bool:
+        return not self._fenced()  # our metadata may be stale after a pause: COORDINATOR_NOT_AVAILABLE
 
-    def _load_pending(self) -> None:
-        while self._to_load:
-            for _ in self._load(self._to_load.pop(0)):
-                pass
-
-    def _load(self, p: int) -> Iterator[None]:
-        """Replay partition `p` up to its log end offset into the coordinator (Kafka's rule: what the old
-        leader acknowledged may still be above our high watermark), yielding after each chunk.
-
-        A failure, or a leadership change meanwhile, leaves the partition unowned (clients see
-        NOT_COORDINATOR and retry); the next ownership check starts over if we lead it.
-        """
-        epoch = self.coordinator.owned_epoch(p)
-        if epoch is None or not self.coordinator.is_loading(p):
-            return  # already loaded, or unloaded while queued
-        tp = TopicPartition(OFFSETS_TOPIC, p)
-        try:
-            log = self._broker.replicas.partitions[tp].log
-            offset = log.log_start_offset
-            records = 0
-            while offset < log.log_end_offset:
-                before = offset
-                data = log.read(offset, max_bytes=_LOAD_CHUNK_BYTES).to_bytes()
-                if not data:
-                    break
-                offset, replayed = self._replay_chunk(p, data, offset)
-                records += replayed
-                if offset == before:
-                    logger.warning("stopped loading __consumer_offsets partition=%d at offset=%d", p, offset)
-                    break
-                yield
-                if self._leader_epoch(p) != epoch or self.coordinator.owned_epoch(p) != epoch:
-                    logger.info("leadership moved while loading __consumer_offsets partition=%d", p)
-                    if self.coordinator.owned_epoch(p) == epoch:
-                        self.coordinator.unload(p)
-                    return
-        except Exception:
-            logger.exception("loading __consumer_offsets partition=%d failed; will retry", p)
-            self.coordinator.unload(p)
-            return
-        self.coordinator.finish_loading(p)
+    def _after_load(self, p: int) -> None:
         self._remove_stale_offsets(p)
-        logger.info(
-            "loaded __consumer_offsets partition=%d epoch=%d records=%d log_end_offset=%d",
-            p,
-            epoch,
-            records,
-            offset,
-        )
 
     def _replay_chunk(self, p: int, data: bytes, offset: int) -> tuple[int, int]:
         view = memoryview(data)
@@ -323,7 +247,7 @@ class GroupService:
     ) -> asyncio.Future[tuple[ErrorCode, dict[TopicPartition, ErrorCode]]]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[ErrorCode, dict[TopicPartition, ErrorCode]]] = loop.create_future()
-        resolve = _resolver(future)
+        resolve = resolver(future)
         self.coordinator.txn_commit_offsets(
             group_id,
             producer_id,
@@ -396,9 +320,7 @@ class GroupService:
                     if self._broker.metadata.topic(OFFSETS_TOPIC) is not None:
                         self.sync_ownership()
                     self.remove_deleted_topics()
-                    while self._to_load:  # yield between chunks: requests keep flowing meanwhile
-                        for _ in self._load(self._to_load.pop(0)):
-                            await asyncio.sleep(0)
+                    await self._load_queued()  # yields between chunks: requests keep flowing meanwhile
                     self.coordinator.tick(self._broker.clock.now_ms())
                 except Exception:
                     logger.exception("group coordinator tick failed")
@@ -436,7 +358,7 @@ class GroupService:
         """OffsetCommit: resolved once the offsets topic's ISR has the commit, or the write failed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[ErrorCode, dict[TopicPartition, ErrorCode]]] = loop.create_future()
-        resolve = _resolver(future)
+        resolve = resolver(future)
         callback: CommitCallback = lambda error, results: resolve((error, results))  # noqa: E731
         self.coordinator.commit_offsets(
             group_id,
@@ -451,7 +373,7 @@ class GroupService:
 
     def join(self, params: JoinParams) -> asyncio.Future[JoinResult]:
         future: asyncio.Future[JoinResult] = asyncio.get_running_loop().create_future()
-        self.coordinator.join_group(params, _resolver(future))
+        self.coordinator.join_group(params, resolver(future))
         return future
 
     def sync(
@@ -471,7 +393,7 @@ class GroupService:
             member_id,
             group_instance_id,
             assignments,
-            _resolver(future),
+            resolver(future),
             protocol_type=protocol_type,
             protocol_name=protocol_name,
         )
@@ -490,11 +412,3 @@ def deleted_topics(previous: Mapping[str, uuid.UUID], current: Mapping[str, uuid
     """Topics (by name) deleted between two looks at the metadata: gone, or there again under another topic
     id (deleted and created anew in between: the old one's offsets must go all the same)."""
     return sorted(name for name, topic_id in previous.items() if current.get(name) != topic_id)
-
-
-def _resolver(future: asyncio.Future[T]) -> Callable[[T], None]:
-    def resolve(result: T) -> None:
-        if not future.done():  # the client may have gone away (cancelled) meanwhile
-            future.set_result(result)
-
-    return resolve

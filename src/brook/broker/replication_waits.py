@@ -26,6 +26,18 @@ class ReplicationWaits:
         self._replicas = replicas
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def settled(self, tp: TopicPartition, end_offset: int) -> ErrorCode | None:
+        """Right after an append as leader: the outcome if the ISR already has the records up to `end_offset`
+        (the HW is there, as when this broker is the whole ISR): NONE, or NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        below min.insync.replicas, as `wait_for_replication` would say at once; None while followers must
+        still fetch them (then `after_append`)."""
+        partition = self._replicas.partitions.get(tp)
+        if partition is None or not partition.is_leader or partition.log.high_watermark < end_offset:
+            return None
+        if len(partition.isr) < partition.min_insync_replicas:
+            return ErrorCode.not_enough_replicas_after_append
+        return ErrorCode.none
+
     def after_append(
         self, tp: TopicPartition, end_offset: int, timeout_ms: int, on_replicated: Callable[[ErrorCode], None]
     ) -> None:

@@ -22,6 +22,7 @@ from brook.broker.txn_marker_writer import MarkerWrite, write_markers
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 from brook.coordinator import OFFSETS_TOPIC
+from brook.coordinator.transaction import TxnMarkers
 
 if TYPE_CHECKING:
     from brook.broker.app import Broker
@@ -53,56 +54,25 @@ class TxnMarkerSender:
         ] = {}
         self._drains: dict[int, asyncio.Task[None]] = {}
 
-    def send_markers(
-        self,
-        transactional_id: str,
-        coordinator_epoch: int,
-        producer_id: int,
-        producer_epoch: int,
-        commit: bool,
-        partitions: frozenset[TopicPartition],
-        on_written: Callable[[], None],
-    ) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self._deliver(
-                transactional_id,
-                coordinator_epoch,
-                producer_id,
-                producer_epoch,
-                commit,
-                partitions,
-                on_written,
-            )
-        )
+    def send_markers(self, markers: TxnMarkers, on_written: Callable[[], None]) -> None:
+        task = asyncio.get_running_loop().create_task(self._deliver(markers, on_written))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(
-        self,
-        transactional_id: str,
-        coordinator_epoch: int,
-        producer_id: int,
-        producer_epoch: int,
-        commit: bool,
-        partitions: frozenset[TopicPartition],
-        on_written: Callable[[], None],
-    ) -> None:
-        remaining = set(partitions)
+    async def _deliver(self, markers: TxnMarkers, on_written: Callable[[], None]) -> None:
+        remaining = set(markers.partitions)
         backoff = _BACKOFF_S
         attempts = 0
         while remaining:
-            if not self._still_coordinator(transactional_id, coordinator_epoch):
+            if not self._still_coordinator(markers.transactional_id, markers.coordinator_epoch):
                 logger.info(
                     "stopped sending markers of transactional_id=%s: no longer its coordinator",
-                    transactional_id,
+                    markers.transactional_id,
                 )
                 return
             by_leader = self._by_leader(remaining)
             results = await asyncio.gather(
-                *(
-                    self._send(leader, tps, coordinator_epoch, producer_id, producer_epoch, commit)
-                    for leader, tps in by_leader.items()
-                )
+                *(self._send(leader, tps, markers) for leader, tps in by_leader.items())
             )
             for codes in results:
                 for tp, code in codes.items():
@@ -111,7 +81,7 @@ class TxnMarkerSender:
                     elif code in _STOP:
                         logger.warning(
                             "marker for transactional_id=%s tp=%s refused (%s): a newer coordinator took over",
-                            transactional_id,
+                            markers.transactional_id,
                             tp,
                             code.name,
                         )
@@ -121,7 +91,7 @@ class TxnMarkerSender:
                 if attempts % 50 == 0:
                     logger.warning(
                         "markers of transactional_id=%s still not written to %s after %d attempts",
-                        transactional_id,
+                        markers.transactional_id,
                         sorted(remaining),
                         attempts,
                     )
@@ -147,13 +117,7 @@ class TxnMarkerSender:
         return by_leader
 
     async def _send(
-        self,
-        leader: int,
-        tps: list[TopicPartition],
-        coordinator_epoch: int,
-        producer_id: int,
-        producer_epoch: int,
-        commit: bool,
+        self, leader: int, tps: list[TopicPartition], markers: TxnMarkers
     ) -> dict[TopicPartition, ErrorCode]:
         """This transaction's marker for `tps`, queued for `leader`: the markers of every transaction waiting
         for the same broker go in one WriteTxnMarkers request (as Kafka's TxnMarkerQueue per broker)."""
@@ -161,11 +125,11 @@ class TxnMarkerSender:
         for tp in tps:
             topics[tp.topic].append(tp.partition)
         entry = {
-            "producer_id": producer_id,
-            "producer_epoch": producer_epoch,
-            "transaction_result": commit,
+            "producer_id": markers.producer_id,
+            "producer_epoch": markers.producer_epoch,
+            "transaction_result": markers.commit,
             "topics": [{"name": t, "partition_indexes": ps} for t, ps in topics.items()],
-            "coordinator_epoch": coordinator_epoch,
+            "coordinator_epoch": markers.coordinator_epoch,
         }
         future: asyncio.Future[dict[TopicPartition, ErrorCode]] = asyncio.get_running_loop().create_future()
         self._queues.setdefault(leader, []).append((entry, future))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from brook.broker.coordinator_partitions import CoordinatorPartitions, resolver
 from brook.broker.replication_waits import ReplicationWaits
 from brook.broker.txn_markers import TxnMarkerSender
 from brook.common.errors import BrookError, ErrorCode
@@ -38,10 +39,8 @@ logger = logging.getLogger(__name__)
 __all__ = ["TransactionService"]
 
 _TICK_S = 0.1
-_LOAD_CHUNK_BYTES = 1024 * 1024
 _COMPLETION_WAIT_S = 0.05  # how long AddPartitions waits for the previous transaction's markers
 _WRITE_TIMEOUT_MS = 30_000  # Kafka's request.timeout.ms, which bounds its transaction log appends
-T = TypeVar("T")
 
 
 def transaction_config(broker: Broker) -> TransactionConfig:
@@ -55,20 +54,19 @@ def transaction_config(broker: Broker) -> TransactionConfig:
     )
 
 
-class TransactionService:
+class TransactionService(CoordinatorPartitions):
     """Owned by the broker's event loop; handlers reach it as `ctx.broker.transactions`."""
 
     def __init__(self, broker: Broker) -> None:
-        self._broker = broker
-        self._cluster = bool(broker.config.get("zookeeper.connect"))
         self.markers = TxnMarkerSender(broker, self._still_coordinator)
         self.coordinator = TransactionCoordinator(
             transaction_config(broker), self, self.markers, self._leader_epoch, broker.clock
         )
+        super().__init__(
+            broker, TRANSACTION_STATE_TOPIC, self.coordinator.config.num_partitions, self.coordinator
+        )
         self.coordinator.on_transition = self._wake
         self._transition_waiters: dict[str, list[asyncio.Future[None]]] = {}
-        self._to_load: list[int] = []
-        self._stopped = False
         self._replication_waits = ReplicationWaits(broker.replicas)
         # after the process was frozen (SIGSTOP), serve nothing for a session timeout (coordinator/fence.py)
         self._fence = PauseFence(broker.config.int("zookeeper.session.timeout.ms"))
@@ -101,6 +99,12 @@ class TransactionService:
         tp = TopicPartition(TRANSACTION_STATE_TOPIC, partition)
         replicas = self._broker.replicas
         info = replicas.append_records(tp, batch, required_acks=-1)
+        # The whole ISR has it already (this broker alone in the ISR): answered without a task and the loop
+        # turns of waiting for it, as the coordinator's contract allows (TxnLogWriter.append_txn).
+        settled = self._replication_waits.settled(tp, info.last_offset + 1)
+        if settled is not None:
+            on_replicated(settled)
+            return
         self._replication_waits.after_append(tp, info.last_offset + 1, _WRITE_TIMEOUT_MS, on_replicated)
 
     # --- the topic -------------------------------------------------------------------------------
@@ -139,67 +143,10 @@ class TransactionService:
 
     def coordinator_for(self, transactional_id: str) -> BrokerInfo | None:
         self.ensure_topic()
-        state = self._broker.metadata.topic(TRANSACTION_STATE_TOPIC)
-        if state is None:
-            return None
-        partition = state.partitions.get(self.coordinator.partition_for(transactional_id))
-        if partition is None or partition.leader < 0:
-            return None
-        if partition.leader == self._broker.node_id and self._leader_epoch(partition.partition) is None:
-            return None  # fenced after a pause, or not yet leading here: COORDINATOR_NOT_AVAILABLE
-        for broker in self._broker.metadata.live_brokers():
-            if broker.node_id == partition.leader:
-                return broker
-        return None
+        return self._coordinator_of(self.coordinator.partition_for(transactional_id))
 
-    def sync_ownership(self) -> None:
-        if self._stopped:
-            return
-        for p in range(self.coordinator.config.num_partitions):
-            epoch = self._leader_epoch(p)
-            owned = self.coordinator.owned_epoch(p)
-            if epoch is not None and epoch != owned:
-                self.coordinator.begin_loading(p, epoch)
-                self._to_load.append(p)
-            elif epoch is None and owned is not None:
-                logger.info("no longer transaction coordinator for __transaction_state partition=%d", p)
-                self.coordinator.unload(p)
-
-    def _load_pending(self) -> None:
-        while self._to_load:
-            for _ in self._load(self._to_load.pop(0)):
-                pass
-
-    def _load(self, p: int) -> Iterator[None]:
-        """Replay partition `p` to its log end offset, yielding between chunks (as GroupService._load)."""
-        epoch = self.coordinator.owned_epoch(p)
-        if epoch is None or not self.coordinator.is_loading(p):
-            return
-        tp = TopicPartition(TRANSACTION_STATE_TOPIC, p)
-        records = 0
-        try:
-            log = self._broker.replicas.partitions[tp].log
-            offset = log.log_start_offset
-            while offset < log.log_end_offset:
-                before = offset
-                data = log.read(offset, max_bytes=_LOAD_CHUNK_BYTES).to_bytes()
-                if not data:
-                    break
-                offset, replayed = self._replay_chunk(p, data, offset)
-                records += replayed
-                if offset == before:
-                    break
-                yield
-                if self._leader_epoch(p) != epoch or self.coordinator.owned_epoch(p) != epoch:
-                    if self.coordinator.owned_epoch(p) == epoch:
-                        self.coordinator.unload(p)
-                    return
-        except Exception:
-            logger.exception("loading __transaction_state partition=%d failed; will retry", p)
-            self.coordinator.unload(p)
-            return
-        self.coordinator.finish_loading(p)
-        logger.info("loaded __transaction_state partition=%d epoch=%d records=%d", p, epoch, records)
+    def _may_serve(self, p: int) -> bool:
+        return self._leader_epoch(p) is not None  # fenced after a pause, or not yet leading here
 
     def _replay_chunk(self, p: int, data: bytes, offset: int) -> tuple[int, int]:
         view = memoryview(data)
@@ -241,9 +188,7 @@ class TransactionService:
                     )
                 if self._broker.metadata.topic(TRANSACTION_STATE_TOPIC) is not None:
                     self.sync_ownership()
-                while self._to_load:
-                    for _ in self._load(self._to_load.pop(0)):
-                        await asyncio.sleep(0)
+                await self._load_queued()
                 self.coordinator.tick(self._broker.clock.now_ms())
             except Exception:
                 logger.exception("transaction coordinator tick failed")
@@ -259,7 +204,7 @@ class TransactionService:
             fresh = await self._broker.producer_ids.next_id()
         future: asyncio.Future[InitResult] = asyncio.get_running_loop().create_future()
         self.coordinator.init_producer_id(
-            transactional_id, timeout_ms, expected, self._broker.clock.now_ms(), fresh, _resolver(future)
+            transactional_id, timeout_ms, expected, self._broker.clock.now_ms(), fresh, resolver(future)
         )
         return await future
 
@@ -279,7 +224,7 @@ class TransactionService:
                 producer_epoch,
                 partitions,
                 self._broker.clock.now_ms(),
-                _resolver(future),
+                resolver(future),
             )
             error = await future
             if error != ErrorCode.concurrent_transactions or not self._completing(transactional_id):
@@ -322,14 +267,6 @@ class TransactionService:
             producer_epoch,
             commit,
             self._broker.clock.now_ms(),
-            _resolver(future),
+            resolver(future),
         )
         return await future
-
-
-def _resolver(future: asyncio.Future[T]) -> Callable[[T], None]:
-    def resolve(result: T) -> None:
-        if not future.done():
-            future.set_result(result)
-
-    return resolve

@@ -9,6 +9,7 @@ from brook.coordinator.transaction.coordinator import (
     TransactionCoordinator,
     TxnDescription,
     TxnLogWriter,
+    TxnMarkers,
 )
 from brook.coordinator.transaction.log_format import TRANSACTION_STATE_TOPIC
 from brook.coordinator.transaction.state import TxnMetadata, TxnState
@@ -21,6 +22,7 @@ __all__ = [
     "TransactionCoordinator",
     "TxnDescription",
     "TxnLogWriter",
+    "TxnMarkers",
     "TxnMetadata",
     "TxnState",
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "TransactionCoordinator",
     "TxnDescription",
     "TxnLogWriter",
+    "TxnMarkers",
 ]
 
 Callback = Callable[[ErrorCode], None]
@@ -44,17 +45,20 @@ class TxnLogWriter(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TxnMarkers:
+    """One transaction's commit or abort marker, due on every partition it wrote (Kafka's TxnMarkerEntry)."""
+
+    transactional_id: str
+    coordinator_epoch: int
+    producer_id: int
+    producer_epoch: int
+    commit: bool
+    partitions: frozenset[TopicPartition]
+
+
 class MarkerSender(Protocol):
-    def send_markers(
-        self,
-        transactional_id: str,
-        coordinator_epoch: int,
-        producer_id: int,
-        producer_epoch: int,
-        commit: bool,
-        partitions: frozenset[TopicPartition],
-        on_written: Callable[[], None],
-    ) -> None:
+    def send_markers(self, markers: TxnMarkers, on_written: Callable[[], None]) -> None:
         """Write the commit/abort marker to every partition's leader (WriteTxnMarkers), retrying until each is
         written or gone (a deleted topic); then `on_written()`. Gives up silently once we lost the partition."""
         ...
@@ -205,8 +209,11 @@ class TransactionCoordinator:
         epoch = self._epochs[partition]
         meta.pending = transit
         value = None if transit.state == TxnState.DEAD else encode_value(transit)
+        replicated = False
 
         def on_replicated(code: ErrorCode) -> None:
+            nonlocal replicated
+            replicated = True
             if meta.pending is transit:
                 meta.pending = None
             if (
@@ -233,6 +240,9 @@ class TransactionCoordinator:
         try:
             self._writer.append_txn(partition, encode_key(meta.transactional_id), value, on_replicated)
         except BrookError as exc:
+            # raised by what ran after the write (on_replicated may run before append_txn returns)
+            if replicated:
+                raise
             if meta.pending is transit:
                 meta.pending = None
             done(_client_error(exc.error_code))
@@ -413,9 +423,10 @@ class TransactionCoordinator:
                 return
             self._complete(partition, meta)
 
-        self._markers.send_markers(
-            meta.transactional_id, epoch, producer_id, producer_epoch, commit, meta.partitions, on_written
+        markers = TxnMarkers(
+            meta.transactional_id, epoch, producer_id, producer_epoch, commit, meta.partitions
         )
+        self._markers.send_markers(markers, on_written)
 
     def _complete(self, partition: int, meta: TxnMetadata) -> None:
         decision = d.decide_complete(meta, self._clock.now_ms())

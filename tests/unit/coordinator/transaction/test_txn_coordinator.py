@@ -9,7 +9,13 @@ import pytest
 from brook.common.clock import FakeClock
 from brook.common.errors import ErrorCode, NotEnoughReplicas
 from brook.common.types import TopicPartition
-from brook.coordinator.transaction import InitResult, TransactionConfig, TransactionCoordinator, TxnState
+from brook.coordinator.transaction import (
+    InitResult,
+    TransactionConfig,
+    TransactionCoordinator,
+    TxnMarkers,
+    TxnState,
+)
 from brook.coordinator.transaction.log_format import decode_key, decode_value
 
 TP0 = TopicPartition("out", 0)
@@ -40,10 +46,16 @@ class Markers:
         self.sent: list[tuple[int, int, int, bool, frozenset[TopicPartition]]] = []
         self.pending: list[Callable[[], None]] = []
 
-    def send_markers(
-        self, transactional_id, coordinator_epoch, producer_id, producer_epoch, commit, partitions, on_written
-    ):  # type: ignore[no-untyped-def]
-        self.sent.append((coordinator_epoch, producer_id, producer_epoch, commit, partitions))
+    def send_markers(self, markers: TxnMarkers, on_written: Callable[[], None]) -> None:
+        self.sent.append(
+            (
+                markers.coordinator_epoch,
+                markers.producer_id,
+                markers.producer_epoch,
+                markers.commit,
+                markers.partitions,
+            )
+        )
         self.pending.append(on_written)
 
     def deliver(self) -> None:
