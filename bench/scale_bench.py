@@ -37,7 +37,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import confluent_kafka
@@ -45,6 +44,7 @@ import workloads
 from aiokafka import AIOKafkaProducer
 from brokers import BrookBroker
 from kafka_broker import KafkaBroker, java_classpath
+from native_latency import BROOKBENCH
 
 _STARTUP_TIMEOUT_S = 600.0
 
@@ -127,7 +127,6 @@ def partitions_scenario(make: Callable[[], Any], partitions: int) -> dict[str, f
 
 # The native load generator (bench/go, franz-go; `make bench` builds it): one process, one goroutine and one
 # client per producer, far from busy at these rates (its own CPU and send lag are reported beside each figure).
-BROOKBENCH = Path(__file__).resolve().parent.parent / "build" / "go" / "bin" / "brookbench"
 _VALUE_BYTES = 100
 
 
@@ -239,6 +238,9 @@ def _one_run(
         out.update({f"{k} ms": latency.get(k, math.nan) for k in ("p50", "p99", "p999")})
         out["errors"] = report["errors"] + (report["sent"] - report["acked"] - report["errors"])
         out["client send lag p99 ms"] = report["send_lag_ms"].get("p99", math.nan)
+        out["client Produce call p99 ms"] = report["produce_call_ms"].get("p99", math.nan)
+        worst = ", ".join(f"{ms:.0f}" for ms in report["worst_ms_by_second"])
+        print(f"#   {producers} x {rate:g}/s: slowest ack of each second, ms: {worst}", flush=True)  # noqa: T201
         out["client cpu %"] = 100 * report["cpu_s"] / report["wall_s"]
     else:
         before()

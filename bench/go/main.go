@@ -1,4 +1,5 @@
-// brookbench is the benchmark's native load generator for many producer connections (bench/scale_bench.py):
+// brookbench is the benchmark's native load generator (franz-go). Its default mode is many producer
+// connections (bench/scale_bench.py); -mode e2e is end-to-end latency at a fixed rate (e2e.go, bench/run.py):
 //
 //	brookbench -bootstrap 127.0.0.1:9092 -topic t -producers 500 -rate 2 -seconds 10
 //
@@ -38,6 +39,10 @@ type report struct {
 	SendLagMs         map[string]float64 `json:"send_lag_ms"`
 	CPUSeconds        float64            `json:"cpu_s"`
 	WallSeconds       float64            `json:"wall_s"`
+	// the slowest send->ack of the records due in each second of the run: one stall or steady queueing?
+	WorstBySecond []float64 `json:"worst_ms_by_second"`
+	// how long the Produce call itself took (it only queues the record; a long one means the client blocked)
+	ProduceCallMs map[string]float64 `json:"produce_call_ms"`
 }
 
 func percentiles(values []time.Duration) map[string]float64 {
@@ -75,7 +80,28 @@ func main() {
 	size := flag.Int("size", 100, "record value bytes")
 	compression := flag.String("compression", "none", "batch compression: none, gzip, snappy, lz4, zstd")
 	gate := flag.Bool("gate", false, "after the warm-up, print \"warm\" on stdout and wait for a line on stdin")
+	mode := flag.String("mode", "connections", "connections, or e2e (see e2e.go; -rate is then the total rate)")
 	flag.Parse()
+	waitGate := func() {
+		if !*gate {
+			return
+		}
+		fmt.Println("warm")
+		if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+			fmt.Fprintf(os.Stderr, "no go-ahead on stdin: %v\n", err)
+			os.Exit(1)
+		}
+	}
+	if *mode == "e2e" {
+		rep, err := endToEnd(*bootstrap, *topic, *rate, *seconds, *size, waitGate)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		out, _ := json.Marshal(rep)
+		fmt.Println(string(out))
+		return
+	}
 
 	value := make([]byte, *size)
 	for i := range value {
@@ -126,19 +152,15 @@ func main() {
 		os.Exit(1)
 	}
 
-	if *gate {
-		fmt.Println("warm")
-		if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
-			fmt.Fprintf(os.Stderr, "no go-ahead on stdin: %v\n", err)
-			os.Exit(1)
-		}
-	}
+	waitGate()
 	interval := time.Duration(float64(time.Second) / *rate)
 	each := int(*rate * *seconds)
 	var mu sync.Mutex
 	latencies := make([]time.Duration, 0, each**producers)
 	lags := make([]time.Duration, 0, each**producers)
+	calls := make([]time.Duration, 0, each**producers)
 	errors, sent := 0, 0
+	worst := make([]float64, int(*seconds)+1)
 	firstError := ""
 	var done sync.WaitGroup
 	cpu0 := cpuSeconds()
@@ -150,6 +172,7 @@ func main() {
 			defer done.Done()
 			var acks sync.WaitGroup
 			myLags := make([]time.Duration, 0, each)
+			myCalls := make([]time.Duration, 0, each)
 			for j := 0; j < each; j++ {
 				due := start.Add(phase + time.Duration(j)*interval)
 				time.Sleep(time.Until(due))
@@ -166,14 +189,18 @@ func main() {
 						}
 					} else {
 						latencies = append(latencies, took)
+						second := min(int(due.Sub(start).Seconds()), len(worst)-1)
+						worst[second] = max(worst[second], float64(took)/1e6)
 					}
 					mu.Unlock()
 					acks.Done()
 				})
+				myCalls = append(myCalls, time.Since(sentAt))
 			}
 			acks.Wait()
 			mu.Lock()
 			lags = append(lags, myLags...)
+			calls = append(calls, myCalls...)
 			sent += len(myLags)
 			mu.Unlock()
 		}(cl)
@@ -187,7 +214,7 @@ func main() {
 	out, _ := json.Marshal(report{
 		Producers: *producers, RatePerConnection: *rate, Sent: sent, Acked: len(latencies), Errors: errors,
 		FirstError: firstError, LatencyMs: percentiles(latencies), SendLagMs: percentiles(lags),
-		CPUSeconds: cpu, WallSeconds: wall,
+		CPUSeconds: cpu, WallSeconds: wall, WorstBySecond: worst, ProduceCallMs: percentiles(calls),
 	})
 	fmt.Println(string(out))
 }
