@@ -221,6 +221,21 @@ def bucket_quantile(before: dict[float, float], after: dict[float, float], q: fl
     return math.nan
 
 
+def pressure_us() -> dict[str, int]:
+    """The kernel's pressure stall totals (PSI, microseconds): how long tasks waited for a CPU ("cpu some")
+    and how long every running task waited for I/O ("io full"); empty where /proc/pressure is missing."""
+    out: dict[str, int] = {}
+    for resource, kind in (("cpu", "some"), ("io", "some"), ("io", "full")):
+        try:
+            with open(f"/proc/pressure/{resource}") as f:
+                for line in f:
+                    if line.startswith(kind):
+                        out[f"{resource} {kind}"] = int(line.rsplit("total=", 1)[1])
+        except OSError:
+            continue
+    return out
+
+
 def _one_run(
     broker: Any, client: str, producers: int, rate: float, seconds: float, metrics_port: int | None
 ) -> dict[str, float]:
@@ -228,6 +243,7 @@ def _one_run(
     seen: dict[str, Any] = {}
 
     def before() -> None:
+        seen["pressure"], seen["t0"] = pressure_us(), time.perf_counter()
         seen["cpu"] = broker.stats.cpu_s()
         seen["hist"] = produce_histogram(metrics_port) if metrics_port is not None else None
 
@@ -250,6 +266,9 @@ def _one_run(
         )
         out["errors"] = errors + (producers * max(1, int(rate * seconds)) - len(latencies) - errors)
     out["broker cpu %"] = 100 * (broker.stats.cpu_s() - seen["cpu"]) / seconds
+    window_us = (time.perf_counter() - seen["t0"]) * 1e6
+    for kind, total in pressure_us().items():  # % of the run some task waited for a CPU, or all for I/O
+        out[f"machine {kind} stall %"] = 100 * (total - seen["pressure"].get(kind, total)) / window_us
     if seen["hist"] is not None and metrics_port is not None:
         after = produce_histogram(metrics_port)
         out["broker's own p50 <= ms"] = bucket_quantile(seen["hist"], after, 0.5)
