@@ -62,6 +62,11 @@ $(GO_BIN)/brookgo-debian: $(wildcard tests/clients/go-debian/*.go) | system-deps
 
 go-clients: $(GO_BIN)/brookgo $(GO_BIN)/brookgo-debian
 
+# The benchmark's native load generator for many producer connections (bench/go: franz-go, pinned by its go.sum);
+# only `make bench` needs it.
+$(GO_BIN)/brookbench: bench/go/go.mod bench/go/go.sum $(wildcard bench/go/*.go)
+	cd bench/go && GOMODCACHE=$(GOMODCACHE) GOCACHE=$(GOCACHE) $(GO) build -modcacherw -o $(CURDIR)/$@ .
+
 # Kafka's own scripts, Connect and Streams (Maven Central jars, cached in M2_REPO) for tests/tools: the build writes
 # their runtime classpath to tests/kafka-tools/target/classpath.txt (the stamp) and compiles a Streams word count.
 # Kafka 3.9's scripts too (tests/kafka-tools/kafka-3, classpath in its target/classpath.txt).
@@ -144,7 +149,7 @@ $(BENCH_KAFKA_STAMP): bench/kafka/pom.xml | system-deps
 	touch $@
 
 # The interleaved brook/Kafka/Tansu rounds, then 3 replicating brokers, then the wide workloads (bench/README.md).
-bench: $(TEST_STAMP) $(BENCH_KAFKA_STAMP) system-deps
+bench: $(TEST_STAMP) $(BENCH_KAFKA_STAMP) $(GO_BIN)/brookbench system-deps
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/cluster_bench.py $(BENCH_CLUSTER_ARGS)
 	$(BIN)/python bench/scale_bench.py $(BENCH_SCALE_ARGS)

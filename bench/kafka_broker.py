@@ -79,8 +79,12 @@ def java_classpath() -> str | None:
 
 
 def new_cluster_id() -> str:
-    """A cluster id as `kafka-storage random-uuid` prints it: 16 random bytes, URL-safe base64, unpadded."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A cluster id as `kafka-storage random-uuid` prints it: 16 random bytes, URL-safe base64, unpadded,
+    never starting with "-" (Kafka's Uuid.randomUuid draws again: `format -t -8ZQ...` reads it as an option)."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not text.startswith("-"):
+            return text
 
 
 def kafka_version() -> str:

@@ -8,7 +8,8 @@ The machine is shared and noisy, so each broker gets a fresh process per session
 (A, B, C, C, B, A, ...) and the table shows medians and brook/peer ratios; the load average is recorded
 beside every session. Broker CPU per message comes from the broker's own CPU clock (/proc/PID/stat),
 the least noisy figure here. Every workload names its client: [py] is confluent-kafka (librdkafka)
-driven from Python, [java] Kafka's own ProducerPerformance/ConsumerPerformance (java_perf.py). Kafka
+driven from Python, [java] Kafka's own ProducerPerformance/ConsumerPerformance (java_perf.py), [go] the
+native load generator bench/go (franz-go; native_latency.py; left out until `make bench` built it). Kafka
 needs `make bench` (it fetches the jars); without them it and the [java] workloads are left out.
 Results are also written to bench/results/<time>.json.
 """
@@ -29,6 +30,7 @@ from typing import Any
 import confluent_kafka
 import java_perf
 import machine
+import native_latency
 import report
 import workloads
 from brokers import PEER_PACKAGE, BrookBroker, PeerBroker, install_peer
@@ -136,6 +138,19 @@ def _latency(rate: int) -> Workload:
     return Workload(f"latency {rate // 1000}k/s acks=all [py]", run)
 
 
+def _latency_go(rate: int) -> Workload:
+    """The same from the native load generator (bench/native_latency.py; left out until `make bench` built it)."""
+
+    def run(broker: Any, sizes: Sizes) -> Sample:
+        topic = f"latency-go-{rate}"
+        workloads.create_topic(broker.bootstrap, topic, 1)
+        return native_latency.latency(
+            broker.bootstrap, broker.stats, topic, rate=rate, seconds=sizes.latency_s
+        )
+
+    return Workload(f"latency {rate // 1000}k/s acks=all [go]", run)
+
+
 # The Java producer's settings per variant; everything else is the client's default (linger.ms=5,
 # batch.size=16384). The Java client turns idempotence on by default, so the plain ones turn it off.
 JAVA_PRODUCERS = {
@@ -202,6 +217,8 @@ WORKLOADS = [
     _consume("p100-a1-p1", "100B", 1, _h),
     _latency(1_000),
     _latency(10_000),
+    _latency_go(1_000),
+    _latency_go(10_000),
 ]
 
 
@@ -319,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     selected = [w for w in WORKLOADS if not wanted or any(x in w.name.replace(" ", "-") for x in wanted)]
     if CLASSPATH is None or args.smoke:  # the smoke run (make test) never needs Kafka's jars
         selected = [w for w in selected if not w.java]
+    if not native_latency.BROOKBENCH.exists():
+        selected = [w for w in selected if not w.name.endswith("[go]")]
     brokers = describe_brokers(list(factories))
     for name, text in brokers.items():
         print(f"# {name}: {text}")  # noqa: T201

@@ -2,12 +2,21 @@
 
     python bench/scale_bench.py                                  # 1,000 and 10,000 partitions, 500, 50
     python bench/scale_bench.py --partitions 1000 --connections 100 --members 20
+    python bench/scale_bench.py --partitions "" --members 0 --connections-rounds 2   # 500 connections only
 
 - partitions: create N partitions (topics of 1,000; time until every one has a leader), produce 1 KiB
   records round-robin over all of them [py], RSS and open files after, then the time from starting the broker
   again until every partition has a leader, after a clean stop (SIGTERM) and after kill -9.
-- connections: N aiokafka producers (one connection each) send at a fixed total rate, open loop, acks=1;
-  errors and the p99 of send->ack, against the same total rate from a single producer [aiokafka].
+- connections: N producers, each its own client with its own connection, each sending one record of 100 B
+  every 1/--rate s (default 2/s: 1,000 records/s from 500), open loop, acks=1, linger 0, no compression,
+  no idempotence, for --seconds. At this per-connection rate every record is one Produce request, so a
+  record's send->ack time (measured in the client) is one request's latency; p99 is over every record of the
+  run. The baseline is one producer at the same per-connection rate for --baseline-seconds (120 requests at
+  the defaults), and for reference one producer at the total rate. The load generator is bench/go (franz-go,
+  one native process, `[go]`; `make bench` builds it) or, with --connections-client aiokafka, aiokafka
+  producers in this Python process (`[aiokafka]`). Beside the client's view: brook's own (the Produce
+  TotalTimeMs histogram of its request metrics over the same run, as a bucket bound), broker and client CPU,
+  the client's send lag behind its schedule, and the load average.
 - members: N confluent-kafka consumers subscribe to one group on an N-partition topic (classic protocol,
   range assignor): seconds until every member holds one partition, then until the other N-1 hold all
   partitions again after one member leaves.
@@ -18,10 +27,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import math
 import os
 import signal
+import socket
+import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -30,8 +44,15 @@ import workloads
 from aiokafka import AIOKafkaProducer
 from brokers import BrookBroker
 from kafka_broker import KafkaBroker, java_classpath
+from native_latency import BROOKBENCH
 
 _STARTUP_TIMEOUT_S = 600.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _pid(broker: Any) -> int:
@@ -104,28 +125,65 @@ def partitions_scenario(make: Callable[[], Any], partitions: int) -> dict[str, f
         broker.close()
 
 
-async def _send_at_rate(
-    bootstrap: str, topic: str, producers: int, rate: int, seconds: float
+# The native load generator (bench/go, franz-go; `make bench` builds it): one process, one goroutine and one
+# client per producer, far from busy at these rates (its own CPU and send lag are reported beside each figure).
+_VALUE_BYTES = 100
+
+
+def _brookbench(
+    bootstrap: str, producers: int, rate: float, seconds: float, before: Callable[[], None]
+) -> dict:
+    """Run the Go load generator: N producers, each one record of 100 B every 1/rate s (see bench/go/main.go).
+    `before` runs once every producer is connected and warmed up, just before the timed sends."""
+    cmd = [str(BROOKBENCH), "-gate", "-bootstrap", bootstrap, "-topic", "connections"]
+    cmd += [
+        "-producers",
+        str(producers),
+        "-rate",
+        str(rate),
+        "-seconds",
+        str(seconds),
+        "-size",
+        str(_VALUE_BYTES),
+    ]
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
+        assert child.stdin is not None
+        assert child.stdout is not None
+        if child.stdout.readline().strip() != "warm":
+            child.kill()
+            raise RuntimeError("brookbench did not warm up")
+        before()
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        out = child.stdout.read()
+        if child.wait() != 0:
+            raise RuntimeError(f"brookbench failed ({child.returncode})")
+    report: dict = json.loads(out)
+    return report
+
+
+async def _aiokafka_at_rate(
+    bootstrap: str, producers: int, rate: float, seconds: float
 ) -> tuple[list[float], int]:
+    """The same open-loop workload from aiokafka producers, all in this one Python process."""
     clients = [AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0) for _ in range(producers)]
     await asyncio.gather(*(c.start() for c in clients))
     latencies: list[float] = []
     errors = 0
-    per_client = rate / producers
-    each = max(1, int(per_client * seconds))
-    value = b"x" * 100
+    each = max(1, int(rate * seconds))
+    value = b"x" * _VALUE_BYTES
 
     async def run(index: int, client: AIOKafkaProducer) -> None:
         nonlocal errors
         pending = []
-        await asyncio.sleep(index / rate)  # spread the clients' sends over the first interval
+        await asyncio.sleep(index / producers / rate)  # spread the clients' sends over the first interval
         start = time.perf_counter()
         for j in range(each):
             sent = time.perf_counter()
-            future = await client.send(topic, value, partition=0)
+            future = await client.send(topic="connections", value=value, partition=0)
             future.add_done_callback(lambda f, sent=sent: latencies.append(time.perf_counter() - sent))
             pending.append(future)
-            await asyncio.sleep(max(0.0, start + (j + 1) / per_client - time.perf_counter()))
+            await asyncio.sleep(max(0.0, start + (j + 1) / rate - time.perf_counter()))
         for result in await asyncio.gather(*pending, return_exceptions=True):
             if isinstance(result, BaseException):
                 errors += 1
@@ -142,22 +200,113 @@ def _p(values: list[float], q: float) -> float:
     return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def connections_scenario(
-    make: Callable[[], Any], producers: int, rate: int, seconds: float
+def produce_histogram(metrics_port: int) -> dict[float, float]:
+    """brook's own view: the cumulative Produce TotalTimeMs buckets (le ms -> count) from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30) as page:
+        text = page.read().decode()
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("kafka_network_requestmetrics_totaltimems_bucket") and 'request="Produce"' in line:
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(le)] = float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """The upper bound (ms) of the bucket holding quantile q of what was observed between two scrapes."""
+    total = after.get(math.inf, 0.0) - before.get(math.inf, 0.0)
+    for le in sorted(after):
+        if total and after[le] - before.get(le, 0.0) >= q * total:
+            return le
+    return math.nan
+
+
+def pressure_us() -> dict[str, int]:
+    """The kernel's pressure stall totals (PSI, microseconds): how long tasks waited for a CPU ("cpu some")
+    and how long every running task waited for I/O ("io full"); empty where /proc/pressure is missing."""
+    out: dict[str, int] = {}
+    for resource, kind in (("cpu", "some"), ("io", "some"), ("io", "full")):
+        try:
+            with open(f"/proc/pressure/{resource}") as f:
+                for line in f:
+                    if line.startswith(kind):
+                        out[f"{resource} {kind}"] = int(line.rsplit("total=", 1)[1])
+        except OSError:
+            continue
+    return out
+
+
+def _one_run(
+    broker: Any, client: str, producers: int, rate: float, seconds: float, metrics_port: int | None
 ) -> dict[str, float]:
-    broker = make().start()
+    """One timed run: latency percentiles (ms) of send->ack, errors, CPU of broker and load generator."""
+    seen: dict[str, Any] = {}
+
+    def before() -> None:
+        seen["pressure"], seen["t0"] = pressure_us(), time.perf_counter()
+        seen["cpu"] = broker.stats.cpu_s()
+        seen["hist"] = produce_histogram(metrics_port) if metrics_port is not None else None
+
+    out: dict[str, float] = {}
+    if client == "go":
+        report = _brookbench(broker.bootstrap, producers, rate, seconds, before)
+        latency = report["latency_ms"]
+        out.update({f"{k} ms": latency.get(k, math.nan) for k in ("p50", "p99", "p999")})
+        out["errors"] = report["errors"] + (report["sent"] - report["acked"] - report["errors"])
+        out["client send lag p99 ms"] = report["send_lag_ms"].get("p99", math.nan)
+        out["client Produce call p99 ms"] = report["produce_call_ms"].get("p99", math.nan)
+        worst = ", ".join(f"{ms:.0f}" for ms in report["worst_ms_by_second"])
+        print(f"#   {producers} x {rate:g}/s: slowest ack of each second, ms: {worst}", flush=True)  # noqa: T201
+        out["client cpu %"] = 100 * report["cpu_s"] / report["wall_s"]
+    else:
+        before()
+        latencies, errors = asyncio.run(_aiokafka_at_rate(broker.bootstrap, producers, rate, seconds))
+        out.update(
+            {"p50 ms": _p(latencies, 0.5), "p99 ms": _p(latencies, 0.99), "p999 ms": _p(latencies, 0.999)}
+        )
+        out["errors"] = errors + (producers * max(1, int(rate * seconds)) - len(latencies) - errors)
+    out["broker cpu %"] = 100 * (broker.stats.cpu_s() - seen["cpu"]) / seconds
+    window_us = (time.perf_counter() - seen["t0"]) * 1e6
+    for kind, total in pressure_us().items():  # % of the run some task waited for a CPU, or all for I/O
+        out[f"machine {kind} stall %"] = 100 * (total - seen["pressure"].get(kind, total)) / window_us
+    if seen["hist"] is not None and metrics_port is not None:
+        after = produce_histogram(metrics_port)
+        out["broker's own p50 <= ms"] = bucket_quantile(seen["hist"], after, 0.5)
+        out["broker's own p99 <= ms"] = bucket_quantile(seen["hist"], after, 0.99)
+    out["load avg"] = os.getloadavg()[0]
+    return out
+
+
+def connections_scenario(
+    make: Callable[[], Any],
+    producers: int,
+    rate: float,
+    seconds: float,
+    *,
+    client: str = "go",
+    baseline_seconds: float = 60.0,
+) -> dict[str, float]:
+    """N producers at `rate` records/s each, against the baseline: one producer at the same per-connection
+    rate (for `baseline_seconds`, so its p99 rests on enough requests), and one producer at the total rate."""
+    broker = make()
+    metrics_port = None
+    if isinstance(broker, BrookBroker):  # its request metrics: the broker's own view of the same requests
+        metrics_port = _free_port()
+        broker.process.overrides["brook.metrics.port"] = str(metrics_port)
+    broker.start()
     try:
         workloads.create_topic(broker.bootstrap, "connections", 1)
-        out: dict[str, float] = {}
-        for label, n in (("1 producer", 1), (f"{producers} producers", producers)):
-            cpu0 = broker.stats.cpu_s()
-            latencies, errors = asyncio.run(_send_at_rate(broker.bootstrap, "connections", n, rate, seconds))
-            out[f"{label} p50 ms"] = _p(latencies, 0.5)
-            out[f"{label} p99 ms"] = _p(latencies, 0.99)
-            out[f"{label} errors"] = errors + (n * max(1, int(rate / n * seconds)) - len(latencies))
-            out[f"{label} broker cpu s"] = broker.stats.cpu_s() - cpu0
+        out: dict[str, float] = {"load avg at start": os.getloadavg()[0]}
+        runs = (
+            ("1 producer", 1, rate, baseline_seconds),
+            (f"{producers} producers", producers, rate, seconds),
+            ("1 producer at the total rate", 1, rate * producers, seconds),
+        )
+        for label, n, each_rate, length in runs:
+            for key, value in _one_run(broker, client, n, each_rate, length, metrics_port).items():
+                out[f"{label}: {key}"] = value
+        out["p99 N / 1 producer"] = out[f"{producers} producers: p99 ms"] / out["1 producer: p99 ms"]
         out["rss MB"] = broker.stats.rss_bytes() / 1e6
-        out["load avg"] = os.getloadavg()[0]
         return out
     finally:
         broker.close()
@@ -233,8 +382,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--partitions", default="1000,10000", help="comma-separated partition counts")
     parser.add_argument("--connections", type=int, default=500)
-    parser.add_argument("--rate", type=int, default=1000, help="total msg/s of the connections scenario")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of the connections scenario")
+    parser.add_argument(
+        "--rate", type=float, default=2.0, help="records/s of each producer (connections scenario)"
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the N-producer run")
+    parser.add_argument(
+        "--baseline-seconds", type=float, default=60.0, help="length of the one-producer run at the same rate"
+    )
+    parser.add_argument(
+        "--connections-client",
+        choices=("go", "aiokafka"),
+        default="go",
+        help="load generator: franz-go (bench/go, built by make bench) or aiokafka in this process",
+    )
+    parser.add_argument(
+        "--connections-rounds", type=int, default=1, help="interleaved rounds of the connections scenario"
+    )
     parser.add_argument("--members", type=int, default=50)
     parser.add_argument("--brokers", default="brook,kafka")
     args = parser.parse_args(argv)
@@ -245,23 +408,38 @@ def main(argv: list[str] | None = None) -> int:
             factories["brook"] = BrookBroker
         elif name == "kafka" and classpath is not None:
             factories["kafka"] = lambda: KafkaBroker(classpath)
-    scenarios: list[tuple[str, Callable[[Callable[[], Any]], dict[str, float]]]] = []
+    # (title, scenario, brokers in reverse order): rounds of one scenario alternate the order (A,B,B,A)
+    scenarios: list[tuple[str, Callable[[Callable[[], Any]], dict[str, float]], bool]] = []
     for n in (int(x) for x in args.partitions.split(",") if x):
-        scenarios.append((f"{n:,} partitions", lambda make, n=n: partitions_scenario(make, n)))
+        scenarios.append((f"{n:,} partitions", lambda make, n=n: partitions_scenario(make, n), False))
     if args.connections:
-        scenarios.append(
-            (
-                f"{args.connections} producer connections, {args.rate} msg/s [aiokafka]",
-                lambda make: connections_scenario(make, args.connections, args.rate, args.seconds),
+        client = args.connections_client
+        if client == "go" and not BROOKBENCH.exists():
+            print(f"# {BROOKBENCH} not built (make build/go/bin/brookbench): using aiokafka")  # noqa: T201
+            client = "aiokafka"
+        for r in range(args.connections_rounds):
+            scenarios.append(
+                (
+                    f"{args.connections} producer connections, {args.rate:g} msg/s each [{client}]"
+                    + (f" round {r + 1}" if args.connections_rounds > 1 else ""),
+                    lambda make: connections_scenario(
+                        make,
+                        args.connections,
+                        args.rate,
+                        args.seconds,
+                        client=client,
+                        baseline_seconds=args.baseline_seconds,
+                    ),
+                    r % 2 == 1,
+                )
             )
-        )
     if args.members:
         scenarios.append(
-            (f"{args.members}-member group [py]", lambda make: members_scenario(make, args.members))
+            (f"{args.members}-member group [py]", lambda make: members_scenario(make, args.members), False)
         )
     table: dict[str, dict[str, dict[str, float]]] = {}
-    for title, scenario in scenarios:
-        for name, make in factories.items():
+    for title, scenario, reverse in scenarios:
+        for name, make in reversed(factories.items()) if reverse else factories.items():
             print(f"# {title}: {name} (load average {os.getloadavg()[0]:.2f})", flush=True)  # noqa: T201
             try:
                 figures = scenario(make)
@@ -272,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"#   {figures}", flush=True)  # noqa: T201
     names = list(factories)
     print()  # noqa: T201
-    print(f"{'scenario':44} {'figure':32} " + " ".join(f"{n:>10}" for n in names) + "  brook/kafka")  # noqa: T201
+    print(f"{'scenario':60} {'figure':52} " + " ".join(f"{n:>10}" for n in names) + "  brook/kafka")  # noqa: T201
     for title, by_broker in table.items():
         keys = list(dict.fromkeys(k for figs in by_broker.values() for k in figs))
         for k, key in enumerate(keys):
@@ -280,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
             cells = " ".join(f"{v:>10,.2f}" if v is not None else f"{'-':>10}" for v in values)
             brook, kafka = by_broker.get("brook", {}).get(key), by_broker.get("kafka", {}).get(key)
             ratio = f"{brook / kafka:.2f}" if brook is not None and kafka else "-"
-            print(f"{title if k == 0 else '':44} {key:32} {cells}  {ratio:>11}")  # noqa: T201
+            print(f"{title if k == 0 else '':60} {key:52} {cells}  {ratio:>11}")  # noqa: T201
     return 0
 
 
