@@ -10,38 +10,51 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from brokers import ProcStats
 from workloads import Sample
 
-__all__ = ["BROOKBENCH", "latency"]
+__all__ = ["BROOKBENCH", "latency", "run_gated"]
 
 BROOKBENCH = Path(__file__).resolve().parent.parent / "build" / "go" / "bin" / "brookbench"
 _VALUE_BYTES = 100
 
 
-def latency(bootstrap: str, stats: ProcStats, topic: str, *, rate: int, seconds: float) -> Sample:
-    cmd = [str(BROOKBENCH), "-mode", "e2e", "-gate", "-bootstrap", bootstrap, "-topic", topic]
-    cmd += ["-rate", str(rate), "-seconds", str(seconds), "-size", str(_VALUE_BYTES)]
+def run_gated(what: str, args: list[str], before: Callable[[], None], timeout_s: float) -> dict:
+    """Run brookbench with `-gate`: it connects and warms up, prints `warm` and waits; `before` runs then,
+    just before the timed part, which starts when `go` reaches its stdin. Returns its JSON report."""
+    cmd = [str(BROOKBENCH), "-gate", *args]
     with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
         assert child.stdin is not None
         assert child.stdout is not None
         if child.stdout.readline().strip() != "warm":
             child.kill()
-            raise RuntimeError("brookbench -mode e2e did not warm up")
-        cpu0, t0 = stats.cpu_s(), time.perf_counter()
+            raise RuntimeError(f"brookbench {what} did not warm up")
+        before()
         child.stdin.write("go\n")
         child.stdin.flush()
         try:
-            out, _ = child.communicate(timeout=seconds + 120)
+            out, _ = child.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             child.kill()
-            raise RuntimeError("brookbench -mode e2e did not finish") from None
-        wall, cpu = time.perf_counter() - t0, stats.cpu_s() - cpu0
+            raise RuntimeError(f"brookbench {what} did not finish") from None
         if child.returncode != 0:
-            raise RuntimeError(f"brookbench -mode e2e failed ({child.returncode})")
-    report = json.loads(out)
+            raise RuntimeError(f"brookbench {what} failed ({child.returncode})")
+    report: dict = json.loads(out)
+    return report
+
+
+def latency(bootstrap: str, stats: ProcStats, topic: str, *, rate: int, seconds: float) -> Sample:
+    args = ["-mode", "e2e", "-bootstrap", bootstrap, "-topic", topic]
+    args += ["-rate", str(rate), "-seconds", str(seconds), "-size", str(_VALUE_BYTES)]
+    started: list[tuple[float, float]] = []
+    report = run_gated(
+        "-mode e2e", args, lambda: started.append((stats.cpu_s(), time.perf_counter())), seconds + 120
+    )
+    ((cpu0, t0),) = started
+    wall, cpu = time.perf_counter() - t0, stats.cpu_s() - cpu0
     if report["errors"] or report["received"] < report["sent"]:
         raise RuntimeError(
             f"{report['errors']} produce errors ({report['first_error']}), "

@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -44,7 +42,7 @@ import workloads
 from aiokafka import AIOKafkaProducer
 from brokers import BrookBroker
 from kafka_broker import KafkaBroker, java_classpath
-from native_latency import BROOKBENCH
+from native_latency import BROOKBENCH, run_gated
 
 _STARTUP_TIMEOUT_S = 600.0
 
@@ -135,31 +133,9 @@ def _brookbench(
 ) -> dict:
     """Run the Go load generator: N producers, each one record of 100 B every 1/rate s (see bench/go/main.go).
     `before` runs once every producer is connected and warmed up, just before the timed sends."""
-    cmd = [str(BROOKBENCH), "-gate", "-bootstrap", bootstrap, "-topic", "connections"]
-    cmd += [
-        "-producers",
-        str(producers),
-        "-rate",
-        str(rate),
-        "-seconds",
-        str(seconds),
-        "-size",
-        str(_VALUE_BYTES),
-    ]
-    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
-        assert child.stdin is not None
-        assert child.stdout is not None
-        if child.stdout.readline().strip() != "warm":
-            child.kill()
-            raise RuntimeError("brookbench did not warm up")
-        before()
-        child.stdin.write("go\n")
-        child.stdin.flush()
-        out = child.stdout.read()
-        if child.wait() != 0:
-            raise RuntimeError(f"brookbench failed ({child.returncode})")
-    report: dict = json.loads(out)
-    return report
+    args = ["-bootstrap", bootstrap, "-topic", "connections", "-producers", str(producers)]
+    args += ["-rate", str(rate), "-seconds", str(seconds), "-size", str(_VALUE_BYTES)]
+    return run_gated("producers", args, before, seconds + 300)
 
 
 async def _aiokafka_at_rate(
