@@ -50,6 +50,7 @@ __all__ = [
     "FetchResult",
     "IsrWriter",
     "ReplicaManager",
+    "acks_all_outcome",
 ]
 
 PRODUCE_PURGATORY = "Produce"  # acks=all produce requests waiting for their ISR
@@ -81,6 +82,17 @@ class FetchResult:
     valid_read: bool = False  # the fetch passed the leader's checks and read from its fetch offset
     last_stable_offset: int = -1
     aborted_transactions: list[AbortedTxn] | None = None  # read_committed: those overlapping the read
+
+
+def acks_all_outcome(partition: Partition, end_offset: int) -> ErrorCode | None:
+    """For a leader's records below `end_offset`: None while the ISR does not have them all yet (the HW is
+    below); once it has, NONE, or, as Kafka does, NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR is below
+    min.insync.replicas."""
+    if partition.log.high_watermark < end_offset:
+        return None
+    if len(partition.isr) < partition.min_insync_replicas:
+        return ErrorCode.not_enough_replicas_after_append
+    return ErrorCode.none
 
 
 class ReplicaManager:
@@ -326,9 +338,9 @@ class ReplicaManager:
                 if partition is None or not partition.is_leader or partition.leader_epoch != epochs.get(tp):
                     failed[tp] = ErrorCode.not_leader_or_follower
                     del pending[tp]
-                elif partition.log.high_watermark >= end:
-                    if len(partition.isr) < partition.min_insync_replicas:
-                        failed[tp] = ErrorCode.not_enough_replicas_after_append
+                elif (code := acks_all_outcome(partition, end)) is not None:
+                    if code != ErrorCode.none:
+                        failed[tp] = code
                     del pending[tp]
             remaining = deadline - loop.time()
             if not pending:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from brook.broker.replica_manager import acks_all_outcome
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 
@@ -32,11 +33,9 @@ class ReplicationWaits:
         below min.insync.replicas, as `wait_for_replication` would say at once; None while followers must
         still fetch them (then `after_append`)."""
         partition = self._replicas.partitions.get(tp)
-        if partition is None or not partition.is_leader or partition.log.high_watermark < end_offset:
+        if partition is None or not partition.is_leader:
             return None
-        if len(partition.isr) < partition.min_insync_replicas:
-            return ErrorCode.not_enough_replicas_after_append
-        return ErrorCode.none
+        return acks_all_outcome(partition, end_offset)
 
     def after_append(
         self, tp: TopicPartition, end_offset: int, timeout_ms: int, on_replicated: Callable[[ErrorCode], None]
