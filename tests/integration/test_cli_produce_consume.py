@@ -171,18 +171,30 @@ def test_produce_pipe_into_consume_pipe(brook):
 def test_consume_exits_cleanly_on_ctrl_c(brook):
     topic = unique("sigint")
     brook.run("produce", topic, input="only\n")
-    proc = subprocess.Popen(
-        _brook_cmd(brook.broker.bootstrap, "consume", topic, "--from-beginning"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == "only\n"
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=20)
+    # Ctrl-C reaches a foreground command whose SIGINT is at its default. A suite started in the background by
+    # a shell without job control inherits SIGINT ignored, and so would the consumer: a handler in this process
+    # while it starts is reset to the default in the child.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            _brook_cmd(brook.broker.bootstrap, "consume", topic, "--from-beginning"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+    with proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "only\n"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        try:
+            _out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
     assert proc.returncode == 0
     assert "Traceback" not in err
     assert "Processed a total of 1 messages" in err
