@@ -42,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no workload matches {wanted}")  # noqa: T201
         return 1
     sizes = run.replace(
-        run.FULL, count_1k=int(run.FULL.count_1k * args.scale), count_100=int(run.FULL.count_100 * args.scale)
+        run.FULL,
+        count_1k=int(run.FULL.count_1k * args.scale),
+        count_100=int(run.FULL.count_100 * args.scale),
+        count_1k_py=int(run.FULL.count_1k_py * args.scale),
     )
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / time.strftime("profile-%Y%m%d-%H%M%S.txt")
