@@ -148,8 +148,9 @@ $(BENCH_KAFKA_STAMP): bench/kafka/pom.xml | system-deps
 		-Dlib.dir=$(CURDIR)/build/bench-kafka/lib package
 	touch $@
 
-# One directory per `make bench` run: run.py, cluster_bench.py and scale_bench.py write run.json, cluster.json
-# and scale.json there, and bench/targets.py prints issue 17's targets from them, last (also as targets.md).
+# One directory per `make bench` run: run.py, cluster_bench.py, scale_bench.py and security_bench.py write
+# run.json, cluster.json, scale.json and security.json there; bench/targets.py prints issue 17's targets from
+# them, last (and writes them as Markdown to targets.md).
 ifndef BENCH_RUN_DIR
 BENCH_RUN_DIR := bench/results/$(shell date -u +%Y%m%d-%H%M%S)
 endif
@@ -160,7 +161,7 @@ bench: $(TEST_STAMP) $(BENCH_KAFKA_STAMP) $(GO_BIN)/brookbench system-deps
 	BENCH_RUN_DIR=$(BENCH_RUN_DIR) $(BIN)/python bench/run.py $(BENCH_ARGS)
 	BENCH_RUN_DIR=$(BENCH_RUN_DIR) $(BIN)/python bench/cluster_bench.py $(BENCH_CLUSTER_ARGS)
 	BENCH_RUN_DIR=$(BENCH_RUN_DIR) $(BIN)/python bench/scale_bench.py $(BENCH_SCALE_ARGS)
-	$(BIN)/python bench/security_bench.py
+	BENCH_RUN_DIR=$(BENCH_RUN_DIR) $(BIN)/python bench/security_bench.py
 	$(BIN)/python bench/scram_auth_bench.py
 	$(BIN)/python bench/tls_write_bench.py
 	$(BIN)/python bench/console_bench.py
