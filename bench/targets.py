@@ -332,12 +332,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args(argv)
     docs = load_docs(args.paths)
-    files = ", ".join(d["file"] for n, d in docs.items() if n in TABLE_SCRIPTS)
-    print(f"\n# issue 17 targets, brook / Kafka, from: {files}")  # noqa: T201
-    for name, text in docs.get("run", {}).get("brokers", {}).items():
-        print(f"# {name}: {text}")  # noqa: T201
+    files = ", ".join(f"`{d['file']}`" for n, d in docs.items() if n in TABLE_SCRIPTS)
+    brokers = docs.get("run", {}).get("brokers", {})
     table = rows(docs)
-    print(markdown_table(table) if args.markdown else text_table(table))  # noqa: T201
+    if args.markdown:
+        lines = [f"Targets of issue 17 (and issue 14), brook / Kafka, from {files}:", ""]
+        lines += [*(f"- {name}: {text}" for name, text in brokers.items()), "", markdown_table(table)]
+    else:
+        lines = ["", f"# issue 17 targets, brook / Kafka, from {files.replace('`', '')}"]
+        lines += [*(f"# {name}: {text}" for name, text in brokers.items()), text_table(table)]
+    print("\n".join(lines))  # noqa: T201
     return 0
 
 

@@ -239,3 +239,22 @@ def test_results_files_of_one_run_directory(tmp_path: Path, monkeypatch: pytest.
     assert sorted(docs) == ["run", "scale"]
     assert docs["scale"]["scenarios"] == []
     assert docs["run"]["file"] == str(old)
+
+
+def test_main_prints_a_run_directorys_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(targets.RUN_DIR_ENV, str(tmp_path))
+    targets.write_results("run", run_doc())
+    targets.write_results("scale", scale_doc())
+    assert targets.main([str(tmp_path), "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "- kafka: Apache Kafka 4.4.0" in out
+    assert (
+        "| 3-broker RF=3 acks=all: msg/s | - | - | - | - | >= 0.8x Kafka | n/a: no cluster.json in this run |"
+        in out
+    )
+    assert (
+        "| 10,000 partitions: start-up after kill -9 | 10,000 partitions [py] | 10.5 | - | - | <= 10 s | NOT met |"
+        in out
+    )
