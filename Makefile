@@ -148,15 +148,25 @@ $(BENCH_KAFKA_STAMP): bench/kafka/pom.xml | system-deps
 		-Dlib.dir=$(CURDIR)/build/bench-kafka/lib package
 	touch $@
 
+# One directory per `make bench` run: run.py, cluster_bench.py, scale_bench.py and security_bench.py write
+# run.json, cluster.json, scale.json and security.json there; bench/targets.py prints issue 17's targets from
+# them, last (and writes them as Markdown to targets.md).
+ifndef BENCH_RUN_DIR
+BENCH_RUN_DIR := bench/results/$(shell date -u +%Y%m%d-%H%M%S)
+endif
+
 # The interleaved brook/Kafka/Tansu rounds, then 3 replicating brokers, then the wide workloads (bench/README.md).
 bench: $(TEST_STAMP) $(BENCH_KAFKA_STAMP) $(GO_BIN)/brookbench system-deps
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
-	$(BIN)/python bench/cluster_bench.py $(BENCH_CLUSTER_ARGS)
-	$(BIN)/python bench/scale_bench.py $(BENCH_SCALE_ARGS)
-	$(BIN)/python bench/security_bench.py
+	mkdir -p $(BENCH_RUN_DIR)
+	BENCH_RUN_DIR=$(BENCH_RUN_DIR) $(BIN)/python bench/run.py $(BENCH_ARGS)
+	BENCH_RUN_DIR=$(BENCH_RUN_DIR) $(BIN)/python bench/cluster_bench.py $(BENCH_CLUSTER_ARGS)
+	BENCH_RUN_DIR=$(BENCH_RUN_DIR) $(BIN)/python bench/scale_bench.py $(BENCH_SCALE_ARGS)
+	BENCH_RUN_DIR=$(BENCH_RUN_DIR) $(BIN)/python bench/security_bench.py
 	$(BIN)/python bench/scram_auth_bench.py
 	$(BIN)/python bench/tls_write_bench.py
 	$(BIN)/python bench/console_bench.py
+	$(BIN)/python bench/targets.py --markdown $(BENCH_RUN_DIR) > $(BENCH_RUN_DIR)/targets.md
+	$(BIN)/python bench/targets.py $(BENCH_RUN_DIR)
 
 bench-smoke: $(TEST_STAMP)
 	$(BIN)/python bench/run.py --smoke

@@ -6,7 +6,8 @@
 brook: three `brook serve` processes on one ZooKeeper (its metadata store), clients straight to the
 brokers (no fault proxy). Kafka: three brokers and one KRaft controller, four JVMs with Kafka's heap.
 Broker CPU and RSS are summed over every process of the cluster (ZooKeeper and the controller
-included). The topic has 3 partitions, one led by each broker.
+included). The topic has 3 partitions, one led by each broker. Figures are written to
+bench/results/<time>-cluster.json, or $BENCH_RUN_DIR/cluster.json (targets.py).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import os
 import shutil
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import confluent_kafka
 import java_perf
 import report
+import targets
 import workloads
 from brokers import ProcStats, _free_port
 from kafka_broker import GroupStats, KafkaCluster, java_classpath
@@ -116,19 +119,25 @@ def main(argv: list[str] | None = None) -> int:
     factories = {"brook": BrookCluster3, "kafka": lambda: KafkaCluster(classpath, 3)}
     order = list(factories)
     results: dict[str, dict[str, list[Sample]]] = {}
+    sessions = []
     for r in range(args.rounds):
         for name in order if r % 2 == 0 else order[::-1]:
-            line = f"# cluster round {r + 1}/{args.rounds}: {name} (load average {os.getloadavg()[0]:.2f})"
-            print(line, flush=True)  # noqa: T201
+            load = os.getloadavg()[0]
+            print(f"# cluster round {r + 1}/{args.rounds}: {name} (load average {load:.2f})", flush=True)  # noqa: T201
+            sessions.append({"round": r + 1, "broker": name, "load_avg_start": load})
             try:
                 samples = session(factories[name](), classpath, count)
             except (RuntimeError, OSError, confluent_kafka.KafkaException) as exc:
                 print(f"#   {name} FAILED: {str(exc)[:300]}", flush=True)  # noqa: T201
+                sessions[-1]["failed"] = str(exc)[:300]
                 continue
             for workload, sample in samples.items():
                 results.setdefault(workload, {n: [] for n in order})[name].append(sample)
     print()  # noqa: T201
     report.print_table(results, order)
+    raw = {w: {n: [asdict(s) for s in ss] for n, ss in by.items()} for w, by in results.items()}
+    out = targets.write_results("cluster", {"count": count, "sessions": sessions, "samples": raw})
+    print(f"\n# results: {out}")  # noqa: T201
     return 0
 
 

@@ -11,17 +11,15 @@ the least noisy figure here. Every workload names its client: [py] is confluent-
 driven from Python, [java] Kafka's own ProducerPerformance/ConsumerPerformance (java_perf.py), [go] the
 native load generator bench/go (franz-go; native_latency.py; left out until `make bench` built it). Kafka
 needs `make bench` (it fetches the jars); without them it and the [java] workloads are left out.
-Results are also written to bench/results/<time>.json.
+Results are also written to bench/results/<time>-run.json, or $BENCH_RUN_DIR/run.json (targets.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -32,13 +30,13 @@ import java_perf
 import machine
 import native_latency
 import report
+import targets
 import workloads
 from brokers import PEER_PACKAGE, BrookBroker, PeerBroker, install_peer
 from kafka_broker import JVM_OPTS, KAFKA_VERSION, SETTINGS, KafkaBroker, java_classpath
 from workloads import Sample
 
 MIB = 1024 * 1024
-RESULTS = Path(__file__).resolve().parent / "results"
 CLASSPATH = java_classpath()
 
 
@@ -390,8 +388,6 @@ def main(argv: list[str] | None = None) -> int:
         print("\n# smoke sizes: a check that everything runs, not figures to compare (run make bench)")  # noqa: T201
     report.check_targets(medians, gigabyte, txn_ratios)
     print(f"# load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # noqa: T201
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / time.strftime("%Y%m%d-%H%M%S.json")
     raw = {w: {n: [asdict(s) for s in ss] for n, ss in by.items()} for w, by in results.items()}
     doc = {
         "brokers": brokers,
@@ -401,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         "gigabyte": gigabyte,
         "transactional_over_plain": txn_ratios,
     }
-    out.write_text(json.dumps(doc, indent=1))
+    out = targets.write_results("run", doc)
     print(f"\n# results: {out}")  # noqa: T201
     return 0
 

@@ -20,7 +20,8 @@
 - members: N confluent-kafka consumers subscribe to one group on an N-partition topic (classic protocol,
   range assignor): seconds until every member holds one partition, then until the other N-1 hold all
   partitions again after one member leaves.
-Each broker is a fresh process per scenario; the load average is recorded beside each figure.
+Each broker is a fresh process per scenario; the load average is recorded beside each figure. Figures are
+written to bench/results/<time>-scale.json, or $BENCH_RUN_DIR/scale.json (targets.py).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 import confluent_kafka
+import targets
 import workloads
 from aiokafka import AIOKafkaProducer
 from brokers import BrookBroker
@@ -384,10 +386,14 @@ def main(argv: list[str] | None = None) -> int:
             factories["brook"] = BrookBroker
         elif name == "kafka" and classpath is not None:
             factories["kafka"] = lambda: KafkaBroker(classpath)
-    # (title, scenario, brokers in reverse order): rounds of one scenario alternate the order (A,B,B,A)
-    scenarios: list[tuple[str, Callable[[Callable[[], Any]], dict[str, float]], bool]] = []
+    # (title, scenario, brokers in reverse order, what it is for the results file): rounds of one scenario
+    # alternate the order (A,B,B,A)
+    scenarios: list[tuple[str, Callable[[Callable[[], Any]], dict[str, float]], bool, dict[str, Any]]] = []
     for n in (int(x) for x in args.partitions.split(",") if x):
-        scenarios.append((f"{n:,} partitions", lambda make, n=n: partitions_scenario(make, n), False))
+        meta = {"kind": "partitions", "size": n, "client": "py"}
+        scenarios.append(
+            (f"{n:,} partitions [py]", lambda make, n=n: partitions_scenario(make, n), False, meta)
+        )
     if args.connections:
         client = args.connections_client
         if client == "go" and not BROOKBENCH.exists():
@@ -407,14 +413,21 @@ def main(argv: list[str] | None = None) -> int:
                         baseline_seconds=args.baseline_seconds,
                     ),
                     r % 2 == 1,
+                    {"kind": "connections", "size": args.connections, "client": client, "round": r + 1},
                 )
             )
     if args.members:
+        meta = {"kind": "members", "size": args.members, "client": "py"}
         scenarios.append(
-            (f"{args.members}-member group [py]", lambda make: members_scenario(make, args.members), False)
+            (
+                f"{args.members}-member group [py]",
+                lambda make: members_scenario(make, args.members),
+                False,
+                meta,
+            )
         )
     table: dict[str, dict[str, dict[str, float]]] = {}
-    for title, scenario, reverse in scenarios:
+    for title, scenario, reverse, _meta in scenarios:
         for name, make in reversed(factories.items()) if reverse else factories.items():
             print(f"# {title}: {name} (load average {os.getloadavg()[0]:.2f})", flush=True)  # noqa: T201
             try:
@@ -435,6 +448,9 @@ def main(argv: list[str] | None = None) -> int:
             brook, kafka = by_broker.get("brook", {}).get(key), by_broker.get("kafka", {}).get(key)
             ratio = f"{brook / kafka:.2f}" if brook is not None and kafka else "-"
             print(f"{title if k == 0 else '':60} {key:52} {cells}  {ratio:>11}")  # noqa: T201
+    found = [{"title": t, **meta, "brokers": table.get(t, {})} for t, _s, _r, meta in scenarios]
+    out = targets.write_results("scale", {"args": vars(args), "scenarios": found})
+    print(f"\n# results: {out}")  # noqa: T201
     return 0
 
 

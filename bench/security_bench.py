@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import confluent_kafka
+import targets
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from brook.protocol.scram import ScramClient
@@ -193,6 +194,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"  connect  PLAINTEXT+ApiVersions {plain_ms:.1f} ms  TLS+{MECHANISM} {secure_ms:.1f} ms (median)")  # noqa: T201
     print(f"  {MECHANISM} broker time (both SaslAuthenticate rounds, median) {server_ms:.2f} ms")  # noqa: T201
+    doc = {
+        "records": count,
+        "record_bytes": size,
+        "load_avg_before": load_before[0],
+        "load_avg_after": load_after[0],
+        # kind -> protocol -> [[bytes/s, broker CPU s per MiB]], in round order
+        "rounds": results,
+        "connect_ms": {"PLAINTEXT": plain_ms, f"SASL_SSL {MECHANISM}": secure_ms},
+        "scram_server_ms": server_ms,
+    }
+    print(f"  results: {targets.write_results('security', doc)}")  # noqa: T201
     return 0
 
 
