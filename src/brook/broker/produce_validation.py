@@ -14,15 +14,17 @@ Anything else goes to one worker thread (CRC32C, zlib, lz4 and zstd release the 
 yields it every switch interval), so a 100 MB request never holds the loop for long, and a greedy producer
 queues behind its own requests, not in front of everyone's.
 
-The bounds come from a measurement (2026-12-01, the 2-core Xeon the bench runs on, load 0.5, median of 300
-runs of batches of 1 KiB records): the stall budget is ~50 us of loop time per request. CRC32C (the `crc32c`
-library) costs 0.034 us/KiB; CRC, header checks and the C record scan (`_fastscan.c`) together 19 us for 64
-KiB, 21 us for 100 KiB, 33 us for 256 KiB, 102 us for 1 MiB; the hand-off to the thread and back costs
-108 us with no work at all (the thread's wake-up and the loop's), 120 us with the 100 KiB. So a batch up to
-256 KiB costs the loop less inline than its hand-off costs the request, within the budget. The Python record
-scan (no C compiler where brook was built) is 0.75 us/KiB (54 us for 64 KiB, 188 us for 256 KiB): then
-the bound stays 64 KiB. Compressed batches keep the 64 KiB bound (inflating costs more per byte), and so do
-payloads of many batches (each batch header is parsed in Python, a few us each).
+The bounds come from a measurement (2026-12-01, the 2-core Xeon the bench runs on, load 0.5-2.5, medians of
+100-300 runs): CRC32C (the `crc32c` library) costs 0.034 us/KiB; CRC, header checks and the C record scan
+(`_fastscan.c`) of 1 KiB records together 12-21 us for 100-128 KiB, 33 us for 256 KiB, 102 us for 1 MiB; the
+hand-off to the thread and back costs 108 us with no work at all (the thread's wake-up and the loop's), 120 us
+with a 100 KiB batch. Records dense with headers cost the most per byte: ~1.6 us/KiB (155-198 us for 128 KiB,
+392 us for 256 KiB). The stall budget is ~0.2 ms of loop time per request in that worst case: one uncompressed
+batch up to 128 KiB (a transaction's 100 x 1 KiB) is validated inline, where it usually costs a tenth of the
+hand-off. The Python record scan (no C compiler where brook was built) is 0.75 us/KiB with plain records (54
+us for 64 KiB) and several times that with headers: then the bound stays 64 KiB. Compressed batches keep the
+64 KiB bound (inflating costs more per byte), and so do payloads of many batches (each batch header is parsed
+in Python, a few us each).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from brook.storage.api import LogConfig
 __all__ = ["INLINE_INFLATE_BYTES", "INLINE_VALIDATION_BYTES", "AppendTurn", "ProduceValidator", "policy_for"]
 
 INLINE_INFLATE_BYTES = 64 * 1024  # compressed payloads: on the wire, and inflated per batch
-INLINE_VALIDATION_BYTES = 256 * 1024 if FAST_SCAN else INLINE_INFLATE_BYTES  # uncompressed (measured: above)
+INLINE_VALIDATION_BYTES = 128 * 1024 if FAST_SCAN else INLINE_INFLATE_BYTES  # uncompressed (measured: above)
 INLINE_VALIDATION_RECORDS = 500  # ~1 ms of record scanning on the loop at most
 _RECORDS_COUNT = struct.Struct(">i")
 _RECORDS_COUNT_AT = 57

@@ -85,21 +85,25 @@ async def test_one_uncompressed_batch_up_to_the_bigger_bound_inline_compressed_o
     config = LogConfig()
     records = [(None, os.urandom(1024)) for _ in range(100)]
     plain = make_batch(records)
-    assert INLINE_INFLATE_BYTES < len(plain) <= 256 * 1024
+    assert INLINE_INFLATE_BYTES < len(plain) <= 128 * 1024
     corrupt = bytearray(plain)
     corrupt[-1] ^= 0xFF  # the CRC no longer matches
     validator = ProduceValidator(64 * 1024 * 1024)
-    errors = await validator.validate([ValidationJob(plain, config), ValidationJob(corrupt, config)], 0)
-    assert [e.error_code if e else None for e in errors] == [None, ErrorCode.corrupt_message]
-    assert validator.offloaded == (0 if FAST_SCAN else 1)
+    assert await validator.validate([ValidationJob(plain, config)], 0) == [None]
+    errors = await validator.validate([ValidationJob(corrupt, config)], 0)
+    assert [e.error_code if e else None for e in errors] == [ErrorCode.corrupt_message]
+    assert validator.offloaded == (0 if FAST_SCAN else 2)
+    # two partitions: past the bound together
+    both = [ValidationJob(plain, config), ValidationJob(plain, config)]
+    assert await validator.validate(both, 0) == [None, None]
+    assert validator.offloaded == (1 if FAST_SCAN else 3)
     offloaded = validator.offloaded
     packed = make_batch(records, compression=Compression.zstd)  # random bytes: as big compressed
     assert INLINE_INFLATE_BYTES < len(packed) <= INLINE_VALIDATION_BYTES or not FAST_SCAN
     assert await validator.validate([ValidationJob(packed, config)], 0) == [None]
     assert validator.offloaded == offloaded + 1
-    many = make_batch(records[:50]) + make_batch(
-        records[50:]
-    )  # refused (one batch a partition), on the thread
+    # two batches in one partition's data: refused (one batch a partition), on the thread
+    many = make_batch(records[:50]) + make_batch(records[50:])
     errors = await validator.validate([ValidationJob(many, config)], 0)
     assert [e.error_code if e else None for e in errors] == [ErrorCode.invalid_record]
     assert validator.offloaded == offloaded + 2
