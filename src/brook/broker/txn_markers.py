@@ -71,9 +71,13 @@ class TxnMarkerSender:
                 )
                 return
             by_leader = self._by_leader(remaining)
-            results = await asyncio.gather(
-                *(self._send(leader, tps, markers) for leader, tps in by_leader.items())
-            )
+            if len(by_leader) == 1:  # the usual case (one broker leads them all): no task per leader
+                [(leader, tps)] = by_leader.items()
+                results = [await self._send(leader, tps, markers)]
+            else:
+                results = await asyncio.gather(
+                    *(self._send(leader, tps, markers) for leader, tps in by_leader.items())
+                )
             for codes in results:
                 for tp, code in codes.items():
                     if code == ErrorCode.none or code in _SKIP:
@@ -120,7 +124,11 @@ class TxnMarkerSender:
         self, leader: int, tps: list[TopicPartition], markers: TxnMarkers
     ) -> dict[TopicPartition, ErrorCode]:
         """This transaction's marker for `tps`, queued for `leader`: the markers of every transaction waiting
-        for the same broker go in one WriteTxnMarkers request (as Kafka's TxnMarkerQueue per broker)."""
+        for the same broker go in one WriteTxnMarkers request (as Kafka's TxnMarkerQueue per broker). This
+        broker's own partitions get theirs written at once, no queue: there is no request to share, and
+        each partition's markers still take their turn in its append order (txn_marker_writer.py)."""
+        if leader == self._broker.node_id:
+            return await self._write_here_now(tps, markers)
         topics: dict[str, list[int]] = defaultdict(list)
         for tp in tps:
             topics[tp.topic].append(tp.partition)
@@ -159,10 +167,7 @@ class TxnMarkerSender:
     async def _request(
         self, leader: int, markers: list[dict[str, Any]]
     ) -> dict[int, dict[TopicPartition, ErrorCode]]:
-        """{producer_id: {tp: error}} from one WriteTxnMarkers; {} when the broker cannot be reached. Markers
-        for the partitions this broker leads are written here directly (txn_marker_writer.py)."""
-        if leader == self._broker.node_id:
-            return await self._write_here(markers)
+        """{producer_id: {tp: error}} from one WriteTxnMarkers to another broker; {} when it cannot be reached."""
         broker = next((b for b in self._broker.metadata.live_brokers() if b.node_id == leader), None)
         if broker is None:
             return {}
@@ -185,23 +190,25 @@ class TxnMarkerSender:
                     found[TopicPartition(topic.name, p.partition_index)] = ErrorCode(p.error_code)
         return codes
 
-    async def _write_here(self, markers: list[dict[str, Any]]) -> dict[int, dict[TopicPartition, ErrorCode]]:
+    async def _write_here_now(
+        self, tps: list[TopicPartition], markers: TxnMarkers
+    ) -> dict[TopicPartition, ErrorCode]:
+        """Markers for the partitions this broker leads, written here directly (txn_marker_writer.py); {} (tried
+        again) if that failed unexpectedly."""
         wanted = [
             MarkerWrite(
-                int(m["producer_id"]),
-                int(m["producer_epoch"]),
-                bool(m["transaction_result"]),
-                int(m["coordinator_epoch"]),
-                TopicPartition(topic["name"], index),
+                markers.producer_id, markers.producer_epoch, markers.commit, markers.coordinator_epoch, tp
             )
-            for m in markers
-            for topic in m["topics"]
-            for index in topic["partition_indexes"]
+            for tp in tps
         ]
-        codes: dict[int, dict[TopicPartition, ErrorCode]] = {}
-        for (producer_id, tp), code in (await write_markers(self._broker, wanted)).items():
-            codes.setdefault(producer_id, {})[tp] = code
-        return codes
+        try:
+            written = await write_markers(self._broker, wanted)
+        except Exception:
+            logger.exception(
+                "writing the markers of transactional_id=%s here failed", markers.transactional_id
+            )
+            return {}
+        return {tp: code for (_, tp), code in written.items()}
 
     def close(self) -> None:
         for task in [*self._tasks, *self._drains.values()]:

@@ -98,7 +98,11 @@ class TransactionService(CoordinatorPartitions):
         batch = build_batch([Record(0, self._broker.clock.now_ms(), key, value)], base_offset=0)
         tp = TopicPartition(TRANSACTION_STATE_TOPIC, partition)
         replicas = self._broker.replicas
-        info = replicas.append_records(tp, batch, required_acks=-1)
+        # A batch built here is valid by construction (its CRC just computed, one keyed record stamped now):
+        # the append checks its framing and size, not its CRC and keys again (as for a validated produce).
+        leading = replicas.partitions.get(tp)
+        built_for = leading.config if leading is not None else None
+        info = replicas.append_records(tp, batch, required_acks=-1, validated_with=built_for)
         # The whole ISR has it already (this broker alone in the ISR): answered without a task and the loop
         # turns of waiting for it, as the coordinator's contract allows (TxnLogWriter.append_txn).
         settled = self._replication_waits.settled(tp, info.last_offset + 1)

@@ -19,6 +19,7 @@ A null value is a tombstone: the offset (or group) was deleted. This module know
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass, field
 
@@ -58,9 +59,16 @@ def java_string_hashcode(value: str) -> int:
     return h - (1 << 32) if h >= 1 << 31 else h
 
 
+# The ids a broker serves repeat on every request (each AddPartitionsToTxn and EndTxn looks its id's partition up
+# several times; the hash is a Python loop per character): the recent ones are remembered, short ones only, so the
+# cache stays small (a few hundred KiB at most) whatever ids clients send.
+_CACHED_ID_CHARS = 255
+_cached_hashcode = functools.lru_cache(maxsize=4096)(java_string_hashcode)
+
+
 def partition_for(group_id: str, num_partitions: int) -> int:
     """Kafka's `Utils.abs(groupId.hashCode) % n` (Utils.abs maps Integer.MIN_VALUE to 0)."""
-    h = java_string_hashcode(group_id)
+    h = _cached_hashcode(group_id) if len(group_id) <= _CACHED_ID_CHARS else java_string_hashcode(group_id)
     return (0 if h == -(1 << 31) else abs(h)) % num_partitions
 
 

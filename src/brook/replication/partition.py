@@ -118,8 +118,9 @@ class Partition:
         if any(header.is_control for _, header in batches):
             raise InvalidRecord("Clients are not allowed to write control records")  # Kafka's LogValidator
         if self.config.compression_type != "producer":
-            data = recompress(data, batches, CODEC_BY_NAME[self.config.compression_type])
-            batches = validate_batches(data)
+            converted = recompress(data, batches, CODEC_BY_NAME[self.config.compression_type])
+            if converted is not data:  # rebuilt: check the new bytes (unchanged ones were checked above)
+                data, batches = converted, validate_batches(converted)
         duplicate = self.producer_state.check_append([header for _, header in batches])
         if duplicate is not None:
             logger.debug("duplicate batch tp=%s offset=%d", self.tp, duplicate.first_offset)

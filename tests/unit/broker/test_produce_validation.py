@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
-from brook.broker.produce_validation import INLINE_VALIDATION_BYTES, ProduceValidator, ValidationJob
+from brook.broker.produce_validation import (
+    INLINE_INFLATE_BYTES,
+    INLINE_VALIDATION_BYTES,
+    ProduceValidator,
+    ValidationJob,
+)
 from brook.common.errors import ErrorCode
 from brook.common.types import TopicPartition
 from brook.records.batch import Compression
+from brook.records.record_scan import FAST_SCAN
 from brook.storage.api import LogConfig
 from brook.testing.batches import make_batch
 
@@ -45,16 +52,16 @@ async def test_small_batches_inline_compressed_ones_too_big_ones_on_the_thread_w
     errors = await validator.validate(inline, 0)
     assert [e.error_code if e else None for e in errors] == [None, None, None, ErrorCode.invalid_record, None]
     assert validator.offloaded == 0
-    big = [ValidationJob(make_batch([(b"k", b"v" * 200_000)]), config)]
+    big = [ValidationJob(make_batch([(b"k", b"v" * (INLINE_VALIDATION_BYTES + 1))]), config)]
     assert await validator.validate(big, 0) == [None]
     assert validator.offloaded == 1
     validator.close()
 
 
 async def test_a_small_compressed_batch_inflating_past_the_inline_bound_is_validated_on_the_thread():
-    # 200 KB of one byte: a few hundred bytes of zstd, more than INLINE_VALIDATION_BYTES once inflated
+    # 200 KB of one byte: a few hundred bytes of zstd, more than INLINE_INFLATE_BYTES once inflated
     packed = make_batch([(b"k", b"v" * 200_000)], compression=Compression.zstd)
-    assert len(packed) < INLINE_VALIDATION_BYTES
+    assert len(packed) < INLINE_INFLATE_BYTES
     validator = ProduceValidator(64 * 1024 * 1024)
     bad = make_batch([(b"k", b"v")], control=True)
     errors = await validator.validate(
@@ -64,9 +71,40 @@ async def test_a_small_compressed_batch_inflating_past_the_inline_bound_is_valid
     assert validator.offloaded == 1
     validator.close()
     # past the broker's own bound it is refused, whether that bound is above the inline one or below it
-    for max_uncompressed_bytes, offloaded in ((100_000, 1), (INLINE_VALIDATION_BYTES // 2, 0)):
+    for max_uncompressed_bytes, offloaded in ((100_000, 1), (INLINE_INFLATE_BYTES // 2, 0)):
         validator = ProduceValidator(max_uncompressed_bytes)
         errors = await validator.validate([ValidationJob(packed, LogConfig())], 0)
         assert [e.error_code if e else None for e in errors] == [ErrorCode.message_too_large]
         assert validator.offloaded == offloaded
         validator.close()
+
+
+async def test_one_uncompressed_batch_up_to_the_bigger_bound_inline_compressed_or_many_batches_on_the_thread():
+    """A transaction's 100 x 1 KiB batch is validated inline (with the C scan: the measured bound), with the
+    same answers; a compressed batch or many batches past INLINE_INFLATE_BYTES still go to the thread."""
+    config = LogConfig()
+    records = [(None, os.urandom(1024)) for _ in range(100)]
+    plain = make_batch(records)
+    assert INLINE_INFLATE_BYTES < len(plain) <= 128 * 1024
+    corrupt = bytearray(plain)
+    corrupt[-1] ^= 0xFF  # the CRC no longer matches
+    validator = ProduceValidator(64 * 1024 * 1024)
+    assert await validator.validate([ValidationJob(plain, config)], 0) == [None]
+    errors = await validator.validate([ValidationJob(corrupt, config)], 0)
+    assert [e.error_code if e else None for e in errors] == [ErrorCode.corrupt_message]
+    assert validator.offloaded == (0 if FAST_SCAN else 2)
+    # two partitions: past the bound together
+    both = [ValidationJob(plain, config), ValidationJob(plain, config)]
+    assert await validator.validate(both, 0) == [None, None]
+    assert validator.offloaded == (1 if FAST_SCAN else 3)
+    offloaded = validator.offloaded
+    packed = make_batch(records, compression=Compression.zstd)  # random bytes: as big compressed
+    assert INLINE_INFLATE_BYTES < len(packed) <= INLINE_VALIDATION_BYTES or not FAST_SCAN
+    assert await validator.validate([ValidationJob(packed, config)], 0) == [None]
+    assert validator.offloaded == offloaded + 1
+    # two batches in one partition's data: refused (one batch a partition), on the thread
+    many = make_batch(records[:50]) + make_batch(records[50:])
+    errors = await validator.validate([ValidationJob(many, config)], 0)
+    assert [e.error_code if e else None for e in errors] == [ErrorCode.invalid_record]
+    assert validator.offloaded == offloaded + 2
+    validator.close()

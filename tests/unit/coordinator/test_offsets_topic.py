@@ -13,6 +13,11 @@ def test_partition_for_uses_kafka_abs():
     assert ot.partition_for("hello", 50) == 99162322 % 50
     negative = "console-consumer-1"
     assert ot.partition_for(negative, 50) == abs(ot.java_string_hashcode(negative)) % 50
+    assert (
+        ot.partition_for(negative, 50) == abs(ot.java_string_hashcode(negative)) % 50
+    )  # remembered: the same
+    long_id = "transactional-" * 30  # past the remembered length: computed each time, the same rule
+    assert ot.partition_for(long_id, 50) == abs(ot.java_string_hashcode(long_id)) % 50
 
 
 def test_offset_commit_records_round_trip():
