@@ -16,11 +16,12 @@ import os
 import re
 import subprocess
 import time
+from pathlib import Path
 
 from brokers import ProcStats
 from workloads import Sample
 
-__all__ = ["consumer_perf", "producer_perf"]
+__all__ = ["consumer_perf", "producer_perf", "send_loop"]
 
 # "200000 records sent, 13731.5 records/sec (13.41 MB/sec), 1743.22 ms avg latency, 5504.00 ms max
 # latency, 1049 ms 50th, 5278 ms 95th, 5474 ms 99th, 5501 ms 99.9th."
@@ -91,6 +92,40 @@ def producer_perf(
     wall = count / float(summary["rate"])
     extra = {"producer p99 ms": float(summary["p99"])}
     return Sample(count, count * size, wall, broker_cpu, stats.rss_bytes(), client_cpu, 0.0, extra)
+
+
+# "records=93750 seconds=2.104 failed=0 transactions=937"
+_SEND_LOOP_SUMMARY = re.compile(
+    r"records=(?P<records>\d+) seconds=(?P<seconds>[\d.]+) failed=(?P<failed>\d+)"
+)
+_SEND_LOOP_SOURCE = Path(__file__).resolve().parent / "java" / "TxnProducer.java"
+
+
+def send_loop(
+    classpath: str,
+    stats: ProcStats,
+    bootstrap: str,
+    topic: str,
+    *,
+    count: int,
+    size: int,
+    per_transaction: int,
+    props: dict[str, str],
+) -> Sample:
+    """`count` records of `size` bytes from bench/java/TxnProducer.java (run from source by the JDK's launcher),
+    in transactions of `per_transaction` records, or plainly with 0: a transactional produce and its baseline
+    from the same send loop. Its first quarter warms the JVM up; the rate is over the rest; the broker's CPU
+    counts all `count` records (like producer_perf)."""
+    _children_cpu_s()
+    args = [str(_SEND_LOOP_SOURCE), bootstrap, topic, str(count), str(size), str(per_transaction)]
+    args += [f"{k}={v}" for k, v in props.items()]
+    out, broker_cpu, client_cpu = _run(classpath, stats, args, 300)
+    found = _SEND_LOOP_SUMMARY.search(out)
+    if found is None or int(found["failed"]):
+        raise RuntimeError(f"send loop to {topic}: {out.strip()[-500:]}")
+    records, seconds = int(found["records"]), float(found["seconds"])
+    wall = count * seconds / records  # the timed part's rate, over all `count` like producer_perf's
+    return Sample(count, count * size, wall, broker_cpu, stats.rss_bytes(), client_cpu, 0.0, {})
 
 
 def consumer_perf(classpath: str, stats: ProcStats, bootstrap: str, topic: str, *, count: int) -> Sample:

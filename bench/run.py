@@ -182,6 +182,32 @@ def _java_produce(size: int, variant: str, count: Callable[[Sizes], int]) -> Wor
     return Workload(f"produce {_label(size)} {variant} p1 [java]", run, java=True)
 
 
+def _java_send_loop(variant: str, per_txn: int) -> Workload:
+    """The transactional produce and its baselines from the Java client's plain send loop
+    (bench/java/TxnProducer.java): `per_txn` records per transaction, or none with 0 (the `variant`'s
+    settings: acks=1, or idempotent acks=all). Issue 14's ratio from a client without librdkafka's serial
+    transaction steps (report.transaction_ratios)."""
+    topic = f"java-loop-{variant.replace('=', '')}-{per_txn}"
+
+    def run(broker: Any, sizes: Sizes) -> Sample:
+        assert CLASSPATH is not None
+        workloads.create_topic(broker.bootstrap, topic, 1)
+        props = dict(JAVA_PRODUCERS[variant])
+        return java_perf.send_loop(
+            CLASSPATH,
+            broker.stats,
+            broker.bootstrap,
+            topic,
+            count=sizes.count_1k,
+            size=1024,
+            per_transaction=per_txn,
+            props=props,
+        )
+
+    kind = f"transactional {per_txn}/txn" if per_txn else variant
+    return Workload(f"produce 1KiB {kind} p1 [java-loop]", run, java=True)
+
+
 def _java_consume(size: int, count: Callable[[Sizes], int]) -> Workload:
     topic = _java_topic(size, "acks=1")
 
@@ -218,6 +244,9 @@ WORKLOADS = [
     _produce_idempotent("p1k-idem-p1", 1024, _k),
     _produce_transactional("p1k-txn1000-p1", 1024, 1000, _k),
     _produce_transactional("p1k-txn100-p1", 1024, 100, _k),
+    _java_send_loop("acks=1", 0),
+    _java_send_loop("idempotent", 0),
+    _java_send_loop("idempotent", 100),
     _consume("p1k-a1-p1", "1KiB", 1, _kpy),
     _consume("p1k-a1-p6", "1KiB", 6, _kpy),
     _consume("p100-a1-p1", "100B", 1, _h),

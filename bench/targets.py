@@ -245,23 +245,34 @@ def _scale_rows(docs: dict[str, dict[str, Any]]) -> list[Row]:
     return out
 
 
-# Issue 14: transactional produce (100 records per transaction) over non-transactional produce of the same
-# records on the same broker, as run.py's report.transaction_ratios took it (stored in run.json); brook's
-# own ratio >= 0.5 (Kafka's beside it).
-TXN_WORKLOAD = "produce 1KiB transactional 100/txn p1 [py]"
-TXN_BASELINES = {"acks=1": "produce 1KiB acks=1 p1 [py]", "idempotent": "produce 1KiB idempotent p1 [py]"}
+# Issue 14: transactional produce (100 records per transaction) over non-transactional produce on the same
+# broker, in the same session (run.py's report.transaction_ratios, stored in run.json); brook's own ratio >= 0.5
+# (Kafka's beside it). Each client's pair comes from one send loop: librdkafka from Python ([py]), and the Java
+# client's plain loop, bench/java/TxnProducer.java ([java-loop]). {label: (transactional, baseline)}
+TXN_RATIOS = {
+    "acks=1": ("produce 1KiB transactional 100/txn p1 [py]", "produce 1KiB acks=1 p1 [py]"),
+    "idempotent": ("produce 1KiB transactional 100/txn p1 [py]", "produce 1KiB idempotent p1 [py]"),
+    "acks=1 [java-loop]": (
+        "produce 1KiB transactional 100/txn p1 [java-loop]",
+        "produce 1KiB acks=1 p1 [java-loop]",
+    ),
+    "idempotent [java-loop]": (
+        "produce 1KiB transactional 100/txn p1 [java-loop]",
+        "produce 1KiB idempotent p1 [java-loop]",
+    ),
+}
 
 
 def _txn_rows(docs: dict[str, dict[str, Any]]) -> list[Row]:
     run = docs.get("run")
     ratios = (run or {}).get("transactional_over_plain", {})
-    load = _sample_loads((run or {}).get("samples", {}).get(TXN_WORKLOAD, {}))
     out = []
-    for label, baseline in TXN_BASELINES.items():
+    for label, (transactional, baseline) in TXN_RATIOS.items():
+        load = _sample_loads((run or {}).get("samples", {}).get(transactional, {}))
         by_broker = ratios.get(label, {})
         missing = "" if by_broker else ("no run.json in this run" if run is None else "workload not run")
         target = f"issue 14: transactional 100/txn msg/s over {label}"
-        workload = f"{TXN_WORKLOAD} / {baseline}"
+        workload = f"{transactional} / {baseline}"
         brook, kafka = by_broker.get("brook"), by_broker.get(PEER)
         out.append(Row(target, workload, brook, kafka, 0.5, True, False, "x", load, missing))
     return out
