@@ -33,7 +33,7 @@ from brook.records.record_scan import (
     scan_inflated,
 )
 
-__all__ = ["LONG_MAX", "ValidationPolicy", "validate_records"]
+__all__ = ["LONG_MAX", "ValidationPolicy", "checks_each_record", "validate_records"]
 
 _MAX_ERRORS_SHOWN = 3
 
@@ -50,18 +50,29 @@ def validate_records(
     pos, header = batches[0]
     _check_header(header)
     view = memoryview(buf)[pos + BATCH_HEADER_SIZE : pos + header.size]
-    # The timestamp rules only bite when a bound is set, or when a batch claims LogAppendTime.
-    check_timestamps = (
-        policy.timestamp_before_max_ms < LONG_MAX
-        or policy.timestamp_after_max_ms < LONG_MAX
-        or bool(header.timestamp_type)
-    )
+    check_timestamps = _checks_timestamps(policy, header.timestamp_type)
     scan = RecordChecks(header, policy, now_ms, check_timestamps, [], check_timestamps or policy.require_keys)
     if header.compression == Compression.none:
         scan_contiguous(bytes(view), scan)
     else:
         scan_inflated(inflate_chunks(header.compression, view, policy.max_uncompressed_bytes), scan)
     _raise_record_errors(scan.errors)
+
+
+def _checks_timestamps(policy: ValidationPolicy, timestamp_type: int) -> bool:
+    """The timestamp rules only bite when a bound is set, or when a batch claims LogAppendTime."""
+    return (
+        policy.timestamp_before_max_ms < LONG_MAX
+        or policy.timestamp_after_max_ms < LONG_MAX
+        or bool(timestamp_type)
+    )
+
+
+def checks_each_record(policy: ValidationPolicy, timestamp_type: int) -> bool:
+    """Does validating a batch (of this timestamp type) under `policy` look at every record: its key (a
+    compacted topic) or its timestamp? Then the records are walked in Python, field by field (the C scan only
+    frames records it need not look into): ~100 us per KiB of records dense with headers."""
+    return policy.require_keys or _checks_timestamps(policy, timestamp_type)
 
 
 def _check_header(header: BatchHeader) -> None:

@@ -8,6 +8,7 @@ import os
 from brook.broker.produce_validation import (
     INLINE_INFLATE_BYTES,
     INLINE_VALIDATION_BYTES,
+    INLINE_WALKED_BYTES,
     ProduceValidator,
     ValidationJob,
 )
@@ -71,7 +72,11 @@ async def test_a_small_compressed_batch_inflating_past_the_inline_bound_is_valid
     assert validator.offloaded == 1
     validator.close()
     # past the broker's own bound it is refused, whether that bound is above the inline one or below it
-    for max_uncompressed_bytes, offloaded in ((100_000, 1), (INLINE_INFLATE_BYTES // 2, 0)):
+    # (without the C scan the records are walked in Python: the inline attempt stops at INLINE_WALKED_BYTES)
+    for max_uncompressed_bytes, offloaded in (
+        (100_000, 1),
+        (INLINE_INFLATE_BYTES // 2, 0 if FAST_SCAN else 1),
+    ):
         validator = ProduceValidator(max_uncompressed_bytes)
         errors = await validator.validate([ValidationJob(packed, LogConfig())], 0)
         assert [e.error_code if e else None for e in errors] == [ErrorCode.message_too_large]
@@ -107,4 +112,37 @@ async def test_one_uncompressed_batch_up_to_the_bigger_bound_inline_compressed_o
     errors = await validator.validate([ValidationJob(many, config)], 0)
     assert [e.error_code if e else None for e in errors] == [ErrorCode.invalid_record]
     assert validator.offloaded == offloaded + 2
+    validator.close()
+
+
+async def test_records_walked_in_python_are_validated_inline_only_up_to_the_walked_bound_with_the_same_answers():
+    """A compacted topic (every key checked), or a batch claiming LogAppendTime, has its records walked in
+    Python (~100 us a KiB with many headers): inline up to INLINE_WALKED_BYTES, else on the thread; the
+    answers are the same either way, and a plain topic's batch of the same size stays inline."""
+    compacted = LogConfig(cleanup_policy="compact")
+    headers = [("h", b"")] * 50
+    small = make_batch([(b"k", b"v", headers)])
+    assert len(small) <= INLINE_WALKED_BYTES
+    keyed = make_batch([(b"k%d" % i, b"v" * 100, headers) for i in range(40)])
+    keyless = make_batch([(None, b"v" * 100, headers) for i in range(40)])
+    assert INLINE_WALKED_BYTES < len(keyed) <= INLINE_INFLATE_BYTES
+    validator = ProduceValidator(64 * 1024 * 1024)
+    assert await validator.validate([ValidationJob(small, compacted)], 0) == [None]
+    assert validator.offloaded == 0
+    assert await validator.validate([ValidationJob(keyed, compacted)], 0) == [None]
+    errors = await validator.validate([ValidationJob(keyless, compacted)], 0)
+    assert [e.error_code if e else None for e in errors] == [ErrorCode.invalid_record]
+    assert validator.offloaded == 2
+    # the same bytes on a plain topic: no record looked into, inline with the C scan
+    assert await validator.validate([ValidationJob(keyless, LogConfig())], 0) == [None]
+    assert validator.offloaded == (2 if FAST_SCAN else 3)
+    # a batch claiming LogAppendTime has every timestamp checked: walked, so on the thread at this size
+    stamped = make_batch([(b"k%d" % i, b"v" * 100, headers) for i in range(40)], log_append_time=True)
+    assert await validator.validate([ValidationJob(stamped, LogConfig())], 0) == [None]
+    assert validator.offloaded == (3 if FAST_SCAN else 4)
+    # compressed and small on the wire, but inflating past the walked bound: the thread validates it
+    packed = make_batch([(b"k%d" % i, b"v" * 100, headers) for i in range(40)], compression=Compression.zstd)
+    assert len(packed) <= INLINE_WALKED_BYTES
+    assert await validator.validate([ValidationJob(packed, compacted)], 0) == [None]
+    assert validator.offloaded == (4 if FAST_SCAN else 5)
     validator.close()

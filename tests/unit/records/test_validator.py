@@ -20,7 +20,7 @@ from brook.common.errors import (
 from brook.records import record_scan
 from brook.records.batch import BATCH_HEADER_SIZE, Compression, validate_batches
 from brook.records.records import Record, encode_records
-from brook.records.validator import ValidationPolicy, validate_records
+from brook.records.validator import ValidationPolicy, checks_each_record, validate_records
 from brook.testing.batches import DEFAULT_TIMESTAMP_MS, make_batch
 
 NOW_MS = DEFAULT_TIMESTAMP_MS + 1000
@@ -212,3 +212,12 @@ def test_damaged_compressed_streams_are_corrupt(codec):
     damaged = section[: len(section) // 2]
     with pytest.raises((CorruptMessage, InvalidRecord)):
         check(raw_batch(damaged, records_count=1, last_offset_delta=0, attributes=codec))
+
+
+def test_which_policies_look_into_every_record():
+    """checks_each_record says when validation walks each record (the produce validator's inline bound)."""
+    assert not checks_each_record(ValidationPolicy(), 0)
+    assert checks_each_record(ValidationPolicy(), 1)  # the batch claims LogAppendTime
+    assert checks_each_record(ValidationPolicy(require_keys=True), 0)
+    assert checks_each_record(ValidationPolicy(timestamp_before_max_ms=60_000), 0)
+    assert checks_each_record(ValidationPolicy(timestamp_after_max_ms=1000), 0)
