@@ -60,9 +60,8 @@ __all__ = [
 
 INLINE_INFLATE_BYTES = 64 * 1024  # compressed payloads: on the wire, and inflated per batch
 INLINE_VALIDATION_BYTES = 128 * 1024  # one uncompressed batch a partition, records framed by the C scan
-INLINE_WALKED_BYTES = (
-    2 * 1024
-)  # records walked in Python (checks on each record, or no C scan): measured above
+# records walked in Python (checks on each record, or no C scan): measured above
+INLINE_WALKED_BYTES = 2 * 1024
 INLINE_VALIDATION_RECORDS = 500  # ~1 ms of record scanning on the loop at most
 _RECORDS_COUNT = struct.Struct(">i")
 _RECORDS_COUNT_AT = 57
