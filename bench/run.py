@@ -48,9 +48,9 @@ class Sizes:
     latency_s: float
     gigabyte_bytes: int
     machine_bytes: int
-    # 1 KiB records per plain produce and consume from librdkafka: at 150,000-400,000 msg/s, 125,000 records
-    # were over in 0.3-0.8 s, where one scheduling stall moved the rate by 2x and the CPU clock's 10 ms ticks
-    # the CPU per message by 10 %; 500,000 run for 1.3-3.5 s.
+    # 1 KiB records per plain produce and consume from librdkafka: at 150,000-700,000 msg/s, 125,000 records
+    # were over in 0.2-0.8 s, where one scheduling stall moved the rate by 2x and the CPU clock's 10 ms ticks
+    # the CPU per message by 5-10 %; 500,000 run for 0.7-3.3 s.
     count_1k_py: int
 
 
