@@ -17,7 +17,6 @@ import os
 import shutil
 import sys
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.setdefault(workload, {n: [] for n in order})[name].append(sample)
     print()  # noqa: T201
     report.print_table(results, order)
-    raw = {w: {n: [asdict(s) for s in ss] for n, ss in by.items()} for w, by in results.items()}
+    raw = report.samples_as_dicts(results)
     out = targets.write_results("cluster", {"count": count, "sessions": sessions, "samples": raw})
     print(f"\n# results: {out}")  # noqa: T201
     return 0

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from targets import TXN_RATIOS
 from workloads import Sample
 
-__all__ = ["check_targets", "print_table", "print_transaction_ratios", "transaction_ratios"]
+__all__ = [
+    "check_targets",
+    "print_table",
+    "print_transaction_ratios",
+    "samples_as_dicts",
+    "transaction_ratios",
+]
 
 PEERS = ("kafka", "tansu", "base")
 
@@ -18,6 +25,13 @@ PEERS = ("kafka", "tansu", "base")
 # broker (targets.TXN_RATIOS; the [py] acks=1 run has 4x the records of the others, run.Sizes.count_1k_py: it
 # is 5-10x faster). Each session runs them back to back on one broker process: the ratio is taken per session,
 # then the median over the sessions.
+
+
+def samples_as_dicts(
+    results: dict[str, dict[str, list[Sample]]],
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """{workload: {broker: [sample as a dict]}}: the samples as a results file holds them (targets.py reads them)."""
+    return {w: {n: [asdict(s) for s in ss] for n, ss in by.items()} for w, by in results.items()}
 
 
 def _figures(samples: list[Sample]) -> dict[str, float]:

@@ -21,7 +21,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n# smoke sizes: a check that everything runs, not figures to compare (run make bench)")  # noqa: T201
     report.check_targets(medians, gigabyte, txn_ratios)
     print(f"# load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # noqa: T201
-    raw = {w: {n: [asdict(s) for s in ss] for n, ss in by.items()} for w, by in results.items()}
+    raw = report.samples_as_dicts(results)
     doc = {
         "brokers": brokers,
         "limits": limits,
