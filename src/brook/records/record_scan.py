@@ -21,9 +21,8 @@ try:  # C (_fastscan.c): accepts well-formed records, stops at the first it does
     from brook.records._fastscan import scan_plain as _scan_plain
 except ImportError:  # not built (no C compiler where brook was installed): the Python scan alone
     _scan_plain = None
-FAST_SCAN = (
-    _scan_plain is not None
-)  # how much a scan costs: produce_validation.py sizes its inline bound by it
+# how much a scan costs: produce_validation.py sizes its inline bounds by it
+FAST_SCAN = _scan_plain is not None
 
 __all__ = ["FAST_SCAN", "LONG_MAX", "RecordChecks", "ValidationPolicy", "scan_contiguous", "scan_inflated"]
 

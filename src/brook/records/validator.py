@@ -51,7 +51,8 @@ def validate_records(
     _check_header(header)
     view = memoryview(buf)[pos + BATCH_HEADER_SIZE : pos + header.size]
     check_timestamps = _checks_timestamps(policy, header.timestamp_type)
-    scan = RecordChecks(header, policy, now_ms, check_timestamps, [], check_timestamps or policy.require_keys)
+    walks = checks_each_record(policy, header.timestamp_type)
+    scan = RecordChecks(header, policy, now_ms, check_timestamps, [], walks)
     if header.compression == Compression.none:
         scan_contiguous(bytes(view), scan)
     else:
