@@ -138,6 +138,10 @@ class PeerBroker:
     # Kafka's Java producer (4.4) sends nothing to Tansu 0.6.0: every record times out, so the [java]
     # workloads are not run against it.
     java_client = False
+    # Tansu 0.6.0 advertises ApiVersions up to v4 but closes a connection whose ApiVersions v5 request names the
+    # cluster (KIP-1242), instead of answering UNSUPPORTED_VERSION: franz-go (bench/go) sends that on every
+    # connection after the seed's, so its requests stop at v4 here (brookbench -max-apiversions).
+    go_client_args: tuple[str, ...] = ("-max-apiversions", "4")
 
     def __init__(self, binary: Path) -> None:
         self.binary = binary

@@ -46,8 +46,17 @@ def run_gated(what: str, args: list[str], before: Callable[[], None], timeout_s:
     return report
 
 
-def latency(bootstrap: str, stats: ProcStats, topic: str, *, rate: int, seconds: float) -> Sample:
-    args = ["-mode", "e2e", "-bootstrap", bootstrap, "-topic", topic]
+def latency(
+    bootstrap: str,
+    stats: ProcStats,
+    topic: str,
+    *,
+    rate: int,
+    seconds: float,
+    client_args: tuple[str, ...] = (),
+) -> Sample:
+    """`client_args`: brookbench flags a broker needs (brokers.PeerBroker.go_client_args)."""
+    args = ["-mode", "e2e", "-bootstrap", bootstrap, "-topic", topic, *client_args]
     args += ["-rate", str(rate), "-seconds", str(seconds), "-size", str(_VALUE_BYTES)]
     started: list[tuple[float, float]] = []
     report = run_gated(

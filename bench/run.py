@@ -147,7 +147,12 @@ def _latency_go(rate: int) -> Workload:
         topic = f"latency-go-{rate}"
         workloads.create_topic(broker.bootstrap, topic, 1)
         return native_latency.latency(
-            broker.bootstrap, broker.stats, topic, rate=rate, seconds=sizes.latency_s
+            broker.bootstrap,
+            broker.stats,
+            topic,
+            rate=rate,
+            seconds=sizes.latency_s,
+            client_args=getattr(broker, "go_client_args", ()),
         )
 
     return Workload(f"latency {rate // 1000}k/s acks=all [go]", run)

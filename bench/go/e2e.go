@@ -34,12 +34,12 @@ const (
 	timedMark = 't'
 )
 
-func endToEnd(bootstrap, topic string, rate, seconds float64, size int, gate func()) (*e2eReport, error) {
+func endToEnd(bootstrap, topic string, rate, seconds float64, size int, common []kgo.Opt, gate func()) (*e2eReport, error) {
 	if size < 9 {
 		size = 9
 	}
 	base := time.Now()
-	producer, err := kgo.NewClient(
+	producer, err := kgo.NewClient(append(common,
 		kgo.SeedBrokers(bootstrap),
 		kgo.DefaultProduceTopic(topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -47,16 +47,16 @@ func endToEnd(bootstrap, topic string, rate, seconds float64, size int, gate fun
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-	)
+	)...)
 	if err != nil {
 		return nil, err
 	}
 	defer producer.Close()
-	consumer, err := kgo.NewClient(
+	consumer, err := kgo.NewClient(append(common,
 		kgo.SeedBrokers(bootstrap),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtEnd()}}),
 		kgo.FetchMaxWait(500*time.Millisecond),
-	)
+	)...)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 type report struct {
@@ -62,6 +63,21 @@ func percentiles(values []time.Duration) map[string]float64 {
 	return out
 }
 
+// capApiVersions: the client options that keep its ApiVersions requests at or below version max (none for
+// max < 0). franz-go opens each connection with ApiVersions v5 (KIP-1242), which names the cluster it expects
+// once it knows the cluster ID; Tansu 0.6.0 advertises ApiVersions up to v4 and, rather than answering a
+// newer version UNSUPPORTED_VERSION as Kafka does, reads the v5 body as v4 and closes the connection when
+// that cluster ID ("tansu_cluster") is in it, so every connection after the seed's fails (bench/brokers.py).
+// Other requests keep their versions: the client still takes the lower of its own and the broker's.
+func capApiVersions(max int) []kgo.Opt {
+	if max < 0 {
+		return nil
+	}
+	versions := kversion.Stable()
+	versions.SetMaxKeyVersion(18, int16(max)) // 18: ApiVersions
+	return []kgo.Opt{kgo.MaxVersions(versions)}
+}
+
 func cpuSeconds() float64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -81,7 +97,9 @@ func main() {
 	compression := flag.String("compression", "none", "batch compression: none, gzip, snappy, lz4, zstd")
 	gate := flag.Bool("gate", false, "after the warm-up, print \"warm\" on stdout and wait for a line on stdin")
 	mode := flag.String("mode", "connections", "connections, or e2e (see e2e.go; -rate is then the total rate)")
+	apiVersionsMax := flag.Int("max-apiversions", -1, "highest ApiVersions request version to send (-1: the client's own)")
 	flag.Parse()
+	common := capApiVersions(*apiVersionsMax)
 	waitGate := func() {
 		if !*gate {
 			return
@@ -93,7 +111,7 @@ func main() {
 		}
 	}
 	if *mode == "e2e" {
-		rep, err := endToEnd(*bootstrap, *topic, *rate, *seconds, *size, waitGate)
+		rep, err := endToEnd(*bootstrap, *topic, *rate, *seconds, *size, common, waitGate)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -123,7 +141,7 @@ func main() {
 	var setup sync.WaitGroup
 	setupErrs := make(chan error, *producers)
 	for i := range clients {
-		cl, err := kgo.NewClient(
+		cl, err := kgo.NewClient(append(common,
 			kgo.SeedBrokers(*bootstrap),
 			kgo.DefaultProduceTopic(*topic),
 			kgo.RequiredAcks(kgo.LeaderAck()),
@@ -131,7 +149,7 @@ func main() {
 			kgo.ProducerLinger(0),
 			kgo.ProducerBatchCompression(codec),
 			kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		)
+		)...)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
