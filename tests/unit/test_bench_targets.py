@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -258,3 +259,23 @@ def test_main_prints_a_run_directorys_table(
         "| 10,000 partitions: start-up after kill -9 | 10,000 partitions [py] | 10.5 | - | - | <= 10 s | NOT met |"
         in out
     )
+
+
+def test_a_standalone_scripts_file_is_found_by_what_it_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without $BENCH_RUN_DIR, run.py writes bench/results/<time>-run.json; targets.py, given that directory,
+    reads it as run.py's (the newest one, over an older <time>.json), by its `script` key, not by its name."""
+    monkeypatch.delenv(targets.RUN_DIR_ENV, raising=False)
+    monkeypatch.setattr(targets, "RESULTS", tmp_path)
+    older = tmp_path / "20261130-170021.json"  # run.py's name and content before it named its script
+    older.write_text(json.dumps({"samples": {}}))
+    written = targets.write_results("run", run_doc())
+    cluster = targets.write_results("cluster", {"samples": {}})
+    assert written.parent == tmp_path
+    assert re.fullmatch(r"\d{8}-\d{6}-run\.json", written.name)
+    assert re.fullmatch(r"\d{8}-\d{6}-cluster\.json", cluster.name)
+    docs = targets.load_docs([tmp_path])
+    assert (docs["run"]["file"], docs["cluster"]["file"]) == (str(written), str(cluster))
+    (latency,) = by_workload(targets.rows(docs), "e2e p99 at 10k msg/s: ms").values()
+    assert latency.verdict == "met"
