@@ -63,14 +63,17 @@ INLINE_VALIDATION_BYTES = 128 * 1024  # one uncompressed batch a partition, reco
 # records walked in Python (checks on each record, or no C scan): measured above
 INLINE_WALKED_BYTES = 2 * 1024
 INLINE_VALIDATION_RECORDS = 500  # ~1 ms of record scanning on the loop at most
-_RECORDS_COUNT = struct.Struct(">i")
-_RECORDS_COUNT_AT = 57
 # v2 batch header (KAFKA-NOTES.md): batchLength int32 at byte 8 (counts the bytes after it, from byte 12),
-# attributes int16 at byte 21 (the codec in its low 3 bits)
-_INT32 = struct.Struct(">i")
-_INT16 = struct.Struct(">h")
+# attributes int16 at byte 21 (the codec in its low 3 bits, the timestamp type in bit 3), recordsCount int32
+# at byte 57, the header's last field (61 bytes). _HEADER_FIELDS reads the three from byte 8 in one call.
 _BATCH_LENGTH_AT = 8
 _ATTRIBUTES_AT = 21
+_RECORDS_COUNT_AT = 57
+_HEADER_BYTES = _RECORDS_COUNT_AT + 4
+_HEADER_FIELDS = struct.Struct(
+    f">i{_ATTRIBUTES_AT - _BATCH_LENGTH_AT - 4}xh{_RECORDS_COUNT_AT - _ATTRIBUTES_AT - 2}xi"
+)
+_INT16 = struct.Struct(">h")
 _LENGTH_COUNTED_FROM = 12
 _CODEC_MASK = 0x07
 _TIMESTAMP_TYPE_BIT = 0x08  # attributes bit 3: LogAppendTime
@@ -136,16 +139,17 @@ class ProduceValidator:
     async def validate(self, jobs: list[ValidationJob], now_ms: int) -> list[BrookError | None]:
         """Each job's error (or None); inline when cheap, else on the validation thread."""
         size = sum(len(job.data) for job in jobs)
-        walked = any(self._walks_records(job) for job in jobs)
+        headed = [(job, _first_header(job.data)) for job in jobs]  # one read of each first batch's header
+        walked = any(self._walks_records(job, header) for job, header in headed)
         inflate_cap = INLINE_WALKED_BYTES if walked else INLINE_INFLATE_BYTES
         if (
             size <= inflate_cap
             or (
                 not walked
                 and size <= INLINE_VALIDATION_BYTES
-                and all(_one_plain_batch(job.data) for job in jobs)
+                and all(_one_plain_batch(job.data, header) for job, header in headed)
             )
-        ) and sum(_records_count(job.data) for job in jobs) <= INLINE_VALIDATION_RECORDS:
+        ) and sum(_records_count(job.data, header) for job, header in headed) <= INLINE_VALIDATION_RECORDS:
             try:
                 return self._validate_all(jobs, now_ms, inline=True, inflate_cap=inflate_cap)
             except _InflatesPastInline:
@@ -154,14 +158,14 @@ class ProduceValidator:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._validate_all, jobs, now_ms)
 
-    def _walks_records(self, job: ValidationJob) -> bool:
+    def _walks_records(self, job: ValidationJob, header: _Header) -> bool:
         """Will validating `job` walk its records in Python (slow per byte: module docstring)?"""
         if job.config is None:
             return False
         if not FAST_SCAN:
             return True
         policy, _ = self._policies(job.config)
-        return checks_each_record(policy, _timestamp_type(job.data))
+        return checks_each_record(policy, _timestamp_type(header))
 
     def _validate_all(
         self, jobs: list[ValidationJob], now_ms: int, *, inline: bool = False, inflate_cap: int = 0
@@ -209,26 +213,37 @@ class ProduceValidator:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _one_plain_batch(data: bytearray | memoryview) -> bool:
+# The first batch's (batchLength, attributes, recordsCount), as its header claims them (read before any
+# validation: a lie only changes where the work runs, never the answer).
+_Header = tuple[int, int, int]
+
+
+def _first_header(data: bytearray | memoryview) -> _Header:
+    """One read of the first batch's header fields; data too short for a header (61 bytes) gives 0 for the
+    length and count, and the attributes if it holds them (else 0)."""
+    if len(data) >= _HEADER_BYTES:
+        return _HEADER_FIELDS.unpack_from(data, _BATCH_LENGTH_AT)
+    if len(data) >= _ATTRIBUTES_AT + 2:
+        return 0, _INT16.unpack_from(data, _ATTRIBUTES_AT)[0], 0
+    return 0, 0, 0
+
+
+def _one_plain_batch(data: bytearray | memoryview, header: _Header) -> bool:
     """Does the header say `data` is one uncompressed batch (a wrong length is caught by the validation)?"""
-    if len(data) < _RECORDS_COUNT_AT + 4:
+    if len(data) < _HEADER_BYTES:
         return not data  # empty: nothing to scan (a partition not hosted here, or refused as empty)
-    length: int = _INT32.unpack_from(data, _BATCH_LENGTH_AT)[0]
-    attributes: int = _INT16.unpack_from(data, _ATTRIBUTES_AT)[0]
+    length, attributes, _ = header
     return _LENGTH_COUNTED_FROM + length == len(data) and not attributes & _CODEC_MASK
 
 
-def _timestamp_type(data: bytearray | memoryview) -> int:
+def _timestamp_type(header: _Header) -> int:
     """The first batch's timestamp type from its attributes (1: LogAppendTime); 0 if too short to say."""
-    if len(data) < _ATTRIBUTES_AT + 2:
-        return 0
-    attributes: int = _INT16.unpack_from(data, _ATTRIBUTES_AT)[0]
-    return 1 if attributes & _TIMESTAMP_TYPE_BIT else 0
+    return 1 if header[1] & _TIMESTAMP_TYPE_BIT else 0
 
 
-def _records_count(data: bytearray | memoryview) -> int:
+def _records_count(data: bytearray | memoryview, header: _Header) -> int:
     """What the first batch claims (a lie only sends the work to the thread)."""
-    if len(data) < _RECORDS_COUNT_AT + 4:
+    if len(data) < _HEADER_BYTES:
         return 0
-    count: int = _RECORDS_COUNT.unpack_from(data, _RECORDS_COUNT_AT)[0]
+    count = header[2]
     return count if count > 0 else INLINE_VALIDATION_RECORDS + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
+from brook.broker import produce_validation
 from brook.broker.produce_validation import (
     INLINE_INFLATE_BYTES,
     INLINE_VALIDATION_BYTES,
@@ -146,3 +147,32 @@ async def test_records_walked_in_python_are_validated_inline_only_up_to_the_walk
     assert await validator.validate([ValidationJob(packed, compacted)], 0) == [None]
     assert validator.offloaded == (4 if FAST_SCAN else 5)
     validator.close()
+
+
+def test_one_read_of_the_first_batch_header_gives_every_placement_decision():
+    """batchLength, attributes and recordsCount come from one read of the first header; data too short for a
+    header (61 bytes) still has its attributes read when it holds them (the timestamp type)."""
+    pv = produce_validation
+    plain = make_batch([(b"k", b"v")] * 3)
+    header = pv._first_header(plain)
+    assert header == (len(plain) - 12, 0, 3)
+    assert pv._one_plain_batch(plain, header)
+    assert (pv._records_count(plain, header), pv._timestamp_type(header)) == (3, 0)
+    stamped = make_batch([(b"k", b"v")] * 2, compression=Compression.zstd, log_append_time=True)
+    header = pv._first_header(memoryview(stamped))
+    assert header == (len(stamped) - 12, 0x08 | Compression.zstd, 2)
+    assert not pv._one_plain_batch(stamped, header)  # compressed
+    assert pv._timestamp_type(header) == 1
+    two = plain + plain
+    assert not pv._one_plain_batch(two, pv._first_header(two))
+    assert pv._records_count(two, pv._first_header(two)) == 3  # what the first batch claims
+    short = stamped[:40]  # holds the attributes, not the records count
+    header = pv._first_header(short)
+    assert header == (0, 0x08 | Compression.zstd, 0)
+    assert (pv._one_plain_batch(short, header), pv._records_count(short, header)) == (False, 0)
+    assert pv._timestamp_type(header) == 1
+    assert pv._first_header(stamped[:22]) == (0, 0, 0)
+    assert pv._one_plain_batch(bytearray(), pv._first_header(bytearray()))  # empty: nothing to scan
+    lying = bytearray(plain)
+    lying[57:61] = (0).to_bytes(4, "big")  # claims no records: never counted as cheap
+    assert pv._records_count(lying, pv._first_header(lying)) == pv.INLINE_VALIDATION_RECORDS + 1
