@@ -62,6 +62,7 @@ class FuzzChannel:
         self.authenticator = Authenticator(SECURITY)
         self.session = Session(listener_name="SASL_PLAINTEXT", security_protocol="SASL_PLAINTEXT")
         self.closing = False
+        self.zero_copy = False
 
     def close_after_response(self) -> None:
         self.closing = True

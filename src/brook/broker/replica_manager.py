@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from brook.broker.request_metrics import add_remote_ns
+from brook.broker.zero_copy import FileRange
 from brook.common.clock import Clock
 from brook.common.errors import (
     BrookError,
@@ -76,7 +77,8 @@ class FetchResult:
     error_code: ErrorCode
     high_watermark: int = -1
     log_start_offset: int = -1
-    records: list[bytes | FileSlice] = field(default_factory=list)  # slices: the fetch handler reads them
+    # slices: the fetch handler reads them, or takes them as FileRanges the connection sends (zero_copy.py)
+    records: list[bytes | FileSlice | FileRange] = field(default_factory=list)
     size: int = 0
     diverging_epoch: tuple[int, int] | None = None
     valid_read: bool = False  # the fetch passed the leader's checks and read from its fetch offset
@@ -586,7 +588,7 @@ class ReplicaManager:
             # starts at the LSO, so the cut never splits one).
             upper_bound = None if from_follower else (stable if read_committed else log.high_watermark)
             result = log.read(f.fetch_offset, max_bytes=max(limit, 1), upper_bound=upper_bound)
-            chunks = list(result.chunks)  # read by the fetch handler, off the event loop when big
+            chunks: list[bytes | FileSlice | FileRange] = list(result.chunks)  # the fetch handler reads them
             return FetchResult(
                 f.tp,
                 ErrorCode.none,

@@ -24,6 +24,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
+import socket
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -40,6 +42,7 @@ from brook.broker.connection_limits import (
 from brook.broker.handlers.base import OFF_LOOP_REQUEST_BYTES, REGISTRY, RequestContext, Session
 from brook.broker.request_metrics import RequestMetrics
 from brook.broker.tls import coalesce_for_tls, peer_certificate_dn
+from brook.broker.zero_copy import Chunk, ShortRange, SplicePipe, close_ranges, range_bytes, read_ranges
 from brook.protocol.connection import NeedData, RemoteProtocolError, Request, ServerConnection
 from brook.protocol.request_memory import RequestMemory
 
@@ -60,6 +63,7 @@ _FETCH_KEY = 1
 _NOT_ALONE = frozenset({0, 11, 14})  # Produce, JoinGroup, SyncGroup
 _AUTHENTICATING = ("handshake", "authenticate")  # Authenticator states before a first authentication
 _COALESCE_CHUNKS = 256  # responses ready together share a write up to about this many chunks
+_INLINE_READ_BYTES = 1024 * 1024  # file ranges the socket did not take: read on a worker thread past this
 
 
 class Server:
@@ -87,6 +91,7 @@ class Server:
         self._from_ip: dict[str, int] = {}
         self.idle_ms = broker.config.int("connections.max.idle.ms")
         self._idle_task: asyncio.Task[None] | None = None
+        self._splice_pipe: SplicePipe | None = None
 
     async def start(self, listeners: Sequence[ListenerSecurity]) -> None:
         """Bind every listener (in config order); `ports` maps each listener name to its bound port."""
@@ -118,6 +123,19 @@ class Server:
             for task in still_running:
                 task.cancel()
             await asyncio.gather(*still_running, return_exceptions=True)
+        if self._splice_pipe is not None:
+            self._splice_pipe.close()
+            self._splice_pipe = None
+
+    def splice_pipe(self) -> SplicePipe | None:
+        """The pipe fetched records pass through to a plain TCP socket (zero_copy.py), made on first use;
+        None while no descriptor is left for it (the records are read into bytes then)."""
+        if self._splice_pipe is None:
+            try:
+                self._splice_pipe = SplicePipe()
+            except OSError as exc:
+                logger.warning("cannot make the pipe fetched records are spliced through: %s", exc)
+        return self._splice_pipe
 
     # --- connections ----------------------------------------------------------------------------
 
@@ -269,6 +287,8 @@ class _Connection(asyncio.BufferedProtocol):
         if self.authenticator is not None:  # unauthenticated frames stay small, as in Kafka
             self.conn.limit_request_bytes(min(server.max_request_bytes, server.sasl_max_receive_bytes))
         self.transport: asyncio.Transport | None = None
+        # plain TCP: the socket on a duplicate descriptor, to send file ranges on (zero_copy.py)
+        self._sock: socket.socket | None = None
         self.session = (
             Session(
                 listener_name=security.listener.name, security_protocol=security.listener.security_protocol
@@ -319,6 +339,11 @@ class _Connection(asyncio.BufferedProtocol):
         self.server.broker.stats.connections_accepted += 1
         self.server.broker.stats.accepted_on(self.session.listener_name)
         tcp.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+        sock = tcp.get_extra_info("socket")
+        if sock is not None and not self._tls:
+            with contextlib.suppress(OSError):  # no descriptor left: responses are read into bytes instead
+                self._sock = socket.socket(fileno=os.dup(sock.fileno()))
+                self._sock.setblocking(False)  # as the transport's (one open file: it already is)
         loop = asyncio.get_running_loop()
         self.last_active_s = loop.time()
         self.writer = loop.create_task(self._write_responses())
@@ -495,7 +520,8 @@ class _Connection(asyncio.BufferedProtocol):
         transport = self.transport
         pending = self._pending
         loop = asyncio.get_running_loop()
-        out: list[bytes] = []
+        out: list[Chunk] = []
+        ranges = False  # `out` holds FileRanges (a Fetch answered on a plain TCP connection: zero_copy.py)
         answered: list[tuple[Request, int, Any]] = []  # (request, dequeued_ns, body) for the request metrics
         try:
             while True:
@@ -512,6 +538,7 @@ class _Connection(asyncio.BufferedProtocol):
                     if answer is not None:
                         chunks, body = answer
                         out.extend(chunks)
+                        ranges = ranges or (request.api_key == _FETCH_KEY and self._sock is not None)
                         answered.append((request, time.monotonic_ns(), body))
                     ready = pending[0] if pending else None
                     if ready is None or not ready[1].done() or len(out) > _COALESCE_CHUNKS:
@@ -519,8 +546,12 @@ class _Connection(asyncio.BufferedProtocol):
                     item = ready
                     pending.popleft()
                 if out:
-                    # TLS: small chunks joined (one record, not one per chunk), big ones not copied (tls.py)
-                    transport.writelines(coalesce_for_tls(out) if self._tls else out)
+                    if ranges:
+                        await self._write_with_ranges(transport, out)
+                        ranges = False
+                    else:
+                        # TLS: small chunks joined (one record, not one per chunk), big ones not copied (tls.py)
+                        transport.writelines(coalesce_for_tls(out) if self._tls else out)  # type: ignore[arg-type]
                     sent_ns = time.monotonic_ns()
                     for request, dequeued_ns, body in answered:
                         self.server.request_metrics.record(request, dequeued_ns, sent_ns, body)
@@ -532,6 +563,10 @@ class _Connection(asyncio.BufferedProtocol):
         except Exception:
             logger.exception("connection writer failed peer=%s; closing connection", self.peer)
         finally:
+            close_ranges(out)
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
             while pending:  # the writer failed: no Fetch may wait for it forever
                 if (left := pending.popleft()) is not None:
                     _resolve(left[2])
@@ -540,7 +575,40 @@ class _Connection(asyncio.BufferedProtocol):
             with contextlib.suppress(Exception):
                 transport.close()
 
-    async def _answer(self, request: Request, task: asyncio.Task[Any]) -> tuple[list[bytes], Any] | None:
+    async def _write_with_ranges(self, transport: asyncio.Transport, out: list[Chunk]) -> None:
+        """Send a response holding FileRanges (zero_copy.py): straight on the socket while the transport has
+        nothing buffered, the rest read into bytes (on a worker thread past 1 MiB) and left to the
+        transport. A peer gone or a file truncated under a range closes the connection."""
+        try:
+            rest = out
+            pipe = self.server.splice_pipe()
+            if (
+                pipe is not None
+                and self._sock is not None
+                and not transport.get_write_buffer_size()
+                and not transport.is_closing()
+            ):
+                rest = pipe.write_now(self._sock, out)
+            if not rest:
+                return
+            if range_bytes(rest) > _INLINE_READ_BYTES:
+                data = await asyncio.to_thread(read_ranges, rest)
+            else:
+                data = read_ranges(rest)
+            if not (self._lost or self._failed):
+                transport.writelines(data)
+        except ShortRange as exc:
+            logger.warning(
+                "closing connection peer=%s: a fetched segment shrank while sent: %s", self.peer, exc
+            )
+            self._close_after_failure()
+        except OSError as exc:  # EPIPE, ECONNRESET: the client is gone
+            logger.debug("connection lost while sending peer=%s: %r", self.peer, exc)
+            self._close_after_failure()
+        finally:
+            close_ranges(out)
+
+    async def _answer(self, request: Request, task: asyncio.Task[Any]) -> tuple[list[Chunk], Any] | None:
         """The framed response to `request` (and the body it was made from) once its handler is done; None if
         nothing is to be sent: an acks=0 produce, or a failure that closes this connection (logged)."""
         try:
@@ -607,6 +675,10 @@ class _Connection(asyncio.BufferedProtocol):
             self.transport.close()
 
     # --- what handlers ask of their connection (handlers/base.py's Channel) -------------------------
+
+    @property
+    def zero_copy(self) -> bool:
+        return self._sock is not None and not self._lost
 
     def mute_for(self, delay_ms: int) -> None:
         if delay_ms <= 0 or self._reading_done:

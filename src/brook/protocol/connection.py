@@ -334,8 +334,9 @@ class ServerConnection:
             raise RemoteProtocolError(f"cannot decode api_key={api_key} v{api_version}: {exc!r}") from exc
         return Request(api_key, api_version, correlation_id, client_id, body, len(frame))
 
-    def send_response(self, request: Request, body: Any) -> list[bytes]:
-        """Frame a response: a kio entity, encoded body bytes, or a list of body chunks (hot paths)."""
+    def send_response(self, request: Request, body: Any) -> list[Any]:
+        """Frame a response: a kio entity, encoded body bytes, or a list of body chunks (hot paths: bytes,
+        or chunks the broker's connection sends from files, whose len() is their size)."""
         if request.raw_token:  # a bare SASL token: size prefix, no header
             return [struct.pack(">i", len(body)), bytes(body)]
         if isinstance(body, list):
@@ -346,7 +347,7 @@ class ServerConnection:
             raise LocalProtocolError(f"cannot encode response to api_key={request.api_key}") from exc
         return self.frame_response(request, [payload])
 
-    def frame_response(self, request: Request, chunks: list[bytes]) -> list[bytes]:
+    def frame_response(self, request: Request, chunks: list[Any]) -> list[Any]:
         # Response header v1 (a tagged-field byte) for flexible versions, except ApiVersions: always v0.
         flexible = (
             request.api_key != API_VERSIONS_KEY

@@ -16,7 +16,7 @@ Layout (v0-v11; v12 uses compact arrays/strings/bytes and empty tagged-field sec
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass
 
 from brook.protocol.varint import encode_uvarint
@@ -38,7 +38,9 @@ class FetchPartitionData:
     high_watermark: int
     last_stable_offset: int
     log_start_offset: int
-    records: Sequence[bytes]  # chunks; empty means no records
+    # chunks, sent as they are: bytes, or what the connection sends from a file (broker/zero_copy.py's
+    # FileRange: its len() is its size); empty means no records
+    records: Sequence[Sized]
     records_size: int
     diverging_epoch: tuple[int, int] | None = None  # v12+ (KIP-320): (epoch, end offset) for a follower
     # v4+ read_committed: (producer_id, first_offset) of aborted transactions in the range; None: null
@@ -52,9 +54,9 @@ def encode_fetch_response(
     throttle_time_ms: int = 0,
     error_code: int = 0,
     session_id: int = 0,
-) -> list[bytes]:
+) -> list[Sized]:
     flexible = version >= 12
-    chunks: list[bytes] = []
+    chunks: list[Sized] = []
     head = bytearray(_I32.pack(throttle_time_ms) if version >= 1 else b"")
     if version >= 7:
         head += _I16.pack(error_code) + _I32.pack(session_id)

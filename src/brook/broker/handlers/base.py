@@ -83,6 +83,11 @@ def error_entry(exc: BaseException) -> dict[str, Any]:
 class Channel(Protocol):
     """What a handler may ask of the connection its request came on (broker/server.py's _Connection)."""
 
+    @property
+    def zero_copy(self) -> bool:
+        """Responses may hold file ranges the connection sends with sendfile (plain TCP, not SSL):
+        broker/zero_copy.py."""
+
     def mute_for(self, delay_ms: int) -> None:
         """Read nothing more from this client for `delay_ms` (a quota's throttle time, KIP-219)."""
 

@@ -2,12 +2,15 @@
 
 brook creates no incremental fetch sessions (KIP-227 lets a broker answer session_id 0), so every
 fetch is a full fetch of the partitions it names. The response is encoded around the record bytes
-(protocol/fetch_response.py), so records are never copied into a second buffer.
+(protocol/fetch_response.py), so records are never copied into a second buffer. On a plain TCP connection
+(v4+) the records are not even read: the answer holds FileRanges the connection splices from the segment
+files to the socket (broker/zero_copy.py), as Kafka's FileRecords.writeTo does with transferTo.
 
 Bounded memory: one Fetch reads at most fetch.max.bytes (replica.fetch.response.max.bytes for a follower),
 and a Fetch starts only once every earlier response on its connection has gone to the socket and the
 socket has room (server.py's writer resolves the Fetch's turn when it reaches it), so a client that never reads holds one response in the broker, not one per
-pipelined request. More than 1 MiB of record bytes is read from the segment files on a worker thread.
+pipelined request. Where records are read (SSL, v0-3, what a full socket did not take), more than 1 MiB of
+record bytes is read from the segment files on a worker thread.
 Quotas: consumer_byte_rate (handlers answer empty and throttled past it, as Kafka).
 
 v0-3 answer message sets (magic 0 for v0-1, magic 1 for v2-3), down-converted from the log's v2 batches
@@ -20,18 +23,21 @@ partition the broker would read, as Kafka's does (handlers/isolation.py).
 """
 
 import asyncio
+from collections.abc import Sized
 from typing import Any
 
 from brook.broker.handlers.base import RequestContext, handles
 from brook.broker.handlers.isolation import is_known_isolation_level, log_unknown_isolation_level
 from brook.broker.replica_manager import FetchPartition, FetchResult
 from brook.broker.request_metrics import note_errors
+from brook.broker.zero_copy import FileRange
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
 from brook.protocol import codec
 from brook.protocol.fetch_response import FetchPartitionData, encode_fetch_response
 from brook.records import message_sets
 from brook.security.acl import AclOperation, ResourceType
+from brook.storage.api import FileSlice
 
 
 @handles(1, versions=range(0, 13))
@@ -77,7 +83,9 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
             for r in results:  # over the quota: an empty answer, as Kafka sends
                 r.records, r.size = [], 0
         await ctx.broker.quotas.throttle(ctx, throttle_ms)
-    if sum(r.size for r in results) > _INLINE_READ_BYTES:
+    if ctx.version >= 4 and ctx.channel is not None and ctx.channel.zero_copy:
+        _take_ranges(results)  # sent from the files with sendfile by the connection (zero_copy.py)
+    elif sum(r.size for r in results) > _INLINE_READ_BYTES:
         # pread releases the GIL: a 50 MB response is not read on the event loop
         await asyncio.to_thread(_read_slices, results)
     else:
@@ -101,7 +109,7 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
                 r.high_watermark,
                 r.last_stable_offset if r.last_stable_offset >= 0 else r.high_watermark,
                 r.log_start_offset,
-                [c for c in r.records if isinstance(c, bytes)],  # every slice was read above
+                [c for c in r.records if not isinstance(c, FileSlice)],  # every slice was read or taken
                 r.size,
                 r.diverging_epoch,
                 _aborted(r),
@@ -125,7 +133,7 @@ def _is_known(ctx: RequestContext, tp: TopicPartition) -> bool:
     return state is not None and tp.partition in state.partitions
 
 
-def _error_response(version: int, req: Any, error_code: ErrorCode) -> list[bytes]:
+def _error_response(version: int, req: Any, error_code: ErrorCode) -> list[Sized]:
     """One error for the whole Fetch, as Kafka's FetchRequest.getErrorResponse: the top-level error_code
     (v7+) and the same code in every requested partition, with no records and offsets of -1."""
     topics = [
@@ -157,6 +165,27 @@ def _read_slices(results: list[FetchResult]) -> None:
             read = [c if isinstance(c, bytes) else c.read_bytes() for c in r.records]
             r.records = list(read)
             r.size = sum(len(c) for c in read)
+
+
+def _take_ranges(results: list[FetchResult]) -> None:
+    """Segment file slices to FileRanges on their own descriptors (the segment's may be closed before the
+    response is sent); where no descriptor is left (EMFILE), the slice is read into bytes instead."""
+    for r in results:
+        if any(isinstance(c, FileSlice) for c in r.records):
+            taken: list[bytes | FileSlice | FileRange] = []
+            size = 0
+            for c in r.records:
+                chunk: bytes | FileRange
+                if isinstance(c, FileSlice):
+                    try:
+                        chunk = FileRange.of(c)
+                    except OSError:
+                        chunk = c.read_bytes()
+                else:
+                    chunk = c
+                taken.append(chunk)
+                size += len(chunk)
+            r.records, r.size = taken, size
 
 
 def _down_convert(results: list[FetchResult], wanted: list[FetchPartition], version: int) -> None:
