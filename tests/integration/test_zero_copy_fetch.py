@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import time
 
 import pytest
@@ -17,7 +18,7 @@ from brook.protocol import codec
 from brook.records.batch import crc_is_valid, iter_batches
 from brook.testing import BrookProcess
 from brook.testing.batches import make_batch
-from tests.integration.raw_client import RawClient, fetch_body, produce_body, read_frame
+from tests.integration.raw_client import RawClient, fetch_body, produce_body, read_exactly, read_frame
 
 pytestmark = pytest.mark.integration
 
@@ -104,3 +105,36 @@ def test_a_fetch_the_client_lets_fill_its_socket_still_arrives_whole_with_the_ne
         _check(_decode(answers[0], version), produced)
         _check(_decode(answers[2], version), produced)
     assert process.process.poll() is None
+
+
+def test_a_fetch_behind_bytes_in_the_transport_arrives_whole_after_them(broker):
+    """A Fetch v3 answer (down-converted bytes, sent through the transport) to a client that reads slowly,
+    then a v11 Fetch sent from the files on the same connection: both arrive whole and in order (the
+    file ranges go to the socket only once the transport has sent what it holds)."""
+    process, produced = broker
+    with RawClient(process.bootstrap, timeout_s=60) as raw:
+        raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+        frames = [raw.frame(1, 3, _fetch_v3_all()), raw.frame(1, 11, _fetch_all())]
+        raw.send_raw(b"".join(data for _, data in frames))
+        time.sleep(0.5)
+        # the first answer slowly (the broker resumes when its buffer is under a quarter of 1 MiB: it must
+        # still hold bytes when the Fetch behind it is ready)
+        (size,) = struct.unpack(">i", read_exactly(raw.sock, 4))
+        first = bytearray()
+        while len(first) < size:
+            first += raw.sock.recv(min(32 * 1024, size - len(first)))
+            time.sleep(0.0005)
+        second = read_frame(raw.sock)
+        assert [int.from_bytes(a[:4], "big") for a in (first, second)] == [cid for cid, _ in frames]
+        assert len(first) > PARTITIONS * BATCHES * 500_000  # every message, down-converted
+        _check(_decode(second, 11), produced)
+
+
+def _fetch_v3_all() -> bytes:
+    """Fetch v3 (kio has no v0-3): replica_id, max_wait, min_bytes, max_bytes int32, [topic string,
+    [partition int32, fetch_offset int64, partition_max_bytes int32]]."""
+    body = struct.pack(">iiiii", -1, 100, 1, 0x7FFFFFFF, 1) + struct.pack(">h", 4) + b"wide"
+    body += struct.pack(">i", PARTITIONS)
+    for p in range(PARTITIONS):
+        body += struct.pack(">iqi", p, 0, 0x7FFFFFFF)
+    return body

@@ -289,6 +289,7 @@ class _Connection(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         # plain TCP: the socket on a duplicate descriptor, to send file ranges on (zero_copy.py)
         self._sock: socket.socket | None = None
+        self._socket_room: asyncio.Future[None] | None = None  # resolved when `_sock` has room again
         self.session = (
             Session(
                 listener_name=security.listener.name, security_protocol=security.listener.security_protocol
@@ -371,6 +372,7 @@ class _Connection(asyncio.BufferedProtocol):
         if exc is not None:
             logger.debug("connection lost peer=%s: %r", self.peer, exc)
         self._lost = True
+        _resolve(self._socket_room)
         self._can_write.set()
         self.stop_reading()
 
@@ -485,12 +487,14 @@ class _Connection(asyncio.BufferedProtocol):
 
     def resume_reading(self) -> None:
         # Requests may already be buffered in full: start them before waiting for more bytes.
-        # A connection waiting for request memory is resumed by Server.memory_released instead.
+        # A connection waiting for request memory is resumed by Server.memory_released instead, a muted one
+        # (a quota's throttle time) by _unmute.
         if (
             self._paused
             and not self._reading_done
             and not self.conn.memory_blocked
             and self._can_write.is_set()
+            and not self._muted_until
         ):
             self._paused = False
             if self.transport is not None and not self._lost:
@@ -576,20 +580,25 @@ class _Connection(asyncio.BufferedProtocol):
                 transport.close()
 
     async def _write_with_ranges(self, transport: asyncio.Transport, out: list[Chunk]) -> None:
-        """Send a response holding FileRanges (zero_copy.py): straight on the socket while the transport has
-        nothing buffered, the rest read into bytes (on a worker thread past 1 MiB) and left to the
-        transport. A peer gone or a file truncated under a range closes the connection."""
+        """Send a response holding FileRanges (zero_copy.py) straight on the socket, spliced from the files,
+        once the transport has sent what it holds: as much as the socket takes, then again each time it has
+        room (reading from this client stops meanwhile, as when the transport's buffer is full). Without a
+        pipe (no descriptor left for it) the ranges are read into bytes (on a worker thread past 1 MiB) and
+        left to the transport. A peer gone or a file truncated under a range closes the connection."""
         try:
             rest = out
             pipe = self.server.splice_pipe()
-            if (
-                pipe is not None
-                and self._sock is not None
-                and not transport.get_write_buffer_size()
-                and not transport.is_closing()
-            ):
-                rest = pipe.write_now(self._sock, out)
-            if not rest:
+            sock = self._sock
+            if pipe is not None and sock is not None:
+                loop = asyncio.get_running_loop()
+                while transport.get_write_buffer_size() and not (self._lost or self._failed):
+                    # earlier responses' bytes first: the transport flushes them as the socket has room
+                    await self._until_writable(sock)
+                while rest and not (self._lost or self._failed or transport.is_closing()):
+                    rest = pipe.write_now(sock, rest)
+                    if rest:
+                        await self._until_writable(sock)
+                        self.last_active_s = loop.time()  # the client read: not idle
                 return
             if range_bytes(rest) > _INLINE_READ_BYTES:
                 data = await asyncio.to_thread(read_ranges, rest)
@@ -607,6 +616,21 @@ class _Connection(asyncio.BufferedProtocol):
             self._close_after_failure()
         finally:
             close_ranges(out)
+
+    async def _until_writable(self, sock: socket.socket) -> None:
+        """Until the socket has room again (or the connection is lost); reading stops meanwhile, so a client
+        that does not read its responses cannot pile up requests, as with the transport's pause_writing."""
+        loop = asyncio.get_running_loop()
+        self._socket_room = loop.create_future()
+        self.pause_writing()
+        loop.add_writer(sock.fileno(), _resolve, self._socket_room)  # sock: our own descriptor, not uvloop's
+        try:
+            await self._socket_room
+        finally:
+            loop.remove_writer(sock.fileno())
+            self._socket_room = None
+            if not self._lost:
+                self.resume_writing()
 
     async def _answer(self, request: Request, task: asyncio.Task[Any]) -> tuple[list[Chunk], Any] | None:
         """The framed response to `request` (and the body it was made from) once its handler is done; None if
