@@ -62,13 +62,15 @@ class FuzzChannel:
         self.authenticator = Authenticator(SECURITY)
         self.session = Session(listener_name="SASL_PLAINTEXT", security_protocol="SASL_PLAINTEXT")
         self.closing = False
-        self.zero_copy = False
 
     def close_after_response(self) -> None:
         self.closing = True
 
     def mute_for(self, delay_ms: int) -> None:
         pass
+
+    def file_range(self, source: Any) -> None:
+        return None  # the handlers read records into bytes here
 
     async def wait_unmuted(self) -> None:
         pass

@@ -25,7 +25,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import socket
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -42,9 +41,19 @@ from brook.broker.connection_limits import (
 from brook.broker.handlers.base import OFF_LOOP_REQUEST_BYTES, REGISTRY, RequestContext, Session
 from brook.broker.request_metrics import RequestMetrics
 from brook.broker.tls import coalesce_for_tls, peer_certificate_dn
-from brook.broker.zero_copy import Chunk, ShortRange, SplicePipe, close_ranges, range_bytes, read_ranges
+from brook.broker.zero_copy import (
+    Chunk,
+    FileRange,
+    RangeBudget,
+    ShortRange,
+    SplicePipe,
+    close_ranges,
+    range_bytes,
+    read_ranges,
+)
 from brook.protocol.connection import NeedData, RemoteProtocolError, Request, ServerConnection
 from brook.protocol.request_memory import RequestMemory
+from brook.storage.api import FileSlice
 
 if TYPE_CHECKING:
     from brook.broker.app import Broker
@@ -64,6 +73,9 @@ _NOT_ALONE = frozenset({0, 11, 14})  # Produce, JoinGroup, SyncGroup
 _AUTHENTICATING = ("handshake", "authenticate")  # Authenticator states before a first authentication
 _COALESCE_CHUNKS = 256  # responses ready together share a write up to about this many chunks
 _INLINE_READ_BYTES = 1024 * 1024  # file ranges the socket did not take: read on a worker thread past this
+# descriptors fetch responses may hold open at once to send records from the files (zero_copy.py's
+# RangeBudget; docs/operations.md counts them in brook.open.files.reserved)
+_RANGE_FILES = 128
 
 
 class Server:
@@ -92,6 +104,7 @@ class Server:
         self.idle_ms = broker.config.int("connections.max.idle.ms")
         self._idle_task: asyncio.Task[None] | None = None
         self._splice_pipe: SplicePipe | None = None
+        self.range_budget = RangeBudget(_RANGE_FILES)
 
     async def start(self, listeners: Sequence[ListenerSecurity]) -> None:
         """Bind every listener (in config order); `ports` maps each listener name to its bound port."""
@@ -287,9 +300,8 @@ class _Connection(asyncio.BufferedProtocol):
         if self.authenticator is not None:  # unauthenticated frames stay small, as in Kafka
             self.conn.limit_request_bytes(min(server.max_request_bytes, server.sasl_max_receive_bytes))
         self.transport: asyncio.Transport | None = None
-        # plain TCP: the socket on a duplicate descriptor, to send file ranges on (zero_copy.py)
-        self._sock: socket.socket | None = None
-        self._socket_room: asyncio.Future[None] | None = None  # resolved when `_sock` has room again
+        self._sock_fd = -1  # plain TCP: the transport's socket, which file ranges are sent on (zero_copy.py)
+        self._socket_room: asyncio.Future[None] | None = None  # resolved when the socket has room again
         self.session = (
             Session(
                 listener_name=security.listener.name, security_protocol=security.listener.security_protocol
@@ -342,9 +354,7 @@ class _Connection(asyncio.BufferedProtocol):
         tcp.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
         sock = tcp.get_extra_info("socket")
         if sock is not None and not self._tls:
-            with contextlib.suppress(OSError):  # no descriptor left: responses are read into bytes instead
-                self._sock = socket.socket(fileno=os.dup(sock.fileno()))
-                self._sock.setblocking(False)  # as the transport's (one open file: it already is)
+            self._sock_fd = sock.fileno()
         loop = asyncio.get_running_loop()
         self.last_active_s = loop.time()
         self.writer = loop.create_task(self._write_responses())
@@ -542,7 +552,7 @@ class _Connection(asyncio.BufferedProtocol):
                     if answer is not None:
                         chunks, body = answer
                         out.extend(chunks)
-                        ranges = ranges or (request.api_key == _FETCH_KEY and self._sock is not None)
+                        ranges = ranges or (request.api_key == _FETCH_KEY and self._sock_fd >= 0)
                         answered.append((request, time.monotonic_ns(), body))
                     ready = pending[0] if pending else None
                     if ready is None or not ready[1].done() or len(out) > _COALESCE_CHUNKS:
@@ -568,9 +578,6 @@ class _Connection(asyncio.BufferedProtocol):
             logger.exception("connection writer failed peer=%s; closing connection", self.peer)
         finally:
             close_ranges(out)
-            if self._sock is not None:
-                self._sock.close()
-                self._sock = None
             while pending:  # the writer failed: no Fetch may wait for it forever
                 if (left := pending.popleft()) is not None:
                     _resolve(left[2])
@@ -582,23 +589,23 @@ class _Connection(asyncio.BufferedProtocol):
     async def _write_with_ranges(self, transport: asyncio.Transport, out: list[Chunk]) -> None:
         """Send a response holding FileRanges (zero_copy.py) straight on the socket, spliced from the files,
         once the transport has sent what it holds: as much as the socket takes, then again each time it has
-        room (reading from this client stops meanwhile, as when the transport's buffer is full). Without a
-        pipe (no descriptor left for it) the ranges are read into bytes (on a worker thread past 1 MiB) and
-        left to the transport. A peer gone or a file truncated under a range closes the connection."""
+        room (reading from this client stops meanwhile, as when the transport's buffer is full). Where that
+        cannot be (no descriptor left for the pipe or for waiting), the rest is read into bytes (on a worker
+        thread past 1 MiB) and left to the transport. A peer gone or a file truncated under a range closes
+        the connection."""
         try:
-            rest = out
+            rest: list[Chunk] = out
             pipe = self.server.splice_pipe()
-            sock = self._sock
-            if pipe is not None and sock is not None:
-                loop = asyncio.get_running_loop()
-                while transport.get_write_buffer_size() and not (self._lost or self._failed):
-                    # earlier responses' bytes first: the transport flushes them as the socket has room
-                    await self._until_writable(sock)
-                while rest and not (self._lost or self._failed or transport.is_closing()):
-                    rest = pipe.write_now(sock, rest)
-                    if rest:
-                        await self._until_writable(sock)
-                        self.last_active_s = loop.time()  # the client read: not idle
+            loop = asyncio.get_running_loop()
+            while pipe is not None and rest and not (self._lost or self._failed or transport.is_closing()):
+                if not transport.get_write_buffer_size():  # else earlier responses' bytes go first
+                    rest = pipe.write_now(self._sock_fd, rest)
+                    if not rest:
+                        return
+                if not await self._until_writable():
+                    break  # no descriptor to wait on: the transport sends the rest
+                self.last_active_s = loop.time()  # the client read: not idle
+            if not rest or self._lost or self._failed:
                 return
             if range_bytes(rest) > _INLINE_READ_BYTES:
                 data = await asyncio.to_thread(read_ranges, rest)
@@ -617,20 +624,30 @@ class _Connection(asyncio.BufferedProtocol):
         finally:
             close_ranges(out)
 
-    async def _until_writable(self, sock: socket.socket) -> None:
-        """Until the socket has room again (or the connection is lost); reading stops meanwhile, so a client
-        that does not read its responses cannot pile up requests, as with the transport's pause_writing."""
+    async def _until_writable(self) -> bool:
+        """Until the socket has room again (or the connection is lost): False if there is no descriptor to
+        wait on. uvloop refuses a writer callback on a transport's own descriptor, so this one waits on a
+        duplicate, open only meanwhile. Reading stops meanwhile, so a client that does not read its responses
+        cannot pile up requests (as with the transport's pause_writing)."""
+        try:
+            fd = os.dup(self._sock_fd)
+        except OSError:
+            return False
         loop = asyncio.get_running_loop()
         self._socket_room = loop.create_future()
         self.pause_writing()
-        loop.add_writer(sock.fileno(), _resolve, self._socket_room)  # sock: our own descriptor, not uvloop's
         try:
-            await self._socket_room
+            loop.add_writer(fd, _resolve, self._socket_room)
+            try:
+                await self._socket_room
+            finally:
+                loop.remove_writer(fd)
         finally:
-            loop.remove_writer(sock.fileno())
+            os.close(fd)
             self._socket_room = None
             if not self._lost:
                 self.resume_writing()
+        return True
 
     async def _answer(self, request: Request, task: asyncio.Task[Any]) -> tuple[list[Chunk], Any] | None:
         """The framed response to `request` (and the body it was made from) once its handler is done; None if
@@ -700,9 +717,10 @@ class _Connection(asyncio.BufferedProtocol):
 
     # --- what handlers ask of their connection (handlers/base.py's Channel) -------------------------
 
-    @property
-    def zero_copy(self) -> bool:
-        return self._sock is not None and not self._lost
+    def file_range(self, source: FileSlice) -> FileRange | None:
+        if self._sock_fd < 0 or self._lost:
+            return None
+        return self.server.range_budget.take(source)
 
     def mute_for(self, delay_ms: int) -> None:
         if delay_ms <= 0 or self._reading_done:

@@ -7,15 +7,16 @@ FileRange per partition instead of the bytes. A FileRange holds its own duplicat
 descriptor: the log closes a segment's descriptor when the descriptor LRU evicts it or a deleted
 segment's file.delete.delay.ms is up, and a number closed meanwhile could be reused for another file,
 so a range never reads through the segment's own number after the handler returned. The duplicate is
-closed once the range is sent (or dropped: `__del__`).
+closed once the range is sent (or dropped: `__del__`). The server's RangeBudget bounds how many are open
+at once (past it a slice is read into bytes as before), so the descriptors the open-files budget counts
+on (docs/operations.md) stay there.
 
-The connection's writer sends a response holding ranges itself, on the socket, while the transport has
-nothing buffered (uvloop writes at once when its buffer is empty, so nothing it holds can be overtaken):
-bytes with sendmsg(2) (MSG_MORE before a range, so a response's header shares segments with its records),
-ranges through the server's `SplicePipe`, as far as the non-blocking socket takes them without waiting (at
-most its send buffer and one pipe: a bounded copy, like the write of a response that size). What it does
-not take is read into bytes and handed to the transport, which keeps its usual backpressure
-(pause_writing), and the connection waits for the client as for any response.
+The connection's writer sends a response holding ranges itself, on the transport's socket, once the
+transport has nothing buffered (uvloop writes at once when its buffer is empty, so nothing it holds can be
+overtaken): bytes with writev(2), ranges through the server's `SplicePipe`, as far as the non-blocking
+socket takes them without waiting (at most its send buffer and one pipe: a bounded copy, like the write of
+a response that size), then again each time the socket has room (server.py waits for that on a duplicate
+of the socket's descriptor, as uvloop refuses a writer callback on a transport's own).
 
 Why splice through a 1 MiB pipe and not sendfile(2): sendfile moves 64 KiB at a time through a small
 internal pipe and may reschedule between them; on loopback each 64 KiB wakes the consumer, which then
@@ -33,14 +34,22 @@ from __future__ import annotations
 
 import fcntl
 import os
-import socket
 from collections.abc import Sequence
 
 from brook.storage.api import FileSlice
 
-__all__ = ["Chunk", "FileRange", "ShortRange", "SplicePipe", "close_ranges", "range_bytes", "read_ranges"]
+__all__ = [
+    "Chunk",
+    "FileRange",
+    "RangeBudget",
+    "ShortRange",
+    "SplicePipe",
+    "close_ranges",
+    "range_bytes",
+    "read_ranges",
+]
 
-# sendmsg takes at most IOV_MAX (1024 on Linux) buffers a call
+# writev takes at most IOV_MAX (1024 on Linux) buffers a call
 _IOV_MAX = 1024
 # Linux's fs.pipe-max-size default: what an unprivileged process may ask a pipe to hold
 _PIPE_BYTES = 1024 * 1024
@@ -50,20 +59,38 @@ class ShortRange(Exception):
     """The file holds fewer bytes than a range promised (it was truncated after the range was taken)."""
 
 
+class RangeBudget:
+    """How many FileRanges (duplicated descriptors) may be open at once: a follower's Fetch of a thousand
+    partitions must not spend a thousand descriptors of the broker's open-files budget
+    (docs/operations.md). Past it, slices are read into bytes as before."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+
+    def take(self, source: FileSlice) -> FileRange | None:
+        """A range over `source` on a duplicate of its descriptor; None past the budget or when no
+        descriptor is left (EMFILE)."""
+        if self.in_use >= self.limit:
+            return None
+        try:
+            fd = os.dup(source.fd)
+        except OSError:
+            return None
+        self.in_use += 1
+        return FileRange(fd, source.position, source.size, self)
+
+
 class FileRange:
-    """`size` bytes at `position` of a file, on a descriptor this object owns."""
+    """`size` bytes at `position` of a file, on a descriptor this object owns (taken from a RangeBudget)."""
 
-    __slots__ = ("fd", "position", "size")
+    __slots__ = ("budget", "fd", "position", "size")
 
-    def __init__(self, fd: int, position: int, size: int) -> None:
+    def __init__(self, fd: int, position: int, size: int, budget: RangeBudget | None = None) -> None:
         self.fd = fd
         self.position = position
         self.size = size
-
-    @classmethod
-    def of(cls, source: FileSlice) -> FileRange:
-        """A range over `source`'s bytes on a duplicate of its descriptor (raises OSError: EMFILE)."""
-        return cls(os.dup(source.fd), source.position, source.size)
+        self.budget = budget
 
     def __len__(self) -> int:  # the response's frame counts it like bytes
         return self.size
@@ -84,6 +111,8 @@ class FileRange:
     def close(self) -> None:
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
+            if self.budget is not None:
+                self.budget.in_use -= 1
             os.close(fd)
 
     def __del__(self) -> None:
@@ -111,16 +140,16 @@ class SplicePipe:
                 os.close(fd)
         self._read_fd = self._write_fd = -1
 
-    def write_now(self, sock: socket.socket, chunks: Sequence[Chunk]) -> list[Chunk]:
-        """Send `chunks` in order on the non-blocking `sock` as far as it takes them now; what is left: the
-        first chunk not sent in full (bytes cut to their unsent part, a range advanced past what went), then
-        every chunk after it. [] when all went. Raises OSError when the peer is gone (EPIPE, ECONNRESET)
-        and ShortRange when a file holds fewer bytes than its range."""
+    def write_now(self, sock_fd: int, chunks: Sequence[Chunk]) -> list[Chunk]:
+        """Send `chunks` in order on the non-blocking socket `sock_fd` as far as it takes them now; what is
+        left: the first chunk not sent in full (bytes cut to their unsent part, a range advanced past what
+        went), then every chunk after it. [] when all went. Raises OSError when the peer is gone (EPIPE,
+        ECONNRESET) and ShortRange when a file holds fewer bytes than its range."""
         i, count = 0, len(chunks)
         while i < count:
             chunk = chunks[i]
             if isinstance(chunk, FileRange):
-                left = self._send_range(sock, chunk, more=i + 1 < count)
+                left = self._send_range(sock_fd, chunk, more=i + 1 < count)
                 if left is not None:  # the socket is full: what went into the pipe and did not leave it
                     rest = chunks[i:] if chunk.size else chunks[i + 1 :]
                     return [left, *rest] if left else list(rest)
@@ -133,7 +162,7 @@ class SplicePipe:
             written = 0
             if run:
                 try:
-                    written = sock.sendmsg(run, (), socket.MSG_MORE if end < count else 0)
+                    written = os.writev(sock_fd, run)
                 except BlockingIOError:
                     pass
             for j, data in enumerate(run):
@@ -143,7 +172,7 @@ class SplicePipe:
             i = end
         return []
 
-    def _send_range(self, sock: socket.socket, chunk: FileRange, *, more: bool) -> bytes | None:
+    def _send_range(self, sock_fd: int, chunk: FileRange, *, more: bool) -> bytes | None:
         """Move `chunk` to the socket a pipe at a time (advancing it); None when all went, else the bytes
         that were in the pipe when the socket filled up (drained: the pipe is left empty)."""
         while chunk.size:
@@ -157,7 +186,7 @@ class SplicePipe:
             flags = os.SPLICE_F_MORE if more or chunk.size else 0
             try:
                 while in_pipe:  # pipe -> socket
-                    in_pipe -= os.splice(self._read_fd, sock.fileno(), in_pipe, flags=flags)
+                    in_pipe -= os.splice(self._read_fd, sock_fd, in_pipe, flags=flags)
             except BlockingIOError:
                 return self._drain(in_pipe)
             except BaseException:

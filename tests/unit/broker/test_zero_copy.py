@@ -12,10 +12,25 @@ from collections.abc import Iterator
 
 import pytest
 
-from brook.broker.zero_copy import FileRange, ShortRange, SplicePipe, close_ranges, range_bytes, read_ranges
+from brook.broker.zero_copy import (
+    FileRange,
+    RangeBudget,
+    ShortRange,
+    SplicePipe,
+    close_ranges,
+    range_bytes,
+    read_ranges,
+)
 from brook.storage.api import FileSlice
 
 MiB = 1024 * 1024
+BUDGET = RangeBudget(1000)
+
+
+def _range(source: FileSlice) -> FileRange:
+    taken = BUDGET.take(source)
+    assert taken is not None
+    return taken
 
 
 @pytest.fixture
@@ -88,16 +103,16 @@ def test_bytes_and_ranges_arrive_in_order_byte_for_byte(pipe, segment, connectio
     sender, receiver = connection
     chunks = [
         b"header",
-        FileRange.of(FileSlice(fd, 100, 2 * MiB)),
+        _range(FileSlice(fd, 100, 2 * MiB)),
         b"",  # an empty chunk (a v11 response ends with one) is skipped, not sent
         b"between",
-        FileRange.of(FileSlice(fd, 5, 10)),
+        _range(FileSlice(fd, 5, 10)),
         b"trailer",
     ]
     expected = b"header" + data[100 : 100 + 2 * MiB] + b"between" + data[5:15] + b"trailer"
     got: list[bytes] = []
     reader = _receive(receiver, len(expected), got)
-    rest = pipe.write_now(sender, chunks)
+    rest = pipe.write_now(sender.fileno(), chunks)
     _send_rest(sender, rest)
     reader.join(30)
     assert b"".join(got) == expected
@@ -111,8 +126,8 @@ def test_what_a_full_socket_does_not_take_comes_back_in_order_and_the_pipe_is_le
     sender, receiver = connection
     sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
     receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-    chunks = [b"h" * 10, FileRange.of(FileSlice(fd, 0, 3 * MiB)), b"t" * 10]
-    rest = pipe.write_now(sender, chunks)  # nobody reads yet: the socket fills up
+    chunks = [b"h" * 10, _range(FileSlice(fd, 0, 3 * MiB)), b"t" * 10]
+    rest = pipe.write_now(sender.fileno(), chunks)  # nobody reads yet: the socket fills up
     assert rest, "a 3 MiB range cannot fit a 64 KiB socket buffer"
     assert range_bytes(rest) < 3 * MiB
     assert rest[-1] == b"t" * 10
@@ -125,7 +140,7 @@ def test_what_a_full_socket_does_not_take_comes_back_in_order_and_the_pipe_is_le
     assert all(isinstance(c, bytes | memoryview) or c.fd == -1 for c in chunks)  # read_ranges closed them
     # the pipe holds nothing of this response: another connection's send is not polluted by it
     with _pair() as (a, b):
-        assert pipe.write_now(a, [FileRange.of(FileSlice(fd, 7, 1000))]) == []
+        assert pipe.write_now(a.fileno(), [_range(FileSlice(fd, 7, 1000))]) == []
         assert b.recv(2000) == data[7:1007]
 
 
@@ -134,7 +149,7 @@ def test_bytes_the_socket_does_not_take_come_back_cut_where_it_stopped(pipe, con
     sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
     receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
     big = os.urandom(4 * MiB)
-    rest = pipe.write_now(sender, [b"a" * 100, big, b"z"])
+    rest = pipe.write_now(sender.fileno(), [b"a" * 100, big, b"z"])
     assert 0 < sum(len(c) for c in rest) < len(big) + 1
     got: list[bytes] = []
     reader = _receive(receiver, 100 + len(big) + 1, got)
@@ -149,18 +164,18 @@ def test_a_range_past_the_end_of_its_truncated_file_is_refused_and_the_pipe_left
     fd, data = segment
     sender, receiver = connection
     path = tmp_path / "00000000000000000000.log"
-    shrunk = FileRange.of(FileSlice(fd, 0, 2 * MiB))
+    shrunk = _range(FileSlice(fd, 0, 2 * MiB))
     os.truncate(path, MiB)  # a leader that became a follower truncated the segment under the range
     got: list[bytes] = []
     reader = _receive(receiver, MiB, got)
     with pytest.raises(ShortRange):
-        pipe.write_now(sender, [shrunk])
+        pipe.write_now(sender.fileno(), [shrunk])
     reader.join(30)
     assert b"".join(got) == data[:MiB]  # what the file still held went; the writer closes the connection
     with pytest.raises(ShortRange):
-        FileRange.of(FileSlice(fd, 0, 2 * MiB)).read_bytes()
+        _range(FileSlice(fd, 0, 2 * MiB)).read_bytes()
     with _pair() as (a, b):
-        assert pipe.write_now(a, [FileRange.of(FileSlice(fd, 3, 100))]) == []
+        assert pipe.write_now(a.fileno(), [_range(FileSlice(fd, 3, 100))]) == []
         assert b.recv(200) == data[3:103]
     shrunk.close()
 
@@ -170,7 +185,7 @@ def test_a_range_reads_its_own_descriptor_after_the_segment_closed_its_number(se
     for another file: the range reads the file it was taken from."""
     fd, data = segment
     dup = os.dup(fd)
-    taken = FileRange.of(FileSlice(dup, 10, 100))
+    taken = _range(FileSlice(dup, 10, 100))
     os.close(dup)
     other = tmp_path / "other"
     other.write_bytes(b"x" * 1000)
@@ -190,8 +205,25 @@ def test_a_peer_gone_mid_response_raises_and_leaves_the_pipe_empty(pipe, segment
     a.setblocking(False)
     b.close()
     with pytest.raises(OSError):
-        pipe.write_now(a, [b"header", FileRange.of(FileSlice(fd, 0, MiB))])
+        pipe.write_now(a.fileno(), [b"header", _range(FileSlice(fd, 0, MiB))])
     a.close()
     with _pair() as (c, d):
-        assert pipe.write_now(c, [FileRange.of(FileSlice(fd, 0, 50))]) == []
+        assert pipe.write_now(c.fileno(), [_range(FileSlice(fd, 0, 50))]) == []
         assert d.recv(100) == data[:50]
+
+
+def test_the_range_budget_bounds_the_descriptors_held_and_gets_them_back_on_close(segment):
+    fd, data = segment
+    budget = RangeBudget(2)
+    first, second = budget.take(FileSlice(fd, 0, 10)), budget.take(FileSlice(fd, 10, 10))
+    assert first is not None
+    assert second is not None
+    assert budget.take(FileSlice(fd, 20, 10)) is None  # spent: the handler reads this slice into bytes
+    assert read_ranges([first]) == [data[:10]]  # read_ranges closes what it read
+    assert budget.in_use == 1
+    third = budget.take(FileSlice(fd, 20, 10))
+    assert third is not None
+    assert third.read_bytes() == data[20:30]
+    del third  # a response dropped unsent gives its descriptors back too
+    second.close()
+    assert budget.in_use == 0

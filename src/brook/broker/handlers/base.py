@@ -22,6 +22,8 @@ from brook.security.acl_decisions import NO_AUTHORIZED_OPERATIONS, OPERATIONS_BY
 
 if TYPE_CHECKING:
     from brook.broker.app import Broker
+    from brook.broker.zero_copy import FileRange
+    from brook.storage.api import FileSlice
 
 logger = logging.getLogger(__name__)
 
@@ -83,10 +85,9 @@ def error_entry(exc: BaseException) -> dict[str, Any]:
 class Channel(Protocol):
     """What a handler may ask of the connection its request came on (broker/server.py's _Connection)."""
 
-    @property
-    def zero_copy(self) -> bool:
-        """Responses may hold file ranges the connection sends with sendfile (plain TCP, not SSL):
-        broker/zero_copy.py."""
+    def file_range(self, source: FileSlice) -> FileRange | None:
+        """`source` as a range the connection sends from the file (broker/zero_copy.py); None where it cannot
+        (SSL, the connection lost, the range budget spent): the handler reads the bytes then."""
 
     def mute_for(self, delay_ms: int) -> None:
         """Read nothing more from this client for `delay_ms` (a quota's throttle time, KIP-219)."""

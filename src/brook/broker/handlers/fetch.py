@@ -26,11 +26,10 @@ import asyncio
 from collections.abc import Sized
 from typing import Any
 
-from brook.broker.handlers.base import RequestContext, handles
+from brook.broker.handlers.base import Channel, RequestContext, handles
 from brook.broker.handlers.isolation import is_known_isolation_level, log_unknown_isolation_level
 from brook.broker.replica_manager import FetchPartition, FetchResult
 from brook.broker.request_metrics import note_errors
-from brook.broker.zero_copy import FileRange
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
 from brook.protocol import codec
@@ -83,9 +82,9 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
             for r in results:  # over the quota: an empty answer, as Kafka sends
                 r.records, r.size = [], 0
         await ctx.broker.quotas.throttle(ctx, throttle_ms)
-    if ctx.version >= 4 and ctx.channel is not None and ctx.channel.zero_copy:
-        _take_ranges(results)  # sent from the files with sendfile by the connection (zero_copy.py)
-    elif sum(r.size for r in results) > _INLINE_READ_BYTES:
+    if ctx.version >= 4 and ctx.channel is not None:
+        _take_ranges(results, ctx.channel)  # sent from the files by the connection (zero_copy.py)
+    if _unread_bytes(results) > _INLINE_READ_BYTES:
         # pread releases the GIL: a 50 MB response is not read on the event loop
         await asyncio.to_thread(_read_slices, results)
     else:
@@ -159,33 +158,25 @@ def _count_bytes_out(ctx: RequestContext, results: list[FetchResult], *, followe
 
 
 def _read_slices(results: list[FetchResult]) -> None:
-    """Segment file slices to bytes; the sizes are what was actually read."""
+    """Segment file slices not taken as ranges to bytes; the sizes are what was actually read."""
     for r in results:
-        if any(not isinstance(c, bytes) for c in r.records):
-            read = [c if isinstance(c, bytes) else c.read_bytes() for c in r.records]
+        if any(isinstance(c, FileSlice) for c in r.records):
+            read = [c.read_bytes() if isinstance(c, FileSlice) else c for c in r.records]
             r.records = list(read)
             r.size = sum(len(c) for c in read)
 
 
-def _take_ranges(results: list[FetchResult]) -> None:
-    """Segment file slices to FileRanges on their own descriptors (the segment's may be closed before the
-    response is sent); where no descriptor is left (EMFILE), the slice is read into bytes instead."""
+def _unread_bytes(results: list[FetchResult]) -> int:
+    return sum(c.size for r in results for c in r.records if isinstance(c, FileSlice))
+
+
+def _take_ranges(results: list[FetchResult], channel: Channel) -> None:
+    """Segment file slices to FileRanges the connection sends from the files, as far as it can take them
+    (its range budget; a slice it cannot take stays a slice and is read into bytes)."""
     for r in results:
-        if any(isinstance(c, FileSlice) for c in r.records):
-            taken: list[bytes | FileSlice | FileRange] = []
-            size = 0
-            for c in r.records:
-                chunk: bytes | FileRange
-                if isinstance(c, FileSlice):
-                    try:
-                        chunk = FileRange.of(c)
-                    except OSError:
-                        chunk = c.read_bytes()
-                else:
-                    chunk = c
-                taken.append(chunk)
-                size += len(chunk)
-            r.records, r.size = taken, size
+        for i, c in enumerate(r.records):
+            if isinstance(c, FileSlice) and (taken := channel.file_range(c)) is not None:
+                r.records[i] = taken
 
 
 def _down_convert(results: list[FetchResult], wanted: list[FetchPartition], version: int) -> None:
