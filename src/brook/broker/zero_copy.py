@@ -21,8 +21,9 @@ of the socket's descriptor, as uvloop refuses a writer callback on a transport's
 Why splice through a 1 MiB pipe and not sendfile(2): sendfile moves 64 KiB at a time through a small
 internal pipe and may reschedule between them; on loopback each 64 KiB wakes the consumer, which then
 preempts the broker mid-response. Measured with librdkafka consuming 1 KiB records from one partition
-(1 MiB fetches): sendfile 3.3 involuntary context switches per fetch and 0.70 broker CPU us a record,
-pread+write 1.1 and 0.54, splice through a 1 MiB pipe 0.7-1.3 and 0.38-0.58.
+(1 MiB fetches): sendfile 3.2-3.6 involuntary context switches per fetch and 0.66-0.72 broker CPU us a
+record, pread+write 1.0-1.1 and 0.44-0.56, splice through a 1 MiB pipe 0.7-1.3 and 0.38-0.58
+(bench/README.md, fifth round).
 
 A segment truncated under a range (a leader that became a follower and truncated its log) leaves fewer
 bytes than the response's frame promised: the send raises `ShortRange` and the writer closes that
