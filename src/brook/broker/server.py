@@ -552,7 +552,9 @@ class _Connection(asyncio.BufferedProtocol):
                     if answer is not None:
                         chunks, body = answer
                         out.extend(chunks)
-                        ranges = ranges or (request.api_key == _FETCH_KEY and self._sock_fd >= 0)
+                        ranges = ranges or (
+                            request.api_key == _FETCH_KEY and any(isinstance(c, FileRange) for c in chunks)
+                        )
                         answered.append((request, time.monotonic_ns(), body))
                     ready = pending[0] if pending else None
                     if ready is None or not ready[1].done() or len(out) > _COALESCE_CHUNKS:
@@ -605,7 +607,7 @@ class _Connection(asyncio.BufferedProtocol):
                 if not await self._until_writable():
                     break  # no descriptor to wait on: the transport sends the rest
                 self.last_active_s = loop.time()  # the client read: not idle
-            if not rest or self._lost or self._failed:
+            if not rest or self._lost or self._failed or transport.is_closing():
                 return
             if range_bytes(rest) > _INLINE_READ_BYTES:
                 data = await asyncio.to_thread(read_ranges, rest)
@@ -635,7 +637,9 @@ class _Connection(asyncio.BufferedProtocol):
             return False
         loop = asyncio.get_running_loop()
         self._socket_room = loop.create_future()
-        self.pause_writing()
+        paused_here = self._can_write.is_set()  # else the transport paused us and will resume us itself
+        if paused_here:
+            self.pause_writing()
         try:
             loop.add_writer(fd, _resolve, self._socket_room)
             try:
@@ -645,7 +649,7 @@ class _Connection(asyncio.BufferedProtocol):
         finally:
             os.close(fd)
             self._socket_room = None
-            if not self._lost:
+            if paused_here and not self._lost:
                 self.resume_writing()
         return True
 
