@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from brook.broker.handlers.fetch import _read_slices, _take_ranges, _unread_bytes
+from brook.broker.replica_manager import FetchResult
 from brook.broker.zero_copy import (
     FileRange,
     RangeBudget,
@@ -21,6 +23,8 @@ from brook.broker.zero_copy import (
     range_bytes,
     read_ranges,
 )
+from brook.common.errors import ErrorCode
+from brook.common.types import TopicPartition
 from brook.storage.api import FileSlice
 
 MiB = 1024 * 1024
@@ -226,4 +230,31 @@ def test_the_range_budget_bounds_the_descriptors_held_and_gets_them_back_on_clos
     assert third.read_bytes() == data[20:30]
     del third  # a response dropped unsent gives its descriptors back too
     second.close()
+    assert budget.in_use == 0
+
+
+def test_the_fetch_handler_sends_what_the_budget_takes_from_the_files_and_reads_the_rest(segment):
+    """handlers/fetch.py: slices the connection takes become ranges, the others are read into bytes, and each
+    partition's size stays what its records hold."""
+    fd, data = segment
+    budget = RangeBudget(2)
+
+    class Connection:
+        def file_range(self, source: FileSlice) -> FileRange | None:
+            return budget.take(source)
+
+    results = [
+        FetchResult(TopicPartition("t", p), ErrorCode.none, records=[FileSlice(fd, p * 100, 100)], size=100)
+        for p in range(3)
+    ]
+    results[2].records.append(b"in memory")
+    results[2].size += len(b"in memory")
+    _take_ranges(results, Connection())
+    assert [type(r.records[0]) for r in results] == [FileRange, FileRange, FileSlice]
+    assert _unread_bytes(results) == 100
+    _read_slices(results)
+    assert results[2].records == [data[200:300], b"in memory"]
+    assert [r.size for r in results] == [100, 100, 109]
+    assert [r.records[0].read_bytes() for r in results[:2]] == [data[:100], data[100:200]]
+    close_ranges([c for r in results for c in r.records])
     assert budget.in_use == 0
