@@ -42,6 +42,7 @@ from brook.broker.handlers.base import OFF_LOOP_REQUEST_BYTES, REGISTRY, Request
 from brook.broker.request_metrics import RequestMetrics
 from brook.broker.tls import coalesce_for_tls, peer_certificate_dn
 from brook.broker.zero_copy import (
+    INLINE_READ_BYTES,
     Chunk,
     FileRange,
     RangeBudget,
@@ -72,7 +73,6 @@ _FETCH_KEY = 1
 _NOT_ALONE = frozenset({0, 11, 14})  # Produce, JoinGroup, SyncGroup
 _AUTHENTICATING = ("handshake", "authenticate")  # Authenticator states before a first authentication
 _COALESCE_CHUNKS = 256  # responses ready together share a write up to about this many chunks
-_INLINE_READ_BYTES = 1024 * 1024  # file ranges the socket did not take: read on a worker thread past this
 # descriptors fetch responses may hold open at once to send records from the files (zero_copy.py's
 # RangeBudget; docs/operations.md counts them in brook.open.files.reserved)
 _RANGE_FILES = 128
@@ -609,7 +609,7 @@ class _Connection(asyncio.BufferedProtocol):
                 self.last_active_s = loop.time()  # the client read: not idle
             if not rest or self._lost or self._failed or transport.is_closing():
                 return
-            if range_bytes(rest) > _INLINE_READ_BYTES:
+            if range_bytes(rest) > INLINE_READ_BYTES:
                 data = await asyncio.to_thread(read_ranges, rest)
             else:
                 data = read_ranges(rest)

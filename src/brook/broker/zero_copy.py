@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from brook.storage.api import FileSlice
 
 __all__ = [
+    "INLINE_READ_BYTES",
     "Chunk",
     "FileRange",
     "RangeBudget",
@@ -52,6 +53,9 @@ __all__ = [
 
 # writev takes at most IOV_MAX (1024 on Linux) buffers a call
 _IOV_MAX = 1024
+# Record bytes read from segment files into memory (SSL, Fetch v0-3, ranges past the budget, what a socket
+# left when no descriptor was free to wait on): on a worker thread past this much, else on the loop.
+INLINE_READ_BYTES = 1024 * 1024
 # Linux's fs.pipe-max-size default: what an unprivileged process may ask a pipe to hold
 _PIPE_BYTES = 1024 * 1024
 

@@ -30,6 +30,7 @@ from brook.broker.handlers.base import Channel, RequestContext, handles
 from brook.broker.handlers.isolation import is_known_isolation_level, log_unknown_isolation_level
 from brook.broker.replica_manager import FetchPartition, FetchResult
 from brook.broker.request_metrics import note_errors
+from brook.broker.zero_copy import INLINE_READ_BYTES
 from brook.common.errors import BrookError, ErrorCode
 from brook.common.types import TopicPartition
 from brook.protocol import codec
@@ -84,7 +85,7 @@ async def fetch(ctx: RequestContext, req: Any) -> Any:
         await ctx.broker.quotas.throttle(ctx, throttle_ms)
     if ctx.version >= 4 and ctx.channel is not None:
         _take_ranges(results, ctx.channel)  # sent from the files by the connection (zero_copy.py)
-    if _unread_bytes(results) > _INLINE_READ_BYTES:
+    if _unread_bytes(results) > INLINE_READ_BYTES:
         # pread releases the GIL: a 50 MB response is not read on the event loop
         await asyncio.to_thread(_read_slices, results)
     else:
@@ -194,9 +195,6 @@ def _down_convert(results: list[FetchResult], wanted: list[FetchPartition], vers
             r.records, r.size, r.error_code = [], 0, exc.error_code
             continue
         r.records, r.size = [converted], len(converted)
-
-
-_INLINE_READ_BYTES = 1024 * 1024
 
 
 def _aborted(r: FetchResult) -> list[tuple[int, int]] | None:
