@@ -70,6 +70,10 @@ class PartitionState:
     leader: int
     leader_epoch: int
     isr: tuple[int, ...]
+    # a reassignment in progress (KIP-455; metadata/reassignment.py): `replicas` holds both the original and the
+    # target replicas, these say which are being added and removed
+    adding_replicas: tuple[int, ...] = ()
+    removing_replicas: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +142,16 @@ class MetadataStore(Protocol):
     ) -> Mapping[tuple[str, int], ElectionResult]:
         """ElectLeaders: a preferred or unclean election for these partitions (None: every partition). Blocks:
         call it off the event loop."""
+        ...
+
+    def alter_partition_reassignments(
+        self,
+        targets: Mapping[tuple[str, int], tuple[int, ...] | None],
+        allow_replication_factor_change: bool,
+        timeout_s: float,
+    ) -> Mapping[tuple[str, int], tuple[int, str | None]]:
+        """AlterPartitionReassignments (KIP-455): per partition, start a move to the target replicas, or cancel
+        (None) the one in progress; (error code, message) each. Blocks: call it off the event loop."""
         ...
 
     def client_quotas(self) -> Mapping[ClientQuotaEntity, Mapping[str, float]]:

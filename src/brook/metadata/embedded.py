@@ -39,6 +39,7 @@ from brook.common.errors import (
 )
 from brook.common.files import DescriptorReserve, is_out_of_descriptors, write_atomically
 from brook.metadata.api import BrokerInfo, ClientQuotaEntity, ElectionResult, PartitionState, TopicState
+from brook.metadata.reassignment import Reassignment, cancel, validate_target
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +225,32 @@ class EmbeddedMetadataStore:
                 )
             else:
                 results[(name, p)] = (ErrorCode.election_not_needed, None, state.partitions[p].leader)
+        return results
+
+    def alter_partition_reassignments(
+        self,
+        targets: Mapping[tuple[str, int], tuple[int, ...] | None],
+        allow_replication_factor_change: bool,
+        timeout_s: float,
+    ) -> Mapping[tuple[str, int], tuple[int, str | None]]:
+        """One node: every partition already has its only possible replica, so a valid target is done at once
+        and there is never a reassignment to cancel (the same decisions as a cluster's controller)."""
+        results: dict[tuple[str, int], tuple[int, str | None]] = {}
+        for (name, p), target in targets.items():
+            state = self._topics.get(name)
+            current = state.partitions.get(p) if state is not None else None
+            if current is None:
+                results[(name, p)] = (ErrorCode.unknown_topic_or_partition, "The partition does not exist.")
+                continue
+            assignment = Reassignment(current.replicas)
+            refused = (
+                cancel(assignment)
+                if target is None
+                else validate_target(
+                    target, (self._node_id,), len(current.replicas), allow_replication_factor_change
+                )
+            )
+            results[(name, p)] = refused if isinstance(refused, tuple) else (ErrorCode.none, None)
         return results
 
     def client_quotas(self) -> Mapping[ClientQuotaEntity, Mapping[str, float]]:

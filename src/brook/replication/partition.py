@@ -191,6 +191,8 @@ class Partition:
         for r in replicas:
             if r != self.node_id and r not in self.followers:
                 self.followers[r] = FollowerState(last_caught_up_time_ms=now_ms)
+        for r in [r for r in self.followers if r not in replicas]:
+            del self.followers[r]  # moved off by a reassignment: never again counted, or taken into the ISR
         return self.is_leader and self.maybe_increment_high_watermark()
 
     def validate_fetch(

@@ -44,6 +44,7 @@ from kazoo.exceptions import (
 from brook.common.clock import Clock
 from brook.common.errors import ErrorCode
 from brook.common.histogram import LockedHistogram
+from brook.metadata import reassignment as moves
 from brook.metadata.api import PREFERRED_ELECTION, ElectionResult
 from brook.metadata.zookeeper.decisions import (
     Decision,
@@ -66,6 +67,8 @@ from brook.metadata.zookeeper.layout import (
     loads,
     partition_state_doc,
     partition_state_path,
+    reassigning,
+    set_reassigning,
     topic_config_path,
     topic_path,
 )
@@ -108,6 +111,24 @@ class _ElectionRequest:
     done: threading.Event = field(default_factory=threading.Event)
 
 
+# (error code, message) of one partition's AlterPartitionReassignments
+ReassignmentResult = tuple[int, str | None]
+
+
+@dataclass
+class _ReassignRequest:
+    targets: dict[TopicPartitionKey, tuple[int, ...] | None]  # None: cancel
+    allow_size_change: bool
+    results: dict[TopicPartitionKey, ReassignmentResult] = field(default_factory=dict)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+# (assignment, leader, leader epoch, ISR) -> what to write, why not, or None to leave the partition be
+Move = Callable[[moves.Reassignment, int, int, tuple[int, ...]], "moves.PartitionMove | moves.Refusal | None"]
+
+_MOVE_ATTEMPTS = 20  # compare-and-set rounds lost to leaders changing the ISR meanwhile, before giving up
+
+
 class ControllerMoved(Exception):
     """The /controller_epoch check failed: another controller was elected since this one's term began."""
 
@@ -145,6 +166,47 @@ def _unclean_of(replicas: tuple[int, ...], live: set[int]) -> Decide:
     return lambda leader, epoch, isr, _zxid: unclean_leader(replicas, leader, epoch, isr, live)
 
 
+def _start(target: tuple[int, ...], live: set[int], allow_size_change: bool) -> Move:
+    """Move to `target` (completing at once if its replicas are all in the ISR already)."""
+
+    def decide(
+        current: moves.Reassignment, leader: int, epoch: int, isr: tuple[int, ...]
+    ) -> moves.PartitionMove | moves.Refusal | None:
+        refused = moves.validate_target(target, live, len(current.original), allow_size_change)
+        if refused is not None:
+            return refused
+        started = moves.start(current, target)
+        return moves.move_to(moves.completion(started, isr) or started, leader, epoch, isr, live)
+
+    return decide
+
+
+def _cancel(live: set[int]) -> Move:
+    """Back to the original replicas (NO_REASSIGNMENT_IN_PROGRESS if there is no reassignment)."""
+
+    def decide(
+        current: moves.Reassignment, leader: int, epoch: int, isr: tuple[int, ...]
+    ) -> moves.PartitionMove | moves.Refusal | None:
+        reverted = moves.cancel(current)
+        if isinstance(reverted, tuple):
+            return reverted
+        return moves.move_to(reverted, leader, epoch, isr, live)
+
+    return decide
+
+
+def _complete(live: set[int]) -> Move:
+    """Finish a reassignment whose target replicas are all in the ISR; leave it be otherwise."""
+
+    def decide(
+        current: moves.Reassignment, leader: int, epoch: int, isr: tuple[int, ...]
+    ) -> moves.PartitionMove | moves.Refusal | None:
+        done = moves.completion(current, isr)
+        return None if done is None else moves.move_to(done, leader, epoch, isr, live)
+
+    return decide
+
+
 def _unwrap(result: Any) -> Any:
     # the other operations of a failed transaction report that they were rolled back
     return None if isinstance(result, RolledBackError | RuntimeInconsistency) else result
@@ -173,6 +235,7 @@ class Controller:
         self._rebalance = rebalance or RebalanceSettings()
         self._next_rebalance_ms: int | None = None  # set while controller
         self._elections: list[_ElectionRequest] = []
+        self._reassignments: list[_ReassignRequest] = []
         # metrics (written by the controller thread, read by the broker's): partitions given a new leader,
         # how many of them from outside the ISR, and the time of each pass that elected any (Kafka's
         # LeaderElectionRateAndTimeMs and UncleanLeaderElectionsPerSec)
@@ -219,6 +282,29 @@ class Controller:
                 self._elections.remove(request)
         return {tp: (ErrorCode.request_timed_out, None, -1) for tp in wanted or ()}
 
+    def alter_reassignments(
+        self,
+        targets: Mapping[TopicPartitionKey, tuple[int, ...] | None],
+        allow_size_change: bool,
+        timeout_s: float,
+    ) -> dict[TopicPartitionKey, ReassignmentResult]:
+        """AlterPartitionReassignments: start (a target), replace, or cancel (None) reassignments, served by the
+        controller thread after its next pass. Returns once they are started, not completed (the controller
+        completes each when its target replicas are in the ISR). Blocks: call it off the event loop."""
+        if not self.is_active:
+            return {tp: (ErrorCode.not_controller, None) for tp in targets}
+        request = _ReassignRequest(dict(targets), allow_size_change)
+        with self._cond:
+            self._reassignments.append(request)
+            self._pass_due = True
+            self._cond.notify()
+        if request.done.wait(timeout_s):
+            return request.results
+        with self._cond:
+            if request in self._reassignments:
+                self._reassignments.remove(request)
+        return {tp: (ErrorCode.request_timed_out, None) for tp in targets}
+
     def resign(self, reason: str) -> None:
         if self._epoch_zk_version is not None:
             logger.warning("no longer controller controller_epoch=%d reason=%s", self.epoch, reason)
@@ -227,9 +313,13 @@ class Controller:
         self._next_rebalance_ms = None
         with self._cond:
             waiting, self._elections = self._elections, []
+            moving, self._reassignments = self._reassignments, []
         for request in waiting:
             request.results = {tp: (ErrorCode.not_controller, None, -1) for tp in request.partitions or ()}
             request.done.set()
+        for move in moving:
+            move.results = {tp: (ErrorCode.not_controller, None) for tp in move.targets}
+            move.done.set()
 
     def close(self) -> None:
         with self._cond:
@@ -348,8 +438,11 @@ class Controller:
                 view = self._elect(name, int(p_text), tuple(replicas), registrations, bounced, unclean)
                 if view is not None:
                     views[(name, int(p_text))] = view
+                if any(reassigning(doc, int(p_text))):
+                    self._move(name, int(p_text), live, _complete(live))
         self._registrations = registrations  # only once every partition took the bounce into account
         self._serve_elections(views, live)
+        self._serve_reassignments(live)
         due = self._next_rebalance_ms
         if due is not None and self._clock.monotonic_ms() >= due:
             self._auto_rebalance(views, live)
@@ -371,6 +464,86 @@ class Controller:
             for tp in wanted:
                 request.results[tp] = self._serve_election(tp, views, live, deleting, request.election_type)
             request.done.set()
+
+    def _serve_reassignments(self, live: set[int]) -> None:
+        with self._cond:
+            requests, self._reassignments = self._reassignments, []
+        deleting = set(self._safe_children(DELETE_TOPICS_PATH))
+        for request in requests:
+            for tp, target in request.targets.items():
+                if tp[0] in deleting:
+                    request.results[tp] = ErrorCode.unknown_topic_or_partition, "The topic is being deleted."
+                    continue
+                decide = _cancel(live) if target is None else _start(target, live, request.allow_size_change)
+                request.results[tp] = self._move(tp[0], tp[1], live, decide)
+            request.done.set()
+
+    def _move(self, name: str, partition: int, live: set[int], decide: Move) -> ReassignmentResult:
+        """Apply `decide` to a partition's assignment and state together: one transaction under the controller
+        epoch, compare-and-set on both znodes (decided again on what is there when a leader changed the ISR
+        meanwhile). The state znode is written even when unchanged, so a leader's ISR proposal read before
+        the move fails its compare-and-set and is made again on the new replicas."""
+        path, state_path = topic_path(name), partition_state_path(name, partition)
+        for _ in range(_MOVE_ATTEMPTS):
+            try:
+                data, stat = self._zk.get(path)
+            except NoNodeError:
+                return ErrorCode.unknown_topic_or_partition, "The topic does not exist."
+            doc = loads(data) or {}
+            replicas = doc.get("partitions", {}).get(str(partition))
+            if replicas is None:
+                return ErrorCode.unknown_topic_or_partition, "The partition does not exist."
+            adding, removing = reassigning(doc, partition)
+            current = moves.Reassignment(tuple(replicas), adding, removing)
+            try:
+                state_data, state_stat = self._zk.get(state_path)
+                state = loads(state_data) or {}
+            except NoNodeError:
+                state, state_stat = {}, None
+            leader, epoch = int(state.get("leader", -1)), int(state.get("leader_epoch", -1))
+            isr = tuple(state.get("isr", ()))
+            decided = decide(current, leader, epoch, isr)
+            if decided is None:
+                return ErrorCode.none, None
+            if isinstance(decided, tuple):
+                return decided
+            target = decided.assignment
+            set_reassigning(doc, partition, target.replicas, target.adding, target.removing)
+            state_doc = partition_state_doc(decided.leader, decided.leader_epoch, decided.isr, self.epoch)
+
+            topic_data = dumps(doc)
+
+            def ops(txn: Any) -> None:
+                txn.set_data(path, topic_data, version=stat.version)  # noqa: B023 (used before the loop moves on)
+                if state_stat is not None:  # noqa: B023
+                    txn.set_data(state_path, state_doc, version=state_stat.version)  # noqa: B023
+
+            assert self._epoch_zk_version is not None
+            results = fenced_commit(self._zk, self._epoch_zk_version, ops)
+            failed = [r for r in results if isinstance(r, Exception)]
+            if any(isinstance(r, BadVersionError) for r in failed):
+                continue  # a leader changed the ISR, or a topic change landed: decide again
+            if any(isinstance(r, NoNodeError) for r in failed):
+                return ErrorCode.unknown_topic_or_partition, "The partition does not exist."
+            if failed:
+                raise failed[0]
+            if decided.leader >= 0 and decided.leader != leader:
+                self.leader_elections += 1
+            logger.info(
+                "partition reassignment %s topic=%s partition=%d replicas=%s adding=%s removing=%s leader=%d "
+                "epoch=%d isr=%s",
+                "in progress" if target.in_progress else "done",
+                name,
+                partition,
+                list(target.replicas),
+                list(target.adding),
+                list(target.removing),
+                decided.leader,
+                decided.leader_epoch,
+                list(decided.isr),
+            )
+            return ErrorCode.none, None
+        return ErrorCode.request_timed_out, "The partition's state kept changing; try again."
 
     def _serve_election(
         self,

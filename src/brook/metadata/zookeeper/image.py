@@ -131,7 +131,9 @@ class ImageCache:
                 freshness = max(freshness, state_stat.mzxid)
                 controller_epoch = int((loads(state_data) or {}).get("controller_epoch", 0))
                 versions[(name, p)] = (state_stat.version, controller_epoch)
-            partitions[p] = self._own_view(parse_partition_state(p, tuple(replicas), state_data), state_stat)
+            partitions[p] = self._own_view(
+                parse_partition_state(p, tuple(replicas), state_data, doc), state_stat
+            )
         config_data, config_stat = self._safe_get(topic_config_path(name))
         if config_stat is not None:
             freshness = max(freshness, config_stat.mzxid)
@@ -174,10 +176,18 @@ class ImageCache:
                 return
             if path.startswith(TOPICS_PATH) or name in self.image.topics:
                 self.catch_up.run(f"topic {name}", lambda: self.refresh_topic(name))
-            if path == topic_path(name):
-                self._on_assignment_change()  # partitions added: the controller elects their leaders
+            if path == topic_path(name) or self._reassigning(name):
+                # partitions added: the controller elects their leaders; an ISR change of a partition being
+                # reassigned: the controller completes the reassignment once its target replicas are in
+                self._on_assignment_change()
 
         DataWatch(self._zk, path, changed)
+
+    def _reassigning(self, name: str) -> bool:
+        topic = self.image.topics.get(name)
+        return topic is not None and any(
+            p.adding_replicas or p.removing_replicas for p in topic.partitions.values()
+        )
 
     def _apply_topic(
         self,

@@ -50,7 +50,9 @@ __all__ = [
     "parse_partition_state",
     "partition_state_doc",
     "partition_state_path",
+    "reassigning",
     "registration_doc",
+    "set_reassigning",
     "topic_config_path",
     "topic_doc",
     "topic_path",
@@ -186,11 +188,49 @@ def partition_state_doc(leader: int, leader_epoch: int, isr: tuple[int, ...], co
     )
 
 
-def parse_partition_state(partition: int, replicas: tuple[int, ...], data: bytes | None) -> PartitionState:
-    """No state znode yet (a Kafka controller writes it after the assignment): no leader."""
+def parse_partition_state(
+    partition: int, replicas: tuple[int, ...], data: bytes | None, topic: Mapping[str, Any] | None = None
+) -> PartitionState:
+    """No state znode yet (a Kafka controller writes it after the assignment): no leader. `topic`: the topic
+    znode's document, for the partition's reassignment in progress (its adding and removing replicas)."""
+    adding, removing = reassigning(topic or {}, partition)
     state = loads(data)
     if state is None:
-        return PartitionState(partition, replicas, -1, -1, ())
+        return PartitionState(partition, replicas, -1, -1, (), adding, removing)
     return PartitionState(
-        partition, replicas, int(state["leader"]), int(state["leader_epoch"]), tuple(state["isr"])
+        partition,
+        replicas,
+        int(state["leader"]),
+        int(state["leader_epoch"]),
+        tuple(state["isr"]),
+        adding,
+        removing,
     )
+
+
+def reassigning(topic: Mapping[str, Any], partition: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(adding, removing) replicas of `partition` in a topic znode document; both empty when not moving."""
+    key = str(partition)
+    adding = (topic.get("adding_replicas") or {}).get(key) or ()
+    removing = (topic.get("removing_replicas") or {}).get(key) or ()
+    return tuple(int(r) for r in adding), tuple(int(r) for r in removing)
+
+
+def set_reassigning(
+    topic: dict[str, Any],
+    partition: int,
+    replicas: tuple[int, ...],
+    adding: tuple[int, ...],
+    removing: tuple[int, ...],
+) -> None:
+    """Write one partition's replicas and reassignment into a topic znode document (in place), as Kafka does:
+    a partition without a reassignment has no entry in "adding_replicas" / "removing_replicas"."""
+    key = str(partition)
+    topic["partitions"][key] = list(replicas)
+    for field_name, value in (("adding_replicas", adding), ("removing_replicas", removing)):
+        entries = dict(topic.get(field_name) or {})
+        if value:
+            entries[key] = list(value)
+        else:
+            entries.pop(key, None)
+        topic[field_name] = entries

@@ -208,6 +208,19 @@ class ZooKeeperMetadataStore:
             self._cache.refresh_topic(name)
         return results
 
+    def alter_partition_reassignments(
+        self,
+        targets: Mapping[tuple[str, int], tuple[int, ...] | None],
+        allow_replication_factor_change: bool,
+        timeout_s: float,
+    ) -> Mapping[tuple[str, int], tuple[int, str | None]]:
+        """Served by the controller (NOT_CONTROLLER on any other broker, as Kafka); the image shows the started
+        reassignments before this returns."""
+        results = self._controller.alter_reassignments(targets, allow_replication_factor_change, timeout_s)
+        for name in {name for (name, _p), (error, _m) in results.items() if error == 0}:
+            self._cache.refresh_topic(name)
+        return results
+
     def client_quotas(self) -> Mapping[ClientQuotaEntity, Mapping[str, float]]:
         """Read from ZooKeeper each time (client_quotas.py): call it off the event loop."""
         return read_client_quotas(self._zk)
