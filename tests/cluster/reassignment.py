@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from brook.testing import BrookCluster
+from tests.cluster.faults import end_offset_in
 from tests.integration.raw_client import RawClient
 from tests.tools.kafka_tools import ToolResult, run_tool
 
@@ -216,3 +217,25 @@ def read_keyed(
 
 def partition_dir(cluster: BrookCluster, node_id: int, topic: str, partition: int = 0) -> Path:
     return cluster.broker(node_id).data_dir / f"{topic}-{partition}"
+
+
+def wait_high_watermark(cluster: BrookCluster, topic: str, end: int, timeout_s: float = 60) -> None:
+    """Wait until the partition's leader shows a high watermark of at least `end`: a new leader's high watermark
+    may trail its log for a moment after a failover (it advances as the followers fetch), as in Kafka."""
+    consumer = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": "reassign-watermarks", **QUIET})
+    seen: list[int] = []
+
+    def reached() -> bool:
+        seen.append(consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5, cached=False)[1])
+        return seen[-1] >= end
+
+    try:
+        wait_for(cluster, reached, timeout_s, f"{topic}-0's high watermark reaching {end}")
+    except AssertionError as exc:
+        ends = {n: end_offset_in(cluster.broker(n).data_dir, topic) for n in cluster.brokers}
+        raise AssertionError(
+            f"{exc}: last seen {seen[-3:]}, state {cluster.partition_state(topic, 0)}, "
+            f"{metadata(cluster, topic)}, log end offsets on disk {ends}"
+        ) from None
+    finally:
+        consumer.close()

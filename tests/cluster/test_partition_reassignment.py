@@ -35,6 +35,7 @@ from tests.cluster.reassignment import (
     read_keyed,
     rollback_plan,
     wait_for,
+    wait_high_watermark,
 )
 from tests.integration.raw_client import RawClient
 
@@ -205,6 +206,7 @@ def test_raising_the_replication_factor_under_load_puts_every_acknowledged_recor
         60,
         "a new replica leading",
     )
+    wait_high_watermark(cluster, topic, max(offset for _, offset in producer.acked) + 1)
     log = read_partition(cluster.bootstrap, topic)
     assert_every_acked_record_once_in_place(producer.acked, log)
     assert [offset for offset, _ in log] == sorted(offset for _, offset in producer.acked)
@@ -227,6 +229,7 @@ def test_moving_the_leader_away_under_load_loses_nothing(cluster, tmp_path):
     assert producer.errors == []
     assert_settled_on(cluster, topic, [1, 2], removed=[0])
     assert metadata(cluster, topic).leader in (1, 2)
+    wait_high_watermark(cluster, topic, max(offset for _, offset in producer.acked) + 1)
     log = read_partition(cluster.bootstrap, topic)
     assert_every_acked_record_once_in_place(producer.acked, log)
     assert [offset for offset, _ in log] == sorted(offset for _, offset in producer.acked)
