@@ -46,6 +46,9 @@ _SET, _DELETE, _APPEND, _SUBTRACT = 0, 1, 2, 3
 DYNAMIC_KEYS: frozenset[str] = frozenset(BROKER_SYNONYMS.values()) | {
     "max.connections",
     "max.connections.per.ip",
+    "leader.replication.throttled.rate",
+    "follower.replication.throttled.rate",
+    "replica.alter.log.dirs.io.max.bytes.per.second",
 }
 
 

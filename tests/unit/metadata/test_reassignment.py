@@ -89,6 +89,8 @@ def test_targets_are_checked_as_kafka_checks_a_manual_assignment() -> None:
     assert validate_target((1, 2, 3), LIVE, 2, allow_size_change=True) is None
     for bad in ((), (1, 1), (1, 9)):
         refused = validate_target(bad, LIVE, 2, allow_size_change=True)
-        assert refused is not None and refused[0] == ErrorCode.invalid_replica_assignment, bad
+        assert refused is not None, bad
+        assert refused[0] == ErrorCode.invalid_replica_assignment, bad
     resized = validate_target((1, 2, 3), LIVE, 2, allow_size_change=False)
-    assert resized is not None and resized[0] == ErrorCode.invalid_replication_factor
+    assert resized is not None
+    assert resized[0] == ErrorCode.invalid_replication_factor
