@@ -560,13 +560,13 @@ class ReplicaManager:
         now_ms = self.clock.now_ms() if quota is not None else 0
         exceeded = quota is not None and quota.exceeded(now_ms)
         for f in wanted:
-            throttled = quota is not None and quota.is_throttled(f.tp) and not self._in_isr(f.tp, replica_id)
-            if throttled and exceeded:  # answered, but without records until the rate falls back
-                result = self._read_one(f, 0, from_follower, False, replica_id)
+            throttled = quota is not None and quota.is_throttled(f.tp)
+            if throttled and exceeded and not self._in_isr(f.tp, replica_id):
+                result = self._read_one(f, 0, from_follower, False, replica_id)  # answered without records
             else:
                 # KIP-74: the first partition with data may exceed the limits; "first" = nothing read yet
                 result = self._read_one(f, budget, from_follower, budget == max_bytes, replica_id)
-            if throttled and quota is not None:
+            if throttled and quota is not None:  # as Kafka: a throttled partition's bytes count, in ISR or not
                 quota.record(result.size, now_ms)
             budget -= result.size
             results.append(result)
