@@ -237,7 +237,9 @@ class ReplicaFetcher:
                     if outcome is FollowerFetchOutcome.APPENDED and p.records:
                         self._replicas.replication_bytes_in += len(p.records)
                         if self._replicas.follower_quota.is_throttled(tp):
-                            self._replicas.follower_quota.record(len(p.records), self._replicas.clock.now_ms())
+                            self._replicas.follower_quota.record(
+                                len(p.records), self._replicas.clock.now_ms()
+                            )
         return True
 
 

@@ -193,7 +193,9 @@ class ReplicaManager:
 
     def follower_throttled(self, partition: Partition, exceeded: bool) -> bool:
         """Leave `partition` out of this follower's next fetch? (Out of the ISR, throttled, over the bound.)"""
-        return exceeded and self.node_id not in partition.isr and self.follower_quota.is_throttled(partition.tp)
+        return (
+            exceeded and self.node_id not in partition.isr and self.follower_quota.is_throttled(partition.tp)
+        )
 
     def _apply_role(
         self,
@@ -566,8 +568,10 @@ class ReplicaManager:
             else:
                 # KIP-74: the first partition with data may exceed the limits; "first" = nothing read yet
                 result = self._read_one(f, budget, from_follower, budget == max_bytes, replica_id)
-            if throttled and quota is not None:  # as Kafka: a throttled partition's bytes count, in ISR or not
-                quota.record(result.size, now_ms)
+            if throttled and quota is not None:
+                quota.record(
+                    result.size, now_ms
+                )  # as Kafka: a throttled partition's bytes count, in ISR or not
             budget -= result.size
             results.append(result)
         return results

@@ -56,7 +56,9 @@ def follower_read(replicas: ReplicaManager, offset: int = 0) -> int:
     return result.size
 
 
-def test_a_leader_answers_an_out_of_sync_follower_without_records_while_over_the_bound(tmp_path: Path) -> None:
+def test_a_leader_answers_an_out_of_sync_follower_without_records_while_over_the_bound(
+    tmp_path: Path,
+) -> None:
     clock = FakeClock()
     replicas = leader_with_follower(tmp_path, clock, isr=(0,))
     replicas.configure_throttles({"t": {LEADER_REPLICAS: "0:0"}}, leader_rate=1000, follower_rate=NO_THROTTLE)

@@ -81,7 +81,9 @@ def test_a_move_that_would_leave_no_isr_member_is_refused() -> None:
 
 
 def test_an_offline_partition_keeps_no_leader() -> None:
-    assert move_to(Reassignment((1, 0)), -1, 3, (0,), LIVE) == PartitionMove(Reassignment((1, 0)), -1, 3, (0,))
+    assert move_to(Reassignment((1, 0)), -1, 3, (0,), LIVE) == PartitionMove(
+        Reassignment((1, 0)), -1, 3, (0,)
+    )
 
 
 def test_targets_are_checked_as_kafka_checks_a_manual_assignment() -> None:
