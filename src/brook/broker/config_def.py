@@ -79,6 +79,14 @@ def one_of(*choices: str) -> Validator:
     return lambda v: None if v in choices else f"String must be one of: {', '.join(choices)}"
 
 
+def throttled_replica_list(v: Any) -> str | None:
+    """Kafka's ThrottledReplicaListValidator: "*" alone, or "partition:broker" entries."""
+    entries = [item.strip() for item in v]
+    if entries == ["*"] or all(re.fullmatch(r"\d+:\d+", item) for item in entries):
+        return None
+    return "must be the wildcard (*) or a list of replicas in the form [partitionId]:[brokerId]"
+
+
 def valid_list(*choices: str) -> Validator:
     def check(v: Any) -> str | None:
         if not v:
@@ -252,6 +260,10 @@ BROKER_KEYS: dict[str, ConfigKey] = {
     ),
     "min.insync.replicas": ConfigKey("INT", at_least(1)),
     "replica.lag.time.max.ms": ConfigKey("LONG", at_least(1)),
+    # replication throttles (broker/replication_quota.py), dynamic as in Kafka
+    "leader.replication.throttled.rate": ConfigKey("LONG", at_least(0)),
+    "follower.replication.throttled.rate": ConfigKey("LONG", at_least(0)),
+    "replica.alter.log.dirs.io.max.bytes.per.second": ConfigKey("LONG", at_least(0)),
     "replica.high.watermark.checkpoint.interval.ms": ConfigKey("LONG", at_least(1)),
     "unclean.leader.election.enable": _BOOLEAN,
     "auto.leader.rebalance.enable": _BOOLEAN,

@@ -43,9 +43,12 @@ _WRITE_TIMEOUT_S = 30.0
 _SET, _DELETE, _APPEND, _SUBTRACT = 0, 1, 2, 3
 
 # Kafka's DynamicLogConfig keys (the broker-level synonyms of topic configs) and connection limits
-DYNAMIC_KEYS: frozenset[str] = frozenset(BROKER_SYNONYMS.values()) | {
+DYNAMIC_KEYS: frozenset[str] = frozenset(key for key in BROKER_SYNONYMS.values() if key) | {
     "max.connections",
     "max.connections.per.ip",
+    "leader.replication.throttled.rate",
+    "follower.replication.throttled.rate",
+    "replica.alter.log.dirs.io.max.bytes.per.second",
 }
 
 

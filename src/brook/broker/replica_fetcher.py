@@ -138,6 +138,8 @@ class ReplicaFetcher:
         # so a few busy partitions cannot starve the rest (Kafka moves fetched partitions to the end).
         ordered = sorted(self.partitions)
         self._rotation = (self._rotation + 1) % max(len(ordered), 1)
+        quota = self._replicas.follower_quota
+        over_quota = quota.active and quota.exceeded(self._replicas.clock.now_ms())
         for tp in ordered[self._rotation :] + ordered[: self._rotation]:
             partition = self._replicas.partitions.get(tp)
             if partition is None or partition.is_leader or partition.leader != self.leader.node_id:
@@ -147,6 +149,8 @@ class ReplicaFetcher:
                 continue
             if partition.log.is_offline:
                 continue  # its log dir failed: nothing to append to until a restart
+            if over_quota and self._replicas.follower_throttled(partition, over_quota):
+                continue  # replication throttle (replication_quota.py): asked again once under the bound
             try:
                 fetch_offset = partition.fetch_offset_as_follower
                 entry = {
@@ -232,6 +236,10 @@ class ReplicaFetcher:
                     self.delayed.pop(tp, None)
                     if outcome is FollowerFetchOutcome.APPENDED and p.records:
                         self._replicas.replication_bytes_in += len(p.records)
+                        if self._replicas.follower_quota.is_throttled(tp):
+                            self._replicas.follower_quota.record(
+                                len(p.records), self._replicas.clock.now_ms()
+                            )
         return True
 
 

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from brook.broker.replication_quota import FOLLOWER_REPLICAS, LEADER_REPLICAS, ReplicationQuota
 from brook.broker.request_metrics import add_remote_ns
 from brook.broker.zero_copy import FileRange
 from brook.common.clock import Clock
@@ -135,6 +136,9 @@ class ReplicaManager:
             0  # record bytes this follower appended from leaders (ReplicationBytesInPerSec)
         )
         self.purgatory: dict[str, list[int]] = {PRODUCE_PURGATORY: [0, 0], FETCH_PURGATORY: [0, 0]}
+        # replication throttles (replication_quota.py): what this broker sends as leader, fetches as follower
+        self.leader_quota = ReplicationQuota(LEADER_REPLICAS)
+        self.follower_quota = ReplicationQuota(FOLLOWER_REPLICAS)
 
     # --- hosting -------------------------------------------------------------------------------
 
@@ -179,6 +183,19 @@ class ReplicaManager:
                 {tp: p.leader for tp, p in self.partitions.items() if not p.is_leader and p.leader >= 0},
                 brokers,
             )
+
+    def configure_throttles(
+        self, topic_configs: Mapping[str, Mapping[str, str]], leader_rate: int, follower_rate: int
+    ) -> None:
+        """The replication throttles' bounds and throttled partitions, from the broker's and topics' configs."""
+        self.leader_quota.configure(leader_rate, topic_configs, self.node_id)
+        self.follower_quota.configure(follower_rate, topic_configs, self.node_id)
+
+    def follower_throttled(self, partition: Partition, exceeded: bool) -> bool:
+        """Leave `partition` out of this follower's next fetch? (Out of the ISR, throttled, over the bound.)"""
+        return (
+            exceeded and self.node_id not in partition.isr and self.follower_quota.is_throttled(partition.tp)
+        )
 
     def _apply_role(
         self,
@@ -541,12 +558,27 @@ class ReplicaManager:
     ) -> list[FetchResult]:
         results: list[FetchResult] = []
         budget = max_bytes
+        quota = self.leader_quota if from_follower and self.leader_quota.active else None
+        now_ms = self.clock.now_ms() if quota is not None else 0
+        exceeded = quota is not None and quota.exceeded(now_ms)
         for f in wanted:
-            # KIP-74: the first partition with data may exceed the limits; "first" = nothing read yet
-            result = self._read_one(f, budget, from_follower, budget == max_bytes, replica_id)
+            throttled = quota is not None and quota.is_throttled(f.tp)
+            if throttled and exceeded and not self._in_isr(f.tp, replica_id):
+                result = self._read_one(f, 0, from_follower, False, replica_id)  # answered without records
+            else:
+                # KIP-74: the first partition with data may exceed the limits; "first" = nothing read yet
+                result = self._read_one(f, budget, from_follower, budget == max_bytes, replica_id)
+            if throttled and quota is not None:
+                quota.record(
+                    result.size, now_ms
+                )  # as Kafka: a throttled partition's bytes count, in ISR or not
             budget -= result.size
             results.append(result)
         return results
+
+    def _in_isr(self, tp: TopicPartition, replica_id: int) -> bool:
+        partition = self.partitions.get(tp)
+        return partition is not None and replica_id in partition.isr
 
     def _read_one(
         self, f: FetchPartition, budget: int, from_follower: bool, first: bool, replica_id: int = -1

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from brook.broker.config import TOPIC_CONFIGS, BrokerConfig, log_config_for, validate_topic_configs
 from brook.broker.replica_manager import ReplicaManager
+from brook.broker.replication_quota import FOLLOWER_RATE, LEADER_RATE
 from brook.broker.topic_identity import TopicIdentity
 from brook.common.errors import (
     InvalidPartitions,
@@ -229,6 +230,11 @@ class TopicService:
             min_insync_replicas={
                 name: int(t.configs.get("min.insync.replicas", default_min_isr)) for name, t in topics.items()
             },
+        )
+        self.replicas.configure_throttles(
+            {name: t.configs for name, t in topics.items()},
+            self.config.int(LEADER_RATE),
+            self.config.int(FOLLOWER_RATE),
         )
 
     def _record_topic_ids(self, pending: list[tuple[Path, uuid.UUID]]) -> None:

@@ -81,7 +81,9 @@ def test_a_move_that_would_leave_no_isr_member_is_refused() -> None:
 
 
 def test_an_offline_partition_keeps_no_leader() -> None:
-    assert move_to(Reassignment((1, 0)), -1, 3, (0,), LIVE) == PartitionMove(Reassignment((1, 0)), -1, 3, (0,))
+    assert move_to(Reassignment((1, 0)), -1, 3, (0,), LIVE) == PartitionMove(
+        Reassignment((1, 0)), -1, 3, (0,)
+    )
 
 
 def test_targets_are_checked_as_kafka_checks_a_manual_assignment() -> None:
@@ -89,6 +91,8 @@ def test_targets_are_checked_as_kafka_checks_a_manual_assignment() -> None:
     assert validate_target((1, 2, 3), LIVE, 2, allow_size_change=True) is None
     for bad in ((), (1, 1), (1, 9)):
         refused = validate_target(bad, LIVE, 2, allow_size_change=True)
-        assert refused is not None and refused[0] == ErrorCode.invalid_replica_assignment, bad
+        assert refused is not None, bad
+        assert refused[0] == ErrorCode.invalid_replica_assignment, bad
     resized = validate_target((1, 2, 3), LIVE, 2, allow_size_change=False)
-    assert resized is not None and resized[0] == ErrorCode.invalid_replication_factor
+    assert resized is not None
+    assert resized[0] == ErrorCode.invalid_replication_factor
