@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource
 
 from brook.testing import BrookCluster
 from tests.cluster.faults import end_offset_in
@@ -142,8 +142,8 @@ class ReassignTool:
             expect_exit=expect_exit,
         )
 
-    def execute(self, plan: Path) -> ToolResult:
-        return self.run("--execute", "--reassignment-json-file", str(plan))
+    def execute(self, plan: Path, *options: str) -> ToolResult:
+        return self.run("--execute", "--reassignment-json-file", str(plan), *options)
 
     def verify(self, plan: Path, expect_exit: int | None = 0) -> ToolResult:
         return self.run("--verify", "--reassignment-json-file", str(plan), expect_exit=expect_exit)
@@ -239,3 +239,28 @@ def wait_high_watermark(cluster: BrookCluster, topic: str, end: int, timeout_s: 
         ) from None
     finally:
         consumer.close()
+
+
+THROTTLE_CONFIGS = {
+    "topic": ("leader.replication.throttled.replicas", "follower.replication.throttled.replicas"),
+    "broker": ("leader.replication.throttled.rate", "follower.replication.throttled.rate"),
+}
+_DYNAMIC = {ConfigSource.DYNAMIC_TOPIC_CONFIG.value, ConfigSource.DYNAMIC_BROKER_CONFIG.value}
+
+
+def throttles(cluster: BrookCluster, topic: str) -> dict[str, dict[str, str]]:
+    """The replication throttles set (as dynamic overrides, DescribeConfigs) on the topic and on each broker:
+    {"topic": {name: value}, "broker 0": {...}, ...}; an empty dict where none is set."""
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap, **QUIET})
+    resources = {"topic": ConfigResource("topic", topic)}
+    resources.update({f"broker {n}": ConfigResource("broker", str(n)) for n in cluster.brokers})
+    found: dict[str, dict[str, str]] = {}
+    for label, resource in resources.items():  # librdkafka takes one broker resource per call
+        (future,) = admin.describe_configs([resource], request_timeout=30).values()
+        entries = future.result(30)
+        found[label] = {
+            name: entries[name].value
+            for name in THROTTLE_CONFIGS[label.split()[0]]
+            if name in entries and getattr(entries[name].source, "value", entries[name].source) in _DYNAMIC
+        }
+    return found

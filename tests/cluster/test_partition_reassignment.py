@@ -26,6 +26,7 @@ from tests.cluster.cluster_faults import cluster_on
 from tests.cluster.faults import AckedProducer, assert_every_acked_record_once_in_place, read_partition
 from tests.cluster.reassignment import (
     QUIET,
+    THROTTLE_CONFIGS,
     Ongoing,
     ReassignTool,
     alter_reassignments,
@@ -34,6 +35,7 @@ from tests.cluster.reassignment import (
     partition_dir,
     read_keyed,
     rollback_plan,
+    throttles,
     wait_for,
     wait_high_watermark,
 )
@@ -237,7 +239,8 @@ def test_moving_the_leader_away_under_load_loses_nothing(cluster, tmp_path):
 
 def test_cancel_reverts_an_ongoing_reassignment_to_the_original_replicas(cluster, tmp_path):
     """Broker 2 is cut off from the other brokers (it stays registered, so Kafka accepts it as a target, but it
-    cannot catch up): [0] -> [0, 2] stays in progress, shown as such, until --cancel reverts it to [0]."""
+    cannot catch up): [0] -> [0, 2], started with a replication throttle, stays in progress, shown as such,
+    until --cancel reverts it to [0] and clears the throttles."""
     topic = "cancelled"
     create_on(cluster, topic, [0])
     acked = produce_keyed(cluster, topic, [(b"k%03d" % i, b"v%03d" % i) for i in range(200)])
@@ -245,7 +248,20 @@ def test_cancel_reverts_an_ongoing_reassignment_to_the_original_replicas(cluster
     plan = tool.plan({(topic, 0): [0, 2]})
     cluster.partition(2, from_=[0, 1])
     try:
-        tool.execute(plan)
+        started = tool.execute(plan, "--throttle", "10000000")
+        assert "The inter-broker throttle limit was set to 10000000 B/s" in started.lines, started.describe()
+        # Kafka's tool throttles the partition's sources as leaders, its new replicas as followers, on the
+        # brokers that take part
+        throttled = {
+            "topic": {
+                "leader.replication.throttled.replicas": "0:0",
+                "follower.replication.throttled.replicas": "0:2",
+            },
+            "broker 0": dict.fromkeys(THROTTLE_CONFIGS["broker"], "10000000"),
+            "broker 1": {},
+            "broker 2": dict.fromkeys(THROTTLE_CONFIGS["broker"], "10000000"),
+        }
+        assert throttles(cluster, topic) == throttled
         ongoing = wait_for(
             cluster, lambda: list_reassignments(cluster).get((topic, 0)), 30, "listed in progress"
         )
@@ -261,6 +277,7 @@ def test_cancel_reverts_an_ongoing_reassignment_to_the_original_replicas(cluster
         assert (view.isr, view.leader) == ([0], 0)
         still = tool.verify(plan)
         assert f"Reassignment of partition {topic}-0 is still in progress." in still.lines, still.describe()
+        assert throttles(cluster, topic) == throttled  # --verify keeps them while anything is in progress
 
         cancelled = tool.cancel(plan)
         assert f"Successfully cancelled partition reassignment for: {topic}-0" in cancelled.lines, (
@@ -269,6 +286,7 @@ def test_cancel_reverts_an_ongoing_reassignment_to_the_original_replicas(cluster
         wait_for(cluster, lambda: metadata(cluster, topic).replicas == [0], 30, "replicas back to [0]")
         assert list_reassignments(cluster) == {}
         assert tool.list().lines == ["No partition reassignments found."]
+        assert throttles(cluster, topic) == {"topic": {}, "broker 0": {}, "broker 1": {}, "broker 2": {}}
     finally:
         cluster.heal()
     view = metadata(cluster, topic)
