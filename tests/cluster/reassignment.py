@@ -226,7 +226,11 @@ def wait_high_watermark(cluster: BrookCluster, topic: str, end: int, timeout_s: 
     seen: list[int] = []
 
     def reached() -> bool:
-        seen.append(consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5, cached=False)[1])
+        try:
+            seen.append(consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5, cached=False)[1])
+        except Exception as exc:  # noqa: BLE001 - kept for the failure message
+            seen.append(repr(exc))
+            return False
         return seen[-1] >= end
 
     try:
@@ -235,7 +239,8 @@ def wait_high_watermark(cluster: BrookCluster, topic: str, end: int, timeout_s: 
         ends = {n: end_offset_in(cluster.broker(n).data_dir, topic) for n in cluster.brokers}
         raise AssertionError(
             f"{exc}: last seen {seen[-3:]}, state {cluster.partition_state(topic, 0)}, "
-            f"{metadata(cluster, topic)}, log end offsets on disk {ends}"
+            f"{metadata(cluster, topic)}, log end offsets on disk {ends}, "
+            f"ListOffsets(latest) of each running broker {list_offsets_everywhere(cluster, topic)}"
         ) from None
     finally:
         consumer.close()
@@ -264,3 +269,22 @@ def throttles(cluster: BrookCluster, topic: str) -> dict[str, dict[str, str]]:
             if name in entries and getattr(entries[name].source, "value", entries[name].source) in _DYNAMIC
         }
     return found
+
+
+def list_offsets_everywhere(cluster: BrookCluster, topic: str) -> dict[int, object]:
+    """What ListOffsets (v5, latest, a consumer's read_uncommitted) answers for partition 0 on each running broker:
+    (error code, offset), or the exception."""
+    body = {
+        "replica_id": -1,
+        "isolation_level": 0,
+        "topics": [{"name": topic, "partitions": [{"partition_index": 0, "timestamp": -1}]}],
+    }
+    answers: dict[int, object] = {}
+    for node_id in cluster.running():
+        try:
+            with RawClient(cluster.broker(node_id).bootstrap) as raw:
+                found = raw.request(2, 5, body).topics[0].partitions[0]
+            answers[node_id] = (int(found.error_code), found.offset)
+        except Exception as exc:  # noqa: BLE001 - a diagnostic
+            answers[node_id] = repr(exc)
+    return answers
