@@ -240,7 +240,8 @@ def wait_high_watermark(cluster: BrookCluster, topic: str, end: int, timeout_s: 
         raise AssertionError(
             f"{exc}: last seen {seen[-3:]}, state {cluster.partition_state(topic, 0)}, "
             f"{metadata(cluster, topic)}, log end offsets on disk {ends}, "
-            f"ListOffsets(latest) of each running broker {list_offsets_everywhere(cluster, topic)}"
+            f"ListOffsets(latest) of each running broker {list_offsets_everywhere(cluster, topic)}, "
+            f"Metadata of each running broker {metadata_everywhere(cluster, topic)}"
         ) from None
     finally:
         consumer.close()
@@ -285,6 +286,36 @@ def list_offsets_everywhere(cluster: BrookCluster, topic: str) -> dict[int, obje
             with RawClient(cluster.broker(node_id).bootstrap) as raw:
                 found = raw.request(2, 5, body).topics[0].partitions[0]
             answers[node_id] = (int(found.error_code), found.offset)
+        except Exception as exc:  # noqa: BLE001 - a diagnostic
+            answers[node_id] = repr(exc)
+    return answers
+
+
+def metadata_everywhere(cluster: BrookCluster, topic: str) -> dict[int, object]:
+    """What a Metadata request (v9) for the topic answers on each running broker: the brokers it names, the topic's
+    error code and its partitions as (index, error code, leader, leader epoch, replicas, ISR); or the exception."""
+    body = {"topics": [{"name": topic}], "allow_auto_topic_creation": False}
+    answers: dict[int, object] = {}
+    for node_id in cluster.running():
+        try:
+            with RawClient(cluster.broker(node_id).bootstrap) as raw:
+                response = raw.request(3, 9, body)
+            (found,) = response.topics
+            answers[node_id] = (
+                sorted(b.node_id for b in response.brokers),
+                int(found.error_code),
+                [
+                    (
+                        p.partition_index,
+                        int(p.error_code),
+                        p.leader_id,
+                        p.leader_epoch,
+                        p.replica_nodes,
+                        p.isr_nodes,
+                    )
+                    for p in found.partitions
+                ],
+            )
         except Exception as exc:  # noqa: BLE001 - a diagnostic
             answers[node_id] = repr(exc)
     return answers
