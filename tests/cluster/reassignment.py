@@ -292,18 +292,20 @@ def list_offsets_everywhere(cluster: BrookCluster, topic: str) -> dict[int, obje
 
 
 def metadata_everywhere(cluster: BrookCluster, topic: str) -> dict[int, object]:
-    """What a Metadata request (v9) for the topic answers on each running broker: the brokers it names, the topic's
-    error code and its partitions as (index, error code, leader, leader epoch, replicas, ISR); or the exception."""
-    body = {"topics": [{"name": topic}], "allow_auto_topic_creation": False}
+    """What a Metadata request (v12, as librdkafka sends) for the topic answers on each running broker: the brokers
+    it names, the topic's error code and id, its partitions as (index, error code, leader, leader epoch, replicas,
+    ISR); or the exception."""
+    body = {"topics": [{"name": topic, "topic_id": uuid.UUID(int=0)}], "allow_auto_topic_creation": False}
     answers: dict[int, object] = {}
     for node_id in cluster.running():
         try:
             with RawClient(cluster.broker(node_id).bootstrap) as raw:
-                response = raw.request(3, 9, body)
+                response = raw.request(3, 12, body)
             (found,) = response.topics
             answers[node_id] = (
                 sorted(b.node_id for b in response.brokers),
                 int(found.error_code),
+                str(found.topic_id),
                 [
                     (
                         p.partition_index,
@@ -319,3 +321,22 @@ def metadata_everywhere(cluster: BrookCluster, topic: str) -> dict[int, object]:
         except Exception as exc:  # noqa: BLE001 - a diagnostic
             answers[node_id] = repr(exc)
     return answers
+
+
+def wait_leader_everywhere(
+    cluster: BrookCluster, topic: str, leaders: tuple[int, ...], timeout_s: float = 60
+) -> None:
+    """Wait until every running broker's Metadata names one of `leaders`, a broker it lists, as the partition's
+    leader. Between a leader's death and the controller's election brook answers with the dead leader while no
+    longer listing it (Kafka answers LEADER_NOT_AVAILABLE with leader -1), and a librdkafka client that reads such an
+    answer can stay on "Unknown partition" for minutes: a reader starts once the failover is visible everywhere."""
+
+    def named() -> bool:
+        for answer in metadata_everywhere(cluster, topic).values():
+            assert not isinstance(answer, str), answer
+            brokers, _, _, partitions = answer
+            if partitions[0][2] not in leaders or partitions[0][2] not in brokers:
+                return False
+        return True
+
+    wait_for(cluster, named, timeout_s, f"every broker naming a leader of {topic}-0 in {leaders}")

@@ -38,6 +38,7 @@ from tests.cluster.reassignment import (
     throttles,
     wait_for,
     wait_high_watermark,
+    wait_leader_everywhere,
 )
 from tests.integration.raw_client import RawClient
 
@@ -208,6 +209,7 @@ def test_raising_the_replication_factor_under_load_puts_every_acknowledged_recor
         60,
         "a new replica leading",
     )
+    wait_leader_everywhere(cluster, topic, (1, 2))
     wait_high_watermark(cluster, topic, max(offset for _, offset in producer.acked) + 1)
     log = read_partition(cluster.bootstrap, topic)
     assert_every_acked_record_once_in_place(producer.acked, log)
