@@ -105,6 +105,13 @@ def test_brook_moves_lists_and_cancels_replica_moves(zookeeper, tmp_path):
             {"topic": "held", "partition": 0, "replicas": [1, 0], "adding": [1], "removing": [0]}
         ]
         assert brook.json("topic", "reassignments", "moved") == []
+        # describe shows the move as kafka-topics.sh does: the factor without the replicas being added
+        described = brook.json("topic", "describe", "held")
+        assert described["replication_factor"] == 1
+        assert described["partitions"][0]["replicas"] == [1, 0]
+        assert described["partitions"][0]["adding_replicas"] == [1]
+        assert described["partitions"][0]["removing_replicas"] == [0]
+        assert "adding_replicas" not in brook.json("topic", "describe", "moved")["partitions"][0]
         time.sleep(3)  # the throttle holds: still in progress after a few seconds
         assert brook.json("topic", "reassignments", "held") == listed
         brook.run("topic", "reassign", "held", "-p", "0", "--cancel", "--wait", "30")

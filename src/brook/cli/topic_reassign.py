@@ -25,10 +25,10 @@ from brook.cli._common import (
     render_table,
     settings,
 )
-from brook.cli.raw_request import call, error_name
+from brook.cli.raw_request import call, error_name, exchange
 from brook.common.errors import ErrorCode
 
-__all__ = ["reassign", "reassignments"]
+__all__ = ["moves_of", "reassign", "reassignments"]
 
 _ALTER, _LIST = 45, 46
 _TIMEOUT_MS = 30_000
@@ -127,6 +127,29 @@ def _ongoing(topics: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         for t in response.topics
         for p in t.partitions
     ]
+
+
+def moves_of(metadata: Any, name: str) -> dict[int, tuple[list[int], list[int]]]:
+    """The moves in progress of topic `name`: partition -> (adding, removing) replicas, asked of the controller in
+    `metadata` (a confluent-kafka ClusterMetadata). Empty when it cannot say (no controller, a broker without
+    ListPartitionReassignments): kafka-topics.sh --describe then shows no move either."""
+    broker = metadata.brokers.get(metadata.controller_id)
+    topic = metadata.topics.get(name)
+    if broker is None or topic is None:
+        return {}
+    body = {"timeout": _TIMEOUT_MS, "topics": [{"name": name, "partition_indexes": sorted(topic.partitions)}]}
+    try:
+        response = exchange((broker.host, int(broker.port)), _LIST, 0, body)
+    except Exception:  # noqa: BLE001 - a describe shows what it can; moves are an extra
+        return {}
+    if int(response.error_code) != 0:
+        return {}
+    return {
+        p.partition_index: (list(p.adding_replicas), list(p.removing_replicas))
+        for t in response.topics
+        if t.name == name
+        for p in t.partitions
+    }
 
 
 def _wait_until_done(topic_name: str, partitions: list[int], wait_s: float) -> None:
