@@ -67,6 +67,7 @@ MAIN_CLASSES = {
     "kafka-streams-application-reset": "org.apache.kafka.tools.StreamsResetter",
     "kafka-cluster": "org.apache.kafka.tools.ClusterTool",
     "kafka-acls": "org.apache.kafka.tools.AclCommand",
+    "kafka-reassign-partitions": "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
     "connect-standalone": "org.apache.kafka.connect.cli.ConnectStandalone",
     "connect-distributed": "org.apache.kafka.connect.cli.ConnectDistributed",
     "word-count": "brook.streams.WordCount",  # tests/kafka-tools/src/main/java: Kafka Streams' word count
