@@ -83,6 +83,7 @@ class LogManager:
         self.load_seconds = 0.0
         for d in self.log_dirs:
             d.mkdir(parents=True, exist_ok=True)
+        self._dir_spellings = {d: {os.path.normpath(d), os.path.realpath(d)} for d in self.log_dirs}
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -202,9 +203,11 @@ class LogManager:
         return log
 
     def dir_named(self, path: str) -> Path | None:
-        """The log dir `path` names (as given in log.dirs, or the same directory by another spelling)."""
-        for log_dir in self.log_dirs:
-            if str(log_dir) == path or os.path.realpath(log_dir) == os.path.realpath(path):
+        """The log dir `path` names: as given in log.dirs, or its resolved path, compared once normalised as
+        text (a client's path never touches the filesystem here)."""
+        wanted = os.path.normpath(path)
+        for log_dir, spellings in self._dir_spellings.items():
+            if wanted in spellings:
                 return log_dir
         return None
 
