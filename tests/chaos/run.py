@@ -9,9 +9,12 @@ DIR/<name>.log (what it sent, what each answer was, why it bumped its epoch).
 
 Faults (one about every --interval seconds, once every broker is up again; chosen by the seed): kill -9,
 SIGTERM, SIGSTOP for 2-8 s, ZooKeeper SIGSTOPped past the session timeout, a broker cut off from the other
-brokers and/or ZooKeeper for 3-10 s. A supervisor thread starts any broker that is down at once (also one
-that exited by itself, which is reported). At the end: heal, wait for every partition to have a
-leader and a full ISR, stop the clients, read every partition back from offset 0.
+brokers and/or ZooKeeper for 3-10 s, and a replica move (`brook topic reassign`: a partition of three
+replicas goes to two random brokers, perhaps without its leader; one of two goes back to all three; the
+faults after it land while it runs). A supervisor thread starts any broker that is down at once (also one
+that exited by itself, which is reported). At the end: heal, move every partition back to three replicas,
+wait for every partition to have a leader and a full ISR, stop the clients, read every partition back from
+offset 0.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import json
 import logging
 import random
 import re
+import subprocess
 import sys
 import tempfile
 import threading
@@ -41,7 +45,7 @@ GROUP = "chaos-group"
 PARTITIONS = 6
 SESSION_TIMEOUT_MS = 6000
 GAP_LIMIT_S = SESSION_TIMEOUT_MS / 1000 + 5
-FAULTS = ("kill", "terminate", "pause", "zookeeper", "partition")
+FAULTS = ("kill", "terminate", "pause", "zookeeper", "partition", "reassign")
 BROKER_SETTINGS = {
     "zookeeper.session.timeout.ms": str(SESSION_TIMEOUT_MS),
     "replica.lag.time.max.ms": "5000",
@@ -142,6 +146,12 @@ class Chaos:
             cluster.pause_zookeeper()
             time.sleep(seconds)
             cluster.resume_zookeeper()
+        elif kind == "reassign":
+            partition = rng.randrange(PARTITIONS)
+            current = replicas_of(cluster, partition)
+            target = rng.sample(up, 2) if len(current) == 3 else rng.sample(sorted(cluster.brokers), 3)
+            say(self.start, f"fault: move partition {partition} from {current} to {target}")
+            say(self.start, f"       {reassign(cluster, partition, target)}")
         elif kind == "partition":
             others = [n for n in cluster.brokers if n != victim]
             cut = rng.choice([[*others, "zookeeper"], others, ["zookeeper"], [rng.choice(others)]])
@@ -150,6 +160,42 @@ class Chaos:
             cluster.partition(victim, from_=cut)
             time.sleep(seconds)
             cluster.heal()
+
+
+def replicas_of(cluster: BrookCluster, partition: int) -> list[int]:
+    doc = cluster._json(f"/brokers/topics/{TOPIC}") or {}
+    return list(doc.get("partitions", {}).get(str(partition), []))
+
+
+def moving(cluster: BrookCluster) -> bool:
+    doc = cluster._json(f"/brokers/topics/{TOPIC}") or {}
+    return bool(doc.get("adding_replicas") or doc.get("removing_replicas"))
+
+
+def reassign(cluster: BrookCluster, partition: int, target: list[int]) -> str:
+    """`brook topic reassign` (its own process, as an operator runs it): the outcome in one line."""
+    command = [sys.executable, "-m", "brook", "topic", "reassign", TOPIC, "-p", str(partition)]
+    command += ["--replicas", ",".join(map(str, target)), "-b", cluster.bootstrap]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        return "timed out"
+    return f"exit {done.returncode}: {(done.stdout + done.stderr).strip().splitlines()[-1:]}"
+
+
+def restore_replication(cluster: BrookCluster, start: float, timeout_s: float) -> None:
+    """Move every partition left with two replicas back to three (the controller completes moves in progress)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        short = [p for p in range(PARTITIONS) if len(replicas_of(cluster, p)) < 3]
+        if not short:
+            return
+        for partition in short:
+            say(
+                start,
+                f"restoring partition {partition} to three replicas: {reassign(cluster, partition, [0, 1, 2])}",
+            )
+        time.sleep(1)
 
 
 def settle(cluster: BrookCluster, start: float, timeout_s: float) -> bool:
@@ -166,6 +212,7 @@ def settle(cluster: BrookCluster, start: float, timeout_s: float) -> bool:
                 len(cluster.up()) == 3
                 and len(cluster.registered_brokers()) == 3
                 and all(s is not None and s["leader"] >= 0 and len(s["isr"]) == 3 for s in states)
+                and not moving(cluster)
             ):
                 say(start, "settled: all brokers registered, every ISR full")
                 return True
@@ -266,6 +313,9 @@ def run(cluster: BrookCluster, args: argparse.Namespace, kinds: list[str], start
         chaos.inject(rng.choice(kinds))
     faults_to = time.monotonic()
     cluster.heal()
+    if "reassign" in kinds:
+        chaos.wait_for_all_up(60)
+        restore_replication(cluster, start, 60)
     settled = settle(cluster, start, 90)
     undelivered = sum(p.stop(60) for p in producers)
     for m in members:

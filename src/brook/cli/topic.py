@@ -1,4 +1,5 @@
-"""`brook topic`: create, list, describe, delete, add-partitions, alter-config (like kafka-topics.sh / rpk topic)."""
+"""`brook topic`: create, list, describe, delete, add-partitions, alter-config, reassign (like kafka-topics.sh,
+kafka-reassign-partitions.sh / rpk topic)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from brook.cli.config_syntax import parse_config_pairs
 from brook.cli.topic_common import error_text, require_topics, topics_arg
 from brook.cli.topic_config import alter_config
 from brook.cli.topic_describe import describe
+from brook.cli.topic_reassign import reassign, reassignments
 from brook.cli.topic_records import delete_records
 
 __all__ = ["topic"]
@@ -177,3 +179,5 @@ def add_partitions(
 topic.add_command(describe, name="describe")
 topic.add_command(alter_config, name="alter-config")
 topic.add_command(delete_records, name="delete-records")
+topic.add_command(reassign, name="reassign")
+topic.add_command(reassignments, name="reassignments")

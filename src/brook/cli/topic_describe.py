@@ -144,6 +144,7 @@ def _describe_one(admin: Any, name: str) -> dict[str, Any]:
     from confluent_kafka.admin import OffsetSpec
 
     from brook.cli.log_dirs import partition_sizes
+    from brook.cli.topic_reassign import moves_of
 
     futures = admin.describe_topics(TopicCollection([name]), request_timeout=15.0)
     desc = result_of(futures[name], name)
@@ -165,6 +166,7 @@ def _describe_one(admin: Any, name: str) -> dict[str, Any]:
         {p.id: p.leader.id for p in partitions if p.leader is not None},
         name,
     )
+    moves = moves_of(cluster, name)
     return {
         "name": name,
         # Kafka prints topic ids in URL-safe base64, as kafka-topics.sh --describe shows them
@@ -173,7 +175,10 @@ def _describe_one(admin: Any, name: str) -> dict[str, Any]:
         else None,
         "internal": bool(desc.is_internal),
         "partition_count": len(partitions),
-        "replication_factor": max((len(p.replicas) for p in partitions), default=0),
+        # as kafka-topics.sh: while replicas move, the factor leaves out those being added
+        "replication_factor": max(
+            (len(p.replicas) - len(moves.get(p.id, ((), ()))[0]) for p in partitions), default=0
+        ),
         "configs": non_default_configs(admin, name),
         "min_insync_replicas": _min_insync_replicas(admin, name),
         "partitions": [
@@ -185,6 +190,11 @@ def _describe_one(admin: Any, name: str) -> dict[str, Any]:
                 "log_start_offset": offsets[p.id]["start"],
                 "log_end_offset": offsets[p.id]["end"],
                 "size": sizes.get(p.id),
+                **(
+                    {"adding_replicas": moves[p.id][0], "removing_replicas": moves[p.id][1]}
+                    if p.id in moves
+                    else {}
+                ),
             }
             for p in partitions
         ],
@@ -208,8 +218,10 @@ def _describe_text(doc: dict[str, Any]) -> str:
         config_text = "CONFIGS\n" + render_table(["KEY", "VALUE"], sorted(configs.items()))
     else:
         config_text = "CONFIGS\n(all defaults)"
+    columns = ["PARTITION", "LEADER", "REPLICAS", "ISR", "LOG-START-OFFSET", "LOG-END-OFFSET", "SIZE"]
+    moving = any("adding_replicas" in p for p in doc["partitions"])
     parts = render_table(
-        ["PARTITION", "LEADER", "REPLICAS", "ISR", "LOG-START-OFFSET", "LOG-END-OFFSET", "SIZE"],
+        [*columns, "ADDING", "REMOVING"] if moving else columns,
         [
             (
                 p["partition"],
@@ -219,6 +231,7 @@ def _describe_text(doc: dict[str, Any]) -> str:
                 p["log_start_offset"],
                 p["log_end_offset"],
                 p["size"],
+                *((p.get("adding_replicas", []), p.get("removing_replicas", [])) if moving else ()),
             )
             for p in doc["partitions"]
         ],

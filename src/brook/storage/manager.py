@@ -6,7 +6,8 @@ Each log dir holds one directory per partition plus, at its top level:
     log-start-offset-checkpoint        topic partition offset
     .kafka_cleanshutdown               present only between a clean close() and the next load()
 
-A new partition goes to the online dir holding the fewest partitions. Deleting a partition renames its
+A new partition goes to the online dir holding the fewest partitions, unless an operator named its dir before
+it was created (AlterReplicaLogDirs ahead of a replica move: `prefer_dir`, kept in memory as Kafka keeps it). Deleting a partition renames its
 directory to `<topic>-<partition>.<uuid>-delete` first (an atomic step that load() recognises), then
 removes it. An OSError in a dir takes that whole dir offline (`offline_dirs`); its logs then raise
 LogDirOffline until restart. EMFILE/ENFILE is not such a fault: the dir stays online and the caller gets
@@ -73,12 +74,16 @@ class LogManager:
         self._dir_of: dict[TopicPartition, Path] = {}
         self._partitions_in: dict[Path, int] = {d: 0 for d in self.log_dirs}  # kept in step with _dir_of
         self.offline_dirs: set[Path] = set()
+        self._preferred_dirs: dict[
+            TopicPartition, Path
+        ] = {}  # AlterReplicaLogDirs for a replica not here yet
         self.recovery_threads_per_data_dir = max(1, recovery_threads_per_data_dir)
         self.files = SegmentFiles(max_open=max_open_inactive_segments)
         self.flush_stats = LockedHistogram()  # every log's fsync time, ms (the broker's metrics read it)
         self.load_seconds = 0.0
         for d in self.log_dirs:
             d.mkdir(parents=True, exist_ok=True)
+        self._dir_spellings = {d: {os.path.normpath(d), os.path.realpath(d)} for d in self.log_dirs}
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -169,7 +174,12 @@ class LogManager:
         existing = self._logs.get(tp)
         if existing is not None:
             return existing
-        log_dir = self._next_log_dir()
+        preferred = self._preferred_dirs.pop(tp, None)
+        log_dir = (
+            preferred
+            if preferred is not None and preferred not in self.offline_dirs
+            else self._next_log_dir()
+        )
         try:
             log = FileLog.open(
                 log_dir / str(tp),
@@ -191,6 +201,19 @@ class LogManager:
         self._partitions_in[log_dir] += 1
         logger.debug("created log tp=%s dir=%s", tp, log_dir)
         return log
+
+    def dir_named(self, path: str) -> Path | None:
+        """The log dir `path` names: as given in log.dirs, or its resolved path, compared once normalised as
+        text (a client's path never touches the filesystem here)."""
+        wanted = os.path.normpath(path)
+        for log_dir, spellings in self._dir_spellings.items():
+            if wanted in spellings:
+                return log_dir
+        return None
+
+    def prefer_dir(self, tp: TopicPartition, log_dir: Path) -> None:
+        """Create `tp` in `log_dir` when it comes here (a replica an operator placed before it moved in)."""
+        self._preferred_dirs[tp] = log_dir
 
     def _next_log_dir(self) -> Path:
         online = [d for d in self.log_dirs if d not in self.offline_dirs]

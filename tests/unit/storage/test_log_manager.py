@@ -75,3 +75,19 @@ def test_delete_removes_partition_dir(tmp_path: Path) -> None:
     manager.load()
     assert not (tmp_path / "t-1.0123abcd-delete").exists()
     manager.close()
+
+
+def test_a_dir_named_before_the_partition_comes_is_where_it_is_created(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    manager = LogManager([first, second], FakeClock())
+    manager.create(TopicPartition("t", 0))  # both empty: the first listed
+    assert manager.log_dir_of(TopicPartition("t", 0)) == first
+    manager.prefer_dir(TopicPartition("t", 1), first)  # the least loaded would be the second
+    manager.create(TopicPartition("t", 1))
+    assert manager.log_dir_of(TopicPartition("t", 1)) == first
+    manager.create(TopicPartition("t", 2))  # the preference was used up: least loaded again
+    assert manager.log_dir_of(TopicPartition("t", 2)) == second
+    assert manager.dir_named(str(second)) == second
+    assert manager.dir_named(str(tmp_path / "a" / ".." / "b")) == second
+    assert manager.dir_named(str(tmp_path / "c")) is None
+    manager.close()

@@ -47,6 +47,9 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
     cached = cache.get(key)
     if cached is not None and cached[0] == _fingerprint(ctx, names):
         return cached[1]
+    live = store.live_brokers()
+    reachable = {b.node_id for b in live if b.address_for(ctx.listener_name) is not None}
+    alive = {b.node_id for b in live}
     allow_create = getattr(req, "allow_auto_topic_creation", True)
     with_operations = getattr(req, "include_topic_authorized_operations", False)
     topics = []
@@ -80,9 +83,9 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
                 ),
                 "partitions": [
                     {
-                        "error_code": ErrorCode.none,
+                        "error_code": _leader_error(p.leader, reachable, alive, ctx.version),
                         "partition_index": p.partition,
-                        "leader_id": p.leader,
+                        "leader_id": p.leader if p.leader in reachable else -1,
                         "leader_epoch": p.leader_epoch,
                         "replica_nodes": list(p.replicas),
                         "isr_nodes": list(p.isr),
@@ -97,7 +100,7 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
             throttle_time=0,
             brokers=[
                 {"node_id": b.node_id, "host": address[0], "port": address[1], "rack": b.rack}
-                for b in store.live_brokers()
+                for b in live
                 if (address := b.address_for(ctx.listener_name)) is not None  # the client's listener
             ],
             cluster_id=store.cluster_id,
@@ -111,6 +114,18 @@ async def metadata(ctx: RequestContext, req: Any) -> Any:
             cache.clear()
         cache[key] = (_fingerprint(ctx, names), encoded)
     return encoded
+
+
+def _leader_error(leader: int, reachable: set[int], alive: set[int], version: int) -> ErrorCode:
+    """Kafka's MetadataCache rule: a partition whose leader is not a live broker this listener reaches is
+    answered with leader -1 and LEADER_NOT_AVAILABLE (no leader, or a leader that died and is not replaced yet:
+    a client never waits on a broker missing from the same answer); a live leader without the client's listener
+    gets LISTENER_NOT_FOUND from v6."""
+    if leader in reachable:
+        return ErrorCode.none
+    if leader in alive and version >= 6:
+        return ErrorCode.listener_not_found
+    return ErrorCode.leader_not_available
 
 
 def _may_describe_or_create(ctx: RequestContext, name: str, allow_create: bool) -> bool:
