@@ -321,22 +321,3 @@ def metadata_everywhere(cluster: BrookCluster, topic: str) -> dict[int, object]:
         except Exception as exc:  # noqa: BLE001 - a diagnostic
             answers[node_id] = repr(exc)
     return answers
-
-
-def wait_leader_everywhere(
-    cluster: BrookCluster, topic: str, leaders: tuple[int, ...], timeout_s: float = 60
-) -> None:
-    """Wait until every running broker's Metadata names one of `leaders`, a broker it lists, as the partition's
-    leader. Between a leader's death and the controller's election brook answers with the dead leader while no
-    longer listing it (Kafka answers LEADER_NOT_AVAILABLE with leader -1), and a librdkafka client that reads such an
-    answer can stay on "Unknown partition" for minutes: a reader starts once the failover is visible everywhere."""
-
-    def named() -> bool:
-        for answer in metadata_everywhere(cluster, topic).values():
-            assert not isinstance(answer, str), answer
-            brokers, _, _, partitions = answer
-            if partitions[0][2] not in leaders or partitions[0][2] not in brokers:
-                return False
-        return True
-
-    wait_for(cluster, named, timeout_s, f"every broker naming a leader of {topic}-0 in {leaders}")

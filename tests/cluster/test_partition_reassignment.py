@@ -38,7 +38,6 @@ from tests.cluster.reassignment import (
     throttles,
     wait_for,
     wait_high_watermark,
-    wait_leader_everywhere,
 )
 from tests.integration.raw_client import RawClient
 
@@ -209,7 +208,6 @@ def test_raising_the_replication_factor_under_load_puts_every_acknowledged_recor
         60,
         "a new replica leading",
     )
-    wait_leader_everywhere(cluster, topic, (1, 2))
     wait_high_watermark(cluster, topic, max(offset for _, offset in producer.acked) + 1)
     log = read_partition(cluster.bootstrap, topic)
     assert_every_acked_record_once_in_place(producer.acked, log)
@@ -268,6 +266,10 @@ def test_cancel_reverts_an_ongoing_reassignment_to_the_original_replicas(cluster
             cluster, lambda: list_reassignments(cluster).get((topic, 0)), 30, "listed in progress"
         )
         assert ongoing == Ongoing(replicas=[0, 2], adding=[2], removing=[])
+        # the replica being added exists on broker 2 (it cannot fetch anything into it)
+        wait_for(
+            cluster, lambda: partition_dir(cluster, 2, topic).is_dir(), 30, "broker 2 holding a new replica"
+        )
         assert list_reassignments(cluster, {topic: [0]}) == {(topic, 0): ongoing}
         assert tool.list().lines == [
             "Current partition reassignments:",
@@ -299,6 +301,43 @@ def test_cancel_reverts_an_ongoing_reassignment_to_the_original_replicas(cluster
         f"There is no active reassignment of partition {topic}-0, but replica set is 0 rather than 0,2."
         in after.lines
     ), after.describe()
+    assert read_keyed(cluster.bootstrap, topic) == acked
+
+
+def test_a_new_target_replaces_an_ongoing_reassignment(cluster, tmp_path):
+    """[0] -> [0, 2] is held in progress (broker 2 cut off from the others); the tool refuses a second --execute
+    without --additional; with it, [0] -> [0, 1] replaces the first: the original replicas stay [0], broker 2's
+    unfinished copy is dropped, and the new target completes."""
+    topic = "replaced"
+    create_on(cluster, topic, [0])
+    acked = produce_keyed(cluster, topic, [(b"k%03d" % i, b"v%03d" % i) for i in range(200)])
+    tool = ReassignTool(cluster, tmp_path)
+    cluster.partition(2, from_=[0, 1])
+    try:
+        tool.execute(tool.plan({(topic, 0): [0, 2]}))
+        wait_for(
+            cluster,
+            lambda: list_reassignments(cluster).get((topic, 0)) == Ongoing([0, 2], [2], []),
+            30,
+            "[0] -> [0, 2] in progress",
+        )
+        wait_for(
+            cluster, lambda: partition_dir(cluster, 2, topic).is_dir(), 30, "broker 2 holding a new replica"
+        )
+        second = tool.plan({(topic, 0): [0, 1]})
+        refused = tool.run("--execute", "--reassignment-json-file", str(second), expect_exit=1)
+        assert any(
+            line.startswith("Cannot execute because there is an existing partition assignment.")
+            for line in refused.lines
+        ), refused.describe()
+        assert list_reassignments(cluster) == {(topic, 0): Ongoing([0, 2], [2], [])}
+
+        tool.execute(second, "--additional")
+        wait_for(cluster, lambda: completed(cluster, topic, [0, 1]), 60, "[0] -> [0, 1] completed")
+    finally:
+        cluster.heal()
+    assert_settled_on(cluster, topic, [0, 1], removed=[2])
+    assert metadata(cluster, topic).leader == 0
     assert read_keyed(cluster.bootstrap, topic) == acked
 
 
