@@ -215,15 +215,34 @@ def test_raising_the_replication_factor_under_load_puts_every_acknowledged_recor
 
 
 def test_moving_the_leader_away_under_load_loses_nothing(cluster, tmp_path):
-    """[0, 1] -> [1, 2] while an acks=all producer keeps producing: broker 0, the leader, leaves the replicas; a
-    target replica leads and every acknowledged record stays once, in order, at its offset."""
+    """[0, 1] -> [1, 2] while an acks=all producer keeps producing: held in progress first (broker 2 cut off from
+    the others), the partition is on target + original replicas with 2 being added and 0 being removed, broker 0
+    still leading; once broker 2 catches up, broker 0, the leader, leaves the replicas, a target replica leads and
+    every acknowledged record stays once, in order, at its offset."""
     topic = "relocated"
     create_on(cluster, topic, [0, 1], **{"min.insync.replicas": "2"})
     producer = AckedProducer(cluster.bootstrap, topic).start()
+    tool = ReassignTool(cluster, tmp_path)
     try:
         producer.wait_acked(500)
-        tool = ReassignTool(cluster, tmp_path)
-        tool.execute(tool.plan({(topic, 0): [1, 2]}))
+        cluster.partition(2, from_=[0, 1])
+        try:
+            tool.execute(tool.plan({(topic, 0): [1, 2]}))
+            ongoing = wait_for(
+                cluster, lambda: list_reassignments(cluster).get((topic, 0)), 30, "in progress"
+            )
+            assert ongoing == Ongoing(replicas=[1, 2, 0], adding=[2], removing=[0])
+            assert tool.list().lines == [
+                "Current partition reassignments:",
+                f"{topic}-0: replicas: 1,2,0. adding: 2. removing: 0.",
+            ]
+            view = wait_for(
+                cluster, lambda: (v := metadata(cluster, topic)).replicas == [1, 2, 0] and v, 30, "[1, 2, 0]"
+            )
+            assert (sorted(view.isr), view.leader) == ([0, 1], 0)
+            producer.wait_acked(len(producer.acked) + 200)  # acks=all goes on meanwhile (ISR 0, 1)
+        finally:
+            cluster.heal()
         wait_for(cluster, lambda: completed(cluster, topic, [1, 2]), 90, "moved to [1, 2]")
         producer.wait_acked(len(producer.acked) + 300)
     finally:
