@@ -216,9 +216,9 @@ def test_raising_the_replication_factor_under_load_puts_every_acknowledged_recor
 
 def test_moving_the_leader_away_under_load_loses_nothing(cluster, tmp_path):
     """[0, 1] -> [1, 2] while an acks=all producer keeps producing: held in progress first (broker 2 cut off from
-    the others), the partition is on target + original replicas with 2 being added and 0 being removed, broker 0
-    still leading; once broker 2 catches up, broker 0, the leader, leaves the replicas, a target replica leads and
-    every acknowledged record stays once, in order, at its offset."""
+    the others), the partition is on target + original replicas with 2 being added and 0 being removed; once
+    broker 2 catches up, broker 0 (the leader) leaves the replicas, a target replica leads and every acknowledged
+    record stays once, in order, at its offset."""
     topic = "relocated"
     create_on(cluster, topic, [0, 1], **{"min.insync.replicas": "2"})
     producer = AckedProducer(cluster.bootstrap, topic).start()
@@ -239,7 +239,10 @@ def test_moving_the_leader_away_under_load_loses_nothing(cluster, tmp_path):
             view = wait_for(
                 cluster, lambda: (v := metadata(cluster, topic)).replicas == [1, 2, 0] and v, 30, "[1, 2, 0]"
             )
-            assert (sorted(view.isr), view.leader) == ([0, 1], 0)
+            # broker 2 cannot be in the ISR; 0 leads, unless the periodic preferred-leader check (Kafka's
+            # auto.leader.rebalance.enable, every 300 s) fell in this window and made 1, now first, lead
+            assert sorted(view.isr) == [0, 1], view
+            assert view.leader in (0, 1), view
             producer.wait_acked(len(producer.acked) + 200)  # acks=all goes on meanwhile (ISR 0, 1)
         finally:
             cluster.heal()
