@@ -271,15 +271,8 @@ class Controller:
         if not self.is_active:
             return {tp: (ErrorCode.not_controller, None, -1) for tp in wanted or ()}
         request = _ElectionRequest(wanted, election_type)
-        with self._cond:
-            self._elections.append(request)
-            self._pass_due = True
-            self._cond.notify()
-        if request.done.wait(timeout_s):
+        if self._served("_elections", request, timeout_s):
             return request.results
-        with self._cond:
-            if request in self._elections:
-                self._elections.remove(request)
         return {tp: (ErrorCode.request_timed_out, None, -1) for tp in wanted or ()}
 
     def alter_reassignments(
@@ -294,16 +287,25 @@ class Controller:
         if not self.is_active:
             return {tp: (ErrorCode.not_controller, None) for tp in targets}
         request = _ReassignRequest(dict(targets), allow_size_change)
+        if self._served("_reassignments", request, timeout_s):
+            return request.results
+        return {tp: (ErrorCode.request_timed_out, None) for tp in targets}
+
+    def _served(self, queue: str, request: _ElectionRequest | _ReassignRequest, timeout_s: float) -> bool:
+        """Queue an operator's request (on the list attribute `queue`) for the controller thread's next pass and
+        wait for it; False at the timeout, the request then withdrawn unless the thread already took it (the
+        thread swaps the list out, so it is looked up again, never held)."""
         with self._cond:
-            self._reassignments.append(request)
+            getattr(self, queue).append(request)
             self._pass_due = True
             self._cond.notify()
         if request.done.wait(timeout_s):
-            return request.results
+            return True
         with self._cond:
-            if request in self._reassignments:
-                self._reassignments.remove(request)
-        return {tp: (ErrorCode.request_timed_out, None) for tp in targets}
+            waiting = getattr(self, queue)
+            if request in waiting:
+                waiting.remove(request)
+        return False
 
     def resign(self, reason: str) -> None:
         if self._epoch_zk_version is not None:
