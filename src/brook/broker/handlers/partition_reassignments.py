@@ -21,6 +21,7 @@ from brook.security.acl import AclOperation, ResourceType
 @handles(45, versions=range(0, 2))
 async def alter_partition_reassignments(ctx: RequestContext, req: Any) -> Any:
     wanted = [(t.name, int(p.partition_index)) for t in req.topics for p in t.partitions]
+    allow_size_change = bool(getattr(req, "allow_replication_factor_change", True))
     if not ctx.authorize(AclOperation.ALTER, ResourceType.CLUSTER):
         return _answer(ctx, req, ErrorCode.cluster_authorization_failed, None, {})
     if len(set(wanted)) != len(wanted):
@@ -32,7 +33,6 @@ async def alter_partition_reassignments(ctx: RequestContext, req: Any) -> Any:
         for t in req.topics
         for p in t.partitions
     }
-    allow_size_change = bool(getattr(req, "allow_replication_factor_change", True))
     timeout_s = max(0.0, req.timeout.total_seconds())
     results = await asyncio.to_thread(
         ctx.broker.metadata.alter_partition_reassignments, targets, allow_size_change, timeout_s
@@ -49,9 +49,11 @@ def _answer(
     message: str | None,
     results: Mapping[tuple[str, int], tuple[int, str | None]],
 ) -> Any:
-    """Every partition asked for: its own result, else the top-level error."""
+    """Every partition asked for: its own result, else the top-level error. v1 echoes the request's
+    allow_replication_factor_change, so the client knows the broker applied it (KIP-1101)."""
     return ctx.respond(
         throttle_time=0,
+        allow_replication_factor_change=bool(getattr(req, "allow_replication_factor_change", True)),
         error_code=error,
         error_message=message,
         responses=[
