@@ -149,7 +149,7 @@ class ReplicaFetcher:
                 continue
             if partition.log.is_offline:
                 continue  # its log dir failed: nothing to append to until a restart
-            if over_quota and self._replicas.follower_throttled(partition, over_quota):
+            if over_quota and self._replicas.follower_throttled(partition):
                 continue  # replication throttle (replication_quota.py): asked again once under the bound
             try:
                 fetch_offset = partition.fetch_offset_as_follower

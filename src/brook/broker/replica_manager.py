@@ -191,11 +191,10 @@ class ReplicaManager:
         self.leader_quota.configure(leader_rate, topic_configs, self.node_id)
         self.follower_quota.configure(follower_rate, topic_configs, self.node_id)
 
-    def follower_throttled(self, partition: Partition, exceeded: bool) -> bool:
-        """Leave `partition` out of this follower's next fetch? (Out of the ISR, throttled, over the bound.)"""
-        return (
-            exceeded and self.node_id not in partition.isr and self.follower_quota.is_throttled(partition.tp)
-        )
+    def follower_throttled(self, partition: Partition) -> bool:
+        """Leave `partition` out of this follower's next fetch, the follower side being over its bound? (Out of
+        the ISR and throttled.)"""
+        return self.node_id not in partition.isr and self.follower_quota.is_throttled(partition.tp)
 
     def _apply_role(
         self,
@@ -569,9 +568,8 @@ class ReplicaManager:
                 # KIP-74: the first partition with data may exceed the limits; "first" = nothing read yet
                 result = self._read_one(f, budget, from_follower, budget == max_bytes, replica_id)
             if throttled and quota is not None:
-                quota.record(
-                    result.size, now_ms
-                )  # as Kafka: a throttled partition's bytes count, in ISR or not
+                # as Kafka: a throttled partition's bytes count, its follower in the ISR or not
+                quota.record(result.size, now_ms)
             budget -= result.size
             results.append(result)
         return results

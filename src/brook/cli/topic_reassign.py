@@ -35,9 +35,11 @@ _TIMEOUT_MS = 30_000
 _POLL_S = 0.5
 
 
-def _controller() -> tuple[str, int]:
-    """The controller's address, from the cluster metadata (only the controller serves these requests)."""
-    metadata = admin_client(settings()).list_topics(timeout=10)
+def _controller(metadata: Any = None) -> tuple[str, int]:
+    """The controller's address, from the cluster metadata (only the controller serves these requests); asked
+    of the cluster unless `metadata` (a confluent-kafka ClusterMetadata) is given."""
+    if metadata is None:
+        metadata = admin_client(settings()).list_topics(timeout=10)
     broker = metadata.brokers.get(metadata.controller_id)
     if broker is None:
         raise CliError("the cluster has no controller right now; try again")
@@ -82,8 +84,10 @@ def reassign(
             }
         ],
     }
-    response = call(_controller(), _ALTER, 0, body)
+    controller = _controller()
+    response = call(controller, _ALTER, 0, body)
     rows: list[dict[str, Any]] = []
+    started: list[int] = []
     for t in response.responses:
         for p in t.partitions:
             code = int(p.error_code) or int(response.error_code)
@@ -92,10 +96,11 @@ def reassign(
                 if code == 0
                 else f"{error_name(ErrorCode(code))}: {p.error_message or response.error_message or ''}"
             )
+            if error is None:
+                started.append(p.partition_index)
             rows.append({"partition": f"{t.name}-{p.partition_index}", "status": "OK", "error": error})
-    ok = [int(r["partition"].rsplit("-", 1)[1]) for r in rows if r["error"] is None]
-    if wait_s is not None and ok:
-        _wait_until_done(topic_name, ok, wait_s)
+    if wait_s is not None and started:
+        _wait_until_done(controller, topic_name, started, wait_s)
     emit(
         rows,
         lambda: render_table(
@@ -112,8 +117,8 @@ def reassign(
     exit_if_failed(rows, "partition")
 
 
-def _ongoing(topics: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    response = call(_controller(), _LIST, 0, {"timeout": _TIMEOUT_MS, "topics": topics})
+def _ongoing(controller: tuple[str, int], topics: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    response = call(controller, _LIST, 0, {"timeout": _TIMEOUT_MS, "topics": topics})
     if int(response.error_code) != 0:
         raise CliError(f"{error_name(ErrorCode(int(response.error_code)))}: {response.error_message or ''}")
     return [
@@ -152,10 +157,12 @@ def moves_of(metadata: Any, name: str) -> dict[int, tuple[list[int], list[int]]]
     }
 
 
-def _wait_until_done(topic_name: str, partitions: list[int], wait_s: float) -> None:
+def _wait_until_done(
+    controller: tuple[str, int], topic_name: str, partitions: list[int], wait_s: float
+) -> None:
     deadline = time.monotonic() + wait_s
     asked = [{"name": topic_name, "partition_indexes": partitions}]
-    while _ongoing(asked):
+    while _ongoing(controller, asked):
         if time.monotonic() >= deadline:
             raise CliError(f"the moves of {topic_name} are still in progress after {wait_s:g}s")
         time.sleep(_POLL_S)
@@ -168,14 +175,14 @@ def _wait_until_done(topic_name: str, partitions: list[int], wait_s: float) -> N
 def reassignments(topics: tuple[str, ...]) -> None:
     """List the replica moves in progress (all topics, or those named)."""
     asked = None
+    metadata = admin_client(settings()).list_topics(timeout=10)
     if topics:
-        metadata = admin_client(settings()).list_topics(timeout=10)
         asked = [
             {"name": name, "partition_indexes": sorted(metadata.topics[name].partitions)}
             for name in topics
             if name in metadata.topics
         ]
-    rows = _ongoing(asked) if asked != [] else []
+    rows = _ongoing(_controller(metadata), asked) if asked != [] else []
     emit(
         rows,
         lambda: render_table(

@@ -7,10 +7,10 @@ Each log dir holds one directory per partition plus, at its top level:
     .kafka_cleanshutdown               present only between a clean close() and the next load()
 
 A new partition goes to the online dir holding the fewest partitions, unless an operator named its dir before
-it was created (AlterReplicaLogDirs ahead of a replica move: `prefer_dir`, kept in memory as Kafka keeps it). Deleting a partition renames its
-directory to `<topic>-<partition>.<uuid>-delete` first (an atomic step that load() recognises), then
-removes it. An OSError in a dir takes that whole dir offline (`offline_dirs`); its logs then raise
-LogDirOffline until restart. EMFILE/ENFILE is not such a fault: the dir stays online and the caller gets
+it was created (AlterReplicaLogDirs ahead of a replica move: `prefer_dir`, kept in memory as Kafka keeps it).
+Deleting a partition renames its directory to `<topic>-<partition>.<uuid>-delete` first (an atomic step that
+load() recognises), then removes it. An OSError in a dir takes that whole dir offline (`offline_dirs`); its
+logs then raise LogDirOffline until restart. EMFILE/ENFILE is not such a fault: the dir stays online and the caller gets
 OutOfDescriptors (retriable). Owned by the broker; not thread-safe except FileLog.flush and checkpoint.
 
 Start-up (`load`): one listing per log dir, then the partitions are opened by a pool of
@@ -74,9 +74,8 @@ class LogManager:
         self._dir_of: dict[TopicPartition, Path] = {}
         self._partitions_in: dict[Path, int] = {d: 0 for d in self.log_dirs}  # kept in step with _dir_of
         self.offline_dirs: set[Path] = set()
-        self._preferred_dirs: dict[
-            TopicPartition, Path
-        ] = {}  # AlterReplicaLogDirs for a replica not here yet
+        # AlterReplicaLogDirs for a replica not here yet (`prefer_dir`)
+        self._preferred_dirs: dict[TopicPartition, Path] = {}
         self.recovery_threads_per_data_dir = max(1, recovery_threads_per_data_dir)
         self.files = SegmentFiles(max_open=max_open_inactive_segments)
         self.flush_stats = LockedHistogram()  # every log's fsync time, ms (the broker's metrics read it)

@@ -39,10 +39,8 @@ async def alter_replica_log_dirs(ctx: RequestContext, req: Any) -> Any:
                     code = ErrorCode.log_dir_not_found
                 elif log_dir in log_manager.offline_dirs:
                     code = ErrorCode.kafka_storage_error
-                elif not _exists(ctx, tp):
-                    code = (
-                        ErrorCode.unknown_topic_or_partition
-                    )  # nothing remembered for a partition that is not
+                elif not _exists(ctx, tp):  # nothing is remembered for a partition that does not exist
+                    code = ErrorCode.unknown_topic_or_partition
                 else:
                     code = _place(log_manager, tp, log_dir)
                 results.setdefault(topic.name, []).append(

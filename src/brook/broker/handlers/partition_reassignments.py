@@ -60,19 +60,24 @@ def _answer(
             {
                 "name": t.name,
                 "partitions": [
-                    {
-                        "partition_index": int(p.partition_index),
-                        "error_code": ErrorCode(
-                            results.get((t.name, int(p.partition_index)), (error, message))[0]
-                        ),
-                        "error_message": results.get((t.name, int(p.partition_index)), (error, message))[1],
-                    }
+                    _partition_result(t.name, int(p.partition_index), results, error, message)
                     for p in t.partitions
                 ],
             }
             for t in req.topics
         ],
     )
+
+
+def _partition_result(
+    topic: str,
+    partition: int,
+    results: Mapping[tuple[str, int], tuple[int, str | None]],
+    error: ErrorCode,
+    message: str | None,
+) -> dict[str, Any]:
+    code, text = results.get((topic, partition), (error, message))
+    return {"partition_index": partition, "error_code": ErrorCode(code), "error_message": text}
 
 
 @handles(46, versions=range(0, 1))
