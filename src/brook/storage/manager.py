@@ -10,8 +10,8 @@ A new partition goes to the online dir holding the fewest partitions, unless an 
 it was created (AlterReplicaLogDirs ahead of a replica move: `prefer_dir`, kept in memory as Kafka keeps it).
 Deleting a partition renames its directory to `<topic>-<partition>.<uuid>-delete` first (an atomic step that
 load() recognises), then removes it. An OSError in a dir takes that whole dir offline (`offline_dirs`); its
-logs then raise LogDirOffline until restart. EMFILE/ENFILE is not such a fault: the dir stays online and the caller gets
-OutOfDescriptors (retriable). Owned by the broker; not thread-safe except FileLog.flush and checkpoint.
+logs then raise LogDirOffline until restart. EMFILE/ENFILE is not such a fault: the dir stays online and the
+caller gets OutOfDescriptors (retriable). Owned by the broker; not thread-safe except FileLog.flush and checkpoint.
 
 Start-up (`load`): one listing per log dir, then the partitions are opened by a pool of
 `recovery_threads_per_data_dir` threads per dir (Kafka's num.recovery.threads.per.data.dir). The clean
