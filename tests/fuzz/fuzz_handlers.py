@@ -173,9 +173,8 @@ class Harness:
 
     def handle(self, request: Request, channel: FuzzChannel) -> None:
         async def dispatch() -> Any:
-            task = asyncio.ensure_future(
-                self.broker.server.dispatch(request, PEER, channel, slot_released=True)  # type: ignore[arg-type]
-            )
+            # as a connection starts it: a handler's synchronous path first (the common Produce), else a task
+            task = self.broker.server.handle(request, PEER, channel, now=True)  # type: ignore[arg-type]
             done, _ = await asyncio.wait([task], timeout=HANDLER_TIMEOUT_S)
             if not done:
                 task.cancel()

@@ -6,8 +6,12 @@ import struct
 import time
 
 from confluent_kafka import Producer
+from kio.serial import entity_reader
 
-from tests.integration.raw_client import RawClient
+from brook.broker.produce_validation import INLINE_VALIDATION_BYTES
+from brook.protocol import codec
+from brook.testing.batches import make_batch
+from tests.integration.raw_client import RawClient, produce_body
 
 
 def _correlation_ids(raw: RawClient, count: int) -> list[int]:
@@ -19,6 +23,29 @@ def test_pipelined_requests_beyond_the_per_connection_queue_keep_their_order(kaf
     frames = [raw.frame(3, 4, {"topics": []}) for _ in range(300)]  # more than the 64 queued per connection
     raw.send_raw(b"".join(data for _, data in frames))
     assert _correlation_ids(raw, len(frames)) == [cid for cid, _ in frames]
+    raw.close()
+
+
+def test_pipelined_produces_append_in_the_order_they_arrived(kafka_broker):
+    """The first Produce is too big to validate on the event loop (a worker thread checks it); the small ones
+    after it could be appended at once, but must not overtake it: offsets follow arrival order."""
+    raw = RawClient(kafka_broker.bootstrap)
+    raw.request(19, 5, {"topics": [{"name": "ordered", "num_partitions": 1, "replication_factor": 1}]})
+    big = make_batch([(b"big-%d" % i, b"x" * 1000) for i in range(INLINE_VALIDATION_BYTES // 1000 + 30)])
+    assert len(big) > INLINE_VALIDATION_BYTES
+    batches = [big, *(make_batch([(b"small-%d" % i, b"v")]) for i in range(8))]
+    frames = [raw.frame(0, 9, produce_body("ordered", 0, bytes(batch))) for batch in batches]
+    raw.send_raw(b"".join(data for _, data in frames))
+    offsets = []
+    for correlation_id, _ in frames:
+        response = raw.read_frame()
+        assert struct.unpack_from(">i", response)[0] == correlation_id
+        entity, _ = entity_reader(codec.response_class(0, 9))(response, 5)
+        (partition,) = entity.responses[0].partition_responses
+        assert partition.error_code == 0
+        offsets.append(partition.base_offset)
+    big_count = INLINE_VALIDATION_BYTES // 1000 + 30
+    assert offsets == [0, *range(big_count, big_count + 8)]
     raw.close()
 
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 from brook.common.errors import BrookError, InvalidRecord, MessageTooLarge
 from brook.common.types import TopicPartition
-from brook.records.batch import validate_batches
+from brook.records.batch import BatchHeader, validate_batches
 from brook.records.record_scan import FAST_SCAN
 from brook.records.validator import ValidationPolicy, checks_each_record, validate_records
 from brook.storage.api import LogConfig
@@ -89,10 +89,12 @@ def policy_for(config: LogConfig, max_uncompressed_bytes: int) -> ValidationPoli
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ValidationJob:
     data: bytearray | memoryview
     config: LogConfig | None  # None: the partition is not hosted here; the append answers for it
+    # set by a validation that passed: each batch's (position, header), which the append then need not read again
+    batches: list[tuple[int, BatchHeader]] | None = None
 
 
 class AppendTurn:
@@ -136,8 +138,22 @@ class ProduceValidator:
         if self._tails.get(tp) is future:
             del self._tails[tp]
 
+    def busy(self, tp: TopicPartition) -> bool:
+        """Does a request hold or wait for a turn on `tp` (an append to it is under way)?"""
+        return tp in self._tails
+
     async def validate(self, jobs: list[ValidationJob], now_ms: int) -> list[BrookError | None]:
         """Each job's error (or None); inline when cheap, else on the validation thread."""
+        errors = self.validate_now(jobs, now_ms)
+        if errors is not None:
+            return errors
+        self.offloaded += 1
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._validate_all, jobs, now_ms)
+
+    def validate_now(self, jobs: list[ValidationJob], now_ms: int) -> list[BrookError | None] | None:
+        """Each job's error (or None) when the jobs are cheap enough to validate inline (module docstring);
+        None when they are not: then the validation thread is the place."""
         size = sum(len(job.data) for job in jobs)
         headed = [(job, _first_header(job.data)) for job in jobs]  # one read of each first batch's header
         walked = any(self._walks_records(job, header) for job, header in headed)
@@ -154,9 +170,7 @@ class ProduceValidator:
                 return self._validate_all(jobs, now_ms, inline=True, inflate_cap=inflate_cap)
             except _InflatesPastInline:
                 pass  # a small compressed batch holding more: the thread validates it in full
-        self.offloaded += 1
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._validate_all, jobs, now_ms)
+        return None
 
     def _walks_records(self, job: ValidationJob, header: _Header) -> bool:
         """Will validating `job` walk its records in Python (slow per byte: module docstring)?"""
@@ -188,6 +202,7 @@ class ProduceValidator:
         policy, capped = self._policies(job.config)
         if not inline:
             validate_records(job.data, batches, policy, now_ms)
+            job.batches = batches
             return
         if inflate_cap < capped.max_uncompressed_bytes:  # records walked in Python: a lower inflate bound
             capped = dataclasses.replace(capped, max_uncompressed_bytes=inflate_cap)
@@ -197,6 +212,7 @@ class ProduceValidator:
             if capped.max_uncompressed_bytes < policy.max_uncompressed_bytes:
                 raise _InflatesPastInline from None
             raise
+        job.batches = batches
 
     def _policies(self, config: LogConfig) -> tuple[ValidationPolicy, ValidationPolicy]:
         last = self._last_policy  # one tuple read: the loop and the worker thread may both be here

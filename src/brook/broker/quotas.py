@@ -124,6 +124,8 @@ class QuotaManager:
 
     def fetch_max_bytes(self, ctx: RequestContext) -> int:
         """What one fetch may return under the client's consumer_byte_rate: a full quota window's worth."""
+        if not self.configs:
+            return 0x7FFFFFFF
         found = find_quota(self.configs, quota_user(ctx), ctx.client_id, FETCH)
         if found is None:
             return 0x7FFFFFFF
@@ -142,6 +144,8 @@ class QuotaManager:
     def _record(self, key: str, ctx: RequestContext, amount: int) -> tuple[int, RateSensor, int] | None:
         """Count `amount` in the client's sensor for `key`: (throttle ms, the sensor, now_ms); None when
         no quota applies to the client."""
+        if not self.configs:
+            return None  # no quota set anywhere (the usual case): nothing to look up per request
         found = self._sensor(key, ctx.client_id, quota_user(ctx))
         if found is None:
             return None

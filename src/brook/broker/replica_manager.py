@@ -32,6 +32,7 @@ from brook.common.errors import (
 )
 from brook.common.types import TopicPartition
 from brook.metadata.api import BrokerInfo, TopicState
+from brook.records.batch import BatchHeader
 from brook.records.control import EndTxnMarker
 from brook.replication.partition import FollowerFetchOutcome, Partition
 from brook.storage.api import AppendInfo, FileSlice, LogConfig
@@ -96,6 +97,16 @@ def acks_all_outcome(partition: Partition, end_offset: int) -> ErrorCode | None:
     if len(partition.isr) < partition.min_insync_replicas:
         return ErrorCode.not_enough_replicas_after_append
     return ErrorCode.none
+
+
+@dataclass(slots=True)
+class ReplicationCheck:
+    """acks=all after an append: partitions still waiting for the ISR (their end offsets), the leader epochs the
+    records were appended in, and the partitions that failed (their error codes)."""
+
+    pending: dict[TopicPartition, int]
+    epochs: dict[TopicPartition, int]
+    failed: dict[TopicPartition, ErrorCode]
 
 
 class ReplicaManager:
@@ -284,13 +295,17 @@ class ReplicaManager:
         *,
         required_acks: int = 1,
         validated_with: LogConfig | None = None,
+        batches: list[tuple[int, BatchHeader]] | None = None,
     ) -> AppendInfo:
-        """`validated_with`: the config the produce validator checked `data` against (None: not checked)."""
+        """`validated_with`: the config the produce validator checked `data` against (None: not checked), and
+        `batches` the (position, header) list it read."""
         partition = self.leader_partition(tp)
         if required_acks == -1:
             partition.check_enough_replicas()
         try:
-            info = partition.append_as_leader(data, self.clock.now_ms(), validated_with=validated_with)
+            info = partition.append_as_leader(
+                data, self.clock.now_ms(), validated_with=validated_with, batches=batches
+            )
         except LogDirOffline:
             logger.error("log dir offline while appending tp=%s", tp)
             raise
@@ -345,28 +360,41 @@ class ReplicaManager:
         NOT_ENOUGH_REPLICAS_AFTER_APPEND when the HW got there but the ISR is below min.insync.replicas.
         Called right after the append, so the epochs read here are the ones the records were appended in.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_ms / 1000
+        return await self.wait_for(self.replication_check(appended), timeout_ms)
+
+    def replication_check(self, appended: Iterable[tuple[TopicPartition, int]]) -> ReplicationCheck:
+        """Right after an append (the epochs read here are the ones the records were appended in): what the ISR
+        has already decided; `wait_for` waits for the rest."""
         pending = dict(appended)
         epochs = {tp: p.leader_epoch for tp in pending if (p := self.partitions.get(tp)) is not None}
-        failed: dict[TopicPartition, ErrorCode] = {}
-        while True:
-            for tp, end in list(pending.items()):
-                partition = self.partitions.get(tp)
-                if partition is None or not partition.is_leader or partition.leader_epoch != epochs.get(tp):
-                    failed[tp] = ErrorCode.not_leader_or_follower
-                    del pending[tp]
-                elif (code := acks_all_outcome(partition, end)) is not None:
-                    if code != ErrorCode.none:
-                        failed[tp] = code
-                    del pending[tp]
+        check = ReplicationCheck(pending, epochs, {})
+        self._settle(check)
+        return check
+
+    async def wait_for(self, check: ReplicationCheck, timeout_ms: int) -> dict[TopicPartition, ErrorCode]:
+        """Until every partition of `check` is decided (wait_for_replication's outcomes); its failures."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_ms / 1000
+        while check.pending:
             remaining = deadline - loop.time()
-            if not pending:
-                return failed
             if remaining <= 0:
-                failed.update(dict.fromkeys(pending, ErrorCode.request_timed_out))
-                return failed
-            await self._park(list(pending), remaining, PRODUCE_PURGATORY)
+                check.failed.update(dict.fromkeys(check.pending, ErrorCode.request_timed_out))
+                break
+            await self._park(list(check.pending), remaining, PRODUCE_PURGATORY)
+            self._settle(check)
+        return check.failed
+
+    def _settle(self, check: ReplicationCheck) -> None:
+        pending, failed = check.pending, check.failed
+        for tp, end in list(pending.items()):
+            partition = self.partitions.get(tp)
+            if partition is None or not partition.is_leader or partition.leader_epoch != check.epochs.get(tp):
+                failed[tp] = ErrorCode.not_leader_or_follower
+                del pending[tp]
+            elif (code := acks_all_outcome(partition, end)) is not None:
+                if code != ErrorCode.none:
+                    failed[tp] = code
+                del pending[tp]
 
     async def _park(self, tps: list[TopicPartition], timeout_s: float, purgatory: str) -> None:
         """Wait until an append or HW advance on one of `tps`, a role change, or the timeout."""

@@ -33,7 +33,7 @@ import time
 import typing
 from bisect import bisect_left
 from collections.abc import Awaitable, Iterable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, TypeVar
 
 from brook.common.histogram import LATENCY_BUCKETS_MS
@@ -220,10 +220,15 @@ class RequestMetrics:
         self._consumer_fetch = self._by_name["FetchConsumer"]
         self._follower_fetch = self._by_name["FetchFollower"]
 
-    def begin(self, request: Request) -> None:
-        """In the request's own task, just before its handler runs."""
+    def begin(self, request: Request) -> Token[Request | None]:
+        """Just before its handler runs, in the request's own task (or, for a handler's synchronous path, on the
+        loop: then `end` with the token it returns, once that path is done)."""
         request.started_ns = time.monotonic_ns()
-        _current.set(request)
+        return _current.set(request)
+
+    @staticmethod
+    def end(token: Token[Request | None]) -> None:
+        _current.reset(token)
 
     def record(self, request: Request, dequeued_ns: int, sent_ns: int, response: Any = None) -> None:
         """The response left (or, for acks=0, was dropped): observe every phase of the request, and the

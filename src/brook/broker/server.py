@@ -27,7 +27,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from brook.broker.acceptor import Acceptor
@@ -38,7 +38,7 @@ from brook.broker.connection_limits import (
     is_idle,
     parse_ip_overrides,
 )
-from brook.broker.handlers.base import OFF_LOOP_REQUEST_BYTES, REGISTRY, RequestContext, Session
+from brook.broker.handlers.base import NOT_NOW, OFF_LOOP_REQUEST_BYTES, REGISTRY, RequestContext, Session
 from brook.broker.request_metrics import RequestMetrics
 from brook.broker.tls import coalesce_for_tls, peer_certificate_dn
 from brook.broker.zero_copy import (
@@ -67,6 +67,7 @@ __all__ = ["Server"]
 _WRITE_HIGH_WATER = 1024 * 1024  # past this many unsent response bytes, wait for the client to read
 _PER_CONNECTION_QUEUE = 64
 _SHUTDOWN_GRACE_S = 5.0
+_PRODUCE_KEY = 0
 _FETCH_KEY = 1
 # Big requests a connection may pipeline: Produce (its records stay the frame's bytes, not decoded), and the
 # group requests that wait for a rebalance (the member's other requests must not wait behind them).
@@ -236,6 +237,39 @@ class Server:
         while self._waiting_for_slot and self._free_slots > 0:
             self._waiting_for_slot.popleft().resume_reading()
 
+    def handle(self, request: Request, peer: Any, channel: _Connection, *, now: bool) -> asyncio.Future[Any]:
+        """Handle a request read off `channel`; the writer awaits what this returns. With `now` (every earlier
+        Produce on the connection holds its append turns) and no client quota set, a handler with a synchronous
+        path (Handler.now) tries the request at once, on the loop: the common Produce is answered without a task
+        of its own (a task costs ~10 us to create and run, as much as a tenth of such a request's time), an
+        acks=all one leaves only its wait for the ISR to one. Otherwise, or when that path declines, the
+        handler runs in a task (`dispatch`)."""
+        loop = asyncio.get_running_loop()
+        handler = REGISTRY[request.api_key]
+        if not now or handler.now is None or self.broker.quotas.configs:
+            return loop.create_task(self.dispatch(request, peer, channel))
+        self._count(request, peer, slot_released=False)
+        ctx = self._context(request, peer, channel)
+        token = self.request_metrics.begin(request)
+        future: asyncio.Future[Any]
+        try:
+            answer = handler.now(ctx, request.body)
+            if answer is NOT_NOW:
+                return loop.create_task(
+                    self.dispatch(request, peer, channel, slot_released=True, counted=True)
+                )
+            if isinstance(answer, Awaitable):
+                return loop.create_task(_finish(request, answer))  # in this context: it counts remote time
+            future = loop.create_future()
+            future.set_result(answer)
+        except Exception as exc:  # noqa: BLE001 - the writer logs it and closes the connection, as for a task
+            future = loop.create_future()
+            future.set_exception(exc)
+        finally:
+            self.request_metrics.end(token)
+        request.done_ns = time.monotonic_ns()
+        return future
+
     async def dispatch(
         self,
         request: Request,
@@ -243,14 +277,25 @@ class Server:
         channel: _Connection | None = None,
         *,
         slot_released: bool = False,
+        counted: bool = False,
     ) -> Any:
+        if not counted:
+            self._count(request, peer, slot_released=slot_released)
+        handler = REGISTRY[request.api_key]
+        ctx = self._context(request, peer, channel)
+        self.request_metrics.begin(request)
+        try:
+            return await self.broker.quotas.run(ctx, handler.func, request.body)
+        finally:
+            request.done_ns = time.monotonic_ns()
+
+    def _count(self, request: Request, peer: Any, *, slot_released: bool) -> None:
         # queued.max.requests bounds requests waiting to be handled, as Kafka's request queue does; a
         # request parked in a handler (long-poll fetch, JoinGroup waiting for a rebalance) no longer counts,
         # else enough parked requests would stop the broker from reading anything.
         if not slot_released:
             self.release_slot()
         self.broker.stats.requests += 1
-        handler = REGISTRY[request.api_key]
         logger.debug(
             "request api_key=%d v%d correlation_id=%d client_id=%s peer=%s",
             request.api_key,
@@ -259,15 +304,13 @@ class Server:
             request.client_id,
             peer,
         )
+
+    def _context(self, request: Request, peer: Any, channel: _Connection | None) -> RequestContext:
         client_host = f"/{peer[0]}" if isinstance(peer, tuple) and peer else ""  # Kafka's form: "/127.0.0.1"
         session = channel.session if channel is not None else None
         ctx = RequestContext(self.broker, request, client_host, session)
         ctx.channel = channel
-        self.request_metrics.begin(request)
-        try:
-            return await self.broker.quotas.run(ctx, handler.func, request.body)
-        finally:
-            request.done_ns = time.monotonic_ns()
+        return ctx
 
     @property
     def connection_count(self) -> int:
@@ -280,6 +323,11 @@ class Server:
             name = connection.session.listener_name
             counts[name] = counts.get(name, 0) + 1
         return counts
+
+
+# What a connection's writer answers in turn: a request, what its handler returns (a task, or a future already
+# done for a request handled at once: Server.handle), and for a Fetch its turn (_fetch_in_turn)
+_Answer = tuple[Request, "asyncio.Future[Any]", "asyncio.Future[None] | None"]
 
 
 class _Connection(asyncio.BufferedProtocol):
@@ -316,7 +364,7 @@ class _Connection(asyncio.BufferedProtocol):
         # (request, its handler task, for a Fetch: its turn, resolved when the writer reaches it, i.e. once
         # every earlier response on this connection has been handed to the socket)
         # (None ends it: reading stopped). The writer sleeps on `_writer_idle` while it is empty.
-        self._pending: deque[tuple[Request, asyncio.Task[Any], asyncio.Future[None] | None] | None] = deque()
+        self._pending: deque[_Answer | None] = deque()
         self._writer_idle: asyncio.Future[None] | None = None
         self._queued = 0  # requests read but not yet answered on this connection
         self._paused = False
@@ -327,6 +375,9 @@ class _Connection(asyncio.BufferedProtocol):
         self._can_write.set()
         self._muted_until = 0.0  # loop time until which a quota keeps this connection unread
         self._big_in_flight: Request | None = None  # read nothing more until it is answered (_start_requests)
+        self._last_produce: Request | None = (
+            None  # the latest Produce read (its turns_taken: _start_requests)
+        )
 
     # --- asyncio callbacks ---------------------------------------------------------------------
 
@@ -449,12 +500,23 @@ class _Connection(asyncio.BufferedProtocol):
             self._queued += 1
             request.received_ns = time.monotonic_ns()
             loop = asyncio.get_running_loop()
+            task: asyncio.Future[Any]
             if request.api_key == _FETCH_KEY:
                 turn = loop.create_future()
                 task = loop.create_task(self._fetch_in_turn(request, turn))
                 self._enqueue((request, task, turn))
             else:
-                task = loop.create_task(self.server.dispatch(request, self.peer, self))
+                # A Produce's append turns are taken when its handler starts: one handled at once may not
+                # overtake an earlier one still waiting for its task to start (Server.handle).
+                last = self._last_produce
+                task = self.server.handle(request, self.peer, self, now=last is None or last.turns_taken)
+                if request.api_key == _PRODUCE_KEY:
+                    self._last_produce = request
+                if self._reading_done and self._pending and self._pending[-1] is None:
+                    # the handler, run at once, stopped the reading (an acks=0 producer's error): its own
+                    # answer still goes before the end
+                    self._pending.insert(len(self._pending) - 1, (request, task, None))
+                    return
                 self._enqueue((request, task, None))
                 if request.size >= OFF_LOOP_REQUEST_BYTES and request.api_key not in _NOT_ALONE:
                     self._big_in_flight = request
@@ -522,7 +584,7 @@ class _Connection(asyncio.BufferedProtocol):
 
     # --- writing ---------------------------------------------------------------------------------
 
-    def _enqueue(self, item: tuple[Request, asyncio.Task[Any], asyncio.Future[None] | None] | None) -> None:
+    def _enqueue(self, item: _Answer | None) -> None:
         self._pending.append(item)
         _resolve(self._writer_idle)
 
@@ -653,7 +715,7 @@ class _Connection(asyncio.BufferedProtocol):
                 self.resume_writing()
         return True
 
-    async def _answer(self, request: Request, task: asyncio.Task[Any]) -> tuple[list[Chunk], Any] | None:
+    async def _answer(self, request: Request, task: asyncio.Future[Any]) -> tuple[list[Chunk], Any] | None:
         """The framed response to `request` (and the body it was made from) once its handler is done; None if
         nothing is to be sent: an acks=0 produce, or a failure that closes this connection (logged)."""
         try:
@@ -762,3 +824,11 @@ async def _resolve_overrides(loop: asyncio.AbstractEventLoop, entries: dict[str,
 def _resolve(future: asyncio.Future[None] | None) -> None:
     if future is not None and not future.done():
         future.set_result(None)
+
+
+async def _finish(request: Request, answer: Awaitable[Any]) -> Any:
+    """The rest of a request its handler's synchronous path left to await (Server.handle)."""
+    try:
+        return await answer
+    finally:
+        request.done_ns = time.monotonic_ns()

@@ -75,6 +75,8 @@ class Request:
     throttle_ms: int = 0  # the throttle time its response carries (client quotas)
     # error code -> occurrences in its response, noted by handlers that encode their response by hand
     error_counts: dict[int, int] | None = None
+    # a Produce whose appends are in order: it holds its append turns, or it appended at once (broker/server.py)
+    turns_taken: bool = False
 
 
 class ServerConnection:

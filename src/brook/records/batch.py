@@ -21,7 +21,7 @@ Layout (big-endian), as on the wire and on disk:
 import enum
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from crc32c import crc32c
 
@@ -35,6 +35,7 @@ _OFFSET = struct.Struct(">q")
 _INT32 = struct.Struct(">i")
 _UINT32 = struct.Struct(">I")
 _INT16 = struct.Struct(">h")
+_new_tuple = tuple.__new__
 
 
 class Compression(enum.IntEnum):
@@ -50,8 +51,16 @@ class TimestampType(enum.IntEnum):
     log_append_time = 1
 
 
-@dataclass(frozen=True, slots=True)
-class BatchHeader:
+_TIMESTAMP_TYPES = (
+    TimestampType.create_time,
+    TimestampType.log_append_time,
+)  # by bit 3, without an enum call
+
+
+class BatchHeader(NamedTuple):
+    """The header's fields in layout order. A NamedTuple: built from `_HEADER`'s tuple without a field-by-field
+    __init__ (a frozen dataclass's setattr per field was ~2.4 us a header on the produce path, read 3x a request)."""
+
     base_offset: int
     batch_length: int
     partition_leader_epoch: int
@@ -85,7 +94,7 @@ class BatchHeader:
 
     @property
     def timestamp_type(self) -> TimestampType:
-        return TimestampType((self.attributes >> 3) & 1)
+        return _TIMESTAMP_TYPES[(self.attributes >> 3) & 1]
 
     @property
     def is_transactional(self) -> bool:
@@ -104,7 +113,7 @@ class BatchHeader:
 
 def parse_header(buf: bytes | bytearray | memoryview, pos: int = 0) -> BatchHeader:
     """Decode the fixed header at `pos`; the caller checks that enough bytes are there."""
-    return BatchHeader(*_HEADER.unpack_from(buf, pos))
+    return _new_tuple(BatchHeader, _HEADER.unpack_from(buf, pos))
 
 
 def crc_is_valid(buf: bytes | bytearray | memoryview, pos: int, header: BatchHeader) -> bool:

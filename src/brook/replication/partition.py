@@ -101,18 +101,25 @@ class Partition:
             raise NotLeaderOrFollower(f"broker {self.node_id} is not the leader of {self.tp}")
 
     def append_as_leader(
-        self, data: bytearray | memoryview, now_ms: int, *, validated_with: LogConfig | None = None
+        self,
+        data: bytearray | memoryview,
+        now_ms: int,
+        *,
+        validated_with: LogConfig | None = None,
+        batches: list[tuple[int, BatchHeader]] | None = None,
     ) -> AppendInfo:
         """Validate, dedupe (idempotent producers) and append a producer's batches.
 
         `validated_with`: the topic config the produce validator (records/validator.py) already checked
-        these bytes against, CRCs and records included. Then only the headers are checked again (framing,
-        max.message.bytes as configured now), and keys only if the topic became compacted since.
+        these bytes against, CRCs and records included, and `batches` what it read of them. Then the
+        headers are checked again (framing, max.message.bytes as configured now) only if the config changed
+        since, and keys only if the topic became compacted since.
         """
         self.require_leader()
-        batches = validate_batches(
-            data, max_batch_bytes=self.config.max_message_bytes, check_crc=validated_with is None
-        )
+        if batches is None or validated_with is None or validated_with is not self.config:
+            batches = validate_batches(
+                data, max_batch_bytes=self.config.max_message_bytes, check_crc=validated_with is None
+            )
         if self.config.compact and (validated_with is None or not validated_with.compact):
             _require_keys(data, batches)
         if any(header.is_control for _, header in batches):
@@ -125,7 +132,7 @@ class Partition:
         if duplicate is not None:
             logger.debug("duplicate batch tp=%s offset=%d", self.tp, duplicate.first_offset)
             return AppendInfo(duplicate.first_offset, duplicate.last_offset, -1, self.log.log_start_offset)
-        info = self.log.append_as_leader(data, leader_epoch=self.leader_epoch)
+        info = self.log.append_as_leader(data, leader_epoch=self.leader_epoch, parsed=batches)
         apply_appended(self.producer_state, self.log, data, batches, info.first_offset, now_ms)
         self.maybe_increment_high_watermark()
         return info

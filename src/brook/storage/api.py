@@ -8,9 +8,9 @@ the broker serializes mutations per partition and runs fsync off the event loop.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from brook.records.batch import BatchHeader
 from brook.storage.txn_index import AbortedTxn
@@ -50,8 +50,9 @@ class LogConfig:
         return "delete" in self.cleanup_policy
 
 
-@dataclass(frozen=True, slots=True)
-class AppendInfo:
+class AppendInfo(NamedTuple):
+    """Where an append landed (a NamedTuple: one is made for every Produce partition)."""
+
     first_offset: int
     last_offset: int
     log_append_time_ms: int  # -1 unless the topic uses LogAppendTime
@@ -114,8 +115,15 @@ class PartitionLog(Protocol):
         """True once an OSError took this log's dir offline; every call then raises LogDirOffline."""
         ...
 
-    def append_as_leader(self, batches: bytearray | memoryview, *, leader_epoch: int) -> AppendInfo:
-        """Assign offsets (patching each batch's base_offset in place) and append. Batches are pre-validated."""
+    def append_as_leader(
+        self,
+        batches: bytearray | memoryview,
+        *,
+        leader_epoch: int,
+        parsed: Sequence[tuple[int, BatchHeader]] | None = None,
+    ) -> AppendInfo:
+        """Assign offsets (patching each batch's base_offset in place) and append. Batches are pre-validated;
+        `parsed` is their (position, header) list when the caller has read it already (validate_batches)."""
         ...
 
     def append_as_follower(self, batches: bytes) -> AppendInfo:

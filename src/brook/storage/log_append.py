@@ -10,10 +10,17 @@ first when it is full (segment_bytes), old (segment_ms) or its indexes are full.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from brook.common.errors import InvalidRecord
 from brook.common.files import is_out_of_descriptors
-from brook.records.batch import iter_batches, set_base_offset, set_log_append_time, set_partition_leader_epoch
+from brook.records.batch import (
+    BatchHeader,
+    iter_batches,
+    set_base_offset,
+    set_log_append_time,
+    set_partition_leader_epoch,
+)
 from brook.storage.api import AppendInfo
 from brook.storage.log_durability import LogDurability
 from brook.storage.segment import BatchInfo, LogSegment
@@ -26,13 +33,19 @@ logger = logging.getLogger(__name__)
 class LogAppends(LogDurability):
     """Appends flush by count (flush_messages), so this part of the log builds on LogDurability."""
 
-    def append_as_leader(self, batches: bytearray | memoryview, *, leader_epoch: int) -> AppendInfo:
+    def append_as_leader(
+        self,
+        batches: bytearray | memoryview,
+        *,
+        leader_epoch: int,
+        parsed: Sequence[tuple[int, BatchHeader]] | None = None,
+    ) -> AppendInfo:
         self._check_online()
         now_ms = self.clock.now_ms()
         log_append_time = self.config.message_timestamp_type == "LogAppendTime"
         offset = self.log_end_offset
         infos: list[BatchInfo] = []
-        for pos, header in iter_batches(batches):
+        for pos, header in iter_batches(batches) if parsed is None else parsed:
             set_base_offset(batches, pos, offset)
             set_partition_leader_epoch(batches, pos, leader_epoch)
             max_timestamp = header.max_timestamp

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from brook.records.batch import BATCH_HEADER_SIZE, LOG_OVERHEAD, BatchHeader, crc_is_valid, parse_header
 from brook.storage.api import FileSlice
@@ -47,9 +47,9 @@ def segment_base_offset(path: Path) -> int:
     return int(path.name.split(".", 1)[0])
 
 
-@dataclass(frozen=True, slots=True)
-class BatchInfo:
-    """What a segment needs to know about a batch being appended (position relative to the write)."""
+class BatchInfo(NamedTuple):
+    """What a segment needs to know about a batch being appended (position relative to the write). A NamedTuple,
+    as BatchHeader: one is made for every produced batch."""
 
     position: int
     size: int

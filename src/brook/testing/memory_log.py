@@ -7,7 +7,7 @@ modelled; `delete_records_before` drops whole batches that end before the new lo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from brook.common.clock import Clock, FakeClock
 from brook.common.errors import InvalidRecord, OffsetOutOfRange
@@ -64,13 +64,19 @@ class MemoryLog:
     def leader_epoch_entries(self) -> list[tuple[int, int]]:
         return self._epochs.entries
 
-    def append_as_leader(self, batches: bytearray | memoryview, *, leader_epoch: int) -> AppendInfo:
+    def append_as_leader(
+        self,
+        batches: bytearray | memoryview,
+        *,
+        leader_epoch: int,
+        parsed: Sequence[tuple[int, BatchHeader]] | None = None,
+    ) -> AppendInfo:
         now_ms = self.clock.now_ms()
         log_append_time = self.config.message_timestamp_type == "LogAppendTime"
         offset = self._log_end_offset
         first = offset
         positions = []
-        for pos, header in iter_batches(batches):
+        for pos, header in iter_batches(batches) if parsed is None else parsed:
             set_base_offset(batches, pos, offset)
             set_partition_leader_epoch(batches, pos, leader_epoch)
             if log_append_time:

@@ -90,6 +90,9 @@ class _Server:
     def memory_released(self) -> None:
         pass
 
+    def handle(self, request: Any, peer: Any, channel: Any, *, now: bool) -> asyncio.Future[bytes]:
+        return asyncio.get_running_loop().create_task(self.dispatch(request, peer, channel))
+
     async def dispatch(self, request: Any, peer: Any, channel: Any, slot_released: bool = False) -> bytes:
         self.started.append((request.api_key, list(self.transport.writes)))
         await self.release.setdefault(request.api_key, asyncio.get_running_loop().create_future())

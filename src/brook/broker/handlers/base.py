@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "ANONYMOUS",
+    "NOT_NOW",
     "OFF_LOOP_REQUEST_BYTES",
     "REGISTRY",
     "Handler",
@@ -43,7 +44,10 @@ __all__ = [
 ]
 
 HandlerFunc = Callable[["RequestContext", Any], Awaitable[Any]]
+# A handler's synchronous path: the response, an awaitable of it, or NOT_NOW (Server.handle)
+NowFunc = Callable[["RequestContext", Any], Any]
 T = TypeVar("T")
+NOT_NOW = SimpleNamespace(name="NOT_NOW")  # a `now` path declining a request before doing anything
 
 
 @dataclass(frozen=True)
@@ -51,16 +55,20 @@ class Handler:
     api_key: int
     versions: range
     func: HandlerFunc
+    # Tried first, without a task (Server.handle): answers the common case at once, or NOT_NOW for `func`
+    now: NowFunc | None = None
 
 
 REGISTRY: dict[int, Handler] = {}
 OFF_LOOP_REQUEST_BYTES = 64 * 1024  # a request this big has its response built and encoded off the event loop
 
 
-def handles(api_key: int, versions: range) -> Callable[[HandlerFunc], HandlerFunc]:
+def handles(
+    api_key: int, versions: range, now: NowFunc | None = None
+) -> Callable[[HandlerFunc], HandlerFunc]:
     def register(func: HandlerFunc) -> HandlerFunc:
         assert api_key not in REGISTRY, f"two handlers for api_key {api_key}"
-        REGISTRY[api_key] = Handler(api_key, versions, func)
+        REGISTRY[api_key] = Handler(api_key, versions, func, now)
         return func
 
     return register

@@ -13,11 +13,14 @@ up-converted to one v2 batch (records/message_sets.py), then validated and appen
 import asyncio
 import logging
 import struct
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Any
 
 from brook.broker.authorization import TopicAuthorizationFailed, TransactionalIdAuthorizationFailed
-from brook.broker.handlers.base import RequestContext, error_entry, handles
+from brook.broker.handlers.base import NOT_NOW, RequestContext, error_entry, handles
 from brook.broker.produce_validation import AppendTurn, ValidationJob
+from brook.broker.replica_manager import ReplicationCheck
 from brook.broker.request_metrics import note_errors
 from brook.common.errors import BrookError, CorruptMessage, ErrorCode, InvalidTopic
 from brook.common.types import TopicPartition
@@ -41,36 +44,99 @@ _MAX_INFLATED_BYTES = 64 * 1024 * 1024  # a compressed v0/v1 message may inflate
 _REJECTED = (ErrorCode.corrupt_message, ErrorCode.invalid_record, ErrorCode.invalid_timestamp)
 
 
-@handles(0, versions=range(0, 10))
+_Entry = tuple[str, ProducePartition, TopicPartition]
+
+
+@dataclass(slots=True)
+class _Outcome:
+    result: ProducePartitionResult
+    base_offset: int = -1
+    record_count: int = 0
+
+
+def produce_now(ctx: RequestContext, req: ProduceRequest) -> Any:
+    """Produce without a task of its own, when nothing in it needs to wait: the records are validated inline,
+    no other request is appending to any of its partitions, no client quota is set (so no throttle) and the
+    request is v3+ (no message set to up-convert on a thread). Then the whole request runs here, from the
+    connection's read, and an acks=all request leaves only its wait for the ISR to a task. Anything else
+    answers NOT_NOW before doing anything, and `produce` handles it (its turns keep the arrival order: the
+    connection takes this path only once every earlier Produce on it holds its turns)."""
+    broker = ctx.broker
+    validator = broker.produce_validator
+    if ctx.version < 3 or broker.quotas.configs:
+        return NOT_NOW
+    entries = _entries(req)
+    if any(validator.busy(tp) for _, _, tp in entries):
+        return NOT_NOW
+    refused = _refusals(ctx, req)
+    jobs = _jobs(ctx, entries, refused, {})
+    errors = validator.validate_now(jobs, broker.clock.now_ms())
+    if errors is None:
+        return NOT_NOW
+    ctx.request.turns_taken = True  # appended below, before anything else runs: in order
+    results = [
+        _append_one(ctx, req.acks, entry, refused.get(entry[0]) or error, job)
+        for entry, error, job in zip(entries, errors, jobs, strict=True)
+    ]
+    return _respond(ctx, req, results, 0)
+
+
+@handles(0, versions=range(0, 10), now=produce_now)
 async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
     validator = ctx.broker.produce_validator
     # Turns first, before any await: appends to each partition keep the order requests arrived in.
-    entries = [
-        (topic.name, p, TopicPartition(topic.name, p.index))
-        for topic in req.topic_data
-        for p in topic.partition_data
-    ]
+    entries = _entries(req)
     turns = [validator.reserve(tp) for _, _, tp in entries]
+    ctx.request.turns_taken = True
     refused = _refusals(ctx, req)
     try:
         not_converted = await _up_convert(ctx, entries) if ctx.version < 3 else {}
-        jobs = [
-            ValidationJob(
-                _records(p), None if i in not_converted or topic in refused else _config_of(ctx, tp)
-            )
-            for i, (topic, p, tp) in enumerate(entries)
-        ]
+        jobs = _jobs(ctx, entries, refused, not_converted)
         errors = await validator.validate(jobs, ctx.broker.clock.now_ms())
         errors = [
             refused.get(topic) or not_converted.get(i, error)
             for i, ((topic, _, _), error) in enumerate(zip(entries, errors, strict=True))
         ]
-        results = await _append_in_turn(ctx, req.acks, entries, turns, errors, [job.config for job in jobs])
+        results = await _append_in_turn(ctx, req.acks, entries, turns, errors, jobs)
     finally:
         for turn in turns:
             turn.done()
     throttle_ms = ctx.broker.quotas.record_produce(ctx, sum(len(_records(p)) for _, p, _ in entries))
     await ctx.broker.quotas.throttle(ctx, throttle_ms)
+    answer = _respond(ctx, req, results, throttle_ms)
+    return await answer if isinstance(answer, Awaitable) else answer
+
+
+def _entries(req: ProduceRequest) -> list[_Entry]:
+    return [
+        (topic.name, p, TopicPartition(topic.name, p.index))
+        for topic in req.topic_data
+        for p in topic.partition_data
+    ]
+
+
+def _jobs(
+    ctx: RequestContext,
+    entries: list[_Entry],
+    refused: dict[str, BrookError],
+    not_converted: dict[int, BrookError],
+) -> list[ValidationJob]:
+    """What the validator checks: each partition's records against its topic's config, or nothing (None) for a
+    partition refused already or not led here (the append answers for it)."""
+    return [
+        ValidationJob(_records(p), None if i in not_converted or topic in refused else _config_of(ctx, tp))
+        for i, (topic, p, tp) in enumerate(entries)
+    ]
+
+
+def _respond(
+    ctx: RequestContext,
+    req: ProduceRequest,
+    results: list[tuple[TopicPartition, _Outcome]],
+    throttle_ms: int,
+) -> Awaitable[bytes | None] | bytes | None:
+    """The response once the records are appended: none for acks=0 (whose producer is cut off after an error),
+    the encoded answer, or for acks=all one to await while the ISR catches up."""
     if req.acks == 0:
         errors_seen = {
             str(tp): ErrorCode(r.result.error_code).name for tp, r in results if r.result.error_code
@@ -88,11 +154,36 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
         return None  # acks=0: the producer expects no response at all
     appended = [(tp, r.base_offset + r.record_count) for tp, r in results if r.record_count]
     if req.acks == -1 and appended:
-        failed = await ctx.broker.replicas.wait_for_replication(appended, req.timeout_ms)
-        results = [
-            (tp, _Outcome(ProducePartitionResult(tp.partition, failed[tp])) if tp in failed else r)
-            for tp, r in results
-        ]
+        check = ctx.broker.replicas.replication_check(appended)
+        if check.pending:
+            return _respond_replicated(ctx, results, check, req.timeout_ms, throttle_ms)
+        results = _with_failures(results, check.failed)
+    return _encode(ctx, results, throttle_ms)
+
+
+async def _respond_replicated(
+    ctx: RequestContext,
+    results: list[tuple[TopicPartition, _Outcome]],
+    check: ReplicationCheck,
+    timeout_ms: int,
+    throttle_ms: int,
+) -> bytes:
+    failed = await ctx.broker.replicas.wait_for(check, timeout_ms)
+    return _encode(ctx, _with_failures(results, failed), throttle_ms)
+
+
+def _with_failures(
+    results: list[tuple[TopicPartition, _Outcome]], failed: dict[TopicPartition, ErrorCode]
+) -> list[tuple[TopicPartition, _Outcome]]:
+    if not failed:
+        return results
+    return [
+        (tp, _Outcome(ProducePartitionResult(tp.partition, failed[tp])) if tp in failed else r)
+        for tp, r in results
+    ]
+
+
+def _encode(ctx: RequestContext, results: list[tuple[TopicPartition, _Outcome]], throttle_ms: int) -> bytes:
     topics: dict[str, list[ProducePartitionResult]] = {}
     for tp, result in results:
         topics.setdefault(tp.topic, []).append(result.result)
@@ -103,6 +194,8 @@ async def produce(ctx: RequestContext, req: ProduceRequest) -> bytes | None:
 def _refusals(ctx: RequestContext, req: ProduceRequest) -> dict[str, BrookError]:
     """Topics this producer may not write to (WRITE on the topic; a transactional producer also needs WRITE
     on its transactional id, else every partition is refused), as Kafka checks before appending."""
+    if ctx.broker.authorizer is None:
+        return {}  # no authorizer: everything is allowed (RequestContext.authorize)
     names = {topic.name for topic in req.topic_data}
     if req.transactional_id is not None and not ctx.authorize(
         AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactional_id
@@ -115,66 +208,69 @@ def _refusals(ctx: RequestContext, req: ProduceRequest) -> dict[str, BrookError]
     }
 
 
-@dataclass(slots=True)
-class _Outcome:
-    result: ProducePartitionResult
-    base_offset: int = -1
-    record_count: int = 0
-
-
 async def _append_in_turn(
     ctx: RequestContext,
     acks: int,
-    entries: list[tuple[str, ProducePartition, TopicPartition]],
+    entries: list[_Entry],
     turns: list[AppendTurn],
     errors: list[BrookError | None],
-    validated_with: list[LogConfig | None],
+    validated: list[ValidationJob],
 ) -> list[tuple[TopicPartition, _Outcome]]:
-    """Append each partition when its turn comes; yield the loop after every few MiB written.
-
-    A partition the validator checked (its config in `validated_with`) is not CRC-checked again by the
-    append; one it skipped (not led here then, led by the time its turn came) is checked in full there."""
+    """Append each partition when its turn comes; yield the loop after every few MiB written."""
     results: list[tuple[TopicPartition, _Outcome]] = []
     unyielded_bytes = 0
-    for (topic, p, tp), turn, error, config in zip(entries, turns, errors, validated_with, strict=True):
+    for entry, turn, error, job in zip(entries, turns, errors, validated, strict=True):
         await turn.wait()
         try:
-            if error is not None:
-                raise error  # an authorization error comes first, as in Kafka
-            if topic in INTERNAL_TOPICS and ctx.client_id != ADMIN_CLIENT_ID:
-                raise InvalidTopic(f"Cannot append to internal topic {topic}")
-            data = _records(p)
-            info = ctx.broker.replicas.append_records(tp, data, required_acks=acks, validated_with=config)
-            unyielded_bytes += len(data)
-            topic_stats = ctx.broker.stats.topic(topic)
-            topic_stats.bytes_in += len(data)
-            topic_stats.messages_in += info.last_offset + 1 - info.first_offset
-            outcome = _Outcome(
-                ProducePartitionResult(
-                    p.index, 0, info.first_offset, info.log_append_time_ms, info.log_start_offset
-                ),
-                info.first_offset,
-                info.last_offset + 1 - info.first_offset,
-            )
-        except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)
-            entry = error_entry(exc)
-            outcome = _Outcome(
-                ProducePartitionResult(
-                    p.index,
-                    entry["error_code"],
-                    error_message=entry["error_message"],
-                    record_errors=getattr(exc, "record_errors", ()),
-                )
-            )
-            if entry["error_code"] in _REJECTED:
-                ctx.broker.stats.produce_rejected += 1
+            results.append(_append_one(ctx, acks, entry, error, job))
         finally:
             turn.done()
-        results.append((tp, outcome))
+        unyielded_bytes += len(job.data)
         if unyielded_bytes >= _YIELD_EVERY_BYTES:
             unyielded_bytes = 0
             await asyncio.sleep(0)  # a 100 MB request: others' requests run between its partitions
     return results
+
+
+def _append_one(
+    ctx: RequestContext, acks: int, entry: _Entry, error: BrookError | None, job: ValidationJob
+) -> tuple[TopicPartition, _Outcome]:
+    """Append one partition's records, or answer its error. A partition the validator checked (its job's
+    config set) is not CRC-checked again by the append; one it skipped (not led here then, led by now) is
+    checked in full there."""
+    topic, p, tp = entry
+    try:
+        if error is not None:
+            raise error  # an authorization error comes first, as in Kafka
+        if topic in INTERNAL_TOPICS and ctx.client_id != ADMIN_CLIENT_ID:
+            raise InvalidTopic(f"Cannot append to internal topic {topic}")
+        data = job.data
+        info = ctx.broker.replicas.append_records(
+            tp, data, required_acks=acks, validated_with=job.config, batches=job.batches
+        )
+        count = info.last_offset + 1 - info.first_offset
+        topic_stats = ctx.broker.stats.topic(topic)
+        topic_stats.bytes_in += len(data)
+        topic_stats.messages_in += count
+        return tp, _Outcome(
+            ProducePartitionResult(
+                p.index, 0, info.first_offset, info.log_append_time_ms, info.log_start_offset
+            ),
+            info.first_offset,
+            count,
+        )
+    except Exception as exc:  # noqa: BLE001 - becomes this entry's error code (logged if unexpected)
+        entry_error = error_entry(exc)
+        if entry_error["error_code"] in _REJECTED:
+            ctx.broker.stats.produce_rejected += 1
+        return tp, _Outcome(
+            ProducePartitionResult(
+                p.index,
+                entry_error["error_code"],
+                error_message=entry_error["error_message"],
+                record_errors=getattr(exc, "record_errors", ()),
+            )
+        )
 
 
 def _records(p: ProducePartition) -> bytearray | memoryview:
@@ -189,9 +285,7 @@ def _config_of(ctx: RequestContext, tp: TopicPartition) -> LogConfig | None:
     return partition.config if partition is not None and partition.is_leader else None
 
 
-async def _up_convert(
-    ctx: RequestContext, entries: list[tuple[str, ProducePartition, TopicPartition]]
-) -> dict[int, BrookError]:
+async def _up_convert(ctx: RequestContext, entries: list[_Entry]) -> dict[int, BrookError]:
     """Produce v0-2: each partition's message set becomes one v2 batch, in place of its records, on a
     worker thread (a few KiB of gzip may hold thousands of records). Returns the conversion errors by
     entry index (CORRUPT_MESSAGE for a bad CRC, INVALID_RECORD, MESSAGE_TOO_LARGE,
@@ -204,9 +298,7 @@ async def _up_convert(
     )
 
 
-def _convert_all(
-    entries: list[tuple[str, ProducePartition, TopicPartition]], max_message_bytes: list[int | None]
-) -> dict[int, BrookError]:
+def _convert_all(entries: list[_Entry], max_message_bytes: list[int | None]) -> dict[int, BrookError]:
     failed: dict[int, BrookError] = {}
     for i, ((_, p, _), max_bytes) in enumerate(zip(entries, max_message_bytes, strict=True)):
         data = _records(p)
