@@ -15,8 +15,8 @@ import time
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NoNodeError
 
-from brook.metadata.zookeeper.controller import ControllerMoved, fenced_set
 from brook.metadata.zookeeper.decisions import move_off
+from brook.metadata.zookeeper.fencing import ControllerMoved, fenced_set
 from brook.metadata.zookeeper.image import ImageCache
 from brook.metadata.zookeeper.layout import (
     CONTROLLER_EPOCH_PATH,

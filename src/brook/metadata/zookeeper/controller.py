@@ -21,6 +21,11 @@ After a pass the controller serves operators' elections (ElectLeaders: PREFERRED
 and, with auto.leader.rebalance.enable, Kafka's auto leader rebalance: 5 s after it became controller and then
 every leader.imbalance.check.interval.seconds, preferred leaders take back their partitions on every broker whose
 share of partitions led elsewhere is above leader.imbalance.per.broker.percentage.
+
+This module holds the controller's thread, its term and its passes; what a pass applies lives beside it:
+`fencing.py` (writes under the term), `elections.py` (a decision applied to one partition's state, and
+ElectLeaders), `reassignments.py` (KIP-455 moves); the decisions themselves are pure (`decisions.py`,
+`metadata/reassignment.py`).
 """
 
 from __future__ import annotations
@@ -29,23 +34,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import (
-    BadVersionError,
-    NodeExistsError,
-    NoNodeError,
-    RolledBackError,
-    RuntimeInconsistency,
-)
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from brook.common.clock import Clock
 from brook.common.errors import ErrorCode
 from brook.common.histogram import LockedHistogram
-from brook.metadata import reassignment as moves
-from brook.metadata.api import PREFERRED_ELECTION, ElectionResult
+from brook.metadata.api import ElectionResult
 from brook.metadata.zookeeper.decisions import (
     Decision,
     PartitionView,
@@ -53,9 +51,16 @@ from brook.metadata.zookeeper.decisions import (
     elect_leader_after_bounce,
     initial_state,
     leadership_predates_registration,
-    preferred_leader,
-    unclean_leader,
 )
+from brook.metadata.zookeeper.elections import (
+    Decide,
+    ElectionRequest,
+    StateOutcome,
+    decide_state,
+    preferred_of,
+    serve_election,
+)
+from brook.metadata.zookeeper.fencing import ControllerMoved, Term
 from brook.metadata.zookeeper.layout import (
     BROKER_IDS_PATH,
     CONTROLLER_EPOCH_PATH,
@@ -68,18 +73,20 @@ from brook.metadata.zookeeper.layout import (
     partition_state_doc,
     partition_state_path,
     reassigning,
-    set_reassigning,
     topic_config_path,
     topic_path,
 )
+from brook.metadata.zookeeper.reassignments import (
+    Move,
+    ReassignmentResult,
+    ReassignRequest,
+    cancel_move,
+    complete_move,
+    move_partition,
+    start_move,
+)
 
-__all__ = [
-    "Controller",
-    "ControllerMoved",
-    "RebalanceSettings",
-    "fenced_commit",
-    "fenced_set",
-]
+__all__ = ["Controller", "RebalanceSettings"]
 
 logger = logging.getLogger(__name__)
 
@@ -101,115 +108,6 @@ class RebalanceSettings:
     enable: bool = True
     check_interval_ms: int = 300_000
     imbalance_percentage: int = 10
-
-
-@dataclass
-class _ElectionRequest:
-    partitions: list[TopicPartitionKey] | None  # None: every partition
-    election_type: int
-    results: dict[TopicPartitionKey, ElectionResult] = field(default_factory=dict)
-    done: threading.Event = field(default_factory=threading.Event)
-
-
-# (error code, message) of one partition's AlterPartitionReassignments
-ReassignmentResult = tuple[int, str | None]
-
-
-@dataclass
-class _ReassignRequest:
-    targets: dict[TopicPartitionKey, tuple[int, ...] | None]  # None: cancel
-    allow_size_change: bool
-    results: dict[TopicPartitionKey, ReassignmentResult] = field(default_factory=dict)
-    done: threading.Event = field(default_factory=threading.Event)
-
-
-# (assignment, leader, leader epoch, ISR) -> what to write, why not, or None to leave the partition be
-Move = Callable[[moves.Reassignment, int, int, tuple[int, ...]], "moves.PartitionMove | moves.Refusal | None"]
-
-_MOVE_ATTEMPTS = 20  # compare-and-set rounds lost to leaders changing the ISR meanwhile, before giving up
-
-
-class ControllerMoved(Exception):
-    """The /controller_epoch check failed: another controller was elected since this one's term began."""
-
-
-def fenced_commit(zk: KazooClient, epoch_zk_version: int, ops: Callable[[Any], None]) -> list[Any]:
-    """Run `ops(txn)` inside a transaction that first checks /controller_epoch is still at `epoch_zk_version`.
-
-    Raises ControllerMoved if it is not; otherwise returns the results of `ops`' operations, where a failed
-    operation's exception stands in its place (the caller decides: BadVersionError means "read again").
-    """
-    txn = zk.transaction()
-    txn.check(CONTROLLER_EPOCH_PATH, epoch_zk_version)
-    ops(txn)
-    results = list(txn.commit())
-    if isinstance(results[0], BadVersionError | NoNodeError):
-        raise ControllerMoved(f"/controller_epoch is no longer at version {epoch_zk_version}")
-    return [_unwrap(r) for r in results[1:]]
-
-
-def fenced_set(zk: KazooClient, epoch_zk_version: int, path: str, data: bytes, version: int) -> Any:
-    """One compare-and-set of `path` under the controller epoch check; returns the Stat or the exception."""
-    (result,) = fenced_commit(zk, epoch_zk_version, lambda txn: txn.set_data(path, data, version=version))
-    return result
-
-
-# (leader, leader_epoch, isr, mzxid of the state znode) -> the new state, or None to leave it be
-Decide = Callable[[int, int, tuple[int, ...], int], Decision | None]
-
-
-def _preferred_of(replicas: tuple[int, ...], live: set[int]) -> Decide:
-    return lambda leader, epoch, isr, _zxid: preferred_leader(replicas, leader, epoch, isr, live)
-
-
-def _unclean_of(replicas: tuple[int, ...], live: set[int]) -> Decide:
-    return lambda leader, epoch, isr, _zxid: unclean_leader(replicas, leader, epoch, isr, live)
-
-
-def _start(target: tuple[int, ...], live: set[int], allow_size_change: bool) -> Move:
-    """Move to `target` (completing at once if its replicas are all in the ISR already)."""
-
-    def decide(
-        current: moves.Reassignment, leader: int, epoch: int, isr: tuple[int, ...]
-    ) -> moves.PartitionMove | moves.Refusal | None:
-        refused = moves.validate_target(target, live, len(current.original), allow_size_change)
-        if refused is not None:
-            return refused
-        started = moves.start(current, target)
-        return moves.move_to(moves.completion(started, isr) or started, leader, epoch, isr, live)
-
-    return decide
-
-
-def _cancel(live: set[int]) -> Move:
-    """Back to the original replicas (NO_REASSIGNMENT_IN_PROGRESS if there is no reassignment)."""
-
-    def decide(
-        current: moves.Reassignment, leader: int, epoch: int, isr: tuple[int, ...]
-    ) -> moves.PartitionMove | moves.Refusal | None:
-        reverted = moves.cancel(current)
-        if isinstance(reverted, tuple):
-            return reverted
-        return moves.move_to(reverted, leader, epoch, isr, live)
-
-    return decide
-
-
-def _complete(live: set[int]) -> Move:
-    """Finish a reassignment whose target replicas are all in the ISR; leave it be otherwise."""
-
-    def decide(
-        current: moves.Reassignment, leader: int, epoch: int, isr: tuple[int, ...]
-    ) -> moves.PartitionMove | moves.Refusal | None:
-        done = moves.completion(current, isr)
-        return None if done is None else moves.move_to(done, leader, epoch, isr, live)
-
-    return decide
-
-
-def _unwrap(result: Any) -> Any:
-    # the other operations of a failed transaction report that they were rolled back
-    return None if isinstance(result, RolledBackError | RuntimeInconsistency) else result
 
 
 class Controller:
@@ -234,8 +132,8 @@ class Controller:
         self._registrations: dict[int, int] = {}  # broker id -> czxid of its registration, at the last pass
         self._rebalance = rebalance or RebalanceSettings()
         self._next_rebalance_ms: int | None = None  # set while controller
-        self._elections: list[_ElectionRequest] = []
-        self._reassignments: list[_ReassignRequest] = []
+        self._elections: list[ElectionRequest] = []
+        self._reassignments: list[ReassignRequest] = []
         # metrics (written by the controller thread, read by the broker's): partitions given a new leader,
         # how many of them from outside the ISR, and the time of each pass that elected any (Kafka's
         # LeaderElectionRateAndTimeMs and UncleanLeaderElectionsPerSec)
@@ -270,7 +168,7 @@ class Controller:
         wanted = None if partitions is None else list(partitions)
         if not self.is_active:
             return {tp: (ErrorCode.not_controller, None, -1) for tp in wanted or ()}
-        request = _ElectionRequest(wanted, election_type)
+        request = ElectionRequest(wanted, election_type)
         if self._served("_elections", request, timeout_s):
             return request.results
         return {tp: (ErrorCode.request_timed_out, None, -1) for tp in wanted or ()}
@@ -286,12 +184,12 @@ class Controller:
         completes each when its target replicas are in the ISR). Blocks: call it off the event loop."""
         if not self.is_active:
             return {tp: (ErrorCode.not_controller, None) for tp in targets}
-        request = _ReassignRequest(dict(targets), allow_size_change)
+        request = ReassignRequest(dict(targets), allow_size_change)
         if self._served("_reassignments", request, timeout_s):
             return request.results
         return {tp: (ErrorCode.request_timed_out, None) for tp in targets}
 
-    def _served(self, queue: str, request: _ElectionRequest | _ReassignRequest, timeout_s: float) -> bool:
+    def _served(self, queue: str, request: ElectionRequest | ReassignRequest, timeout_s: float) -> bool:
         """Queue an operator's request (on the list attribute `queue`) for the controller thread's next pass and
         wait for it; False at the timeout, the request then withdrawn unless the thread already took it (the
         thread swaps the list out, so it is looked up again, never held)."""
@@ -441,7 +339,7 @@ class Controller:
                 if view is not None:
                     views[(name, int(p_text))] = view
                 if any(reassigning(doc, int(p_text))):
-                    self._move(name, int(p_text), live, _complete(live))
+                    self._move(name, int(p_text), complete_move(live))
         self._registrations = registrations  # only once every partition took the bounce into account
         self._serve_elections(views, live)
         self._serve_reassignments(live)
@@ -455,7 +353,7 @@ class Controller:
         if candidates:
             logger.info("auto leader rebalance partitions=%d", len(candidates))
         for name, partition in candidates:
-            self._decide(name, partition, _preferred_of(views[(name, partition)][0], live))
+            self._decide(name, partition, preferred_of(views[(name, partition)][0], live))
 
     def _serve_elections(self, views: dict[TopicPartitionKey, PartitionView], live: set[int]) -> None:
         with self._cond:
@@ -464,7 +362,9 @@ class Controller:
         for request in requests:
             wanted = list(views) if request.partitions is None else request.partitions
             for tp in wanted:
-                request.results[tp] = self._serve_election(tp, views, live, deleting, request.election_type)
+                request.results[tp] = serve_election(
+                    self._decide, tp, views, live, deleting, request.election_type
+                )
             request.done.set()
 
     def _serve_reassignments(self, live: set[int]) -> None:
@@ -476,107 +376,13 @@ class Controller:
                 if tp[0] in deleting:
                     request.results[tp] = ErrorCode.unknown_topic_or_partition, "The topic is being deleted."
                     continue
-                decide = _cancel(live) if target is None else _start(target, live, request.allow_size_change)
-                request.results[tp] = self._move(tp[0], tp[1], live, decide)
+                decide = (
+                    cancel_move(live)
+                    if target is None
+                    else start_move(target, live, request.allow_size_change)
+                )
+                request.results[tp] = self._move(tp[0], tp[1], decide)
             request.done.set()
-
-    def _move(self, name: str, partition: int, live: set[int], decide: Move) -> ReassignmentResult:
-        """Apply `decide` to a partition's assignment and state together: one transaction under the controller
-        epoch, compare-and-set on both znodes (decided again on what is there when a leader changed the ISR
-        meanwhile). The state znode is written even when unchanged, so a leader's ISR proposal read before
-        the move fails its compare-and-set and is made again on the new replicas."""
-        path, state_path = topic_path(name), partition_state_path(name, partition)
-        for _ in range(_MOVE_ATTEMPTS):
-            try:
-                data, stat = self._zk.get(path)
-            except NoNodeError:
-                return ErrorCode.unknown_topic_or_partition, "The topic does not exist."
-            doc = loads(data) or {}
-            replicas = doc.get("partitions", {}).get(str(partition))
-            if replicas is None:
-                return ErrorCode.unknown_topic_or_partition, "The partition does not exist."
-            adding, removing = reassigning(doc, partition)
-            current = moves.Reassignment(tuple(replicas), adding, removing)
-            try:
-                state_data, state_stat = self._zk.get(state_path)
-                state = loads(state_data) or {}
-            except NoNodeError:
-                state, state_stat = {}, None
-            leader, epoch = int(state.get("leader", -1)), int(state.get("leader_epoch", -1))
-            isr = tuple(state.get("isr", ()))
-            decided = decide(current, leader, epoch, isr)
-            if decided is None:
-                return ErrorCode.none, None
-            if isinstance(decided, tuple):
-                return decided
-            target = decided.assignment
-            set_reassigning(doc, partition, target.replicas, target.adding, target.removing)
-            state_doc = partition_state_doc(decided.leader, decided.leader_epoch, decided.isr, self.epoch)
-
-            topic_data = dumps(doc)
-
-            def ops(txn: Any) -> None:
-                txn.set_data(path, topic_data, version=stat.version)  # noqa: B023 (used before the loop moves on)
-                if state_stat is not None:  # noqa: B023
-                    txn.set_data(state_path, state_doc, version=state_stat.version)  # noqa: B023
-
-            assert self._epoch_zk_version is not None
-            results = fenced_commit(self._zk, self._epoch_zk_version, ops)
-            failed = [r for r in results if isinstance(r, Exception)]
-            if any(isinstance(r, BadVersionError) for r in failed):
-                continue  # a leader changed the ISR, or a topic change landed: decide again
-            if any(isinstance(r, NoNodeError) for r in failed):
-                return ErrorCode.unknown_topic_or_partition, "The partition does not exist."
-            if failed:
-                raise failed[0]
-            if decided.leader >= 0 and decided.leader != leader:
-                self.leader_elections += 1
-            logger.info(
-                "partition reassignment %s topic=%s partition=%d replicas=%s adding=%s removing=%s leader=%d "
-                "epoch=%d isr=%s",
-                "in progress" if target.in_progress else "done",
-                name,
-                partition,
-                list(target.replicas),
-                list(target.adding),
-                list(target.removing),
-                decided.leader,
-                decided.leader_epoch,
-                list(decided.isr),
-            )
-            return ErrorCode.none, None
-        return ErrorCode.request_timed_out, "The partition's state kept changing; try again."
-
-    def _serve_election(
-        self,
-        tp: TopicPartitionKey,
-        views: dict[TopicPartitionKey, PartitionView],
-        live: set[int],
-        deleting: set[str],
-        election_type: int,
-    ) -> ElectionResult:
-        """Kafka's processReplicaLeaderElection for one partition."""
-        if tp not in views:
-            return ErrorCode.unknown_topic_or_partition, "The partition does not exist.", -1
-        if tp[0] in deleting:
-            return ErrorCode.invalid_topic_exception, "The topic is being deleted", -1
-        replicas, leader, _isr = views[tp]
-        if election_type == PREFERRED_ELECTION:
-            if replicas and leader == replicas[0]:
-                return ErrorCode.election_not_needed, None, leader
-
-            decide = _preferred_of(replicas, live)
-            failure = ErrorCode.preferred_leader_not_available
-        else:
-            if leader in live:
-                return ErrorCode.election_not_needed, None, leader
-
-            decide = _unclean_of(replicas, live)
-            failure = ErrorCode.eligible_leaders_not_available
-        outcome = self._decide(tp[0], tp[1], decide)
-        if outcome is None or not outcome[1]:
-            return failure, f"Failed to elect leader for partition {tp[0]}-{tp[1]}", -1
-        return ErrorCode.none, None, outcome[0]
 
     def _elect(
         self,
@@ -609,61 +415,30 @@ class Controller:
         while True:
             outcome = self._decide(name, partition, decide, unclean=unclean)
             if outcome is not None:
-                leader, _changed, isr = outcome
-                return replicas, leader, isr
+                return replicas, outcome.leader, outcome.isr
             if not self._create_initial_state(name, partition, replicas, live):
                 return None
             # created, or created by someone else meanwhile: decide on it as usual
 
+    def _term(self) -> Term:
+        assert self._epoch_zk_version is not None
+        return Term(self._zk, self.epoch, self._epoch_zk_version)
+
     def _decide(
-        self,
-        name: str,
-        partition: int,
-        decide: Decide,
-        *,
-        unclean: bool = False,
-    ) -> tuple[int, bool, tuple[int, ...]] | None:
-        """Apply `decide` to the partition's state znode (compare-and-set under the controller epoch, decided
-        again on what is there when another writer won). Returns (leader, changed, isr) afterwards, or None
-        when the partition has no state znode."""
-        path = partition_state_path(name, partition)
-        while True:
-            try:
-                data, stat = self._zk.get(path)
-            except NoNodeError:
-                return None
-            state = loads(data)
-            if state is None:
-                return None
-            old_isr = tuple(state["isr"])
-            decision = decide(int(state["leader"]), int(state["leader_epoch"]), old_isr, stat.mzxid)
-            if decision is None:
-                return int(state["leader"]), False, old_isr
-            leader, leader_epoch, isr = decision
-            new_state = partition_state_doc(leader, leader_epoch, isr, self.epoch)
-            assert self._epoch_zk_version is not None
-            result = fenced_set(self._zk, self._epoch_zk_version, path, new_state, stat.version)
-            if isinstance(result, BadVersionError):
-                continue  # the leader changed the ISR meanwhile: decide again on what is there now
-            if isinstance(result, NoNodeError):
-                return None
-            if isinstance(result, Exception):
-                raise result
-            old_leader = int(state["leader"])
-            if leader >= 0 and leader != old_leader:
-                self.leader_elections += 1
-                if leader not in old_isr:
-                    self.unclean_leader_elections += 1
-            logger.info(
-                "partition state changed by controller topic=%s partition=%d leader=%d epoch=%d isr=%s%s",
-                name,
-                partition,
-                leader,
-                leader_epoch,
-                list(isr),
-                " (unclean election)" if unclean and leader >= 0 and leader not in old_isr else "",
-            )
-            return leader, True, isr
+        self, name: str, partition: int, decide: Decide, *, unclean: bool = False
+    ) -> StateOutcome | None:
+        """`decide_state` under this term, counted in the election metrics."""
+        outcome = decide_state(self._term(), name, partition, decide, unclean=unclean)
+        if outcome is not None and outcome.elected:
+            self.leader_elections += 1
+            self.unclean_leader_elections += outcome.unclean
+        return outcome
+
+    def _move(self, name: str, partition: int, decide: Move) -> ReassignmentResult:
+        """`move_partition` under this term, counted in the election metrics when it moved the leader."""
+        result, elected = move_partition(self._term(), name, partition, decide)
+        self.leader_elections += elected
+        return result
 
     def _create_initial_state(
         self, name: str, partition: int, replicas: tuple[int, ...], live: set[int]
@@ -685,8 +460,7 @@ class Controller:
                 txn.create(path, b"")
             txn.create(partition_state_path(name, partition), doc)
 
-        assert self._epoch_zk_version is not None
-        results = fenced_commit(self._zk, self._epoch_zk_version, ops)
+        results = self._term().commit(ops)
         failed = [r for r in results if isinstance(r, Exception)]
         if failed and not isinstance(failed[0], NodeExistsError):
             raise failed[0]
@@ -724,8 +498,7 @@ class Controller:
                 txn.delete(topic_config_path(name))
             txn.delete(f"{DELETE_TOPICS_PATH}/{name}")
 
-        assert self._epoch_zk_version is not None
-        results = fenced_commit(self._zk, self._epoch_zk_version, ops)
+        results = self._term().commit(ops)
         failed = [r for r in results if isinstance(r, Exception)]
         if failed:
             raise failed[0]  # something changed under us (a partition added?): the retried pass reads again
