@@ -19,7 +19,7 @@ from typing import Any
 
 from brook.broker.authorization import TopicAuthorizationFailed, TransactionalIdAuthorizationFailed
 from brook.broker.handlers.base import NOT_NOW, RequestContext, error_entry, handles
-from brook.broker.produce_validation import AppendTurn, ValidationJob
+from brook.broker.produce_validation import INLINE_VALIDATION_BYTES, AppendTurn, ValidationJob
 from brook.broker.replica_manager import ReplicationCheck
 from brook.broker.request_metrics import note_errors
 from brook.common.errors import BrookError, CorruptMessage, ErrorCode, InvalidTopic
@@ -65,6 +65,9 @@ def produce_now(ctx: RequestContext, req: ProduceRequest) -> Any:
     validator = broker.produce_validator
     if ctx.version < 3 or broker.quotas.configs:
         return NOT_NOW
+    size = sum(len(_records(p)) for topic in req.topic_data for p in topic.partition_data)
+    if size > INLINE_VALIDATION_BYTES:
+        return NOT_NOW  # never validated inline (produce_validation.py): no need to look further
     entries = _entries(req)
     if any(validator.busy(tp) for _, _, tp in entries):
         return NOT_NOW
