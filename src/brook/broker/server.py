@@ -512,11 +512,6 @@ class _Connection(asyncio.BufferedProtocol):
                 task = self.server.handle(request, self.peer, self, now=last is None or last.turns_taken)
                 if request.api_key == _PRODUCE_KEY:
                     self._last_produce = request
-                if self._reading_done and self._pending and self._pending[-1] is None:
-                    # the handler, run at once, stopped the reading (an acks=0 producer's error): its own
-                    # answer still goes before the end
-                    self._pending.insert(len(self._pending) - 1, (request, task, None))
-                    return
                 self._enqueue((request, task, None))
                 if request.size >= OFF_LOOP_REQUEST_BYTES and request.api_key not in _NOT_ALONE:
                     self._big_in_flight = request
@@ -585,7 +580,13 @@ class _Connection(asyncio.BufferedProtocol):
     # --- writing ---------------------------------------------------------------------------------
 
     def _enqueue(self, item: _Answer | None) -> None:
-        self._pending.append(item)
+        pending = self._pending
+        if item is not None and pending and pending[-1] is None:
+            # a handler run at once stopped the reading (an acks=0 producer's error): the end stays last, so
+            # the request that stopped it is still answered (its memory released) before the writer ends
+            pending.insert(len(pending) - 1, item)
+        else:
+            pending.append(item)
         _resolve(self._writer_idle)
 
     async def _write_responses(self) -> None:
