@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from brook.records.batch import iter_batches
@@ -172,7 +172,7 @@ def read_partition(bootstrap: str, topic: str, timeout_s: float = 60) -> list[tu
         }
     )
     try:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)
+        low, high = wait_until(lambda: _watermarks(consumer, topic), timeout_s=30)
         consumer.assign([TopicPartition(topic, 0, low)])
         got: list[tuple[int, bytes]] = []
         deadline = time.monotonic() + timeout_s
@@ -184,6 +184,19 @@ def read_partition(bootstrap: str, topic: str, timeout_s: float = 60) -> list[tu
         return got
     finally:
         consumer.close()
+
+
+def _watermarks(consumer: Consumer, topic: str) -> tuple[int, int] | None:
+    """Partition 0's (low, high), or None while the broker's Metadata shows it without a leader: a broker's
+    image follows the state znode a moment after the controller writes it (as a Kafka broker follows its
+    controller's UpdateMetadata), and librdkafka takes a leaderless partition as a final _UNKNOWN_PARTITION
+    rather than asking again."""
+    try:
+        return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)
+    except KafkaException as exc:
+        if exc.args[0].code() in (KafkaError._UNKNOWN_PARTITION, KafkaError.LEADER_NOT_AVAILABLE):
+            return None
+        raise
 
 
 def assert_every_acked_record_once_in_place(

@@ -372,16 +372,22 @@ class ReplicaManager:
         return check
 
     async def wait_for(self, check: ReplicationCheck, timeout_ms: int) -> dict[TopicPartition, ErrorCode]:
-        """Until every partition of `check` is decided (wait_for_replication's outcomes); its failures."""
+        """Until every partition of `check` is decided (wait_for_replication's outcomes); its failures.
+
+        Settled again before each wait: the check may have been made turns of the loop earlier (produce_now
+        makes it where the request is read, this runs in a task), and an HW advance or a role change in between
+        woke nobody. Parking on it regardless would hold the answer until the request's timeout."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_ms / 1000
-        while check.pending:
+        while True:
+            self._settle(check)
+            if not check.pending:
+                break
             remaining = deadline - loop.time()
             if remaining <= 0:
                 check.failed.update(dict.fromkeys(check.pending, ErrorCode.request_timed_out))
                 break
             await self._park(list(check.pending), remaining, PRODUCE_PURGATORY)
-            self._settle(check)
         return check.failed
 
     def _settle(self, check: ReplicationCheck) -> None:
