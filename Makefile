@@ -112,11 +112,13 @@ test-fast: $(TEST_STAMP)
 test-deps: system-deps $(TEST_STAMP) tests/clients/node_modules/.installed go-clients $(KAFKA_TOOLS_STAMP) java-driver
 
 # The suite runs on PYTEST_WORKERS processes, one test file at a time on each (a file's module-scoped brokers
-# stay in one process).
+# stay in one process). Bytecode is written first: with PYTHONDONTWRITEBYTECODE set, every broker the suite
+# starts (hundreds) would otherwise compile brook's sources again.
 PYTEST_WORKERS ?= 2
 test:
 	$(MAKE) -j4 test-deps
 	$(MAKE) lint
+	$(BIN)/python -m compileall -q src tests bench > /dev/null
 	$(BIN)/pytest -q -ra -n $(PYTEST_WORKERS) --dist loadfile tests
 	$(MAKE) bench-smoke
 

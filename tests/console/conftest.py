@@ -40,10 +40,13 @@ def console_url(output: Callable[[], list[str]], timeout_s: float = 60.0) -> str
     raise AssertionError("the console did not print its address:\n" + "\n".join(output()))
 
 
-def wait_until(predicate: Callable[[], _T], timeout_s: float, what: str) -> _T:
-    """Poll until predicate() is truthy (exceptions count as not yet); fail naming `what` after timeout_s."""
+def wait_until(
+    predicate: Callable[[], _T], timeout_s: float, what: str, describe: Callable[[], str] | None = None
+) -> _T:
+    """Poll until predicate() is truthy (exceptions count as not yet); fail naming `what` after timeout_s, with
+    the last outcome (an error, or the last falsy value) and what `describe()` says of the state then."""
     deadline = time.monotonic() + timeout_s
-    last: BaseException | None = None
+    last: object = None
     while time.monotonic() < deadline:
         try:
             value = predicate()
@@ -52,8 +55,29 @@ def wait_until(predicate: Callable[[], _T], timeout_s: float, what: str) -> _T:
         else:
             if value:
                 return value
+            last = value
         time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last error: {last!r})")
+    state = ""
+    if describe is not None:
+        try:
+            state = f"; {describe()}"
+        except Exception as exc:  # noqa: BLE001 - the failure is the timeout; this only adds context
+            state = f"; describing the state failed: {exc!r}"
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last outcome: {last!r}){state}")
+
+
+def console_state(url: str, group: str) -> str:
+    """What the console shows now: the group page's status and rows, and the snapshot's errors, if any."""
+    try:
+        status, _, body = get_page(f"{url}/groups/{group}")
+        rows = body.count('data-tp="')
+    except urllib.error.HTTPError as exc:
+        status, rows = exc.code, 0
+    _, _, overview = get_page(url + "/")
+    errors = re.findall(r'<p class="warning cluster-error">(.*?)</p>', overview, re.S)
+    sampled = re.search(r'data-epoch="([0-9.]+)"', overview)
+    age = f"{time.time() - float(sampled.group(1)):.1f} s ago" if sampled else "never"
+    return f"group page {status} with {rows} rows; snapshot taken {age}, its errors: {errors or 'none'}"
 
 
 # every page of the wide broker below (the topic page's live part too), for the scale test and the bench
@@ -108,6 +132,7 @@ def wide_console(data_dir: Path, partitions: int, small_topics: int = 0) -> Iter
             ),
             60,
             "the console's snapshot with every partition and the group",
+            lambda: console_state(url, "wide-group"),
         )
         yield broker, url
     finally:

@@ -217,7 +217,12 @@ def test_creating_a_topic_that_exists_shows_the_brokers_error(browser, url, admi
     browser.get(url + "/topics")
     _fill(browser, "new-topic-name", "taken")
     browser.find_element(By.ID, "create-topic-submit").click()
-    wait_until(lambda: "TOPIC_ALREADY_EXISTS" in _text(browser, "#error"), 30, "the error on the page")
+    wait_until(
+        lambda: "TOPIC_ALREADY_EXISTS" in _text(browser, "#error"),
+        30,
+        "the error on the page",
+        lambda: f"at {browser.current_url}: {browser.find_element(By.TAG_NAME, 'main').text[:500]!r}",
+    )
 
 
 def test_message_browser_finds_a_record_by_key_and_by_timestamp(browser, url, broker, admin):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from datetime import datetime
@@ -211,3 +212,24 @@ def test_timestamps_are_milliseconds_or_iso_dates():
         timestamp_ms("yesterday")
     with pytest.raises(ConsoleError, match="give a timestamp"):
         timestamp_ms(" ")
+
+
+async def test_a_snapshot_the_sampler_fails_to_record_is_shown_as_an_error_and_sampling_goes_on():
+    class Flaky(Sampler):
+        def record(self, snap: Snapshot) -> None:
+            if snap.taken_at_s == 1.0:
+                raise ValueError("a bug in the bookkeeping")
+            super().record(snap)
+
+    taken = [_snapshot(1.0, log_end=0, committed=0), _snapshot(2.0, log_end=5, committed=0)]
+    sampler = Flaky(lambda: taken.pop(0) if len(taken) > 1 else taken[0], interval_s=0.01, timeout_s=5.0)
+    sampler.start()
+    try:
+        await asyncio.wait_for(sampler.wait_for_change(0, 5.0), 5)
+        assert sampler.error == "ValueError: a bug in the bookkeeping"
+        assert sampler.snapshot is None
+        await asyncio.wait_for(sampler.wait_for_change(1, 5.0), 5)
+        assert sampler.snapshot is not None
+        assert sampler.snapshot.taken_at_s == 2.0
+    finally:
+        await sampler.stop()

@@ -89,7 +89,10 @@ class Sampler:
 
     async def _loop(self) -> None:
         while True:
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception:  # a bug in one sample: logged, and the next one is still taken
+                logger.exception("console: sampling failed")
             await asyncio.sleep(self.interval_s)
 
     async def refresh(self) -> None:
@@ -116,14 +119,13 @@ class Sampler:
             )
             if time.monotonic() - started > self.timeout_s:
                 logger.warning("console: a snapshot took %.1f s", time.monotonic() - started)
+            self.record(snap)
         except TimeoutError:
             self.error = f"the cluster did not answer within {self.timeout_s * 3:.0f} s"
             logger.warning("console: %s", self.error)
-        except Exception as exc:  # a bug in taking it: the console shows it and keeps sampling
+        except Exception as exc:  # a bug in taking or recording it: the console shows it and keeps sampling
             self.error = f"{type(exc).__name__}: {exc}"
             logger.exception("console: snapshot failed")
-        else:
-            self.record(snap)
         async with self._changed:
             self.version += 1
             self._changed.notify_all()
