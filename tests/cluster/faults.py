@@ -15,6 +15,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
 
 from brook.records.batch import iter_batches
 from brook.testing import BrookProcess
@@ -184,6 +186,14 @@ def read_partition(bootstrap: str, topic: str, timeout_s: float = 60) -> list[tu
         return got
     finally:
         consumer.close()
+
+
+def controller_of(zk: KazooClient) -> int | None:
+    """The controller's broker id; None while there is none (the znode may go between two reads)."""
+    try:
+        return int(json.loads(zk.get("/controller")[0])["brokerid"])
+    except NoNodeError:
+        return None
 
 
 def _watermarks(consumer: Consumer, topic: str) -> tuple[int, int] | None:

@@ -4,12 +4,10 @@ offset it was acknowledged with, and replicas end byte-identical."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 from confluent_kafka import Producer
-from kazoo.exceptions import NoNodeError
 
 from brook.common.clock import SystemClock
 from brook.common.types import TopicPartition
@@ -21,6 +19,7 @@ from tests.cluster.faults import (
     Cluster,
     assert_every_acked_record_once_in_place,
     batches_in,
+    controller_of,
     end_offset_in,
     produce_acked,
     read_partition,
@@ -77,13 +76,6 @@ def test_old_leader_with_unreplicated_tail_rejoins_isr_only_after_truncating(zoo
         assert_every_acked_record_once_in_place(producer.acked, log)
     finally:
         cluster.stop()
-
-
-def controller_of(zk) -> int | None:
-    try:
-        return int(json.loads(zk.get("/controller")[0])["brokerid"])
-    except NoNodeError:
-        return None
 
 
 def test_three_leaders_in_a_row_and_a_paused_replica_rejoining_leave_identical_logs(zookeeper, zk, tmp_path):

@@ -23,11 +23,11 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from kazoo.client import KazooClient
-from kazoo.exceptions import KazooException, NoNodeError
+from kazoo.exceptions import KazooException
 
 from brook.testing import BrookProcess, ZooKeeperProcess
 from tests.cluster.brokers import brook_on
-from tests.cluster.faults import fault_tolerant_producer
+from tests.cluster.faults import controller_of, fault_tolerant_producer
 from tests.integration.helpers import wait_until
 
 pytestmark = [pytest.mark.zookeeper, pytest.mark.slow]
@@ -139,14 +139,6 @@ def assert_exactly_acked(bootstrap: str, load: LoadProducer) -> None:
 
 def state_of(zk: KazooClient, topic: str, partition: int) -> dict:
     return json.loads(zk.get(f"/brokers/topics/{topic}/partitions/{partition}/state")[0])
-
-
-def controller_of(zk: KazooClient) -> int | None:
-    """The controller's broker id; None while there is none (the znode may go between two reads)."""
-    try:
-        return json.loads(zk.get("/controller")[0])["brokerid"]
-    except NoNodeError:
-        return None
 
 
 def full_isr(zk: KazooClient, topic: str) -> bool:
