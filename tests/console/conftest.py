@@ -66,6 +66,41 @@ def wait_until(
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last outcome: {last!r}){state}")
 
 
+_READ_JS = """
+const [css, attribute, displayedOnly] = arguments;
+return Array.from(document.querySelectorAll(css))
+  .filter((e) => !displayedOnly || e.getClientRects().length > 0)
+  .map((e) => (attribute ? e.getAttribute(attribute) : e.innerText.trim()));
+"""
+
+
+def live_attrs(
+    browser: Any, css: str, attribute: str | None = None, displayed_only: bool = False
+) -> list[str]:
+    """An attribute (or, without one, the shown text) of every element `css` matches, read in one step in the
+    page. A live update replaces everything under `[data-live]` at any moment, so a Selenium element found first
+    and read after can be gone (StaleElementReferenceException) by the time it is read."""
+    return [str(v) for v in browser.execute_script(_READ_JS, css, attribute, displayed_only)]
+
+
+def live_texts(browser: Any, css: str) -> list[str]:
+    """The shown text of every element `css` matches (see live_attrs)."""
+    return live_attrs(browser, css)
+
+
+def live_attr(browser: Any, css: str, attribute: str | None = None) -> str:
+    """The attribute (or shown text) of the first element `css` matches; AssertionError if none does."""
+    values = live_attrs(browser, css, attribute)
+    if not values:
+        raise AssertionError(f"nothing on {browser.current_url} matches {css!r}")
+    return values[0]
+
+
+def live_text(browser: Any, css: str) -> str:
+    """The shown text of the first element `css` matches (see live_attrs); AssertionError if none does."""
+    return live_attr(browser, css)
+
+
 def listed_groups(admin: Any) -> str:
     """What ListGroups answers a client now: the groups, and each broker's error."""
     listed = admin.list_consumer_groups(request_timeout=10).result(timeout=10)

@@ -20,7 +20,15 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from brook.testing.broker_process import BrookProcess
-from tests.console.conftest import console_url, get_page, wait_until
+from tests.console.conftest import (
+    console_url,
+    get_page,
+    live_attr,
+    live_attrs,
+    live_text,
+    live_texts,
+    wait_until,
+)
 from tests.integration.metrics_helpers import metrics_url, scrape
 
 pytestmark = pytest.mark.integration
@@ -69,10 +77,6 @@ def _produce(bootstrap: str, topic: str, records: list[dict[str, Any]]) -> list[
     return [(msg.partition(), msg.offset()) for _, msg in acked]
 
 
-def _text(browser: Any, css: str) -> str:
-    return str(browser.find_element(By.CSS_SELECTOR, css).text)
-
-
 def _shot(browser: Any, name: str) -> None:
     if _SCREENSHOTS:
         Path(_SCREENSHOTS).mkdir(parents=True, exist_ok=True)
@@ -89,23 +93,22 @@ def test_overview_shows_the_broker_partitions_and_log_dir(browser, url, broker, 
     _create(admin, "ov-topic", 3)
     _produce(broker.bootstrap, "ov-topic", [{"value": b"x"}] * 5)
     browser.get(url + "/")
-    row = browser.find_element(By.CSS_SELECTOR, "#brokers tr[data-broker='0']")
-    assert "up" in row.text
-    assert f"127.0.0.1:{broker.port}" in row.text
-    assert "yes" in row.text  # the only broker is the controller
+    row = live_text(browser, "#brokers tr[data-broker='0']")
+    assert "up" in row
+    assert f"127.0.0.1:{broker.port}" in row
+    assert "yes" in row  # the only broker is the controller
 
     # the partitions count follows the cluster (live), at least the 3 of ov-topic, all online
     def counts() -> tuple[int, int]:
-        online, total = (int(n) for n in _text(browser, "#partitions-online").split(" / "))
+        online, total = (int(n) for n in live_text(browser, "#partitions-online").split(" / "))
         return online, total
 
     wait_until(lambda: counts()[1] >= 3, 30, "ov-topic's partitions counted")
     online, total = counts()
     assert online == total
-    assert _text(browser, "#under-replicated") == "0"
-    assert _text(browser, "#offline") == "0"
-    log_dir = browser.find_element(By.CSS_SELECTOR, "#log-dirs tbody tr")
-    assert str(broker.data_dir) in log_dir.text
+    assert live_text(browser, "#under-replicated") == "0"
+    assert live_text(browser, "#offline") == "0"
+    assert str(broker.data_dir) in live_text(browser, "#log-dirs tbody tr")
     _shot(browser, "overview")
 
 
@@ -114,25 +117,21 @@ def test_topics_page_lists_topics_and_updates_live(browser, url, broker, admin):
     _produce(broker.bootstrap, "live-topic", [{"value": b"a", "partition": 0}] * 3)
     browser.get(url + "/topics")
     wait_until(
-        lambda: _text(browser, "tr[data-topic='live-topic'] td.messages") == "3", 30, "3 messages listed"
+        lambda: live_text(browser, "tr[data-topic='live-topic'] td.messages") == "3", 30, "3 messages listed"
     )
-    cells = browser.find_element(By.CSS_SELECTOR, "tr[data-topic='live-topic']").find_elements(
-        By.TAG_NAME, "td"
-    )
-    assert [c.text for c in cells[1:3]] == ["2", "1"]  # partitions, replication
+    cells = live_texts(browser, "tr[data-topic='live-topic'] td")
+    assert cells[1:3] == ["2", "1"]  # partitions, replication
     # no reload: the server-sent events bring the new count
     _produce(broker.bootstrap, "live-topic", [{"value": b"b", "partition": 1}] * 4)
     wait_until(
-        lambda: _text(browser, "tr[data-topic='live-topic'] td.messages") == "7", 30, "7 messages, live"
+        lambda: live_text(browser, "tr[data-topic='live-topic'] td.messages") == "7", 30, "7 messages, live"
     )
     # the filter hides the other topics
     _fill(browser, "topic-filter", "live-")
-    rows = browser.find_elements(By.CSS_SELECTOR, "#topics-table tbody tr")
-    shown = [r.get_attribute("data-topic") for r in rows if r.is_displayed()]
+    shown = live_attrs(browser, "#topics-table tbody tr", "data-topic", displayed_only=True)
     assert shown == ["live-topic"]
     browser.find_element(By.ID, "topic-filter").send_keys(Keys.BACKSPACE * len("live-"))
-    rows = browser.find_elements(By.CSS_SELECTOR, "#topics-table tbody tr")
-    shown = [r.get_attribute("data-topic") for r in rows if r.is_displayed()]
+    shown = live_attrs(browser, "#topics-table tbody tr", "data-topic", displayed_only=True)
     assert {"live-topic", "ov-topic"} <= set(shown)
     assert "__consumer_offsets" not in shown  # internal topics only when asked for
     _shot(browser, "topics")
@@ -146,8 +145,7 @@ def test_bytes_in_and_out_per_topic_and_in_all_come_from_the_brokers_metrics(bro
     )
 
     def rate(column: str) -> float:
-        cell = browser.find_element(By.CSS_SELECTOR, f"tr[data-topic='metered'] td.{column}")
-        return float(cell.get_attribute("data-value"))
+        return float(live_attr(browser, f"tr[data-topic='metered'] td.{column}", "data-value"))
 
     assert rate("bytes-in") == rate("bytes-out") == 0
     producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
@@ -179,7 +177,7 @@ def test_bytes_in_and_out_per_topic_and_in_all_come_from_the_brokers_metrics(bro
 
         wait_until(consuming, 60, "a bytes-out rate for the topic")
         browser.get(url + "/topics/metered")
-        assert _text(browser, "#topic-bytes-in").endswith("/s")
+        assert live_text(browser, "#topic-bytes-in").endswith("/s")
 
         # the overview's throughput: messages and bytes in and out, and the log dirs' growth, all moving
         browser.get(url + "/")
@@ -188,7 +186,7 @@ def test_bytes_in_and_out_per_topic_and_in_all_come_from_the_brokers_metrics(bro
         def all_moving() -> bool:
             produce_one()
             consume_some()
-            values = [float(browser.find_element(By.ID, c).get_attribute("data-value")) for c in cards]
+            values = [float(live_attr(browser, f"#{c}", "data-value")) for c in cards]
             return all(v > 0 for v in values)
 
         wait_until(all_moving, 60, "every throughput card above 0")
@@ -202,8 +200,8 @@ def test_creating_a_topic_in_the_ui_creates_it(browser, url, admin):
     _fill(browser, "new-topic-partitions", "4")
     _fill(browser, "new-topic-configs", "retention.ms=123456")
     browser.find_element(By.ID, "create-topic-submit").click()
-    wait_until(lambda: _text(browser, "#topic-name") == "made-in-ui", 30, "the new topic's page")
-    assert "Topic made-in-ui created" in _text(browser, "#notice")
+    wait_until(lambda: live_text(browser, "#topic-name") == "made-in-ui", 30, "the new topic's page")
+    assert "Topic made-in-ui created" in live_text(browser, "#notice")
     metadata = admin.list_topics("made-in-ui", timeout=10)
     assert sorted(metadata.topics["made-in-ui"].partitions) == [0, 1, 2, 3]
     resource = ConfigResource(ResourceType.TOPIC, "made-in-ui")
@@ -218,7 +216,7 @@ def test_creating_a_topic_that_exists_shows_the_brokers_error(browser, url, admi
     _fill(browser, "new-topic-name", "taken")
     browser.find_element(By.ID, "create-topic-submit").click()
     wait_until(
-        lambda: "TOPIC_ALREADY_EXISTS" in _text(browser, "#error"),
+        lambda: "TOPIC_ALREADY_EXISTS" in live_text(browser, "#error"),
         30,
         "the error on the page",
         lambda: f"at {browser.current_url}: {browser.find_element(By.TAG_NAME, 'main').text[:500]!r}",
@@ -246,9 +244,9 @@ def test_message_browser_finds_a_record_by_key_and_by_timestamp(browser, url, br
     wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#records tbody tr"), 30, "browse results")
     rows = browser.find_elements(By.CSS_SELECTOR, "#records tbody tr[data-offset]")
     assert [r.get_attribute("data-offset") for r in rows] == ["7"]
-    assert _text(browser, "#records td.key pre") == "needle-key"
-    assert '"n": 7' in _text(browser, "#records td.value pre")  # pretty-printed JSON
-    headers = _text(browser, "#records td.headers")
+    assert live_text(browser, "#records td.key pre") == "needle-key"
+    assert '"n": 7' in live_text(browser, "#records td.value pre")  # pretty-printed JSON
+    headers = live_text(browser, "#records td.headers")
     assert "trace: abc" in headers
     assert "raw: AP8=" in headers  # binary header as base64
     _shot(browser, "topic")
@@ -290,7 +288,7 @@ def test_produce_form_writes_a_record(browser, url, broker, admin):
     _fill(browser, "produce-value", "hello from the console")
     _fill(browser, "produce-headers", "source=ui")
     browser.find_element(By.ID, "produce-submit").click()
-    wait_until(lambda: "at offset 0" in _text(browser, "#notice"), 30, "the produce notice")
+    wait_until(lambda: "at offset 0" in live_text(browser, "#notice"), 30, "the produce notice")
     consumer = Consumer(
         {"bootstrap.servers": broker.bootstrap, "group.id": "check-produce", "auto.offset.reset": "earliest"}
     )
@@ -310,21 +308,21 @@ def test_produce_form_writes_a_record(browser, url, broker, admin):
 def test_config_edit_and_add_partitions(browser, url, admin):
     _create(admin, "tune-me")
     browser.get(url + "/topics/tune-me")
-    docs = _text(browser, "#configs tr[data-config='min.insync.replicas'] td.doc")
+    docs = live_text(browser, "#configs tr[data-config='min.insync.replicas'] td.doc")
     assert "acks=all" in docs  # Kafka's config docs inline
     Select(browser.find_element(By.ID, "config-name")).select_by_visible_text("retention.ms")
     _fill(browser, "config-value", "7200000")
     browser.find_element(By.ID, "config-set").click()
-    wait_until(lambda: "retention.ms set to 7200000" in _text(browser, "#notice"), 30, "the notice")
+    wait_until(lambda: "retention.ms set to 7200000" in live_text(browser, "#notice"), 30, "the notice")
     resource = ConfigResource(ResourceType.TOPIC, "tune-me")
     assert admin.describe_configs([resource])[resource].result(30)["retention.ms"].value == "7200000"
-    assert _text(browser, "#configs tr[data-config='retention.ms'] td.config-value") == "7200000"
+    assert live_text(browser, "#configs tr[data-config='retention.ms'] td.config-value") == "7200000"
 
     field = browser.find_element(By.CSS_SELECTOR, "#partitions-form input[name='total']")
     field.clear()
     field.send_keys("3")
     browser.find_element(By.CSS_SELECTOR, "#partitions-form button").click()
-    wait_until(lambda: "now has 3 partitions" in _text(browser, "#notice"), 30, "the notice")
+    wait_until(lambda: "now has 3 partitions" in live_text(browser, "#notice"), 30, "the notice")
     assert sorted(admin.list_topics("tune-me", timeout=10).topics["tune-me"].partitions) == [0, 1, 2]
 
 
@@ -333,7 +331,7 @@ def test_delete_topic_from_the_ui(browser, url, admin):
     browser.get(url + "/topics/doomed")
     browser.find_element(By.ID, "delete-topic").click()
     browser.switch_to.alert.accept()
-    wait_until(lambda: "Topic doomed deleted" in _text(browser, "#notice"), 30, "the notice")
+    wait_until(lambda: "Topic doomed deleted" in live_text(browser, "#notice"), 30, "the notice")
     wait_until(lambda: "doomed" not in admin.list_topics(timeout=10).topics, 30, "the topic gone")
 
 
@@ -354,19 +352,21 @@ def test_group_lag_appears_and_falls_to_zero_as_the_consumer_catches_up(browser,
         wait_until(lambda: got.extend(consumer.consume(10, 1.0)) or len(got) >= 10, 60, "10 records")
         consumer.commit(offsets=[TopicPartition("lagging", 0, 10)], asynchronous=False)
         browser.get(url + "/groups")
-        wait_until(lambda: _text(browser, "tr[data-group='slow-group'] td.lag") == "20", 30, "lag 20 listed")
+        wait_until(
+            lambda: live_text(browser, "tr[data-group='slow-group'] td.lag") == "20", 30, "lag 20 listed"
+        )
         _shot(browser, "groups")
         browser.get(url + "/groups/slow-group")
-        wait_until(lambda: _text(browser, "#total-lag") == "20", 30, "lag 20 on the group page")
-        assert _text(browser, "tr[data-tp='lagging/0'] td.lag") == "20"
-        assert _text(browser, "#group-state") == "Stable"
+        wait_until(lambda: live_text(browser, "#total-lag") == "20", 30, "lag 20 on the group page")
+        assert live_text(browser, "tr[data-tp='lagging/0'] td.lag") == "20"
+        assert live_text(browser, "#group-state") == "Stable"
         # the consumer catches up; the page follows without a reload
         while len(got) < 30:
             got.extend(m for m in consumer.consume(30, 1.0) if m.error() is None)
         consumer.commit(offsets=[TopicPartition("lagging", 0, 30)], asynchronous=False)
-        wait_until(lambda: _text(browser, "#total-lag") == "0", 30, "lag 0, live")
-        assert _text(browser, "tr[data-tp='lagging/0'] td.committed") == "30"
-        points = browser.find_element(By.CSS_SELECTOR, "#lag-chart polyline").get_attribute("points")
+        wait_until(lambda: live_text(browser, "#total-lag") == "0", 30, "lag 0, live")
+        assert live_text(browser, "tr[data-tp='lagging/0'] td.committed") == "30"
+        points = live_attr(browser, "#lag-chart polyline", "points")
         heights = [float(point.split(",")[1]) for point in points.split()]
         # sampled over time: lag 20 (the chart's top, y=0) earlier, lag 0 (its bottom, y=160) last
         assert 0.0 in heights[:-1]
@@ -399,19 +399,19 @@ def test_reset_offsets_dry_run_then_execute(browser, url, broker, admin):
     Select(browser.find_element(By.ID, "reset-strategy")).select_by_value("shift")
     _fill(browser, "reset-value", "-5")
     browser.find_element(By.ID, "reset-dry-run").click()
-    wait_until(lambda: _text(browser, "tr[data-tp='rewind/0'] td.new-offset") == "3", 30, "the plan")
+    wait_until(lambda: live_text(browser, "tr[data-tp='rewind/0'] td.new-offset") == "3", 30, "the plan")
     _shot(browser, "reset")
     assert committed() == 8  # a dry run changes nothing
     browser.find_element(By.ID, "reset-execute").click()
-    wait_until(lambda: "reset" in _text(browser, "#notice"), 30, "the notice")
+    wait_until(lambda: "reset" in live_text(browser, "#notice"), 30, "the notice")
     assert committed() == 3
 
 
 def test_unknown_topic_and_group_pages_say_so(browser, url):
     browser.get(url + "/topics/no-such-topic")
-    assert "Topic no-such-topic not found" in _text(browser, "h1")
+    assert "Topic no-such-topic not found" in live_text(browser, "h1")
     browser.get(url + "/groups/no-such-group")
-    assert "Consumer group no-such-group not found" in _text(browser, "h1")
+    assert "Consumer group no-such-group not found" in live_text(browser, "h1")
 
 
 def test_a_cross_site_form_post_is_refused(url, admin):

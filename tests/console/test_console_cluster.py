@@ -12,7 +12,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from selenium.webdriver.common.by import By
 
 from brook.testing.cluster import BrookCluster
-from tests.console.conftest import ConsoleProcess, wait_until
+from tests.console.conftest import ConsoleProcess, live_attrs, live_text, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster, pytest.mark.zookeeper]
 
@@ -22,10 +22,6 @@ def cluster(zookeeper, tmp_path) -> Iterator[BrookCluster]:
     overrides = {"zookeeper.session.timeout.ms": "6000", "replica.lag.time.max.ms": "5000"}
     with BrookCluster(3, zookeeper=zookeeper, data_dir=tmp_path, overrides=overrides) as cluster:
         yield cluster
-
-
-def _text(browser, css: str) -> str:
-    return str(browser.find_element(By.CSS_SELECTOR, css).text)
 
 
 def test_a_killed_broker_shows_as_down_and_its_partitions_under_replicated(browser, cluster):
@@ -44,18 +40,14 @@ def test_a_killed_broker_shows_as_down_and_its_partitions_under_replicated(brows
     try:
         browser.get(console.url + "/")
         wait_until(
-            lambda: (
-                [
-                    r.get_attribute("data-broker")
-                    for r in browser.find_elements(By.CSS_SELECTOR, "#brokers tr.up")
-                ]
-                == ["0", "1", "2"]
-            ),
+            lambda: live_attrs(browser, "#brokers tr.up", "data-broker") == ["0", "1", "2"],
             30,
             "three brokers up",
         )
-        wait_until(lambda: _text(browser, "#under-replicated") == "0", 30, "no under-replicated partitions")
-        assert _text(browser, "#under-min-isr") == "0"
+        wait_until(
+            lambda: live_text(browser, "#under-replicated") == "0", 30, "no under-replicated partitions"
+        )
+        assert live_text(browser, "#under-min-isr") == "0"
 
         cluster.kill(2)
         killed_at = time.monotonic()
@@ -66,14 +58,16 @@ def test_a_killed_broker_shows_as_down_and_its_partitions_under_replicated(brows
         )
         first_sign_s = time.monotonic() - killed_at  # unreachable (still registered), or already down
         wait_until(
-            lambda: "down" in _text(browser, "#brokers tr[data-broker='2']"), 60, "broker 2 deregistered"
+            lambda: "down" in live_text(browser, "#brokers tr[data-broker='2']"), 60, "broker 2 deregistered"
         )
         down_s = time.monotonic() - killed_at
-        wait_until(lambda: int(_text(browser, "#under-replicated")) == 6, 60, "6 under-replicated partitions")
+        wait_until(
+            lambda: int(live_text(browser, "#under-replicated")) == 6, 60, "6 under-replicated partitions"
+        )
         under_s = time.monotonic() - killed_at
-        assert _text(browser, "#brokers-up") == "2 / 3"
-        assert _text(browser, "#offline") == "0"  # brokers 0 and 1 lead everything now
-        assert _text(browser, "#under-min-isr") == "6"  # ISR 2 < min.insync.replicas 3
+        assert live_text(browser, "#brokers-up") == "2 / 3"
+        assert live_text(browser, "#offline") == "0"  # brokers 0 and 1 lead everything now
+        assert live_text(browser, "#under-min-isr") == "6"  # ISR 2 < min.insync.replicas 3
         if os.environ.get("BROOK_CONSOLE_SCREENSHOTS"):  # docs/console.md's picture of a failure
             browser.save_screenshot(
                 os.path.join(os.environ["BROOK_CONSOLE_SCREENSHOTS"], "overview-cluster.png")

@@ -16,7 +16,7 @@ from selenium.webdriver.support.ui import Select
 
 from brook.testing.broker_process import BrookProcess
 from brook.testing.security import TestPki, plain_jaas
-from tests.console.conftest import ConsoleProcess, console_url, wait_until
+from tests.console.conftest import ConsoleProcess, console_url, live_attr, live_text, wait_until
 from tests.integration.acl_helpers import AUTHORIZER, USERS, acl, create_acls
 
 pytestmark = pytest.mark.integration
@@ -74,10 +74,6 @@ def secured(tmp_path_factory: pytest.TempPathFactory, pki: TestPki) -> Iterator[
         process.stop()
 
 
-def _text(browser: Any, css: str) -> str:
-    return str(browser.find_element(By.CSS_SELECTOR, css).text)
-
-
 def test_console_in_a_secured_broker_uses_the_inter_broker_credentials(browser, secured, pki):
     url = console_url(lambda: list(secured.output))
     admin = AdminClient(_client(secured, pki))
@@ -89,24 +85,19 @@ def test_console_in_a_secured_broker_uses_the_inter_broker_credentials(browser, 
 
     # the topic, its messages and its size on disk (DescribeLogDirs over SASL_SSL as admin)
     browser.get(url + "/topics")
-    wait_until(lambda: _text(browser, "tr[data-topic='vault'] td.messages") == "5", 30, "vault's 5 messages")
     wait_until(
-        lambda: (
-            int(
-                browser.find_element(By.CSS_SELECTOR, "tr[data-topic='vault'] td.size").get_attribute(
-                    "data-value"
-                )
-            )
-            > 0
-        ),
+        lambda: live_text(browser, "tr[data-topic='vault'] td.messages") == "5", 30, "vault's 5 messages"
+    )
+    wait_until(
+        lambda: int(live_attr(browser, "tr[data-topic='vault'] td.size", "data-value")) > 0,
         30,
         "vault's size on disk",
     )
     browser.get(url + "/")
-    assert "up" in _text(browser, "#brokers tr[data-broker='0']")
-    log_dir = browser.find_element(By.CSS_SELECTOR, "#log-dirs tbody tr")
-    assert str(secured.data_dir) in log_dir.text
-    assert "ok" in log_dir.text
+    assert "up" in live_text(browser, "#brokers tr[data-broker='0']")
+    log_dir = live_text(browser, "#log-dirs tbody tr")
+    assert str(secured.data_dir) in log_dir
+    assert "ok" in log_dir
 
     # the message browser reads as admin, over SASL_SSL
     browser.get(url + "/topics/vault")
@@ -118,13 +109,13 @@ def test_console_in_a_secured_broker_uses_the_inter_broker_credentials(browser, 
     wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "#records tbody tr"), 30, "browse results")
     rows = browser.find_elements(By.CSS_SELECTOR, "#records tbody tr[data-offset]")
     assert [r.get_attribute("data-offset") for r in rows] == ["3"]
-    assert _text(browser, "#records td.value pre") == "secret 3"
+    assert live_text(browser, "#records td.value pre") == "secret 3"
 
     # and the produce form writes as admin
     browser.find_element(By.ID, "produce-key").send_keys("from-ui")
     browser.find_element(By.ID, "produce-value").send_keys("written over SASL_SSL")
     browser.find_element(By.ID, "produce-submit").click()
-    wait_until(lambda: "at offset 5" in _text(browser, "#notice"), 30, "the produce notice")
+    wait_until(lambda: "at offset 5" in live_text(browser, "#notice"), 30, "the produce notice")
     consumer = Consumer({**_client(secured, pki), "group.id": "check-secured"})
     try:
         consumer.assign([TopicPartition("vault", 0, 5)])
@@ -181,22 +172,15 @@ def test_brook_console_takes_sasl_ssl_client_properties(browser, secured, pki):
     try:
         browser.get(console.url + "/topics")
         wait_until(
-            lambda: _text(browser, "tr[data-topic='outside'] td.messages") == "1", 30, "outside's record"
+            lambda: live_text(browser, "tr[data-topic='outside'] td.messages") == "1", 30, "outside's record"
         )
         wait_until(
-            lambda: (
-                int(
-                    browser.find_element(By.CSS_SELECTOR, "tr[data-topic='outside'] td.size").get_attribute(
-                        "data-value"
-                    )
-                )
-                > 500
-            ),
+            lambda: int(live_attr(browser, "tr[data-topic='outside'] td.size", "data-value")) > 500,
             30,
             "outside's size on disk",
         )
         browser.get(console.url + "/")
-        assert "ok" in browser.find_element(By.CSS_SELECTOR, "#log-dirs tbody tr").text
+        assert "ok" in live_text(browser, "#log-dirs tbody tr")
     finally:
         console.stop()
 
