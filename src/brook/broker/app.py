@@ -23,7 +23,6 @@ from brook.broker import dynamic_config, handlers
 from brook.broker.authorization import build_authorizer
 from brook.broker.config import BrokerConfig
 from brook.broker.group_service import GroupService
-from brook.broker.handlers.base import REGISTRY
 from brook.broker.inter_broker import InterBrokerConnector
 from brook.broker.meta_properties import claim_log_dirs
 from brook.broker.metrics import MetricsServer
@@ -57,8 +56,8 @@ _CLOSE_LOGS_S = 30.0  # closing flushes every log: fsyncs on a busy disk
 class Broker:
     def __init__(self, config: BrokerConfig, clock: Clock | None = None) -> None:
         handlers.load_all()
-        # Every schema now, not on a client's first request (which fails under EMFILE).
-        codec.preload((h.api_key, h.versions) for h in REGISTRY.values())
+        # Schemas are imported on a client's first request of a kind: a descriptor is kept for those imports
+        codec.hold_descriptor_for_imports()
         self.config = config
         # listeners, TLS contexts, SASL users: a mistake stops the start here (InvalidConfig)
         self.listeners, self.listener_security, self.inter_broker = build_security(config)

@@ -9,10 +9,11 @@ omits with the schema's defaults. So one handler serves every version in its adv
 from __future__ import annotations
 
 import datetime
+import errno
 import io
 import struct
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, fields, is_dataclass
 from functools import cache
 from typing import Any
@@ -29,6 +30,7 @@ from kio.serial._introspect import (
     is_optional,
 )
 
+from brook.common.files import DescriptorReserve
 from brook.protocol.bounds import MAX_ELEMENTS, FrameBoundsError, Walker, check_bounds, compile_walker
 
 __all__ = [
@@ -38,7 +40,7 @@ __all__ = [
     "encode_body",
     "FrameBoundsError",
     "is_flexible_request",
-    "preload",
+    "hold_descriptor_for_imports",
     "request_class",
     "response_class",
     "to_ms",
@@ -50,12 +52,38 @@ _ZERO_UUID = uuid.UUID(int=0)
 
 @cache
 def request_class(api_key: int, version: int) -> Any:
-    return load_request_schema(api_key, version)
+    return _load(load_request_schema, api_key, version)
 
 
 @cache
 def response_class(api_key: int, version: int) -> Any:
-    return load_response_schema(api_key, version)
+    return _load(load_response_schema, api_key, version)
+
+
+# A schema's classes are imported on first use: importing all ~400 request and response modules at start cost a
+# broker 1.2-1.4 s of CPU (dataclass creation), most of them versions no client of it ever sends. An import opens
+# files, so under descriptor exhaustion (EMFILE) a first request of a kind would fail and close that client's
+# connection; a broker therefore holds one descriptor back for imports (hold_descriptor_for_imports), and an
+# import that runs out of descriptors is tried once more in that descriptor's slot.
+_import_reserve: DescriptorReserve | None = None
+
+
+def hold_descriptor_for_imports() -> None:
+    """Keep one descriptor back so that a schema's first import succeeds when the process is out of them."""
+    global _import_reserve
+    if _import_reserve is None:
+        _import_reserve = DescriptorReserve()
+
+
+def _load(loader: Callable[[int, int], Any], api_key: int, version: int) -> Any:
+    try:
+        return loader(api_key, version)
+    except OSError as exc:
+        if exc.errno not in (errno.EMFILE, errno.ENFILE) or _import_reserve is None:
+            raise
+        reserve = _import_reserve
+    # the import opens one file at a time (a package's directory, then a module), so one free slot is enough
+    return reserve.run(lambda: loader(api_key, version))
 
 
 @cache
@@ -74,30 +102,6 @@ def _reader(cls: Any) -> Callable[[Any, int], tuple[Any, int]]:
 @cache
 def _writer(cls: Any) -> Callable[[Any, Any], None]:
     return entity_writer(cls)
-
-
-def preload(apis: Iterable[tuple[int, range]]) -> int:
-    """Import the request and response schemas of every (api_key, versions) and build their readers and
-    writers now, at start: a lazy first import needs file descriptors, and under descriptor exhaustion
-    (EMFILE) it would fail and close that client's connection. Returns the number of versions loaded."""
-    loaded = 0
-    for api_key, versions in apis:
-        for version in versions:
-            try:
-                request = request_class(api_key, version)
-                response = response_class(api_key, version)
-            except UnknownEntity:
-                continue  # a version kio has no classes for is decoded by hand (connection.py)
-            is_flexible_request(api_key, version)
-            _reader(request)
-            _writer(response)
-            _plan(response)
-            _walker(request)
-            _walker(response)
-            _reader(response)  # brook as a client too: replica fetchers, the controller's requests
-            _writer(request)
-            loaded += 1
-    return loaded
 
 
 def decode_request_body(
