@@ -62,6 +62,10 @@ class CoordinatorState:
     def _check_partition(self, partition: int) -> ErrorCode:
         epoch = self._owned.get(partition)
         if epoch is None:
+            if self._leadership is not None and self._leadership(partition) is not None:
+                # led here, not taken over yet: FindCoordinator (from the same metadata) already names this
+                # broker, and Kafka's coordinator answers "loading" until it has replayed the partition
+                return ErrorCode.coordinator_load_in_progress
             return ErrorCode.not_coordinator
         if self._leadership is not None:
             current = self._leadership(partition)

@@ -156,6 +156,23 @@ def test_a_coordinator_that_lost_leadership_answers_nothing_from_its_cache():
     assert env.coordinator.owned_epoch(P) == 2
 
 
+def test_a_partition_led_here_but_not_taken_over_yet_answers_loading():
+    """FindCoordinator names the leader of the group's partition from the metadata; the coordinator takes the
+    partition over a moment later. Meanwhile Kafka's answer is COORDINATOR_LOAD_IN_PROGRESS (retried where it
+    is asked), not NOT_COORDINATOR (which sends the client to look for a coordinator it has already found)."""
+    leadership = Leadership(1)
+    env = make_env()
+    env.coordinator = GroupCoordinator(env.config, env.writer, env.clock, leadership)
+    assert env.coordinator.fetch_offsets("g", [T0]) == (ErrorCode.coordinator_load_in_progress, [])
+    assert commit(env, 10).answer == (ErrorCode.coordinator_load_in_progress, {})
+    leadership.epoch = None  # not led here
+    assert env.coordinator.fetch_offsets("g", [T0]) == (ErrorCode.not_coordinator, [])
+    leadership.epoch = 1
+    env.coordinator.begin_loading(P, 1)
+    env.coordinator.finish_loading(P)
+    assert commit(env, 10).answer == (ErrorCode.none, {T0: ErrorCode.none})
+
+
 def test_reloading_in_a_new_epoch_drops_the_old_cache_and_fails_parked_calls():
     leadership = Leadership(1)
     env = leadership_env(leadership)

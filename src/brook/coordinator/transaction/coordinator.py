@@ -192,7 +192,9 @@ class TransactionCoordinator:
 
     def _owner_error(self, partition: int) -> ErrorCode | None:
         if partition not in self._epochs:
-            return ErrorCode.not_coordinator
+            # led here but not taken over yet (FindCoordinator already names this broker): loading, as in Kafka
+            led = self._leadership(partition) is not None
+            return ErrorCode.coordinator_load_in_progress if led else ErrorCode.not_coordinator
         if partition in self._loading:
             return ErrorCode.coordinator_load_in_progress
         if self._leadership(partition) != self._epochs[partition]:
