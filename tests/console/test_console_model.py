@@ -233,3 +233,25 @@ async def test_a_snapshot_the_sampler_fails_to_record_is_shown_as_an_error_and_s
         assert sampler.snapshot.taken_at_s == 2.0
     finally:
         await sampler.stop()
+
+
+def test_a_broker_that_could_not_list_its_groups_is_named_in_the_snapshots_errors():
+    from concurrent.futures import Future
+
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import ListConsumerGroupsResult
+
+    from brook.console.snapshot import _read_groups
+
+    class OneBrokerLoading:  # what librdkafka's admin client returns when one broker answers an error
+        def list_consumer_groups(self, request_timeout: float) -> Future:
+            done: Future = Future()
+            error = KafkaException(KafkaError(KafkaError.COORDINATOR_LOAD_IN_PROGRESS))
+            done.set_result(ListConsumerGroupsResult(valid=[], errors=[error]))
+            return done
+
+    snap = Snapshot(taken_at_s=0.0)
+    _read_groups(snap, OneBrokerLoading(), 1.0)
+    assert snap.groups == {}
+    assert len(snap.errors) == 1
+    assert snap.errors[0].startswith("ListGroups: COORDINATOR_LOAD_IN_PROGRESS")

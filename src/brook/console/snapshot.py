@@ -308,6 +308,9 @@ def _read_groups(snap: Snapshot, admin: Any, timeout_s: float) -> None:
     from confluent_kafka import ConsumerGroupTopicPartitions
 
     listed = admin.list_consumer_groups(request_timeout=timeout_s).result(timeout=timeout_s)
+    # a broker that could not list its groups (its coordinator still loading, say): its groups are missing
+    # from this snapshot, and the page says why
+    snap.errors.extend(f"ListGroups: {describe_error(error)}" for error in listed.errors or [])
     ids = sorted(g.group_id for g in listed.valid)
     if not ids:
         return
