@@ -101,12 +101,18 @@ def test_a_controller_whose_epoch_moved_on_writes_nothing_and_resigns(stores, zk
     assert state_of(zk, "fenced", 0) == before
 
 
+def _led_by(store: ZooKeeperMetadataStore, name: str, node_id: int) -> Any:
+    topic = store.topic(name)
+    return next((p for p in topic.partitions.values() if p.leader == node_id), None) if topic else None
+
+
 def test_without_unclean_election_a_partition_waits_offline_for_its_isr(stores, zk):
     a, b = stores
     a.create_topic("clean", 2, 2, {})
     a.create_topic("unclean", 2, 2, {"unclean.leader.election.enable": "true"})
     for name in ("clean", "unclean"):
-        p = next(p for p in b.topic(name).partitions.values() if p.leader == 1)
+        # b's image follows the topic's creation on a a moment later (its watches)
+        p = wait_until(lambda name=name: _led_by(b, name, 1))
         wait_until(lambda name=name, p=p: b.update_isr(name, p.partition, p.leader_epoch, (1,)))
     led_by_1 = {
         name: next(p for p in b.topic(name).partitions.values() if p.leader == 1)

@@ -199,3 +199,39 @@ def test_a_watch_refresh_that_zookeeper_fails_is_redone_until_the_image_has_the_
     wait_until(failed.is_set)
     wait_until(lambda: a.topic("watched").partitions[0].leader_epoch == doc["leader_epoch"], 20)
     assert a._cache.catch_up.pending == []
+
+
+def test_a_burst_of_partition_state_changes_is_read_once_each_and_leaves_other_watches_on_time(stores, zk):
+    """A failover rewrites the state znode of every partition a dead broker led or followed. Each change is
+    applied alone, from the watch's own read: re-reading the whole topic for each of them (n x n reads on kazoo's
+    one callback thread) left a broker blind to every other change for minutes after a 600-partition failover."""
+    a, b = stores
+    n = 300
+    a.create_topic("wide", n, 2, {})
+    wait_until(
+        lambda: (t := b.topic("wide")) is not None and all(p.leader >= 0 for p in t.partitions.values()), 30
+    )
+    reads = 0
+    real_get = b._zk.get
+
+    def counted_get(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return real_get(*args, **kwargs)
+
+    b._zk.get = counted_get  # type: ignore[method-assign]
+    shrunk: dict[int, int] = {}  # partition -> its state znode's version after the change
+    for p in range(n):  # what the controller writes when the other replica dies: the ISR shrinks
+        path = f"/brokers/topics/wide/partitions/{p}/state"
+        state = json.loads(zk.get(path)[0])
+        state["isr"] = [state["leader"]]
+        shrunk[p] = zk.set(path, json.dumps(state).encode()).version
+    a.create_topic("probe", 1, 2, {})
+    wait_until(lambda: b.topic("probe") is not None, 10)  # another watch, behind the burst
+    wait_until(lambda: all(len(p.isr) == 1 for p in b.topic("wide").partitions.values()), 10)
+    assert reads < 3 * n  # a read or two per change (was n per change)
+    assert {p: b._cache.state_version("wide", p)[0] for p in range(n)} == shrunk
+    # the versions the image holds are current: b's own ISR change wins its compare-and-set
+    led = next(p for p in b.topic("wide").partitions.values() if p.leader == 1)
+    assert b.update_isr("wide", led.partition, led.leader_epoch, (1, 0)) is True
+    assert json.loads(zk.get(f"/brokers/topics/wide/partitions/{led.partition}/state")[0])["isr"] == [1, 0]

@@ -47,6 +47,10 @@ logger = logging.getLogger(__name__)
 
 Listener = Callable[[], None]
 
+# a listener runs again no sooner than this, nor than this factor times its last run's time after that run
+_LISTENER_MIN_GAP_S = 0.01
+_LISTENER_GAP_FACTOR = 4.0
+
 
 @dataclass(frozen=True, slots=True)
 class ClusterImage:
@@ -73,8 +77,17 @@ class ImageCache:
         self._brokers_freshness = -1
         # (topic, partition) -> (state znode version, controller_epoch written there)
         self._state_versions: dict[tuple[str, int], tuple[int, int]] = {}
+        # (topic, partition) -> the newest read of its state znode: (mzxid, data, stat); -1 when it had none
+        self._state_reads: dict[tuple[str, int], tuple[int, bytes | None, Any]] = {}
+        # the topic znode's document as last applied, and the znode's czxid (which incarnation of the name)
+        self._topic_docs: dict[str, tuple[Mapping[str, Any], int]] = {}
         self._watched: set[str] = set()
         self._listeners: list[tuple[asyncio.AbstractEventLoop, Listener]] = []
+        self._notify_lock = threading.Lock()
+        self._notify_pending: set[int] = set()  # listeners (by index) due to run on their loop
+        self._listener_runs: dict[
+            int, tuple[float, float]
+        ] = {}  # by index: when its last run ended, how long
         self.catch_up = CatchUp()  # watch refreshes ZooKeeper failed, redone until they succeed
         self.closed = False
         # (this broker's id, czxid of its current registration): see `_own_view`
@@ -116,38 +129,80 @@ class ImageCache:
         try:
             data, stat = self._zk.get(topic_path(name))
         except NoNodeError:
-            self._apply_topic(name, None, freshness, {})
+            self._apply_topic(name, None, freshness)
             return None
         doc = loads(data) or {}
         freshness = max(freshness, stat.mzxid)
-        partitions: dict[int, PartitionState] = {}
-        versions: dict[tuple[str, int], tuple[int, int]] = {}
-        for p_text, replicas in doc.get("partitions", {}).items():
+        reads: dict[int, tuple[int, bytes | None, Any]] = {}
+        for p_text in doc.get("partitions", {}):
             p = int(p_text)
             state_path = partition_state_path(name, p)
-            self._watch(state_path, name)
+            self._watch(state_path, name, p)
             state_data, state_stat = self._safe_get(state_path)
             if state_stat is not None:
                 freshness = max(freshness, state_stat.mzxid)
-                controller_epoch = int((loads(state_data) or {}).get("controller_epoch", 0))
-                versions[(name, p)] = (state_stat.version, controller_epoch)
-            partitions[p] = self._own_view(
-                parse_partition_state(p, tuple(replicas), state_data, doc), state_stat
-            )
+            reads[p] = (state_stat.mzxid if state_stat is not None else -1, state_data, state_stat)
         config_data, config_stat = self._safe_get(topic_config_path(name))
         if config_stat is not None:
             freshness = max(freshness, config_stat.mzxid)
         configs = (loads(config_data) or {}).get("config", {})
-        topic_id = decode_topic_id(doc["topic_id"]) if doc.get("topic_id") else uuid.UUID(int=0)
-        topic = TopicState(
+        return self._apply_topic(name, (doc, stat.czxid, reads, configs), freshness)
+
+    def apply_partition_state(self, name: str, partition: int, data: bytes | None, stat: Any) -> None:
+        """One partition's state znode as just read (its watch, or the write that set it): swapped into the
+        image alone. A failover rewrites hundreds of state znodes of one topic; re-reading the whole topic for
+        each of them kept kazoo's one callback thread busy for minutes (every other watch waiting behind it)."""
+        if stat is None:
+            self.refresh_topic(name)  # the znode went: the topic is going, or the read raced its creation
+            return
+        with self._lock:
+            topic = self.image.topics.get(name)
+            doc, topic_czxid = self._topic_docs.get(name, (None, -1))
+            known = self._state_reads.get((name, partition))
+            if (
+                topic is None
+                or doc is None
+                or partition not in topic.partitions
+                or known is None
+                or stat.czxid < topic_czxid  # written before the topic znode we hold was created
+                or (known[2] is not None and known[2].czxid != stat.czxid)  # the state znode was re-created
+            ):
+                stale = None  # not the partition of the topic as we hold it: read the topic whole
+            else:
+                stale = stat.mzxid <= known[0]
+                if stat.mzxid == known[0]:  # the read we hold: its version again (a lost compare-and-set)
+                    self._state_versions[(name, partition)] = _version_of(data, stat)
+                if not stale:
+                    self._state_reads[(name, partition)] = (stat.mzxid, data, stat)
+                    self._state_versions[(name, partition)] = _version_of(data, stat)
+                    state = self._partition(name, doc, partition, data, stat)
+                    if topic.partitions[partition] == state:
+                        return
+                    topics = dict(self.image.topics)
+                    topics[name] = replace(
+                        topic, partitions=MappingProxyType({**topic.partitions, partition: state})
+                    )
+                    self.image = replace(self.image, topics=MappingProxyType(topics))
+        if stale is None:
+            self.refresh_topic(name)
+            return
+        if stale:
+            return
+        logger.info(
+            "metadata changed topic=%s partition=%d leader=%d epoch=%d isr=%s",
             name,
-            topic_id,
-            MappingProxyType(dict(sorted(partitions.items()))),
-            MappingProxyType({str(k): str(v) for k, v in configs.items()}),
-            name in INTERNAL_TOPICS,
+            partition,
+            state.leader,
+            state.leader_epoch,
+            list(state.isr),
         )
-        self._apply_topic(name, topic, freshness, versions)
-        return topic
+        self.notify()
+
+    def _partition(
+        self, name: str, doc: Mapping[str, Any], partition: int, data: bytes | None, stat: Any
+    ) -> PartitionState:
+        replicas = tuple(doc.get("partitions", {}).get(str(partition), ()))
+        return self._own_view(parse_partition_state(partition, replicas, data, doc), stat)
 
     def _own_view(self, state: PartitionState, stat: Any) -> PartitionState:
         """A leadership of this broker granted before its current registration belongs to its previous run:
@@ -161,20 +216,27 @@ class ImageCache:
             return replace(state, leader=-1)
         return state
 
-    def _watch(self, path: str, name: str) -> None:
-        """A DataWatch for life on `path` (it also fires when the znode appears or goes), once per path."""
+    def _watch(self, path: str, name: str, partition: int | None = None) -> None:
+        """A DataWatch for life on `path` (it also fires when the znode appears or goes), once per path; a
+        partition's state znode (`partition` given) is applied alone, from the data the watch read."""
         with self._lock:
             if path in self._watched or self.closed:
                 return
             self._watched.add(path)
         first = True
 
-        def changed(_data: bytes | None, _stat: Any, _event: Any = None) -> None:
+        def changed(data: bytes | None, stat: Any, _event: Any = None) -> None:
             nonlocal first
             if first:  # the recipe's immediate first call: the caller reads right after registering
                 first = False
                 return
-            if path.startswith(TOPICS_PATH) or name in self.image.topics:
+            if partition is not None and name in self.image.topics:
+                self.catch_up.run(
+                    f"topic {name}",
+                    lambda: self.apply_partition_state(name, partition, data, stat),
+                    redo=lambda: self.refresh_topic(name),
+                )
+            elif path.startswith(TOPICS_PATH) or name in self.image.topics:
                 self.catch_up.run(f"topic {name}", lambda: self.refresh_topic(name))
             if path == topic_path(name) or self._reassigning(name):
                 # partitions added: the controller elects their leaders; an ISR change of a partition being
@@ -192,20 +254,49 @@ class ImageCache:
     def _apply_topic(
         self,
         name: str,
-        topic: TopicState | None,
+        read: tuple[Mapping[str, Any], int, dict[int, tuple[int, bytes | None, Any]], Mapping[str, Any]]
+        | None,
         freshness: int,
-        versions: Mapping[tuple[str, int], tuple[int, int]],
-    ) -> None:
+    ) -> TopicState | None:
+        """Swap in a whole read of the topic (None: gone), unless a newer one is applied already. Each partition
+        keeps whichever read of its state znode is newer: this one's, or one applied alone since it began."""
         with self._lock:
             if freshness < self._topic_freshness.get(name, -1):
-                return  # a slower read of older data: keep what we have
+                return self.image.topics.get(name)  # a slower read of older data: keep what we have
             self._topic_freshness[name] = freshness
+            incarnation = self._topic_docs.get(name, (None, -1))[1]
+            for key in [k for k in self._state_reads if k[0] == name]:
+                # a topic deleted (and perhaps created again): none of its earlier reads stands
+                if read is None or read[1] != incarnation or key[1] not in read[2]:
+                    del self._state_reads[key]
             for key in [k for k in self._state_versions if k[0] == name]:
                 del self._state_versions[key]
-            self._state_versions.update(versions)
+            topic: TopicState | None = None
+            if read is None:
+                self._topic_docs.pop(name, None)
+            else:
+                doc, czxid, reads, configs = read
+                self._topic_docs[name] = (doc, czxid)
+                partitions: dict[int, PartitionState] = {}
+                for p, (mzxid, data, stat) in sorted(reads.items()):
+                    known = self._state_reads.get((name, p))
+                    if known is not None and known[0] > mzxid:
+                        mzxid, data, stat = known
+                    self._state_reads[(name, p)] = (mzxid, data, stat)
+                    if stat is not None:
+                        self._state_versions[(name, p)] = _version_of(data, stat)
+                    partitions[p] = self._partition(name, doc, p, data, stat)
+                topic_id = decode_topic_id(doc["topic_id"]) if doc.get("topic_id") else uuid.UUID(int=0)
+                topic = TopicState(
+                    name,
+                    topic_id,
+                    MappingProxyType(partitions),
+                    MappingProxyType({str(k): str(v) for k, v in configs.items()}),
+                    name in INTERNAL_TOPICS,
+                )
             old = self.image.topics.get(name)
             if old == topic:
-                return
+                return topic
             topics = dict(self.image.topics)
             if topic is None:
                 topics.pop(name, None)
@@ -214,6 +305,7 @@ class ImageCache:
             self.image = replace(self.image, topics=MappingProxyType(topics))
         logger.info("metadata changed topic=%s %s", name, "deleted" if topic is None else "updated")
         self.notify()
+        return topic
 
     # --- brokers, controller, broker configs --------------------------------------------------
 
@@ -262,12 +354,42 @@ class ImageCache:
         self.notify()
 
     def notify(self) -> None:
-        for loop, callback in list(self._listeners):
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(callback)
+        """Each listener runs on its loop once for any number of changes made before it ran, and during a burst
+        of changes it takes at most a fifth of its loop's time: a failover changes hundreds of partitions one
+        by one, and a listener looks at the whole image each time (run once per change, that was 40 % of a
+        broker's CPU while its controller's elections slowed to half speed)."""
+        for index, (loop, _callback) in enumerate(list(self._listeners)):
+            with self._notify_lock:
+                if index in self._notify_pending or loop.is_closed():
+                    continue
+                self._notify_pending.add(index)
+            loop.call_soon_threadsafe(self._schedule_listener, loop, index)
+
+    def _schedule_listener(self, loop: asyncio.AbstractEventLoop, index: int) -> None:
+        ended, took = self._listener_runs.get(index, (float("-inf"), 0.0))
+        wait = ended + max(_LISTENER_MIN_GAP_S, _LISTENER_GAP_FACTOR * took) - loop.time()
+        if wait > 0:
+            loop.call_later(wait, self._run_listener, loop, index)
+        else:
+            self._run_listener(loop, index)
+
+    def _run_listener(self, loop: asyncio.AbstractEventLoop, index: int) -> None:
+        with self._notify_lock:
+            self._notify_pending.discard(index)  # first: a change made while it runs calls it again
+        started = loop.time()
+        try:
+            self._listeners[index][1]()
+        finally:
+            ended = loop.time()
+            self._listener_runs[index] = (ended, ended - started)
 
     def _safe_get(self, path: str) -> tuple[bytes | None, Any]:
         try:
             return self._zk.get(path)  # type: ignore[no-any-return]
         except NoNodeError:
             return None, None
+
+
+def _version_of(data: bytes | None, stat: Any) -> tuple[int, int]:
+    """(state znode version, controller_epoch written there): what an ISR change compares and sets against."""
+    return stat.version, int((loads(data) or {}).get("controller_epoch", 0))

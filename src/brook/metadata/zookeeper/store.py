@@ -394,18 +394,18 @@ class ZooKeeperMetadataStore:
             return False
         version, controller_epoch = cached
         path = partition_state_path(topic, partition)
+        data = partition_state_doc(self._node_id, leader_epoch, isr, controller_epoch)
         try:
-            self._zk.set(
-                path, partition_state_doc(self._node_id, leader_epoch, isr, controller_epoch), version=version
-            )
+            stat = self._zk.set(path, data, version=version)
         except (BadVersionError, NoNodeError):
             logger.info(
                 "isr change lost the compare-and-set topic=%s partition=%d isr=%s", topic, partition, isr
             )
-            self._cache.refresh_topic(topic)
+            # this partition's state only (a failover shrinks hundreds of ISRs of one topic at once)
+            self._cache.apply_partition_state(topic, partition, *self._safe_get(path))
             return False
         logger.info("isr written topic=%s partition=%d epoch=%d isr=%s", topic, partition, leader_epoch, isr)
-        self._cache.refresh_topic(topic)
+        self._cache.apply_partition_state(topic, partition, data, stat)
         return True
 
     def controlled_shutdown(self, timeout_s: float) -> int:
