@@ -85,9 +85,8 @@ class ImageCache:
         self._listeners: list[tuple[asyncio.AbstractEventLoop, Listener]] = []
         self._notify_lock = threading.Lock()
         self._notify_pending: set[int] = set()  # listeners (by index) due to run on their loop
-        self._listener_runs: dict[
-            int, tuple[float, float]
-        ] = {}  # by index: when its last run ended, how long
+        # by listener index: when its last run ended (its loop's time), and how long that run took
+        self._listener_runs: dict[int, tuple[float, float]] = {}
         self.catch_up = CatchUp()  # watch refreshes ZooKeeper failed, redone until they succeed
         self.closed = False
         # (this broker's id, czxid of its current registration): see `_own_view`
