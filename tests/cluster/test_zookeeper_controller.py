@@ -75,10 +75,10 @@ def test_an_isr_change_from_a_stale_view_loses_the_compare_and_set(stores, zk):
     leader = next(s for s in stores if s._node_id == state["leader"])
     follower = 1 - state["leader"]
     # someone else (the controller) writes the state; the leader's view is then stale
-    _, stat = zk.get("/brokers/topics/cas/partitions/0/state")
+    old_data, stat = zk.get("/brokers/topics/cas/partitions/0/state")
     zk.set("/brokers/topics/cas/partitions/0/state", json.dumps({**state, "controller_epoch": 9}).encode())
     wait_until(lambda: leader._cache.state_version("cas", 0) == (stat.version + 1, 9))
-    leader._cache._state_versions[("cas", 0)] = (stat.version, state["controller_epoch"])  # the stale view
+    leader._cache._state_reads["cas"][0] = (stat.mzxid, old_data, stat)  # the stale view: the read before
     assert leader.update_isr("cas", 0, state["leader_epoch"], (state["leader"],)) is False
     assert sorted(state_of(zk, "cas", 0)["isr"]) == sorted([state["leader"], follower])  # nothing written
     # refreshed by the lost attempt: the next proposal is made from the current version and wins

@@ -46,6 +46,7 @@ __all__ = ["ClusterImage", "ImageCache"]
 logger = logging.getLogger(__name__)
 
 Listener = Callable[[], None]
+_StateRead = tuple[int, bytes | None, Any]  # a state znode's read: (its mzxid, or -1 if absent; data; stat)
 
 # a listener runs again no sooner than this, nor than this factor times its last run's time after that run
 _LISTENER_MIN_GAP_S = 0.01
@@ -75,10 +76,9 @@ class ImageCache:
         self.image = ClusterImage()
         self._topic_freshness: dict[str, int] = {}
         self._brokers_freshness = -1
-        # (topic, partition) -> (state znode version, controller_epoch written there)
-        self._state_versions: dict[tuple[str, int], tuple[int, int]] = {}
-        # (topic, partition) -> the newest read of its state znode: (mzxid, data, stat); -1 when it had none
-        self._state_reads: dict[tuple[str, int], tuple[int, bytes | None, Any]] = {}
+        # topic -> partition -> the newest read of its state znode: (mzxid, data, stat); -1 and None when it had
+        # none. The image's partition states and the versions an ISR change compares against both come from it.
+        self._state_reads: dict[str, dict[int, _StateRead]] = {}
         # the topic znode's document as last applied, and the znode's czxid (which incarnation of the name)
         self._topic_docs: dict[str, tuple[Mapping[str, Any], int]] = {}
         self._watched: set[str] = set()
@@ -98,7 +98,10 @@ class ImageCache:
     def state_version(self, topic: str, partition: int) -> tuple[int, int] | None:
         """The state znode's (version, controller_epoch) as last read, for a compare-and-set."""
         with self._lock:
-            return self._state_versions.get((topic, partition))
+            read = self._state_reads.get(topic, {}).get(partition)
+        if read is None or read[2] is None:
+            return None
+        return read[2].version, int((loads(read[1]) or {}).get("controller_epoch", 0))
 
     # --- topics -------------------------------------------------------------------------------
 
@@ -132,7 +135,7 @@ class ImageCache:
             return None
         doc = loads(data) or {}
         freshness = max(freshness, stat.mzxid)
-        reads: dict[int, tuple[int, bytes | None, Any]] = {}
+        reads: dict[int, _StateRead] = {}
         for p_text in doc.get("partitions", {}):
             p = int(p_text)
             state_path = partition_state_path(name, p)
@@ -157,7 +160,8 @@ class ImageCache:
         with self._lock:
             topic = self.image.topics.get(name)
             doc, topic_czxid = self._topic_docs.get(name, (None, -1))
-            known = self._state_reads.get((name, partition))
+            held = self._state_reads.get(name, {})
+            known = held.get(partition)
             if (
                 topic is None
                 or doc is None
@@ -169,11 +173,8 @@ class ImageCache:
                 stale = None  # not the partition of the topic as we hold it: read the topic whole
             else:
                 stale = stat.mzxid <= known[0]
-                if stat.mzxid == known[0]:  # the read we hold: its version again (a lost compare-and-set)
-                    self._state_versions[(name, partition)] = _version_of(data, stat)
                 if not stale:
-                    self._state_reads[(name, partition)] = (stat.mzxid, data, stat)
-                    self._state_versions[(name, partition)] = _version_of(data, stat)
+                    held[partition] = (stat.mzxid, data, stat)
                     state = self._partition(name, doc, partition, data, stat)
                     if topic.partitions[partition] == state:
                         return
@@ -253,8 +254,7 @@ class ImageCache:
     def _apply_topic(
         self,
         name: str,
-        read: tuple[Mapping[str, Any], int, dict[int, tuple[int, bytes | None, Any]], Mapping[str, Any]]
-        | None,
+        read: tuple[Mapping[str, Any], int, dict[int, _StateRead], Mapping[str, Any]] | None,
         freshness: int,
     ) -> TopicState | None:
         """Swap in a whole read of the topic (None: gone), unless a newer one is applied already. Each partition
@@ -263,28 +263,23 @@ class ImageCache:
             if freshness < self._topic_freshness.get(name, -1):
                 return self.image.topics.get(name)  # a slower read of older data: keep what we have
             self._topic_freshness[name] = freshness
-            incarnation = self._topic_docs.get(name, (None, -1))[1]
-            for key in [k for k in self._state_reads if k[0] == name]:
-                # a topic deleted (and perhaps created again): none of its earlier reads stands
-                if read is None or read[1] != incarnation or key[1] not in read[2]:
-                    del self._state_reads[key]
-            for key in [k for k in self._state_versions if k[0] == name]:
-                del self._state_versions[key]
+            held = self._state_reads.pop(name, {})
             topic: TopicState | None = None
             if read is None:
                 self._topic_docs.pop(name, None)
             else:
                 doc, czxid, reads, configs = read
+                if self._topic_docs.get(name, (None, -1))[1] != czxid:
+                    held = {}  # the topic was deleted and created again: none of the earlier reads stands
                 self._topic_docs[name] = (doc, czxid)
-                partitions: dict[int, PartitionState] = {}
-                for p, (mzxid, data, stat) in sorted(reads.items()):
-                    known = self._state_reads.get((name, p))
-                    if known is not None and known[0] > mzxid:
-                        mzxid, data, stat = known
-                    self._state_reads[(name, p)] = (mzxid, data, stat)
-                    if stat is not None:
-                        self._state_versions[(name, p)] = _version_of(data, stat)
-                    partitions[p] = self._partition(name, doc, p, data, stat)
+                kept = {
+                    p: known if (known := held.get(p)) is not None and known[0] > fresh[0] else fresh
+                    for p, fresh in sorted(reads.items())
+                }
+                self._state_reads[name] = kept
+                partitions = {
+                    p: self._partition(name, doc, p, data, stat) for p, (_, data, stat) in kept.items()
+                }
                 topic_id = decode_topic_id(doc["topic_id"]) if doc.get("topic_id") else uuid.UUID(int=0)
                 topic = TopicState(
                     name,
@@ -387,8 +382,3 @@ class ImageCache:
             return self._zk.get(path)  # type: ignore[no-any-return]
         except NoNodeError:
             return None, None
-
-
-def _version_of(data: bytes | None, stat: Any) -> tuple[int, int]:
-    """(state znode version, controller_epoch written there): what an ISR change compares and sets against."""
-    return stat.version, int((loads(data) or {}).get("controller_epoch", 0))
