@@ -219,7 +219,7 @@ def test_creating_a_topic_that_exists_shows_the_brokers_error(browser, url, admi
         lambda: "TOPIC_ALREADY_EXISTS" in live_text(browser, "#error"),
         30,
         "the error on the page",
-        lambda: f"at {browser.current_url}: {browser.find_element(By.TAG_NAME, 'main').text[:500]!r}",
+        lambda: f"at {browser.current_url}: {live_text(browser, 'main')[:500]!r}",
     )
 
 
