@@ -140,9 +140,9 @@ def count_errors(entity: Any, counts: dict[int, int]) -> None:
 
 
 def api_name(api_key: int, version: int) -> str:
-    """Kafka's ApiKeys name ("Produce", "OffsetCommit", ...), from the kio request class."""
-    name: str = codec.request_class(api_key, version).__name__
-    return name.removesuffix("Request")
+    """Kafka's ApiKeys name ("Produce", "OffsetCommit", ...), from the kio request class's name (its schema is not
+    imported: a broker names every API it serves at start)."""
+    return codec.request_class_name(api_key, version).removesuffix("Request")
 
 
 class _ApiMetrics:

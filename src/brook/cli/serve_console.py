@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -29,7 +29,9 @@ from brook.broker.config import BrokerConfig
 from brook.broker.listeners import ListenerSettings
 from brook.broker.security import InterBrokerSecurity, parse_jaas_options
 from brook.common.errors import InvalidConfig
-from brook.console.snapshot import MetricsEndpoints
+
+if TYPE_CHECKING:  # the console (aiohttp, jinja2: 0.5 s of every start here) is imported only when it is on
+    from brook.console.snapshot import MetricsEndpoints
 
 __all__ = ["console_client_config", "console_metrics", "maybe_start_console"]
 
@@ -126,6 +128,8 @@ def console_metrics(config: BrokerConfig, bound_metrics_port: int) -> MetricsEnd
     """Where the console reads bytes in/out per topic: every broker's /metrics when brook.metrics.port is a
     fixed port (the same on every broker, as a Prometheus scrape job has it); this broker's own when it is 0
     (a free port, known here only); nowhere when the metrics are off."""
+    from brook.console.snapshot import MetricsEndpoints
+
     port = config.int("brook.metrics.port")
     if port < 0:
         return MetricsEndpoints()

@@ -20,6 +20,7 @@ from typing import Any
 
 from kio.index import UnknownEntity, load_request_schema, load_response_schema
 from kio.schema.errors import ErrorCode
+from kio.schema.index import api_key_map, schema_name_map
 from kio.serial import entity_reader, entity_writer
 from kio.serial._introspect import (
     EntityField,
@@ -29,6 +30,7 @@ from kio.serial._introspect import (
     get_field_tag,
     is_optional,
 )
+from kio.static.constants import EntityType
 
 from brook.common.files import DescriptorReserve
 from brook.protocol.bounds import MAX_ELEMENTS, FrameBoundsError, Walker, check_bounds, compile_walker
@@ -42,6 +44,7 @@ __all__ = [
     "is_flexible_request",
     "hold_descriptor_for_imports",
     "request_class",
+    "request_class_name",
     "response_class",
     "to_ms",
 ]
@@ -58,6 +61,12 @@ def request_class(api_key: int, version: int) -> Any:
 @cache
 def response_class(api_key: int, version: int) -> Any:
     return _load(load_response_schema, api_key, version)
+
+
+def request_class_name(api_key: int, version: int) -> str:
+    """The kio request class's name ("ProduceRequest"), from kio's index: no schema is imported."""
+    path: str = schema_name_map[api_key_map[api_key]][version][EntityType.request]
+    return path.rpartition(":")[2]
 
 
 # A schema's classes are imported on first use: importing all ~400 request and response modules at start cost a

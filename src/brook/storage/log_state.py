@@ -88,7 +88,7 @@ class LogState:
         self._closed = False
         if not had_clean_shutdown or not self._epochs.entries:
             self._rebuild_epochs(loaded)
-        self._epochs.truncate_from_end(loaded.log_end_offset)
+        self._epochs.truncate_from_end(loaded.log_end_offset, at_load=True)
 
     def _rebuild_epochs(self, loaded: LoadResult) -> None:
         """The epoch file is not fsynced on every change (epoch.py): after a crash, assign the epoch of

@@ -151,3 +151,49 @@ def test_clean_open_trusts_the_epoch_file_without_reading_the_log(tmp_path: Path
     reopened = open_log(tmp_path, recovery_point=0, clean=True)
     assert reopened.leader_epoch_entries == [(1, 0), (3, 1)]
     reopened.close()
+
+
+def test_reopening_an_empty_partition_led_in_the_same_epoch_writes_nothing(tmp_path: Path) -> None:
+    """Every start drops an epoch with no records yet (one starting at the log end) and the partition's leadership
+    then records the same entry again: the file is left as it is (before, two file creations and renames per
+    partition, half of a 10,000-partition start)."""
+    log = open_log(tmp_path)
+    log.assign_epoch_start_offset(0, 0)  # make_leader on an empty log
+    log.close()
+    path = tmp_path / "t-0" / LEADER_EPOCH_CHECKPOINT
+    assert read_epoch_checkpoint(path) == [(0, 0)]
+    before = path.stat()
+    reopened = open_log(tmp_path, clean=True)
+    assert reopened.leader_epoch_entries == []  # as Kafka's cache, truncated to the log end
+    reopened.assign_epoch_start_offset(0, 0)
+    reopened.maybe_flush(T0)
+    reopened.close()
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert read_epoch_checkpoint(path) == [(0, 0)]
+
+
+def test_an_epoch_an_open_dropped_past_the_log_end_is_written_away_before_records_pass_it(
+    tmp_path: Path,
+) -> None:
+    """The open's truncation is only noted; the flush that moves the recovery point over offsets the dropped
+    entry claimed writes it first, so a kill -9 after that flush cannot bring the entry back over records of
+    another epoch (the unclean open rebuilds only from the recovery point)."""
+    log = open_log(tmp_path)
+    log.append_as_leader(batch(), leader_epoch=0)
+    log.assign_epoch_start_offset(1, 1)  # a leadership that appended nothing
+    log.close()
+    path = tmp_path / "t-0" / LEADER_EPOCH_CHECKPOINT
+    assert read_epoch_checkpoint(path) == [(0, 0), (1, 1)]
+    follower = open_log(tmp_path, clean=True)
+    assert follower.leader_epoch_entries == [(0, 0)]
+    assert read_epoch_checkpoint(path) == [(0, 0), (1, 1)]  # not written at the open
+    follower.append_as_follower(make_batch([(b"k", b"v")], base_offset=1, partition_leader_epoch=0))
+    follower.flush()
+    assert follower.recovery_point == 2
+    assert read_epoch_checkpoint(path) == [(0, 0)]
+    # kill -9 now: the unclean open starts from the recovery point (nothing past it to rebuild)
+    reopened = open_log(tmp_path, recovery_point=2)
+    assert reopened.leader_epoch_entries == [(0, 0)]
+    assert reopened.end_offset_for_epoch(0) == (0, 2)
+    reopened.close()
