@@ -129,5 +129,7 @@ class MetricsServer:
             await writer.drain()
         except (TimeoutError, ConnectionError, OSError):
             pass
+        except asyncio.CancelledError:
+            pass  # the loop's end: Python 3.11's stream server logs a cancelled handler task as a traceback
         finally:
             writer.close()

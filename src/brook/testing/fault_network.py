@@ -151,7 +151,10 @@ class FaultNetwork:
 
     async def _listen(self, proxy: _Proxy) -> None:
         async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._serve(proxy, reader, writer)
+            # ends without CancelledError when close() cancels it: Python 3.11's stream server logs a cancelled
+            # handler task as an "Exception in callback" traceback (its done callback calls task.exception())
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._serve(proxy, reader, writer)
 
         proxy.server = await asyncio.start_server(accepted, self.host, 0)
         proxy.address = proxy.server.sockets[0].getsockname()[:2]

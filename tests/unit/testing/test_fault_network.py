@@ -1,5 +1,6 @@
 """brook.testing.fault_network and socket_owner: proxies that tell their peers apart and freeze cut links."""
 
+import logging
 import os
 import socket
 import subprocess
@@ -141,3 +142,19 @@ def test_a_proxy_in_front_of_nothing_closes_the_client_connection():
             assert sock.recv(10) == b""
     finally:
         net.close()
+
+
+def test_closing_with_connections_open_logs_no_traceback(echo_net, caplog):
+    """close() cancels the proxy's connection tasks: Python 3.11's stream server logged each cancelled one as an
+    "Exception in callback" traceback (a cluster test's output at teardown)."""
+    net, port = echo_net
+    with (
+        caplog.at_level(logging.ERROR, logger="asyncio"),
+        socket.create_connection(("127.0.0.1", port)) as flowing,
+        socket.create_connection(("127.0.0.1", port)) as held,
+    ):
+        assert roundtrip(flowing, b"one", 5) == b"one"
+        net.cut("tester", "echo")
+        assert roundtrip(held, b"two", 0.2) is None
+        net.close()
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
