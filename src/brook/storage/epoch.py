@@ -7,14 +7,14 @@ path is given; MemoryLog uses it without a path.
 Durability (Kafka's KAFKA-15046 trade): changes happen on the broker's event loop (a new leader, a
 follower append, a truncation) and two fsyncs per change stalled it ~1-10 ms per partition. So a
 truncation (or clear) rewrites the file at once (temp file + rename) without fsync, and a new epoch
-(`assign`) is only noted: `sync()` writes it and makes the file durable. Two exceptions: the truncation
-every open makes to the log end is noted like an assign (every later open makes it again, and the flush
-that moves the recovery point past the log end writes it first), and a write that would leave the file as
-it is is skipped. Without them a start rewrote the file of every partition whose newest epoch had no
-records yet (any empty partition), and the partition's leadership then wrote the same entry back: two
-file creations and renames per partition, half of a 10,000-partition start here. The log calls `sync()` in every
+(`assign`) is only noted: `sync()` writes it and makes the file durable. The log calls `sync()` in every
 flush before it moves its recovery point, in its periodic flush pass (a worker thread, every second) and
-at close. Why that is enough:
+at close. Two exceptions, both for start-up: the truncation every open makes to the log end is noted like
+an assign (every later open makes it again, and the flush that moves the recovery point past the log end
+writes it first), and a write that would leave the file as it is is skipped. Without them a start rewrote
+the file of every partition whose newest epoch had no records yet (any empty partition), and its
+leadership then wrote the same entry back: two file creations and renames per partition, half of a
+10,000-partition start here. Why that is enough:
 - kill -9 of the broker: the page cache survives, so the file holds the last truncation; an assign not
   written yet is either an epoch start at the log end with no records (dropped at load anyway, as Kafka
   truncates the cache to the log end) or the epoch of batches past the recovery point, which the unclean
@@ -47,9 +47,8 @@ class LeaderEpochCache:
     def __init__(self, path: Path | None = None) -> None:
         self._path = path
         self._entries: list[tuple[int, int]] = read_epoch_checkpoint(path) if path is not None else []
-        self._on_disk = list(
-            self._entries
-        )  # what the file holds: a write that would not change it is skipped
+        # what the file holds: a write that would not change it is skipped
+        self._on_disk = list(self._entries)
         self._unwritten = False  # an assign changed the entries; the next sync() writes the file
         self._unsynced = False  # the file was rewritten since the last sync()
         self._sync_lock = threading.RLock()  # sync() may run on two worker threads at once
