@@ -113,6 +113,9 @@ class KafkaBroker:
         """One node; `voters` (node@host:port) names the KRaft controller when this node is not one."""
         self.classpath = classpath
         self.roles = roles
+        self.startup_timeout_s = (
+            120.0  # until the listener accepts (scale_bench.py waits longer at 10,000 partitions)
+        )
         self.dir = Path(tempfile.mkdtemp(prefix="kafka-bench-"))
         self.port = _free_port()
         self.controller_port = _free_port()
@@ -153,7 +156,7 @@ class KafkaBroker:
         log4j = f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}"
         cmd = ["java", *JVM_OPTS, log4j, "-cp", self.classpath, "kafka.Kafka", str(self.config)]
         self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_for_port(self.port if "broker" in self.roles else self.controller_port, 120.0)
+        _wait_for_port(self.port if "broker" in self.roles else self.controller_port, self.startup_timeout_s)
         return self
 
     def restart_after_kill(self) -> float:
