@@ -113,9 +113,8 @@ class KafkaBroker:
         """One node; `voters` (node@host:port) names the KRaft controller when this node is not one."""
         self.classpath = classpath
         self.roles = roles
-        self.startup_timeout_s = (
-            120.0  # until the listener accepts (scale_bench.py waits longer at 10,000 partitions)
-        )
+        # until the listener accepts (scale_bench.py waits longer at 10,000 partitions)
+        self.startup_timeout_s = 120.0
         self.dir = Path(tempfile.mkdtemp(prefix="kafka-bench-"))
         self.port = _free_port()
         self.controller_port = _free_port()
