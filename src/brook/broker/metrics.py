@@ -127,9 +127,8 @@ class MetricsServer:
                 + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
             )  # fmt: skip
             await writer.drain()
-        except (TimeoutError, ConnectionError, OSError):
+        # CancelledError: the loop's end (Python 3.11's stream server logs a cancelled handler task as a traceback)
+        except (TimeoutError, ConnectionError, OSError, asyncio.CancelledError):
             pass
-        except asyncio.CancelledError:
-            pass  # the loop's end: Python 3.11's stream server logs a cancelled handler task as a traceback
         finally:
             writer.close()
