@@ -5,7 +5,7 @@
 
 For N partitions in a tmp dir under the current directory, all on the calling thread (as on the broker's
 event loop): the log open and the producer state replay after an unclean shutdown; the same after a clean
-close that wrote `producer-snapshot` (what ReplicaManager does); and `make_leader` for all N (the stall of
+close that wrote the dir's `producer-snapshots` (what ReplicaManager does); and `make_leader` for all N (the stall of
 a broker taking over N leaderships at once).
 """
 
@@ -22,7 +22,12 @@ from brook.records.batch import set_base_offset, set_partition_leader_epoch
 from brook.replication.partition import Partition
 from brook.storage.api import LogConfig
 from brook.storage.log import FileLog
-from brook.storage.producer_snapshot import take_producer_snapshot, write_producer_snapshot
+from brook.storage.producer_snapshot import (
+    encode_producer_state,
+    read_producer_snapshots,
+    restore_producer_state,
+    write_producer_snapshots,
+)
 from brook.testing.batches import make_batch
 
 
@@ -62,9 +67,12 @@ def main() -> None:
             _report(f"  {label} log open", time.perf_counter() - start, n)
             start = time.perf_counter()
             partitions = []
+            snapshots = read_producer_snapshots(Path(tmp))
             for log in logs:
                 partition = Partition(TopicPartition(log.tp.topic, 0), log, config, 1, 2, 1, (1, 2), (1, 2))
-                saved = take_producer_snapshot(log.directory, log.log_end_offset, 86_400_000)
+                saved = restore_producer_state(
+                    snapshots.get(log.directory.name), log.log_end_offset, 86_400_000
+                )
                 if saved is not None:
                     partition.producer_state = saved
                 else:
@@ -76,10 +84,12 @@ def main() -> None:
                 for partition in partitions:
                     partition.make_leader(2, (1, 2), (1, 2), clock.now_ms())
                 _report("  make_leader", time.perf_counter() - start, n)
+            entries = {
+                p.log.directory.name: encode_producer_state(p.log.log_end_offset, p.producer_state)
+                for p in partitions
+            }
+            write_producer_snapshots(Path(tmp), entries)
             for partition in partitions:
-                write_producer_snapshot(
-                    partition.log.directory, partition.log.log_end_offset, partition.producer_state
-                )
                 partition.log.close()
 
 

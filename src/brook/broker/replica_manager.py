@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from brook.broker.replication_quota import FOLLOWER_REPLICAS, LEADER_REPLICAS, ReplicationQuota
 from brook.broker.request_metrics import add_remote_ns
@@ -38,7 +39,11 @@ from brook.replication.partition import FollowerFetchOutcome, Partition
 from brook.storage.api import AppendInfo, FileSlice, LogConfig
 from brook.storage.high_watermark_checkpoint import read_high_watermarks, write_high_watermarks
 from brook.storage.log import FileLog
-from brook.storage.producer_snapshot import take_producer_snapshot, write_producer_snapshot
+from brook.storage.producer_snapshot import (
+    encode_producer_state,
+    restore_producer_state,
+    write_producer_snapshots,
+)
 from brook.storage.producer_state import ProducerStateManager
 from brook.storage.txn_index import AbortedTxn
 
@@ -247,7 +252,9 @@ class ReplicaManager:
         partition.replica_lag_time_max_ms = self.replica_lag_time_max_ms
         log.stable_offset_source = lambda: partition.last_stable_offset  # compaction stops below it
         # The state the last clean close saved, if it is exact for this log; else replay the log's headers.
-        saved = take_producer_snapshot(log.directory, log.log_end_offset, self.producer_id_expiration_ms)
+        saved = restore_producer_state(
+            self.log_manager.take_producer_snapshot(tp), log.log_end_offset, self.producer_id_expiration_ms
+        )
         if saved is not None:
             partition.producer_state = saved
         else:
@@ -568,15 +575,21 @@ class ReplicaManager:
 
     def write_producer_snapshots(self) -> None:
         """At clean shutdown, after every append has stopped: save each partition's producer state
-        (storage/producer_snapshot.py) so the restart need not replay the logs. A worker thread may run it."""
+        (storage/producer_snapshot.py: one file per log dir) so the restart need not replay the logs. A worker
+        thread may run it."""
+        by_dir: dict[Path, dict[str, dict[str, Any]]] = {}
         for partition in list(self.partitions.values()):
             log = partition.log
-            if not isinstance(log, FileLog) or log.is_offline:
+            log_dir = self.log_manager.log_dir_of(partition.tp)
+            if not isinstance(log, FileLog) or log.is_offline or log_dir is None:
                 continue
+            entry = encode_producer_state(log.log_end_offset, partition.producer_state)
+            by_dir.setdefault(log_dir, {})[log.directory.name] = entry
+        for log_dir, entries in by_dir.items():
             try:
-                write_producer_snapshot(log.directory, log.log_end_offset, partition.producer_state)
+                write_producer_snapshots(log_dir, entries)
             except OSError as exc:
-                logger.warning("producer snapshot not written tp=%s error=%s", partition.tp, exc)
+                logger.warning("producer snapshots not written dir=%s error=%s", log_dir, exc)
 
     async def isr_expiration_loop(self) -> None:
         while True:

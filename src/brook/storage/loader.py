@@ -14,7 +14,8 @@ second crash scans the same segments again.
 
 Leftovers of interrupted operations are removed first: `*.deleted` (retention/truncation that had not
 finished), `*.cleaned` and `*.tmp` (compaction output that was never swapped in); `*.swap` files are
-compaction output that was complete, so they replace the segments they cover.
+compaction output that was complete, so they replace the segments they cover. So is an older release's
+`producer-snapshot` (producer_snapshot.py): that partition rebuilds its producer state from the log once.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 from brook.common.clock import Clock
 from brook.storage.api import LogConfig
 from brook.storage.open_files import SegmentFiles
+from brook.storage.producer_snapshot import LEGACY_PRODUCER_SNAPSHOT
 from brook.storage.segment import (
     DELETED_SUFFIX,
     INDEX_SUFFIX,
@@ -191,8 +193,8 @@ class LogLoader:
                 sizes[int(name[: -len(LOG_SUFFIX)])] = entry.stat().st_size
             elif name.endswith((INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX)):
                 indexes.append(entry)
-            elif name.endswith((DELETED_SUFFIX, CLEANED_SUFFIX, ".tmp")):
-                os.unlink(entry.path)
+            elif name.endswith((DELETED_SUFFIX, CLEANED_SUFFIX, ".tmp")) or name == LEGACY_PRODUCER_SNAPSHOT:
+                os.unlink(entry.path)  # the last: an older release's producer state (producer_snapshot.py)
         for entry in indexes:
             if int(entry.name.split(".", 1)[0]) not in sizes:
                 os.unlink(entry.path)  # an index without its segment

@@ -5,6 +5,8 @@ Each log dir holds one directory per partition plus, at its top level:
     recovery-point-offset-checkpoint   topic partition offset   (format in checkpoint.py)
     log-start-offset-checkpoint        topic partition offset
     .kafka_cleanshutdown               present only between a clean close() and the next load()
+    producer-snapshots                 the partitions' producer state at the last clean close, until the
+                                       next load() (written by the broker: storage/producer_snapshot.py)
 
 A new partition goes to the online dir holding the fewest partitions, unless an operator named its dir before
 it was created (AlterReplicaLogDirs ahead of a replica move: `prefer_dir`, kept in memory as Kafka keeps it).
@@ -27,6 +29,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from brook.common.clock import Clock
 from brook.common.errors import LogDirOffline, OutOfDescriptors
@@ -42,6 +45,7 @@ from brook.storage.checkpoint import (
 )
 from brook.storage.log import FileLog, parse_partition_dir
 from brook.storage.open_files import SegmentFiles
+from brook.storage.producer_snapshot import read_producer_snapshots
 
 __all__ = ["CLEAN_SHUTDOWN_FILE", "LogManager"]
 
@@ -80,6 +84,9 @@ class LogManager:
         self.files = SegmentFiles(max_open=max_open_inactive_segments)
         self.flush_stats = LockedHistogram()  # every log's fsync time, ms (the broker's metrics read it)
         self.load_seconds = 0.0
+        # Each loaded log's entry of its dir's `producer-snapshots` (producer_snapshot.py), until its partition
+        # opens and takes it.
+        self._producer_snapshots: dict[TopicPartition, Any] = {}
         for d in self.log_dirs:
             d.mkdir(parents=True, exist_ok=True)
         self._dir_spellings = {d: {os.path.normpath(d), os.path.realpath(d)} for d in self.log_dirs}
@@ -113,6 +120,7 @@ class LogManager:
     def _load_dir(self, log_dir: Path, configs: dict[str, LogConfig]) -> None:
         marker = log_dir / CLEAN_SHUTDOWN_FILE
         clean = marker.exists()
+        snapshots = read_producer_snapshots(log_dir)  # deleted now: before any log can change
         recovery_points = read_offset_checkpoint(log_dir / RECOVERY_POINT_CHECKPOINT)
         start_offsets = read_offset_checkpoint(log_dir / LOG_START_OFFSET_CHECKPOINT)
         found: list[tuple[TopicPartition, Path]] = []
@@ -158,10 +166,13 @@ class LogManager:
                 self.recovery_threads_per_data_dir, thread_name_prefix="log-recovery"
             ) as pool:
                 logs = list(pool.map(open_one, found))
-        for (tp, _), log in zip(found, logs, strict=True):
+        for (tp, path), log in zip(found, logs, strict=True):
             log.flush_stats = self.flush_stats
             self._logs[tp] = log
             self._dir_of[tp] = log_dir
+            saved = snapshots.get(path.name)
+            if saved is not None:
+                self._producer_snapshots[tp] = saved
         self._partitions_in[log_dir] += len(found)
         if clean:
             # Removed only after loading: a crash from here on must trigger recovery again.
@@ -223,6 +234,11 @@ class LogManager:
     def get(self, tp: TopicPartition) -> FileLog | None:
         return self._logs.get(tp)
 
+    def take_producer_snapshot(self, tp: TopicPartition) -> Any:
+        """The producer state the last clean close saved for `tp`'s log, once (None if there is none): for
+        producer_snapshot.restore_producer_state, which checks it is exact for the log."""
+        return self._producer_snapshots.pop(tp, None)
+
     def logs(self) -> dict[TopicPartition, FileLog]:
         return dict(self._logs)
 
@@ -235,6 +251,7 @@ class LogManager:
             log.update_config(config)
 
     def delete(self, tp: TopicPartition) -> None:
+        self._producer_snapshots.pop(tp, None)
         log = self._logs.pop(tp, None)
         log_dir = self._dir_of.pop(tp, None)
         if log is None or log_dir is None:
@@ -349,6 +366,7 @@ class LogManager:
                     logger.warning("cannot write clean shutdown marker dir=%s error=%s", log_dir, exc)
         self._logs.clear()
         self._dir_of.clear()
+        self._producer_snapshots.clear()
         self._partitions_in = {d: 0 for d in self.log_dirs}
 
     # -- faults ----------------------------------------------------------------------------------
