@@ -190,6 +190,10 @@ class LogAppends(LogDurability):
             self._segments.append(segment)
             self._bases.append(base_offset)
         if old.size and flush:
+            try:
+                self._sync_epochs()  # as flush(): the file describes every offset below the recovery point
+            except OSError as exc:
+                raise self._fail(exc) from exc
             self._recovery_point = max(self._recovery_point, old.next_offset)
         logger.info("rolled segment tp=%s base_offset=%d", self.tp, base_offset)
         return segment
