@@ -58,6 +58,7 @@ class LoadResult:
     segments_recovered: int = 0
     indexes_rebuilt: list[int] = field(default_factory=list)
     segments_removed: int = 0
+    txn_index_bases: set[int] | None = None  # the segments with a `.txnindex` file (None: not listed)
 
 
 class LogLoader:
@@ -79,6 +80,7 @@ class LogLoader:
         self.recovery_point = recovery_point
         self.log_start_offset = log_start_offset
         self.had_clean_shutdown = had_clean_shutdown
+        self._txn_index_bases: set[int] = set()  # found by _list_segments
 
     def _new_segment(self, base_offset: int, size: int | None = None) -> LogSegment:
         return LogSegment(
@@ -95,6 +97,7 @@ class LogLoader:
         sizes = self._list_segments()
         bases = sorted(sizes)
         result = LoadResult([], self.log_start_offset, 0, self.recovery_point)
+        result.txn_index_bases = self._txn_index_bases
         # Recovery starts at the segment holding the recovery point.
         first_unflushed = max([b for b in bases if b <= self.recovery_point], default=0)
         for i, base in enumerate(bases):
@@ -195,9 +198,13 @@ class LogLoader:
                 indexes.append(entry)
             elif name.endswith((DELETED_SUFFIX, CLEANED_SUFFIX, ".tmp")) or name == LEGACY_PRODUCER_SNAPSHOT:
                 os.unlink(entry.path)  # the last: an older release's producer state (producer_snapshot.py)
+        self._txn_index_bases = set()
         for entry in indexes:
-            if int(entry.name.split(".", 1)[0]) not in sizes:
+            base = int(entry.name.split(".", 1)[0])
+            if base not in sizes:
                 os.unlink(entry.path)  # an index without its segment
+            elif entry.name.endswith(TXN_INDEX_SUFFIX):
+                self._txn_index_bases.add(base)
         return sizes
 
     def _replace_swapped(self, entries: list[os.DirEntry[str]]) -> None:

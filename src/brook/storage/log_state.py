@@ -71,7 +71,7 @@ class LogState:
         self.load_result = loaded
         self._segments: list[LogSegment] = loaded.segments
         self._bases = [s.base_offset for s in self._segments]  # kept equal to the segments' base offsets
-        self._txn_indexes = TransactionIndexes(directory, self._bases)
+        self._txn_indexes = TransactionIndexes(directory, self._bases, loaded.txn_index_bases)
         # the partition's last stable offset, for the cleaner (set by the partition's owner)
         self.stable_offset_source: Callable[[], int] | None = None
         self._log_start_offset = loaded.log_start_offset

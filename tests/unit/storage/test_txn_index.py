@@ -94,3 +94,39 @@ def test_file_log_keeps_its_txnindex_with_its_segments(tmp_path: Path) -> None:
     reopened = FileLog.open(tmp_path / "t-0", config, clock=clock)
     assert reopened.aborted_txns() == []
     reopened.close()
+
+
+def test_an_opened_log_reads_the_txnindex_files_its_listing_found_and_tries_no_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 10,000-partition start tried to open a `.txnindex` for every segment it opened, almost none of which
+    exist; the loader's one listing of the directory says which do."""
+    from brook.common.clock import FakeClock
+    from brook.storage.api import LogConfig
+    from brook.storage.log import FileLog
+    from brook.testing import make_batch
+
+    clock = FakeClock(1_700_000_000_000)
+    for name in ("with-0", "without-0"):
+        log = FileLog.open(tmp_path / name, LogConfig(), clock=clock)
+        for _ in range(3):
+            log.append_as_leader(make_batch([(None, b"x")]), leader_epoch=0)
+        log.roll()
+        log.append_as_leader(make_batch([(None, b"y")]), leader_epoch=0)
+        if name == "with-0":
+            log.append_aborted_txn(AbortedTxn(5, 0, 2, 3))
+        log.close()
+    tried: list[str] = []
+    real = Path.read_bytes
+
+    def read_bytes(path: Path) -> bytes:
+        if path.suffix == ".txnindex":
+            tried.append(f"{path.parent.name}/{path.name}")
+        return real(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    for name, clean in (("with-0", True), ("with-0", False), ("without-0", True), ("without-0", False)):
+        reopened = FileLog.open(tmp_path / name, LogConfig(), clock=clock, had_clean_shutdown=clean)
+        assert reopened.aborted_txns() == ([AbortedTxn(5, 0, 2, 3)] if name == "with-0" else [])
+        reopened.close()
+    assert tried == ["with-0/00000000000000000000.txnindex"] * 2
