@@ -43,7 +43,7 @@ def replicas_of_other_topics(
 
 
 class TopicIdentity:
-    """What each partition directory of this broker records, read once per opened log (event loop)."""
+    """What each partition directory of this broker records: read once per opened log, by the log loader."""
 
     def __init__(self, log_manager: LogManager) -> None:
         self._log_manager = log_manager
@@ -57,7 +57,8 @@ class TopicIdentity:
         for tp, log in logs.items():
             seen = self._seen.get(tp)
             if seen is None or seen[0] is not log:
-                seen = (log, self._read(log.directory))
+                loaded = log.load_result  # the loader read the file as it opened the log, off the event loop
+                seen = (log, loaded.topic_id if loaded.topic_id_read else self._read(log.directory))
                 self._seen[tp] = seen
             on_disk[tp] = seen[1]
         return replicas_of_other_topics(topic_ids, on_disk)

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from brook.common.clock import Clock
 from brook.storage.api import LogConfig
 from brook.storage.open_files import SegmentFiles
+from brook.storage.partition_metadata import PARTITION_METADATA_FILE, read_topic_id
 from brook.storage.producer_snapshot import LEGACY_PRODUCER_SNAPSHOT
 from brook.storage.segment import (
     DELETED_SUFFIX,
@@ -59,6 +61,9 @@ class LoadResult:
     indexes_rebuilt: list[int] = field(default_factory=list)
     segments_removed: int = 0
     txn_index_bases: set[int] | None = None  # the segments with a `.txnindex` file (None: not listed)
+    # the topic id in `partition.metadata` (None: no file, or unreadable and logged), if topic_id_read
+    topic_id: uuid.UUID | None = None
+    topic_id_read: bool = False
 
 
 class LogLoader:
@@ -81,6 +86,7 @@ class LogLoader:
         self.log_start_offset = log_start_offset
         self.had_clean_shutdown = had_clean_shutdown
         self._txn_index_bases: set[int] = set()  # found by _list_segments
+        self._has_partition_metadata = False  # found by _list_segments
 
     def _new_segment(self, base_offset: int, size: int | None = None) -> LogSegment:
         return LogSegment(
@@ -98,6 +104,8 @@ class LogLoader:
         bases = sorted(sizes)
         result = LoadResult([], self.log_start_offset, 0, self.recovery_point)
         result.txn_index_bases = self._txn_index_bases
+        result.topic_id = self._read_topic_id() if self._has_partition_metadata else None
+        result.topic_id_read = True
         # Recovery starts at the segment holding the recovery point.
         first_unflushed = max([b for b in bases if b <= self.recovery_point], default=0)
         for i, base in enumerate(bases):
@@ -143,6 +151,15 @@ class LogLoader:
                 self.directory, result.log_end_offset, result.segments_recovered, result.bytes_truncated,
             )  # fmt: skip
         return result
+
+    def _read_topic_id(self) -> uuid.UUID | None:
+        """partition.metadata, read here rather than by the broker on its event loop: in the loader's threads,
+        and only where the listing found one."""
+        try:
+            return read_topic_id(self.directory)
+        except (OSError, ValueError) as exc:
+            logger.warning("unreadable partition.metadata dir=%s: %s", self.directory, exc)
+            return None
 
     def _recover(self, segment: LogSegment, result: LoadResult) -> int:
         if segment.size == 0:
@@ -196,6 +213,8 @@ class LogLoader:
                 sizes[int(name[: -len(LOG_SUFFIX)])] = entry.stat().st_size
             elif name.endswith((INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX)):
                 indexes.append(entry)
+            elif name == PARTITION_METADATA_FILE:
+                self._has_partition_metadata = True
             elif name.endswith((DELETED_SUFFIX, CLEANED_SUFFIX, ".tmp")) or name == LEGACY_PRODUCER_SNAPSHOT:
                 os.unlink(entry.path)  # the last: an older release's producer state (producer_snapshot.py)
         self._txn_index_bases = set()

@@ -41,3 +41,38 @@ def test_replicas_of_deleted_or_recreated_topics_are_stale() -> None:
         TopicPartition("recreated", 0),
         TopicPartition("deleted", 0),
     }
+
+
+def test_the_loader_reads_each_directorys_topic_id_so_the_broker_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At start the broker compares every partition directory's topic id with the metadata's; the log loader
+    read them as it opened the logs (in its threads, one open and one read each), not the event loop after."""
+    from brook.broker import topic_identity
+    from brook.common.clock import FakeClock
+    from brook.storage.manager import LogManager
+
+    recorded, recreated = uuid.uuid4(), uuid.uuid4()
+    clock = FakeClock()
+    manager = LogManager([tmp_path], clock)
+    for tp in (TopicPartition("kept", 0), TopicPartition("recreated", 0), TopicPartition("legacy", 0)):
+        manager.create(tp)
+    write_topic_id(tmp_path / "kept-0", recorded)
+    write_topic_id(tmp_path / "recreated-0", recorded)
+    (tmp_path / "garbled-0").mkdir()
+    (tmp_path / "garbled-0" / "partition.metadata").write_bytes(b"\xff\xfe not kafka's")
+    manager.close()
+
+    def no_reads(directory: Path) -> None:
+        raise AssertionError(f"read {directory} again")
+
+    monkeypatch.setattr(topic_identity, "read_topic_id", no_reads)
+    manager = LogManager([tmp_path], clock)
+    manager.load()
+    ids = {tp.topic: log.load_result.topic_id for tp, log in manager.logs().items()}
+    assert ids == {"kept": recorded, "recreated": recorded, "legacy": None, "garbled": None}
+    stale = topic_identity.TopicIdentity(manager).stale(
+        {"kept": recorded, "recreated": recreated, "legacy": recreated, "garbled": recreated}
+    )
+    assert stale == {TopicPartition("recreated", 0)}  # no file, or one that cannot be read: kept
+    manager.close()
