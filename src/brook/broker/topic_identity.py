@@ -9,7 +9,6 @@ was down completes it here when it starts.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -17,11 +16,8 @@ from pathlib import Path
 from brook.common.types import TopicPartition
 from brook.storage.log import FileLog
 from brook.storage.manager import LogManager
-from brook.storage.partition_metadata import read_topic_id
 
 __all__ = ["TopicIdentity", "replicas_of_other_topics"]
-
-logger = logging.getLogger(__name__)
 
 NO_TOPIC_ID = uuid.UUID(int=0)
 
@@ -57,8 +53,10 @@ class TopicIdentity:
         for tp, log in logs.items():
             seen = self._seen.get(tp)
             if seen is None or seen[0] is not log:
-                loaded = log.load_result  # the loader read the file as it opened the log, off the event loop
-                seen = (log, loaded.topic_id if loaded.topic_id_read else self._read(log.directory))
+                seen = (
+                    log,
+                    log.load_result.topic_id,
+                )  # the loader read it as it opened the log, off the loop
                 self._seen[tp] = seen
             on_disk[tp] = seen[1]
         return replicas_of_other_topics(topic_ids, on_disk)
@@ -80,11 +78,3 @@ class TopicIdentity:
             self._seen[tp] = (log, topic_id)
             pending.append((log.directory, topic_id))
         return pending
-
-    @staticmethod
-    def _read(directory: Path) -> uuid.UUID | None:
-        try:
-            return read_topic_id(directory)
-        except (OSError, ValueError) as exc:
-            logger.warning("unreadable partition.metadata dir=%s: %s", directory, exc)
-            return None

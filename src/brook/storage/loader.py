@@ -61,9 +61,7 @@ class LoadResult:
     indexes_rebuilt: list[int] = field(default_factory=list)
     segments_removed: int = 0
     txn_index_bases: set[int] | None = None  # the segments with a `.txnindex` file (None: not listed)
-    # the topic id in `partition.metadata` (None: no file, or unreadable and logged), if topic_id_read
-    topic_id: uuid.UUID | None = None
-    topic_id_read: bool = False
+    topic_id: uuid.UUID | None = None  # in `partition.metadata` (None: no file, or unreadable and logged)
 
 
 class LogLoader:
@@ -105,7 +103,6 @@ class LogLoader:
         result = LoadResult([], self.log_start_offset, 0, self.recovery_point)
         result.txn_index_bases = self._txn_index_bases
         result.topic_id = self._read_topic_id() if self._has_partition_metadata else None
-        result.topic_id_read = True
         # Recovery starts at the segment holding the recovery point.
         first_unflushed = max([b for b in bases if b <= self.recovery_point], default=0)
         for i, base in enumerate(bases):

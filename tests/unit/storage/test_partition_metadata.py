@@ -50,6 +50,7 @@ def test_the_loader_reads_each_directorys_topic_id_so_the_broker_does_not(
     read them as it opened the logs (in its threads, one open and one read each), not the event loop after."""
     from brook.broker import topic_identity
     from brook.common.clock import FakeClock
+    from brook.storage import loader, partition_metadata
     from brook.storage.manager import LogManager
 
     recorded, recreated = uuid.uuid4(), uuid.uuid4()
@@ -66,9 +67,10 @@ def test_the_loader_reads_each_directorys_topic_id_so_the_broker_does_not(
     def no_reads(directory: Path) -> None:
         raise AssertionError(f"read {directory} again")
 
-    monkeypatch.setattr(topic_identity, "read_topic_id", no_reads)
     manager = LogManager([tmp_path], clock)
     manager.load()
+    monkeypatch.setattr(loader, "read_topic_id", no_reads)
+    monkeypatch.setattr(partition_metadata, "read_topic_id", no_reads)
     ids = {tp.topic: log.load_result.topic_id for tp, log in manager.logs().items()}
     assert ids == {"kept": recorded, "recreated": recorded, "legacy": None, "garbled": None}
     stale = topic_identity.TopicIdentity(manager).stale(
