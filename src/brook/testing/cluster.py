@@ -48,6 +48,27 @@ __all__ = ["BrokerExit", "BrookCluster", "ClusterBroker"]
 ZOOKEEPER = "zookeeper"
 _T = TypeVar("_T")
 _ZK_CALL_TIMEOUT_S = 5.0
+_ZK_READ_RETRY_S = 30.0
+
+
+def zk_read(call: Callable[..., Any], path: str, *, retry_s: float = _ZK_READ_RETRY_S) -> Any:
+    """One read by the harness's own ZooKeeper client (`call`: one of its *_async methods); None if the node is
+    missing. A fault that pauses ZooKeeper can expire the harness's session or outlast one call: kazoo opens a
+    new session by itself, so a lost session, a lost connection or a timed-out call is tried again until
+    `retry_s` has passed, then raised. It is the harness's read, never what a test checks of the brokers."""
+    from kazoo.exceptions import ConnectionLoss, NoNodeError, SessionExpiredError
+    from kazoo.handlers.threading import KazooTimeoutError
+
+    deadline = time.monotonic() + retry_s
+    while True:
+        try:
+            return call(path).get(timeout=_ZK_CALL_TIMEOUT_S)
+        except NoNodeError:
+            return None
+        except (ConnectionLoss, SessionExpiredError, KazooTimeoutError):
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 BrokerRef = int | ClusterBroker
@@ -349,12 +370,7 @@ class BrookCluster:
         return self.zookeeper_process.process
 
     def _zk_call(self, call: Callable[..., Any], path: str) -> Any:
-        from kazoo.exceptions import NoNodeError
-
-        try:
-            return call(path).get(timeout=_ZK_CALL_TIMEOUT_S)
-        except NoNodeError:
-            return None
+        return zk_read(call, path)
 
     def _json(self, path: str) -> dict[str, Any] | None:
         found = self._zk_call(self.zk.get_async, path)
