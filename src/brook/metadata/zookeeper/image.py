@@ -33,6 +33,7 @@ from brook.metadata.zookeeper.layout import (
     TOPICS_PATH,
     broker_path,
     decode_topic_id,
+    get_if_exists,
     loads,
     parse_broker,
     parse_partition_state,
@@ -140,11 +141,11 @@ class ImageCache:
             p = int(p_text)
             state_path = partition_state_path(name, p)
             self._watch(state_path, name, p)
-            state_data, state_stat = self._safe_get(state_path)
+            state_data, state_stat = get_if_exists(self._zk, state_path)
             if state_stat is not None:
                 freshness = max(freshness, state_stat.mzxid)
             reads[p] = (state_stat.mzxid if state_stat is not None else -1, state_data, state_stat)
-        config_data, config_stat = self._safe_get(topic_config_path(name))
+        config_data, config_stat = get_if_exists(self._zk, topic_config_path(name))
         if config_stat is not None:
             freshness = max(freshness, config_stat.mzxid)
         configs = (loads(config_data) or {}).get("config", {})
@@ -308,7 +309,7 @@ class ImageCache:
         freshness = parent.pzxid if parent is not None else 0
         brokers: dict[int, BrokerInfo] = {}
         for child in self._zk.get_children(BROKER_IDS_PATH):
-            info = parse_broker(int(child), self._safe_get(broker_path(int(child)))[0])
+            info = parse_broker(int(child), get_if_exists(self._zk, broker_path(int(child)))[0])
             if info is not None:
                 brokers[info.node_id] = info
         with self._lock:
@@ -376,9 +377,3 @@ class ImageCache:
         finally:
             ended = loop.time()
             self._listener_runs[index] = (ended, ended - started)
-
-    def _safe_get(self, path: str) -> tuple[bytes | None, Any]:
-        try:
-            return self._zk.get(path)  # type: ignore[no-any-return]
-        except NoNodeError:
-            return None, None

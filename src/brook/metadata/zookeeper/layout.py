@@ -26,6 +26,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, cast
 
+from kazoo.exceptions import NoNodeError
+
 from brook.metadata.api import BrokerInfo, Endpoint, PartitionState
 
 __all__ = [
@@ -103,6 +105,14 @@ def decode_topic_id(text: str) -> uuid.UUID:
 
 def dumps(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def get_if_exists(zk: Any, path: str) -> tuple[bytes | None, Any]:
+    """A znode's (data, stat), or (None, None) when there is no such node."""
+    try:
+        return zk.get(path)  # type: ignore[no-any-return]
+    except NoNodeError:
+        return None, None
 
 
 def loads(data: bytes | None) -> dict[str, Any] | None:

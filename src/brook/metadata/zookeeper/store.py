@@ -70,6 +70,7 @@ from brook.metadata.zookeeper.layout import (
     broker_config_path,
     broker_path,
     dumps,
+    get_if_exists,
     loads,
     partition_state_doc,
     partition_state_path,
@@ -193,7 +194,7 @@ class ZooKeeperMetadataStore:
             return self._cache.image.own_broker_configs
         return {
             str(k): str(v)
-            for k, v in (loads(self._safe_get(broker_config_path(node_id))[0]) or {})
+            for k, v in (loads(get_if_exists(self._zk, broker_config_path(node_id))[0]) or {})
             .get("config", {})
             .items()
         }
@@ -358,7 +359,7 @@ class ZooKeeperMetadataStore:
     def allocate_producer_ids(self, count: int) -> int:
         """Compare-and-set on /latest_producer_id_block's version: two brokers never get overlapping blocks."""
         while True:
-            data, stat = self._safe_get(PRODUCER_ID_BLOCK_PATH)
+            data, stat = get_if_exists(self._zk, PRODUCER_ID_BLOCK_PATH)
             doc = loads(data)
             first = int(doc["block_end"]) + 1 if doc else 0
             new_doc = {
@@ -402,7 +403,7 @@ class ZooKeeperMetadataStore:
                 "isr change lost the compare-and-set topic=%s partition=%d isr=%s", topic, partition, isr
             )
             # this partition's state only (a failover shrinks hundreds of ISRs of one topic at once)
-            self._cache.apply_partition_state(topic, partition, *self._safe_get(path))
+            self._cache.apply_partition_state(topic, partition, *get_if_exists(self._zk, path))
             return False
         logger.info("isr written topic=%s partition=%d epoch=%d isr=%s", topic, partition, leader_epoch, isr)
         self._cache.apply_partition_state(topic, partition, data, stat)
@@ -478,12 +479,6 @@ class ZooKeeperMetadataStore:
         except NoNodeError:
             self._zk.create(path, dumps(doc), makepath=True)
 
-    def _safe_get(self, path: str) -> tuple[bytes | None, Any]:
-        try:
-            return self._zk.get(path)  # type: ignore[no-any-return]
-        except NoNodeError:
-            return None, None
-
     def _get_or_unknown(self, path: str, name: str) -> tuple[bytes, Any]:
         try:
             return self._zk.get(path)  # type: ignore[no-any-return]
@@ -507,7 +502,7 @@ class ZooKeeperMetadataStore:
 
     def _get_or_create_cluster_id(self) -> str:
         for _ in range(3):
-            doc = loads(self._safe_get(CLUSTER_ID_PATH)[0])
+            doc = loads(get_if_exists(self._zk, CLUSTER_ID_PATH)[0])
             if doc and doc.get("id"):
                 return str(doc["id"])
             cluster_id = new_cluster_id()
