@@ -104,6 +104,31 @@ def acks_all_outcome(partition: Partition, end_offset: int) -> ErrorCode | None:
     return ErrorCode.none
 
 
+@dataclass(frozen=True, slots=True)
+class _SyncedTopic:
+    """What the last sync applied to one topic's partitions here (ReplicaManager.sync_with)."""
+
+    state: TopicState
+    config: LogConfig
+    min_insync_replicas: int | None
+    hosted: frozenset[TopicPartition]
+
+    def covers(
+        self,
+        state: TopicState,
+        config: LogConfig,
+        min_insync_replicas: int | None,
+        partitions: Mapping[TopicPartition, Partition],
+    ) -> bool:
+        """Would applying this again change nothing? Same inputs, and every partition it hosted still hosted."""
+        return (
+            (self.state is state or self.state == state)
+            and self.config == config
+            and self.min_insync_replicas == min_insync_replicas
+            and self.hosted <= partitions.keys()
+        )
+
+
 @dataclass(slots=True)
 class ReplicationCheck:
     """acks=all after an append: partitions still waiting for the ISR (their end offsets), the leader epochs the
@@ -142,6 +167,8 @@ class ReplicaManager:
         self._flushes: dict[TopicPartition, asyncio.Task[None]] = {}
         self._isr_writes: dict[TopicPartition, asyncio.Task[None]] = {}  # one ISR proposal in flight per tp
         self.live_brokers: set[int] | None = None  # registered brokers, from the last sync that named them
+        self._synced: dict[str, _SyncedTopic] = {}  # by topic name: what the last sync applied (sync_with)
+        self.hosting_generation = 0  # bumped whenever a partition is hosted or dropped here
         self._hw_checkpoints: dict[Path, dict[TopicPartition, int]] = {}  # read once per dir at startup
         # metrics: ISR changes this leader applied (Kafka's IsrShrinksPerSec / IsrExpandsPerSec counts), and
         # the parked requests by Kafka's purgatory name: [operations, partitions watched]
@@ -170,27 +197,28 @@ class ReplicaManager:
 
         Then take each partition's role from the metadata: a new leader epoch makes this broker leader or
         follower; the same epoch only updates the ISR. Followers are handed to the fetchers.
+
+        A topic given the same state, config and min.insync.replicas as the last sync is skipped: its partitions
+        change only here, so applying the same state again would change nothing (what a metadata change costs
+        with thousands of partitions hosted, on the event loop: one topic's work, not every partition's).
         """
         wanted: set[TopicPartition] = set()
         now_ms = self.clock.now_ms()
+        synced: dict[str, _SyncedTopic] = {}
         for state in topics.values():
-            for p in state.partitions.values():
-                if self.node_id not in p.replicas:
-                    continue
-                tp = TopicPartition(state.name, p.partition)
-                wanted.add(tp)
-                partition = self.partitions.get(tp)
-                if partition is None:
-                    partition = self._open_partition(
-                        tp, configs[state.name], p.leader, p.leader_epoch, p.replicas, p.isr
-                    )
-                else:
-                    if partition.config != configs[state.name]:
-                        partition.config = configs[state.name]
-                        self.log_manager.update_config(tp, partition.config)
-                    self._apply_role(partition, p.leader, p.leader_epoch, p.replicas, p.isr, now_ms)
-                if min_insync_replicas is not None:
-                    partition.min_insync_replicas = min_insync_replicas.get(state.name, 1)
+            config = configs[state.name]
+            min_isr = None if min_insync_replicas is None else min_insync_replicas.get(state.name, 1)
+            last = self._synced.get(state.name)
+            if last is not None and last.covers(state, config, min_isr, self.partitions):
+                wanted.update(last.hosted)
+                synced[state.name] = last
+                continue
+            hosted = self._sync_topic(state, config, min_isr, now_ms)
+            wanted.update(hosted)
+            synced[state.name] = _SyncedTopic(state, config, min_isr, hosted)
+        # Only a completed pass is remembered: after a failure (no descriptor to open a log) the next pass
+        # applies every topic that this one did not finish.
+        self._synced = synced
         for tp in [tp for tp in self.partitions if tp not in wanted]:
             self._remove_partition(tp)
         if brokers is not None:
@@ -199,6 +227,28 @@ class ReplicaManager:
                 {tp: p.leader for tp, p in self.partitions.items() if not p.is_leader and p.leader >= 0},
                 brokers,
             )
+
+    def _sync_topic(
+        self, state: TopicState, config: LogConfig, min_isr: int | None, now_ms: int
+    ) -> frozenset[TopicPartition]:
+        """Host the topic's partitions assigned here, in the roles its state gives; returns them."""
+        hosted: set[TopicPartition] = set()
+        for p in state.partitions.values():
+            if self.node_id not in p.replicas:
+                continue
+            tp = TopicPartition(state.name, p.partition)
+            partition = self.partitions.get(tp)
+            if partition is None:
+                partition = self._open_partition(tp, config, p.leader, p.leader_epoch, p.replicas, p.isr)
+            else:
+                if partition.config != config:
+                    partition.config = config
+                    self.log_manager.update_config(tp, partition.config)
+                self._apply_role(partition, p.leader, p.leader_epoch, p.replicas, p.isr, now_ms)
+            if min_isr is not None:
+                partition.min_insync_replicas = min_isr
+            hosted.add(tp)
+        return frozenset(hosted)
 
     def configure_throttles(
         self, topic_configs: Mapping[str, Mapping[str, str]], leader_rate: int, follower_rate: int
@@ -265,6 +315,7 @@ class ReplicaManager:
         elif leader >= 0:
             partition.make_follower(leader, leader_epoch, replicas, isr, self.clock.now_ms())
         self.partitions[tp] = partition
+        self.hosting_generation += 1
         logger.info(
             "hosting partition tp=%s leader=%d epoch=%d leo=%d hw=%d checkpointed_hw=%d",
             tp,
@@ -278,6 +329,7 @@ class ReplicaManager:
 
     def _remove_partition(self, tp: TopicPartition) -> None:
         self.partitions.pop(tp)
+        self.hosting_generation += 1
         self.log_manager.delete(tp)
         for waiter in self._waiters.pop(tp, ()):
             if not waiter.done():

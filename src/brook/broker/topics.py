@@ -106,6 +106,9 @@ class TopicService:
         self._write_lock = asyncio.Lock()
         self._background: dict[str, asyncio.Task[None]] = {}
         self.identity = TopicIdentity(replicas.log_manager)
+        # the inputs the last identity checks ran on (sync): the logs' generation, the topic ids, ...
+        self._stale_checked: tuple[int, dict[str, uuid.UUID]] | None = None
+        self._ids_recorded: tuple[int, int, dict[str, uuid.UUID]] | None = None
         self._identity_writes: set[asyncio.Task[None]] = set()
         self._writes: set[asyncio.Task[Any]] = set()
 
@@ -184,16 +187,27 @@ class TopicService:
         """Host what the metadata assigns here; `follow=False` (controlled shutdown) leaves fetchers stopped.
 
         First drops replica directories of another topic id (topic_identity.py), then records the topic id
-        of every hosted partition that has none yet (partition.metadata, written on a worker thread)."""
+        of every hosted partition that has none yet (partition.metadata, written on a worker thread). Both
+        checks walk every log, so each runs only when its inputs changed since it last ran: the topic ids,
+        the logs, and for the second the hosted partitions (a metadata change that touched none of them, say
+        one topic's ISR or config, costs no walk over thousands of partitions on the event loop)."""
         topics = self.metadata.topics()
         topic_ids = {name: t.topic_id for name, t in topics.items()}
-        stale = self.identity.stale(topic_ids)
-        if stale:
-            self._drop_replicas(topics, stale, follow)
+        log_manager = self.replicas.log_manager
+        if self._stale_checked != (log_manager.generation, topic_ids):
+            stale = self.identity.stale(topic_ids)
+            if stale:
+                self._drop_replicas(topics, stale, follow)
+            # The logs as checked (less the ones just dropped). The sync may open more: the next one checks them
+            # (a directory a failed delete left behind holds another topic's id; reopening it must not serve it).
+            self._stale_checked = (log_manager.generation, topic_ids)
         self._sync_with(topics, follow)
-        pending = self.identity.unrecorded(self.replicas.partitions, topic_ids)
-        if pending:
-            self._record_topic_ids(pending)
+        recorded = (log_manager.generation, self.replicas.hosting_generation, topic_ids)
+        if self._ids_recorded != recorded:
+            pending = self.identity.unrecorded(self.replicas.partitions, topic_ids)
+            if pending:
+                self._record_topic_ids(pending)
+            self._ids_recorded = recorded
 
     def _drop_replicas(
         self, topics: Mapping[str, TopicState], stale: set[TopicPartition], follow: bool

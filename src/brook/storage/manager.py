@@ -75,6 +75,7 @@ class LogManager:
         self.clock = clock
         self.default_config = default_config or LogConfig()
         self._logs: dict[TopicPartition, FileLog] = {}
+        self.generation = 0  # bumped whenever a log is added or taken away: "is `logs()` as it was?"
         self._dir_of: dict[TopicPartition, Path] = {}
         self._partitions_in: dict[Path, int] = {d: 0 for d in self.log_dirs}  # kept in step with _dir_of
         self.offline_dirs: set[Path] = set()
@@ -169,6 +170,7 @@ class LogManager:
         for (tp, path), log in zip(found, logs, strict=True):
             log.flush_stats = self.flush_stats
             self._logs[tp] = log
+            self.generation += 1
             self._dir_of[tp] = log_dir
             saved = snapshots.get(path.name)
             if saved is not None:
@@ -207,6 +209,7 @@ class LogManager:
             raise LogDirOffline(f"cannot create {tp} in {log_dir}: {exc}") from exc
         log.flush_stats = self.flush_stats
         self._logs[tp] = log
+        self.generation += 1
         self._dir_of[tp] = log_dir
         self._partitions_in[log_dir] += 1
         logger.debug("created log tp=%s dir=%s", tp, log_dir)
@@ -254,6 +257,8 @@ class LogManager:
         self._producer_snapshots.pop(tp, None)
         log = self._logs.pop(tp, None)
         log_dir = self._dir_of.pop(tp, None)
+        if log is not None:
+            self.generation += 1
         if log is None or log_dir is None:
             return
         self._partitions_in[log_dir] -= 1
@@ -365,6 +370,7 @@ class LogManager:
                 except OSError as exc:
                     logger.warning("cannot write clean shutdown marker dir=%s error=%s", log_dir, exc)
         self._logs.clear()
+        self.generation += 1
         self._dir_of.clear()
         self._producer_snapshots.clear()
         self._partitions_in = {d: 0 for d in self.log_dirs}
