@@ -5,7 +5,8 @@
     python bench/scale_bench.py --partitions "" --members 0 --connections-rounds 2   # 500 connections only
 
 - partitions: create N partitions (topics of 1,000; time until every one has a leader), produce 1 KiB
-  records round-robin over all of them [py], RSS and open files after, then the time from starting the broker
+  records round-robin over all of them [py], RSS and open files after, the longest the broker answered nothing
+  while its metadata changed (metadata_change_stall_ms), then the time from starting the broker
   again until every partition has a leader, after a clean stop (SIGTERM) and after kill -9.
 - connections: N producers, each its own client with its own connection, each sending one record of 100 B
   every 1/--rate s (default 2/s: 1,000 records/s from 500), open loop, acks=1, linger 0, no compression,
@@ -32,7 +33,9 @@ import math
 import os
 import signal
 import socket
+import struct
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -43,6 +46,7 @@ import targets
 import workloads
 from aiokafka import AIOKafkaProducer
 from brokers import BrookBroker
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 from kafka_broker import KafkaBroker, java_classpath
 from native_latency import BROOKBENCH, run_gated
 
@@ -118,6 +122,7 @@ def partitions_scenario(make: Callable[[], Any], partitions: int) -> dict[str, f
         out["produce cpu us/msg"] = cpu * 1e6 / messages
         out["rss MB"] = broker.stats.rss_bytes() / 1e6
         out["open files"] = open_files(broker)
+        out["metadata change stall ms"] = metadata_change_stall_ms(broker.bootstrap, next(iter(topics)))
         out["start after clean stop s"] = restart_s(broker, topics, crash=False)
         out["start after kill -9 s"] = restart_s(broker, topics, crash=True)
         out["rss after restart MB"] = broker.stats.rss_bytes() / 1e6
@@ -125,6 +130,61 @@ def partitions_scenario(make: Callable[[], Any], partitions: int) -> dict[str, f
         return out
     finally:
         broker.close()
+
+
+# ApiVersions v0 (every broker answers it, from nothing but the header): 4-byte size, api key 18, version 0,
+# correlation id 1, client id "stall-probe"
+_PROBE = struct.pack(">ihhih", 21, 18, 0, 1, 11) + b"stall-probe"
+_METADATA_CHANGES = 5
+
+
+def metadata_change_stall_ms(bootstrap: str, topic: str) -> float:
+    """The longest a broker answered nothing while its metadata changed: one connection sends ApiVersions
+    back to back (1 ms apart) while 5 topics of one partition are created, one at a time, and then 5 times
+    one config of `topic` is altered; its longest round trip is the figure. A broker that walks every
+    partition it hosts on each change, on the thread that answers requests, shows it here."""
+    host, port = bootstrap.rsplit(":", 1)
+    probe = socket.create_connection((host, int(port)), timeout=30)
+    longest = [0.0]
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            probe.sendall(_PROBE)
+            head = b""
+            while len(head) < 4:
+                head += probe.recv(4 - len(head))
+            (left,) = struct.unpack(">i", head)
+            while left:
+                left -= len(probe.recv(left))
+            longest[0] = max(longest[0], time.perf_counter() - t0)
+            time.sleep(0.001)
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        longest[0] = 0.0
+        stamp = int(time.time())
+        for i in range(_METADATA_CHANGES):
+            name = f"stall-{stamp}-{i}"
+            admin.create_topics([NewTopic(name, 1, 1)])[name].result(60)
+        resource = ConfigResource("topic", topic)
+        for i in range(_METADATA_CHANGES):
+            entry = ConfigEntry(
+                "retention.ms", str(7 * 86_400_000 + i), incremental_operation=AlterConfigOpType.SET
+            )
+            admin.incremental_alter_configs([ConfigResource("topic", topic, incremental_configs=[entry])])[
+                resource
+            ].result(60)
+        time.sleep(1.0)  # a change's work may run after its answer
+    finally:
+        stop.set()
+        thread.join(30)
+        probe.close()
+    return longest[0] * 1000
 
 
 # The native load generator (bench/go, franz-go; `make bench` builds it): one process, one goroutine and one
