@@ -139,6 +139,7 @@ class ConsumerMember(threading.Thread):
         self.consumed = 0
         self._stopping = threading.Event()
         self._positions: dict[int, int] = {}
+        self._assigned = False  # holds partitions: between an assign callback and a revoke
         self._consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,
@@ -152,6 +153,7 @@ class ConsumerMember(threading.Thread):
         )
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned = bool(partitions)
         started = time.monotonic()
         try:
             committed = consumer.committed(partitions, timeout=10)
@@ -166,6 +168,7 @@ class ConsumerMember(threading.Thread):
         self._commit()
         for tp in partitions:
             self._positions.pop(tp.partition, None)
+        self._assigned = False
 
     def _commit(self) -> None:
         if not self._positions:
@@ -187,18 +190,32 @@ class ConsumerMember(threading.Thread):
         self._consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         last_commit = time.monotonic()
         while not self._stopping.is_set():
-            msg = self._consumer.poll(0.1)
-            if msg is not None:
-                if msg.error() is None:
-                    self.consumed += 1
-                    self._positions[msg.partition()] = msg.offset() + 1
-                else:
-                    self.errors[f"poll: {msg.error().name()}"] += 1
+            self._poll()
             if time.monotonic() - last_commit >= self.commit_interval_s:
                 self._commit()
                 last_commit = time.monotonic()
         self._commit()
+        self._leave()
+
+    def _poll(self) -> None:
+        msg = self._consumer.poll(0.1)
+        if msg is not None:
+            if msg.error() is None:
+                self.consumed += 1
+                self._positions[msg.partition()] = msg.offset() + 1
+            else:
+                self.errors[f"poll: {msg.error().name()}"] += 1
+
+    def _leave(self) -> None:
+        """Give the assignment back (its revoke commits, as always) before close(). close() would serve that
+        revoke itself: confluent-kafka then asks librdkafka for the rebalance protocol while holding the GIL, and
+        a closing librdkafka can leave that unanswered (librdkafka#4041), which hung the whole harness (chaos
+        seed 69: this thread in close(), every other one waiting for the GIL)."""
         with contextlib.suppress(KafkaException, RuntimeError):
+            self._consumer.unsubscribe()
+            deadline = time.monotonic() + 30
+            while self._assigned and time.monotonic() < deadline:
+                self._poll()
             self._consumer.close()
 
     def stop(self) -> None:
