@@ -1,6 +1,7 @@
 """The embedded store's file: every change writes all of it, but encodes again only the topics that changed
 (10,000 partitions encoded on every change held the GIL for 0.2 s), and a restart reads back what was written."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,15 @@ def test_a_restart_reads_back_every_change(tmp_path: Path) -> None:
     assert dict(again.broker_configs()) == {"log.retention.ms": "7"}
     assert dict(again.broker_configs(0)) == {"num.io.threads": "3"}
     assert again.allocate_producer_ids(1) == first + 10
+
+
+def test_a_file_an_older_release_pretty_printed_still_loads(tmp_path: Path) -> None:
+    store = EmbeddedMetadataStore(tmp_path, 0)
+    store.create_topic("a", 2, 1, {"retention.ms": "5"})
+    path = tmp_path / embedded.FILE_NAME
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=1, sort_keys=True))  # the old layout
+    again = EmbeddedMetadataStore(tmp_path, 0)
+    assert dict(again.topics()) == dict(store.topics())
+    again.set_topic_configs("a", {})  # and is written compact from then on
+    assert "\n" not in path.read_text()
+    assert dict(EmbeddedMetadataStore(tmp_path, 0).topics()) == dict(again.topics())
