@@ -19,6 +19,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
 from brook.records.batch import iter_batches
+from brook.storage.retention import past_retention_bytes
 from brook.testing import BrookProcess
 from tests.cluster.brokers import brook_on
 from tests.integration.helpers import wait_until
@@ -259,6 +260,24 @@ def end_offset_in(data_dir: Path, topic: str) -> int:
     """The log end offset of partition 0 as its segment files on disk say (0 if empty)."""
     data = _segment_bytes(data_dir, topic)
     return max((h.last_offset + 1 for _, h in iter_batches(data)), default=0)
+
+
+class _SegmentFile:
+    """A segment as the retention rule sees it: its size (the broker's LogSegment.size is its file's)."""
+
+    def __init__(self, path: Path) -> None:
+        self.size = path.stat().st_size
+
+
+def retention_settled(data_dir: Path, topic: str, retention_bytes: int) -> bool:
+    """No segment of partition 0 in `data_dir` can go by retention.bytes any more (the broker's own rule,
+    storage/retention.py): a read from here on sees the log start it will keep."""
+    while True:
+        try:
+            segments = [_SegmentFile(p) for p in sorted((data_dir / f"{topic}-0").glob("*.log"))]
+        except FileNotFoundError:  # deleted between the listing and the stat: look again
+            continue
+        return past_retention_bytes(segments, retention_bytes) == 0  # type: ignore[arg-type]
 
 
 def _segment_bytes(data_dir: Path, topic: str) -> bytes:
