@@ -146,20 +146,30 @@ def metadata_change_stall_ms(bootstrap: str, topic: str) -> float:
     host, port = bootstrap.rsplit(":", 1)
     probe = socket.create_connection((host, int(port)), timeout=30)
     longest = [0.0]
+    failed: list[BaseException] = []
     stop = threading.Event()
 
+    def receive(n: int) -> bytes:
+        data = probe.recv(n)
+        if not data:
+            raise ConnectionError("the broker closed the stall probe's connection")
+        return data
+
     def run() -> None:
-        while not stop.is_set():
-            t0 = time.perf_counter()
-            probe.sendall(_PROBE)
-            head = b""
-            while len(head) < 4:
-                head += probe.recv(4 - len(head))
-            (left,) = struct.unpack(">i", head)
-            while left:
-                left -= len(probe.recv(left))
-            longest[0] = max(longest[0], time.perf_counter() - t0)
-            time.sleep(0.001)
+        try:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                probe.sendall(_PROBE)
+                head = b""
+                while len(head) < 4:
+                    head += receive(4 - len(head))
+                (left,) = struct.unpack(">i", head)
+                while left:
+                    left -= len(receive(left))
+                longest[0] = max(longest[0], time.perf_counter() - t0)
+                time.sleep(0.001)
+        except OSError as exc:  # the figure would be the time until the connection went, not a stall
+            failed.append(exc)
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     thread = threading.Thread(target=run, daemon=True)
@@ -184,6 +194,8 @@ def metadata_change_stall_ms(bootstrap: str, topic: str) -> float:
         stop.set()
         thread.join(30)
         probe.close()
+    if failed:
+        raise RuntimeError(f"stall probe failed: {failed[0]!r}")
     return longest[0] * 1000
 
 
