@@ -53,10 +53,8 @@ class TopicIdentity:
         for tp, log in logs.items():
             seen = self._seen.get(tp)
             if seen is None or seen[0] is not log:
-                seen = (
-                    log,
-                    log.load_result.topic_id,
-                )  # the loader read it as it opened the log, off the loop
+                # the topic id the loader read as it opened the log, off the event loop
+                seen = (log, log.load_result.topic_id)
                 self._seen[tp] = seen
             on_disk[tp] = seen[1]
         return replicas_of_other_topics(topic_ids, on_disk)

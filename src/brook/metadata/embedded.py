@@ -398,8 +398,8 @@ def _document(
     next_producer_id: int,
     client_quotas: Mapping[ClientQuotaEntity, Mapping[str, float]],
     topics: Mapping[str, TopicState],
-    scram: Mapping[str, Mapping[str, str]] | None = None,
-    encoded_topics: TopicEncodings | None = None,
+    scram: Mapping[str, Mapping[str, str]] | None,
+    encoded_topics: TopicEncodings,
 ) -> bytes:
     """The whole file: compact JSON, each topic's part from `encoded_topics` (encoded again only when it changed)."""
     rest = {
@@ -414,7 +414,7 @@ def _document(
         "scram_credentials": {user: dict(m) for user, m in (scram or {}).items()},
     }
     head = json.dumps(rest, sort_keys=True, separators=_COMPACT)
-    encoded = (encoded_topics or TopicEncodings()).encode(topics)
+    encoded = encoded_topics.encode(topics)
     return f'{{"version":1,{head[1:-1]},"topics":{encoded}}}'.encode()
 
 
