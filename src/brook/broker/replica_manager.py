@@ -330,7 +330,12 @@ class ReplicaManager:
     def _remove_partition(self, tp: TopicPartition) -> None:
         self.partitions.pop(tp)
         self.hosting_generation += 1
+        log = self.log_manager.get(tp)
         self.log_manager.delete(tp)
+        if log is not None:
+            # Its stable-offset closure refers to the partition (_open_partition): a cycle, which the collector
+            # never frees when the partition was hosted at start-up (serve.py freezes start-up objects).
+            log.stable_offset_source = None
         for waiter in self._waiters.pop(tp, ()):
             if not waiter.done():
                 waiter.set_result(None)

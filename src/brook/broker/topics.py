@@ -257,7 +257,13 @@ class TopicService:
                 try:
                     write_topic_id(directory, topic_id)
                 except OSError as exc:  # the partition went meanwhile, or its dir failed (the log reports it)
-                    logger.warning("could not write partition.metadata dir=%s: %s", directory, exc)
+                    gone = not directory.exists()  # deleted meanwhile (a topic created and deleted at once)
+                    logger.log(
+                        logging.DEBUG if gone else logging.WARNING,
+                        "could not write partition.metadata dir=%s: %s",
+                        directory,
+                        exc,
+                    )
 
         try:
             loop = asyncio.get_running_loop()
