@@ -380,6 +380,8 @@ def _read_uvarint(buf: bytes | bytearray | memoryview, pos: int) -> tuple[int, i
 
 
 def _skip_tagged_fields(buf: bytes | bytearray | memoryview, pos: int) -> int:
+    if pos < len(buf) and buf[pos] == 0:  # none: what every client sends
+        return pos + 1
     count, pos = _read_uvarint(buf, pos)
     for _ in range(count):
         _tag, pos = _read_uvarint(buf, pos)

@@ -92,8 +92,14 @@ class _Reader:
         return value
 
     def uvarint(self) -> int:
+        pos, frame = self.pos, self.frame
+        if (
+            pos < len(frame) and frame[pos] < 0x80
+        ):  # one byte: every count, length and tag section in practice
+            self.pos = pos + 1
+            return frame[pos]
         try:
-            value, self.pos = read_uvarint(self.frame, self.pos)
+            value, self.pos = read_uvarint(frame, pos)
         except ValueError as exc:
             raise ProduceDecodeError(str(exc)) from exc
         return value
@@ -117,6 +123,10 @@ class _Reader:
         return max(n, 0)
 
     def skip_tagged_fields(self) -> None:
+        pos, frame = self.pos, self.frame
+        if pos < len(frame) and frame[pos] == 0:  # none: the usual case
+            self.pos = pos + 1
+            return
         for _ in range(self.uvarint()):
             self.uvarint()  # tag
             self.need(self.uvarint())
@@ -150,6 +160,7 @@ def decode_produce_request(
 
 def _decode_flexible(r: _Reader) -> ProduceRequest:
     frame = r.frame
+    view = memoryview(frame)
     transactional_id = r.string(r.uvarint() - 1)
     start = r.need(_ACKS_TIMEOUT.size)
     acks, timeout_ms = _ACKS_TIMEOUT.unpack_from(frame, start)
@@ -162,7 +173,11 @@ def _decode_flexible(r: _Reader) -> ProduceRequest:
         for _ in range(r.count(r.uvarint() - 1)):
             index = r.int32()
             size = r.uvarint() - 1
-            records = None if size < 0 else memoryview(frame)[r.need(size) : r.pos]
+            if size < 0:
+                records = None
+            else:
+                start = r.need(size)
+                records = view[start : start + size]
             r.skip_tagged_fields()
             partitions.append(ProducePartition(index, records))
         r.skip_tagged_fields()
@@ -201,9 +216,31 @@ def _record_errors(errors: Sequence[tuple[int, str | None]], flexible: bool) -> 
     return bytes(out)
 
 
+# v9 (flexible) for one partition answered without errors, the common Produce response:
+# [1 topic] name, [1 partition] index error_code base_offset log_append_time_ms log_start_offset,
+# record_errors [] (compact: 1), error_message null (0), tagged fields (0); topic tagged fields (0),
+# throttle_time_ms, response tagged fields (0)
+_ONE_OK_PARTITION_V9 = struct.Struct(">bihqqqbbbbib")
+
+
 def encode_produce_response(
     version: int, topics: Sequence[tuple[str, Sequence[ProducePartitionResult]]], throttle_time_ms: int = 0
 ) -> bytes:
+    if version == 9 and len(topics) == 1:
+        name, partitions = topics[0]
+        if len(partitions) == 1:
+            p = partitions[0]
+            if not p.record_errors and p.error_message is None:
+                encoded = name.encode()
+                if len(encoded) < 0x7F:
+                    return (
+                        bytes((2, len(encoded) + 1))
+                        + encoded
+                        + _ONE_OK_PARTITION_V9.pack(
+                            2, p.index, p.error_code, p.base_offset, p.log_append_time_ms,
+                            p.log_start_offset, 1, 0, 0, 0, throttle_time_ms, 0,
+                        )
+                    )  # fmt: skip
     flexible = version >= 9
     out = bytearray(encode_uvarint(len(topics) + 1) if flexible else _I32.pack(len(topics)))
     for name, partitions in topics:

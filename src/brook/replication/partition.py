@@ -122,8 +122,11 @@ class Partition:
             )
         if self.config.compact and (validated_with is None or not validated_with.compact):
             _require_keys(data, batches)
-        if any(header.is_control for _, header in batches):
-            raise InvalidRecord("Clients are not allowed to write control records")  # Kafka's LogValidator
+        for _, header in batches:
+            if header.is_control:
+                raise InvalidRecord(
+                    "Clients are not allowed to write control records"
+                )  # Kafka's LogValidator
         if self.config.compression_type != "producer":
             converted = recompress(data, batches, CODEC_BY_NAME[self.config.compression_type])
             if converted is not data:  # rebuilt: check the new bytes (unchanged ones were checked above)
@@ -132,7 +135,7 @@ class Partition:
         if duplicate is not None:
             logger.debug("duplicate batch tp=%s offset=%d", self.tp, duplicate.first_offset)
             return AppendInfo(duplicate.first_offset, duplicate.last_offset, -1, self.log.log_start_offset)
-        info = self.log.append_as_leader(data, leader_epoch=self.leader_epoch, parsed=batches)
+        info = self.log.append_as_leader(data, leader_epoch=self.leader_epoch, parsed=batches, now_ms=now_ms)
         apply_appended(self.producer_state, self.log, data, batches, info.first_offset, now_ms)
         self.maybe_increment_high_watermark()
         return info

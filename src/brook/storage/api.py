@@ -121,9 +121,12 @@ class PartitionLog(Protocol):
         *,
         leader_epoch: int,
         parsed: Sequence[tuple[int, BatchHeader]] | None = None,
+        now_ms: int | None = None,
     ) -> AppendInfo:
         """Assign offsets (patching each batch's base_offset in place) and append. Batches are pre-validated;
-        `parsed` is their (position, header) list when the caller has read it already (validate_batches)."""
+        `parsed` is their (position, header) list when the caller has read it already (validate_batches);
+        `now_ms` the time the caller read for this append (LogAppendTime, segment.ms; else the log reads its
+        clock)."""
         ...
 
     def append_as_follower(self, batches: bytes) -> AppendInfo:

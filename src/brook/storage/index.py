@@ -134,7 +134,9 @@ class _Index:
 
     @property
     def is_full(self) -> bool:
-        return self.entries >= self._max_entries
+        if self._buf is None:  # (the active segment's indexes are loaded: checked on every append)
+            self._load()
+        return self._entries >= self._max_entries
 
     def _entry_at(self, i: int) -> tuple[int, int]:
         a, b = self._entry.unpack_from(self._load(), i * self._entry.size)

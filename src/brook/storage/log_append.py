@@ -39,9 +39,12 @@ class LogAppends(LogDurability):
         *,
         leader_epoch: int,
         parsed: Sequence[tuple[int, BatchHeader]] | None = None,
+        now_ms: int | None = None,
     ) -> AppendInfo:
+        """`now_ms`: the time the caller read for this append (else the log's clock is read)."""
         self._check_online()
-        now_ms = self.clock.now_ms()
+        if now_ms is None:
+            now_ms = self.clock.now_ms()
         log_append_time = self.config.message_timestamp_type == "LogAppendTime"
         offset = self.log_end_offset
         infos: list[BatchInfo] = []
@@ -155,7 +158,7 @@ class LogAppends(LogDurability):
         )
 
     def _maybe_roll(self, size: int, infos: list[BatchInfo], now_ms: int) -> LogSegment:
-        max_timestamp = max(b.max_timestamp for b in infos)
+        max_timestamp = infos[0].max_timestamp if len(infos) == 1 else max(b.max_timestamp for b in infos)
         if self.should_roll(size, infos[0].base_offset, infos[-1].last_offset, max_timestamp, now_ms):
             self.roll(infos[0].base_offset, flush=self._flush_on_roll)
         return self.active_segment

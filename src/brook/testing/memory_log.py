@@ -70,8 +70,10 @@ class MemoryLog:
         *,
         leader_epoch: int,
         parsed: Sequence[tuple[int, BatchHeader]] | None = None,
+        now_ms: int | None = None,
     ) -> AppendInfo:
-        now_ms = self.clock.now_ms()
+        if now_ms is None:
+            now_ms = self.clock.now_ms()
         log_append_time = self.config.message_timestamp_type == "LogAppendTime"
         offset = self._log_end_offset
         first = offset

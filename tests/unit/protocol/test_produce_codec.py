@@ -106,14 +106,21 @@ RESPONSES = [
             ],
         )
     ],
+    # one topic, one partition, no message: v9's packed path (names of 126 bytes and more take the general one)
+    [("orders", [ProducePartitionResult(0, 0, 1234, -1, 0)])],
+    [("o" * 126, [ProducePartitionResult(7, 19, -1, 1_700_000_000_123, 12)])],
+    [("o" * 127, [ProducePartitionResult(2_000_000_000, 0, 2**40, -1, 2**33)])],
+    [("ü" * 63, [ProducePartitionResult(1, 0, 5, -1, 0)])],
 ]
+RESPONSE_IDS = ["empty", "mixed", "record-errors", "one", "name-126", "name-127", "name-utf8"]
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("topics", RESPONSES, ids=["empty", "mixed", "record-errors"])
-def test_encoder_matches_kio_byte_for_byte(version: int, topics: list) -> None:
+@pytest.mark.parametrize("throttle_ms", [0, 250])
+@pytest.mark.parametrize("topics", RESPONSES, ids=RESPONSE_IDS)
+def test_encoder_matches_kio_byte_for_byte(version: int, topics: list, throttle_ms: int) -> None:
     fields = {
-        "throttle_time": 0,
+        "throttle_time": throttle_ms,
         "responses": [
             {
                 "name": name,
@@ -136,4 +143,4 @@ def test_encoder_matches_kio_byte_for_byte(version: int, topics: list) -> None:
         ],
     }
     expected = codec.encode_body(codec.build(codec.response_class(0, version), fields))
-    assert encode_produce_response(version, topics) == expected
+    assert encode_produce_response(version, topics, throttle_time_ms=throttle_ms) == expected
