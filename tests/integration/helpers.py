@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+
+from brook.broker.app import Broker
+from brook.broker.config import BrokerConfig
+
+
+@contextlib.asynccontextmanager
+async def in_process_broker(data_dir: Path) -> AsyncIterator[Broker]:
+    """A broker in this test's event loop (embedded metadata, any free port), stopped afterwards."""
+    config = BrokerConfig.from_sources(
+        None, [("listeners", "PLAINTEXT://127.0.0.1:0"), ("log.dirs", str(data_dir))]
+    )
+    broker = Broker(config)
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        await broker.stop()
 
 
 def wait_until(predicate: Callable[[], Any], timeout_s: float = 15.0, interval_s: float = 0.05) -> Any:

@@ -9,18 +9,12 @@ import gc
 import weakref
 from pathlib import Path
 
-from brook.broker.app import Broker
-from brook.broker.config import BrokerConfig
 from brook.common.types import TopicPartition
+from tests.integration.helpers import in_process_broker
 
 
 async def _scenario(data_dir: Path) -> list[bool]:
-    config = BrokerConfig.from_sources(
-        None, [("listeners", "PLAINTEXT://127.0.0.1:0"), ("log.dirs", str(data_dir))]
-    )
-    broker = Broker(config)
-    await broker.start()
-    try:
+    async with in_process_broker(data_dir) as broker:
         store, topics = broker.metadata, broker.topics
         store.create_topic("gone", 2, 1, {})
         topics.sync()
@@ -39,8 +33,6 @@ async def _scenario(data_dir: Path) -> list[bool]:
             return [ref() is not None for ref in refs]
         finally:
             gc.unfreeze()
-    finally:
-        await broker.stop()
 
 
 def test_a_deleted_topics_partition_log_and_segment_are_freed_without_a_collection(tmp_path: Path) -> None:

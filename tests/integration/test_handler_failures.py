@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 
 from brook.broker import handlers
-from brook.broker.app import Broker
-from brook.broker.config import BrokerConfig
 from brook.broker.handlers.base import REGISTRY, Handler, RequestContext
 from brook.protocol import codec
+from tests.integration.helpers import in_process_broker
 
 DESCRIBE_TRANSACTIONS = 65
 handlers.load_all()
@@ -57,16 +56,9 @@ async def _api_versions_answered(port: int) -> bool:
 
 
 async def _run(data_dir: Path, data: bytes) -> tuple[bytes, tuple[str, int], bool]:
-    config = BrokerConfig.from_sources(
-        None, [("listeners", "PLAINTEXT://127.0.0.1:0"), ("log.dirs", str(data_dir))]
-    )
-    broker = Broker(config)
-    await broker.start()
-    try:
+    async with in_process_broker(data_dir) as broker:
         received, local = await _closed_without_answer(broker.bound_port, data)
         return received, local, await _api_versions_answered(broker.bound_port)
-    finally:
-        await broker.stop()
 
 
 def _swap_handler(monkeypatch: pytest.MonkeyPatch, func: Any) -> None:

@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from brook.broker.app import Broker
-from brook.broker.config import BrokerConfig
 from brook.broker.topic_identity import TopicIdentity
 from brook.common.types import TopicPartition
 from brook.storage.partition_metadata import read_topic_id
+from tests.integration.helpers import in_process_broker
 
 
 def _count_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
@@ -32,12 +31,7 @@ def _count_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
 
 async def _scenario(data_dir: Path, calls: dict[str, int]) -> None:
-    config = BrokerConfig.from_sources(
-        None, [("listeners", "PLAINTEXT://127.0.0.1:0"), ("log.dirs", str(data_dir))]
-    )
-    broker = Broker(config)
-    await broker.start()
-    try:
+    async with in_process_broker(data_dir) as broker:
         store, topics = broker.metadata, broker.topics
         store.create_topic("a", 3, 1, {})
         topics.sync()
@@ -70,8 +64,6 @@ async def _scenario(data_dir: Path, calls: dict[str, int]) -> None:
         assert calls["stale"] == 1
         assert broker.log_manager.get(TopicPartition("b", 0)) is None
         assert sorted(broker.replicas.partitions) == [TopicPartition("a", p) for p in range(3)]
-    finally:
-        await broker.stop()
 
 
 def test_identity_checks_run_only_when_logs_hosting_or_ids_change(
