@@ -38,7 +38,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+from kazoo.exceptions import (
+    BadVersionError,
+    ConnectionDropped,
+    ConnectionLoss,
+    NodeExistsError,
+    NoNodeError,
+    OperationTimeoutError,
+    SessionExpiredError,
+)
+from kazoo.handlers.threading import KazooTimeoutError
 
 from brook.common.clock import Clock
 from brook.common.errors import ErrorCode
@@ -99,6 +108,21 @@ UncleanPolicy = Callable[[str], bool]
 _FIRST_REBALANCE_MS = 5_000  # as Kafka: the first check 5 s after becoming controller
 
 TopicPartitionKey = tuple[str, int]
+
+# ZooKeeper unreachable or the session lost: a fault the controller rides out (it retries, and resigns when its
+# session goes); the message says all there is to know, a stack trace of kazoo's internals does not help
+_CONNECTION_TROUBLE = (
+    ConnectionLoss,
+    SessionExpiredError,  # ConnectionClosedError too
+    OperationTimeoutError,
+    ConnectionDropped,
+    KazooTimeoutError,
+)
+
+
+def traceback_worth_logging(exc: BaseException, failures: int) -> bool:
+    """Log the stack of the first failure in a row, unless it is ZooKeeper connection trouble."""
+    return failures == 1 and not isinstance(exc, _CONNECTION_TROUBLE)
 
 
 @dataclass(frozen=True)
@@ -253,7 +277,10 @@ class Controller:
                 delay = _BACKOFF_S[min(failures, len(_BACKOFF_S) - 1)]
                 failures += 1
                 logger.warning(
-                    "controller work failed (%r); retrying in %.2fs", exc, delay, exc_info=failures == 1
+                    "controller work failed (%r); retrying in %.2fs",
+                    exc,
+                    delay,
+                    exc_info=traceback_worth_logging(exc, failures),
                 )
                 with self._cond:
                     self._stand = self._stand or stand
