@@ -170,9 +170,8 @@ class ReplicaManager:
         self._synced: dict[str, _SyncedTopic] = {}  # by topic name: what the last sync applied (sync_with)
         self.hosting_generation = 0  # bumped whenever a partition is hosted or dropped here
         self._hw_checkpoints: dict[Path, dict[TopicPartition, int]] = {}  # read once per dir at startup
-        self._hw_written: dict[
-            Path, dict[TopicPartition, int]
-        ] = {}  # what each dir's checkpoint file says now
+        # what each log dir's replication-offset-checkpoint says now (checkpoint_high_watermarks)
+        self._hw_written: dict[Path, dict[TopicPartition, int]] = {}
         # metrics: ISR changes this leader applied (Kafka's IsrShrinksPerSec / IsrExpandsPerSec counts), and
         # the parked requests by Kafka's purgatory name: [operations, partitions watched]
         self.isr_shrinks = 0

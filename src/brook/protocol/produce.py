@@ -93,9 +93,8 @@ class _Reader:
 
     def uvarint(self) -> int:
         pos, frame = self.pos, self.frame
-        if (
-            pos < len(frame) and frame[pos] < 0x80
-        ):  # one byte: every count, length and tag section in practice
+        # one byte: every count, length and tag section in practice
+        if pos < len(frame) and frame[pos] < 0x80:
             self.pos = pos + 1
             return frame[pos]
         try:
@@ -176,8 +175,8 @@ def _decode_flexible(r: _Reader) -> ProduceRequest:
             if size < 0:
                 records = None
             else:
-                start = r.need(size)
-                records = view[start : start + size]
+                records_start = r.need(size)
+                records = view[records_start : records_start + size]
             r.skip_tagged_fields()
             partitions.append(ProducePartition(index, records))
         r.skip_tagged_fields()
@@ -237,10 +236,20 @@ def encode_produce_response(
                         bytes((2, len(encoded) + 1))
                         + encoded
                         + _ONE_OK_PARTITION_V9.pack(
-                            2, p.index, p.error_code, p.base_offset, p.log_append_time_ms,
-                            p.log_start_offset, 1, 0, 0, 0, throttle_time_ms, 0,
+                            2,
+                            p.index,
+                            p.error_code,
+                            p.base_offset,
+                            p.log_append_time_ms,
+                            p.log_start_offset,
+                            1,
+                            0,
+                            0,
+                            0,
+                            throttle_time_ms,
+                            0,
                         )
-                    )  # fmt: skip
+                    )
     flexible = version >= 9
     out = bytearray(encode_uvarint(len(topics) + 1) if flexible else _I32.pack(len(topics)))
     for name, partitions in topics:

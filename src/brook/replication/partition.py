@@ -123,10 +123,8 @@ class Partition:
         if self.config.compact and (validated_with is None or not validated_with.compact):
             _require_keys(data, batches)
         for _, header in batches:
-            if header.is_control:
-                raise InvalidRecord(
-                    "Clients are not allowed to write control records"
-                )  # Kafka's LogValidator
+            if header.is_control:  # Kafka's LogValidator
+                raise InvalidRecord("Clients are not allowed to write control records")
         if self.config.compression_type != "producer":
             converted = recompress(data, batches, CODEC_BY_NAME[self.config.compression_type])
             if converted is not data:  # rebuilt: check the new bytes (unchanged ones were checked above)
