@@ -781,15 +781,15 @@ class ReplicaManager:
     # --- high watermark checkpoint -------------------------------------------------------------
 
     def high_watermarks_by_dir(
-        self, hosted: Iterable[tuple[TopicPartition, Partition]] | None = None
+        self, hosted: Iterable[tuple[TopicPartition, Partition]]
     ) -> dict[Path, dict[TopicPartition, int]]:
-        """Every hosted partition's HW (of `hosted`, a copy of `partitions` the walk may run on a worker thread
-        with), grouped by online log dir."""
+        """The HW of each of `hosted` (a copy of `partitions`, so the walk may run on a worker thread), grouped
+        by online log dir."""
         log_manager = self.log_manager
         by_dir: dict[Path, dict[TopicPartition, int]] = {
             d: {} for d in log_manager.log_dirs if d not in log_manager.offline_dirs
         }
-        for tp, partition in self.partitions.items() if hosted is None else hosted:
+        for tp, partition in hosted:
             log_dir = log_manager.log_dir_of(tp)
             if log_dir in by_dir and not partition.log.is_offline:
                 by_dir[log_dir][tp] = partition.log.high_watermark
