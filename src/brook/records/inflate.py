@@ -85,10 +85,26 @@ def _lz4(data: bytes) -> Iterator[bytes]:
 
 
 def _zstd(data: bytes) -> Iterator[bytes]:
-    inflater = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW_BYTES)
+    # A decompressor owns a zstd context and its window buffer (2 MiB for the Java client's frames, which name no
+    # content size): allocating them per batch cost more than inflating a 16 KiB batch. Idle ones are kept for
+    # the next batch; the loop and the validation thread each take their own (list.pop and append are atomic),
+    # and a generator left unfinished just never gives its decompressor back.
+    try:
+        inflater = _idle_zstd.pop()
+    except IndexError:
+        inflater = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW_BYTES)
     with inflater.stream_reader(data, read_across_frames=True) as reader:
         while chunk := reader.read(CHUNK_BYTES):
             yield chunk
+    if len(_idle_zstd) < _IDLE_ZSTD_KEPT:
+        _idle_zstd.append(inflater)
+
+
+# zstd contexts kept between batches: one for the event loop, one for the validation thread. zstd itself frees
+# a context's buffers once they have been far bigger than its frames need for a while (a 16 MiB window claimed
+# once is not kept for good).
+_IDLE_ZSTD_KEPT = 2
+_idle_zstd: list[zstandard.ZstdDecompressor] = []
 
 
 def _snappy(data: bytes, max_bytes: int) -> Iterator[bytes]:
