@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -172,6 +173,9 @@ class ReplicaManager:
         self._hw_checkpoints: dict[Path, dict[TopicPartition, int]] = {}  # read once per dir at startup
         # what each log dir's replication-offset-checkpoint says now (checkpoint_high_watermarks)
         self._hw_written: dict[Path, dict[TopicPartition, int]] = {}
+        # one checkpoint write at a time: the final one at stop may start while a periodic one, its task
+        # cancelled, still writes on its thread (both write the same temporary file)
+        self._hw_write_lock = threading.Lock()
         # metrics: ISR changes this leader applied (Kafka's IsrShrinksPerSec / IsrExpandsPerSec counts), and
         # the parked requests by Kafka's purgatory name: [operations, partitions watched]
         self.isr_shrinks = 0
@@ -807,16 +811,17 @@ class ReplicaManager:
         written = self._hw_written
 
         def write() -> None:
-            for log_dir, high_watermarks in self.high_watermarks_by_dir(hosted).items():
-                if written.get(log_dir) == high_watermarks:
-                    continue  # the file says exactly this already: no rewrite, no fsync
-                written.pop(log_dir, None)
-                try:
-                    write_high_watermarks(log_dir, high_watermarks)
-                except OSError as exc:
-                    logger.error("writing the HW checkpoint failed dir=%s: %s", log_dir, exc)
-                else:
-                    written[log_dir] = high_watermarks
+            with self._hw_write_lock:
+                for log_dir, high_watermarks in self.high_watermarks_by_dir(hosted).items():
+                    if written.get(log_dir) == high_watermarks:
+                        continue  # the file says exactly this already: no rewrite, no fsync
+                    written.pop(log_dir, None)
+                    try:
+                        write_high_watermarks(log_dir, high_watermarks)
+                    except OSError as exc:
+                        logger.error("writing the HW checkpoint failed dir=%s: %s", log_dir, exc)
+                    else:
+                        written[log_dir] = high_watermarks
 
         await asyncio.to_thread(write)
 

@@ -5,9 +5,11 @@ skips partitions whose ISR is this broker alone, and still shrinks the ones it m
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from pathlib import Path
 
+from brook.broker import replica_manager
 from brook.broker.replica_manager import ReplicaManager
 from brook.common.clock import FakeClock
 from brook.common.types import TopicPartition
@@ -61,6 +63,51 @@ async def test_a_checkpoint_that_failed_is_written_on_the_next_pass(tmp_path: Pa
     path.rmdir()
     await replicas.checkpoint_high_watermarks()  # nothing changed since, but the file does not say it yet
     assert read_high_watermarks(tmp_path)[ALONE] == 0
+    replicas.close()
+
+
+async def test_the_final_checkpoint_waits_for_a_periodic_write_still_on_its_thread(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """stop() cancels the periodic pass, whose thread goes on writing, then writes the final checkpoint: the
+    two never write the (shared) temporary file at once, and the file ends with the newest HWs."""
+    replicas = _manager(tmp_path, FakeClock())
+    real_write = replica_manager.write_high_watermarks
+    inside = 0
+    most_inside = 0
+    calls = 0
+    count_lock = threading.Lock()
+    first_inside, second_inside, release = threading.Event(), threading.Event(), threading.Event()
+
+    def held_write(log_dir: Path, high_watermarks: dict[TopicPartition, int]) -> None:
+        nonlocal inside, most_inside, calls
+        with count_lock:
+            inside += 1
+            calls += 1
+            most_inside = max(most_inside, inside)
+            call = calls
+        if call == 1:
+            first_inside.set()
+            release.wait(10)
+        else:
+            second_inside.set()
+        real_write(log_dir, high_watermarks)
+        with count_lock:
+            inside -= 1
+
+    monkeypatch.setattr(replica_manager, "write_high_watermarks", held_write)
+    periodic = asyncio.create_task(replicas.checkpoint_high_watermarks())
+    assert await asyncio.to_thread(first_inside.wait, 10)
+    periodic.cancel()  # as stop() cancels the background passes; the thread is not interrupted
+    replicas.append_records(ALONE, bytearray(make_batch([(None, b"a"), (None, b"b")])))
+    final = asyncio.create_task(replicas.checkpoint_high_watermarks())
+    # a second writer beside the held one would get in at once; give it half a second to show itself
+    overlapped = await asyncio.to_thread(second_inside.wait, 0.5)
+    release.set()
+    await final
+    assert not overlapped
+    assert most_inside == 1
+    assert read_high_watermarks(tmp_path)[ALONE] == 2
     replicas.close()
 
 
