@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +78,9 @@ class LogManager:
         self._logs: dict[TopicPartition, FileLog] = {}
         self.generation = 0  # bumped whenever a log is added or taken away: "is `logs()` as it was?"
         self._dir_of: dict[TopicPartition, Path] = {}
+        # one checkpoint at a time: close() checkpoints while a periodic pass, its task cancelled at stop, may
+        # still write on its thread (both write the same temporary files)
+        self._checkpoint_lock = threading.Lock()
         self._partitions_in: dict[Path, int] = {d: 0 for d in self.log_dirs}  # kept in step with _dir_of
         self.offline_dirs: set[Path] = set()
         # AlterReplicaLogDirs for a replica not here yet (`prefer_dir`)
@@ -315,6 +319,10 @@ class LogManager:
 
         May run on a worker thread while the event loop adds or deletes logs: it works on a snapshot.
         """
+        with self._checkpoint_lock:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
         snapshot = [(tp, log, self._dir_of.get(tp)) for tp, log in list(self._logs.items())]
         for log_dir in self.log_dirs:
             if log_dir in self.offline_dirs:

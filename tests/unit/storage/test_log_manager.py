@@ -1,9 +1,13 @@
 """LogManager: dir selection, load, checkpoints, delete."""
 
+import threading
 from pathlib import Path
+
+import pytest
 
 from brook.common.clock import FakeClock
 from brook.common.types import TopicPartition
+from brook.storage import manager as manager_module
 from brook.storage.api import LogConfig
 from brook.storage.manager import CLEAN_SHUTDOWN_FILE, LogManager
 from brook.testing import make_batch
@@ -30,6 +34,52 @@ def test_checkpoints_use_kafka_text_format(tmp_path: Path) -> None:
     assert (tmp_path / "recovery-point-offset-checkpoint").read_text() == "0\n1\nmy.topic-x 3 4\n"
     assert (tmp_path / "log-start-offset-checkpoint").read_text() == "0\n1\nmy.topic-x 3 0\n"
     manager.close()
+
+
+def test_close_waits_for_a_periodic_checkpoint_still_on_its_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At stop the periodic pass's task is cancelled but its thread writes on; close() checkpoints after it,
+    never beside it (both write the same temporary file), and the files end with the newest offsets."""
+    tp = TopicPartition("t", 0)
+    manager = LogManager([tmp_path], FakeClock(T0))
+    log = manager.create(tp)
+    real_write = manager_module.write_offset_checkpoint
+    held, second_inside, release = threading.Event(), threading.Event(), threading.Event()
+    inside = 0
+    most_inside = 0
+    count_lock = threading.Lock()
+
+    def held_write(path: Path, offsets: dict[TopicPartition, int]) -> None:
+        nonlocal inside, most_inside
+        with count_lock:
+            inside += 1
+            most_inside = max(most_inside, inside)
+        if not held.is_set():
+            held.set()
+            release.wait(10)
+        else:
+            second_inside.set()
+        real_write(path, offsets)
+        with count_lock:
+            inside -= 1
+
+    monkeypatch.setattr(manager_module, "write_offset_checkpoint", held_write)
+    periodic = threading.Thread(target=manager.checkpoint)
+    periodic.start()
+    assert held.wait(10)
+    log.append_as_leader(make_batch([(b"k", b"v")] * 3), leader_epoch=0)
+    closing = threading.Thread(target=manager.close)
+    closing.start()
+    overlapped = second_inside.wait(0.5)  # a second writer beside the held one would get in at once
+    release.set()
+    periodic.join(10)
+    closing.join(10)
+    assert not periodic.is_alive()
+    assert not closing.is_alive()
+    assert not overlapped
+    assert most_inside == 1
+    assert (tmp_path / "recovery-point-offset-checkpoint").read_text() == "0\n1\nt 0 3\n"
 
 
 def test_close_then_load_skips_recovery_and_removes_marker(tmp_path: Path) -> None:
