@@ -166,7 +166,7 @@ class Broker:
         )
         self._background.append(
             asyncio.create_task(
-                self.replicas.high_watermark_checkpoint_loop(
+                self.replicas.high_watermarks.loop(
                     self.config.int("replica.high.watermark.checkpoint.interval.ms")
                 )
             )
@@ -302,7 +302,7 @@ class Broker:
         await self._cancel_background()
         await _bounded(self.replicas.fetchers.close(), _STOP_STEP_S, "stopping replica fetchers")
         # the final HWs, before the logs close
-        await _bounded(self.replicas.checkpoint_high_watermarks(), _STOP_STEP_S, "high watermark checkpoint")
+        await _bounded(self.replicas.high_watermarks.write(), _STOP_STEP_S, "high watermark checkpoint")
         await _bounded(self.replicas.wait_for_flushes(), _STOP_STEP_S, "pending flushes")
         self.replicas.close()
         await asyncio.to_thread(self.replicas.write_producer_snapshots)  # before the logs close and sync

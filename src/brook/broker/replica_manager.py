@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from brook.broker.high_watermarks import HighWatermarkCheckpoints
 from brook.broker.replication_quota import FOLLOWER_REPLICAS, LEADER_REPLICAS, ReplicationQuota
 from brook.broker.request_metrics import add_remote_ns
 from brook.broker.zero_copy import FileRange
@@ -38,7 +38,6 @@ from brook.records.batch import BatchHeader
 from brook.records.control import EndTxnMarker
 from brook.replication.partition import FollowerFetchOutcome, Partition
 from brook.storage.api import AppendInfo, FileSlice, LogConfig
-from brook.storage.high_watermark_checkpoint import read_high_watermarks, write_high_watermarks
 from brook.storage.log import FileLog
 from brook.storage.producer_snapshot import (
     encode_producer_state,
@@ -170,12 +169,7 @@ class ReplicaManager:
         self.live_brokers: set[int] | None = None  # registered brokers, from the last sync that named them
         self._synced: dict[str, _SyncedTopic] = {}  # by topic name: what the last sync applied (sync_with)
         self.hosting_generation = 0  # bumped whenever a partition is hosted or dropped here
-        self._hw_checkpoints: dict[Path, dict[TopicPartition, int]] = {}  # read once per dir at startup
-        # what each log dir's replication-offset-checkpoint says now (checkpoint_high_watermarks)
-        self._hw_written: dict[Path, dict[TopicPartition, int]] = {}
-        # one checkpoint write at a time: the final one at stop may start while a periodic one, its task
-        # cancelled, still writes on its thread (both write the same temporary file)
-        self._hw_write_lock = threading.Lock()
+        self.high_watermarks = HighWatermarkCheckpoints(log_manager, lambda: list(self.partitions.items()))
         # metrics: ISR changes this leader applied (Kafka's IsrShrinksPerSec / IsrExpandsPerSec counts), and
         # the parked requests by Kafka's purgatory name: [operations, partitions watched]
         self.isr_shrinks = 0
@@ -302,7 +296,7 @@ class ReplicaManager:
         log = self.log_manager.get(tp) or self.log_manager.create(tp, config)
         # Never the whole log as committed: what lies past the last checkpointed HW may be a tail that a
         # failover takes back (a leader raises its HW again from its ISR's fetches).
-        checkpointed_high_watermark = self._checkpointed_high_watermark(tp)
+        checkpointed_high_watermark = self.high_watermarks.checkpointed(tp)
         log.restore_high_watermark(checkpointed_high_watermark)
         partition = Partition(tp, log, config, self.node_id, leader, leader_epoch, replicas, isr)
         partition.replica_lag_time_max_ms = self.replica_lag_time_max_ms
@@ -781,67 +775,6 @@ class ReplicaManager:
             now_ms=self.clock.now_ms(),
         )
         return outcome
-
-    # --- high watermark checkpoint -------------------------------------------------------------
-
-    def high_watermarks_by_dir(
-        self, hosted: Iterable[tuple[TopicPartition, Partition]]
-    ) -> dict[Path, dict[TopicPartition, int]]:
-        """The HW of each of `hosted` (a copy of `partitions`, so the walk may run on a worker thread), grouped
-        by online log dir."""
-        log_manager = self.log_manager
-        by_dir: dict[Path, dict[TopicPartition, int]] = {
-            d: {} for d in log_manager.log_dirs if d not in log_manager.offline_dirs
-        }
-        for tp, partition in hosted:
-            log_dir = log_manager.log_dir_of(tp)
-            if log_dir in by_dir and not partition.log.is_offline:
-                by_dir[log_dir][tp] = partition.log.high_watermark
-        return by_dir
-
-    async def checkpoint_high_watermarks(self) -> None:
-        """Write replication-offset-checkpoint in every online log dir whose HWs changed since its last write,
-        fsync on a worker thread.
-
-        The walk over the partitions runs on that thread too (at 10,000 partitions it took ~20 ms, every
-        replica.high.watermark.checkpoint.interval.ms, on the event loop), over a copy of the hosted partitions
-        taken here. Each HW it reads is one int, and a HW a truncation lowers meanwhile is clamped to the log
-        end when read back (LogReads.restore_high_watermark), as with a snapshot taken here."""
-        hosted = list(self.partitions.items())
-        written = self._hw_written
-
-        def write() -> None:
-            with self._hw_write_lock:
-                for log_dir, high_watermarks in self.high_watermarks_by_dir(hosted).items():
-                    if written.get(log_dir) == high_watermarks:
-                        continue  # the file says exactly this already: no rewrite, no fsync
-                    written.pop(log_dir, None)
-                    try:
-                        write_high_watermarks(log_dir, high_watermarks)
-                    except OSError as exc:
-                        logger.error("writing the HW checkpoint failed dir=%s: %s", log_dir, exc)
-                    else:
-                        written[log_dir] = high_watermarks
-
-        await asyncio.to_thread(write)
-
-    async def high_watermark_checkpoint_loop(self, interval_ms: int) -> None:
-        """replica.high.watermark.checkpoint.interval.ms"""
-        while True:
-            await asyncio.sleep(interval_ms / 1000)
-            try:
-                await self.checkpoint_high_watermarks()
-            except Exception:
-                logger.exception("HW checkpoint pass failed")
-
-    def _checkpointed_high_watermark(self, tp: TopicPartition) -> int:
-        """The HW this partition had at the last checkpoint; its log start offset if none (Kafka: 0)."""
-        log_dir = self.log_manager.log_dir_of(tp)
-        if log_dir is None:
-            return 0
-        if log_dir not in self._hw_checkpoints:
-            self._hw_checkpoints[log_dir] = read_high_watermarks(log_dir)
-        return self._hw_checkpoints[log_dir].get(tp, 0)
 
     def close(self) -> None:
         for task in self._isr_writes.values():

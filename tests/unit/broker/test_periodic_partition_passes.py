@@ -9,7 +9,7 @@ import threading
 import uuid
 from pathlib import Path
 
-from brook.broker import replica_manager
+from brook.broker import high_watermarks as hw_module
 from brook.broker.replica_manager import ReplicaManager
 from brook.common.clock import FakeClock
 from brook.common.types import TopicPartition
@@ -35,7 +35,7 @@ def _manager(tmp_path: Path, clock: FakeClock) -> ReplicaManager:
 async def test_the_hw_checkpoint_is_rewritten_only_when_a_hw_changed(tmp_path: Path) -> None:
     replicas = _manager(tmp_path, FakeClock())
     path = tmp_path / REPLICATION_OFFSET_CHECKPOINT
-    await replicas.checkpoint_high_watermarks()
+    await replicas.high_watermarks.write()
     assert read_high_watermarks(tmp_path) == {
         TopicPartition("alone", 0): 0,
         TopicPartition("alone", 1): 0,
@@ -44,12 +44,12 @@ async def test_the_hw_checkpoint_is_rewritten_only_when_a_hw_changed(tmp_path: P
     }
     first = path.stat().st_ino  # written to a temporary file and renamed: a rewrite is a new inode
 
-    await replicas.checkpoint_high_watermarks()
+    await replicas.high_watermarks.write()
     assert path.stat().st_ino == first  # nothing changed: not rewritten (and not fsynced)
 
     replicas.append_records(ALONE, bytearray(make_batch([(None, b"a"), (None, b"b")])))
     assert replicas.partitions[ALONE].log.high_watermark == 2  # the ISR is the leader alone
-    await replicas.checkpoint_high_watermarks()
+    await replicas.high_watermarks.write()
     assert path.stat().st_ino != first
     assert read_high_watermarks(tmp_path)[ALONE] == 2
     replicas.close()
@@ -59,9 +59,9 @@ async def test_a_checkpoint_that_failed_is_written_on_the_next_pass(tmp_path: Pa
     replicas = _manager(tmp_path, FakeClock())
     path = tmp_path / REPLICATION_OFFSET_CHECKPOINT
     path.mkdir()  # the rename onto it fails
-    await replicas.checkpoint_high_watermarks()
+    await replicas.high_watermarks.write()
     path.rmdir()
-    await replicas.checkpoint_high_watermarks()  # nothing changed since, but the file does not say it yet
+    await replicas.high_watermarks.write()  # nothing changed since, but the file does not say it yet
     assert read_high_watermarks(tmp_path)[ALONE] == 0
     replicas.close()
 
@@ -72,7 +72,7 @@ async def test_the_final_checkpoint_waits_for_a_periodic_write_still_on_its_thre
     """stop() cancels the periodic pass, whose thread goes on writing, then writes the final checkpoint: the
     two never write the (shared) temporary file at once, and the file ends with the newest HWs."""
     replicas = _manager(tmp_path, FakeClock())
-    real_write = replica_manager.write_high_watermarks
+    real_write = hw_module.write_high_watermarks
     inside = 0
     most_inside = 0
     calls = 0
@@ -95,12 +95,12 @@ async def test_the_final_checkpoint_waits_for_a_periodic_write_still_on_its_thre
         with count_lock:
             inside -= 1
 
-    monkeypatch.setattr(replica_manager, "write_high_watermarks", held_write)
-    periodic = asyncio.create_task(replicas.checkpoint_high_watermarks())
+    monkeypatch.setattr(hw_module, "write_high_watermarks", held_write)
+    periodic = asyncio.create_task(replicas.high_watermarks.write())
     assert await asyncio.to_thread(first_inside.wait, 10)
     periodic.cancel()  # as stop() cancels the background passes; the thread is not interrupted
     replicas.append_records(ALONE, bytearray(make_batch([(None, b"a"), (None, b"b")])))
-    final = asyncio.create_task(replicas.checkpoint_high_watermarks())
+    final = asyncio.create_task(replicas.high_watermarks.write())
     # a second writer beside the held one would get in at once; give it half a second to show itself
     overlapped = await asyncio.to_thread(second_inside.wait, 0.5)
     release.set()
