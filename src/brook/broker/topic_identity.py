@@ -10,6 +10,7 @@ was down completes it here when it starts.
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -43,7 +44,9 @@ class TopicIdentity:
 
     def __init__(self, log_manager: LogManager) -> None:
         self._log_manager = log_manager
-        self._seen: dict[TopicPartition, tuple[FileLog, uuid.UUID | None]] = {}
+        # the log each id was read from or recorded for: a weak reference, so a deleted partition's log is
+        # freed as soon as the broker drops it, not at the next metadata change
+        self._seen: dict[TopicPartition, tuple[weakref.ref[FileLog], uuid.UUID | None]] = {}
 
     def stale(self, topic_ids: Mapping[str, uuid.UUID]) -> set[TopicPartition]:
         on_disk: dict[TopicPartition, uuid.UUID | None] = {}
@@ -52,9 +55,9 @@ class TopicIdentity:
             del self._seen[tp]
         for tp, log in logs.items():
             seen = self._seen.get(tp)
-            if seen is None or seen[0] is not log:
+            if seen is None or seen[0]() is not log:
                 # the topic id the loader read as it opened the log, off the event loop
-                seen = (log, log.load_result.topic_id)
+                seen = (weakref.ref(log), log.load_result.topic_id)
                 self._seen[tp] = seen
             on_disk[tp] = seen[1]
         return replicas_of_other_topics(topic_ids, on_disk)
@@ -71,8 +74,8 @@ class TopicIdentity:
             if log is None or topic_id == NO_TOPIC_ID:
                 continue
             seen = self._seen.get(tp)
-            if seen is not None and seen[0] is log and seen[1] == topic_id:
+            if seen is not None and seen[0]() is log and seen[1] == topic_id:
                 continue
-            self._seen[tp] = (log, topic_id)
+            self._seen[tp] = (weakref.ref(log), topic_id)
             pending.append((log.directory, topic_id))
         return pending
