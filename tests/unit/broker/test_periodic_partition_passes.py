@@ -5,7 +5,6 @@ skips partitions whose ISR is this broker alone, and still shrinks the ones it m
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from brook.storage.api import LogConfig
 from brook.storage.high_watermark_checkpoint import REPLICATION_OFFSET_CHECKPOINT, read_high_watermarks
 from brook.storage.manager import LogManager
 from brook.testing import make_batch
+from tests.fixtures.held_writer import HeldFirstWriter
 
 ALONE = TopicPartition("alone", 0)
 SHARED = TopicPartition("shared", 0)
@@ -72,41 +72,19 @@ async def test_the_final_checkpoint_waits_for_a_periodic_write_still_on_its_thre
     """stop() cancels the periodic pass, whose thread goes on writing, then writes the final checkpoint: the
     two never write the (shared) temporary file at once, and the file ends with the newest HWs."""
     replicas = _manager(tmp_path, FakeClock())
-    real_write = hw_module.write_high_watermarks
-    inside = 0
-    most_inside = 0
-    calls = 0
-    count_lock = threading.Lock()
-    first_inside, second_inside, release = threading.Event(), threading.Event(), threading.Event()
-
-    def held_write(log_dir: Path, high_watermarks: dict[TopicPartition, int]) -> None:
-        nonlocal inside, most_inside, calls
-        with count_lock:
-            inside += 1
-            calls += 1
-            most_inside = max(most_inside, inside)
-            call = calls
-        if call == 1:
-            first_inside.set()
-            release.wait(10)
-        else:
-            second_inside.set()
-        real_write(log_dir, high_watermarks)
-        with count_lock:
-            inside -= 1
-
-    monkeypatch.setattr(hw_module, "write_high_watermarks", held_write)
+    writer = HeldFirstWriter(hw_module.write_high_watermarks)
+    monkeypatch.setattr(hw_module, "write_high_watermarks", writer)
     periodic = asyncio.create_task(replicas.high_watermarks.write())
-    assert await asyncio.to_thread(first_inside.wait, 10)
+    assert await asyncio.to_thread(writer.first_inside.wait, 10)
     periodic.cancel()  # as stop() cancels the background passes; the thread is not interrupted
     replicas.append_records(ALONE, bytearray(make_batch([(None, b"a"), (None, b"b")])))
     final = asyncio.create_task(replicas.high_watermarks.write())
     # a second writer beside the held one would get in at once; give it half a second to show itself
-    overlapped = await asyncio.to_thread(second_inside.wait, 0.5)
-    release.set()
+    overlapped = await asyncio.to_thread(writer.second_inside.wait, 0.5)
+    writer.release()
     await final
     assert not overlapped
-    assert most_inside == 1
+    assert writer.most_inside == 1
     assert read_high_watermarks(tmp_path)[ALONE] == 2
     replicas.close()
 

@@ -11,6 +11,7 @@ from brook.storage import manager as manager_module
 from brook.storage.api import LogConfig
 from brook.storage.manager import CLEAN_SHUTDOWN_FILE, LogManager
 from brook.testing import make_batch
+from tests.fixtures.held_writer import HeldFirstWriter
 
 T0 = 1_700_000_000_000
 
@@ -44,41 +45,22 @@ def test_close_waits_for_a_periodic_checkpoint_still_on_its_thread(
     tp = TopicPartition("t", 0)
     manager = LogManager([tmp_path], FakeClock(T0))
     log = manager.create(tp)
-    real_write = manager_module.write_offset_checkpoint
-    held, second_inside, release = threading.Event(), threading.Event(), threading.Event()
-    inside = 0
-    most_inside = 0
-    count_lock = threading.Lock()
-
-    def held_write(path: Path, offsets: dict[TopicPartition, int]) -> None:
-        nonlocal inside, most_inside
-        with count_lock:
-            inside += 1
-            most_inside = max(most_inside, inside)
-        if not held.is_set():
-            held.set()
-            release.wait(10)
-        else:
-            second_inside.set()
-        real_write(path, offsets)
-        with count_lock:
-            inside -= 1
-
-    monkeypatch.setattr(manager_module, "write_offset_checkpoint", held_write)
+    writer = HeldFirstWriter(manager_module.write_offset_checkpoint)
+    monkeypatch.setattr(manager_module, "write_offset_checkpoint", writer)
     periodic = threading.Thread(target=manager.checkpoint)
     periodic.start()
-    assert held.wait(10)
+    assert writer.first_inside.wait(10)
     log.append_as_leader(make_batch([(b"k", b"v")] * 3), leader_epoch=0)
     closing = threading.Thread(target=manager.close)
     closing.start()
-    overlapped = second_inside.wait(0.5)  # a second writer beside the held one would get in at once
-    release.set()
+    overlapped = writer.second_inside.wait(0.5)  # a second writer beside the held one would get in at once
+    writer.release()
     periodic.join(10)
     closing.join(10)
     assert not periodic.is_alive()
     assert not closing.is_alive()
     assert not overlapped
-    assert most_inside == 1
+    assert writer.most_inside == 1
     assert (tmp_path / "recovery-point-offset-checkpoint").read_text() == "0\n1\nt 0 3\n"
 
 
